@@ -1,0 +1,239 @@
+"""Predict with a trained run: load its model once, classify one or many texts, trace one sentence, batch a table."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+from core.errors import DataError, UserError
+
+MODEL_DIR = "model"
+# Spreadsheet apps run a cell starting with one of these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_BATCH_TOKENS = 8192  # tokens per forward pass in batch prediction: bounded memory, few padding tokens
+
+
+class Predictor:
+    """A run's fine-tuned model and tokenizer, loaded once and kept for fast repeated predictions."""
+
+    def __init__(self, model_dir: Path, max_length: int = 0) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self._torch = torch
+        self.model_dir = Path(model_dir)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.model = AutoModelForSequenceClassification.from_pretrained(self.model_dir)
+        self.model.eval()
+        id2label = self.model.config.id2label
+        self.labels: list[str] = [str(id2label[i]) for i in range(len(id2label))]
+        limit = getattr(self.model.config, "max_position_embeddings", 512) or 512
+        tok_limit = self.tokenizer.model_max_length if self.tokenizer.model_max_length < 100_000 else limit
+        # Predict with the length the model was trained with (longer inputs are truncated the same way).
+        self.max_length = int(min(max_length or tok_limit, tok_limit, limit))
+        self._lock = threading.Lock()
+
+    def _forward(self, encoded: dict[str, Any]) -> Any:
+        """Logits for one padded batch; inference_mode skips autograd bookkeeping entirely."""
+        with self._lock, self._torch.inference_mode():
+            return self.model(**encoded).logits.float()
+
+    def predict_proba(self, texts: Sequence[str]) -> list[list[float]]:
+        """Class probabilities (in label order) for each text, batched by similar length to avoid padding."""
+        texts = [str(t) for t in texts]
+        if not texts:
+            return []
+        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+        out: list[list[float]] = [[] for _ in texts]
+        start = 0
+        while start < len(order):
+            # Lengths grow along `order`: grow the batch while (members x longest length) fits the token budget.
+            end = start + 1
+            while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= _BATCH_TOKENS:
+                end += 1
+            chunk = order[start:end]
+            batch = self.tokenizer.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt")
+            probs = self._forward(dict(batch)).softmax(-1).tolist()
+            for i, p in zip(chunk, probs):
+                out[i] = p
+            start = end
+        return out
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """One {label: probability} dict per text (the shape gr.Label shows)."""
+        return [dict(zip(self.labels, p)) for p in self.predict_proba(texts)]
+
+    def trace(self, text: str) -> dict[str, Any]:
+        """Every step for one sentence: tokens, ids, attention mask, logits, softmax probabilities."""
+        encoded = self.tokenizer(str(text), truncation=True, max_length=self.max_length, return_tensors="pt")
+        full_length = len(self.tokenizer(str(text))["input_ids"])
+        logits = self._forward(dict(encoded))[0]
+        probs = logits.softmax(-1)
+        ids = encoded["input_ids"][0].tolist()
+        best = int(probs.argmax())
+        return {
+            "tokens": self.tokenizer.convert_ids_to_tokens(ids),
+            "input_ids": ids,
+            "attention_mask": encoded["attention_mask"][0].tolist(),
+            "logits": dict(zip(self.labels, logits.tolist())),
+            "probs": dict(zip(self.labels, probs.tolist())),
+            "predicted": self.labels[best],
+            "confidence": float(probs[best]),
+            "max_length": self.max_length,
+            "truncated": full_length > len(ids),
+        }
+
+
+_CACHE: dict[str, tuple[tuple[float, ...], Predictor]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _model_stamp(model_dir: Path) -> tuple[float, ...]:
+    """Changes when the weights or config are replaced (a README written into the folder does not count)."""
+    files = sorted(p for p in model_dir.glob("*") if p.suffix in (".safetensors", ".bin") or p.name == "config.json")
+    return tuple(p.stat().st_mtime for p in files) + (float(len(files)),)
+
+
+def _limit_threads() -> None:
+    """Single sentences gain nothing from many threads, and the app shares the CPU with a training child process."""
+    import torch
+
+    cores = os.cpu_count() or 1
+    if torch.get_num_threads() > max(1, cores // 2) and cores > 2:
+        torch.set_num_threads(max(1, cores // 2))
+
+
+def get_predictor(run_dir: Path | str) -> Predictor:
+    """The cached Predictor of a run; reloaded only when the run's model files change."""
+    run_dir = Path(run_dir).resolve()
+    model_dir = run_dir / MODEL_DIR
+    if not (model_dir / "config.json").exists():
+        raise UserError("This run has no trained model yet: wait until training has finished.")
+    stamp = _model_stamp(model_dir)
+    key = str(run_dir)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit and hit[0] == stamp:
+            return hit[1]
+        _limit_threads()
+        try:
+            predictor = Predictor(model_dir, max_length=_trained_max_length(run_dir))
+        except (OSError, ValueError) as e:
+            raise UserError(f"The trained model of this run could not be loaded ({e.__class__.__name__}).") from e
+        _CACHE[key] = (stamp, predictor)
+        return predictor
+
+
+def _trained_max_length(run_dir: Path) -> int:
+    """The max_length the run trained with (config.json; 0 when automatic and unknown)."""
+    for name, key in (("data_report.json", "max_length"), ("config.json", "max_length")):
+        try:
+            value = json.loads((run_dir / name).read_text(encoding="utf-8")).get(key)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, int) and value > 0:
+            return value
+    return 0
+
+
+def example_texts(run_dir: Path | str, n: int = 5) -> list[str]:
+    """A few of the user's own validation texts, one per label where possible (for the examples under the box)."""
+    path = Path(run_dir) / "data" / "validation.parquet"
+    if not path.exists():
+        return []
+    df = pd.read_parquet(path)
+    if df.empty or "text" not in df:
+        return []
+    picked = df.groupby("label", sort=True).head(1) if "label" in df else df.head(0)
+    rest = df.drop(picked.index)
+    texts = list(picked["text"].astype(str)) + list(rest["text"].astype(str))
+    return [t for t in texts if t.strip()][:n]
+
+
+def neutralise(value: Any) -> Any:
+    """Make a cell inert in spreadsheets: text starting with a formula character gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Neutralise every text cell and every column name of a table before it is exported."""
+    out = df.copy()
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise)
+    return out
+
+
+def read_input_table(path: Path | str) -> pd.DataFrame:
+    """Read an uploaded CSV/TSV/XLSX/... with the same reader as training data (DataError on failure)."""
+    from core.data import read_table
+
+    df = read_table(Path(path))
+    if df.empty:
+        raise DataError("The uploaded table has no rows.")
+    return df
+
+
+def guess_text_column(df: pd.DataFrame) -> str:
+    """The column with the longest texts on average: the likely text column."""
+    best, best_len = str(df.columns[0]), -1.0
+    for col in df.columns:
+        values = df[col].dropna()
+        if values.empty or not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        mean_len = float(values.astype(str).str.len().mean())
+        if mean_len > best_len:
+            best, best_len = str(col), mean_len
+    return best
+
+
+def predict_table(
+    run_dir: Path | str,
+    df: pd.DataFrame,
+    text_column: str,
+    out_path: Path | str,
+    progress: Callable[[float], None] | None = None,
+) -> pd.DataFrame:
+    """Predict every row of `df`; write a CSV with the input, `predicted`, `confidence` and `prob_<label>` columns.
+
+    Empty text cells get no prediction (empty label, blank probabilities) rather than a guess.
+    """
+    if text_column not in df.columns:
+        raise UserError(f"Column '{text_column}' is not in the uploaded table: pick the column with the texts.")
+    predictor = get_predictor(run_dir)
+    texts = df[text_column].astype("string").fillna("").str.strip()
+    filled = [i for i, t in enumerate(texts) if t]
+    probs: list[list[float]] = []
+    chunk = 1024  # progress steps; sorting by length happens inside each chunk
+    for start in range(0, len(filled), chunk):
+        probs.extend(predictor.predict_proba([texts.iloc[i] for i in filled[start:start + chunk]]))
+        if progress:
+            progress(min(1.0, (start + chunk) / max(1, len(filled))))
+    out = df.copy()
+    labels = predictor.labels
+    predicted = [""] * len(df)
+    confidence: list[float | None] = [None] * len(df)
+    prob_cols: dict[str, list[float | None]] = {f"prob_{lab}": [None] * len(df) for lab in labels}
+    for row, p in zip(filled, probs):
+        best = max(range(len(p)), key=p.__getitem__)
+        predicted[row], confidence[row] = labels[best], round(p[best], 6)
+        for lab, value in zip(labels, p):
+            prob_cols[f"prob_{lab}"][row] = round(value, 6)
+    out["predicted"] = predicted
+    out["confidence"] = confidence
+    for name, values in prob_cols.items():
+        out[name] = values
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    neutralise_frame(out).to_csv(out_path, index=False)
+    return out

@@ -1,0 +1,169 @@
+"""Predictor: loaded once, probabilities per label, the pipeline trace, and batch prediction with safe CSV export."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core import predict
+from core.errors import UserError
+
+LABELS = ["billing", "bug", "praise"]
+TEMPLATES = {
+    "billing": ["I was charged twice for my invoice {i}", "Refund my payment number {i} please", "My card bill {i} is wrong"],
+    "bug": ["The app crashes when I open page {i}", "Error {i} appears after login", "Button {i} does nothing when clicked"],
+    "praise": ["Great service, thank you {i}", "I love the new design {i}", "Support was fast and friendly {i}"],
+}
+
+
+def synthetic_rows(n_per_label: int, offset: int = 0) -> pd.DataFrame:
+    rows = [
+        {"text": TEMPLATES[lab][i % 3].format(i=i + offset), "label": lab}
+        for lab in LABELS for i in range(n_per_label)
+    ]
+    return pd.DataFrame(rows)
+
+
+def make_run_dir(root: Path, model_src: str, name: str = "support-tickets", predictions: bool = True) -> Path:
+    """A finished run directory in the runs.py/train.py contract, built by hand (no training)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    run = root / "20260101-000000-abcd"
+    (run / "data").mkdir(parents=True)
+    id2label = dict(enumerate(LABELS))
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_src, num_labels=len(LABELS), id2label=id2label, label2id={v: k for k, v in id2label.items()},
+        ignore_mismatched_sizes=True,
+    )
+    model.save_pretrained(run / "model")
+    AutoTokenizer.from_pretrained(model_src).save_pretrained(run / "model")
+    train, val = synthetic_rows(8), synthetic_rows(3, offset=100)
+    train.to_parquet(run / "data" / "train.parquet")
+    val.to_parquet(run / "data" / "validation.parquet")
+    (run / "labels.json").write_text(json.dumps(LABELS))
+    (run / "run.json").write_text(json.dumps({"run_id": run.name, "name": name, "owner": "t", "created": 0}))
+    (run / "config.json").write_text(json.dumps({"data_path": "/data/support_tickets.csv", "model": model_src,
+                                                 "epochs": 1.0, "max_length": 64, "seed": 42}))
+    (run / "data_report.json").write_text(json.dumps({
+        "rows_read": 36, "rows_kept": 33, "rows_dropped": 3, "class_counts": {lab: 11 for lab in LABELS},
+        "warnings": ["3 rows had an empty text and were dropped."]}))
+    (run / "status.json").write_text(json.dumps({"state": "finished", "pid": None, "updated": 0}))
+    if predictions:
+        p = predict.Predictor(run / "model").predict_proba(list(val["text"]))
+        best = [max(range(3), key=r.__getitem__) for r in p]
+        out = val.assign(predicted=[LABELS[b] for b in best], confidence=[r[b] for r, b in zip(p, best)])
+        for j, lab in enumerate(LABELS):
+            out[f"prob_{lab}"] = [r[j] for r in p]
+        out.to_csv(run / "validation_predictions.csv", index=False)
+        from core.evaluation import _scores
+
+        scores = _scores(list(out["label"]), list(out["predicted"]), LABELS)
+        cm = [[int(((out["label"] == t) & (out["predicted"] == q)).sum()) for q in LABELS] for t in LABELS]
+        (run / "metrics.json").write_text(json.dumps({**scores, "loss": 1.1, "labels": LABELS, "confusion_matrix": cm,
+                                                      "num_validation": len(out), "best_step": 3}))
+    return run
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: str) -> Path:
+    return make_run_dir(tmp_path_factory.mktemp("runs"), tiny_model_dir)
+
+
+def test_predict_returns_a_probability_per_label(run_dir: Path) -> None:
+    predictor = predict.get_predictor(run_dir)
+    out = predictor.predict(["my invoice is wrong", "the app crashes"])
+    assert len(out) == 2
+    for probs in out:
+        assert list(probs) == LABELS
+        assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_predictor_is_loaded_once_and_reloaded_when_the_model_changes(run_dir: Path) -> None:
+    first = predict.get_predictor(run_dir)
+    assert predict.get_predictor(str(run_dir)) is first
+    (run_dir / "model" / "README.md").write_text("card")  # a card does not invalidate the cache
+    assert predict.get_predictor(run_dir) is first
+    config = run_dir / "model" / "config.json"
+    config.touch()
+    import os
+
+    os.utime(config, (time.time() + 5, time.time() + 5))
+    assert predict.get_predictor(run_dir) is not first
+
+
+def test_batched_prediction_matches_one_by_one(run_dir: Path) -> None:
+    predictor = predict.get_predictor(run_dir)
+    texts = ["short", "a much longer sentence about a refund for a double charge on my card", "bug", ""]
+    together = predictor.predict_proba(texts)
+    alone = [predictor.predict_proba([t])[0] for t in texts]
+    for a, b in zip(together, alone):
+        assert a == pytest.approx(b, abs=1e-4)  # padding and length-sorting must not change results
+
+
+def test_trace_shows_every_step(run_dir: Path) -> None:
+    t = predict.get_predictor(run_dir).trace("Refund my payment")
+    assert t["tokens"][0] == "[CLS]" and t["tokens"][-1] == "[SEP]"
+    assert t["tokens"][1:-1] == ["ref", "##und", "my", "payment"]  # word pieces, lower-cased
+    assert len(t["tokens"]) == len(t["input_ids"]) == len(t["attention_mask"])
+    assert set(t["attention_mask"]) == {1}
+    assert list(t["logits"]) == list(t["probs"]) == LABELS
+    assert t["predicted"] == max(t["probs"], key=t["probs"].get)
+    assert t["confidence"] == pytest.approx(max(t["probs"].values()))
+    assert t["truncated"] is False and t["max_length"] == 64  # the run's max_length is used
+
+
+def test_trace_reports_truncation(run_dir: Path) -> None:
+    t = predict.get_predictor(run_dir).trace("word " * 200)
+    assert t["truncated"] is True and len(t["input_ids"]) == 64
+
+
+def test_missing_model_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="^This run has no trained model yet: wait until training has finished.$"):
+        predict.get_predictor(tmp_path)
+
+
+@pytest.mark.parametrize("cell, expected", [
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+1+2", "'+1+2"), ("-2+3", "'-2+3"),
+    ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"), ("-1.5", "-1.5"), ("plain", "plain"), (3, 3),
+])
+def test_neutralise(cell: object, expected: object) -> None:
+    assert predict.neutralise(cell) == expected
+
+
+def test_example_texts_come_from_the_validation_data(run_dir: Path) -> None:
+    examples = predict.example_texts(run_dir, 3)
+    val = set(pd.read_parquet(run_dir / "data" / "validation.parquet")["text"])
+    assert len(examples) == 3 and set(examples) <= val
+    assert len({e.split()[0] for e in examples}) == 3  # one per label, not three of the first label
+
+
+def test_predict_table_writes_safe_csv(run_dir: Path, tmp_path: Path) -> None:
+    df = pd.DataFrame({"id": [1, 2, 3, 4], "message": ["=cmd|' /C calc'!A0", "the app crashes", None, "@evil"],
+                       "note": ["-danger", "ok", "x", "y"]})
+    out_path = tmp_path / "out" / "predictions.csv"
+    result = predict.predict_table(run_dir, df, "message", out_path)
+    assert list(result.columns) == ["id", "message", "note", "predicted", "confidence"] + [f"prob_{x}" for x in LABELS]
+    written = pd.read_csv(out_path, keep_default_na=False)
+    assert len(written) == 4
+    assert written.loc[0, "message"] == "'=cmd|' /C calc'!A0"
+    assert written.loc[3, "message"] == "'@evil" and written.loc[0, "note"] == "'-danger"
+    assert written.loc[2, "predicted"] == "" and written.loc[2, "prob_bug"] == ""  # empty text: no guess
+    assert set(written.loc[[0, 1, 3], "predicted"]) <= set(LABELS)
+    probs = written.loc[1, [f"prob_{x}" for x in LABELS]].astype(float)
+    assert probs.sum() == pytest.approx(1.0, abs=1e-4)
+    # The exported predictions equal single predictions of the same texts.
+    single = predict.get_predictor(run_dir).predict(["the app crashes"])[0]
+    assert probs.tolist() == pytest.approx([single[x] for x in LABELS], abs=1e-5)
+
+
+def test_predict_table_unknown_column(run_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="^Column 'nope' is not in the uploaded table: pick the column with the texts.$"):
+        predict.predict_table(run_dir, pd.DataFrame({"a": ["x"]}), "nope", tmp_path / "o.csv")
+
+
+def test_guess_text_column() -> None:
+    df = pd.DataFrame({"id": [1, 2], "tag": ["a", "b"], "body": ["a long text here", "another long text"]})
+    assert predict.guess_text_column(df) == "body"
