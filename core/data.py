@@ -1,0 +1,415 @@
+"""The data layer: read a table, guess the text and label columns, clean it, split it, and report on it.
+
+Every problem a user can fix raises DataError with one plain sentence (shown verbatim in the UI and CLI).
+The report half (build_report, suggest_max_length, report_sentences) lives in core/data_report.py and is
+re-exported here, so callers only ever import core.data.
+"""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from core.errors import DataError
+
+__all__ = [
+    "DataError", "PreparedData", "read_table", "detect_columns", "order_labels", "load_training_data",
+    "build_report", "suggest_max_length", "report_sentences",
+]
+
+DELIMITERS = (",", ";", "\t", "|")
+SNIFF_BYTES = 64 * 1024
+# Preferred label column names, best first (compared case-insensitively).
+LABEL_NAMES = ("label", "labels", "class", "category", "target", "sentiment", "stars", "y",
+               "intent", "topic", "tag", "emotion", "rating")
+_INT_RE = re.compile(r"^[+-]?\d+$")
+_INT_FLOAT_RE = re.compile(r"^([+-]?\d+)\.0+$")
+
+
+# ---------------------------------------------------------------- reading
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read CSV/TSV/TXT, JSONL/JSON, Parquet or XLSX by extension (anything else is tried as CSV)."""
+    path = Path(path)
+    name = path.name
+    if not path.exists():
+        raise DataError(f"The file '{name}' was not found.")
+    if path.is_dir():
+        raise DataError(f"'{name}' is a folder, not a file.")
+    if path.stat().st_size == 0:
+        raise DataError(f"The file '{name}' is empty.")
+    ext = path.suffix.lower()
+    if ext in (".jsonl", ".ndjson", ".json"):
+        df = _read_json(path, lines=ext != ".json")
+    elif ext in (".parquet", ".pq"):
+        df = _read_binary(path, "Parquet", lambda: pd.read_parquet(path))
+    elif ext in (".xlsx", ".xlsm"):
+        df = _read_binary(path, "Excel", lambda: pd.read_excel(path, sheet_name=0, engine="openpyxl"))
+    elif ext == ".xls":
+        if importlib.util.find_spec("xlrd") is None:  # pandas needs xlrd for the pre-2007 format
+            raise DataError(f"Old .xls files cannot be read here. Save '{name}' as .xlsx or CSV and try again.")
+        df = _read_binary(path, "Excel", lambda: pd.read_excel(path, sheet_name=0))
+    elif ext in (".csv", ".tsv", ".tab", ".txt"):
+        df = _read_delimited(path, prefer="\t" if ext in (".tsv", ".tab") else ",")
+    else:
+        try:
+            df = _read_delimited(path, prefer=",")
+        except DataError:
+            raise DataError(
+                f"The file '{name}' has an unsupported format ('{ext or 'no extension'}'). "
+                "Use CSV, TSV, JSONL, Parquet or XLSX."
+            ) from None
+    df.columns = [str(c).strip() for c in df.columns]
+    # Spreadsheet exports often carry empty trailing columns; they are noise, not data.
+    df = df.drop(columns=[c for c in df.columns if c.startswith("Unnamed:") and df[c].isna().all()])
+    df = df.dropna(how="all").reset_index(drop=True)
+    if len(df.columns) == 0 or len(df) == 0:
+        raise DataError(f"The file '{name}' has no rows of data.")
+    return df
+
+
+def _read_binary(path: Path, kind: str, reader: Any) -> pd.DataFrame:
+    try:
+        return reader()
+    except Exception:
+        raise DataError(f"The file '{path.name}' could not be read as {kind}; it may be damaged or saved in another format.") from None
+
+
+def _read_json(path: Path, lines: bool) -> pd.DataFrame:
+    """JSON Lines, or a JSON array of records / an object of columns; a .json that is really JSON Lines works too."""
+    text = _decode(path.read_bytes(), path.name)
+    if not lines:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None  # maybe JSON Lines saved as .json
+        if isinstance(data, dict):
+            # {"data": [...]} wrappers are common; otherwise treat it as {column: [values]}.
+            lists = [v for v in data.values() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
+            if len(lists) == 1:
+                data = lists[0]
+            else:
+                try:
+                    return pd.DataFrame(data)
+                except ValueError:
+                    raise DataError(f"The file '{path.name}' is JSON but not a table of records.") from None
+        if isinstance(data, list):
+            if not all(isinstance(r, dict) for r in data):
+                raise DataError(f"The file '{path.name}' is JSON but not a list of records like {{\"text\": ..., \"label\": ...}}.")
+            return pd.DataFrame.from_records(data)
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise DataError(f"Line {number} of '{path.name}' is not valid JSON.") from None
+        if not isinstance(record, dict):
+            raise DataError(f"Line {number} of '{path.name}' is not a JSON object like {{\"text\": ..., \"label\": ...}}.")
+        records.append(record)
+    if not records:
+        raise DataError(f"The file '{path.name}' has no rows of data.")
+    return pd.DataFrame.from_records(records)
+
+
+def _decode(raw: bytes, name: str, errors: str = "strict") -> str:
+    """UTF-16 by its BOM, else UTF-8 (BOM or not), else latin-1."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return raw.decode("utf-16", errors=errors)
+        except UnicodeDecodeError:
+            raise DataError(f"The file '{name}' could not be read as text.") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")  # every byte is valid latin-1: the usual encoding of old Excel CSV exports
+
+
+def _sniff_delimiter(sample: str, prefer: str) -> str:
+    """The delimiter that splits the header into >= 2 fields and every sampled row into the same number."""
+    # Drop the last line: the sample may have cut it in half.
+    lines = sample.splitlines()[:-1] if "\n" in sample.rstrip("\n") else sample.splitlines()
+    text = "\n".join(line for line in lines[:200] if line.strip())
+    best, best_score = prefer, (-1.0, 0, 0)
+    for delim in DELIMITERS:
+        try:
+            rows = list(csv.reader(io.StringIO(text), delimiter=delim))
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        consistency = sum(len(r) == width for r in rows) / len(rows)
+        score = (consistency, int(delim == prefer), width)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _read_delimited(path: Path, prefer: str) -> pd.DataFrame:
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+    if not head.strip():
+        raise DataError(f"The file '{path.name}' is empty.")
+    if b"\x00" in head and head[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        raise DataError(f"The file '{path.name}' is not a text table; it may be damaged or in another format.")
+    sep = _sniff_delimiter(_decode(head, path.name, errors="replace"), prefer)  # head may end mid-character
+    encodings = ["utf-16"] if head[:2] in (b"\xff\xfe", b"\xfe\xff") else ["utf-8-sig", "latin-1"]
+    for encoding in encodings:
+        try:
+            # Only empty cells are missing: a label like "NA" or "None" is a real value here.
+            df = pd.read_csv(path, sep=sep, encoding=encoding, keep_default_na=False, na_values=[""],
+                             skipinitialspace=True)
+        except UnicodeDecodeError:
+            continue
+        except pd.errors.EmptyDataError:
+            raise DataError(f"The file '{path.name}' is empty.") from None
+        except pd.errors.ParserError:
+            df = None
+        # When every row has one field too many, pandas silently turns the first field into the index.
+        if df is None or not isinstance(df.index, pd.RangeIndex):
+            raise DataError(
+                f"The file '{path.name}' could not be read: some rows have more columns than the header. "
+                "Put quotes around texts that contain the separator."
+            )
+        return df
+    raise DataError(f"The file '{path.name}' could not be read as text.")
+
+
+# ---------------------------------------------------------------- columns and labels
+
+def _is_texty(series: pd.Series) -> bool:
+    """A column of strings (pandas 3 'str' dtype, or object holding mostly strings)."""
+    values = series.dropna()
+    if values.empty or not (pd.api.types.is_string_dtype(series) or series.dtype == object):
+        return False
+    return sum(isinstance(v, str) for v in values) >= 0.9 * len(values)
+
+
+def _avg_length(series: pd.Series) -> float:
+    values = series.dropna().astype(str).str.strip()
+    return float(values.str.len().mean()) if len(values) else 0.0
+
+
+def _detect_text(df: pd.DataFrame, exclude: Iterable[str] = ()) -> str:
+    candidates = [c for c in df.columns if c not in set(exclude) and _is_texty(df[c])]
+    if not candidates:
+        raise DataError(f"No column with texts was found (every column holds numbers or is empty). Columns: {_names(df)}.")
+    # A column named like a label is the text only if nothing else is (long label names like "card_not_working").
+    return max(candidates, key=lambda c: (c.lower() not in LABEL_NAMES, _avg_length(df[c])))  # first on ties
+
+
+def _detect_label(df: pd.DataFrame, text_column: str) -> str:
+    scored = []
+    for position, col in enumerate(df.columns):
+        if col == text_column:
+            continue
+        values = df[col].dropna()
+        distinct = values.nunique()
+        lowered = col.lower()
+        name_rank = LABEL_NAMES.index(lowered) if lowered in LABEL_NAMES else len(LABEL_NAMES)
+        # "Few distinct values relative to rows": ids and free text repeat rarely, labels repeat a lot.
+        # A column named like a label is taken anyway: loading then explains what is wrong with it.
+        if distinct == 0 or (distinct > max(2, 0.5 * len(values)) and name_rank == len(LABEL_NAMES)):
+            continue
+        scored.append(((name_rank, distinct < 2, distinct / len(values), position), col))
+    if not scored:
+        raise DataError(
+            f"No column with labels was found: a label column repeats a few values (like 'spam' / 'not spam'). "
+            f"Columns: {_names(df)}."
+        )
+    return min(scored)[1]
+
+
+def detect_columns(df: pd.DataFrame) -> tuple[str, str]:
+    """(text_column, label_column): the string column with the longest texts, and a column of few repeated values."""
+    if len(df.columns) < 2:
+        raise DataError(
+            f"The table has only one column ({_names(df, quote=True)}). It needs a column of texts and a column of labels."
+        )
+    text = _detect_text(df)
+    return text, _detect_label(df, text)
+
+
+def _names(df: pd.DataFrame, quote: bool = False) -> str:
+    return ", ".join(f"'{c}'" if quote else str(c) for c in df.columns)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value))
+
+
+def _label_name(value: Any) -> str | None:
+    """A label as its name: 1.0 -> "1", " spam " -> "spam"; None/NaN/empty -> None."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return str(int(value)) if float(value).is_integer() else str(float(value))
+    text = str(value).strip()
+    match = _INT_FLOAT_RE.match(text)  # "3.0" from a mixed column means the integer label 3
+    return (match.group(1) if match else text) or None
+
+
+def order_labels(values: Iterable) -> list[str]:
+    """Unique label names in id order: numeric when every label is an integer ("-1" < "3" < "10"), else by string."""
+    names = {n for n in (_label_name(v) for v in values) if n is not None}
+    if names and all(_INT_RE.match(n) for n in names):
+        return sorted(names, key=lambda n: (int(n), n))
+    return sorted(names)
+
+
+# ---------------------------------------------------------------- preparing
+
+@dataclass
+class PreparedData:
+    """Clean train/validation tables with exactly the columns "text" and "label" (label names as strings)."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    labels: list[str]
+    text_column: str
+    label_column: str
+    rows_read: int
+    rows_kept: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    validation_source: str = "split"
+
+
+def _check_column(df: pd.DataFrame, column: str, where: str = "the file") -> None:
+    if column not in df.columns:
+        raise DataError(f"Column '{column}' is not in {where}. Columns: {_names(df)}.")
+
+
+def _clean(df: pd.DataFrame, text_column: str, label_column: str, dropped: dict[str, int]) -> pd.DataFrame:
+    """Strip texts, name labels, drop empty texts and missing labels (a row missing both counts as empty text)."""
+    texts = ["" if _is_missing(v) else str(v).strip() for v in df[text_column]]
+    labels = [_label_name(v) for v in df[label_column]]
+    out = pd.DataFrame({"text": texts, "label": labels}, dtype=object)
+    empty_text = out["text"] == ""
+    missing_label = out["label"].isna() & ~empty_text
+    for reason, mask in (("empty text", empty_text), ("missing label", missing_label)):
+        if mask.any():
+            dropped[reason] = dropped.get(reason, 0) + int(mask.sum())
+    kept = out[~(empty_text | missing_label)].reset_index(drop=True)
+    return kept.astype({"text": str, "label": str})
+
+
+def single_example_warning(label: str) -> str:
+    """Shared with the report so the same fact is never phrased twice."""
+    return f"Label '{label}' has only one example, so it stays in training and is never tested. Add more examples of it."
+
+
+def _split(df: pd.DataFrame, val_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Per-class seeded split: every class with >= 2 rows gets >= 1 validation row and keeps >= 1 training row.
+
+    Done per class rather than with sklearn's stratify=..., which neither guarantees a validation row for
+    a rare class nor accepts classes with a single example.
+    """
+    rng = np.random.default_rng(seed)
+    val_index: list[int] = []
+    warnings: list[str] = []
+    for label in order_labels(df["label"]):  # fixed class order keeps the random stream reproducible
+        index = np.flatnonzero((df["label"] == label).to_numpy())
+        if len(index) < 2:
+            warnings.append(single_example_warning(label))
+            continue
+        n_val = min(len(index) - 1, max(1, round(len(index) * val_share)))
+        val_index.extend(rng.permutation(index)[:n_val].tolist())
+    if not val_index:
+        raise DataError("Every label has only one example, so nothing is left to validate on. Add at least two examples per label.")
+    is_val = np.zeros(len(df), dtype=bool)
+    is_val[val_index] = True
+    # Keep file order inside each part: easier to read back, and still deterministic.
+    return df[~is_val].reset_index(drop=True), df[is_val].reset_index(drop=True), warnings
+
+
+def load_training_data(
+    data_path: str | Path,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    val_data_path: str | Path | None = None,
+    val_share: float = 0.2,
+    seed: int = 42,
+) -> PreparedData:
+    """Read, pick/validate columns, clean, and split (or read the validation file) into a PreparedData."""
+    text_column = (text_column or "").strip() or None  # the UI sends "" for "guess it"
+    label_column = (label_column or "").strip() or None
+    df = read_table(data_path)
+    for column in (text_column, label_column):
+        if column is not None:
+            _check_column(df, column)
+    if text_column is not None and text_column == label_column:
+        raise DataError(f"The text column and the label column are both '{text_column}'. Choose two different columns.")
+    if text_column is None and label_column is None:
+        text_column, label_column = detect_columns(df)
+    elif text_column is None:
+        text_column = _detect_text(df, exclude=[label_column])
+    elif label_column is None:
+        label_column = _detect_label(df, text_column)
+
+    dropped: dict[str, int] = {}
+    rows_read = len(df)
+    data = _clean(df, text_column, label_column, dropped)
+    if data.empty:
+        raise DataError(
+            f"None of the {rows_read:,} rows can be used: each has an empty '{text_column}' or a missing '{label_column}'."
+        )
+    warnings: list[str] = []
+    if val_data_path:
+        vdf = read_table(val_data_path)
+        for column in (text_column, label_column):
+            _check_column(vdf, column, where="the validation file")
+        rows_read += len(vdf)
+        train, validation = data, _clean(vdf, text_column, label_column, dropped)
+        if validation.empty:
+            raise DataError(f"The validation file has no usable rows: each has an empty '{text_column}' or a missing '{label_column}'.")
+        source = "file"
+    else:
+        if not 0 < val_share < 1:
+            raise DataError(f"The validation share must be between 0 and 1 (for example 0.2), not {val_share}.")
+        train, validation, source = data, data.iloc[0:0], "split"
+
+    train_labels = order_labels(train["label"])
+    if len(train_labels) < 2:
+        raise DataError(
+            f"The file has only one label ('{train_labels[0]}'). A classifier needs at least two different labels."
+        )
+    if source == "split":
+        train, validation, warnings = _split(data, val_share, seed)
+    else:
+        counts = train["label"].value_counts()
+        val_labels = set(validation["label"])
+        for label in order_labels(set(val_labels) | set(train_labels)):
+            if label not in counts:
+                warnings.append(f"Label '{label}' appears only in the validation file, so the model can never predict it.")
+            elif label not in val_labels:
+                warnings.append(f"Label '{label}' has no validation examples, so its score cannot be measured.")
+            if counts.get(label, 0) == 1:
+                warnings.append(f"Label '{label}' has only one training example. Add more examples of it.")
+
+    return PreparedData(
+        train=train, validation=validation,
+        labels=order_labels(list(train["label"]) + list(validation["label"])),
+        text_column=text_column, label_column=label_column,
+        rows_read=rows_read, rows_kept=len(train) + len(validation), dropped=dropped,
+        warnings=warnings, validation_source=source,
+    )
+
+
+# Re-exported so every caller imports the data layer from one place.
+from core.data_report import build_report, report_sentences, suggest_max_length  # noqa: E402

@@ -1,0 +1,195 @@
+"""The data report: what is in the prepared data, and what might hurt training. Pure and JSON-serialisable.
+
+Import these from core.data (re-exported there); this module exists only to keep each file short.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # core.data imports this module at its end, so only type-check the reverse import
+    from core.data import PreparedData
+
+IMBALANCE_WARN_RATIO = 5.0
+TRUNCATION_WARN_SHARE = 0.05
+EXAMPLES = 5  # how many example texts a report section carries
+TOKENIZE_BATCH = 1024
+PERCENTILES = (50, 90, 95, 99)
+
+
+def _percentile(values: Sequence[int], q: float) -> int:
+    """Nearest-rank percentile (the smallest observed value with at least q % of values at or below it)."""
+    return int(np.percentile(np.asarray(values), q, method="inverted_cdf"))
+
+
+def suggest_max_length(token_lengths: Sequence[int], model_max_length: int) -> int:
+    """~99th percentile rounded up to a multiple of 8 (tensor-core friendly), at least 16, at most the model's limit."""
+    p99 = _percentile(token_lengths, 99) if len(token_lengths) else 0
+    return int(min(model_max_length, max(16, math.ceil(p99 / 8) * 8)))
+
+
+def _lengths(texts: list[str], tokenizer: Any) -> list[int]:
+    if tokenizer is None:
+        return [len(t.split()) for t in texts]
+    lengths: list[int] = []
+    for start in range(0, len(texts), TOKENIZE_BATCH):
+        batch = texts[start:start + TOKENIZE_BATCH]
+        # Special tokens included, no truncation: the length training would see before cutting.
+        ids = tokenizer(batch, add_special_tokens=True, truncation=False, padding=False, verbose=False)["input_ids"]
+        lengths.extend(len(x) for x in ids)
+    return lengths
+
+
+def _counts(labels: list[str], column: Any) -> dict[str, int]:
+    counter = Counter(column)
+    return {label: int(counter.get(label, 0)) for label in labels}
+
+
+def build_report(
+    data: "PreparedData", tokenizer: Any = None, max_length: int | None = None, model_max_length: int = 512
+) -> dict[str, Any]:
+    """Counts, class balance, duplicates, conflicts, leakage and length statistics, with plain warnings."""
+    from core.data import single_example_warning
+
+    train, val = data.train, data.validation
+    texts = list(train["text"]) + list(val["text"])
+    labels_all = list(train["label"]) + list(val["label"])
+    total = _counts(data.labels, labels_all)
+    present = {k: v for k, v in total.items() if v > 0}
+    big, small = max(present, key=present.get), min(present, key=present.get)
+    imbalance = round(present[big] / present[small], 2)
+
+    text_counts = Counter(texts)
+    repeated = [(t, n) for t, n in text_counts.most_common() if n > 1]
+    labels_by_text: dict[str, set[str]] = {}
+    for text, label in zip(texts, labels_all):
+        labels_by_text.setdefault(text, set()).add(label)
+    conflicting = [t for t, labs in labels_by_text.items() if len(labs) > 1]
+    train_texts = set(train["text"])
+    leaked = [t for t in dict.fromkeys(val["text"]) if t in train_texts]  # distinct texts, validation order
+
+    lengths = _lengths(texts, tokenizer)
+    unit = "words" if tokenizer is None else "tokens"
+    length_stats: dict[str, Any] = {
+        "unit": unit,
+        "source": ("whitespace word count (no tokenizer given)" if tokenizer is None
+                   else str(getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__)),
+        "min": int(min(lengths)),
+        "mean": round(float(np.mean(lengths)), 1),
+        **{f"p{q}": _percentile(lengths, q) for q in PERCENTILES},
+        "max": int(max(lengths)),
+    }
+    truncated = sum(n > max_length for n in lengths) if max_length else None
+
+    report: dict[str, Any] = {
+        "rows_read": int(data.rows_read),
+        "rows_kept": int(data.rows_kept),
+        "rows_dropped": int(sum(data.dropped.values())),
+        "dropped": {k: int(v) for k, v in data.dropped.items()},
+        "text_column": data.text_column,
+        "label_column": data.label_column,
+        "validation_source": data.validation_source,
+        "num_train": len(train),
+        "num_validation": len(val),
+        "labels": list(data.labels),
+        "class_counts": {"train": _counts(data.labels, train["label"]),
+                         "validation": _counts(data.labels, val["label"]), "total": total},
+        "imbalance_ratio": imbalance,
+        "largest_class": big,
+        "smallest_class": small,
+        "duplicates": {"rows": len(texts) - len(text_counts), "texts": len(repeated),
+                       "examples": [{"text": t, "count": n} for t, n in repeated[:EXAMPLES]]},
+        "conflicts": {"count": len(conflicting),
+                      "examples": [{"text": t, "labels": sorted(labels_by_text[t], key=data.labels.index)}
+                                   for t in conflicting[:EXAMPLES]]},
+        "leakage": {"count": len(leaked), "examples": leaked[:EXAMPLES]},
+        "lengths": length_stats,
+        "model_max_length": int(model_max_length),
+        "max_length": int(max_length) if max_length else None,
+        "truncated_count": truncated,
+        "truncated_share": round(truncated / len(lengths), 4) if truncated is not None else None,
+        "suggested_max_length": suggest_max_length(lengths, model_max_length),
+    }
+    report["warnings"] = _warnings(report, data, single_example_warning)
+    return report
+
+
+def _warnings(report: dict[str, Any], data: "PreparedData", single_example_warning: Any) -> list[str]:
+    warnings = list(data.warnings)
+    ratio = report["imbalance_ratio"]
+    if ratio >= IMBALANCE_WARN_RATIO:
+        warnings.append(
+            f"The labels are imbalanced: '{report['largest_class']}' has {ratio:g} times as many examples as "
+            f"'{report['smallest_class']}'. Add examples of the rare labels or turn on class weights."
+        )
+    dup = report["duplicates"]
+    if dup["rows"]:
+        warnings.append(
+            f"{dup['rows']:,} rows repeat a text that appears earlier (exact duplicates of {dup['texts']:,} texts). "
+            "Duplicates add nothing new and can make scores look better than they are."
+        )
+    if report["conflicts"]["count"]:
+        warnings.append(
+            f"{_texts(report['conflicts']['count'])} with two or more different labels, for example "
+            f"'{_short(report['conflicts']['examples'][0]['text'])}'. Fix their labels so the model is not taught both."
+        )
+    if report["leakage"]["count"]:
+        warnings.append(
+            f"{_texts(report['leakage']['count'])} in both training and validation, "
+            "so validation scores will look better than they really are."
+        )
+    share = report["truncated_share"]
+    if share is not None and share > TRUNCATION_WARN_SHARE:
+        warnings.append(
+            f"Max length {report['max_length']} cuts {_pct(share)} of texts short ({report['truncated_count']:,}). "
+            f"A max length of {report['suggested_max_length']} would keep about 99 % of them whole."
+        )
+    for label, count in report["class_counts"]["train"].items():
+        if count == 1 and not any(w.startswith(f"Label '{label}' has only one") for w in warnings):
+            warnings.append(single_example_warning(label))
+    return list(dict.fromkeys(warnings))  # same sentence twice says nothing new
+
+
+def _texts(n: int) -> str:
+    return "1 text appears" if n == 1 else f"{n:,} texts appear"
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f} %"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def report_sentences(report: dict[str, Any]) -> list[str]:
+    """The report as short plain sentences for the UI and CLI, warnings last."""
+    read, kept, dropped = report["rows_read"], report["rows_kept"], report["dropped"]
+    if report["rows_dropped"]:
+        why = ", ".join(f"{n:,} {reason}" for reason, n in dropped.items())
+        lines = [f"{read:,} rows read, {kept:,} kept ({report['rows_dropped']:,} dropped: {why})."]
+    else:
+        lines = [f"{read:,} rows read, all kept."]
+    source = ("a stratified split of the file" if report["validation_source"] == "split"
+              else "from the validation file")
+    lines.append(f"{report['num_train']:,} rows for training and {report['num_validation']:,} for validation ({source}).")
+    counts = ", ".join(f"{label} {n:,}" for label, n in report["class_counts"]["total"].items())
+    lines.append(f"{len(report['labels'])} labels: {counts}.")
+    lengths = report["lengths"]
+    unit = lengths["unit"]
+    lines.append(
+        f"Texts are {lengths['min']:,} to {lengths['max']:,} {unit} long (median {lengths['p50']:,}; "
+        f"99 % have at most {lengths['p99']:,})."
+    )
+    if unit == "words":
+        lines.append("Lengths are counted in words because no tokenizer was given; models count tokens, usually more.")
+    lines.append(f"Suggested max length: {report['suggested_max_length']:,} tokens.")
+    if report["max_length"]:
+        lines.append(
+            f"Max length {report['max_length']:,} cuts {report['truncated_count']:,} texts short "
+            f"({_pct(report['truncated_share'])})."
+        )
+    return lines + list(report["warnings"])

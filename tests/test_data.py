@@ -1,0 +1,450 @@
+"""The data layer: every format, column guessing, cleaning, the split, the report, and every user-facing error."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core.data import (
+    DataError, PreparedData, build_report, detect_columns, load_training_data, order_labels, read_table,
+    report_sentences, suggest_max_length,
+)
+
+ROWS = [("I love this product, it works", "pos"), ("Terrible; broke after a day", "neg"),
+        ("Great value for the money", "pos"), ("Would not buy again", "neg")]
+
+
+def write(tmp_path: Path, name: str, content: str | bytes, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+    return path
+
+
+def table(sep: str, rows=ROWS, header=("text", "label")) -> str:
+    return "\n".join([sep.join(header)] + [sep.join(r) for r in rows]) + "\n"
+
+
+def expected_df() -> pd.DataFrame:
+    return pd.DataFrame(ROWS, columns=["text", "label"])
+
+
+def same(df: pd.DataFrame, expected: pd.DataFrame | None = None) -> None:
+    expected = expected_df() if expected is None else expected
+    assert list(df.columns) == list(expected.columns)
+    assert df.astype(str).values.tolist() == expected.astype(str).values.tolist()
+
+
+def raises(message: str):
+    return pytest.raises(DataError, match="^" + re.escape(message) + "$")
+
+
+# ---------------------------------------------------------------- formats
+
+def test_csv_with_quoted_commas(tmp_path):
+    path = write(tmp_path, "d.csv", 'text,label\n"Hello, world; hi",pos\n"Bad, bad",neg\n')
+    same(read_table(path), pd.DataFrame([("Hello, world; hi", "pos"), ("Bad, bad", "neg")], columns=["text", "label"]))
+
+
+@pytest.mark.parametrize("sep,name", [(";", "semi.csv"), ("\t", "tabs.csv"), ("\t", "d.tsv"), ("|", "pipes.txt"),
+                                      (",", "d.txt"), (";", "unknown.data")])
+def test_delimiter_is_sniffed(tmp_path, sep, name):
+    # ROWS contain commas (and a ';' in a quoted-free text for the tab/pipe cases): sniffing must not be fooled.
+    rows = ROWS if sep in "\t|" else [(t.replace(sep, " "), l) for t, l in ROWS]
+    same(read_table(write(tmp_path, name, table(sep, rows))), pd.DataFrame(rows, columns=["text", "label"]))
+
+
+def test_utf8_bom_is_not_part_of_the_first_column(tmp_path):
+    df = read_table(write(tmp_path, "bom.csv", table(",", [("Crème brûlée", "food"), ("Tea", "drink")]), "utf-8-sig"))
+    assert list(df.columns) == ["text", "label"]
+    assert df["text"].tolist() == ["Crème brûlée", "Tea"]
+
+
+def test_latin1_fallback(tmp_path):
+    df = read_table(write(tmp_path, "old.csv", "text;label\nCafé crème trop sucré;neg\nÇa va;pos\n", "latin-1"))
+    assert df["text"].tolist() == ["Café crème trop sucré", "Ça va"]
+
+
+def test_utf16_with_bom(tmp_path):
+    same(read_table(write(tmp_path, "u16.csv", table("\t"), "utf-16")))
+
+
+def test_jsonl_and_json_variants(tmp_path):
+    records = [{"text": t, "label": l} for t, l in ROWS]
+    lines = "\n".join(json.dumps(r) for r in records) + "\n\n"
+    same(read_table(write(tmp_path, "d.jsonl", lines)))
+    same(read_table(write(tmp_path, "lines.json", lines)))  # JSON Lines saved as .json
+    same(read_table(write(tmp_path, "records.json", json.dumps(records))))
+    same(read_table(write(tmp_path, "wrapped.json", json.dumps({"data": records, "version": 1}))))
+    same(read_table(write(tmp_path, "columns.json", json.dumps(expected_df().to_dict(orient="list")))))
+
+
+def test_parquet_and_xlsx(tmp_path):
+    expected_df().to_parquet(tmp_path / "d.parquet")
+    same(read_table(tmp_path / "d.parquet"))
+    expected_df().to_excel(tmp_path / "d.xlsx", index=False)
+    same(read_table(tmp_path / "d.xlsx"))
+
+
+def test_na_like_strings_are_values_and_blank_rows_are_skipped(tmp_path):
+    df = read_table(write(tmp_path, "na.csv", "text,label\nnot sure,NA\n,\nfine,None\n"))
+    assert df.values.tolist() == [["not sure", "NA"], ["fine", "None"]]
+
+
+# ---------------------------------------------------------------- read errors (every message exactly)
+
+def test_read_errors(tmp_path):
+    with raises("The file 'nope.csv' was not found."):
+        read_table(tmp_path / "nope.csv")
+    with raises("'sub' is a folder, not a file."):
+        (tmp_path / "sub").mkdir()
+        read_table(tmp_path / "sub")
+    with raises("The file 'empty.csv' is empty."):
+        read_table(write(tmp_path, "empty.csv", ""))
+    with raises("The file 'blank.csv' is empty."):
+        read_table(write(tmp_path, "blank.csv", "\n\n  \n"))
+    with raises("The file 'header.csv' has no rows of data."):
+        read_table(write(tmp_path, "header.csv", "text,label\n"))
+    with raises("The file 'none.json' has no rows of data."):
+        read_table(write(tmp_path, "none.json", "[]"))
+    with raises("The file 'blank.jsonl' has no rows of data."):
+        read_table(write(tmp_path, "blank.jsonl", "\n \n"))
+    with raises("The file 'x.bin' has an unsupported format ('.bin'). Use CSV, TSV, JSONL, Parquet or XLSX."):
+        read_table(write(tmp_path, "x.bin", b"\x00\x01\x02PK\x00"))
+    with raises("The file 'bin.csv' is not a text table; it may be damaged or in another format."):
+        read_table(write(tmp_path, "bin.csv", b"text,label\n\x00\x00\x01"))
+    with raises("The file 'ragged.csv' could not be read: some rows have more columns than the header. "
+                "Put quotes around texts that contain the separator."):
+        read_table(write(tmp_path, "ragged.csv", "text,label\na,b\nc,d\ne,f,g,h\n"))
+    with raises("The file 'commas.csv' could not be read: some rows have more columns than the header. "
+                "Put quotes around texts that contain the separator."):
+        read_table(write(tmp_path, "commas.csv", "text,label\nfine, thanks,pos\nnot, good,neg\n"))  # pandas would index
+    with raises("The file 'bad.parquet' could not be read as Parquet; it may be damaged or saved in another format."):
+        read_table(write(tmp_path, "bad.parquet", "text,label\na,b\n"))
+    with raises("The file 'bad.xlsx' could not be read as Excel; it may be damaged or saved in another format."):
+        read_table(write(tmp_path, "bad.xlsx", b"PK\x03\x04 not a zip"))
+    with raises("Line 2 of 'bad.jsonl' is not valid JSON."):
+        read_table(write(tmp_path, "bad.jsonl", '{"text": "a", "label": "b"}\n{"text": oops}\n'))
+    with raises('Line 1 of \'list.jsonl\' is not a JSON object like {"text": ..., "label": ...}.'):
+        read_table(write(tmp_path, "list.jsonl", '["a", "b"]\n'))
+    with raises('The file \'nums.json\' is JSON but not a list of records like {"text": ..., "label": ...}.'):
+        read_table(write(tmp_path, "nums.json", "[1, 2, 3]"))
+    with raises("The file 'scalar.json' is JSON but not a table of records."):
+        read_table(write(tmp_path, "scalar.json", '{"text": "a", "label": "b"}'))
+    with raises("The file 'u16.jsonl' could not be read as text."):
+        read_table(write(tmp_path, "u16.jsonl", b"\xff\xfe{\x00}"))  # odd byte count: broken UTF-16
+
+
+def test_old_xls_needs_xlrd(tmp_path):
+    pytest.importorskip("openpyxl")
+    try:
+        import xlrd  # noqa: F401
+        pytest.skip("xlrd is installed, so .xls files are readable")
+    except ImportError:
+        pass
+    with raises("Old .xls files cannot be read here. Save 'old.xls' as .xlsx or CSV and try again."):
+        read_table(write(tmp_path, "old.xls", b"\xd0\xcf\x11\xe0 fake"))
+
+
+# ---------------------------------------------------------------- columns
+
+def test_detect_columns_picks_longest_text_and_named_label():
+    df = pd.DataFrame({
+        "id": [1, 2, 3, 4, 5, 6], "title": ["a", "b", "c", "d", "e", "f"],
+        "body": ["a long text here", "another long text", "more words in here", "x y z w", "yes indeed", "ok then"],
+        "source": ["web", "web", "mail", "mail", "web", "mail"], "Sentiment": ["p", "n", "p", "n", "p", "p"],
+    })
+    assert detect_columns(df) == ("body", "Sentiment")
+    # Without a known name the label is the least varied column; the all-distinct id never qualifies.
+    assert detect_columns(df.drop(columns=["Sentiment"])) == ("body", "source")
+
+
+def test_detect_columns_numeric_labels_and_example_data(example_data):
+    df = pd.DataFrame({"review": ["good stuff", "bad stuff", "fine", "meh ok"], "stars": [5, 1, 3, 3]})
+    assert detect_columns(df) == ("review", "stars")
+    assert detect_columns(read_table(example_data)) == ("text", "label")
+    long_labels = pd.DataFrame({"q": ["hi", "card?", "help me", "top up"], "intent": ["card_not_working_abroad"] * 4})
+    assert detect_columns(long_labels) == ("q", "intent")
+
+
+def test_detect_columns_errors():
+    with raises("The table has only one column ('text'). It needs a column of texts and a column of labels."):
+        detect_columns(pd.DataFrame({"text": ["a", "b"]}))
+    with raises("No column with texts was found (every column holds numbers or is empty). Columns: a, b."):
+        detect_columns(pd.DataFrame({"a": [1, 2, 3], "b": [0, 1, 0]}))
+    with raises("No column with labels was found: a label column repeats a few values (like 'spam' / 'not spam'). "
+                "Columns: text, id."):
+        detect_columns(pd.DataFrame({"text": ["one", "two", "three"], "id": [1, 2, 3]}))
+    # A column *named* like a label is taken even when nothing repeats, so loading can say what is wrong.
+    assert detect_columns(pd.DataFrame({"text": ["one", "two", "three"], "label": [1, 2, 3]})) == ("text", "label")
+
+
+def test_explicit_columns_override_detection(tmp_path):
+    path = write(tmp_path, "two.csv", "title,body,topic,label\n"
+                 "Short,a much longer body text,x,pos\nTiny,another long body text,y,neg\n"
+                 "Small,yet another body text,x,pos\nWee,the last long body text,y,neg\n")
+    data = load_training_data(path, text_column="title", label_column="topic")
+    assert (data.text_column, data.label_column) == ("title", "topic")
+    assert sorted(data.train["text"].tolist() + data.validation["text"].tolist()) == ["Short", "Small", "Tiny", "Wee"]
+    assert data.labels == ["x", "y"]
+    # One side given: the other is still guessed, never the same column.
+    assert load_training_data(path, label_column="topic").text_column == "body"
+    assert load_training_data(path, text_column="title").label_column == "label"
+    assert load_training_data(path, text_column="", label_column=" ").text_column == "body"  # UI's "guess it"
+
+
+# ---------------------------------------------------------------- labels
+
+@pytest.mark.parametrize("values,expected", [
+    ([3, -1, 10, "2", 3], ["-1", "2", "3", "10"]),
+    ([1.0, 0.0, float("nan"), None], ["0", "1"]),
+    (["10", "9", "+1"], ["+1", "9", "10"]),
+    (["10", "9", "x"], ["10", "9", "x"]),  # not all integers: plain string order
+    (["b", "B", " a ", "a"], ["B", "a", "b"]),  # case-sensitive, stripped, unique
+    (["negative", "positive", "neutral"], ["negative", "neutral", "positive"]),
+    (["3.0", 2, 0.5], ["0.5", "2", "3"]),
+])
+def test_order_labels(values, expected):
+    assert order_labels(values) == expected
+
+
+def test_float_labels_become_integer_names(tmp_path):
+    # A missing label makes pandas read the column as float (1.0); names must still be "0" / "1".
+    path = write(tmp_path, "f.csv", "text,label\n" + "".join(f"text {i},{i % 2}\n" for i in range(8)) + "text 9,\n")
+    data = load_training_data(path)
+    assert data.labels == ["0", "1"]
+    assert set(data.train["label"]) == {"0", "1"}
+    assert data.dropped == {"missing label": 1}
+
+
+# ---------------------------------------------------------------- cleaning and splitting
+
+def test_cleaning_counts_and_columns(tmp_path):
+    path = write(tmp_path, "c.csv", "text,label\n  padded text  , pos \n,neg\n   ,neg\nno label,\n"
+                 "good one,pos\nbad one,neg\nfine one,pos\nworse one,neg\n,\n")
+    data = load_training_data(path)
+    assert (data.rows_read, data.rows_kept) == (8, 5)  # the all-empty row is not a row at all
+    assert data.dropped == {"empty text": 2, "missing label": 1}
+    assert list(data.train.columns) == ["text", "label"] == list(data.validation.columns)
+    everything = pd.concat([data.train, data.validation])
+    assert "padded text" in everything["text"].tolist() and set(everything["label"]) == {"pos", "neg"}
+    assert all(isinstance(v, str) for v in everything.to_numpy().ravel())
+    assert data.validation_source == "split"
+
+
+def make_csv(tmp_path: Path, counts: dict[str, int], name: str = "s.csv") -> Path:
+    rows = [f"example {label} number {i},{label}" for label, n in counts.items() for i in range(n)]
+    return write(tmp_path, name, "text,label\n" + "\n".join(rows) + "\n")
+
+
+def test_stratified_split_every_class_in_validation(tmp_path):
+    path = make_csv(tmp_path, {"a": 50, "b": 20, "c": 3, "d": 2})
+    data = load_training_data(path, val_share=0.2, seed=1)
+    val = data.validation["label"].value_counts().to_dict()
+    assert val == {"a": 10, "b": 4, "c": 1, "d": 1}
+    assert data.train["label"].value_counts().to_dict() == {"a": 40, "b": 16, "c": 2, "d": 1}
+    assert not set(data.train["text"]) & set(data.validation["text"])
+    assert data.labels == ["a", "b", "c", "d"] and data.warnings == []
+
+
+def test_split_is_reproducible_per_seed(tmp_path):
+    path = make_csv(tmp_path, {"a": 30, "b": 30})
+    first, again = load_training_data(path, seed=7), load_training_data(path, seed=7)
+    other = load_training_data(path, seed=8)
+    assert first.validation["text"].tolist() == again.validation["text"].tolist()
+    assert first.validation["text"].tolist() != other.validation["text"].tolist()
+
+
+def test_single_example_class_stays_in_train_with_warning(tmp_path):
+    data = load_training_data(make_csv(tmp_path, {"a": 5, "b": 5, "rare": 1}))
+    assert "rare" in data.train["label"].tolist() and "rare" not in data.validation["label"].tolist()
+    assert data.labels == ["a", "b", "rare"]
+    assert data.warnings == ["Label 'rare' has only one example, so it stays in training and is never tested. "
+                             "Add more examples of it."]
+
+
+def test_validation_file(tmp_path):
+    train = make_csv(tmp_path, {"a": 3, "b": 1, "c": 2}, "train.csv")
+    val = write(tmp_path, "val.jsonl", "\n".join(json.dumps({"text": t, "label": l, "extra": 1})
+                                                  for t, l in [("va", "a"), ("vb", "b"), ("vd", "d"), ("", "a")]))
+    data = load_training_data(train, val_data_path=val)
+    assert data.validation_source == "file"
+    assert (len(data.train), len(data.validation), data.rows_read, data.rows_kept) == (6, 3, 10, 9)
+    assert data.dropped == {"empty text": 1}
+    assert data.labels == ["a", "b", "c", "d"]
+    assert data.warnings == [
+        "Label 'b' has only one training example. Add more examples of it.",
+        "Label 'c' has no validation examples, so its score cannot be measured.",
+        "Label 'd' appears only in the validation file, so the model can never predict it.",
+    ]
+
+
+def test_load_errors(tmp_path):
+    path = make_csv(tmp_path, {"a": 3, "b": 3})
+    with raises("Column 'xyz' is not in the file. Columns: text, label."):
+        load_training_data(path, text_column="xyz")
+    with raises("Column 'lbl' is not in the file. Columns: text, label."):
+        load_training_data(path, label_column="lbl")
+    with raises("The text column and the label column are both 'text'. Choose two different columns."):
+        load_training_data(path, text_column="text", label_column="text")
+    with raises("The validation share must be between 0 and 1 (for example 0.2), not 1.5."):
+        load_training_data(path, val_share=1.5)
+    with raises("The file has only one label ('spam'). A classifier needs at least two different labels."):
+        load_training_data(make_csv(tmp_path, {"spam": 4}, "one.csv"))
+    with raises("None of the 3 rows can be used: each has an empty 'text' or a missing 'label'."):
+        load_training_data(write(tmp_path, "e.csv", "text,label,id\n,a,1\n,b,2\nx,,3\n"), "text", "label")
+    with raises("Every label has only one example, so nothing is left to validate on. "
+                "Add at least two examples per label."):
+        load_training_data(make_csv(tmp_path, {"a": 1, "b": 1}, "tiny.csv"))
+    with raises("Column 'label' is not in the validation file. Columns: text, y."):
+        load_training_data(path, val_data_path=write(tmp_path, "v.csv", "text,y\nq,a\n"))
+    with raises("The validation file has no usable rows: each has an empty 'text' or a missing 'label'."):
+        load_training_data(path, val_data_path=write(tmp_path, "v2.csv", "text,label\n,a\nq,\n"))
+    with raises("The file 'gone.csv' was not found."):
+        load_training_data(path, val_data_path=tmp_path / "gone.csv")
+
+
+# ---------------------------------------------------------------- report
+
+@pytest.fixture
+def tiny(tmp_path) -> PreparedData:
+    """Hand-checked: 10 texts, word lengths sorted [1,1,2,2,2,2,2,3,3,5]."""
+    train = write(tmp_path, "t.csv", "text,label\ngood movie,pos\ngood movie,pos\nbad film,neg\nsame text here,pos\n"
+                  "same text here,neg\none two three four five,pos\nx,neg\n")
+    val = write(tmp_path, "v.csv", "text,label\nbad film,neg\ngreat fun,pos\nawful,neg\n")
+    return load_training_data(train, val_data_path=val)
+
+
+def test_report_hand_computed(tiny):
+    r = build_report(tiny, max_length=2)
+    json.dumps(r)  # must be JSON-serialisable as is
+    assert (r["rows_read"], r["rows_kept"], r["rows_dropped"], r["dropped"]) == (10, 10, 0, {})
+    assert r["class_counts"] == {"train": {"neg": 3, "pos": 4}, "validation": {"neg": 2, "pos": 1},
+                                 "total": {"neg": 5, "pos": 5}}
+    assert r["imbalance_ratio"] == 1.0
+    assert r["duplicates"] == {"rows": 3, "texts": 3, "examples": [
+        {"text": "good movie", "count": 2}, {"text": "bad film", "count": 2}, {"text": "same text here", "count": 2}]}
+    assert r["conflicts"] == {"count": 1, "examples": [{"text": "same text here", "labels": ["neg", "pos"]}]}
+    assert r["leakage"] == {"count": 1, "examples": ["bad film"]}
+    lengths = r["lengths"]
+    assert lengths["unit"] == "words" and "no tokenizer" in lengths["source"]
+    assert {k: lengths[k] for k in ("min", "mean", "p50", "p90", "p95", "p99", "max")} == {
+        "min": 1, "mean": 2.3, "p50": 2, "p90": 3, "p95": 5, "p99": 5, "max": 5}
+    assert (r["truncated_count"], r["truncated_share"], r["suggested_max_length"]) == (3, 0.3, 16)
+    assert r["warnings"] == [
+        "3 rows repeat a text that appears earlier (exact duplicates of 3 texts). "
+        "Duplicates add nothing new and can make scores look better than they are.",
+        "1 text appears with two or more different labels, for example 'same text here'. "
+        "Fix their labels so the model is not taught both.",
+        "1 text appears in both training and validation, so validation scores will look better than they really are.",
+        "Max length 2 cuts 30.0 % of texts short (3). A max length of 16 would keep about 99 % of them whole.",
+    ]
+
+
+def test_report_without_max_length_has_no_truncation(tiny):
+    r = build_report(tiny)
+    assert (r["max_length"], r["truncated_count"], r["truncated_share"]) == (None, None, None)
+    assert not any("cuts" in w for w in r["warnings"])
+
+
+def prepared(train: list[tuple[str, str]], val: list[tuple[str, str]], warnings=()) -> PreparedData:
+    frame = lambda rows: pd.DataFrame(rows, columns=["text", "label"])  # noqa: E731
+    labels = order_labels([l for _, l in train + val])
+    n = len(train) + len(val)
+    return PreparedData(frame(train), frame(val), labels, "text", "label", n, n, {}, list(warnings), "split")
+
+
+def test_report_imbalance_and_single_example_warnings():
+    data = prepared([(f"alpha {i}", "a") for i in range(8)] + [("beta", "b"), ("gamma", "c")],
+                    [("alpha x", "a"), ("alpha y", "a"), ("beta 2", "b")])
+    r = build_report(data)
+    assert (r["imbalance_ratio"], r["largest_class"], r["smallest_class"]) == (10.0, "a", "c")
+    assert r["warnings"] == [
+        "The labels are imbalanced: 'a' has 10 times as many examples as 'c'. "
+        "Add examples of the rare labels or turn on class weights.",
+        "Label 'b' has only one example, so it stays in training and is never tested. Add more examples of it.",
+        "Label 'c' has only one example, so it stays in training and is never tested. Add more examples of it.",
+    ]
+    # Below the threshold (4.5) there is no imbalance warning; the prep warning is kept, not repeated.
+    data = prepared([(f"t{i}", "a") for i in range(9)] + [("u", "b"), ("v", "b")], [],
+                    ["Label 'b' has only one example, so it stays in training and is never tested. Add more examples of it."])
+    assert build_report(data)["imbalance_ratio"] == 4.5
+    assert build_report(data)["warnings"] == list(data.warnings)
+
+
+class FakeTokenizer:
+    """One token per character plus [CLS]/[SEP]; records its calls to prove batching and special tokens."""
+
+    name_or_path = "fake-chars"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], dict]] = []
+
+    def __call__(self, texts, **kwargs):
+        self.calls.append((list(texts), kwargs))
+        extra = 2 if kwargs.get("add_special_tokens") else 0
+        return {"input_ids": [list(range(len(t) + extra)) for t in texts]}
+
+
+def test_report_with_fake_tokenizer_is_batched(tiny):
+    tok = FakeTokenizer()
+    r = build_report(tiny, tokenizer=tok, max_length=12, model_max_length=64)
+    assert len(tok.calls) == 1 and len(tok.calls[0][0]) == 10
+    assert tok.calls[0][1]["add_special_tokens"] is True and not tok.calls[0][1].get("truncation")
+    # char lengths + 2, sorted: 3,7,10,10,11,12,12,16,16,25
+    lengths = r["lengths"]
+    assert (lengths["unit"], lengths["source"]) == ("tokens", "fake-chars")
+    assert [lengths[k] for k in ("min", "p50", "p90", "p95", "p99", "max")] == [3, 11, 16, 25, 25, 25]
+    assert (r["truncated_count"], r["truncated_share"], r["suggested_max_length"]) == (3, 0.3, 32)
+
+
+def test_report_with_real_default_tokenizer(default_model_path):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(default_model_path)
+    long_text = " ".join(["word"] * 600)
+    data = prepared([("the cat sat", "a"), ("hello world", "a"), ("dog", "b"), (long_text, "b")], [])
+    r = build_report(data, tokenizer=tok, max_length=128)
+    # [CLS] + words + [SEP], never truncated: the long text keeps all 602 tokens.
+    assert [r["lengths"][k] for k in ("min", "p50", "p90", "max")] == [3, 4, 602, 602]
+    assert r["suggested_max_length"] == 512  # capped at the model's limit
+    assert (r["truncated_count"], r["truncated_share"]) == (1, 0.25)
+
+
+@pytest.mark.parametrize("lengths,cap,expected", [
+    ([], 512, 16), ([3] * 50, 512, 16), ([17], 512, 24), ([24], 512, 24),
+    (list(range(1, 101)), 512, 104),  # p99 of 1..100 is 99 -> 104
+    ([5] * 99 + [900], 512, 16),  # one outlier in 100 is above the 99th percentile
+    ([1000], 512, 512), ([10], 8, 8),  # the model's limit beats the minimum
+])
+def test_suggest_max_length(lengths, cap, expected):
+    assert suggest_max_length(lengths, cap) == expected
+
+
+def test_report_sentences(tiny):
+    r = build_report(tiny, max_length=2)
+    lines = report_sentences(r)
+    assert lines[:6] == [
+        "10 rows read, all kept.",
+        "7 rows for training and 3 for validation (from the validation file).",
+        "2 labels: neg 5, pos 5.",
+        "Texts are 1 to 5 words long (median 2; 99 % have at most 5).",
+        "Lengths are counted in words because no tokenizer was given; models count tokens, usually more.",
+        "Suggested max length: 16 tokens.",
+    ]
+    assert lines[6] == "Max length 2 cuts 3 texts short (30.0 %)."
+    assert lines[7:] == r["warnings"]
+    r.update(rows_read=1204, rows_kept=1198, rows_dropped=6, dropped={"empty text": 4, "missing label": 2})
+    assert report_sentences(r)[0] == "1,204 rows read, 1,198 kept (6 dropped: 4 empty text, 2 missing label)."
+
+
+def test_example_data_is_usable(example_data):
+    data = load_training_data(example_data)
+    counts = pd.concat([data.train, data.validation])["label"].value_counts().to_dict()
+    assert counts == {"billing": 100, "technical": 90, "shipping": 75, "account": 55}
+    assert data.labels == ["account", "billing", "shipping", "technical"]
+    r = build_report(data)
+    assert r["duplicates"]["rows"] == 0 and r["conflicts"]["count"] == 0 and r["warnings"] == []
+    assert 5 <= r["lengths"]["min"] and r["lengths"]["max"] <= 30
