@@ -1,0 +1,215 @@
+"""Honest evaluation of a finished run: headline vs. a classic baseline, per-class table, confusion matrix, mistakes."""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.errors import UserError
+
+BASELINE_FILE = "baseline.json"
+BASELINE_METHOD = "TF-IDF + logistic regression"
+NO_RUN_MESSAGE = "Train a model or open a run from the Runs tab first."
+NOT_FINISHED_MESSAGE = "This run has not finished training yet: its evaluation appears when it finishes."
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _scores(y_true: list[str], y_pred: list[str], labels: list[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1 and the per-class report in the metrics.json shape (labels given as names)."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)) if y_true else 0.0,
+        "f1_macro": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "per_class": [
+            {"label": lab, "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, lab in enumerate(labels)
+        ],
+    }
+
+
+def compute_baseline(
+    train_texts: list[str], train_labels: list[str], val_texts: list[str], val_labels: list[str], labels: list[str]
+) -> dict[str, Any]:
+    """TF-IDF (words + character n-grams) + logistic regression on the same split: seconds on CPU."""
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    start = time.perf_counter()
+    words = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, max_features=200_000)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, max_features=200_000)
+    x_train = hstack([words.fit_transform(train_texts), chars.fit_transform(train_texts)]).tocsr()
+    x_val = hstack([words.transform(val_texts), chars.transform(val_texts)]).tocsr()
+    if len(set(train_labels)) < 2:
+        predicted = [train_labels[0]] * len(val_texts)  # one class seen: the only honest guess
+    else:
+        clf = LogisticRegression(max_iter=2000, C=10.0)
+        predicted = [str(p) for p in clf.fit(x_train, train_labels).predict(x_val)]
+    return {
+        "method": BASELINE_METHOD,
+        **_scores([str(v) for v in val_labels], predicted, labels),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+def ensure_baseline(run_dir: Path | str) -> dict[str, Any] | None:
+    """The run's baseline.json; computed from data/*.parquet and written when missing (None without the data)."""
+    run_dir = Path(run_dir)
+    existing = _read_json(run_dir / BASELINE_FILE)
+    if isinstance(existing, dict) and "accuracy" in existing:
+        return existing
+    train_path, val_path = run_dir / "data" / "train.parquet", run_dir / "data" / "validation.parquet"
+    labels = _read_json(run_dir / "labels.json")
+    if not (train_path.exists() and val_path.exists() and isinstance(labels, list)):
+        return None
+    train, val = pd.read_parquet(train_path), pd.read_parquet(val_path)
+    baseline = compute_baseline(
+        list(train["text"].astype(str)), list(train["label"].astype(str)),
+        list(val["text"].astype(str)), list(val["label"].astype(str)), [str(x) for x in labels],
+    )
+    tmp = run_dir / (BASELINE_FILE + ".tmp")
+    tmp.write_text(json.dumps(baseline, indent=2), encoding="utf-8")
+    tmp.replace(run_dir / BASELINE_FILE)
+    return baseline
+
+
+@dataclass
+class Evaluation:
+    """Everything the Evaluate tab shows, read from a run directory."""
+
+    run_dir: Path
+    labels: list[str]
+    metrics: dict[str, Any]
+    baseline: dict[str, Any] | None
+    predictions: pd.DataFrame  # text, label, predicted, confidence, prob_<label>...
+    name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def confusion(self) -> list[list[int]]:
+        """Rows = true label, columns = predicted label, in `labels` order."""
+        cm = self.metrics.get("confusion_matrix")
+        if cm and len(cm) == len(self.labels):
+            return cm
+        index = {lab: i for i, lab in enumerate(self.labels)}
+        grid = [[0] * len(self.labels) for _ in self.labels]
+        for t, p in zip(self.predictions["label"], self.predictions["predicted"]):
+            if t in index and p in index:
+                grid[index[t]][index[p]] += 1
+        return grid
+
+
+def load_evaluation(run_dir: Path | str | None) -> Evaluation:
+    """Read a finished run's metrics, predictions and baseline; a UserError says why there is nothing to show."""
+    if not run_dir:
+        raise UserError(NO_RUN_MESSAGE)
+    run_dir = Path(run_dir)
+    metrics = _read_json(run_dir / "metrics.json")
+    preds_path = run_dir / "validation_predictions.csv"
+    if not isinstance(metrics, dict) or not preds_path.exists():
+        raise UserError(NOT_FINISHED_MESSAGE)
+    # keep_default_na=False: a text or label such as "NA" or "None" stays a string.
+    predictions = pd.read_csv(preds_path, keep_default_na=False, dtype={"text": str, "label": str, "predicted": str})
+    predictions["confidence"] = pd.to_numeric(predictions["confidence"], errors="coerce")
+    labels = metrics.get("labels") or _read_json(run_dir / "labels.json") or sorted(set(predictions["label"]))
+    labels = [str(x) for x in labels]
+    if "per_class" not in metrics or "accuracy" not in metrics:
+        metrics = {**_scores(list(predictions["label"]), list(predictions["predicted"]), labels), **metrics}
+    run_info = _read_json(run_dir / "run.json") or {}
+    return Evaluation(
+        run_dir=run_dir, labels=labels, metrics=metrics, baseline=ensure_baseline(run_dir), predictions=predictions,
+        name=str(run_info.get("name") or run_dir.name),
+    )
+
+
+def headline_table(ev: Evaluation) -> pd.DataFrame:
+    """Fine-tuned model vs. baseline on the same validation split."""
+    rows = [{"model": "Fine-tuned transformer", "accuracy": ev.metrics.get("accuracy"), "macro-F1": ev.metrics.get("f1_macro")}]
+    if ev.baseline:
+        rows.append({"model": f"Baseline: {ev.baseline.get('method', BASELINE_METHOD)}",
+                     "accuracy": ev.baseline.get("accuracy"), "macro-F1": ev.baseline.get("f1_macro")})
+    return pd.DataFrame(rows).round(4)
+
+
+def verdict(ev: Evaluation) -> str:
+    """One sentence: did the transformer earn its cost over the baseline (by macro-F1)?"""
+    f1 = float(ev.metrics.get("f1_macro") or 0.0)
+    n = int(ev.metrics.get("num_validation") or len(ev.predictions))
+    head = f"Macro-F1 {f1:.3f}, accuracy {float(ev.metrics.get('accuracy') or 0.0):.3f} on {n} validation texts."
+    if not ev.baseline:
+        return head + " (No baseline available for this run.)"
+    base = float(ev.baseline.get("f1_macro") or 0.0)
+    diff = f1 - base
+    # With few validation texts a row or two moves the scores a lot: a gap under about one standard error
+    # of an accuracy estimate (0.5 / sqrt(n)) is called a tie rather than a win.
+    margin = max(0.01, 0.5 / math.sqrt(max(1, n)))
+    if diff > margin:
+        return head + f" The transformer beats the {BASELINE_METHOD} baseline by {diff:+.3f} macro-F1."
+    if diff < -margin:
+        return head + (f" The {BASELINE_METHOD} baseline is better by {-diff:.3f} macro-F1: "
+                       "more epochs, more data or a larger model may help; or use the baseline.")
+    return head + f" About the same as the {BASELINE_METHOD} baseline ({base:.3f}): the transformer has not earned its cost yet."
+
+
+def per_class_table(ev: Evaluation) -> pd.DataFrame:
+    """precision / recall / F1 / support per label, plus the baseline's F1 when known."""
+    df = pd.DataFrame(ev.metrics["per_class"], columns=["label", "precision", "recall", "f1", "support"])
+    if ev.baseline and ev.baseline.get("per_class"):
+        base = {str(r["label"]): r.get("f1") for r in ev.baseline["per_class"]}
+        df["baseline f1"] = [base.get(str(lab)) for lab in df["label"]]
+    return df.round(4)
+
+
+def misclassified(ev: Evaluation, true_label: str | None = None, predicted_label: str | None = None) -> pd.DataFrame:
+    """Wrong validation predictions, most confident first; optionally only one true and/or predicted label."""
+    df = ev.predictions
+    wrong = df[df["label"] != df["predicted"]]
+    if true_label:
+        wrong = wrong[wrong["label"] == true_label]
+    if predicted_label:
+        wrong = wrong[wrong["predicted"] == predicted_label]
+    wrong = wrong.sort_values("confidence", ascending=False, kind="stable")
+    out = wrong[["text", "label", "predicted", "confidence"]].rename(columns={"label": "true label", "predicted": "predicted label"})
+    return out.round({"confidence": 4}).reset_index(drop=True)
+
+
+def confusion_figure(ev: Evaluation) -> Any:
+    """The confusion matrix as a matplotlib Figure with label names (rows true, columns predicted)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)  # no display on a server; pyplot is never used, so no global state
+    from matplotlib.figure import Figure
+
+    cm = ev.confusion
+    n = len(ev.labels)
+    size = min(12.0, 2.5 + 0.6 * n)
+    fig = Figure(figsize=(size, size * 0.85), dpi=100)
+    ax = fig.add_subplot(111)
+    image = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    short = [lab if len(lab) <= 18 else lab[:17] + "…" for lab in ev.labels]
+    ax.set_xticks(range(n), labels=short, rotation=45, ha="right")
+    ax.set_yticks(range(n), labels=short)
+    ax.set_xlabel("Predicted label")
+    ax.set_ylabel("True label")
+    ax.set_title("Confusion matrix (validation)")
+    top = max((max(row) for row in cm), default=0)
+    if n <= 20:  # numbers in cells stay readable up to ~20 classes
+        for i, row in enumerate(cm):
+            for j, value in enumerate(row):
+                ax.text(j, i, str(value), ha="center", va="center", color="white" if value > top / 2 else "black")
+    fig.tight_layout()
+    return fig
