@@ -123,18 +123,24 @@ def get_predictor(run_dir: Path | str) -> Predictor:
         if hit and hit[0] == stamp:
             return hit[1]
         try:
-            predictor = Predictor(model_dir, max_length=_trained_max_length(run_dir))
+            predictor = Predictor(model_dir, max_length=trained_max_length(run_dir))
         except (OSError, ValueError) as e:
             raise UserError(f"The trained model of this run could not be loaded ({e.__class__.__name__}).") from e
         _CACHE[key] = (stamp, predictor)
         return predictor
 
 
-def _trained_max_length(run_dir: Path) -> int:
-    """The max_length the run trained with (config.json; 0 when automatic and unknown)."""
-    for name, key in (("data_report.json", "max_length"), ("config.json", "max_length")):
+def trained_max_length(run_dir: Path | str) -> int:
+    """The max_length the run trained with: the "started" event, else the settings/data report (0 if unknown)."""
+    from core.events import read_events
+
+    run_dir = Path(run_dir)
+    for event in reversed(read_events(run_dir)):
+        if event.get("type") == "started" and isinstance(event.get("max_length"), int):
+            return int(event["max_length"])
+    for name in ("config.json", "data_report.json"):
         try:
-            value = json.loads((run_dir / name).read_text(encoding="utf-8")).get(key)
+            value = json.loads((run_dir / name).read_text(encoding="utf-8")).get("max_length")
         except (OSError, ValueError, AttributeError):
             continue
         if isinstance(value, int) and value > 0:

@@ -48,8 +48,10 @@ def make_run_dir(root: Path, model_src: str, name: str = "support-tickets", pred
     (run / "config.json").write_text(json.dumps({"data_path": "/data/support_tickets.csv", "model": model_src,
                                                  "epochs": 1.0, "max_length": 64, "seed": 42}))
     (run / "data_report.json").write_text(json.dumps({
-        "rows_read": 36, "rows_kept": 33, "rows_dropped": 3, "class_counts": {lab: 11 for lab in LABELS},
-        "warnings": ["3 rows had an empty text and were dropped."]}))
+        "rows_read": 36, "rows_kept": 33, "rows_dropped": 3, "num_train": 24, "num_validation": 9,
+        "class_counts": {"train": {lab: 8 for lab in LABELS}, "validation": {lab: 3 for lab in LABELS},
+                         "total": {lab: 11 for lab in LABELS}},
+        "max_length": None, "warnings": ["3 rows had an empty text and were dropped."]}))
     (run / "status.json").write_text(json.dumps({"state": "finished", "pid": None, "updated": 0}))
     if predictions:
         p = predict.Predictor(run / "model").predict_proba(list(val["text"]))

@@ -1,0 +1,212 @@
+"""The model card (README.md with Hub metadata) and the export folder that both the zip and the Hub push use."""
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from core.config import DEFAULT_MODEL, TrainConfig
+from core.errors import UserError
+
+CARD_FILE = "README.md"
+DEFAULT_LICENSE = "apache-2.0"  # the default base model's licence
+# Files that never belong in a shared model folder (optimizer state, anything that could hold secrets).
+IGNORE_PATTERNS = ["training_args.bin", "optimizer.pt", "scheduler.pt", "rng_state.pth", ".env", "*.tmp"]
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _yaml_str(value: Any) -> str:
+    """A YAML scalar that is always a string (JSON strings are valid YAML)."""
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _example_texts(run_dir: Path, n: int = 3) -> list[str]:
+    from core.predict import example_texts
+
+    try:
+        return [t[:300] for t in example_texts(run_dir, n)]
+    except Exception:  # the card must still render for a run whose data files are gone
+        return []
+
+
+def card_facts(run_dir: Path | str) -> dict[str, Any]:
+    """What the card says, gathered from the run directory (no network)."""
+    run_dir = Path(run_dir)
+    cfg = TrainConfig.load(run_dir / "config.json") if (run_dir / "config.json").exists() else TrainConfig()
+    metrics = _read_json(run_dir / "metrics.json") or {}
+    model_cfg = _read_json(run_dir / "model" / "config.json") or {}
+    labels = metrics.get("labels") or _read_json(run_dir / "labels.json")
+    if not labels and model_cfg.get("id2label"):
+        labels = [model_cfg["id2label"][k] for k in sorted(model_cfg["id2label"], key=int)]
+    run_info = _read_json(run_dir / "run.json") or {}
+    # Only a Hub id is a base_model the Hub can link to; a local folder is described, not named.
+    base_model = cfg.model if _HUB_ID.match(cfg.model or "") and not Path(cfg.model).exists() else ""
+    if cfg.model in ("", "default", "all-MiniLM-L6-v2"):
+        base_model = DEFAULT_MODEL
+    return {
+        "name": str(run_info.get("name") or cfg.run_name or run_dir.name),
+        "config": cfg,
+        "labels": [str(x) for x in labels or []],
+        "metrics": metrics,
+        "baseline": _read_json(run_dir / "baseline.json"),
+        "report": _read_json(run_dir / "data_report.json") or {},
+        "base_model": base_model,
+        "examples": _example_texts(run_dir),
+    }
+
+
+def _front_matter(f: dict[str, Any]) -> str:
+    m = f["metrics"]
+    # A fine-tune inherits its base model's licence; we only know the default's, so other bases say "other".
+    licence = DEFAULT_LICENSE if f["base_model"] == DEFAULT_MODEL else "other"
+    lines = ["---", "library_name: transformers", "pipeline_tag: text-classification", f"license: {licence}"]
+    if f["base_model"]:
+        lines.append(f"base_model: {_yaml_str(f['base_model'])}")
+    lines += ["tags:", "- text-classification", "- generated-by-textclf"]
+    if f["examples"]:
+        lines.append("widget:")
+        lines += [f"- text: {_yaml_str(t)}" for t in f["examples"]]
+    if "accuracy" in m:
+        lines += [
+            "model-index:", f"- name: {_yaml_str(f['name'])}", "  results:",
+            "  - task:", "      type: text-classification", "      name: Text Classification",
+            "    dataset:", f"      name: {_yaml_str(Path(f['config'].data_path).name or 'user data')}",
+            "      type: custom", "      split: validation", "    metrics:",
+            "    - type: accuracy", f"      value: {float(m['accuracy']):.4f}", "      name: Accuracy",
+            "    - type: f1", f"      value: {float(m.get('f1_macro', 0.0)):.4f}", "      name: Macro F1",
+            "      args:", "        average: macro",
+        ]
+    return "\n".join(lines + ["---", ""])
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    def cell(v: Any) -> str:
+        text = f"{v:.4f}" if isinstance(v, float) else str(v)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def _max_length(run_dir: Path) -> int:
+    from core.predict import trained_max_length
+
+    return trained_max_length(run_dir)
+
+
+def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
+    """README.md: YAML metadata + what it classifies, data, settings, metrics, baseline, and how to use it."""
+    f = card_facts(run_dir)
+    cfg: TrainConfig = f["config"]
+    m, base, report = f["metrics"], f["baseline"], f["report"]
+    labels = f["labels"]
+    model_ref = repo_id or "path/to/this/folder"
+    parts = [_front_matter(f), f"# {f['name']}", ""]
+    parts.append(
+        f"A text classifier that sorts a text into one of {len(labels)} labels: "
+        + ", ".join(f"`{lab}`" for lab in labels) + ". "
+        + (f"Fine-tuned from [{f['base_model']}](https://huggingface.co/{f['base_model']})" if f["base_model"] else "Fine-tuned")
+        + " with a no-code text-classification app (transformers Trainer)."
+    )
+    parts += ["", "## Labels", "", _table(["id", "label"], [[i, lab] for i, lab in enumerate(labels)]), ""]
+    parts += ["## Data", ""]
+    facts = [("rows read", report.get("rows_read")), ("rows kept", report.get("rows_kept")),
+             ("rows dropped", report.get("rows_dropped")), ("training texts", report.get("num_train")),
+             ("validation texts", report.get("num_validation", m.get("num_validation")))]
+    facts = [(k, v) for k, v in facts if v is not None]
+    if facts:
+        parts += [_table(["", "count"], [list(x) for x in facts]), ""]
+    counts = report.get("class_counts") or {}
+    if counts.get("train"):
+        # data_report.json: {"train": {label: n}, "validation": {...}, "total": {...}}
+        splits = [s for s in ("train", "validation", "total") if isinstance(counts.get(s), dict)]
+        rows = [[lab] + [counts[s].get(lab, 0) for s in splits] for lab in labels]
+        parts += ["Examples per label:", "", _table(["label"] + splits, rows), ""]
+    for warning in report.get("warnings") or []:
+        parts.append(f"- Note: {warning}")
+    parts += ["", "## Training settings", ""]
+    settings = [("base model", f["base_model"] or "local model"), ("epochs", cfg.epochs),
+                ("learning rate", cfg.learning_rate or "automatic"), ("batch size", cfg.batch_size),
+                ("max length (tokens)", _max_length(Path(run_dir)) or "automatic"),
+                ("warm-up ratio", cfg.warmup_ratio), ("weight decay", cfg.weight_decay), ("seed", cfg.seed),
+                ("class weights", cfg.class_weights)]
+    if m.get("best_step") is not None:
+        settings.append(("best checkpoint step", m["best_step"]))
+    parts += [_table(["setting", "value"], [[k, str(v)] for k, v in settings]), ""]  # str: no 4-decimal rounding
+    parts += ["## Evaluation (validation split)", ""]
+    if "accuracy" in m:
+        rows = [["fine-tuned model", float(m["accuracy"]), float(m.get("f1_macro", 0.0))]]
+        if base and "accuracy" in base:
+            rows.append([f"baseline: {base.get('method', 'TF-IDF + logistic regression')}",
+                         float(base["accuracy"]), float(base.get("f1_macro", 0.0))])
+        parts += [_table(["model", "accuracy", "macro-F1"], rows), ""]
+        if base and "f1_macro" in base:
+            parts += ["The baseline is trained in seconds on the same split, to show what the transformer adds.", ""]
+        per_class = [[r["label"], float(r["precision"]), float(r["recall"]), float(r["f1"]), int(r["support"])]
+                     for r in m.get("per_class", [])]
+        if per_class:
+            parts += ["Per label:", "", _table(["label", "precision", "recall", "F1", "support"], per_class), ""]
+    else:
+        parts += ["No validation metrics were recorded for this run.", ""]
+    example = f["examples"][0] if f["examples"] else "Type a text here"
+    parts += [
+        "## How to use", "", "```python", "from transformers import pipeline", "",
+        f"classifier = pipeline(\"text-classification\", model={json.dumps(model_ref)})",
+        f"print(classifier({json.dumps(example, ensure_ascii=False)}))", "```", "",
+        "## Limitations", "",
+        "The model only knows the labels above and the kind of texts it was trained on; check its mistakes in the "
+        "validation set before relying on it.", "",
+    ]
+    return "\n".join(parts)
+
+
+def prepare_export(run_dir: Path | str, repo_id: str | None = None) -> Path:
+    """Write the model card into model/ and return that folder: the zip and the Hub push both use exactly it."""
+    run_dir = Path(run_dir)
+    model_dir = run_dir / "model"
+    if not (model_dir / "config.json").exists():
+        raise UserError("This run has no trained model yet: wait until training has finished.")
+    card = render_card(run_dir, repo_id)
+    tmp = model_dir / (CARD_FILE + ".tmp")
+    tmp.write_text(card, encoding="utf-8")
+    tmp.replace(model_dir / CARD_FILE)
+    return model_dir
+
+
+def export_files(folder: Path) -> list[Path]:
+    """The files that are shared: everything in the folder except IGNORE_PATTERNS (the push ignores the same)."""
+    return [p for p in sorted(folder.rglob("*"))
+            if p.is_file() and not any(p.match(pat) for pat in IGNORE_PATTERNS)]
+
+
+def export_name(run_dir: Path | str) -> str:
+    """A file-system- and Hub-safe name for the run (used for the zip and the default repo name)."""
+    name = card_facts(run_dir)["name"] if (Path(run_dir) / "run.json").exists() else Path(run_dir).name
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:80]
+    return slug or "text-classifier"
+
+
+def make_zip(run_dir: Path | str) -> Path:
+    """Zip the export folder as <name>/... into exports/<name>.zip inside the run directory."""
+    run_dir = Path(run_dir)
+    folder = prepare_export(run_dir)
+    name = export_name(run_dir)
+    out_dir = run_dir / "exports"
+    out_dir.mkdir(exist_ok=True)
+    target = out_dir / f"{name}.zip"
+    tmp = out_dir / f"{name}.zip.tmp"
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for path in export_files(folder):
+            zf.write(path, f"{name}/{path.relative_to(folder).as_posix()}")
+    tmp.replace(target)
+    return target
