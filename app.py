@@ -1,0 +1,35 @@
+"""Text classifier studio: `python app.py` serves the web app (http://127.0.0.1:7860 by default).
+
+Honours GRADIO_SERVER_NAME / GRADIO_SERVER_PORT; binds 0.0.0.0 on Hugging Face Spaces (SPACE_ID is set).
+"""
+from __future__ import annotations
+
+import os
+
+from ui.layout import build
+from ui.theme import CSS, theme
+
+demo = build()
+
+
+def launch_options() -> dict:
+    on_spaces = bool(os.environ.get("SPACE_ID"))
+    default_host = "0.0.0.0" if on_spaces else "127.0.0.1"
+    return {
+        "server_name": os.environ.get("GRADIO_SERVER_NAME", default_host),
+        "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        "theme": theme(),
+        "css": CSS,
+        "footer_links": ["api", "gradio", "settings"],
+        "show_error": False,
+    }
+
+
+if __name__ == "__main__":
+    import threading
+
+    from ui.data_tab import warm_up
+
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    demo.queue(default_concurrency_limit=4, max_size=256)
+    demo.launch(**launch_options())

@@ -1,0 +1,211 @@
+"""Pure conversions: a run's view (core.events.RunView) and a data report -> tables and text the UI draws.
+
+No Gradio here, so tests call these directly.
+"""
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Sequence
+
+import pandas as pd
+
+from core.events import RunView
+
+LOSS_COLUMNS = ["step", "loss", "series"]
+METRIC_COLUMNS = ["epoch", "score", "metric"]
+EPOCH_COLUMNS = ["epoch", "train loss", "val loss", "accuracy", "macro-F1"]
+
+STATE_TEXT = {
+    "queued": "Queued",
+    "running": "Training",
+    "finished": "Finished",
+    "cancelled": "Stopped",
+    "failed": "Failed",
+    "interrupted": "Interrupted",
+}
+ACTIVE_STATES = ("queued", "running")
+
+
+def _frame(rows: list[tuple], columns: list[str], dtypes: list[str]) -> pd.DataFrame:
+    """A DataFrame whose column types never depend on being empty (plots pick their axis type from the dtypes)."""
+    df = pd.DataFrame(rows, columns=columns)
+    return df.astype(dict(zip(columns, dtypes)))
+
+
+def loss_frame(view: RunView) -> pd.DataFrame:
+    """Training loss (every logged step) and validation loss (every evaluation), long format for one LinePlot."""
+    rows = [(int(s), float(v), "training loss") for s, v in view.train_loss]
+    rows += [(int(e["step"]), float(e["loss"]), "validation loss") for e in view.evals if e.get("loss") is not None]
+    return _frame(rows, LOSS_COLUMNS, ["int64", "float64", "str"])
+
+
+def metrics_frame(view: RunView) -> pd.DataFrame:
+    """Validation accuracy and macro-F1 by epoch (fractional when evaluating every N steps)."""
+    rows: list[tuple[float, float, str]] = []
+    for e in view.evals:
+        epoch = round(float(e.get("epoch") or 0.0), 3)
+        if e.get("accuracy") is not None:
+            rows.append((epoch, float(e["accuracy"]), "accuracy"))
+        if e.get("f1_macro") is not None:
+            rows.append((epoch, float(e["f1_macro"]), "macro-F1"))
+    return _frame(rows, METRIC_COLUMNS, ["float64", "float64", "str"])
+
+
+def _round(x: float | None, digits: int = 4) -> float | None:
+    return None if x is None else round(float(x), digits)
+
+
+def epoch_frame(view: RunView) -> pd.DataFrame:
+    rows = [
+        (r.epoch, _round(r.train_loss), _round(r.val_loss), _round(r.accuracy), _round(r.f1_macro))
+        for r in view.epochs
+    ]
+    return _frame(rows, EPOCH_COLUMNS, ["int64", "float64", "float64", "float64", "float64"])
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """62 -> '1:02', 3725 -> '1:02:05', None -> '–'."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def progress_text(view: RunView) -> str:
+    """'Step 12 / 40 · 0:35 elapsed · ETA 1:10 · 52.3 samples/s' (or the stage while nothing is counted yet)."""
+    if not view.total_steps:
+        return view.stage or ("Waiting for a free slot" if view.state == "queued" else "Preparing")
+    parts = [f"Step {view.step} / {view.total_steps}", f"{fmt_duration(view.elapsed_seconds)} elapsed"]
+    if view.state == "running":
+        parts.append(f"ETA {fmt_duration(view.eta_seconds)}")
+    if view.samples_per_second:
+        parts.append(f"{view.samples_per_second:.1f} samples/s")
+    return " · ".join(parts)
+
+
+def progress_html(view: RunView | None) -> str:
+    if view is None:
+        return ""
+    pct = 100.0 * (1.0 if view.state == "finished" else view.fraction_done)
+    stage = f'<span class="tc-stage">{html.escape(view.stage)}</span>' if view.stage and view.state == "running" else ""
+    return (
+        f'<div class="tc-progress" data-state="{view.state}" data-step="{view.step}" data-total="{view.total_steps}">'
+        f'<div class="tc-bar"><div class="tc-fill" style="width:{pct:.1f}%"></div></div>'
+        f'<div class="tc-progress-text">{html.escape(progress_text(view))} {stage}</div></div>'
+    )
+
+
+def banner_html(view: RunView | None, queue_position: int | None = None, run_name: str = "") -> str:
+    """One clear sentence about the run: running / queued (with position) / finished / stopped / failed."""
+    if view is None:
+        return (
+            '<div class="tc-banner" data-state="none">No run yet: check your data, pick a model and press '
+            "<b>Start training</b>.</div>"
+        )
+    state = view.state
+    name = f" <b>{html.escape(run_name)}</b>" if run_name else ""
+    best = f" Best macro-F1 {view.best_f1:.3f}." if view.best_f1 is not None else ""
+    if state == "queued":
+        where = f" You are number {queue_position} in the queue." if queue_position else ""
+        text = f"Queued{name}: another training job is using the machine.{where} It starts by itself."
+    elif state == "running":
+        text = f"Training{name}… {html.escape(progress_text(view))}. You can close this tab; training continues."
+    elif state == "finished":
+        text = f"Finished{name}.{best} {html.escape(view.message or '')} Open <b>Evaluate</b> to see how it does."
+    elif state == "cancelled":
+        text = f"Stopped{name}.{best} Press <b>Resume</b> to continue from the last checkpoint."
+    elif state == "interrupted":
+        text = f"Interrupted{name}: the training process ended unexpectedly (server restart?). Press <b>Resume</b> to continue."
+    elif state == "failed":
+        reason = first_sentence(view.message) or "the training process stopped with an error."
+        text = f"Failed{name}: {html.escape(reason)} The log below has the details."
+    else:
+        text = html.escape(state)
+    return f'<div class="tc-banner" data-state="{state}">{text}</div>'
+
+
+def first_sentence(message: str | None) -> str:
+    if not message:
+        return ""
+    line = message.strip().splitlines()[0] if message.strip() else ""
+    return line if len(line) <= 300 else line[:297] + "…"
+
+
+def view_signature(view: RunView | None) -> str:
+    """Changes only when something drawn changes: lets the poller skip re-drawing unchanged charts."""
+    if view is None:
+        return ""
+    return f"{view.state}|{len(view.train_loss)}|{len(view.evals)}|{view.step}|{view.total_steps}|{view.stage}"
+
+
+# ----- data report ---------------------------------------------------------------------------------------------
+
+def class_counts_frame(counts: dict[str, int] | None) -> pd.DataFrame:
+    items = sorted((counts or {}).items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return _frame([(str(k), int(v)) for k, v in items], ["label", "rows"], ["str", "int64"])
+
+
+def token_histogram_figure(lengths: Sequence[int], max_length: int | None, automatic: bool = True) -> Any:
+    """A matplotlib histogram of token lengths with the max length drawn as a line; texts past it are red."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 2.9), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    values = [int(x) for x in lengths if x is not None]
+    ax.set_xlabel("tokens per text")
+    ax.set_ylabel("texts")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if not values:
+        ax.text(0.5, 0.5, "Token lengths appear here once the data is checked", ha="center", va="center",
+                transform=ax.transAxes, color="#64748b")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return fig
+    top = max(max(values), int(max_length or 0))
+    bins = min(40, max(5, top - min(values) + 1))
+    edges = [min(values) + i * (top + 1 - min(values)) / bins for i in range(bins + 1)]
+    fits = [v for v in values if not max_length or v <= max_length]
+    cut = [v for v in values if max_length and v > max_length]
+    ax.hist([fits, cut], bins=edges, stacked=True, color=["#6366f1", "#ef4444"],
+            label=["fits", f"cut off ({len(cut)})"])
+    if max_length:
+        how = "automatic" if automatic else "chosen"
+        ax.axvline(max_length + 0.5, color="#0f172a", linestyle="--", linewidth=1.4)
+        ax.annotate(f"max length {max_length} ({how})", xy=(max_length + 0.5, 1), xycoords=("data", "axes fraction"),
+                    xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=9, color="#0f172a")
+        if cut:
+            ax.legend(frameon=False, fontsize=8, loc="upper left")
+    return fig
+
+
+def warnings_html(warnings: Sequence[str]) -> str:
+    if not warnings:
+        return '<div class="tc-ok">No problems found in the data.</div>'
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+    return f'<div class="tc-warn"><b>Check before training</b><ul>{items}</ul></div>'
+
+
+def sentences_markdown(sentences: Sequence[str]) -> str:
+    return "\n".join(f"- {s}" for s in sentences)
+
+
+def run_rows(summaries: Sequence[Any]) -> pd.DataFrame:
+    """core.runs.RunSummary list -> the Runs table."""
+    import datetime as _dt
+
+    rows = []
+    for s in summaries:
+        created = getattr(s, "created", None)
+        if isinstance(created, (int, float)):
+            created = _dt.datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M")
+        best = getattr(s, "best_f1", None)
+        acc = getattr(s, "best_accuracy", None)
+        rows.append((
+            getattr(s, "name", "") or getattr(s, "run_id", ""), STATE_TEXT.get(s.state, s.state),
+            _round(best, 3), _round(acc, 3), str(getattr(s, "model", "")), str(created or ""), getattr(s, "run_id", ""),
+        ))
+    return pd.DataFrame(rows, columns=["run", "state", "best macro-F1", "best accuracy", "model", "created", "id"])

@@ -1,0 +1,84 @@
+"""The whole page: header, the six steps as tabs, session restore on load, and the named API endpoints."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ui import data_tab, runs_tab, session, train_tab
+from ui.context import AppContext, join_run_state
+
+TITLE = "Text classifier studio"
+OPTIONAL_TABS = (("Evaluate", "evaluate", "ui.evaluate_tab"), ("Predict", "predict", "ui.predict_tab"),
+                 ("Publish", "publish", "ui.publish_tab"))
+
+
+def _optional(module: str) -> Any | None:
+    try:
+        if importlib.util.find_spec(module) is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return importlib.import_module(module)
+
+
+def on_load(stored: Any) -> tuple[str, dict, str | None]:
+    """Page (re)load: keep or create this browser's owner id and re-attach to the run it showed last."""
+    sess = session.resolve_session(stored)
+    run_dir = session.owned_run(sess["last_run"], sess["owner"], session.runs_root())
+    if run_dir is None:
+        # The newest of this session's runs that is still going, so a reopened tab finds its training.
+        for run in runs_tab.my_runs(sess["owner"]):
+            if run.state in ("queued", "running"):
+                run_dir = str(run.run_dir)
+                break
+    sess["last_run"] = run_dir or ""
+    return sess["owner"], sess, run_dir
+
+
+def remember_run(owner: str, run_dir: str | None) -> dict:
+    return {"owner": owner, "last_run": run_dir or ""}
+
+
+def build(runs_root: Path | None = None) -> gr.Blocks:
+    root = Path(runs_root) if runs_root else session.runs_root()
+    with gr.Blocks(title=TITLE, fill_width=False) as demo:
+        browser = session.make_browser_state(root)
+        ctx = AppContext(runs_root=root, run_dir=gr.State(None), run_state=gr.State(join_run_state(None, "")),
+                         owner=gr.State(""))
+        gr.Markdown(f"# {TITLE}\nFine-tune a text classifier without code: **upload** a table of texts and labels → "
+                    "**check** it → **train** with live curves → **evaluate** → **try** it → **publish** to the Hub.",
+                    elem_classes=["tc-header"])
+        with gr.Tabs(selected="data", elem_id="tc-steps") as tabs:
+            ctx.tabs = tabs
+            with gr.Tab("1 · Data", id="data", elem_id="tc-tab-data"):
+                data = data_tab.render(ctx)
+            with gr.Tab("2 · Train", id="train", elem_id="tc-tab-train"):
+                train = train_tab.render(ctx)
+            for number, (label, tab_id, module_name) in enumerate(OPTIONAL_TABS, start=3):
+                module = _optional(module_name)
+                if module is None:
+                    continue
+                with gr.Tab(f"{number} · {label}", id=tab_id, elem_id=f"tc-tab-{tab_id}"):
+                    module.render(ctx)
+            with gr.Tab("Runs", id="runs", elem_id="tc-tab-runs") as runs_tab_item:
+                runs = runs_tab.render(ctx)
+        data_tab.wire(data, train["model"], train["max_length"], train["val_share"], train["seed"])
+        runs_tab_item.select(runs_tab.on_refresh, [ctx.owner], [runs["table"], runs["choice"], runs["note"]],
+                             api_visibility="private", concurrency_limit=None)
+
+        demo.load(on_load, [browser], [ctx.owner, browser, ctx.run_dir], api_visibility="private",
+                  concurrency_limit=None)
+        ctx.run_dir.change(remember_run, [ctx.owner, ctx.run_dir], [browser], api_visibility="private",
+                           concurrency_limit=None)
+
+        gr.api(train_tab.api_train, api_name="train", concurrency_limit=2)
+        gr.api(train_tab.api_status, api_name="status", concurrency_limit=None)
+        gr.api(train_tab.api_stop, api_name="stop", concurrency_limit=None)
+        gr.api(train_tab.api_resume, api_name="resume", concurrency_limit=None)
+        gr.api(runs_tab.api_runs, api_name="runs", concurrency_limit=None)
+    demo.ctx = ctx  # for tests
+    return demo
