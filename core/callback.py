@@ -1,0 +1,74 @@
+"""The TrainerCallback: it only appends events and obeys a stop request."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from core.events import append_event
+from core.rundir import stop_requested
+
+PROGRESS_EVERY_SECONDS = 0.5
+
+
+class EventCallback(TrainerCallback):
+    def __init__(self, run_dir: Path, batch_size: int, facts: dict[str, Any], stop_flag: list[bool]) -> None:
+        self.run_dir = Path(run_dir)
+        self.batch_size = batch_size
+        self.facts = facts  # written into the "started" event
+        self.stop_flag = stop_flag  # set by the SIGTERM handler
+        self.cancelled = False
+        self._train_seconds = 0.0
+        self._steps_timed = 0
+        self._step_started = 0.0
+        self._wall_start = 0.0
+        self._first_step = 0
+        self._last_progress = 0.0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._wall_start = time.perf_counter()
+        self._first_step = state.global_step
+        append_event(self.run_dir, "started", total_steps=state.max_steps, resumed_from_step=state.global_step, **self.facts)
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._step_started = time.perf_counter()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        now = time.perf_counter()
+        self._train_seconds += now - self._step_started
+        self._steps_timed += 1
+        if self.stop_flag[0] or stop_requested(self.run_dir):
+            # Save a checkpoint at this very step so Resume loses nothing.
+            self.cancelled = True
+            control.should_training_stop = True
+            control.should_save = True
+        if now - self._last_progress >= PROGRESS_EVERY_SECONDS or state.global_step == state.max_steps:
+            self._last_progress = now
+            self._progress(state, now)
+
+    def _progress(self, state: Any, now: float) -> None:
+        done = state.global_step - self._first_step
+        wall = now - self._wall_start
+        eta = (state.max_steps - state.global_step) * wall / done if done else None
+        sps = self._steps_timed * self.batch_size / self._train_seconds if self._train_seconds else None
+        append_event(
+            self.run_dir, "progress", step=state.global_step, total_steps=state.max_steps,
+            epoch=round(state.epoch or 0.0, 4), samples_per_second=None if sps is None else round(sps, 2),
+            eta_seconds=None if eta is None else round(eta, 1), elapsed_seconds=round(wall, 1),
+        )
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
+        if logs and "loss" in logs:
+            append_event(
+                self.run_dir, "log", step=state.global_step, epoch=round(state.epoch or 0.0, 4),
+                loss=logs["loss"], learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
+            )
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **kwargs: Any) -> None:
+        if metrics:
+            append_event(
+                self.run_dir, "eval", step=state.global_step, epoch=round(state.epoch or 0.0, 4),
+                loss=metrics.get("eval_loss"), accuracy=metrics.get("eval_accuracy"), f1_macro=metrics.get("eval_f1_macro"),
+            )

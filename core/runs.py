@@ -1,0 +1,215 @@
+"""Create, start, stop, resume and list runs. Everything about a run is read back from its directory."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core import rundir
+from core.config import TrainConfig
+from core.errors import UserError
+from core.events import RunView, fold, read_events
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# A queued run whose child never wrote its pid within this time is treated as dead.
+SPAWN_GRACE_SECONDS = 120
+_children: dict[str, subprocess.Popen] = {}  # reaped on status() so dead children are not zombies
+
+
+def runs_root() -> Path:
+    return Path(os.environ.get("TEXTCLF_RUNS_DIR", "runs")).resolve()
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    run_dir: Path
+    name: str
+    state: str
+    created: float
+    model: str
+    best_f1: float | None
+    best_accuracy: float | None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "run"
+
+
+def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -> Path:
+    """Check the settings and the data, then write a ready-to-train run directory (state: queued).
+
+    All problems surface here as UserError, before any process starts, so the user can fix them at once.
+    """
+    from core.baseline import train_baseline
+    from core.data import load_training_data
+    from core.data_report import build_report
+    from core.models import load_tokenizer, model_max_length
+
+    problems = config.validate()
+    if problems:
+        raise UserError(" ".join(problems))
+    load_tokenizer(config.model)  # fails fast for an unreachable Hub id or a broken folder
+    data = load_training_data(
+        config.data_path, config.text_column, config.label_column, config.val_data_path, config.val_share, config.seed
+    )
+    tokenizer = load_tokenizer(config.model)
+    name = config.run_name or Path(config.data_path).stem
+    config = config.replace(text_column=data.text_column, label_column=data.label_column, run_name=name)
+
+    root = Path(root) if root else runs_root()
+    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}-{secrets.token_hex(2)}"
+    run_dir = root / run_id
+    (run_dir / "data").mkdir(parents=True)
+    config.save(run_dir / rundir.CONFIG)
+    rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": run_id, "name": name, "owner": owner, "created": time.time()})
+    rundir.write_json(run_dir / rundir.LABELS, data.labels)
+    data.train.to_parquet(run_dir / rundir.TRAIN_DATA, index=False)
+    data.validation.to_parquet(run_dir / rundir.VALIDATION_DATA, index=False)
+    report = build_report(data, tokenizer, config.max_length or None, model_max_length(tokenizer))
+    rundir.write_json(run_dir / rundir.REPORT, report)
+    rundir.write_json(run_dir / rundir.BASELINE, train_baseline(data.train, data.validation, data.labels))
+    rundir.write_status(run_dir, "queued", pid=None)
+    return run_dir
+
+
+def start(run_dir: Path, resume: bool = False) -> None:
+    """Start the training child; it queues for the device by itself."""
+    run_dir = Path(run_dir).resolve()
+    rundir.clear_stop(run_dir)
+    rundir.write_status(run_dir, "queued", pid=None)
+    command = [sys.executable, "-m", "core.train", str(run_dir)] + (["--resume"] if resume else [])
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(PROJECT_ROOT)}
+    with open(run_dir / rundir.LOG, "a", encoding="utf-8") as log:
+        # A new session: Ctrl-C in a terminal or a closed browser tab does not reach the training process.
+        _children[str(run_dir)] = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+
+def launch(config: TrainConfig, root: Path | None = None, owner: str = "") -> Path:
+    run_dir = create_run(config, root, owner)
+    start(run_dir)
+    return run_dir
+
+
+def cancel(run_dir: Path) -> None:
+    """Ask the run to stop at its next step; it saves a checkpoint first so Resume can continue."""
+    run_dir = Path(run_dir)
+    if status(run_dir)["state"] in rundir.TERMINAL_STATES + ("interrupted",):
+        return
+    rundir.request_stop(run_dir)
+
+
+def resume(run_dir: Path) -> None:
+    run_dir = Path(run_dir)
+    state = status(run_dir)["state"]
+    if state not in ("cancelled", "interrupted", "failed"):
+        raise UserError(f"Only a stopped, interrupted or failed run can be resumed; this one is {state}.")
+    start(run_dir, resume=True)
+
+
+def _alive(pid: int | None, run_dir: Path) -> bool:
+    import psutil
+
+    child = _children.get(str(run_dir))
+    if child is not None and child.poll() is not None:
+        _children.pop(str(run_dir), None)
+    if not pid:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        # The pid must still be our training child: a reused pid belongs to someone else.
+        return proc.status() != psutil.STATUS_ZOMBIE and str(run_dir) in " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def status(run_dir: Path) -> dict[str, Any]:
+    """status.json, with a dead process reported as 'interrupted' instead of running forever."""
+    run_dir = Path(run_dir).resolve()
+    current = rundir.read_status(run_dir)
+    if current["state"] in ("queued", "running"):
+        pid = current.get("pid")
+        if pid is None:  # spawned, child not up yet; never started at all after the grace period
+            dead = str(run_dir) not in _children and time.time() - current.get("updated", 0) > SPAWN_GRACE_SECONDS
+        else:
+            dead = not _alive(pid, run_dir)
+        if dead:
+            current = {**current, "state": "interrupted"}
+    return current
+
+
+def view(run_dir: Path) -> RunView:
+    """The folded events, with the state taken from status (queued and interrupted are not events)."""
+    run_view = fold(read_events(run_dir))
+    state = status(run_dir)["state"]
+    if state in ("queued", "interrupted") or run_view.state not in rundir.TERMINAL_STATES:
+        run_view.state = state
+        if state == "interrupted":
+            run_view.message = "The training process ended unexpectedly. Resume continues from the last checkpoint."
+    return run_view
+
+
+def queue_position(run_dir: Path) -> int | None:
+    """1 means next in line. None when the run is not waiting."""
+    run_dir = Path(run_dir).resolve()
+    if status(run_dir)["state"] != "queued":
+        return None
+    mine = rundir.read_status(run_dir).get("updated", 0)
+    ahead = 0
+    for other in _run_dirs(run_dir.parent):
+        if other == run_dir:
+            continue
+        st = status(other)
+        if st["state"] == "running" or (st["state"] == "queued" and st.get("pid") and st.get("updated", 0) < mine):
+            ahead += 1
+    return ahead + 1
+
+
+def _run_dirs(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return [p for p in root.iterdir() if p.is_dir() and (p / rundir.RUN_INFO).exists()]
+
+
+def list_runs(root: Path | None = None, owner: str | None = None) -> list[RunSummary]:
+    """Newest first; only the given owner's runs when owner is set."""
+    summaries = []
+    for run_dir in _run_dirs(Path(root) if root else runs_root()):
+        info = rundir.read_json(run_dir / rundir.RUN_INFO, {})
+        if owner is not None and info.get("owner") != owner:
+            continue
+        config = rundir.read_json(run_dir / rundir.CONFIG, {})
+        run_view = view(run_dir)
+        summaries.append(RunSummary(
+            run_id=info.get("run_id", run_dir.name), run_dir=run_dir, name=info.get("name", run_dir.name),
+            state=run_view.state, created=info.get("created", 0.0), model=config.get("model", ""),
+            best_f1=run_view.best_f1, best_accuracy=run_view.best_accuracy,
+        ))
+    return sorted(summaries, key=lambda s: s.created, reverse=True)
+
+
+def log_tail(run_dir: Path, lines: int = 40) -> str:
+    path = Path(run_dir) / rundir.LOG
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def wait(run_dir: Path, timeout: float = 3600, poll: float = 0.5) -> str:
+    """Block until the run reaches a final state (or interrupted); returns it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = status(run_dir)["state"]
+        if state in rundir.TERMINAL_STATES + ("interrupted",):
+            return state
+        time.sleep(poll)
+    raise TimeoutError(f"run {run_dir} still {status(run_dir)['state']} after {timeout} s")

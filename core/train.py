@@ -1,0 +1,243 @@
+"""One training job: `python -m core.train <run_dir> [--resume]` reads the run directory and fills it in.
+
+Runs as a child process (started by core/runs.py) so a crash or out-of-memory cannot take the web server down.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core import rundir
+from core.config import TrainConfig, auto_learning_rate
+from core.errors import UserError
+from core.events import append_event
+from core.hardware import choose_precision, cuda_available, device_key, device_name
+from core.queue import device_slot
+
+
+def train(run_dir: Path, resume: bool = False) -> str:
+    """Run the whole job in this process; returns the terminal state. Writes exactly one terminal event."""
+    run_dir = Path(run_dir).resolve()
+    stop_flag = [False]
+    _install_sigterm(stop_flag)
+    rundir.write_status(run_dir, "queued", pid=os.getpid())
+    try:
+        with device_slot(run_dir.parent, device_key(), should_give_up=lambda: rundir.stop_requested(run_dir)) as got:
+            if not got:
+                return _end(run_dir, "cancelled", "Cancelled before training started.")
+            rundir.write_status(run_dir, "running", pid=os.getpid())
+            return _run(run_dir, resume, stop_flag)
+    except UserError as exc:
+        return _end(run_dir, "failed", exc.message)
+    except Exception as exc:  # the full traceback goes to train.log; the user gets one sentence
+        traceback.print_exc()
+        return _end(run_dir, "failed", _explain(exc))
+
+
+def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
+    import torch
+    from transformers import (
+        AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback,
+        Trainer, TrainingArguments, set_seed,
+    )
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from core.callback import EventCallback
+    from core.metrics import accuracy_and_f1
+    from core.models import model_max_length, resolve_model
+    from core.tokenize import encode_split
+
+    config = TrainConfig.load(run_dir / rundir.CONFIG)
+    labels: list[str] = rundir.read_json(run_dir / rundir.LABELS)
+    set_seed(config.seed)
+    cuda = cuda_available()
+    precision = choose_precision()
+
+    append_event(run_dir, "status", message="Loading the model")
+    source = resolve_model(config.model)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        source, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True,
+    )
+    model.config.problem_type = "single_label_classification"
+
+    append_event(run_dir, "status", message="Tokenising")
+    train_df = pd.read_parquet(run_dir / rundir.TRAIN_DATA)
+    val_df = pd.read_parquet(run_dir / rundir.VALIDATION_DATA)
+    limit = model_max_length(tokenizer, model.config)
+    train_set, max_length = encode_split(tokenizer, train_df, labels, config.max_length, limit)
+    val_set, _ = encode_split(tokenizer, val_df, labels, max_length, limit)
+
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    total_steps = math.ceil(steps_per_epoch * config.epochs)
+    evaluate_by_steps = config.eval_steps > 0
+    keep_best = config.keep_best or config.early_stopping_patience > 0
+    learning_rate = config.learning_rate or auto_learning_rate(model.num_parameters())
+    args = TrainingArguments(
+        output_dir=str(run_dir / rundir.CHECKPOINTS),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=max(64, config.batch_size),
+        learning_rate=learning_rate,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of all steps
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        eval_strategy="steps" if evaluate_by_steps else "epoch",
+        save_strategy="steps" if evaluate_by_steps else "epoch",
+        eval_steps=config.eval_steps or None,
+        save_steps=config.eval_steps or None,
+        save_total_limit=2,  # the best and the latest, enough to resume
+        load_best_model_at_end=keep_best,
+        metric_for_best_model="f1_macro" if keep_best else None,
+        greater_is_better=True if keep_best else None,
+        # A curve of a one-minute run needs >= 20 points; long runs need not log every step.
+        logging_steps=max(1, min(50, total_steps // 100)),
+        report_to="none",
+        disable_tqdm=True,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not cuda,
+        dataloader_num_workers=0,  # workers would fight the model for the same few CPU cores
+        dataloader_pin_memory=cuda,
+        train_sampling_strategy="group_by_length",  # similar lengths per batch: far less padding
+    )
+
+    def compute_metrics(prediction: Any) -> dict[str, float]:
+        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+        return accuracy_and_f1(prediction.label_ids, np.argmax(logits, axis=-1))
+
+    facts = {
+        "num_train": len(train_set), "num_validation": len(val_set), "max_length": max_length,
+        "device": device_name(), "precision": precision, "learning_rate": learning_rate,
+        "batch_size": config.batch_size, "model": config.model, "labels": labels,
+    }
+    events = EventCallback(run_dir, config.batch_size, facts, stop_flag)
+    callbacks: list[Any] = [events]
+    if config.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    trainer = Trainer(
+        model=model, args=args, train_dataset=train_set, eval_dataset=val_set, processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None),
+        compute_metrics=compute_metrics, callbacks=callbacks,
+        compute_loss_func=_weighted_loss(train_df, labels) if config.class_weights else None,
+    )
+    checkpoint = None
+    if resume and (run_dir / rundir.CHECKPOINTS).is_dir():
+        checkpoint = get_last_checkpoint(str(run_dir / rundir.CHECKPOINTS))
+    append_event(run_dir, "status", message="Training")
+    trainer.train(resume_from_checkpoint=checkpoint)
+    if events.cancelled:
+        step = trainer.state.global_step
+        return _end(run_dir, "cancelled", f"Stopped at step {step} of {total_steps}. Resume continues from there.")
+
+    append_event(run_dir, "status", message="Saving the model")
+    _write_final_metrics(run_dir, trainer, val_set, val_df, labels)
+    _save_model_atomically(run_dir, trainer, tokenizer)
+    shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)  # a finished run needs no resume state
+    metrics = rundir.read_json(run_dir / rundir.METRICS)
+    return _end(run_dir, "finished",
+                f"Validation accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['f1_macro']:.3f}.")
+
+
+def _weighted_loss(train_df: pd.DataFrame, labels: list[str]) -> Any:
+    """Inverse-frequency class weights, normalised to average 1 so the learning rate keeps its meaning."""
+    import torch
+
+    counts = train_df["label"].value_counts().reindex(labels, fill_value=0).to_numpy(dtype=np.float64)
+    weights = np.where(counts > 0, counts.sum() / (len(labels) * np.maximum(counts, 1)), 0.0)
+    weight_tensor = torch.tensor(weights / weights[counts > 0].mean(), dtype=torch.float32)
+
+    def loss(outputs: Any, target: Any, num_items_in_batch: Any = None) -> Any:
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+        return torch.nn.functional.cross_entropy(logits.float(), target, weight=weight_tensor.to(logits.device))
+
+    return loss
+
+
+def _write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_df: pd.DataFrame, labels: list[str]) -> None:
+    from core.metrics import compute_metrics
+
+    output = trainer.predict(val_set)
+    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+    logits = logits.astype(np.float64)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    predicted = probs.argmax(axis=1)
+    metrics = compute_metrics(output.label_ids.tolist(), predicted.tolist(), labels)
+    metrics["loss"] = output.metrics.get("test_loss")
+    metrics["best_step"] = getattr(trainer.state, "best_global_step", None)
+    rundir.write_json(run_dir / rundir.METRICS, metrics)
+    table = pd.DataFrame({
+        "text": val_df["text"].to_numpy(), "label": val_df["label"].to_numpy(),
+        "predicted": [labels[i] for i in predicted], "confidence": probs.max(axis=1).round(6),
+    })
+    for i, name in enumerate(labels):
+        table[f"prob_{name}"] = probs[:, i].round(6)
+    table.to_csv(run_dir / rundir.PREDICTIONS, index=False)
+
+
+def _save_model_atomically(run_dir: Path, trainer: Any, tokenizer: Any) -> None:
+    """Write into a temporary folder, then rename: a crash never leaves a half-written model/."""
+    final = run_dir / rundir.MODEL
+    tmp = run_dir / ".model.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    if final.exists():
+        old = run_dir / ".model.old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+def _end(run_dir: Path, state: str, message: str) -> str:
+    append_event(run_dir, state, message=message)
+    rundir.write_status(run_dir, state, pid=os.getpid())
+    return state
+
+
+def _explain(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+        return "Training ran out of memory: try a smaller batch size or max length."
+    return f"Training stopped with an error: {type(exc).__name__}: {first[:300]}"
+
+
+def _install_sigterm(stop_flag: list[bool]) -> None:
+    """SIGTERM asks for a clean stop at the next step (with a checkpoint), like the Stop button."""
+    def handler(signum: int, frame: Any) -> None:
+        stop_flag[0] = True
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (tests calling train() from a thread)
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.train", description="Run one prepared training run.")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    args = parser.parse_args(argv)
+    state = train(args.run_dir, resume=args.resume)
+    return {"finished": 0, "cancelled": 3}.get(state, 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The pure fold from events to what the screens show."""
+import json
+
+import pytest
+
+from core.events import append_event, fold, format_epoch_table, read_events
+
+
+def _ev(kind, **fields):
+    return {"type": kind, "time": fields.pop("time", 0.0), **fields}
+
+
+@pytest.fixture
+def two_epoch_events():
+    return [
+        _ev("status", message="Loading the model", time=99.0),
+        _ev("started", total_steps=4, num_train=8, time=100.0),
+        _ev("log", step=1, epoch=0.5, loss=1.0, time=101.0),
+        _ev("log", step=2, epoch=1.0, loss=0.8, time=102.0),
+        _ev("progress", step=2, total_steps=4, epoch=1.0, samples_per_second=16.0, eta_seconds=2.0, time=102.5),
+        _ev("eval", step=2, epoch=1.0, loss=0.9, accuracy=0.5, f1_macro=0.4, time=103.0),
+        _ev("log", step=3, epoch=1.5, loss=0.6, time=104.0),
+        _ev("log", step=4, epoch=2.0, loss=0.2, time=105.0),
+        _ev("eval", step=4, epoch=2.0, loss=0.5, accuracy=0.75, f1_macro=0.7, time=106.0),
+        _ev("finished", message="Validation accuracy 75.0%, macro-F1 0.700.", time=110.0),
+    ]
+
+
+def test_fold_builds_curves_epoch_table_and_final_state(two_epoch_events):
+    view = fold(two_epoch_events)
+    assert view.state == "finished"
+    assert view.message == "Validation accuracy 75.0%, macro-F1 0.700."
+    assert view.train_loss == [(1, 1.0), (2, 0.8), (3, 0.6), (4, 0.2)]
+    assert [e["f1_macro"] for e in view.evals] == [0.4, 0.7]
+    assert view.best_f1 == 0.7 and view.best_accuracy == 0.75
+    assert view.total_steps == 4 and view.step == 4 and view.fraction_done == 1.0
+    assert view.elapsed_seconds == 10.0
+    assert [(r.epoch, r.train_loss, r.val_loss, r.accuracy) for r in view.epochs] == [
+        (1, pytest.approx(0.9), 0.9, 0.5), (2, pytest.approx(0.4), 0.5, 0.75)]
+
+
+def test_fold_while_running_reports_progress(two_epoch_events):
+    view = fold(two_epoch_events[:5])
+    assert view.state == "running"
+    assert view.stage == "Loading the model"
+    assert (view.step, view.samples_per_second, view.eta_seconds) == (2, 16.0, 2.0)
+    assert view.fraction_done == 0.5
+    assert view.best_f1 is None
+
+
+def test_resumed_run_replays_steps_without_duplicate_points():
+    events = [
+        _ev("started", total_steps=4), _ev("log", step=1, epoch=0.5, loss=1.0), _ev("log", step=2, epoch=1.0, loss=0.9),
+        _ev("log", step=3, epoch=1.5, loss=0.8), _ev("cancelled", message="Stopped at step 3 of 4."),
+        # resumed from the checkpoint at step 2: step 3 is trained again
+        _ev("started", total_steps=4), _ev("log", step=3, epoch=1.5, loss=0.7), _ev("log", step=4, epoch=2.0, loss=0.5),
+        _ev("finished", message="done"),
+    ]
+    view = fold(events)
+    assert view.train_loss == [(1, 1.0), (2, 0.9), (3, 0.7), (4, 0.5)]
+    assert view.state == "finished" and view.message == "done"
+
+
+def test_a_new_start_clears_the_previous_terminal_state():
+    view = fold([_ev("started", total_steps=4), _ev("cancelled", message="Stopped"), _ev("started", total_steps=4)])
+    assert view.state == "running" and view.message == ""
+
+
+def test_epoch_table_text(two_epoch_events):
+    assert format_epoch_table(fold(two_epoch_events)) == (
+        "epoch | train loss | val loss | accuracy | macro-F1\n"
+        "    1 |     0.9000 |   0.9000 |   0.5000 |   0.4000\n"
+        "    2 |     0.4000 |   0.5000 |   0.7500 |   0.7000"
+    )
+
+
+def test_read_events_skips_a_half_written_last_line(tmp_path):
+    append_event(tmp_path, "started", total_steps=3)
+    append_event(tmp_path, "log", step=1, epoch=0.3, loss=2.0)
+    with open(tmp_path / "events.jsonl", "a") as f:
+        f.write('{"type": "log", "step": 2, "lo')
+    events = read_events(tmp_path)
+    assert [e["type"] for e in events] == ["started", "log"]
+    assert json.loads((tmp_path / "events.jsonl").read_text().splitlines()[0])["total_steps"] == 3
+    assert read_events(tmp_path / "missing") == []

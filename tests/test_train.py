@@ -1,0 +1,120 @@
+"""A real training run in-process: every file of the run-directory contract, and the model reloads."""
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from core import rundir, runs
+from core.config import TrainConfig
+from core.events import read_events
+from core.train import train
+
+ROOT = rundir.Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_model_dir, example_data):
+    root = tmp_path_factory.mktemp("runs")
+    config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=2, batch_size=16, learning_rate=1e-3)
+    run_dir = runs.create_run(config, root, owner="alice")
+    assert train(run_dir) == "finished"
+    return run_dir
+
+
+def test_run_directory_has_every_file(finished_run):
+    for name in ("config.json", "run.json", "labels.json", "data/train.parquet", "data/validation.parquet",
+                 "data_report.json", "baseline.json", "events.jsonl", "status.json", "metrics.json",
+                 "validation_predictions.csv", "model/config.json", "model/tokenizer.json", "model/model.safetensors"):
+        assert (finished_run / name).exists(), name
+    assert not (finished_run / "checkpoints").exists()  # a finished run keeps no resume state
+    assert not (finished_run / ".model.tmp").exists()
+    assert rundir.read_status(finished_run)["state"] == "finished"
+
+
+def test_config_records_detected_columns_and_no_secrets(finished_run):
+    config = json.loads((finished_run / "config.json").read_text())
+    assert (config["text_column"], config["label_column"]) == ("text", "label")
+    assert "token" not in json.dumps(config).lower()
+
+
+def test_label_names_are_in_the_saved_model(finished_run):
+    model_config = json.loads((finished_run / "model" / "config.json").read_text())
+    assert model_config["id2label"] == {"0": "account", "1": "billing", "2": "shipping", "3": "technical"}
+    assert model_config["label2id"]["technical"] == 3
+
+
+def test_events_have_one_terminal_event_last_and_enough_points(finished_run):
+    events = read_events(finished_run)
+    kinds = [e["type"] for e in events]
+    assert kinds.count("finished") == 1 and kinds[-1] == "finished"
+    assert sum(k in ("cancelled", "failed") for k in kinds) == 0
+    assert kinds.count("eval") == 2  # one per epoch
+    started = next(e for e in events if e["type"] == "started")
+    assert started["total_steps"] == 32 and started["num_train"] == 256
+    assert kinds.count("log") >= 20  # a curve worth looking at, even for a short run
+
+
+def test_metrics_and_predictions_agree(finished_run):
+    metrics = json.loads((finished_run / "metrics.json").read_text())
+    table = pd.read_csv(finished_run / "validation_predictions.csv")
+    assert metrics["labels"] == ["account", "billing", "shipping", "technical"]
+    assert metrics["num_validation"] == len(table) == 64
+    assert metrics["accuracy"] == pytest.approx((table["label"] == table["predicted"]).mean())
+    assert sum(map(sum, metrics["confusion_matrix"])) == 64
+    assert [c["label"] for c in metrics["per_class"]] == metrics["labels"]
+    probs = table[[f"prob_{name}" for name in metrics["labels"]]]
+    assert probs.sum(axis=1).round(3).eq(1.0).all()
+    assert (probs.max(axis=1).round(5) == table["confidence"].round(5)).all()
+
+
+def test_baseline_is_computed_on_the_same_split(finished_run):
+    baseline = json.loads((finished_run / "baseline.json").read_text())
+    assert baseline["method"] == "TF-IDF + logistic regression"
+    assert baseline["num_validation"] == 64
+    assert baseline["accuracy"] > 0.8  # the example data is easy for a bag of words
+
+
+def test_model_reloads_in_a_new_process_with_label_names(finished_run):
+    code = ("import json,sys; from transformers import pipeline; "
+            "p = pipeline('text-classification', model=sys.argv[1]); "
+            "print(json.dumps(p('I was charged twice for my subscription')))")
+    out = subprocess.run([sys.executable, "-c", code, str(finished_run / "model")], capture_output=True, text=True,
+                         check=True, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result[0]["label"] in {"account", "billing", "shipping", "technical"}
+
+
+def test_class_weights_and_step_evaluation(tmp_path, tiny_model_dir, example_data):
+    config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, batch_size=32,
+                         class_weights=True, eval_steps=4, max_length=16)
+    run_dir = runs.create_run(config, tmp_path)
+    assert train(run_dir) == "finished"
+    events = read_events(run_dir)
+    assert [e["step"] for e in events if e["type"] == "eval"] == [4, 8]
+    assert next(e for e in events if e["type"] == "started")["max_length"] == 16
+
+
+@pytest.mark.slow
+def test_default_model_trains_a_few_steps_and_reloads_through_pipeline(tmp_path, example_data):
+    config = TrainConfig(data_path=str(example_data), epochs=0.5)
+    run_dir = runs.create_run(config, tmp_path)
+    assert train(run_dir) == "finished"
+    code = ("import sys; from transformers import pipeline; "
+            "print(pipeline('text-classification', model=sys.argv[1])('My parcel never arrived')[0]['label'])")
+    out = subprocess.run([sys.executable, "-c", code, str(run_dir / "model")], capture_output=True, text=True,
+                         check=True, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert out.stdout.strip().splitlines()[-1] in {"account", "billing", "shipping", "technical"}
+
+
+def test_core_never_imports_gradio():
+    code = ("import pkgutil, importlib, sys, core\n"
+            "for m in pkgutil.iter_modules(core.__path__):\n"
+            "    importlib.import_module('core.' + m.name)\n"
+            "import core.__main__\n"
+            "assert 'gradio' not in sys.modules, 'gradio imported'\n"
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
