@@ -11,6 +11,7 @@ from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 
 CARD_FILE = "README.md"
+HUB_FILE = "hub.json"  # {"repo_id", "url", "private"} of the last successful push; never a token
 DEFAULT_LICENSE = "apache-2.0"  # the default base model's licence
 # Files that never belong in a shared model folder (optimizer state, anything that could hold secrets).
 IGNORE_PATTERNS = ["training_args.bin", "optimizer.pt", "scheduler.pt", "rng_state.pth", ".env", "*.tmp"]
@@ -110,7 +111,8 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     cfg: TrainConfig = f["config"]
     m, base, report = f["metrics"], f["baseline"], f["report"]
     labels = f["labels"]
-    model_ref = repo_id or "path/to/this/folder"
+    # After a push the card (and so every later zip) names the Hub repo, so zip and Hub hold the same files.
+    model_ref = repo_id or (_read_json(Path(run_dir) / HUB_FILE) or {}).get("repo_id") or "path/to/this/folder"
     parts = [_front_matter(f), f"# {f['name']}", ""]
     parts.append(
         f"A text classifier that sorts a text into one of {len(labels)} labels: "
