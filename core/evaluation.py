@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pandas as pd
 from core.errors import UserError
 
 BASELINE_FILE = "baseline.json"
-BASELINE_METHOD = "TF-IDF + logistic regression"
+BASELINE_METHOD = "TF-IDF + logistic regression"  # core.baseline.METHOD; runs made before baseline.json existed
 NO_RUN_MESSAGE = "Train a model or open a run from the Runs tab first."
 NOT_FINISHED_MESSAGE = "This run has not finished training yet: its evaluation appears when it finishes."
 
@@ -26,43 +25,12 @@ def _read_json(path: Path) -> Any:
 
 
 def _scores(y_true: list[str], y_pred: list[str], labels: list[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1 and the per-class report in the metrics.json shape (labels given as names)."""
-    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+    """metrics.json-shaped numbers from label names (for runs whose metrics.json lacks the per-class report)."""
+    from core.metrics import compute_metrics
 
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)) if y_true else 0.0,
-        "f1_macro": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "per_class": [
-            {"label": lab, "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
-            for i, lab in enumerate(labels)
-        ],
-    }
-
-
-def compute_baseline(
-    train_texts: list[str], train_labels: list[str], val_texts: list[str], val_labels: list[str], labels: list[str]
-) -> dict[str, Any]:
-    """TF-IDF (words + character n-grams) + logistic regression on the same split: seconds on CPU."""
-    from scipy.sparse import hstack
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    start = time.perf_counter()
-    words = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, max_features=200_000)
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, max_features=200_000)
-    x_train = hstack([words.fit_transform(train_texts), chars.fit_transform(train_texts)]).tocsr()
-    x_val = hstack([words.transform(val_texts), chars.transform(val_texts)]).tocsr()
-    if len(set(train_labels)) < 2:
-        predicted = [train_labels[0]] * len(val_texts)  # one class seen: the only honest guess
-    else:
-        clf = LogisticRegression(max_iter=2000, C=10.0)
-        predicted = [str(p) for p in clf.fit(x_train, train_labels).predict(x_val)]
-    return {
-        "method": BASELINE_METHOD,
-        **_scores([str(v) for v in val_labels], predicted, labels),
-        "seconds": round(time.perf_counter() - start, 3),
-    }
+    index = {lab: i for i, lab in enumerate(labels)}
+    pairs = [(index[t], index[p]) for t, p in zip(y_true, y_pred) if t in index and p in index]
+    return compute_metrics([t for t, _ in pairs], [p for _, p in pairs], labels)
 
 
 def ensure_baseline(run_dir: Path | str) -> dict[str, Any] | None:
@@ -75,11 +43,9 @@ def ensure_baseline(run_dir: Path | str) -> dict[str, Any] | None:
     labels = _read_json(run_dir / "labels.json")
     if not (train_path.exists() and val_path.exists() and isinstance(labels, list)):
         return None
-    train, val = pd.read_parquet(train_path), pd.read_parquet(val_path)
-    baseline = compute_baseline(
-        list(train["text"].astype(str)), list(train["label"].astype(str)),
-        list(val["text"].astype(str)), list(val["label"].astype(str)), [str(x) for x in labels],
-    )
+    from core.baseline import train_baseline  # the same baseline core.runs computes for new runs
+
+    baseline = train_baseline(pd.read_parquet(train_path), pd.read_parquet(val_path), [str(x) for x in labels])
     tmp = run_dir / (BASELINE_FILE + ".tmp")
     tmp.write_text(json.dumps(baseline, indent=2), encoding="utf-8")
     tmp.replace(run_dir / BASELINE_FILE)
