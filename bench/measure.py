@@ -1,0 +1,200 @@
+"""Run one recipe in its own child process and measure it: wall-clock, samples/s, accuracy, peak memory, MFU.
+
+The parent starts `python -m bench.measure <recipe> <spec.json> <result.json>` and collects the child's peak RSS with
+os.wait4 (the kernel's ru_maxrss for exactly that process), so recipes never share a heap or disturb each other.
+On CUDA the child also reports torch.cuda.max_memory_allocated.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Dense bf16 tensor-core peaks (FLOP/s) by device-name fragment; the first match wins. --peak-tflops overrides.
+GPU_PEAK_BF16 = [
+    ("H200", 989e12), ("H100 PCIe", 756e12), ("H100", 989e12), ("GH200", 989e12), ("B200", 2250e12),
+    ("A100", 312e12), ("A10G", 70e12), ("A10", 125e12), ("L40S", 362e12), ("L40", 181e12), ("L4", 121e12),
+    ("RTX 4090", 165e12), ("RTX 3090", 71e12), ("V100", 125e12), ("T4", 65e12),
+]
+
+
+def gpu_peak_flops(name: str) -> float | None:
+    for fragment, peak in GPU_PEAK_BF16:
+        if fragment.lower() in name.lower():
+            return peak
+    return None
+
+
+def non_embedding_params(model_path: str) -> int:
+    """Parameters that take part in the per-token matrix products (everything but the embedding tables)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    config = AutoConfig.from_pretrained(model_path, num_labels=2)
+    with torch.device("meta"):
+        model = AutoModelForSequenceClassification.from_config(config)
+    total = sum(p.numel() for p in model.parameters())
+    emb = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding))
+    return total - emb
+
+
+# ---------------------------------------------------------------------------------------------------------- child side
+
+def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """The core engine exactly as the app runs it: create_run with core defaults, then train(run_dir) in-process.
+
+    The only addition is an observer callback (timestamps at epoch begin/end, nothing else) attached to whatever
+    Trainer the engine builds, so epoch wall-clock is measured the same way as for the stock recipes.
+    """
+    import time
+
+    import pandas as pd
+    import transformers
+
+    from bench.recipes import EpochClock
+    from core.config import TrainConfig
+    from core.events import fold, read_events
+    from core.runs import create_run
+    from core.train import train
+
+    clock = EpochClock()
+    original_init = transformers.Trainer.__init__
+
+    def init_with_clock(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        original_init(self, *args, **kwargs)
+        self.add_callback(clock)
+
+    transformers.Trainer.__init__ = init_with_clock  # type: ignore[method-assign]
+    t0 = time.perf_counter()
+    config = TrainConfig(
+        data_path=spec["train_csv"], val_data_path=spec["val_csv"], text_column="text", label_column="label",
+        model=spec["model"], epochs=spec["epochs"], seed=spec["seed"],
+    )
+    run_dir = create_run(config, root=out_dir / "runs", owner="bench")
+    t_created = time.perf_counter()
+    state = train(run_dir)
+    t_done = time.perf_counter()
+    transformers.Trainer.__init__ = original_init  # type: ignore[method-assign]
+    events = read_events(run_dir)
+    view = fold(events)
+    if state != "finished":
+        raise RuntimeError(f"core training ended {state}: {view.message}")
+    info = view.info
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    epoch_seconds = clock.epoch_seconds
+    if not epoch_seconds:  # the engine no longer uses transformers.Trainer: fall back to its own events
+        started = next(e["time"] for e in events if e["type"] == "started")
+        last = [e["time"] for e in events if e["type"] in ("progress", "log")][-1]
+        epoch_seconds = [(last - started) / max(1, len(view.evals))] * max(1, len(view.evals))
+    from transformers import AutoTokenizer
+
+    from core.models import resolve_model
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(spec["model"]))
+    train_df = pd.read_parquet(run_dir / "data" / "train.parquet")
+    ids = tokenizer(train_df["text"].astype(str).tolist(), truncation=True, max_length=int(info.get("max_length") or 512))["input_ids"]
+    return {
+        "epoch_seconds": epoch_seconds,
+        "train_seconds": sum(epoch_seconds),
+        "total_seconds": t_done - t0,
+        "create_run_seconds": t_created - t0,
+        "num_train": int(info.get("num_train") or len(train_df)),
+        "epochs": spec["epochs"],
+        "accuracy": metrics.get("accuracy"),
+        "f1_macro": metrics.get("f1_macro"),
+        "evals": view.evals,
+        "real_tokens_per_epoch": int(sum(len(x) for x in ids)),
+        "precision": info.get("precision"),
+        "max_length": info.get("max_length"),
+        "batch_size": info.get("batch_size"),
+        "learning_rate": info.get("learning_rate"),
+        "engine_samples_per_second": view.samples_per_second,
+        "run_dir": str(run_dir),
+    }
+
+
+def child_main(recipe: str, spec_path: str, result_path: str) -> None:
+    import torch
+
+    spec = json.loads(Path(spec_path).read_text())
+    torch.manual_seed(spec["seed"])
+    out_dir = Path(spec["work_dir"]) / recipe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if recipe == "ours":
+        result = _run_ours(spec, out_dir)
+    else:
+        from bench.recipes import RECIPES
+
+        result = RECIPES[recipe](Path(spec["train_csv"]), Path(spec["val_csv"]), spec["model"], spec["epochs"], spec["seed"], out_dir)
+    if torch.cuda.is_available():
+        result["gpu_max_allocated_bytes"] = int(torch.cuda.max_memory_allocated())
+        result["device"] = torch.cuda.get_device_name(0)
+    else:
+        result["device"] = "cpu"
+    result["torch_threads"] = torch.get_num_threads()
+    Path(result_path).write_text(json.dumps(result, indent=2))
+
+
+# --------------------------------------------------------------------------------------------------------- parent side
+
+def run_recipe(recipe: str, spec: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    """Run one recipe in a fresh interpreter; adds peak_rss_bytes, process_seconds and derived speed figures."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{recipe}-") as tmp:
+        spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+        spec_path.write_text(json.dumps(spec))
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(ROOT))
+        t0 = time.perf_counter()
+        log_path = Path(spec["work_dir"]) / f"{recipe}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "w") as log:  # progress bars and warnings go to the log, not into the table
+            proc = subprocess.Popen([sys.executable, "-m", "bench.measure", recipe, str(spec_path), str(result_path)],
+                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = None if timeout is None else t0 + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - t0
+        if proc.returncode != 0 or not result_path.exists():
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] if log_path.exists() else []
+            return {"recipe": recipe, "error": f"exit code {proc.returncode}: {' '.join(tail)[:200]}",
+                    "process_seconds": elapsed, "log": str(log_path)}
+        result = json.loads(result_path.read_text())
+    result["recipe"] = recipe
+    result["process_seconds"] = elapsed
+    result["peak_rss_bytes"] = usage.ru_maxrss * 1024  # Linux reports KiB
+    epochs_done = len(result["epoch_seconds"]) or 1
+    result["epoch_seconds_mean"] = result["train_seconds"] / epochs_done
+    result["samples_per_second"] = result["num_train"] * epochs_done / result["train_seconds"]
+    result["real_tokens_per_second"] = result["real_tokens_per_epoch"] * epochs_done / result["train_seconds"]
+    if len(result["epoch_seconds"]) > 1:
+        # Steady state: the epochs after the first (no warm-up, no new shapes to compile or tune).
+        steady = result["epoch_seconds"][1:]
+        result["steady_samples_per_second"] = result["num_train"] * len(steady) / sum(steady)
+    return result
+
+
+def add_flops(result: dict[str, Any], params: int, peak: float | None) -> None:
+    """Model FLOP/s = 6 x non-embedding params x real (unpadded) tokens/s; MFU = that / the device's bf16 peak."""
+    if "real_tokens_per_second" not in result:
+        return
+    result["model_flops_per_second"] = 6 * params * result["real_tokens_per_second"]
+    if peak:
+        result["mfu"] = result["model_flops_per_second"] / peak
+
+
+if __name__ == "__main__":
+    child_main(*sys.argv[1:4])
