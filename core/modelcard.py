@@ -198,17 +198,20 @@ def export_name(run_dir: Path | str) -> str:
     return slug or "text-classifier"
 
 
-def make_zip(run_dir: Path | str) -> Path:
-    """Zip the export folder as <name>/... into exports/<name>.zip inside the run directory."""
+def make_zip(run_dir: Path | str, out_dir: Path | str | None = None) -> Path:
+    """Zip the export folder as <name>/... into <out_dir or run_dir/exports>/<name>.zip."""
     run_dir = Path(run_dir)
     folder = prepare_export(run_dir)
     name = export_name(run_dir)
-    out_dir = run_dir / "exports"
-    out_dir.mkdir(exist_ok=True)
+    out_dir = Path(out_dir) if out_dir else run_dir / "exports"
+    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name}.zip"
     tmp = out_dir / f"{name}.zip.tmp"
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+    with zipfile.ZipFile(tmp, "w") as zf:
         for path in export_files(folder):
-            zf.write(path, f"{name}/{path.relative_to(folder).as_posix()}")
+            # Weights barely compress and are the bulk: store them; deflate the small text files.
+            stored = path.suffix in (".safetensors", ".bin", ".pt")
+            zf.write(path, f"{name}/{path.relative_to(folder).as_posix()}",
+                     compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
     tmp.replace(target)
     return target

@@ -132,3 +132,41 @@ def test_confusion_figure_has_label_names(run: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")  # renders without a display
     assert buf.getvalue()[:4] == b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: str, example_data: Path) -> Path:
+    """A real run: core.runs.create_run + core.train.train in-process on the example tickets, tiny model, 1 epoch."""
+    from core.config import TrainConfig
+    from core.runs import create_run
+    from core.train import train
+
+    config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, batch_size=32, run_name="tickets")
+    run = create_run(config, root=tmp_path_factory.mktemp("real-runs"), owner="test")
+    assert train(run) == "finished", (run / "events.jsonl").read_text()[-2000:]
+    return run
+
+
+@pytest.mark.slow
+def test_a_real_run_evaluates_predicts_and_exports(real_run: Path, tmp_path: Path) -> None:
+    from core import modelcard, predict
+
+    ev = evaluation.load_evaluation(real_run)
+    labels = json.loads((real_run / "labels.json").read_text())
+    assert ev.labels == labels and ev.baseline is not None  # baseline.json written by create_run, read here
+    assert len(ev.predictions) == ev.metrics["num_validation"] == len(pd.read_parquet(real_run / "data" / "validation.parquet"))
+    assert sum(map(sum, ev.confusion)) == len(ev.predictions)
+    assert list(evaluation.per_class_table(ev)["label"]) == labels
+    wrong = evaluation.misclassified(ev)
+    assert wrong["confidence"].is_monotonic_decreasing
+    assert len(wrong) == round((1 - ev.metrics["accuracy"]) * len(ev.predictions))
+    # The kept model reproduces the validation predictions train.py wrote.
+    predictor = predict.get_predictor(real_run)
+    assert predictor.labels == labels
+    head = ev.predictions.head(8)
+    again = predictor.predict_proba(list(head["text"]))
+    for (_, row), probs in zip(head.iterrows(), again):
+        assert probs == pytest.approx([row[f"prob_{lab}"] for lab in labels], abs=1e-3)
+    assert (real_run / "model" / "training_args.bin").exists()  # Trainer.save_model writes it; the export leaves it out
+    with __import__("zipfile").ZipFile(modelcard.make_zip(real_run, tmp_path)) as zf:
+        assert "tickets/README.md" in zf.namelist() and "tickets/training_args.bin" not in zf.namelist()

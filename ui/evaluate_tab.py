@@ -1,0 +1,108 @@
+"""Step 3, Evaluate: headline vs. baseline, per-class table, confusion matrix, the most confident mistakes.
+
+Handlers only turn a run directory into core.evaluation calls and their results into components.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from core import evaluation
+from core.errors import UserError
+from ui.context import AppContext, split_run_state
+
+ALL = "(all)"
+_MISTAKE_COLUMNS = ["text", "true label", "predicted label", "confidence"]
+
+
+def _filter_value(value: str | None) -> str | None:
+    return None if not value or value == ALL else value
+
+
+def _note(text: str, kind: str = "info") -> str:
+    return f"<div class='tc-eval-note tc-{kind}'>{_esc(text)}</div>"
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _mistakes_note(shown: int, total: int) -> str:
+    if total == 0:
+        return "No mistakes on the validation set."
+    return f"{shown} of {total} misclassified validation texts, most confident mistakes first."
+
+
+def show(run_state: str | None) -> tuple:
+    """(note, content visible, headline, per-class, confusion plot, true filter, predicted filter, mistakes, count)."""
+    run_dir, state = split_run_state(run_state)
+    empty = pd.DataFrame(columns=_MISTAKE_COLUMNS)
+    hidden = (gr.Column(visible=False), gr.skip(), gr.skip(), gr.skip(),
+              gr.Dropdown(choices=[ALL], value=ALL), gr.Dropdown(choices=[ALL], value=ALL), empty, "")
+    if not run_dir:
+        return (_note(evaluation.NO_RUN_MESSAGE), *hidden)
+    if state and state != "finished":
+        return (_note(evaluation.NOT_FINISHED_MESSAGE), *hidden)
+    try:
+        ev = evaluation.load_evaluation(run_dir)
+    except UserError as exc:
+        return (_note(exc.message), *hidden)
+    mistakes = evaluation.misclassified(ev)
+    choices = [ALL] + ev.labels
+    return (
+        _note(f"{ev.name}: {evaluation.verdict(ev)}", "ok"),
+        gr.Column(visible=True),
+        evaluation.headline_table(ev),
+        evaluation.per_class_table(ev),
+        evaluation.confusion_figure(ev),
+        gr.Dropdown(choices=choices, value=ALL),
+        gr.Dropdown(choices=choices, value=ALL),
+        mistakes,
+        _mistakes_note(len(mistakes), len(mistakes)),
+    )
+
+
+def filter_mistakes(run_state: str | None, true_label: str | None, predicted_label: str | None) -> tuple:
+    """(mistakes table, count note) for the chosen true/predicted labels."""
+    run_dir, _ = split_run_state(run_state)
+    try:
+        ev = evaluation.load_evaluation(run_dir)
+    except UserError as exc:
+        gr.Warning(exc.message)
+        return pd.DataFrame(columns=_MISTAKE_COLUMNS), ""
+    total = len(evaluation.misclassified(ev))
+    shown = evaluation.misclassified(ev, _filter_value(true_label), _filter_value(predicted_label))
+    return shown, _mistakes_note(len(shown), total)
+
+
+def render(ctx: AppContext) -> dict[str, gr.Component]:
+    gr.Markdown("### 3 · Evaluate\nHow good is the model on the validation texts it never trained on, and is it "
+                "better than a classic baseline trained in seconds?")
+    note = gr.HTML(_note(evaluation.NO_RUN_MESSAGE), elem_id="tc-eval-note")
+    with gr.Column(visible=False) as content:
+        headline = gr.Dataframe(label="Headline: fine-tuned model vs. TF-IDF + logistic regression baseline",
+                                interactive=False, elem_id="tc-eval-headline")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=320):
+                per_class = gr.Dataframe(label="Per label (validation)", interactive=False,
+                                         elem_id="tc-eval-per-class", max_height=420)
+            with gr.Column(scale=1, min_width=320):
+                confusion = gr.Plot(label="Confusion matrix", elem_id="tc-eval-confusion")
+        gr.Markdown("#### Mistakes\nThe validation texts the model got wrong, the most confident ones first: "
+                    "these often reveal mislabelled data or labels that overlap.")
+        with gr.Row():
+            true_filter = gr.Dropdown([ALL], value=ALL, label="True label", elem_id="tc-eval-true-filter")
+            pred_filter = gr.Dropdown([ALL], value=ALL, label="Predicted label", elem_id="tc-eval-pred-filter")
+        count = gr.Markdown(elem_id="tc-eval-mistakes-count")
+        mistakes = gr.Dataframe(pd.DataFrame(columns=_MISTAKE_COLUMNS), interactive=False, wrap=True,
+                                max_height=480, elem_id="tc-eval-mistakes")
+    outputs = [note, content, headline, per_class, confusion, true_filter, pred_filter, mistakes, count]
+    ctx.run_state.change(show, [ctx.run_state], outputs, api_visibility="private", show_progress="minimal",
+                         show_progress_on=[note], trigger_mode="always_last")
+    for dropdown in (true_filter, pred_filter):
+        dropdown.input(filter_mistakes, [ctx.run_state, true_filter, pred_filter], [mistakes, count],
+                       api_visibility="private", show_progress="hidden")
+    return dict(note=note, content=content, headline=headline, per_class=per_class, confusion=confusion,
+                true_filter=true_filter, pred_filter=pred_filter, mistakes=mistakes, count=count)

@@ -1,0 +1,199 @@
+"""Step 4, Predict: type a sentence and see every class probability plus the pipeline trace; predict a whole file.
+
+Handlers only turn UI values into core.predict calls and their results into components. The model of the run on
+screen is loaded when the run is shown (core.predict keeps it), so the first prediction is already fast.
+"""
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from core import predict
+from core.errors import UserError
+from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
+from ui import session
+from ui.context import AppContext, split_run_state
+
+FILE_TYPES = [".csv", ".tsv", ".txt", ".xlsx", ".jsonl", ".json", ".parquet"]
+PREVIEW_ROWS = 20
+_TOKEN_COLUMNS = ["#", "token", "input id", "attention mask"]
+_SCORE_COLUMNS = ["label", "logit", "softmax probability"]
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _note(text: str, kind: str = "info") -> str:
+    return f"<div class='tc-predict-note tc-{kind}'>{_esc(text)}</div>"
+
+
+def _finished_run(run_state: str | None) -> tuple[str | None, str | None]:
+    """(run_dir, None) for a run with a trained model, else (None, the message to show)."""
+    run_dir, state = split_run_state(run_state)
+    if not run_dir:
+        return None, NO_RUN_MESSAGE
+    if state and state != "finished":
+        return None, NOT_FINISHED_MESSAGE
+    if not (Path(run_dir) / "model" / "config.json").exists():
+        return None, NOT_FINISHED_MESSAGE
+    return run_dir, None
+
+
+def on_run(run_state: str | None) -> tuple:
+    """(note, examples, label, trace summary, tokens, scores, interactive x2): re-drawn for the run on screen."""
+    run_dir, problem = _finished_run(run_state)
+    cleared = (None, "", pd.DataFrame(columns=_TOKEN_COLUMNS), pd.DataFrame(columns=_SCORE_COLUMNS))
+    if problem:
+        return (_note(problem), gr.Dataset(samples=[]), *cleared, gr.Button(interactive=False),
+                gr.Button(interactive=False))
+    try:
+        predictor = predict.get_predictor(run_dir)  # load now: the first prediction is then fast
+        examples = predict.example_texts(run_dir, 6)
+    except UserError as exc:
+        return (_note(exc.message, "error"), gr.Dataset(samples=[]), *cleared, gr.Button(interactive=False),
+                gr.Button(interactive=False))
+    labels = ", ".join(predictor.labels)
+    return (_note(f"Model of run {Path(run_dir).name} is ready. Labels: {labels}.", "ok"),
+            gr.Dataset(samples=[[t] for t in examples]), *cleared, gr.Button(interactive=True),
+            gr.Button(interactive=True))
+
+
+def trace_tables(trace: dict[str, Any]) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """The trace as (summary, tokens table, scores table)."""
+    tokens = pd.DataFrame({"#": range(len(trace["tokens"])), "token": trace["tokens"],
+                           "input id": trace["input_ids"], "attention mask": trace["attention_mask"]})
+    scores = pd.DataFrame({"label": list(trace["logits"]),
+                           "logit": [round(v, 4) for v in trace["logits"].values()],
+                           "softmax probability": [round(v, 4) for v in trace["probs"].values()]})
+    summary = (f"**Predicted:** {_esc(trace['predicted'])} ({trace['confidence']:.1%}) · "
+               f"{len(trace['tokens'])} tokens, including the special [CLS]/[SEP]-style markers. "
+               "Text → tokenizer (word pieces → ids, attention mask 1 = real token) → model → one logit per "
+               "label → softmax → probabilities that sum to 1.")
+    if trace["truncated"]:
+        summary += f"\n\n⚠ The text is longer than {trace['max_length']} tokens: only the beginning was read."
+    return summary, tokens, scores
+
+
+def on_predict(text: str | None, run_state: str | None) -> tuple:
+    """(label probabilities, trace summary, tokens table, scores table) for one sentence."""
+    run_dir, problem = _finished_run(run_state)
+    if problem:
+        gr.Warning(problem)
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    if not text or not text.strip():
+        gr.Warning("Type a text to classify first.")
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    try:
+        trace = predict.get_predictor(run_dir).trace(text)
+    except UserError as exc:
+        gr.Warning(exc.message)
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return (trace["probs"], *trace_tables(trace))
+
+
+def on_upload(file_path: str | None) -> tuple:
+    """(text column dropdown, note) for an uploaded table: its columns, the likely text column preselected."""
+    if not file_path:
+        return gr.Dropdown(choices=[], value=None), ""
+    try:
+        df = predict.read_input_table(file_path)
+    except UserError as exc:
+        gr.Warning(exc.message)
+        return gr.Dropdown(choices=[], value=None), _esc(exc.message)
+    columns = [str(c) for c in df.columns]
+    return (gr.Dropdown(choices=columns, value=predict.guess_text_column(df)),
+            f"{len(df):,} rows, {len(columns)} columns. Check the text column, then press Predict file.")
+
+
+def on_predict_file(file_path: str | None, column: str | None, run_state: str | None,
+                    progress: gr.Progress = gr.Progress()) -> tuple:
+    """(preview table, downloadable CSV, note) for a whole uploaded table."""
+    run_dir, problem = _finished_run(run_state)
+    try:
+        if problem:
+            raise UserError(problem)
+        if not file_path:
+            raise UserError("Upload a CSV, TSV or XLSX file first.")
+        if not column:
+            raise UserError("Pick the column that holds the texts.")
+        df = predict.read_input_table(file_path)
+        # A fresh folder under the system temp dir: Gradio may serve it, and two downloads never collide.
+        out = Path(tempfile.gettempdir()) / "textclf-predictions" / uuid.uuid4().hex / f"predictions-{Path(file_path).stem}.csv"
+        result = predict.predict_table(run_dir, df, column, out, progress=lambda f: progress(f, desc="Predicting"))
+    except UserError as exc:
+        gr.Warning(exc.message)
+        return gr.skip(), gr.skip(), _esc(exc.message)
+    return (result.head(PREVIEW_ROWS), str(out),
+            f"Predicted {len(result):,} rows. Download the CSV below (first {PREVIEW_ROWS} rows shown).")
+
+
+def api_predict(text: str, run_id: str) -> dict[str, float]:
+    """Classify one text with a finished run's model: the probability of every label.
+
+    Args:
+        text: the text to classify
+        run_id: the id returned by /train
+    """
+    try:
+        run_dir = session.run_dir_for(run_id, session.runs_root())
+        return predict.get_predictor(run_dir).predict([text])[0]
+    except UserError as exc:
+        raise gr.Error(exc.message, print_exception=False)
+
+
+def render(ctx: AppContext) -> dict[str, gr.Component]:
+    gr.Markdown("### 4 · Predict\nTry the model: type a text and press Enter, or predict a whole file.")
+    note = gr.HTML(_note(NO_RUN_MESSAGE), elem_id="tc-predict-note")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=320):
+            text = gr.Textbox(label="Text", placeholder="Type a sentence and press Enter", lines=1, max_lines=8,
+                              elem_id="tc-predict-text")
+            button = gr.Button("Predict", variant="primary", interactive=False, elem_id="tc-predict-button")
+            examples = gr.Dataset(components=[text], samples=[], label="Examples from your validation data",
+                                  elem_id="tc-predict-examples", samples_per_page=6)
+        with gr.Column(scale=2, min_width=280):
+            label = gr.Label(label="Prediction", elem_id="tc-predict-label")
+    with gr.Accordion("Pipeline trace: what happened to this sentence", open=True, elem_id="tc-trace"):
+        summary = gr.Markdown(elem_id="tc-trace-summary")
+        with gr.Row(equal_height=False):
+            tokens = gr.Dataframe(pd.DataFrame(columns=_TOKEN_COLUMNS), label="1 · Tokens, ids and attention mask",
+                                  interactive=False, max_height=320, elem_id="tc-trace-tokens")
+            scores = gr.Dataframe(pd.DataFrame(columns=_SCORE_COLUMNS), label="2 · Logits and softmax probabilities",
+                                  interactive=False, elem_id="tc-trace-scores")
+    gr.Markdown("#### Predict a file\nUpload a CSV, TSV or XLSX table, pick the text column, and download the table "
+                "with the predicted label and one probability column per label.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=280):
+            upload = gr.File(label="Table to predict", file_types=FILE_TYPES, type="filepath",
+                             elem_id="tc-batch-file")
+            column = gr.Dropdown([], label="Text column", elem_id="tc-batch-column")
+            batch_button = gr.Button("Predict file", interactive=False, elem_id="tc-batch-button")
+            batch_note = gr.Markdown(elem_id="tc-batch-note")
+            download = gr.File(label="Predictions (CSV)", interactive=False, elem_id="tc-batch-download")
+        with gr.Column(scale=2, min_width=320):
+            preview = gr.Dataframe(label=f"Preview (first {PREVIEW_ROWS} rows)", interactive=False, max_height=400,
+                                   elem_id="tc-batch-preview")
+
+    outputs = [label, summary, tokens, scores]
+    ctx.run_state.change(on_run, [ctx.run_state], [note, examples, *outputs, button, batch_button],
+                         api_visibility="private", show_progress="minimal", show_progress_on=[note],
+                         trigger_mode="always_last")
+    for trigger in (text.submit, button.click):
+        trigger(on_predict, [text, ctx.run_state], outputs, api_visibility="private", show_progress="hidden",
+                trigger_mode="always_last", concurrency_limit=4)
+    examples.click(lambda sample: sample[0], [examples], [text], api_visibility="private", queue=False,
+                   show_progress="hidden").then(
+        on_predict, [text, ctx.run_state], outputs, api_visibility="private", show_progress="hidden")
+    upload.change(on_upload, [upload], [column, batch_note], api_visibility="private")
+    batch_button.click(on_predict_file, [upload, column, ctx.run_state], [preview, download, batch_note],
+                       api_visibility="private", concurrency_limit=1)
+    gr.api(api_predict, api_name="predict", concurrency_limit=4)
+    return dict(note=note, text=text, button=button, examples=examples, label=label, summary=summary, tokens=tokens,
+                scores=scores, upload=upload, column=column, batch_button=batch_button, download=download,
+                preview=preview)

@@ -1,0 +1,121 @@
+"""Step 5, Publish: download the trained model as a zip, or push it to the Hugging Face Hub.
+
+The token comes from the event (typed box, or the OAuth token of "Sign in with Hugging Face" on Spaces) or from
+HF_TOKEN; it is passed straight to core.hub and never kept in a State, a file or a log.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import gradio as gr
+
+from core import hub, modelcard
+from core.errors import UserError
+from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
+from ui.context import AppContext, split_run_state
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _note(text: str, kind: str = "info") -> str:
+    return f"<div class='tc-publish-note tc-{kind}'>{_esc(text)}</div>"
+
+
+def on_spaces() -> bool:
+    """Sign-in needs a Space (OAuth app) and gradio's OAuth extras; locally the token box and HF_TOKEN are used."""
+    if not os.environ.get("SPACE_ID"):
+        return False
+    try:
+        import authlib  # noqa: F401
+        import itsdangerous  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _finished_run(run_state: str | None) -> tuple[str | None, str | None]:
+    run_dir, state = split_run_state(run_state)
+    if not run_dir:
+        return None, NO_RUN_MESSAGE
+    if (state and state != "finished") or not (Path(run_dir) / "model" / "config.json").exists():
+        return None, NOT_FINISHED_MESSAGE
+    return run_dir, None
+
+
+def on_run(run_state: str | None) -> tuple:
+    """(note, zip file, repo box, push result, zip button, push button) for the run on screen."""
+    run_dir, problem = _finished_run(run_state)
+    if problem:
+        return (_note(problem), None, gr.Textbox(placeholder="your-name/model-name"), "",
+                gr.Button(interactive=False), gr.Button(interactive=False))
+    name = modelcard.export_name(run_dir)
+    return (_note(f"Ready to share the model of run {Path(run_dir).name}.", "ok"), None,
+            gr.Textbox(placeholder=f"your-name/{name} (leave empty for this default)"), "",
+            gr.Button(interactive=True), gr.Button(interactive=True))
+
+
+def on_zip(run_state: str | None) -> str | None:
+    """The model folder (weights, tokenizer, config with label names, model card) as a zip to download."""
+    run_dir, problem = _finished_run(run_state)
+    try:
+        if problem:
+            raise UserError(problem)
+        # Under the system temp dir so Gradio may serve it wherever the runs folder lives.
+        return str(modelcard.make_zip(run_dir, Path(tempfile.gettempdir()) / "textclf-zips" / uuid.uuid4().hex))
+    except UserError as exc:
+        gr.Warning(exc.message)
+        return None
+
+
+def on_push(run_state: str | None, repo_id: str | None, private: bool, token: str | None,
+            oauth_token: gr.OAuthToken | None = None) -> str:
+    """Push to the Hub; returns a short result line. Errors are one sentence (gr.Warning and the result line)."""
+    run_dir, problem = _finished_run(run_state)
+    try:
+        if problem:
+            raise UserError(problem)
+        result = hub.push_to_hub(run_dir, repo_id=repo_id, private=bool(private), token=token,
+                                 oauth_token=oauth_token.token if oauth_token else None)
+    except UserError as exc:
+        gr.Warning(exc.message)
+        return f"❌ {_esc(exc.message)}"
+    visibility = "private" if result.private else "public"
+    return f"✅ Pushed to [{result.repo_id}]({result.url}) ({visibility})."
+
+
+def render(ctx: AppContext) -> dict[str, gr.Component]:
+    gr.Markdown("### 5 · Publish\nTake the model with you as a zip, or share it on the Hugging Face Hub. Both hold "
+                "the same folder: weights, tokenizer, config with your label names, and a model card.")
+    note = gr.HTML(_note(NO_RUN_MESSAGE), elem_id="tc-publish-note")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
+            gr.Markdown("#### Download\nLoad it anywhere with `pipeline(\"text-classification\", model=\"<unzipped "
+                        "folder>\")`.")
+            zip_button = gr.Button("Prepare model zip", interactive=False, elem_id="tc-zip-button")
+            zip_file = gr.File(label="Model (.zip)", interactive=False, elem_id="tc-zip-file")
+        with gr.Column(scale=1, min_width=300):
+            gr.Markdown("#### Push to the Hugging Face Hub")
+            if on_spaces():
+                gr.LoginButton(elem_id="tc-login")
+                token_help = "Or paste a token with write access (overrides the sign-in)."
+            else:
+                token_help = "A token with write access (huggingface.co/settings/tokens); HF_TOKEN is used when empty."
+            token = gr.Textbox(label="Hugging Face token", type="password", info=token_help,
+                               placeholder="hf_…", elem_id="tc-hub-token")
+            repo = gr.Textbox(label="Repository", placeholder="your-name/model-name", elem_id="tc-hub-repo",
+                              info="Created if it does not exist. A name without '/' goes under your account.")
+            private = gr.Checkbox(True, label="Private repository", elem_id="tc-hub-private")
+            push = gr.Button("Push to Hub", variant="primary", interactive=False, elem_id="tc-push-button")
+            result = gr.Markdown(elem_id="tc-push-result")
+    ctx.run_state.change(on_run, [ctx.run_state], [note, zip_file, repo, result, zip_button, push],
+                         api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+    zip_button.click(on_zip, [ctx.run_state], [zip_file], api_visibility="private", concurrency_limit=2)
+    push.click(on_push, [ctx.run_state, repo, private, token], [result], api_visibility="private",
+               concurrency_limit=2, show_progress="minimal")
+    return dict(note=note, zip_button=zip_button, zip_file=zip_file, token=token, repo=repo, private=private,
+                push=push, result=result)
