@@ -39,12 +39,13 @@ class EventCallback(TrainerCallback):
         now = time.perf_counter()
         self._train_seconds += now - self._step_started
         self._steps_timed += 1
-        if self.stop_flag[0] or stop_requested(self.run_dir):
+        stopping = self.stop_flag[0] or stop_requested(self.run_dir)
+        if stopping:
             # Save a checkpoint at this very step so Resume loses nothing.
             self.cancelled = True
             control.should_training_stop = True
             control.should_save = True
-        if now - self._last_progress >= PROGRESS_EVERY_SECONDS or state.global_step == state.max_steps:
+        if stopping or now - self._last_progress >= PROGRESS_EVERY_SECONDS or state.global_step == state.max_steps:
             self._last_progress = now
             self._progress(state, now)
 

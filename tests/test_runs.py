@@ -1,0 +1,122 @@
+"""Runs as child processes: stop and resume, a killed process reported as interrupted, the device queue, the CLI."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from core import rundir, runs
+from core.config import TrainConfig
+from core.events import read_events
+
+pytestmark = pytest.mark.slow
+ROOT = rundir.Path(__file__).resolve().parent.parent
+
+
+def _long_config(example_data, tiny_model_dir, **changes):
+    """Hundreds of fast steps: long enough to stop in the middle."""
+    values = dict(data_path=str(example_data), model=tiny_model_dir, epochs=12, batch_size=4, learning_rate=1e-3)
+    return TrainConfig(**{**values, **changes})
+
+
+def _wait_for(predicate, timeout=120.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+def test_stop_keeps_a_checkpoint_and_resume_finishes(tmp_path, example_data, tiny_model_dir):
+    run_dir = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path, owner="bob")
+    _wait_for(lambda: runs.view(run_dir).step >= 70)  # past the first epoch's checkpoint
+    runs.cancel(run_dir)
+    assert runs.wait(run_dir, timeout=60) == "cancelled"
+    view = runs.view(run_dir)
+    stopped_at = view.step
+    assert view.message == f"Stopped at step {stopped_at} of {view.total_steps}. Resume continues from there."
+    assert (run_dir / "checkpoints" / f"checkpoint-{stopped_at}").is_dir()
+    assert not (run_dir / "model").exists()
+
+    runs.resume(run_dir)
+    assert runs.wait(run_dir, timeout=300) == "finished"
+    view = runs.view(run_dir)
+    started = [e for e in read_events(run_dir) if e["type"] == "started"]
+    assert [e["resumed_from_step"] for e in started] == [0, stopped_at]
+    steps = [s for s, _ in view.train_loss]
+    assert steps == sorted(set(steps)) and steps[-1] > stopped_at
+    assert view.step == view.total_steps
+    assert (run_dir / "model" / "config.json").exists()
+
+
+def test_killed_process_is_reported_interrupted_and_resumes(tmp_path, example_data, tiny_model_dir):
+    run_dir = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path)
+    _wait_for(lambda: runs.view(run_dir).step >= 70)
+    os.kill(rundir.read_status(run_dir)["pid"], signal.SIGKILL)
+    _wait_for(lambda: runs.status(run_dir)["state"] == "interrupted", timeout=30)
+    view = runs.view(run_dir)
+    assert view.state == "interrupted"
+    assert view.message == "The training process ended unexpectedly. Resume continues from the last checkpoint."
+    runs.resume(run_dir)
+    assert runs.wait(run_dir, timeout=300) == "finished"
+
+
+def test_runs_queue_for_the_device_and_stop_while_queued(tmp_path, example_data, tiny_model_dir):
+    first = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path, owner="a")
+    _wait_for(lambda: runs.status(first)["state"] == "running")
+    second = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path, owner="b")
+    _wait_for(lambda: rundir.read_status(second).get("pid") is not None)
+    time.sleep(1.0)
+    assert runs.status(second)["state"] == "queued"
+    assert runs.queue_position(second) == 2
+    assert runs.queue_position(first) is None
+    runs.cancel(second)
+    assert runs.wait(second, timeout=30) == "cancelled"
+    assert runs.view(second).message == "Cancelled before training started."
+    runs.cancel(first)
+    assert runs.wait(first, timeout=60) == "cancelled"
+    assert [s.run_dir for s in runs.list_runs(tmp_path, owner="a")] == [first]
+    assert {s.run_dir for s in runs.list_runs(tmp_path)} == {first, second}
+
+
+def test_resume_of_a_finished_run_is_refused(tmp_path):
+    rundir.write_status(tmp_path, "finished", pid=None)
+    with pytest.raises(runs.UserError) as err:
+        runs.resume(tmp_path)
+    assert err.value.message == "Only a stopped, interrupted or failed run can be resumed; this one is finished."
+
+
+def _cli(*args, cwd=ROOT):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def test_cli_trains_and_prints_the_epoch_table(tmp_path, example_data, tiny_model_dir):
+    result = _cli("--runs-dir", str(tmp_path), "train", "--data", str(example_data), "--model", tiny_model_dir,
+                  "--epochs", "2", "--lr", "0.001")
+    assert result.returncode == 0, result.stderr
+    assert "epoch | train loss | val loss | accuracy | macro-F1" in result.stdout
+    assert "FINISHED: Validation accuracy" in result.stdout
+    assert "4 labels: account 55, billing 100, shipping 75, technical 90." in result.stdout
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert (run_dir / "model" / "config.json").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "no-such-file.csv"], "Error: The file 'no-such-file.csv' was not found."),
+    (["--data", "EXAMPLE", "--model", "./missing-model"], "Error: The folder './missing-model' does not exist."),
+    (["--data", "EXAMPLE", "--model", "someone/not-downloaded"],
+     "Error: The model 'someone/not-downloaded' is not downloaded and the app is offline: "
+     "choose the offline default model or a local folder."),
+    (["--data", "EXAMPLE", "--epochs", "0"], "Error: Epochs must be more than 0 and at most 100."),
+    (["--data", "EXAMPLE", "--text", "body"], "Error: Column 'body' is not in the file. Columns: text, label."),
+])
+def test_cli_bad_input_exits_non_zero_with_one_clear_line(args, message, example_data, tmp_path):
+    args = [str(example_data) if a == "EXAMPLE" else a for a in args]
+    result = _cli("--runs-dir", str(tmp_path), "train", *args)
+    assert result.returncode == 2
+    assert result.stderr.strip() == message
+    assert "Traceback" not in result.stdout + result.stderr
