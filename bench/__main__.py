@@ -9,7 +9,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -176,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench.predict_bench import run_predict_bench
 
         run_dir = Path(ours["run_dir"]) if ours else None
-        report["predict"] = run_predict_bench(run_dir, work)
+        data = report["sections"][0]["data"]
+        report["predict"] = run_predict_bench(run_dir, work, Path(data["train_csv"]), Path(data["val_csv"]))
         print("\n" + report["predict"]["table"], flush=True)
     report["load_average_end"] = load_average()
     out_json = args.out / f"bench-{stamp}.json"
@@ -189,9 +189,6 @@ def main(argv: list[str] | None = None) -> int:
         md += ["## prediction and start-up", "", report["predict"]["table"], ""]
     (args.out / f"bench-{stamp}.md").write_text("\n".join(md))
     print(f"\nresults: {out_json}", flush=True)
-    if ours is None or not gpu:
-        pass
-    shutil.rmtree(work / "tmp", ignore_errors=True)
     return 0
 
 

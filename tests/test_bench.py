@@ -1,0 +1,117 @@
+"""The benchmark's parsing and its stock recipes (1-2 steps on the tiny model): fast, offline, no timing asserts."""
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench import datasets
+from bench.predict_bench import percentile, predict_table
+
+
+def test_parse_polarity_reads_bom_headerless_quoted_csv(tmp_path: Path) -> None:
+    path = tmp_path / "pl.csv"
+    path.write_bytes('"1","a "" quoted "" fine film . \n"\n"-1","dull , dull , dull"\n'.encode("utf-8-sig"))
+    df = datasets.parse_polarity(path)
+    assert df.columns.tolist() == ["text", "label"]
+    assert df["label"].tolist() == ["positive", "negative"]
+    assert df["text"].tolist() == ['a " quoted " fine film .', "dull , dull , dull"]
+
+
+def test_parse_r8_skips_orange_type_lines_and_keeps_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "r8.tab"
+    path.write_text('Category\tText\nd\tstring\nclass\t\nearn\t"net profit" rose 5 pct\nacq\tco said it\'s buying\n')
+    df = datasets.parse_r8(path)
+    assert df["label"].tolist() == ["earn", "acq"]
+    assert df["text"].tolist() == ['"net profit" rose 5 pct', "co said it's buying"]
+
+
+def test_stratified_take_keeps_every_class_and_is_seeded() -> None:
+    df = pd.DataFrame({"text": [f"t{i}" for i in range(100)], "label": ["a"] * 90 + ["b"] * 10})
+    take = datasets._stratified_take(df, 20, seed=1)
+    assert len(take) == 20 and take["label"].value_counts().to_dict() == {"a": 18, "b": 2}
+    assert take.equals(datasets._stratified_take(df, 20, seed=1))
+
+
+def test_prepare_writes_the_same_split_for_every_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [f'"{1 if i % 2 else -1}","sentence number {i} ."' for i in range(50)]
+    (tmp_path / "polarity").mkdir()
+    (tmp_path / "polarity" / "pang_lee2.csv").write_bytes(("\n".join(rows) + "\n").encode("utf-8-sig"))
+    data = datasets.prepare("polarity", train_rows=20, val_rows=6, seed=3, cache=tmp_path)
+    train, val = pd.read_csv(data.train_csv), pd.read_csv(data.val_csv)
+    assert (data.num_train, data.num_val, data.num_labels) == (20, 6, 2)
+    assert not set(train["text"]) & set(val["text"])
+    assert sorted(train["label"].unique()) == ["negative", "positive"]
+
+
+def test_percentile_and_table_render_missing_parts() -> None:
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+    table = predict_table({"app": {"error": "app.py not present"}})
+    assert "not measured" in table and "≤ 8 s" in table
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path) -> tuple[Path, Path]:
+    texts = ["good fine great film", "bad awful dull film", "a lovely movie", "a boring mess"] * 4
+    labels = ["positive", "negative", "positive", "negative"] * 4
+    train, val = tmp_path / "train.csv", tmp_path / "val.csv"
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(train, index=False)
+    pd.DataFrame({"text": texts[:4], "label": labels[:4]}).to_csv(val, index=False)
+    return train, val
+
+
+@pytest.fixture
+def tiny_model_128(tiny_model_dir: str, tmp_path: Path) -> str:
+    """The tiny model has 128 positions; the seed recipe pads to the tokenizer's model_max_length, so match it."""
+    from transformers import AutoTokenizer
+
+    out = tmp_path / "tiny128"
+    shutil.copytree(tiny_model_dir, out)
+    tok = AutoTokenizer.from_pretrained(out)
+    tok.model_max_length = 128
+    tok.save_pretrained(out)
+    return str(out)
+
+
+@pytest.mark.parametrize("recipe", ["seed", "autotrain"])
+def test_stock_recipe_trains_and_reports(recipe: str, tiny_data: tuple[Path, Path], tiny_model_128: str, tmp_path: Path) -> None:
+    from bench.recipes import RECIPES
+
+    result = RECIPES[recipe](tiny_data[0], tiny_data[1], tiny_model_128, 1.0, 42, tmp_path / "out")
+    assert len(result["epoch_seconds"]) == 1 and result["train_seconds"] > 0
+    assert result["num_train"] == 16 and 0 <= result["accuracy"] <= 1 and result["f1_macro"] is not None
+    assert result["max_length"] == (128 if recipe == "seed" else 128)
+    assert result["real_tokens_per_epoch"] < 16 * 128  # unpadded tokens, not the padded batch
+
+
+def test_autotrain_dataset_pads_each_item_to_128(tiny_model_128: str) -> None:
+    from transformers import AutoTokenizer
+
+    from bench.recipes import AutoTrainTextDataset
+
+    ds = AutoTrainTextDataset(["short text", "another"], [0, 1], AutoTokenizer.from_pretrained(tiny_model_128), 128)
+    item = ds[0]
+    assert item["input_ids"].shape == (128,) and int(item["attention_mask"].sum()) < 10 and int(item["labels"]) == 0
+
+
+def test_run_recipe_in_subprocess_measures_peak_rss(tiny_data: tuple[Path, Path], tiny_model_128: str, tmp_path: Path) -> None:
+    from bench.measure import add_flops, run_recipe
+
+    spec = {"train_csv": str(tiny_data[0]), "val_csv": str(tiny_data[1]), "model": tiny_model_128, "epochs": 1.0,
+            "seed": 42, "work_dir": str(tmp_path / "work")}
+    result = run_recipe("autotrain", spec)
+    assert "error" not in result, result
+    assert result["peak_rss_bytes"] > 100 * 2**20 and result["samples_per_second"] > 0
+    add_flops(result, params=1000, peak=1e12)
+    assert result["mfu"] == pytest.approx(result["model_flops_per_second"] / 1e12)
+
+
+def test_non_embedding_params_excludes_embeddings(tiny_model_dir: str) -> None:
+    from bench.measure import gpu_peak_flops, non_embedding_params
+
+    n = non_embedding_params(tiny_model_dir)
+    assert 0 < n < 100_000  # the tiny BERT's layers; its 30522 x 32 word embeddings alone are ~1M
+    assert gpu_peak_flops("NVIDIA H100 80GB HBM3") == 989e12 and gpu_peak_flops("mystery") is None
