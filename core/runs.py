@@ -55,11 +55,10 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
     problems = config.validate()
     if problems:
         raise UserError(" ".join(problems))
-    load_tokenizer(config.model)  # fails fast for an unreachable Hub id or a broken folder
+    tokenizer = load_tokenizer(config.model)  # first: fails fast for an unreachable Hub id or a broken folder
     data = load_training_data(
         config.data_path, config.text_column, config.label_column, config.val_data_path, config.val_share, config.seed
     )
-    tokenizer = load_tokenizer(config.model)
     name = config.run_name or Path(config.data_path).stem
     config = config.replace(text_column=data.text_column, label_column=data.label_column, run_name=name)
 

@@ -104,6 +104,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         greater_is_better=True if keep_best else None,
         # A curve of a one-minute run needs >= 20 points; long runs need not log every step.
         logging_steps=max(1, min(50, total_steps // 100)),
+        logging_first_step=True,  # the live chart gets its first point after one step
         report_to="none",
         disable_tqdm=True,
         bf16=precision == "bf16",
