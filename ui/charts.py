@@ -33,16 +33,29 @@ def _frame(rows: list[tuple], columns: list[str], dtypes: list[str]) -> pd.DataF
     return df.astype(dict(zip(columns, dtypes)))
 
 
+LOSS_SERIES = ("training loss", "validation loss")
+METRIC_SERIES = ("accuracy", "macro-F1")
+
+
+def _placeholders(series: Sequence[str]) -> list[tuple]:
+    """One empty (x=0, y=NaN) point per series. Gradio's LinePlot fixes its colour legend from the first value it
+    draws, so a chart that starts empty never shows its coloured lines; these invisible points avoid that."""
+    return [(0, float("nan"), name) for name in series]
+
+
 def loss_frame(view: RunView) -> pd.DataFrame:
-    """Training loss (every logged step) and validation loss (every evaluation), long format for one LinePlot."""
-    rows = [(int(s), float(v), "training loss") for s, v in view.train_loss]
+    """Training loss (every logged step) and validation loss (every evaluation), long format for one LinePlot.
+
+    Starts with one invisible NaN point per series (see _placeholders); `.dropna()` gives the real points.
+    """
+    rows = _placeholders(LOSS_SERIES) + [(int(s), float(v), "training loss") for s, v in view.train_loss]
     rows += [(int(e["step"]), float(e["loss"]), "validation loss") for e in view.evals if e.get("loss") is not None]
     return _frame(rows, LOSS_COLUMNS, ["int64", "float64", "str"])
 
 
 def metrics_frame(view: RunView) -> pd.DataFrame:
-    """Validation accuracy and macro-F1 by epoch (fractional when evaluating every N steps)."""
-    rows: list[tuple[float, float, str]] = []
+    """Validation accuracy and macro-F1 by epoch (fractional when evaluating every N steps); NaN placeholders first."""
+    rows: list[tuple[float, float, str]] = _placeholders(METRIC_SERIES)
     for e in view.evals:
         epoch = round(float(e.get("epoch") or 0.0), 3)
         if e.get("accuracy") is not None:
@@ -109,8 +122,11 @@ def banner_html(view: RunView | None, queue_position: int | None = None, run_nam
     name = f" <b>{html.escape(run_name)}</b>" if run_name else ""
     best = f" Best macro-F1 {view.best_f1:.3f}." if view.best_f1 is not None else ""
     if state == "queued":
-        where = f" You are number {queue_position} in the queue." if queue_position else ""
-        text = f"Queued{name}: another training job is using the machine.{where} It starts by itself."
+        if queue_position and queue_position > 1:
+            text = (f"Queued{name}: another training job is using the machine. You are number {queue_position} "
+                    "in the queue; it starts by itself.")
+        else:
+            text = f"Starting{name}: the training process is getting ready…"
     elif state == "running":
         text = f"Training{name}… {html.escape(progress_text(view))}. You can close this tab; training continues."
     elif state == "finished":

@@ -25,7 +25,7 @@ def _optional(module: str) -> Any | None:
     return importlib.import_module(module)
 
 
-def on_load(stored: Any) -> tuple[str, dict, str | None]:
+def on_load(stored: Any) -> tuple[str, dict, str | None, Any]:
     """Page (re)load: keep or create this browser's owner id and re-attach to the run it showed last."""
     sess = session.resolve_session(stored)
     run_dir = session.owned_run(sess["last_run"], sess["owner"], session.runs_root())
@@ -36,7 +36,7 @@ def on_load(stored: Any) -> tuple[str, dict, str | None]:
                 run_dir = str(run.run_dir)
                 break
     sess["last_run"] = run_dir or ""
-    return sess["owner"], sess, run_dir
+    return sess["owner"], sess, run_dir, (gr.Tabs(selected="train") if run_dir else gr.skip())
 
 
 def remember_run(owner: str, run_dir: str | None) -> dict:
@@ -70,7 +70,7 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         runs_tab_item.select(runs_tab.on_refresh, [ctx.owner], [runs["table"], runs["choice"], runs["note"]],
                              api_visibility="private", concurrency_limit=None)
 
-        demo.load(on_load, [browser], [ctx.owner, browser, ctx.run_dir], api_visibility="private",
+        demo.load(on_load, [browser], [ctx.owner, browser, ctx.run_dir, tabs], api_visibility="private",
                   concurrency_limit=None)
         ctx.run_dir.change(remember_run, [ctx.owner, ctx.run_dir], [browser], api_visibility="private",
                            concurrency_limit=None)

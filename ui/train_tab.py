@@ -232,6 +232,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                                     color_map={"training loss": "#6366f1", "validation loss": "#f97316"})
             metric_plot = gr.LinePlot(charts.metrics_frame(charts.RunView()), x="epoch", y="score", color="metric",
                                       title="Validation accuracy and macro-F1 by epoch", y_lim=[0, 1], height=220,
+                                      x_axis_format=".2~f",
                                       elem_id="tc-metric-chart",
                                       color_map={"accuracy": "#10b981", "macro-F1": "#0ea5e9"})
             epoch_table = gr.Dataframe(charts.epoch_frame(charts.RunView()), label="Epochs", interactive=False,
