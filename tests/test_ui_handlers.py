@@ -1,0 +1,247 @@
+"""UI handlers without a browser: UI values -> TrainConfig, events -> chart data, data check, session, run drawing."""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core.config import DEFAULT_MODEL, TrainConfig
+from core.errors import UserError
+from core.events import fold
+from ui import charts, data_tab, layout, runs_tab, session, train_tab
+from ui.context import join_run_state, split_run_state
+
+EVENTS = [
+    {"type": "started", "time": 100.0, "total_steps": 20},
+    {"type": "status", "time": 100.5, "message": "Training"},
+    {"type": "log", "time": 101.0, "step": 1, "epoch": 0.1, "loss": 1.40},
+    {"type": "log", "time": 102.0, "step": 5, "epoch": 0.5, "loss": 1.20},
+    {"type": "progress", "time": 103.0, "step": 10, "total_steps": 20, "epoch": 1.0, "samples_per_second": 31.5,
+     "eta_seconds": 30.0},
+    {"type": "eval", "time": 104.0, "step": 10, "epoch": 1.0, "loss": 1.10, "accuracy": 0.5, "f1_macro": 0.4},
+    {"type": "log", "time": 105.0, "step": 15, "epoch": 1.5, "loss": 0.90},
+]
+
+
+# ----- UI values -> TrainConfig --------------------------------------------------------------------------------
+
+def test_config_from_ui_converts_widget_values():
+    cfg = train_tab.config_from_ui("/d.csv", "text", "label", " my/model ", 2.0, "0.0003", 16.0, 128.0, 0.25, 2.0,
+                                   True, 7.0, " name ")
+    assert cfg == TrainConfig(data_path="/d.csv", text_column="text", label_column="label", model="my/model", epochs=2.0,
+                              learning_rate=3e-4, batch_size=16, max_length=128, val_share=0.25,
+                              early_stopping_patience=2, class_weights=True, seed=7, run_name="name")
+    assert isinstance(cfg.batch_size, int) and isinstance(cfg.seed, int) and isinstance(cfg.max_length, int)
+    assert cfg.validate() == []
+
+
+def test_config_from_ui_empty_values_fall_back_to_defaults():
+    cfg = train_tab.config_from_ui("/d.csv", "", None, "", None, None, "", None, None, None, None, None)
+    d = TrainConfig()
+    assert cfg.model == DEFAULT_MODEL and cfg.text_column is None and cfg.label_column is None
+    assert (cfg.epochs, cfg.learning_rate, cfg.batch_size, cfg.max_length, cfg.val_share, cfg.seed) == (
+        d.epochs, d.learning_rate, d.batch_size, d.max_length, d.val_share, d.seed)
+
+
+def test_config_from_ui_rejects_text_in_number_boxes():
+    with pytest.raises(UserError, match="not a number"):
+        train_tab.config_from_ui("/d.csv", None, None, None, "three")
+
+
+def test_start_training_reports_all_problems_in_one_sentence(tmp_path):
+    bad = TrainConfig(data_path="", epochs=0)
+    with pytest.raises(UserError) as info:
+        train_tab.start_training(bad, "owner-1", tmp_path)
+    assert "data file" in info.value.message and "Epochs" in info.value.message
+
+
+def test_on_start_refuses_while_data_is_unusable():
+    out = train_tab.on_start({"ok": False, "reason": "The file has only one label."}, "", "", "", DEFAULT_MODEL, 1,
+                             0, 32, 0, 0.2, 0, False, 42, "s-owner", None)
+    run_dir, note = out
+    assert isinstance(run_dir, dict)  # gr.skip(): the shown run does not change
+    assert "only one label" in note and "disabled" in note
+
+
+# ----- events -> charts ----------------------------------------------------------------------------------------
+
+def test_loss_frame_has_training_and_validation_points():
+    df = charts.loss_frame(fold(EVENTS))
+    real = df.dropna()
+    assert list(df.columns) == ["step", "loss", "series"]
+    assert real[real.series == "training loss"][["step", "loss"]].values.tolist() == [[1, 1.4], [5, 1.2], [15, 0.9]]
+    assert real[real.series == "validation loss"][["step", "loss"]].values.tolist() == [[10, 1.1]]
+    # Every series is present from the start (NaN placeholders), so the chart legend never starts empty.
+    empty = charts.loss_frame(fold([]))
+    assert set(empty.series) == {"training loss", "validation loss"} and empty.loss.isna().all()
+    assert str(empty.step.dtype) == "int64" and str(empty.loss.dtype) == "float64"
+
+
+def test_metrics_and_epoch_frames():
+    view = fold(EVENTS)
+    m = charts.metrics_frame(view).dropna()
+    assert sorted(m[["epoch", "score", "metric"]].values.tolist()) == [[1.0, 0.4, "macro-F1"], [1.0, 0.5, "accuracy"]]
+    e = charts.epoch_frame(view)
+    assert list(e.columns) == ["epoch", "train loss", "val loss", "accuracy", "macro-F1"]
+    assert e.iloc[0].tolist() == [1, pytest.approx(1.3), 1.1, 0.5, 0.4]
+    assert e.iloc[1]["epoch"] == 2 and math.isnan(e.iloc[1]["val loss"])
+
+
+def test_progress_and_banner_text():
+    view = fold(EVENTS)
+    text = charts.progress_text(view)
+    assert "Step 15 / 20" in text and "ETA 0:30" in text and "31.5 samples/s" in text and "0:05 elapsed" in text
+    assert 'data-state="running"' in charts.banner_html(view)
+    done = fold(EVENTS + [{"type": "finished", "time": 110.0, "message": "Validation accuracy 50%."}])
+    assert "Finished" in charts.banner_html(done) and "0.400" in charts.banner_html(done)
+    assert 'style="width:100.0%"' in charts.progress_html(done)
+    failed = fold(EVENTS + [{"type": "failed", "time": 110.0, "message": "CUDA out of memory.\nTraceback ..."}])
+    banner = charts.banner_html(failed)
+    assert "CUDA out of memory." in banner and "Traceback" not in banner
+    assert "number 3 in the queue" in charts.banner_html(fold([]), queue_position=3)
+    assert "Starting" in charts.banner_html(fold([]), queue_position=1)
+    assert "Resume" in charts.banner_html(fold(EVENTS + [{"type": "cancelled", "time": 106.0}]))
+    assert charts.fmt_duration(3725) == "1:02:05" and charts.fmt_duration(None) == "–"
+
+
+def test_view_signature_changes_only_when_something_drawn_changes():
+    a, b = fold(EVENTS), fold(EVENTS)
+    assert charts.view_signature(a) == charts.view_signature(b)
+    assert charts.view_signature(a) != charts.view_signature(fold(EVENTS[:-1]))
+
+
+def test_data_charts():
+    counts = charts.class_counts_frame({"b": 2, "a": 5})
+    assert counts.values.tolist() == [["a", 5], ["b", 2]]
+    fig = charts.token_histogram_figure([10, 12, 40, 50], 32, automatic=False)
+    texts = [t.get_text() for t in fig.axes[0].texts] + [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "max length 32 (chosen)" in texts and "cut off (2)" in texts
+    assert charts.warnings_html([]).startswith('<div class="tc-ok"')
+    assert "<li>a &lt;b&gt;</li>" in charts.warnings_html(["a <b>"])
+
+
+# ----- data step -----------------------------------------------------------------------------------------------
+
+def test_check_data_on_example(example_data):
+    check = data_tab.check_data(str(example_data), None, None, DEFAULT_MODEL, 0, 0.2, 42)
+    assert check.ok, check.reason
+    assert (check.text_column, check.label_column) == ("text", "label")
+    assert len(check.class_counts) == 4 and check.suggested_max_length >= 16
+    assert check.marked_max_length == check.suggested_max_length
+    assert len(check.lengths) == sum(check.class_counts.values())
+    assert check.baseline and 0 <= check.baseline["accuracy"] <= 1
+    assert check.status()["ok"] and "4 labels" in check.status()["summary"]
+    chosen = data_tab.check_data(str(example_data), None, None, DEFAULT_MODEL, 16, 0.2, 42)
+    assert chosen.marked_max_length == 16
+    assert any("cuts" in s or "short" in s for s in chosen.warnings), chosen.warnings
+
+
+def test_check_data_explains_unusable_data(tmp_path, example_data):
+    one_class = tmp_path / "one.csv"
+    one_class.write_text("text,label\nhello there,a\ngood morning,a\n", encoding="utf-8")
+    check = data_tab.check_data(str(one_class), None, None, DEFAULT_MODEL)
+    assert not check.ok and "only one label" in check.reason
+    assert "blocked" in data_tab.status_html(check)
+    same = data_tab.check_data(str(example_data), "label", "label", DEFAULT_MODEL)
+    assert not same.ok and "two different columns" in same.reason
+    assert not data_tab.check_data(None, None, None).ok
+
+
+def test_on_file_fills_preview_and_guessed_columns(example_data):
+    out = data_tab.on_file(str(example_data), DEFAULT_MODEL, 0, 0.2, 42)
+    path, preview, text_dd, label_dd = out[:4]
+    assert path == str(example_data)
+    assert list(preview.value["headers"] if isinstance(preview.value, dict) else preview.value.columns) == ["text", "label"]
+    assert text_dd.value == "text" and label_dd.value == "label"
+    assert out[-1]["ok"] is True
+
+
+def test_on_file_with_unreadable_file_keeps_the_page_usable(tmp_path):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not a parquet file")
+    out = data_tab.on_file(str(bad), DEFAULT_MODEL, 0, 0.2, 42)
+    assert out[0] == str(bad) and out[-1]["ok"] is False and out[-1]["reason"]
+
+
+# ----- session and runs ----------------------------------------------------------------------------------------
+
+def test_session_owner_is_created_once_and_kept():
+    fresh = session.resolve_session(None)
+    assert session.valid_owner(fresh["owner"]) and fresh["last_run"] == ""
+    assert session.resolve_session(fresh) == fresh
+    assert session.resolve_session({"owner": "../../etc", "last_run": "/x"})["owner"] != "../../etc"
+
+
+def test_browser_secret_is_stable_across_restarts(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEXTCLF_BROWSER_SECRET", raising=False)
+    assert session.browser_secret(tmp_path) == session.browser_secret(tmp_path)
+
+
+def test_run_ids_from_outside_cannot_escape_the_runs_folder(tmp_path):
+    (tmp_path / "run-1").mkdir()
+    assert session.run_dir_for("run-1", tmp_path) == tmp_path / "run-1"
+    assert session.run_dir_for("/elsewhere/../run-1", tmp_path) == tmp_path / "run-1"  # only the name counts
+    for bad in ("..", "", "no-such-run", "run 1; rm"):
+        with pytest.raises(UserError):
+            session.run_dir_for(bad, tmp_path)
+
+
+def fake_run(root: Path, run_id: str, owner: str, events: list[dict], state: str) -> Path:
+    run_dir = root / run_id
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps({"run_id": run_id, "name": run_id, "owner": owner,
+                                                  "created": time.time()}))
+    (run_dir / "config.json").write_text(json.dumps({"model": DEFAULT_MODEL}))
+    (run_dir / "status.json").write_text(json.dumps({"state": state, "pid": None, "updated": time.time()}))
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    return run_dir
+
+
+def test_draw_running_then_finished_run(tmp_path):
+    run_dir = fake_run(tmp_path, "r1", "s-owner-1", EVENTS, "running")
+    out = train_tab.on_show(str(run_dir))
+    banner, progress, loss, metrics, table, log, log_box, stop, resume, timer, run_state, sig = out
+    assert 'data-state="running"' in banner and "Step 15 / 20" in progress
+    assert len(loss.dropna()) == 4 and len(table) == 2
+    assert timer.active is True and stop.interactive is True and resume.interactive is False
+    assert split_run_state(run_state) == (str(run_dir), "running")
+    # Nothing new: the poller skips every output.
+    assert all(isinstance(x, dict) for x in train_tab.on_tick(str(run_dir), sig))
+    with open(run_dir / "events.jsonl", "a") as f:
+        f.write(json.dumps({"type": "finished", "time": 120.0, "message": "Done."}) + "\n")
+    (run_dir / "status.json").write_text(json.dumps({"state": "finished", "pid": None, "updated": time.time()}))
+    out = train_tab.on_tick(str(run_dir), sig)
+    assert 'data-state="finished"' in out[0] and out[9].active is False and out[10] == join_run_state(str(run_dir), "finished")
+
+
+def test_draw_without_a_run():
+    out = train_tab.on_show(None)
+    assert 'data-state="none"' in out[0] and out[9].active is False and out[10] == "|"
+
+
+def test_runs_are_listed_and_opened_per_owner(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
+    mine = fake_run(tmp_path, "r-mine", "s-owner-1", EVENTS + [{"type": "finished", "time": 120.0}], "finished")
+    theirs = fake_run(tmp_path, "r-theirs", "s-owner-2", EVENTS, "finished")
+    table, dropdown, note = runs_tab.runs_table("s-owner-1")
+    assert table["id"].tolist() == ["r-mine"] and table["state"].tolist() == ["Finished"]
+    assert table["best macro-F1"].tolist() == [0.4] and "1 run" in note
+    assert runs_tab.open_run(str(mine), "s-owner-1")[0] == str(mine)
+    assert isinstance(runs_tab.open_run(str(theirs), "s-owner-1")[0], dict)  # skipped: not this session's run
+    assert [r["run_id"] for r in runs_tab.api_runs("s-owner-2")] == ["r-theirs"]
+
+
+def test_page_load_reattaches_to_the_last_run_of_this_browser(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
+    mine = fake_run(tmp_path, "r-mine", "s-owner-1", EVENTS, "finished")
+    theirs = fake_run(tmp_path, "r-theirs", "s-owner-2", EVENTS, "finished")
+    owner, stored, run_dir, tabs = layout.on_load({"owner": "s-owner-1", "last_run": str(mine)})
+    assert (owner, run_dir) == ("s-owner-1", str(mine)) and stored["last_run"] == str(mine)
+    owner, stored, run_dir, tabs = layout.on_load({"owner": "s-owner-1", "last_run": str(theirs)})
+    assert run_dir is None
+    owner, stored, run_dir, tabs = layout.on_load(None)
+    assert session.valid_owner(owner) and owner != "s-owner-1" and run_dir is None
