@@ -1,4 +1,4 @@
-"""Text classifier studio: `python app.py` serves the web app (http://127.0.0.1:7860 by default).
+"""Text Classifier Studio: `python app.py` serves the web app (http://127.0.0.1:7860 by default).
 
 Honours GRADIO_SERVER_NAME / GRADIO_SERVER_PORT; binds 0.0.0.0 on Hugging Face Spaces (SPACE_ID is set).
 """

@@ -11,7 +11,7 @@ import gradio as gr
 from ui import data_tab, runs_tab, session, train_tab
 from ui.context import AppContext, join_run_state
 
-TITLE = "Text classifier studio"
+TITLE = "Text Classifier Studio"
 OPTIONAL_TABS = (("Evaluate", "evaluate", "ui.evaluate_tab"), ("Predict", "predict", "ui.predict_tab"),
                  ("Publish", "publish", "ui.publish_tab"))
 

@@ -1,0 +1,90 @@
+"""The real app server driven through gradio_client: the named endpoints /train, /status, /stop, /resume, /runs."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def wait_for(client, run_id: str, states: tuple[str, ...], timeout: float = 240) -> dict:
+    deadline = time.time() + timeout
+    status = {}
+    while time.time() < deadline:
+        status = client.predict(run_id, api_name="/status")
+        if status["state"] in states:
+            return status
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} still {status.get('state')} after {timeout}s: {status}")
+
+
+def test_endpoints_are_named_and_documented(client):
+    api = client.view_api(return_format="dict", print_info=False)
+    names = set(api["named_endpoints"])
+    assert {"/train", "/status", "/stop", "/resume", "/runs"} <= names
+    params = [p["parameter_name"] for p in api["named_endpoints"]["/train"]["parameters"]]
+    assert params[:4] == ["data_file", "text_column", "label_column", "model"] and "owner" in params
+    # UI-internal events (timer ticks, uploads) are not part of the API.
+    assert not any(n.startswith("/on_") or n.startswith("/lambda") for n in names), names
+
+
+def test_bad_data_gives_one_readable_error(client, tmp_path):
+    from gradio_client import handle_file
+
+    one_class = tmp_path / "one.csv"
+    one_class.write_text("text,label\nhello there,a\ngood morning,a\n", encoding="utf-8")
+    with pytest.raises(Exception) as info:
+        client.predict(handle_file(str(one_class)), api_name="/train")
+    assert "only one label" in str(info.value)
+    with pytest.raises(Exception) as info:
+        client.predict("no-such-run", api_name="/status")
+    assert "no run" in str(info.value)
+
+
+def test_train_status_runs_and_finished_run(client, example_data, tiny_model_dir):
+    from gradio_client import handle_file
+
+    started = client.predict(handle_file(str(example_data)), model=tiny_model_dir, epochs=1, owner="api-test-1",
+                             api_name="/train")
+    run_id = started["run_id"]
+    assert started["state"] in ("queued", "running")
+    status = wait_for(client, run_id, ("finished", "failed"))
+    assert status["state"] == "finished", status
+    assert status["step"] == status["total_steps"] > 0
+    assert len(status["epochs"]) == 1 and status["best_f1"] is not None and status["train_loss"]
+    runs = client.predict("api-test-1", api_name="/runs")
+    assert [r["run_id"] for r in runs] == [run_id] and runs[0]["state"] == "finished"
+    assert client.predict("someone-else", api_name="/runs") == []
+    with pytest.raises(Exception) as info:
+        client.predict(run_id, api_name="/resume")
+    assert "resumed" in str(info.value)
+
+
+def test_stop_then_resume(client, example_data, tiny_model_dir):
+    from gradio_client import handle_file
+
+    started = client.predict(handle_file(str(example_data)), model=tiny_model_dir, epochs=40, batch_size=8,
+                             owner="api-test-2", api_name="/train")
+    run_id = started["run_id"]
+    wait_for(client, run_id, ("running",), timeout=120)
+    deadline = time.time() + 120
+    while time.time() < deadline and client.predict(run_id, api_name="/status")["step"] < 2:
+        time.sleep(0.5)
+    t0 = time.time()
+    client.predict(run_id, api_name="/stop")
+    stopped = wait_for(client, run_id, ("cancelled", "finished", "failed"), timeout=60)
+    assert stopped["state"] == "cancelled", stopped
+    assert time.time() - t0 < 30
+    resumed = client.predict(run_id, api_name="/resume")
+    assert resumed["state"] in ("queued", "running")
+    wait_for(client, run_id, ("running",), timeout=120)
+    client.predict(run_id, api_name="/stop")
+    assert wait_for(client, run_id, ("cancelled", "finished", "failed"), timeout=60)["state"] == "cancelled"
