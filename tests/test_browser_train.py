@@ -73,6 +73,10 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     page.wait_for_function(
         "() => Array.from(document.querySelectorAll('#tc-loss-chart svg .mark-line path')).length > 0",
         timeout=30_000)
+    # The data file and the settings came back too, so Start is ready again.
+    page.wait_for_selector("#tc-start:not([disabled])", timeout=60_000)
+    assert page.input_value("#tc-epochs input[type=number]") == "1"
+    page.screenshot(path=str(artifacts_dir / "browser-reload.png"), full_page=True)
     # 6. The Runs list shows this session's run with its state.
     page.click("#tc-tab-runs-button")
     page.wait_for_function("() => (document.querySelector('#tc-runs-table')?.innerText || '').includes('Finished')",

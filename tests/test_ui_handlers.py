@@ -245,3 +245,15 @@ def test_page_load_reattaches_to_the_last_run_of_this_browser(tmp_path, monkeypa
     assert run_dir is None
     owner, stored, run_dir, tabs = layout.on_load(None)
     assert session.valid_owner(owner) and owner != "s-owner-1" and run_dir is None
+
+
+def test_settings_survive_a_reload_but_never_name_arbitrary_files(tmp_path, example_data):
+    saved = layout.remember_settings(str(example_data), DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1, True, 7)
+    restored = layout.restore_settings(saved)
+    assert restored[0] == str(example_data.resolve())  # the example folder is allowed
+    assert restored[1:] == (DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1, True, 7)
+    outside = tmp_path / "secret.csv"
+    outside.write_text("text,label\n")
+    forged = layout.restore_settings({"data_path": str(outside), "epochs": "lots", "batch_size": 8})
+    assert isinstance(forged[0], dict) and isinstance(forged[2], dict) and forged[4] == 8
+    assert all(isinstance(x, dict) for x in layout.restore_settings(None))

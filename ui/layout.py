@@ -43,10 +43,24 @@ def remember_run(owner: str, run_dir: str | None) -> dict:
     return {"owner": owner, "last_run": run_dir or ""}
 
 
+def remember_settings(data_path: str, *values: Any) -> dict[str, Any]:
+    """Everything the user chose on Data and Train, kept in the browser so a reload does not lose it."""
+    return {"data_path": data_path or "", **dict(zip(session.SETTING_NAMES, values))}
+
+
+def restore_settings(stored: Any) -> tuple:
+    """-> (data file, *settings): the stored ones, or unchanged (skip) where none is stored."""
+    stored = stored if isinstance(stored, dict) else {}
+    settings = session.clean_settings(stored)
+    path = session.restorable_file(stored.get("data_path"), extra_roots=(data_tab.EXAMPLE_DATA.parent,))
+    return (path if path else gr.skip(),) + tuple(settings.get(n, gr.skip()) for n in session.SETTING_NAMES)
+
+
 def build(runs_root: Path | None = None) -> gr.Blocks:
     root = Path(runs_root) if runs_root else session.runs_root()
     with gr.Blocks(title=TITLE, fill_width=False) as demo:
         browser = session.make_browser_state(root)
+        saved_settings = session.make_settings_state(root)
         ctx = AppContext(runs_root=root, run_dir=gr.State(None), run_state=gr.State(join_run_state(None, "")),
                          owner=gr.State(""))
         gr.Markdown(f"# {TITLE}\nFine-tune a text classifier without code: **upload** a table of texts and labels → "
@@ -72,6 +86,13 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
 
         demo.load(on_load, [browser], [ctx.owner, browser, ctx.run_dir, tabs], api_visibility="private",
                   concurrency_limit=None)
+        setting_inputs = [train[n] for n in session.SETTING_NAMES]
+        demo.load(restore_settings, [saved_settings], [data["file"]] + setting_inputs, api_visibility="private",
+                  concurrency_limit=None)
+        train["start"].click(remember_settings, [data["data_path"]] + setting_inputs, [saved_settings],
+                             api_visibility="private", concurrency_limit=None, show_progress="hidden")
+        data["data_path"].change(remember_settings, [data["data_path"]] + setting_inputs, [saved_settings],
+                                 api_visibility="private", concurrency_limit=None, show_progress="hidden")
         ctx.run_dir.change(remember_run, [ctx.owner, ctx.run_dir], [browser], api_visibility="private",
                            concurrency_limit=None)
 

@@ -99,3 +99,42 @@ def owned_run(run_dir: str | None, owner: str, root: Path) -> str | None:
     except Exception:  # noqa: BLE001 - a broken runs folder must not break page load
         return None
     return str(path) if str(path.resolve()) in mine else None
+
+
+# ----- the user's last data file and settings (restored after a reload) -----------------------------------------
+
+SETTINGS_KEY = "textclf-settings-v1"
+SETTING_NAMES = ("model", "epochs", "learning_rate", "batch_size", "max_length", "val_share",
+                 "early_stopping_patience", "class_weights", "seed")
+_SETTING_TYPES = {"model": str, "epochs": float, "learning_rate": float, "batch_size": int, "max_length": int,
+                  "val_share": float, "early_stopping_patience": int, "class_weights": bool, "seed": int}
+
+
+def make_settings_state(root: Path) -> gr.BrowserState:
+    return gr.BrowserState({}, storage_key=SETTINGS_KEY, secret=browser_secret(root))
+
+
+def restorable_file(path: Any, extra_roots: tuple[Path, ...] = ()) -> str | None:
+    """A stored data path is given back only if it is still an uploaded file (Gradio's upload folder) or an example:
+    localStorage is the browser's, so it must never name an arbitrary file on the server."""
+    if not isinstance(path, str) or not path:
+        return None
+    from gradio.utils import get_upload_folder
+
+    p = Path(path).resolve()
+    roots = (Path(get_upload_folder()).resolve(),) + tuple(Path(r).resolve() for r in extra_roots)
+    return str(p) if p.is_file() and any(p.is_relative_to(r) for r in roots) else None
+
+
+def clean_settings(stored: Any) -> dict[str, Any]:
+    """Stored settings with the right types; unknown or broken entries are dropped."""
+    out: dict[str, Any] = {}
+    for name, value in (stored if isinstance(stored, dict) else {}).items():
+        cast = _SETTING_TYPES.get(name)
+        if cast is None or value is None:
+            continue
+        try:
+            out[name] = cast(value) if cast is not str else str(value)[:500]
+        except (TypeError, ValueError):
+            continue
+    return out
