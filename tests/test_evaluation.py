@@ -170,3 +170,20 @@ def test_a_real_run_evaluates_predicts_and_exports(real_run: Path, tmp_path: Pat
     assert (real_run / "model" / "training_args.bin").exists()  # Trainer.save_model writes it; the export leaves it out
     with __import__("zipfile").ZipFile(modelcard.make_zip(real_run, tmp_path)) as zf:
         assert "tickets/README.md" in zf.namelist() and "tickets/training_args.bin" not in zf.namelist()
+
+
+def test_predictions_that_disagree_with_metrics_are_predicted_again(tmp_path: Path, tiny_model_dir: str) -> None:
+    """transformers 5 evaluates in length-grouped order; a CSV paired in the wrong order is repaired from the model."""
+    from tests.test_predict import make_run_dir
+
+    run = make_run_dir(tmp_path, tiny_model_dir)
+    good = pd.read_csv(run / "validation_predictions.csv", keep_default_na=False)
+    stale = good.copy()
+    stale["predicted"] = [LABELS[(LABELS.index(p) + 1) % 3] for p in good["predicted"]]  # every row wrong
+    stale.to_csv(run / "validation_predictions.csv", index=False)
+    ev = evaluation.load_evaluation(run)
+    assert ev.predictions["predicted"].tolist() == good["predicted"].tolist()
+    assert ev.predictions["confidence"].tolist() == pytest.approx(good["confidence"].tolist(), abs=1e-5)
+    rewritten = pd.read_csv(run / "validation_predictions.csv", keep_default_na=False)
+    assert rewritten["predicted"].tolist() == good["predicted"].tolist()
+    assert list(rewritten.columns) == list(good.columns)
