@@ -25,7 +25,8 @@ def open_step(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
-def test_after_training_user_evaluates_predicts_and_downloads(browser_page, tmp_path: Path, artifacts_dir: Path) -> None:
+def test_after_training_user_evaluates_predicts_and_downloads(browser_page, app_url: str, app_runs_dir: Path,
+                                                              tmp_path: Path, artifacts_dir: Path) -> None:
     from playwright.sync_api import expect
 
     page = browser_page
@@ -106,3 +107,11 @@ def test_after_training_user_evaluates_predicts_and_downloads(browser_page, tmp_
     result = json.loads(done.stdout.strip().splitlines()[-1])
     labels = json.loads((folder / "config.json").read_text())["id2label"].values()
     assert result[0]["label"] in labels
+
+    # The same prediction through the named API endpoint /predict.
+    from gradio_client import Client
+
+    run_id = next(p.parent.parent.name for p in sorted(app_runs_dir.glob("*/model/config.json"), key=os.path.getmtime))
+    client = Client(app_url, verbose=False, analytics_enabled=False, download_files=False)
+    probs = client.predict("I was charged twice on my invoice", run_id, api_name="/predict")
+    assert set(probs) == set(labels) and abs(sum(probs.values()) - 1) < 1e-4
