@@ -187,3 +187,20 @@ def test_predictions_that_disagree_with_metrics_are_predicted_again(tmp_path: Pa
     rewritten = pd.read_csv(run / "validation_predictions.csv", keep_default_na=False)
     assert rewritten["predicted"].tolist() == good["predicted"].tolist()
     assert list(rewritten.columns) == list(good.columns)
+
+
+def test_evaluate_tab_handlers(tmp_path: Path) -> None:
+    from ui import evaluate_tab
+
+    run = write_run(tmp_path, baseline_f1=0.05)
+    note, content, headline, per_class, figure, true_f, pred_f, mistakes, count = evaluate_tab.show(f"{run}|finished")
+    assert "tickets: Macro-F1" in note and "The transformer beats" in note
+    assert content.visible is True and len(headline) == 2 and len(per_class) == 3
+    assert true_f.choices == pred_f.choices == [(c, c) for c in ["(all)"] + LABELS]
+    assert len(mistakes) == 4 and count == "4 of 4 misclassified validation texts, most confident mistakes first."
+    shown, count = evaluate_tab.filter_mistakes(f"{run}|finished", "bug", "(all)")
+    assert shown["text"].tolist() == ["error 500", "app crashes"] and count.startswith("2 of 4")
+    note, content, *_ = evaluate_tab.show("|")
+    assert "Train a model or open a run from the Runs tab first." in note and content.visible is False
+    note, *_ = evaluate_tab.show(f"{run}|running")
+    assert "This run has not finished training yet" in note

@@ -174,3 +174,25 @@ def test_token_is_in_no_file_and_no_log(run_dir: Path, caplog: pytest.LogCapture
         assert all(TOKEN.encode() not in zf.read(n) for n in zf.namelist())
     out, err = capfd.readouterr()
     assert TOKEN not in out + err + caplog.text
+
+
+def test_publish_tab_push_uses_the_oauth_token_and_shows_errors(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradio as gr
+
+    from ui import publish_tab
+
+    state = f"{run_dir}|finished"
+    api = FakeApi()
+    monkeypatch.setattr(hub, "_api", lambda: api)
+    oauth = gr.OAuthToken(token="hf_oauth_abc", scope="write-repos", expires_at=0)
+    done = publish_tab.on_push(state, "", False, "", oauth)
+    assert done == "✅ Pushed to [alice/Support-tickets](https://huggingface.co/alice/Support-tickets) (public)."
+    assert {kw["token"] for _, kw in api.calls} == {"hf_oauth_abc"}
+
+    monkeypatch.setattr(hub, "_api", lambda: FakeApi(fail={"create_repo": http_error(403)}))
+    with pytest.warns(UserWarning):  # gr.Warning outside a request: the message still reaches the user
+        failed = publish_tab.on_push(state, "tickets", True, TOKEN, None)
+    assert failed == ("❌ This token cannot write to 'alice/tickets': use a token with write access to that account "
+                      "or organisation.")
+    with pytest.warns(UserWarning):
+        assert publish_tab.on_push("|", "", True, TOKEN, None) == "❌ Train a model or open a run from the Runs tab first."

@@ -169,3 +169,27 @@ def test_predict_table_unknown_column(run_dir: Path, tmp_path: Path) -> None:
 def test_guess_text_column() -> None:
     df = pd.DataFrame({"id": [1, 2], "tag": ["a", "b"], "body": ["a long text here", "another long text"]})
     assert predict.guess_text_column(df) == "body"
+
+
+def test_predict_tab_handlers(run_dir: Path, tmp_path: Path) -> None:
+    """UI handlers: ready note and examples for a finished run, probabilities + trace, a whole file."""
+    from ui import predict_tab
+
+    state = f"{run_dir}|finished"
+    note, examples, *_ = predict_tab.on_run(state)
+    assert "is ready. Labels: billing, bug, praise." in note
+    assert len(examples.raw_samples) == 6 and all(len(s) == 1 for s in examples.raw_samples)
+    assert "Train a model or open a run from the Runs tab first." in predict_tab.on_run("|")[0]
+    assert "has not finished training yet" in predict_tab.on_run(f"{run_dir}|running")[0]
+
+    probs, summary, tokens, scores = predict_tab.on_predict("refund my card", state)
+    assert list(probs) == LABELS and summary.startswith("**Predicted:** ")
+    assert tokens["token"].tolist()[0] == "[CLS]" and scores["label"].tolist() == LABELS
+
+    upload = tmp_path / "in.tsv"
+    upload.write_text("id\tbody\n1\trefund my card please\n2\t@SUM(1)\n")
+    column, note = predict_tab.on_upload(str(upload))
+    assert column.value == "body" and note.startswith("2 rows, 2 columns.")
+    preview, out_path, note = predict_tab.on_predict_file(str(upload), "body", state)
+    assert note.startswith("Predicted 2 rows.") and len(preview) == 2
+    assert Path(out_path).read_text().splitlines()[2].startswith("2,'@SUM(1)")
