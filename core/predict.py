@@ -5,6 +5,7 @@ import json
 import os
 import re
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -95,8 +96,9 @@ class Predictor:
         }
 
 
-_CACHE: dict[str, tuple[tuple[float, ...], Predictor]] = {}
+_CACHE: "OrderedDict[str, tuple[tuple[float, ...], Predictor]]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 3  # models kept in memory (~100 MB each for the default); the least recently used is dropped
 
 
 def _model_stamp(model_dir: Path) -> tuple[float, ...]:
@@ -121,12 +123,16 @@ def get_predictor(run_dir: Path | str) -> Predictor:
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit and hit[0] == stamp:
+            _CACHE.move_to_end(key)
             return hit[1]
         try:
             predictor = Predictor(model_dir, max_length=trained_max_length(run_dir))
         except (OSError, ValueError) as e:
             raise UserError(f"The trained model of this run could not be loaded ({e.__class__.__name__}).") from e
         _CACHE[key] = (stamp, predictor)
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
         return predictor
 
 

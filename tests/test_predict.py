@@ -193,3 +193,13 @@ def test_predict_tab_handlers(run_dir: Path, tmp_path: Path) -> None:
     preview, out_path, note = predict_tab.on_predict_file(str(upload), "body", state)
     assert note.startswith("Predicted 2 rows.") and len(preview) == 2
     assert Path(out_path).read_text().splitlines()[2].startswith("2,'@SUM(1)")
+
+
+def test_cache_keeps_only_the_most_recent_models(run_dir: Path, tmp_path: Path, tiny_model_dir: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(predict, "_CACHE_SIZE", 1)
+    other = make_run_dir(tmp_path, tiny_model_dir, predictions=False)
+    first = predict.get_predictor(run_dir)
+    predict.get_predictor(other)  # pushes the first one out
+    assert list(predict._CACHE) == [str(other.resolve())]
+    assert predict.get_predictor(run_dir) is not first
