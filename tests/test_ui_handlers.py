@@ -257,3 +257,10 @@ def test_settings_survive_a_reload_but_never_name_arbitrary_files(tmp_path, exam
     forged = layout.restore_settings({"data_path": str(outside), "epochs": "lots", "batch_size": 8})
     assert isinstance(forged[0], dict) and isinstance(forged[2], dict) and forged[4] == 8
     assert all(isinstance(x, dict) for x in layout.restore_settings(None))
+
+
+def test_a_resumed_run_keeps_being_polled_before_it_logs_started(tmp_path):
+    # Just resumed: the last event is still "cancelled" but status.json says the process is starting.
+    run_dir = fake_run(tmp_path, "r-resumed", "s-owner-1", EVENTS + [{"type": "cancelled", "time": 106.0}], "queued")
+    out = train_tab.on_show(str(run_dir))
+    assert 'data-state="queued"' in out[0] and out[9].active is True

@@ -84,9 +84,14 @@ def _run_name(run_dir: str) -> str:
 def _view(run_dir: str | None) -> tuple[Any, int | None]:
     if not run_dir or not Path(run_dir).is_dir():
         return None, None
-    from core.runs import queue_position, view
+    from core.runs import queue_position, status, view
 
     v = view(Path(run_dir))
+    live = status(Path(run_dir))["state"]
+    if live in charts.ACTIVE_STATES and v.state not in charts.ACTIVE_STATES:
+        # Resumed: the process is up but has not yet logged "started", so the last event is still the old
+        # "cancelled"/"failed". Trust the live status, or the poller would stop before the run continues.
+        v.state, v.message = live, ""
     return v, (queue_position(Path(run_dir)) if v.state == "queued" else None)
 
 
@@ -256,7 +261,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
         data_status.change(on_data_status, [data_status], [start, start_note], api_visibility="private",
                            show_progress="hidden")
     stop.click(on_stop, [ctx.run_dir], None, api_visibility="private", concurrency_limit=None)
-    resume.click(on_resume, [ctx.run_dir], live, api_visibility="private", concurrency_limit=None)
+    resume.click(on_resume, [ctx.run_dir], live, api_visibility="private", concurrency_limit=None,
+                 show_progress="hidden")
     return dict(model=model, epochs=epochs, learning_rate=lr, batch_size=batch, max_length=max_len, val_share=val_share,
                 early_stopping_patience=patience, class_weights=class_weights, seed=seed, start=start, stop=stop,
                 resume=resume, banner=banner, progress=progress, loss_plot=loss_plot, metric_plot=metric_plot,
