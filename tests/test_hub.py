@@ -196,3 +196,11 @@ def test_publish_tab_push_uses_the_oauth_token_and_shows_errors(run_dir: Path, m
                       "or organisation.")
     with pytest.warns(UserWarning):
         assert publish_tab.on_push("|", "", True, TOKEN, None) == "❌ Train a model or open a run from the Runs tab first."
+
+
+def test_real_huggingface_hub_offline_gives_the_offline_message(run_dir: Path) -> None:
+    """No mock: the real HfApi under HF_HUB_OFFLINE=1 (set by conftest) fails fast with the offline sentence."""
+    with pytest.raises(UserError) as caught:
+        hub.push_to_hub(run_dir, token=TOKEN)
+    assert caught.value.message == "The Hugging Face Hub cannot be reached: the app runs offline (HF_HUB_OFFLINE is set)."
+    assert (run_dir / "model" / "model.safetensors").exists()
