@@ -95,12 +95,15 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
     """Pure: the same events always give the same view; a resumed run simply continues the curves."""
     view = RunView()
     train_by_epoch: dict[int, list[float]] = {}
+    active_since: float | None = None  # elapsed time counts training segments, not the time a run sat stopped
+    before_segment = 0.0
     for e in events:
         kind = e.get("type")
         t = e.get("time")
         if kind == "started":
             if view.started_at is None:
                 view.started_at = t
+            active_since = t
             view.state, view.message, view.ended_at = "running", "", None
             view.total_steps = int(e.get("total_steps") or view.total_steps)
             view.info = {k: v for k, v in e.items() if k not in ("type", "time")}
@@ -127,8 +130,12 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
             view.state = kind
             view.message = e.get("message", "")
             view.ended_at = t
-        if t is not None and view.started_at is not None:
-            view.elapsed_seconds = max(view.elapsed_seconds, t - view.started_at)
+            if active_since is not None and t is not None:
+                before_segment += t - active_since
+                view.elapsed_seconds = before_segment
+            active_since = None
+        if t is not None and active_since is not None:
+            view.elapsed_seconds = before_segment + (t - active_since)
     view.epochs = _epoch_rows(train_by_epoch, view.evals)
     return view
 

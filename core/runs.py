@@ -150,7 +150,9 @@ def view(run_dir: Path) -> RunView:
     """The folded events, with the state taken from status (queued and interrupted are not events)."""
     run_view = fold(read_events(run_dir))
     state = status(run_dir)["state"]
-    if state in ("queued", "interrupted") or run_view.state not in rundir.TERMINAL_STATES:
+    if state in ("queued", "running", "interrupted"):
+        if run_view.state in rundir.TERMINAL_STATES:
+            run_view.message = ""  # resumed: the previous ending no longer applies
         run_view.state = state
         if state == "interrupted":
             run_view.message = "The training process ended unexpectedly. Resume continues from the last checkpoint."

@@ -83,3 +83,13 @@ def test_read_events_skips_a_half_written_last_line(tmp_path):
     assert [e["type"] for e in events] == ["started", "log"]
     assert json.loads((tmp_path / "events.jsonl").read_text().splitlines()[0])["total_steps"] == 3
     assert read_events(tmp_path / "missing") == []
+
+
+def test_elapsed_time_skips_the_time_a_run_sat_stopped():
+    events = [
+        _ev("started", total_steps=4, time=100.0), _ev("log", step=1, epoch=0.5, loss=1.0, time=110.0),
+        _ev("cancelled", message="Stopped", time=120.0),
+        _ev("started", total_steps=4, time=1000.0), _ev("log", step=2, epoch=1.0, loss=0.9, time=1005.0),
+    ]
+    assert fold(events).elapsed_seconds == 25.0
+    assert fold(events + [_ev("finished", message="ok", time=1010.0)]).elapsed_seconds == 30.0

@@ -120,3 +120,14 @@ def test_cli_bad_input_exits_non_zero_with_one_clear_line(args, message, example
     assert result.returncode == 2
     assert result.stderr.strip() == message
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_view_of_a_resumed_run_follows_the_live_status_not_the_old_ending(tmp_path, monkeypatch):
+    from core.events import append_event
+
+    append_event(tmp_path, "started", total_steps=10)
+    append_event(tmp_path, "cancelled", message="Stopped at step 3 of 10. Resume continues from there.")
+    rundir.write_status(tmp_path, "running", pid=12345)  # the resumed child, before its first event
+    monkeypatch.setattr(runs, "_alive", lambda pid, run_dir: True)
+    view = runs.view(tmp_path)
+    assert (view.state, view.message) == ("running", "")
