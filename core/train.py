@@ -231,11 +231,22 @@ def _install_sigterm(stop_flag: list[bool]) -> None:
         pass
 
 
+def _yield_cpu_to_the_app() -> None:
+    """On a CPU-only machine the web server and prediction must stay responsive while a run uses every core;
+    a lower priority costs training nothing when the machine is otherwise idle."""
+    if hasattr(os, "nice") and not cuda_available():
+        try:
+            os.nice(10)
+        except OSError:
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.train", description="Run one prepared training run.")
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     args = parser.parse_args(argv)
+    _yield_cpu_to_the_app()
     state = train(args.run_dir, resume=args.resume)
     return {"finished": 0, "cancelled": 3}.get(state, 1)
 
