@@ -87,8 +87,6 @@ def load_evaluation(run_dir: Path | str | None) -> Evaluation:
     predictions["confidence"] = pd.to_numeric(predictions["confidence"], errors="coerce")
     labels = metrics.get("labels") or _read_json(run_dir / "labels.json") or sorted(set(predictions["label"]))
     labels = [str(x) for x in labels]
-    if metrics.get("confusion_matrix") and _confusion(predictions, labels) != metrics["confusion_matrix"]:
-        predictions = _repredict_validation(run_dir, labels, predictions)
     if "per_class" not in metrics or "accuracy" not in metrics:
         metrics = {**_scores(list(predictions["label"]), list(predictions["predicted"]), labels), **metrics}
     run_info = _read_json(run_dir / "run.json") or {}
@@ -105,35 +103,6 @@ def _confusion(predictions: pd.DataFrame, labels: list[str]) -> list[list[int]]:
         if t in index and p in index:
             grid[index[t]][index[p]] += 1
     return grid
-
-
-def _repredict_validation(run_dir: Path, labels: list[str], stale: pd.DataFrame) -> pd.DataFrame:
-    """Predict the validation texts again with the run's model and rewrite validation_predictions.csv.
-
-    Used when the file disagrees with metrics.json: the Trainer's length-grouped evaluation order (transformers 5
-    groups eval batches by length too) can pair texts with other texts' predictions. metrics.json is right then,
-    but the mistakes table would not be.
-    """
-    from core.predict import get_predictor
-
-    val_path = run_dir / "data" / "validation.parquet"
-    if not val_path.exists() or not (run_dir / "model" / "config.json").exists():
-        return stale
-    val = pd.read_parquet(val_path)
-    predictor = get_predictor(run_dir)
-    if predictor.labels != labels:
-        return stale
-    probs = predictor.predict_proba(list(val["text"].astype(str)))
-    best = [max(range(len(p)), key=p.__getitem__) for p in probs]
-    table = pd.DataFrame({"text": val["text"].astype(str).to_numpy(), "label": val["label"].astype(str).to_numpy(),
-                          "predicted": [labels[b] for b in best],
-                          "confidence": [round(p[b], 6) for p, b in zip(probs, best)]})
-    for i, name in enumerate(labels):
-        table[f"prob_{name}"] = [round(p[i], 6) for p in probs]
-    tmp = run_dir / "validation_predictions.csv.tmp"
-    table.to_csv(tmp, index=False)
-    tmp.replace(run_dir / "validation_predictions.csv")
-    return table
 
 
 def headline_table(ev: Evaluation) -> pd.DataFrame:

@@ -170,6 +170,8 @@ def _weighted_loss(train_df: pd.DataFrame, labels: list[str]) -> Any:
 def _write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_df: pd.DataFrame, labels: list[str]) -> None:
     from core.metrics import compute_metrics
 
+    # transformers 5 length-groups evaluation batches too; the table must pair each text with its own prediction.
+    trainer.args.train_sampling_strategy = "sequential"
     output = trainer.predict(val_set)
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
     logits = logits.astype(np.float64)

@@ -174,23 +174,6 @@ def test_a_real_run_evaluates_predicts_and_exports(real_run: Path, tmp_path: Pat
         assert "tickets/README.md" in zf.namelist() and "tickets/training_args.bin" not in zf.namelist()
 
 
-def test_predictions_that_disagree_with_metrics_are_predicted_again(tmp_path: Path, tiny_model_dir: str) -> None:
-    """transformers 5 evaluates in length-grouped order; a CSV paired in the wrong order is repaired from the model."""
-    from tests.test_predict import make_run_dir
-
-    run = make_run_dir(tmp_path, tiny_model_dir)
-    good = pd.read_csv(run / "validation_predictions.csv", keep_default_na=False)
-    stale = good.copy()
-    stale["predicted"] = [LABELS[(LABELS.index(p) + 1) % 3] for p in good["predicted"]]  # every row wrong
-    stale.to_csv(run / "validation_predictions.csv", index=False)
-    ev = evaluation.load_evaluation(run)
-    assert ev.predictions["predicted"].tolist() == good["predicted"].tolist()
-    assert ev.predictions["confidence"].tolist() == pytest.approx(good["confidence"].tolist(), abs=1e-5)
-    rewritten = pd.read_csv(run / "validation_predictions.csv", keep_default_na=False)
-    assert rewritten["predicted"].tolist() == good["predicted"].tolist()
-    assert list(rewritten.columns) == list(good.columns)
-
-
 def test_evaluate_tab_handlers(tmp_path: Path) -> None:
     from ui import evaluate_tab
 
