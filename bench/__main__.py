@@ -28,7 +28,7 @@ RECIPE_NAMES = {"seed": "seed recipe (pad to 512, Trainer defaults)",
 # Sizes. Full CPU mode is sized so the seed recipe (about 1 sample/s on 2 cores) still finishes in ~20 minutes.
 PRESETS = {
     "quick": {"dataset": "polarity", "train_rows": 240, "val_rows": 160, "epochs": 1.0},
-    "full": {"dataset": "polarity", "train_rows": 1000, "val_rows": 600, "epochs": 1.0},
+    "full": {"dataset": "polarity", "train_rows": 800, "val_rows": 400, "epochs": 1.0},
     "gpu": {"dataset": "r8", "train_rows": 0, "val_rows": 0, "epochs": 3.0},
 }
 
@@ -161,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"bench: {report['device']}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
           f"load average {report['load_average_start']}", flush=True)
+    out_json = args.out / f"bench-{stamp}.json"
+
+    def save() -> None:  # after every part, so an interrupted run still leaves its figures
+        out_json.write_text(json.dumps(report, indent=2, default=str))
+
     model = args.model or default_model()
     report["sections"].append(run_training("cpu-default" if not gpu else "default-model", preset, model, recipes,
                                            args.seed, work, gpu, args.peak_tflops))
@@ -170,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             gpu_preset.update(train_rows=1000, val_rows=400, epochs=2.0)
         report["sections"].append(run_training("gpu-bert-base-r8", gpu_preset, bert_base_random(), recipes,
                                                args.seed, work, gpu, args.peak_tflops))
+        save()
+    save()
     ours = next((r for r in report["sections"][0]["results"] if r["recipe"] == "ours" and "error" not in r), None)
     if not args.no_predict:
         from bench.predict_bench import run_predict_bench
@@ -179,8 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         report["predict"] = run_predict_bench(run_dir, work, Path(data["train_csv"]), Path(data["val_csv"]))
         print("\n" + report["predict"]["table"], flush=True)
     report["load_average_end"] = load_average()
-    out_json = args.out / f"bench-{stamp}.json"
-    out_json.write_text(json.dumps(report, indent=2, default=str))
+    save()
     md = [f"# bench {stamp}", "", f"`{report['command']}` on {report['device']}, {os.cpu_count()} CPU cores; "
           f"load average at start {report['load_average_start']}, at end {report['load_average_end']}", ""]
     for section in report["sections"]:

@@ -62,7 +62,7 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     from core.config import TrainConfig
     from core.events import fold, read_events
     from core.runs import create_run
-    from core.train import train
+    from core.train import main as train_main
 
     clock = EpochClock()
     original_init = transformers.Trainer.__init__
@@ -79,12 +79,13 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     )
     run_dir = create_run(config, root=out_dir / "runs", owner="bench")
     t_created = time.perf_counter()
-    state = train(run_dir)
+    exit_code = train_main([str(run_dir)])  # what `python -m core.train <run_dir>` runs in the app's child process
     t_done = time.perf_counter()
     transformers.Trainer.__init__ = original_init  # type: ignore[method-assign]
     events = read_events(run_dir)
     view = fold(events)
-    if state != "finished":
+    if exit_code != 0 or view.state != "finished":
+        state = view.state
         raise RuntimeError(f"core training ended {state}: {view.message}")
     info = view.info
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -121,6 +122,10 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
 
 def child_main(recipe: str, spec_path: str, result_path: str) -> None:
+    if recipe == "ours":
+        # As in the app's training child (`python -m core.train`), the engine's module code runs before torch loads
+        # (it sets the OpenMP wait policy); the stock recipes get the plain environment.
+        import core.train  # noqa: F401
     import torch
 
     spec = json.loads(Path(spec_path).read_text())
