@@ -149,8 +149,8 @@ def status(run_dir: Path) -> dict[str, Any]:
 def view(run_dir: Path) -> RunView:
     """The folded events, with the state taken from status (queued and interrupted are not events)."""
     run_view = fold(read_events(run_dir))
-    state = status(run_dir)["state"]
-    if state in ("queued", "running", "interrupted"):
+    state = status(run_dir)["state"]  # the source of truth for the state; events carry the history
+    if state != run_view.state:
         if run_view.state in rundir.TERMINAL_STATES:
             run_view.message = ""  # resumed: the previous ending no longer applies
         run_view.state = state
