@@ -1,9 +1,12 @@
-"""The real page in headless Chromium: example data -> short run -> live loss chart -> finished -> reload re-attaches."""
+"""The real page in headless Chromium: example data -> short run -> live charts -> finished -> reload re-attaches;
+then a table whose columns the user picks by hand keeps that choice over a reload."""
 from __future__ import annotations
 
 import time
 
 import pytest
+
+from ui import charts
 
 pytestmark = pytest.mark.slow
 
@@ -12,16 +15,34 @@ def banner_state(page) -> str | None:
     return page.get_attribute("#tc-banner .tc-banner", "data-state")
 
 
-def loss_line_points(page) -> int:
-    """Points drawn on the loss chart's lines (Vega draws one SVG path per series; count its segments)."""
-    return page.evaluate(
-        """() => Array.from(document.querySelectorAll('#tc-loss-chart svg .mark-line path'))
-                 .map(p => ((p.getAttribute('d') || '').match(/[ML]/g) || []).length)
-                 .reduce((a, b) => a + b, 0)"""
-    )
+def chart_points(page, chart_id: str, colors: dict[str, str]) -> dict[str, int]:
+    """Points drawn on a chart, per series (Vega draws one SVG path per point; legend symbols are not role-mark)."""
+    by_stroke = page.evaluate(
+        """(id) => { const out = {};
+             document.querySelectorAll(`#${id} svg .mark-symbol.role-mark path`).forEach(p => {
+               const s = (p.getAttribute('stroke') || '').toLowerCase(); out[s] = (out[s] || 0) + 1; });
+             return out; }""", chart_id)
+    return {series: by_stroke.get(color.lower(), 0) for series, color in colors.items()}
 
 
-def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_dir):
+def loss_points(page) -> int:
+    return sum(chart_points(page, "tc-loss-chart", charts.LOSS_COLORS).values())
+
+
+def assert_one_epoch_charts(page) -> None:
+    """A one-epoch run evaluates once: each validation series is a single point, and it must be drawn."""
+    loss = chart_points(page, "tc-loss-chart", charts.LOSS_COLORS)
+    assert loss["training loss"] >= 2 and loss["validation loss"] == 1, loss
+    assert chart_points(page, "tc-metric-chart", charts.METRIC_COLORS) == {"accuracy": 1, "macro-F1": 1}
+
+
+def pick(page, dropdown: str, value: str) -> None:
+    page.click(f"{dropdown} input")
+    page.fill(f"{dropdown} input", value)
+    page.keyboard.press("Enter")
+
+
+def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_dir, tmp_path):
     page = browser_page
     # 1. Data: the example fills the preview, the columns and the report; Train is unblocked.
     page.click("#tc-use-example")
@@ -50,7 +71,7 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     deadline = time.time() + 240
     points = 0
     while time.time() < deadline:
-        points = loss_line_points(page)
+        points = loss_points(page)
         if points >= 2 or banner_state(page) in ("finished", "failed", "cancelled"):
             break
         time.sleep(0.5)
@@ -61,7 +82,7 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     time.sleep(1.5)  # let the last chart refresh land before the screenshot
     page.screenshot(path=str(artifacts_dir / "browser-train.png"), full_page=True)
     assert banner_state(page) == "finished", page.inner_text("#tc-banner")
-    assert loss_line_points(page) >= 2
+    assert_one_epoch_charts(page)
     assert "Finished" in page.inner_text("#tc-banner")
     assert page.get_attribute("#tc-progress .tc-progress", "data-state") == "finished"
     table = page.inner_text("#tc-epoch-table")
@@ -71,8 +92,9 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     page.reload()
     page.wait_for_selector("#tc-banner .tc-banner[data-state='finished']", timeout=60_000)
     page.wait_for_function(
-        "() => Array.from(document.querySelectorAll('#tc-loss-chart svg .mark-line path')).length > 0",
+        "() => document.querySelectorAll('#tc-metric-chart svg .mark-symbol.role-mark path').length >= 2",
         timeout=30_000)
+    assert_one_epoch_charts(page)
     # The data file and the settings came back too, so Start is ready again.
     page.wait_for_selector("#tc-start:not([disabled])", timeout=60_000)
     assert page.input_value("#tc-epochs input[type=number]") == "1"
@@ -81,3 +103,35 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     page.click("#tc-tab-runs-button")
     page.wait_for_function("() => (document.querySelector('#tc-runs-table')?.innerText || '').includes('Finished')",
                            timeout=30_000)
+
+    # 7. Columns picked by hand (not the guessed ones) come back after a reload too.
+    table = tmp_path / "tickets.csv"
+    table.write_text("title,body,label,topic\n" + "".join(
+        f"Title {i} {w},A much longer body text number {i} about {w} and other things,{w[0]},{t}\n"
+        for i in range(12) for w, t in (("apples", "fruit"), ("bananas", "fruit"), ("carrots", "veg"))),
+        encoding="utf-8")
+    context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})  # a fresh session
+    try:
+        choose_columns_and_reload(context.new_page(), page.url, table)
+    finally:
+        context.close()
+
+
+def choose_columns_and_reload(page, url: str, table) -> None:
+    page.set_default_timeout(30_000)
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector(".gradio-container", timeout=60_000)
+    page.wait_for_selector("#tc-data-status", timeout=60_000)
+    page.set_input_files("#tc-data-file input[type=file]", str(table))
+    page.wait_for_function("() => document.querySelector('#tc-data-status')?.innerText.includes('tickets.csv')",
+                           timeout=90_000)
+    assert (page.input_value("#tc-text-col input"), page.input_value("#tc-label-col input")) == ("body", "label")
+    for dropdown, value in (("#tc-text-col", "title"), ("#tc-label-col", "topic")):
+        pick(page, dropdown, value)
+        page.wait_for_function(f"() => document.querySelector('#tc-data-status').innerText.includes(\"'{value}'\")",
+                               timeout=60_000)
+    time.sleep(1.5)  # the choice is stored in the browser by its own event, beside the data check
+    page.reload()
+    page.wait_for_function(
+        "() => document.querySelector('#tc-data-status')?.innerText.includes(\"'title' → 'topic'\")", timeout=90_000)
+    assert (page.input_value("#tc-text-col input"), page.input_value("#tc-label-col input")) == ("title", "topic")

@@ -71,19 +71,46 @@ def test_on_start_refuses_while_data_is_unusable():
 
 def test_loss_frame_has_training_and_validation_points():
     df = charts.loss_frame(fold(EVENTS))
-    real = df.dropna()
+    real = charts.real_points(df)
     assert list(df.columns) == ["step", "loss", "series"]
     assert real[real.series == "training loss"][["step", "loss"]].values.tolist() == [[1, 1.4], [5, 1.2], [15, 0.9]]
     assert real[real.series == "validation loss"][["step", "loss"]].values.tolist() == [[10, 1.1]]
     # Every series is present from the start (NaN placeholders), so the chart legend never starts empty.
     empty = charts.loss_frame(fold([]))
-    assert set(empty.series) == {"training loss", "validation loss"} and empty.loss.isna().all()
-    assert str(empty.step.dtype) == "int64" and str(empty.loss.dtype) == "float64"
+    assert set(empty.series) == {"training loss", "validation loss", charts.MARGIN_SERIES} and empty.loss.isna().all()
+    assert charts.real_points(empty).empty
+    assert str(empty.step.dtype) == "float64" and str(empty.loss.dtype) == "float64"
+
+
+def _plot(demo, elem_id: str):
+    return next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == elem_id)
+
+
+def test_a_one_epoch_run_draws_its_single_validation_points(tmp_path):
+    # One evaluation: validation loss, accuracy and macro-F1 each have a single point, which a line mark never
+    # draws (it needs two). The live charts use point marks, and every point lies inside the axes, not on an edge
+    # where the plot would clip it in half.
+    view = fold(EVENTS[:6])
+    demo = layout.build(tmp_path)
+    frames = {"tc-loss-chart": charts.loss_frame(view), "tc-metric-chart": charts.metrics_frame(view)}
+    for elem_id, frame in frames.items():
+        plot = _plot(demo, elem_id)
+        assert plot.postprocess(frame).mark == "point", elem_id
+        real = charts.real_points(frame)
+        assert real.groupby(plot.color).size().min() == 1  # the single-point case this test is about
+        x, y = frame[plot.x].dropna(), frame[plot.y].dropna()
+        assert real[plot.x].max() < x.max() and real[plot.y].max() < y.max() and real[plot.y].min() > y.min()
+        assert real[plot.x].min() > x.min()
+        # The margin points are invisible and kept out of the legend.
+        assert plot.color_map[charts.MARGIN_SERIES] == charts.HIDDEN_COLOR
+        assert charts.MARGIN_SERIES not in plot.colors_in_legend
+    # The loss chart spans the whole run from its first point on (20 steps here), not just the steps so far.
+    assert charts.loss_frame(fold(EVENTS[:3])).step.max() > 20
 
 
 def test_metrics_and_epoch_frames():
     view = fold(EVENTS)
-    m = charts.metrics_frame(view).dropna()
+    m = charts.real_points(charts.metrics_frame(view))
     assert sorted(m[["epoch", "score", "metric"]].values.tolist()) == [[1.0, 0.4, "macro-F1"], [1.0, 0.5, "accuracy"]]
     e = charts.epoch_frame(view)
     assert list(e.columns) == ["epoch", "train loss", "val loss", "accuracy", "macro-F1"]
@@ -206,7 +233,7 @@ def test_draw_running_then_finished_run(tmp_path):
     out = train_tab.on_show(str(run_dir))
     banner, progress, loss, metrics, table, log, log_box, stop, resume, timer, run_state, sig = out
     assert 'data-state="running"' in banner and "Step 15 / 20" in progress
-    assert len(loss.dropna()) == 4 and len(table) == 2
+    assert len(charts.real_points(loss)) == 4 and len(table) == 2
     assert timer.active is True and stop.interactive is True and resume.interactive is False
     assert split_run_state(run_state) == (str(run_dir), "running")
     # Nothing new: the poller skips every output.
@@ -248,15 +275,42 @@ def test_page_load_reattaches_to_the_last_run_of_this_browser(tmp_path, monkeypa
 
 
 def test_settings_survive_a_reload_but_never_name_arbitrary_files(tmp_path, example_data):
-    saved = layout.remember_settings(str(example_data), DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1, True, 7)
+    saved = layout.remember_settings(str(example_data), "text", "label", DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1,
+                                     True, 7)
     restored = layout.restore_settings(saved)
     assert restored[0] == str(example_data.resolve())  # the example folder is allowed
-    assert restored[1:] == (DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1, True, 7)
+    assert restored[1] == {"file_name": "support_tickets.csv", "text_column": "text", "label_column": "label"}
+    assert restored[2:] == (DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1, True, 7)
     outside = tmp_path / "secret.csv"
     outside.write_text("text,label\n")
-    forged = layout.restore_settings({"data_path": str(outside), "epochs": "lots", "batch_size": 8})
-    assert isinstance(forged[0], dict) and isinstance(forged[2], dict) and forged[4] == 8
-    assert all(isinstance(x, dict) for x in layout.restore_settings(None))
+    forged = layout.restore_settings({"data_path": str(outside), "epochs": "lots", "batch_size": 8,
+                                      "text_column": "text", "label_column": "label"})
+    assert isinstance(forged[0], dict) and isinstance(forged[1], dict) and not forged[1].get("file_name")
+    assert isinstance(forged[3], dict) and forged[5] == 8
+    assert all(isinstance(x, dict) for x in layout.restore_settings(None))  # all skipped
+
+
+def test_a_reload_restores_the_chosen_columns_not_the_guessed_ones(tmp_path, monkeypatch):
+    # Four columns: the guess is body -> label; the user picked title -> topic.
+    rows = ["title,body,label,topic"] + [
+        f"Title {i} {w},A much longer body text number {i} about {w} and other things,{w[0]},{t}"
+        for i in range(12) for w, t in (("apples", "fruit"), ("bananas", "fruit"), ("carrots", "veg"))]
+    table = tmp_path / "tickets.csv"
+    table.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    monkeypatch.setattr(session, "restorable_file", lambda path, extra_roots=(): path)
+    guessed = data_tab.on_file_event(str(table), DEFAULT_MODEL, 0, 0.2, 42, {})
+    assert (guessed[2].value, guessed[3].value) == ("body", "label")
+
+    saved = layout.remember_settings(str(table), "title", "topic", DEFAULT_MODEL, 1.0, 0.0, 32, 0, 0.2, 0, False, 42)
+    file, wanted = layout.restore_settings(saved)[:2]
+    out = data_tab.on_file_event(file, DEFAULT_MODEL, 0, 0.2, 42, wanted)
+    assert (out[2].value, out[3].value) == ("title", "topic")
+    assert out[-2]["ok"] is True and "'title' → 'topic'" in out[-2]["summary"]
+    assert out[-1] == {}  # used once: the next file gets guessed columns again
+    # Not for this file, or a chosen column is gone: guessed as usual.
+    for other in ({**wanted, "file_name": "other.csv"}, {**wanted, "label_column": "gone"}):
+        out = data_tab.on_file_event(file, DEFAULT_MODEL, 0, 0.2, 42, other)
+        assert (out[2].value, out[3].value) == ("body", "label")
 
 
 def test_a_resumed_run_keeps_being_polled_before_it_logs_started(tmp_path):

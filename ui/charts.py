@@ -33,36 +33,78 @@ def _frame(rows: list[tuple], columns: list[str], dtypes: list[str]) -> pd.DataF
     return df.astype(dict(zip(columns, dtypes)))
 
 
-LOSS_SERIES = ("training loss", "validation loss")
-METRIC_SERIES = ("accuracy", "macro-F1")
+LOSS_COLORS = {"training loss": "#6366f1", "validation loss": "#f97316"}
+METRIC_COLORS = {"accuracy": "#10b981", "macro-F1": "#0ea5e9"}
+LOSS_SERIES = tuple(LOSS_COLORS)
+METRIC_SERIES = tuple(METRIC_COLORS)
 
 
 def _placeholders(series: Sequence[str]) -> list[tuple]:
-    """One empty (x=0, y=NaN) point per series. Gradio's LinePlot fixes its colour legend from the first value it
-    draws, so a chart that starts empty never shows its coloured lines; these invisible points avoid that."""
+    """One empty (x=0, y=NaN) point per series. Gradio's native plots fix their colour legend from the first value
+    they draw, so a chart that starts empty never shows its coloured series; these invisible points avoid that."""
     return [(0, float("nan"), name) for name in series]
 
 
-def loss_frame(view: RunView) -> pd.DataFrame:
-    """Training loss (every logged step) and validation loss (every evaluation), long format for one LinePlot.
+# The live charts are gr.ScatterPlot, not gr.LinePlot: a line needs two points of a series to draw anything, so a
+# one-epoch run (one evaluation) would show no validation points. The plot fits each axis exactly to the data and
+# clips marks at its edges, which would cut the outermost points in half; two points of an invisible series just
+# outside the data's corners give the axes a margin. (Changing x_lim/y_lim on a live plot instead makes Gradio
+# rebuild the chart and drop the data sent with that update.)
+MARGIN_SERIES = ""
+MARGIN_SHARE = 0.04
+HIDDEN_COLOR = "rgba(0,0,0,0)"
 
-    Starts with one invisible NaN point per series (see _placeholders); `.dropna()` gives the real points.
+
+def _margin_rows(x_range: tuple[float, float], y_range: tuple[float, float]) -> list[tuple]:
+    """(x, y, MARGIN_SERIES) at the bottom-left and top-right: MARGIN_SHARE of each span outside the data, except
+    on the left, where the x-axis starts at x_range[0] (step or epoch 0, before any point)."""
+    (x0, x1), (y0, y1) = x_range, y_range
+    dx = MARGIN_SHARE * ((x1 - x0) or max(abs(x1), 1.0))
+    dy = MARGIN_SHARE * ((y1 - y0) or max(abs(y1), 1.0))
+    return [(x0, y0 - dy, MARGIN_SERIES), (x1 + dx, y1 + dy, MARGIN_SERIES)]
+
+
+def plot_colors(colors: dict[str, str]) -> dict[str, Any]:
+    """color_map and colors_in_legend for a live chart: the named series, and the margin series hidden."""
+    return {"color_map": {**colors, MARGIN_SERIES: HIDDEN_COLOR}, "colors_in_legend": list(colors)}
+
+
+def loss_frame(view: RunView) -> pd.DataFrame:
+    """Training loss (every logged step) and validation loss (every evaluation), long format for one plot.
+
+    Starts with one invisible NaN point per series (see _placeholders); once there are points, the x-axis spans the
+    whole run (they fill it as training goes) with a margin around the data. `real_points` gives the drawn points.
     """
-    rows = _placeholders(LOSS_SERIES) + [(int(s), float(v), "training loss") for s, v in view.train_loss]
+    rows = [(int(s), float(v), "training loss") for s, v in view.train_loss]
     rows += [(int(e["step"]), float(e["loss"]), "validation loss") for e in view.evals if e.get("loss") is not None]
-    return _frame(rows, LOSS_COLUMNS, ["int64", "float64", "str"])
+    margin = []
+    if rows:
+        last = max([view.total_steps, view.step] + [r[0] for r in rows])
+        losses = [r[1] for r in rows]
+        margin = _margin_rows((0, last), (min(losses), max(losses)))
+    return _frame(_placeholders(LOSS_SERIES + (MARGIN_SERIES,)) + rows + margin, LOSS_COLUMNS,
+                  ["float64", "float64", "str"])
 
 
 def metrics_frame(view: RunView) -> pd.DataFrame:
-    """Validation accuracy and macro-F1 by epoch (fractional when evaluating every N steps); NaN placeholders first."""
-    rows: list[tuple[float, float, str]] = _placeholders(METRIC_SERIES)
+    """Validation accuracy and macro-F1 by epoch (fractional when evaluating every N steps) on a 0..1 scale from
+    epoch 0; NaN placeholders first and the margin points last, as in loss_frame."""
+    rows: list[tuple[float, float, str]] = []
     for e in view.evals:
         epoch = round(float(e.get("epoch") or 0.0), 3)
         if e.get("accuracy") is not None:
             rows.append((epoch, float(e["accuracy"]), "accuracy"))
         if e.get("f1_macro") is not None:
             rows.append((epoch, float(e["f1_macro"]), "macro-F1"))
-    return _frame(rows, METRIC_COLUMNS, ["float64", "float64", "str"])
+    margin = _margin_rows((0, max([1.0] + [r[0] for r in rows])), (0.0, 1.0)) if rows else []
+    return _frame(_placeholders(METRIC_SERIES + (MARGIN_SERIES,)) + rows + margin, METRIC_COLUMNS,
+                  ["float64", "float64", "str"])
+
+
+def real_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """The points a live chart draws for its series: no placeholders, no margin."""
+    series = frame.columns[2]
+    return frame[(frame[series] != MARGIN_SERIES)].dropna()
 
 
 def _round(x: float | None, digits: int = 4) -> float | None:

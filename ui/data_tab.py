@@ -209,8 +209,24 @@ def preview_update(df: pd.DataFrame, text_column: str | None) -> gr.Dataframe:
     return gr.Dataframe(value=df.head(PREVIEW_ROWS), column_widths=widths)
 
 
-def on_file(path: str | None, model: str, max_length: float, val_share: float, seed: float) -> tuple:
-    """A new file (upload or example): preview, guessed columns, full check."""
+def wanted_columns(path: str, text_column: str | None, label_column: str | None) -> dict[str, str]:
+    """The columns the user picked for a file, to apply when that file comes back after a page reload."""
+    if not text_column or not label_column:
+        return {}
+    return {"file_name": Path(path).name, "text_column": text_column, "label_column": label_column}
+
+
+def _wanted_for(wanted: Any, path: str, columns: list[str]) -> tuple[str, str] | None:
+    """(text, label) from `wanted` if it is for this file and both columns are still in it, else None (guess)."""
+    if not isinstance(wanted, dict) or wanted.get("file_name") != Path(path).name:
+        return None
+    text_col, label_col = wanted.get("text_column"), wanted.get("label_column")
+    return (text_col, label_col) if text_col in columns and label_col in columns else None
+
+
+def on_file(path: str | None, model: str, max_length: float, val_share: float, seed: float,
+            wanted: dict | None = None) -> tuple:
+    """A new file (upload, example or restored after a reload): preview, the wanted or guessed columns, full check."""
     if not path:
         empty = DataCheck()
         return ("", pd.DataFrame(), _dropdown([], None), _dropdown([], None)) + check_outputs(empty)
@@ -221,9 +237,16 @@ def on_file(path: str | None, model: str, max_length: float, val_share: float, s
         bad = DataCheck(file_name=Path(path).name, reason=exc.message)
         return (path, pd.DataFrame(), _dropdown([], None), _dropdown([], None)) + check_outputs(bad)
     columns = [str(c) for c in df.columns]
+    text_col, label_col = _wanted_for(wanted, path, columns) or (text_col, label_col)
     check = check_data(path, text_col, label_col, model, max_length, val_share, seed)
     return (path, preview_update(df, check.text_column or text_col), _dropdown(columns, check.text_column or text_col),
             _dropdown(columns, check.label_column or label_col)) + check_outputs(check)
+
+
+def on_file_event(path: str | None, model: str, max_length: float, val_share: float, seed: float,
+                  wanted: dict | None) -> tuple:
+    """on_file, then forget the wanted columns: they were for the file restored after a reload, not the next one."""
+    return on_file(path, model, max_length, val_share, seed, wanted) + ({},)
 
 
 def on_columns(path: str, text_col: str, label_col: str, model: str, max_length: float, val_share: float, seed: float) -> tuple:
@@ -284,11 +307,13 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     next_btn = gr.Button("Next: choose a model and train →", variant="primary", interactive=False, elem_id="tc-data-next")
     data_path = gr.State("")
     data_status = gr.State(DataCheck().status())
+    wanted = gr.State({})
 
     ctx.shared.update(data_path=data_path, data_status=data_status, text_column=text_col, label_column=label_col)
     comps = dict(file=file, example=example, text_column=text_col, label_column=label_col, preview=preview,
                  status=status, sentences=sentences, warnings=warnings, baseline=baseline, counts_plot=counts_plot,
-                 length_plot=length_plot, next=next_btn, data_path=data_path, data_status=data_status)
+                 length_plot=length_plot, next=next_btn, data_path=data_path, data_status=data_status,
+                 wanted_columns=wanted)
     example.click(use_example, None, file, api_visibility="private")
     if ctx.tabs is not None:
         next_btn.click(lambda: gr.Tabs(selected="train"), None, ctx.tabs, api_visibility="private")
@@ -304,8 +329,9 @@ def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Compone
          val_share: gr.Component, seed: gr.Component) -> None:
     """Events that need the Train step's settings (rendered later): called by ui/layout.py."""
     settings = [model, max_length, val_share, seed]
-    c["file"].change(on_file, [c["file"]] + settings,
-                     [c["data_path"], c["preview"], c["text_column"], c["label_column"]] + check_targets(c),
+    c["file"].change(on_file_event, [c["file"]] + settings + [c["wanted_columns"]],
+                     [c["data_path"], c["preview"], c["text_column"], c["label_column"]] + check_targets(c)
+                     + [c["wanted_columns"]],
                      api_visibility="private", concurrency_limit=4, trigger_mode="always_last")
     column_inputs = [c["data_path"], c["text_column"], c["label_column"]] + settings
     for dd in (c["text_column"], c["label_column"]):

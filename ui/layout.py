@@ -43,17 +43,25 @@ def remember_run(owner: str, run_dir: str | None) -> dict:
     return {"owner": owner, "last_run": run_dir or ""}
 
 
-def remember_settings(data_path: str, *values: Any) -> dict[str, Any]:
+def remember_settings(data_path: str, text_column: str | None, label_column: str | None,
+                      *values: Any) -> dict[str, Any]:
     """Everything the user chose on Data and Train, kept in the browser so a reload does not lose it."""
-    return {"data_path": data_path or "", **dict(zip(session.SETTING_NAMES, values))}
+    return {"data_path": data_path or "", "text_column": text_column or "", "label_column": label_column or "",
+            **dict(zip(session.SETTING_NAMES, values))}
 
 
 def restore_settings(stored: Any) -> tuple:
-    """-> (data file, *settings): the stored ones, or unchanged (skip) where none is stored."""
+    """-> (data file, columns wanted for it, *settings): the stored ones, or unchanged (skip) where none is stored.
+
+    The columns go to the Data step's "wanted" state, which its file handler uses instead of guessing (the file's
+    change event would otherwise overwrite restored dropdowns with guesses)."""
     stored = stored if isinstance(stored, dict) else {}
     settings = session.clean_settings(stored)
     path = session.restorable_file(stored.get("data_path"), extra_roots=(data_tab.EXAMPLE_DATA.parent,))
-    return (path if path else gr.skip(),) + tuple(settings.get(n, gr.skip()) for n in session.SETTING_NAMES)
+    if not path:
+        return (gr.skip(), gr.skip()) + tuple(settings.get(n, gr.skip()) for n in session.SETTING_NAMES)
+    wanted = data_tab.wanted_columns(path, settings.get("text_column"), settings.get("label_column"))
+    return (path, wanted) + tuple(settings.get(n, gr.skip()) for n in session.SETTING_NAMES)
 
 
 def build(runs_root: Path | None = None) -> gr.Blocks:
@@ -87,12 +95,13 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         demo.load(on_load, [browser], [ctx.owner, browser, ctx.run_dir, tabs], api_visibility="private",
                   concurrency_limit=None)
         setting_inputs = [train[n] for n in session.SETTING_NAMES]
-        demo.load(restore_settings, [saved_settings], [data["file"]] + setting_inputs, api_visibility="private",
-                  concurrency_limit=None)
-        train["start"].click(remember_settings, [data["data_path"]] + setting_inputs, [saved_settings],
-                             api_visibility="private", concurrency_limit=None, show_progress="hidden")
-        data["data_path"].change(remember_settings, [data["data_path"]] + setting_inputs, [saved_settings],
-                                 api_visibility="private", concurrency_limit=None, show_progress="hidden")
+        demo.load(restore_settings, [saved_settings], [data["file"], data["wanted_columns"]] + setting_inputs,
+                  api_visibility="private", concurrency_limit=None)
+        remembered = [data["data_path"], data["text_column"], data["label_column"]] + setting_inputs
+        for trigger in (train["start"].click, data["data_path"].change, data["text_column"].input,
+                        data["label_column"].input):
+            trigger(remember_settings, remembered, [saved_settings], api_visibility="private",
+                    concurrency_limit=None, show_progress="hidden")
         ctx.run_dir.change(remember_run, [ctx.owner, ctx.run_dir], [browser], api_visibility="private",
                            concurrency_limit=None)
 

@@ -107,7 +107,8 @@ SETTINGS_KEY = "textclf-settings-v1"
 SETTING_NAMES = ("model", "epochs", "learning_rate", "batch_size", "max_length", "val_share",
                  "early_stopping_patience", "class_weights", "seed")
 _SETTING_TYPES = {"model": str, "epochs": float, "learning_rate": float, "batch_size": int, "max_length": int,
-                  "val_share": float, "early_stopping_patience": int, "class_weights": bool, "seed": int}
+                  "val_share": float, "early_stopping_patience": int, "class_weights": bool, "seed": int,
+                  "text_column": str, "label_column": str}
 
 
 def make_settings_state(root: Path) -> gr.BrowserState:

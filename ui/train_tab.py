@@ -111,9 +111,9 @@ def draw(run_dir: str | None, previous_signature: str = "", force: bool = True) 
         return tuple(gr.skip() for _ in range(12))
     active = v is not None and v.state in charts.ACTIVE_STATES
     if v is None:
-        empty = charts.loss_frame(charts.RunView())
-        return (charts.banner_html(None), "", empty, charts.metrics_frame(charts.RunView()),
-                charts.epoch_frame(charts.RunView()), "", gr.Accordion(open=False), gr.Button(interactive=False),
+        empty = charts.RunView()
+        return (charts.banner_html(None), "", charts.loss_frame(empty), charts.metrics_frame(empty),
+                charts.epoch_frame(empty), "", gr.Accordion(open=False), gr.Button(interactive=False),
                 gr.Button(interactive=False), gr.Timer(active=False), join_run_state(None, ""), signature)
     return (
         charts.banner_html(v, position, _run_name(run_dir)),
@@ -232,14 +232,14 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
         with gr.Column(scale=3, min_width=360):
             banner = gr.HTML(charts.banner_html(None), elem_id="tc-banner")
             progress = gr.HTML("", elem_id="tc-progress")
-            loss_plot = gr.LinePlot(charts.loss_frame(charts.RunView()), x="step", y="loss", color="series",
-                                    title="Loss by step", height=260, elem_id="tc-loss-chart",
-                                    color_map={"training loss": "#6366f1", "validation loss": "#f97316"})
-            metric_plot = gr.LinePlot(charts.metrics_frame(charts.RunView()), x="epoch", y="score", color="metric",
-                                      title="Validation accuracy and macro-F1 by epoch", y_lim=[0, 1], height=220,
-                                      x_axis_format=".2~f",
-                                      elem_id="tc-metric-chart",
-                                      color_map={"accuracy": "#10b981", "macro-F1": "#0ea5e9"})
+            # Points, not lines: a one-epoch run has one validation point per series (see ui/charts.py).
+            loss_plot = gr.ScatterPlot(charts.loss_frame(charts.RunView()), x="step", y="loss", color="series",
+                                       title="Loss by step", height=260, elem_id="tc-loss-chart",
+                                       **charts.plot_colors(charts.LOSS_COLORS))
+            metric_plot = gr.ScatterPlot(charts.metrics_frame(charts.RunView()), x="epoch", y="score",
+                                         color="metric", title="Validation accuracy and macro-F1 by epoch",
+                                         height=220, x_axis_format=".2~f", elem_id="tc-metric-chart",
+                                         **charts.plot_colors(charts.METRIC_COLORS))
             epoch_table = gr.Dataframe(charts.epoch_frame(charts.RunView()), label="Epochs", interactive=False,
                                        elem_id="tc-epoch-table")
             with gr.Accordion("Log", open=False) as log_box:
