@@ -43,10 +43,15 @@ class Predictor:
     def _forward(self, encoded: dict[str, Any]) -> Any:
         """Logits for one padded batch; inference_mode skips autograd bookkeeping entirely."""
         tokens = int(encoded["input_ids"].numel())
-        with self._lock, self._torch.inference_mode():
+        batch = tokens > 512
+        # bf16 for batches where the CPU has native bf16: ~3x the fp32 throughput (406 vs 128 sentences/s on one
+        # thread; 998 of 1,000 labels unchanged, the two flips near 0.5). A single sentence, whose trace shows the
+        # logits, stays exact fp32: it is fast enough already.
+        autocast = self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=batch and _cpu_bf16())
+        with self._lock, self._torch.inference_mode(), autocast:
             # One sentence is fastest on one thread (measured: 2 threads on a busy 2-core box were 3-7x slower,
             # OpenMP threads wait on each other); big batches use half the cores, leaving the rest to training.
-            self._torch.set_num_threads(1 if tokens <= 512 else _batch_threads())
+            self._torch.set_num_threads(_batch_threads() if batch else 1)
             return self.model(**encoded).logits.float()
 
     def predict_proba(self, texts: Sequence[str]) -> list[list[float]]:
@@ -105,6 +110,13 @@ def _model_stamp(model_dir: Path) -> tuple[float, ...]:
     """Changes when the weights or config are replaced (a README written into the folder does not count)."""
     files = sorted(p for p in model_dir.glob("*") if p.suffix in (".safetensors", ".bin") or p.name == "config.json")
     return tuple(p.stat().st_mtime for p in files) + (float(len(files)),)
+
+
+def _cpu_bf16() -> bool:
+    from core.hardware import choose_precision, cuda_available
+
+    # The same switch as training (TEXTCLF_PRECISION=fp32 turns it off); the model itself always runs on the CPU here.
+    return not cuda_available() and choose_precision() == "bf16"
 
 
 def _batch_threads() -> int:

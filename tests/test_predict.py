@@ -105,6 +105,20 @@ def test_batched_prediction_matches_one_by_one(run_dir: Path) -> None:
         assert a == pytest.approx(b, abs=1e-4)  # padding and length-sorting must not change results
 
 
+def test_large_batches_stay_close_to_exact_single_predictions(run_dir: Path, monkeypatch) -> None:
+    """Batches over 512 tokens may run in bf16 (fast on CPUs with native bf16); the numbers must stay close."""
+    predictor = predict.get_predictor(run_dir)
+    texts = [f"order {i} arrived late and the refund for invoice {i} never came" for i in range(80)]
+    alone = [predictor.predict_proba([t])[0] for t in texts[:10]]
+    together = predictor.predict_proba(texts)[:10]
+    for a, b in zip(together, alone):
+        assert a == pytest.approx(b, abs=0.02)
+    monkeypatch.setenv("TEXTCLF_PRECISION", "fp32")
+    exact = predictor.predict_proba(texts)[:10]
+    for a, b in zip(exact, alone):
+        assert a == pytest.approx(b, abs=1e-4)
+
+
 def test_trace_shows_every_step(run_dir: Path) -> None:
     t = predict.get_predictor(run_dir).trace("Refund my payment")
     assert t["tokens"][0] == "[CLS]" and t["tokens"][-1] == "[SEP]"
