@@ -40,16 +40,19 @@ def default_model() -> str:
 
 
 def bert_base_random(cache: Path = CACHE) -> str:
-    """bert-base-sized BertConfig() defaults with random weights (no download needed), the default tokenizer."""
-    out = cache / "models" / "bert-base-random"
+    """bert-base-sized BertConfig() defaults with random weights (no download needed), the default tokenizer.
+
+    Saved as an encoder without a classification head, like a pretrained checkpoint, so every recipe adds its own
+    head for the dataset's number of labels."""
+    out = cache / "models" / "bert-base-random-encoder"
     if not (out / "config.json").exists():
-        from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+        from transformers import AutoTokenizer, BertConfig, BertModel
 
         import torch
 
         torch.manual_seed(0)
         tokenizer = AutoTokenizer.from_pretrained(default_model())
-        BertForSequenceClassification(BertConfig()).save_pretrained(out)
+        BertModel(BertConfig()).save_pretrained(out)
         tokenizer.save_pretrained(out)
     return str(out)
 
