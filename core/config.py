@@ -50,7 +50,9 @@ class TrainConfig:
     eval_steps: int = field(default=0, metadata=_help("Also evaluate every N steps; 0 evaluates once per epoch."))
     keep_best: bool = field(default=True, metadata=_help("Keep the checkpoint with the best validation macro-F1."))
     class_weights: bool = field(
-        default=False, metadata=_help("Weight the loss by inverse class frequency (helps rare classes).")
+        default=True,
+        metadata=_help("Weight the loss by inverse class frequency, so rare labels are learned too; "
+                       "balanced data is unaffected (every weight is 1)."),
     )
     run_name: str = field(default="", metadata=_help("A name for the run; made from the data file when empty."))
 

@@ -157,13 +157,20 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
                 f"Validation accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['f1_macro']:.3f}.")
 
 
+def class_weight_values(counts: list[int]) -> list[float]:
+    """Inverse-frequency weights normalised to average 1 over the classes present, so the learning rate keeps its
+    meaning and balanced data gets exactly 1 everywhere. A class absent from training gets 0."""
+    present = [c for c in counts if c > 0]
+    raw = [sum(present) / (len(present) * c) if c > 0 else 0.0 for c in counts]
+    mean = sum(w for w in raw if w > 0) / len(present)
+    return [w / mean for w in raw]
+
+
 def _weighted_loss(train_df: pd.DataFrame, labels: list[str]) -> Any:
-    """Inverse-frequency class weights, normalised to average 1 so the learning rate keeps its meaning."""
     import torch
 
-    counts = train_df["label"].value_counts().reindex(labels, fill_value=0).to_numpy(dtype=np.float64)
-    weights = np.where(counts > 0, counts.sum() / (len(labels) * np.maximum(counts, 1)), 0.0)
-    weight_tensor = torch.tensor(weights / weights[counts > 0].mean(), dtype=torch.float32)
+    counts = train_df["label"].value_counts().reindex(labels, fill_value=0).astype(int).tolist()
+    weight_tensor = torch.tensor(class_weight_values(counts), dtype=torch.float32)
 
     def loss(outputs: Any, target: Any, num_items_in_batch: Any = None) -> Any:
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits

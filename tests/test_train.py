@@ -136,3 +136,11 @@ def test_core_never_imports_gradio():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_class_weights_leave_balanced_data_alone_and_lift_rare_labels():
+    from core.train import class_weight_values
+
+    assert class_weight_values([50, 50, 50]) == [1.0, 1.0, 1.0]
+    assert class_weight_values([300, 100]) == pytest.approx([0.5, 1.5])  # 1:3 inverse frequency, mean 1
+    assert class_weight_values([10, 0, 30]) == pytest.approx([1.5, 0.0, 0.5])  # a label only in validation

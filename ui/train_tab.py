@@ -42,7 +42,7 @@ def _num(value: Any, cast: type, default: Any) -> Any:
 
 def config_from_ui(data_path: str | None, text_column: str | None, label_column: str | None, model: str | None,
                    epochs: Any, learning_rate: Any = 0, batch_size: Any = 32, max_length: Any = 0,
-                   val_share: Any = 0.2, early_stopping_patience: Any = 0, class_weights: Any = False,
+                   val_share: Any = 0.2, early_stopping_patience: Any = 0, class_weights: Any = _DEFAULTS.class_weights,
                    seed: Any = 42, run_name: str = "") -> TrainConfig:
     """UI values (strings, floats from sliders, None from empty boxes) -> TrainConfig. Validation is separate."""
     d = _DEFAULTS
@@ -299,7 +299,7 @@ def run_status(run_dir: Path) -> dict[str, Any]:
 
 def api_train(data_file: FileData, text_column: str = "", label_column: str = "", model: str = DEFAULT_MODEL,
               epochs: float = 3.0, learning_rate: float = 0.0, batch_size: int = 32, max_length: int = 0,
-              val_share: float = 0.2, early_stopping_patience: int = 0, class_weights: bool = False, seed: int = 42,
+              val_share: float = 0.2, early_stopping_patience: int = 0, class_weights: bool = _DEFAULTS.class_weights, seed: int = 42,
               run_name: str = "", owner: str = "api") -> dict[str, Any]:
     """Start training a text classifier on a table (CSV, TSV, JSONL, Parquet or XLSX).
 
