@@ -331,16 +331,24 @@ def api_train(data_file: FileData, text_column: str = "", label_column: str = ""
     return run_status(Path(run_dir))
 
 
+def _run_action(run_id: str, action: Any = None) -> dict[str, Any]:
+    """Find the run, apply the action (if any) and return its status; a UserError becomes an API error."""
+    try:
+        run_dir = session.run_dir_for(run_id, session.runs_root())
+        if action is not None:
+            action(run_dir)
+        return run_status(run_dir)
+    except UserError as exc:
+        raise _api_error(exc)
+
+
 def api_status(run_id: str) -> dict[str, Any]:
     """The state, progress, epoch table and curves of a run.
 
     Args:
         run_id: the id returned by /train
     """
-    try:
-        return run_status(session.run_dir_for(run_id, session.runs_root()))
-    except UserError as exc:
-        raise _api_error(exc)
+    return _run_action(run_id)
 
 
 def api_stop(run_id: str) -> dict[str, Any]:
@@ -351,12 +359,7 @@ def api_stop(run_id: str) -> dict[str, Any]:
     """
     from core.runs import cancel
 
-    try:
-        run_dir = session.run_dir_for(run_id, session.runs_root())
-        cancel(run_dir)
-        return run_status(run_dir)
-    except UserError as exc:
-        raise _api_error(exc)
+    return _run_action(run_id, cancel)
 
 
 def api_resume(run_id: str) -> dict[str, Any]:
@@ -367,9 +370,4 @@ def api_resume(run_id: str) -> dict[str, Any]:
     """
     from core.runs import resume
 
-    try:
-        run_dir = session.run_dir_for(run_id, session.runs_root())
-        resume(run_dir)
-        return run_status(run_dir)
-    except UserError as exc:
-        raise _api_error(exc)
+    return _run_action(run_id, resume)

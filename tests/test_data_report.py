@@ -1,0 +1,149 @@
+"""The data report: counts, duplicates, conflicts, leakage, token lengths, warnings, plain sentences."""
+from __future__ import annotations
+
+import pytest
+
+from core.data import PreparedData, build_report, load_training_data, report_sentences, suggest_max_length
+from tests.test_data import write
+
+
+@pytest.fixture
+def tiny(tmp_path) -> PreparedData:
+    """Hand-checked: 10 texts, word lengths sorted [1,1,2,2,2,2,2,3,3,5]."""
+    train = write(tmp_path, "t.csv", "text,label\ngood movie,pos\ngood movie,pos\nbad film,neg\nsame text here,pos\n"
+                  "same text here,neg\none two three four five,pos\nx,neg\n")
+    val = write(tmp_path, "v.csv", "text,label\nbad film,neg\ngreat fun,pos\nawful,neg\n")
+    return load_training_data(train, val_data_path=val)
+
+
+def test_report_hand_computed(tiny):
+    r = build_report(tiny, max_length=2)
+    json.dumps(r)  # must be JSON-serialisable as is
+    assert (r["rows_read"], r["rows_kept"], r["rows_dropped"], r["dropped"]) == (10, 10, 0, {})
+    assert r["class_counts"] == {"train": {"neg": 3, "pos": 4}, "validation": {"neg": 2, "pos": 1},
+                                 "total": {"neg": 5, "pos": 5}}
+    assert r["imbalance_ratio"] == 1.0
+    assert r["duplicates"] == {"rows": 3, "texts": 3, "examples": [
+        {"text": "good movie", "count": 2}, {"text": "bad film", "count": 2}, {"text": "same text here", "count": 2}]}
+    assert r["conflicts"] == {"count": 1, "examples": [{"text": "same text here", "labels": ["neg", "pos"]}]}
+    assert r["leakage"] == {"count": 1, "examples": ["bad film"]}
+    lengths = r["lengths"]
+    assert lengths["unit"] == "words" and "no tokenizer" in lengths["source"]
+    assert {k: lengths[k] for k in ("min", "mean", "p50", "p90", "p95", "p99", "max")} == {
+        "min": 1, "mean": 2.3, "p50": 2, "p90": 3, "p95": 5, "p99": 5, "max": 5}
+    assert (r["truncated_count"], r["truncated_share"], r["suggested_max_length"]) == (3, 0.3, 16)
+    assert r["warnings"] == [
+        "3 rows repeat a text that appears earlier (exact duplicates of 3 texts). "
+        "Duplicates add nothing new and can make scores look better than they are.",
+        "1 text appears with two or more different labels, for example 'same text here'. "
+        "Fix their labels so the model is not taught both.",
+        "1 text appears in both training and validation, so validation scores will look better than they really are.",
+        "Max length 2 cuts 30.0 % of texts short (3). A max length of 16 would keep about 99 % of them whole.",
+    ]
+
+
+def test_report_without_max_length_has_no_truncation(tiny):
+    r = build_report(tiny)
+    assert (r["max_length"], r["truncated_count"], r["truncated_share"]) == (None, None, None)
+    assert not any("cuts" in w for w in r["warnings"])
+
+
+def prepared(train: list[tuple[str, str]], val: list[tuple[str, str]], warnings=()) -> PreparedData:
+    frame = lambda rows: pd.DataFrame(rows, columns=["text", "label"])  # noqa: E731
+    labels = order_labels([l for _, l in train + val])
+    n = len(train) + len(val)
+    return PreparedData(frame(train), frame(val), labels, "text", "label", n, n, {}, list(warnings), "split")
+
+
+def test_report_imbalance_and_single_example_warnings():
+    data = prepared([(f"alpha {i}", "a") for i in range(8)] + [("beta", "b"), ("gamma", "c")],
+                    [("alpha x", "a"), ("alpha y", "a"), ("beta 2", "b")])
+    r = build_report(data)
+    assert (r["imbalance_ratio"], r["largest_class"], r["smallest_class"]) == (10.0, "a", "c")
+    assert r["warnings"] == [
+        "The labels are imbalanced: 'a' has 10 times as many examples as 'c'. "
+        "Add examples of the rare labels or turn on class weights.",
+        "Label 'b' has only one example, so it stays in training and is never tested. Add more examples of it.",
+        "Label 'c' has only one example, so it stays in training and is never tested. Add more examples of it.",
+    ]
+    # Below the threshold (4.5) there is no imbalance warning; the prep warning is kept, not repeated.
+    data = prepared([(f"t{i}", "a") for i in range(9)] + [("u", "b"), ("v", "b")], [],
+                    ["Label 'b' has only one example, so it stays in training and is never tested. Add more examples of it."])
+    assert build_report(data)["imbalance_ratio"] == 4.5
+    assert build_report(data)["warnings"] == list(data.warnings)
+
+
+class FakeTokenizer:
+    """One token per character plus [CLS]/[SEP]; records its calls to prove batching and special tokens."""
+
+    name_or_path = "fake-chars"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], dict]] = []
+
+    def __call__(self, texts, **kwargs):
+        self.calls.append((list(texts), kwargs))
+        extra = 2 if kwargs.get("add_special_tokens") else 0
+        return {"input_ids": [list(range(len(t) + extra)) for t in texts]}
+
+
+def test_report_with_fake_tokenizer_is_batched(tiny):
+    tok = FakeTokenizer()
+    r = build_report(tiny, tokenizer=tok, max_length=12, model_max_length=64)
+    assert len(tok.calls) == 1 and len(tok.calls[0][0]) == 10
+    assert tok.calls[0][1]["add_special_tokens"] is True and not tok.calls[0][1].get("truncation")
+    # char lengths + 2, sorted: 3,7,10,10,11,12,12,16,16,25
+    lengths = r["lengths"]
+    assert (lengths["unit"], lengths["source"]) == ("tokens", "fake-chars")
+    assert [lengths[k] for k in ("min", "p50", "p90", "p95", "p99", "max")] == [3, 11, 16, 25, 25, 25]
+    assert (r["truncated_count"], r["truncated_share"], r["suggested_max_length"]) == (3, 0.3, 32)
+
+
+def test_report_with_real_default_tokenizer(default_model_path):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(default_model_path)
+    long_text = " ".join(["word"] * 600)
+    data = prepared([("the cat sat", "a"), ("hello world", "a"), ("dog", "b"), (long_text, "b")], [])
+    r = build_report(data, tokenizer=tok, max_length=128)
+    # [CLS] + words + [SEP], never truncated: the long text keeps all 602 tokens.
+    assert [r["lengths"][k] for k in ("min", "p50", "p90", "max")] == [3, 4, 602, 602]
+    assert r["suggested_max_length"] == 512  # capped at the model's limit
+    assert (r["truncated_count"], r["truncated_share"]) == (1, 0.25)
+
+
+@pytest.mark.parametrize("lengths,cap,expected", [
+    ([], 512, 16), ([3] * 50, 512, 16), ([17], 512, 24), ([24], 512, 24),
+    (list(range(1, 101)), 512, 104),  # p99 of 1..100 is 99 -> 104
+    ([5] * 99 + [900], 512, 16),  # one outlier in 100 is above the 99th percentile
+    ([1000], 512, 512), ([10], 8, 8),  # the model's limit beats the minimum
+])
+def test_suggest_max_length(lengths, cap, expected):
+    assert suggest_max_length(lengths, cap) == expected
+
+
+def test_report_sentences(tiny):
+    r = build_report(tiny, max_length=2)
+    lines = report_sentences(r)
+    assert lines[:6] == [
+        "10 rows read, all kept.",
+        "7 rows for training and 3 for validation (from the validation file).",
+        "2 labels: neg 5, pos 5.",
+        "Texts are 1 to 5 words long (median 2; 99 % have at most 5).",
+        "Lengths are counted in words because no tokenizer was given; models count tokens, usually more.",
+        "Suggested max length: 16 tokens.",
+    ]
+    assert lines[6] == "Max length 2 cuts 3 texts short (30.0 %)."
+    assert lines[7:] == r["warnings"]
+    r.update(rows_read=1204, rows_kept=1198, rows_dropped=6, dropped={"empty text": 4, "missing label": 2})
+    assert report_sentences(r)[0] == "1,204 rows read, 1,198 kept (6 dropped: 4 empty text, 2 missing label)."
+
+
+def test_example_data_is_usable(example_data):
+    data = load_training_data(example_data)
+    counts = pd.concat([data.train, data.validation])["label"].value_counts().to_dict()
+    assert counts == {"billing": 100, "technical": 90, "shipping": 75, "account": 55}
+    assert data.labels == ["account", "billing", "shipping", "technical"]
+    r = build_report(data)
+    assert r["duplicates"]["rows"] == 0 and r["conflicts"]["count"] == 0 and r["warnings"] == []
+    assert 5 <= r["lengths"]["min"] and r["lengths"]["max"] <= 30
