@@ -1,9 +1,12 @@
 """The data report: counts, duplicates, conflicts, leakage, token lengths, warnings, plain sentences."""
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import pytest
 
-from core.data import PreparedData, build_report, load_training_data, report_sentences, suggest_max_length
+from core.data import PreparedData, build_report, load_training_data, order_labels, report_sentences, suggest_max_length
 from tests.test_data import write
 
 
