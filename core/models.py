@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,22 @@ def _check_hub_model(repo_id: str) -> None:
         )
 
 
-def load_tokenizer(name: str) -> Any:
-    from transformers import AutoTokenizer
+_TRANSFORMERS_IMPORT = threading.Lock()
 
+
+def auto_classes() -> tuple[Any, Any]:
+    """(AutoTokenizer, AutoModelForSequenceClassification), imported under a lock.
+
+    transformers resolves these names lazily and not thread-safely: in the web server a warm-up thread and a request
+    importing them at the same moment can fail with "cannot import name 'AutoTokenizer'".
+    """
+    with _TRANSFORMERS_IMPORT:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    return AutoTokenizer, AutoModelForSequenceClassification
+
+
+def load_tokenizer(name: str) -> Any:
+    AutoTokenizer, _ = auto_classes()
     source = resolve_model(name)
     try:
         return AutoTokenizer.from_pretrained(source)

@@ -25,7 +25,10 @@ class Predictor:
 
     def __init__(self, model_dir: Path, max_length: int = 0) -> None:
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from core.models import auto_classes
+
+        AutoTokenizer, AutoModelForSequenceClassification = auto_classes()
 
         self._torch = torch
         self.model_dir = Path(model_dir)
