@@ -20,12 +20,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, with the field's own help text."""
     for f in dataclasses.fields(TrainConfig):
         flag = _CLI_FLAGS.get(f.name, "--" + f.name.replace("_", "-"))
-        help_text = f.metadata.get("help", "")
+        help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse formats help with %
         if f.type in (bool, "bool"):
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
             kind = {"int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f"{help_text} (default: {f.default})")
+            shown = f" (default: {f.default})" if f.default not in ("", None) else ""
+            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=help_text + shown)
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:

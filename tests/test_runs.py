@@ -105,6 +105,16 @@ def test_cli_trains_and_prints_the_epoch_table(tmp_path, example_data, tiny_mode
     assert (run_dir / "model" / "config.json").exists()
 
 
+def test_cli_help_lists_every_setting_with_its_help_text():
+    result = _cli("train", "-h")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())  # argparse wraps lines to the terminal width
+    assert "--epochs EPOCHS Passes over the training data. (default: 3.0)" in text
+    assert "covers ~99% of texts" in text
+    assert "--text TEXT_COLUMN Column with the texts; guessed when empty. --label" in text  # no "(default: None)"
+    assert "--class-weights, --no-class-weights" in text
+
+
 @pytest.mark.parametrize("args, message", [
     (["--data", "no-such-file.csv"], "Error: The file 'no-such-file.csv' was not found."),
     (["--data", "EXAMPLE", "--model", "./missing-model"], "Error: The folder './missing-model' does not exist."),
