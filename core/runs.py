@@ -109,6 +109,8 @@ def cancel(run_dir: Path) -> None:
 
 def resume(run_dir: Path) -> None:
     run_dir = Path(run_dir)
+    if not (run_dir / rundir.RUN_INFO).exists():
+        raise UserError(f"There is no run at '{run_dir}'.")
     state = status(run_dir)["state"]
     if state not in ("cancelled", "interrupted", "failed"):
         raise UserError(f"Only a stopped, interrupted or failed run can be resumed; this one is {state}.")

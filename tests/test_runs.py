@@ -83,10 +83,17 @@ def test_runs_queue_for_the_device_and_stop_while_queued(tmp_path, example_data,
 
 
 def test_resume_of_a_finished_run_is_refused(tmp_path):
+    rundir.write_json(tmp_path / rundir.RUN_INFO, {"run_id": "r"})
     rundir.write_status(tmp_path, "finished", pid=None)
     with pytest.raises(runs.UserError) as err:
         runs.resume(tmp_path)
     assert err.value.message == "Only a stopped, interrupted or failed run can be resumed; this one is finished."
+
+
+def test_cli_resume_of_something_that_is_not_a_run(tmp_path):
+    result = _cli("resume", str(tmp_path / "nope"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"Error: There is no run at '{tmp_path / 'nope'}'."
 
 
 def _cli(*args, cwd=ROOT):
