@@ -1,7 +1,6 @@
 """Honest evaluation of a finished run: headline vs. a classic baseline, per-class table, confusion matrix, mistakes."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,19 +8,12 @@ from typing import Any
 
 import pandas as pd
 
+from core import rundir
 from core.errors import UserError
 
-BASELINE_FILE = "baseline.json"
 BASELINE_METHOD = "TF-IDF + logistic regression"  # core.baseline.METHOD; runs made before baseline.json existed
 NO_RUN_MESSAGE = "Train a model or open a run from the Runs tab first."
 NOT_FINISHED_MESSAGE = "This run has not finished training yet: its evaluation appears when it finishes."
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _scores(y_true: list[str], y_pred: list[str], labels: list[str]) -> dict[str, Any]:
@@ -36,19 +28,17 @@ def _scores(y_true: list[str], y_pred: list[str], labels: list[str]) -> dict[str
 def ensure_baseline(run_dir: Path | str) -> dict[str, Any] | None:
     """The run's baseline.json; computed from data/*.parquet and written when missing (None without the data)."""
     run_dir = Path(run_dir)
-    existing = _read_json(run_dir / BASELINE_FILE)
+    existing = rundir.read_json(run_dir / rundir.BASELINE)
     if isinstance(existing, dict) and "accuracy" in existing:
         return existing
-    train_path, val_path = run_dir / "data" / "train.parquet", run_dir / "data" / "validation.parquet"
-    labels = _read_json(run_dir / "labels.json")
+    train_path, val_path = run_dir / rundir.TRAIN_DATA, run_dir / rundir.VALIDATION_DATA
+    labels = rundir.read_json(run_dir / rundir.LABELS)
     if not (train_path.exists() and val_path.exists() and isinstance(labels, list)):
         return None
     from core.baseline import train_baseline  # the same baseline core.runs computes for new runs
 
     baseline = train_baseline(pd.read_parquet(train_path), pd.read_parquet(val_path), [str(x) for x in labels])
-    tmp = run_dir / (BASELINE_FILE + ".tmp")
-    tmp.write_text(json.dumps(baseline, indent=2), encoding="utf-8")
-    tmp.replace(run_dir / BASELINE_FILE)
+    rundir.write_json(run_dir / rundir.BASELINE, baseline)
     return baseline
 
 
@@ -78,18 +68,18 @@ def load_evaluation(run_dir: Path | str | None) -> Evaluation:
     if not run_dir:
         raise UserError(NO_RUN_MESSAGE)
     run_dir = Path(run_dir)
-    metrics = _read_json(run_dir / "metrics.json")
+    metrics = rundir.read_json(run_dir / rundir.METRICS)
     preds_path = run_dir / "validation_predictions.csv"
     if not isinstance(metrics, dict) or not preds_path.exists():
         raise UserError(NOT_FINISHED_MESSAGE)
     # keep_default_na=False: a text or label such as "NA" or "None" stays a string.
     predictions = pd.read_csv(preds_path, keep_default_na=False, dtype={"text": str, "label": str, "predicted": str})
     predictions["confidence"] = pd.to_numeric(predictions["confidence"], errors="coerce")
-    labels = metrics.get("labels") or _read_json(run_dir / "labels.json") or sorted(set(predictions["label"]))
+    labels = metrics.get("labels") or rundir.read_json(run_dir / rundir.LABELS) or sorted(set(predictions["label"]))
     labels = [str(x) for x in labels]
     if "per_class" not in metrics or "accuracy" not in metrics:
         metrics = {**_scores(list(predictions["label"]), list(predictions["predicted"]), labels), **metrics}
-    run_info = _read_json(run_dir / "run.json") or {}
+    run_info = rundir.read_json(run_dir / rundir.RUN_INFO) or {}
     return Evaluation(
         run_dir=run_dir, labels=labels, metrics=metrics, baseline=ensure_baseline(run_dir), predictions=predictions,
         name=str(run_info.get("name") or run_dir.name),

@@ -5,13 +5,13 @@ The token only ever lives in function arguments: it is never written to a file, 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from core import rundir
 from core.errors import UserError
 from core.modelcard import HUB_FILE, IGNORE_PATTERNS, export_name, prepare_export
 
@@ -163,7 +163,5 @@ def push_to_hub(
         )
     result = PushResult(repo_id=repo_id, url=f"https://huggingface.co/{repo_id}", private=private, folder=folder)
     # Remembered so later zips carry the same card; only public facts, never the token.
-    tmp = run_dir / (HUB_FILE + ".tmp")
-    tmp.write_text(json.dumps({"repo_id": repo_id, "url": result.url, "private": private}), encoding="utf-8")
-    tmp.replace(run_dir / HUB_FILE)
+    rundir.write_json(run_dir / HUB_FILE, {"repo_id": repo_id, "url": result.url, "private": private})
     return result

@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from core import rundir
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 
@@ -16,13 +17,6 @@ DEFAULT_LICENSE = "apache-2.0"  # the default base model's licence
 # Files that never belong in a shared model folder (optimizer state, anything that could hold secrets).
 IGNORE_PATTERNS = ["training_args.bin", "optimizer.pt", "scheduler.pt", "rng_state.pth", ".env", "*.tmp"]
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _yaml_str(value: Any) -> str:
@@ -43,12 +37,12 @@ def card_facts(run_dir: Path | str) -> dict[str, Any]:
     """What the card says, gathered from the run directory (no network)."""
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json") if (run_dir / "config.json").exists() else TrainConfig()
-    metrics = _read_json(run_dir / "metrics.json") or {}
-    model_cfg = _read_json(run_dir / "model" / "config.json") or {}
-    labels = metrics.get("labels") or _read_json(run_dir / "labels.json")
+    metrics = rundir.read_json(run_dir / rundir.METRICS) or {}
+    model_cfg = rundir.read_json(run_dir / rundir.MODEL / "config.json") or {}
+    labels = metrics.get("labels") or rundir.read_json(run_dir / rundir.LABELS)
     if not labels and model_cfg.get("id2label"):
         labels = [model_cfg["id2label"][k] for k in sorted(model_cfg["id2label"], key=int)]
-    run_info = _read_json(run_dir / "run.json") or {}
+    run_info = rundir.read_json(run_dir / rundir.RUN_INFO) or {}
     # Only a Hub id is a base_model the Hub can link to; a local folder is described, not named.
     base_model = cfg.model if _HUB_ID.match(cfg.model or "") and not Path(cfg.model).exists() else ""
     if cfg.model in ("", "default", "all-MiniLM-L6-v2"):
@@ -58,8 +52,8 @@ def card_facts(run_dir: Path | str) -> dict[str, Any]:
         "config": cfg,
         "labels": [str(x) for x in labels or []],
         "metrics": metrics,
-        "baseline": _read_json(run_dir / "baseline.json"),
-        "report": _read_json(run_dir / "data_report.json") or {},
+        "baseline": rundir.read_json(run_dir / rundir.BASELINE),
+        "report": rundir.read_json(run_dir / rundir.REPORT) or {},
         "base_model": base_model,
         "examples": _example_texts(run_dir),
     }
@@ -112,7 +106,7 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     m, base, report = f["metrics"], f["baseline"], f["report"]
     labels = f["labels"]
     # After a push the card (and so every later zip) names the Hub repo, so zip and Hub hold the same files.
-    model_ref = repo_id or (_read_json(Path(run_dir) / HUB_FILE) or {}).get("repo_id") or "path/to/this/folder"
+    model_ref = repo_id or (rundir.read_json(Path(run_dir) / HUB_FILE) or {}).get("repo_id") or "path/to/this/folder"
     parts = [_front_matter(f), f"# {f['name']}", ""]
     parts.append(
         f"A text classifier that sorts a text into one of {len(labels)} labels: "

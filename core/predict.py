@@ -1,7 +1,6 @@
 """Predict with a trained run: load its model once, classify one or many texts, trace one sentence, batch a table."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -11,9 +10,9 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from core import rundir
 from core.errors import DataError, UserError
 
-MODEL_DIR = "model"
 # Spreadsheet apps run a cell starting with one of these as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -130,7 +129,7 @@ def _batch_threads() -> int:
 def get_predictor(run_dir: Path | str) -> Predictor:
     """The cached Predictor of a run; reloaded only when the run's model files change."""
     run_dir = Path(run_dir).resolve()
-    model_dir = run_dir / MODEL_DIR
+    model_dir = run_dir / rundir.MODEL
     if not (model_dir / "config.json").exists():
         raise UserError("This run has no trained model yet: wait until training has finished.")
     stamp = _model_stamp(model_dir)
@@ -160,10 +159,8 @@ def trained_max_length(run_dir: Path | str) -> int:
         if event.get("type") == "started" and isinstance(event.get("max_length"), int):
             return int(event["max_length"])
     for name in ("config.json", "data_report.json"):
-        try:
-            value = json.loads((run_dir / name).read_text(encoding="utf-8")).get("max_length")
-        except (OSError, ValueError, AttributeError):
-            continue
+        stored = rundir.read_json(run_dir / name)
+        value = stored.get("max_length") if isinstance(stored, dict) else None
         if isinstance(value, int) and value > 0:
             return value
     return 0
