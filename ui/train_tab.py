@@ -84,14 +84,9 @@ def _run_name(run_dir: str) -> str:
 def _view(run_dir: str | None) -> tuple[Any, int | None]:
     if not run_dir or not Path(run_dir).is_dir():
         return None, None
-    from core.runs import queue_position, status, view
+    from core.runs import queue_position, view
 
-    v = view(Path(run_dir))
-    live = status(Path(run_dir))["state"]
-    if live in charts.ACTIVE_STATES and v.state not in charts.ACTIVE_STATES:
-        # Resumed: the process is up but has not yet logged "started", so the last event is still the old
-        # "cancelled"/"failed". Trust the live status, or the poller would stop before the run continues.
-        v.state, v.message = live, ""
+    v = view(Path(run_dir))  # its state comes from status.json, so a just-resumed run already reads as active
     return v, (queue_position(Path(run_dir)) if v.state == "queued" else None)
 
 
