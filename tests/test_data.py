@@ -92,46 +92,53 @@ def test_na_like_strings_are_values_and_blank_rows_are_skipped(tmp_path):
 
 # ---------------------------------------------------------------- read errors (every message exactly)
 
-def test_read_errors(tmp_path):
+def test_missing_file_and_folder(tmp_path):
     with raises("The file 'nope.csv' was not found."):
         read_table(tmp_path / "nope.csv")
     with raises("'sub' is a folder, not a file."):
         (tmp_path / "sub").mkdir()
         read_table(tmp_path / "sub")
-    with raises("The file 'empty.csv' is empty."):
-        read_table(write(tmp_path, "empty.csv", ""))
-    with raises("The file 'blank.csv' is empty."):
-        read_table(write(tmp_path, "blank.csv", "\n\n  \n"))
-    with raises("The file 'header.csv' has no rows of data."):
-        read_table(write(tmp_path, "header.csv", "text,label\n"))
-    with raises("The file 'none.json' has no rows of data."):
-        read_table(write(tmp_path, "none.json", "[]"))
-    with raises("The file 'blank.jsonl' has no rows of data."):
-        read_table(write(tmp_path, "blank.jsonl", "\n \n"))
-    with raises("The file 'x.bin' has an unsupported format ('.bin'). Use CSV, TSV, JSONL, Parquet or XLSX."):
-        read_table(write(tmp_path, "x.bin", b"\x00\x01\x02PK\x00"))
-    with raises("The file 'bin.csv' is not a text table; it may be damaged or in another format."):
-        read_table(write(tmp_path, "bin.csv", b"text,label\n\x00\x00\x01"))
-    with raises("The file 'ragged.csv' could not be read: some rows have more columns than the header. "
-                "Put quotes around texts that contain the separator."):
-        read_table(write(tmp_path, "ragged.csv", "text,label\na,b\nc,d\ne,f,g,h\n"))
-    with raises("The file 'commas.csv' could not be read: some rows have more columns than the header. "
-                "Put quotes around texts that contain the separator."):
-        read_table(write(tmp_path, "commas.csv", "text,label\nfine, thanks,pos\nnot, good,neg\n"))  # pandas would index
-    with raises("The file 'bad.parquet' could not be read as Parquet; it may be damaged or saved in another format."):
-        read_table(write(tmp_path, "bad.parquet", "text,label\na,b\n"))
-    with raises("The file 'bad.xlsx' could not be read as Excel; it may be damaged or saved in another format."):
-        read_table(write(tmp_path, "bad.xlsx", b"PK\x03\x04 not a zip"))
-    with raises("Line 2 of 'bad.jsonl' is not valid JSON."):
-        read_table(write(tmp_path, "bad.jsonl", '{"text": "a", "label": "b"}\n{"text": oops}\n'))
-    with raises('Line 1 of \'list.jsonl\' is not a JSON object like {"text": ..., "label": ...}.'):
-        read_table(write(tmp_path, "list.jsonl", '["a", "b"]\n'))
-    with raises('The file \'nums.json\' is JSON but not a list of records like {"text": ..., "label": ...}.'):
-        read_table(write(tmp_path, "nums.json", "[1, 2, 3]"))
-    with raises("The file 'scalar.json' is JSON but not a table of records."):
-        read_table(write(tmp_path, "scalar.json", '{"text": "a", "label": "b"}'))
-    with raises("The file 'u16.jsonl' could not be read as text."):
-        read_table(write(tmp_path, "u16.jsonl", b"\xff\xfe{\x00}"))  # odd byte count: broken UTF-16
+
+
+@pytest.mark.parametrize("message, name, content", [
+    ("The file 'empty.csv' is empty.",
+     "empty.csv", ""),
+    ("The file 'blank.csv' is empty.",
+     "blank.csv", "\n\n  \n"),
+    ("The file 'header.csv' has no rows of data.",
+     "header.csv", "text,label\n"),
+    ("The file 'none.json' has no rows of data.",
+     "none.json", "[]"),
+    ("The file 'blank.jsonl' has no rows of data.",
+     "blank.jsonl", "\n \n"),
+    ("The file 'x.bin' has an unsupported format ('.bin'). Use CSV, TSV, JSONL, Parquet or XLSX.",
+     "x.bin", b"\x00\x01\x02PK\x00"),
+    ("The file 'bin.csv' is not a text table; it may be damaged or in another format.",
+     "bin.csv", b"text,label\n\x00\x00\x01"),
+    ("The file 'ragged.csv' could not be read: some rows have more columns than the header. "
+     "Put quotes around texts that contain the separator.",
+     "ragged.csv", "text,label\na,b\nc,d\ne,f,g,h\n"),
+    ("The file 'commas.csv' could not be read: some rows have more columns than the header. "
+     "Put quotes around texts that contain the separator.",
+     "commas.csv", "text,label\nfine, thanks,pos\nnot, good,neg\n"),  # pandas would index
+    ("The file 'bad.parquet' could not be read as Parquet; it may be damaged or saved in another format.",
+     "bad.parquet", "text,label\na,b\n"),
+    ("The file 'bad.xlsx' could not be read as Excel; it may be damaged or saved in another format.",
+     "bad.xlsx", b"PK\x03\x04 not a zip"),
+    ("Line 2 of 'bad.jsonl' is not valid JSON.",
+     "bad.jsonl", '{"text": "a", "label": "b"}\n{"text": oops}\n'),
+    ('Line 1 of \'list.jsonl\' is not a JSON object like {"text": ..., "label": ...}.',
+     "list.jsonl", '["a", "b"]\n'),
+    ('The file \'nums.json\' is JSON but not a list of records like {"text": ..., "label": ...}.',
+     "nums.json", "[1, 2, 3]"),
+    ("The file 'scalar.json' is JSON but not a table of records.",
+     "scalar.json", '{"text": "a", "label": "b"}'),
+    ("The file 'u16.jsonl' could not be read as text.",
+     "u16.jsonl", b"\xff\xfe{\x00}"),  # odd byte count: broken UTF-16
+])
+def test_read_errors(tmp_path, message, name, content):
+    with raises(message):
+        read_table(write(tmp_path, name, content))
 
 
 def test_old_xls_needs_xlrd(tmp_path):
