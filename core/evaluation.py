@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 
 from core import rundir
+from core.baseline import METHOD
 from core.errors import UserError
 
-BASELINE_METHOD = "TF-IDF + logistic regression"  # core.baseline.METHOD; runs made before baseline.json existed
 NO_RUN_MESSAGE = "Train a model or open a run from the Runs tab first."
 NOT_FINISHED_MESSAGE = "This run has not finished training yet: its evaluation appears when it finishes."
 
@@ -99,7 +99,7 @@ def headline_table(ev: Evaluation) -> pd.DataFrame:
     """Fine-tuned model vs. baseline on the same validation split."""
     rows = [{"model": "Fine-tuned transformer", "accuracy": ev.metrics.get("accuracy"), "macro-F1": ev.metrics.get("f1_macro")}]
     if ev.baseline:
-        rows.append({"model": f"Baseline: {ev.baseline.get('method', BASELINE_METHOD)}",
+        rows.append({"model": f"Baseline: {ev.baseline.get('method', METHOD)}",
                      "accuracy": ev.baseline.get("accuracy"), "macro-F1": ev.baseline.get("f1_macro")})
     return pd.DataFrame(rows).round(4)
 
@@ -112,16 +112,17 @@ def verdict(ev: Evaluation) -> str:
     if not ev.baseline:
         return head + " (No baseline available for this run.)"
     base = float(ev.baseline.get("f1_macro") or 0.0)
+    method = ev.baseline.get("method", METHOD)
     diff = f1 - base
     # With few validation texts a row or two moves the scores a lot: a gap under about one standard error
     # of an accuracy estimate (0.5 / sqrt(n)) is called a tie rather than a win.
     margin = max(0.01, 0.5 / math.sqrt(max(1, n)))
     if diff > margin:
-        return head + f" The transformer beats the {BASELINE_METHOD} baseline by {diff:+.3f} macro-F1."
+        return head + f" The transformer beats the {method} baseline by {diff:+.3f} macro-F1."
     if diff < -margin:
-        return head + (f" The {BASELINE_METHOD} baseline is better by {-diff:.3f} macro-F1: "
+        return head + (f" The {method} baseline is better by {-diff:.3f} macro-F1: "
                        "more epochs, more data or a larger model may help; or use the baseline.")
-    return head + f" About the same as the {BASELINE_METHOD} baseline ({base:.3f}): the transformer has not earned its cost yet."
+    return head + f" About the same as the {method} baseline ({base:.3f}): the transformer has not earned its cost yet."
 
 
 def per_class_table(ev: Evaluation) -> pd.DataFrame:

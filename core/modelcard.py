@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core import rundir
+from core.baseline import METHOD
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 
@@ -99,6 +100,14 @@ def _max_length(run_dir: Path) -> int:
     return trained_max_length(run_dir)
 
 
+def _trained_batch_size(run_dir: Path) -> int | None:
+    """The batch size the run used (the automatic choice is only known once training started)."""
+    from core.events import read_events
+
+    started = [e for e in read_events(run_dir) if e.get("type") == "started"]
+    return started[-1].get("batch_size") if started else None
+
+
 def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     """README.md: YAML metadata + what it classifies, data, settings, metrics, baseline, and how to use it."""
     f = card_facts(run_dir)
@@ -132,7 +141,7 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
         parts.append(f"- Note: {warning}")
     parts += ["", "## Training settings", ""]
     settings = [("base model", f["base_model"] or "local model"), ("epochs", cfg.epochs),
-                ("learning rate", cfg.learning_rate or "automatic"), ("batch size", cfg.batch_size),
+                ("learning rate", cfg.learning_rate or "automatic"), ("batch size", cfg.batch_size or _trained_batch_size(Path(run_dir)) or "automatic"),
                 ("max length (tokens)", _max_length(Path(run_dir)) or "automatic"),
                 ("warm-up ratio", cfg.warmup_ratio), ("weight decay", cfg.weight_decay), ("seed", cfg.seed),
                 ("class weights", cfg.class_weights)]
@@ -143,7 +152,7 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     if "accuracy" in m:
         rows = [["fine-tuned model", float(m["accuracy"]), float(m.get("f1_macro", 0.0))]]
         if base and "accuracy" in base:
-            rows.append([f"baseline: {base.get('method', 'TF-IDF + logistic regression')}",
+            rows.append([f"baseline: {base.get('method', METHOD)}",
                          float(base["accuracy"]), float(base.get("f1_macro", 0.0))])
         parts += [_table(["model", "accuracy", "macro-F1"], rows), ""]
         if base and "f1_macro" in base:

@@ -44,7 +44,7 @@ def test_after_training_user_evaluates_predicts_and_downloads(browser_page, app_
     open_step(page, "3 · Evaluate")
     headline = page.locator("#tc-eval-headline")
     expect(headline).to_contain_text("Fine-tuned transformer", timeout=TRAIN_SECONDS)
-    expect(headline).to_contain_text("Baseline: TF-IDF + logistic regression")
+    expect(headline).to_contain_text("Baseline: TF-IDF + linear SVM")
     expect(page.locator("#tc-eval-note")).to_contain_text("Macro-F1")
     expect(page.locator("#tc-eval-per-class")).to_contain_text("billing")
     expect(page.locator("#tc-eval-confusion img, #tc-eval-confusion svg").first).to_be_visible()

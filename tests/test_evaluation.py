@@ -36,7 +36,7 @@ def write_run(root: Path, baseline_f1: float | None = None) -> Path:
                "confusion_matrix": [[1, 1, 0], [1, 0, 1], [0, 1, 1]]}
     (run / "metrics.json").write_text(json.dumps(metrics))
     if baseline_f1 is not None:
-        (run / "baseline.json").write_text(json.dumps({"method": "TF-IDF + logistic regression", "accuracy": 0.5,
+        (run / "baseline.json").write_text(json.dumps({"method": "TF-IDF + linear SVM", "accuracy": 0.5,
                                                        "f1_macro": baseline_f1, "per_class": [], "seconds": 0.1}))
     return run
 
@@ -57,7 +57,7 @@ def test_baseline_is_computed_once_and_stored(run: Path) -> None:
     ev = evaluation.load_evaluation(run)
     stored = json.loads((run / "baseline.json").read_text())
     assert stored == ev.baseline
-    assert stored["method"] == "TF-IDF + logistic regression"
+    assert stored["method"] == "TF-IDF + linear SVM"
     assert {"accuracy", "f1_macro", "per_class", "seconds"} <= set(stored)
     # The synthetic templates are keyword-separable: a working baseline gets them all right.
     assert stored["accuracy"] == 1.0 and stored["f1_macro"] == 1.0
@@ -70,12 +70,12 @@ def test_baseline_is_computed_once_and_stored(run: Path) -> None:
 def test_headline_and_verdict_compare_with_the_baseline(tmp_path: Path) -> None:
     ev = evaluation.load_evaluation(write_run(tmp_path, baseline_f1=0.05))
     table = evaluation.headline_table(ev)
-    assert list(table["model"]) == ["Fine-tuned transformer", "Baseline: TF-IDF + logistic regression"]
+    assert list(table["model"]) == ["Fine-tuned transformer", "Baseline: TF-IDF + linear SVM"]
     assert table["accuracy"].tolist() == [pytest.approx(2 / 6, abs=1e-4), 0.5]
     f1 = ev.metrics["f1_macro"]
     assert evaluation.verdict(ev) == (
         f"Macro-F1 {f1:.3f}, accuracy 0.333 on 6 validation texts. "
-        f"The transformer beats the TF-IDF + logistic regression baseline by {f1 - 0.05:+.3f} macro-F1."
+        f"The transformer beats the TF-IDF + linear SVM baseline by {f1 - 0.05:+.3f} macro-F1."
     )
 
 
@@ -83,7 +83,7 @@ def test_verdict_calls_a_small_gap_a_tie(tmp_path: Path) -> None:
     # 6 validation texts: a 0.13 gap is within one standard error (0.5 / sqrt(6) = 0.20).
     ev = evaluation.load_evaluation(write_run(tmp_path, baseline_f1=0.2))
     assert evaluation.verdict(ev).endswith(
-        "About the same as the TF-IDF + logistic regression baseline (0.200): the transformer has not earned its cost yet."
+        "About the same as the TF-IDF + linear SVM baseline (0.200): the transformer has not earned its cost yet."
     )
 
 

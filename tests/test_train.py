@@ -89,7 +89,7 @@ def test_each_prediction_row_belongs_to_its_own_text(finished_run):
 
 def test_baseline_is_computed_on_the_same_split(finished_run):
     baseline = json.loads((finished_run / "baseline.json").read_text())
-    assert baseline["method"] == "TF-IDF + logistic regression"
+    assert baseline["method"] == "TF-IDF + linear SVM"
     assert baseline["num_validation"] == 64
     assert baseline["accuracy"] > 0.8  # the example data is easy for a bag of words
 

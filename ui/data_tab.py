@@ -160,7 +160,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
 def baseline_markdown(baseline: dict[str, Any] | None) -> str:
     if not baseline or baseline.get("accuracy") is None:
         return ""
-    return (f"**A classic baseline** ({baseline.get('method', 'TF-IDF + logistic regression')}, "
+    return (f"**A classic baseline** ({baseline.get('method', 'TF-IDF + linear SVM')}, "
             f"{baseline.get('seconds', 0):.1f} s) reaches **{baseline['accuracy']:.1%} accuracy** and "
             f"**{baseline.get('f1_macro', 0):.3f} macro-F1** on the same validation rows. Fine-tuning should beat it.")
 

@@ -82,7 +82,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                 "better than a classic baseline trained in seconds?")
     note = gr.HTML(_note(evaluation.NO_RUN_MESSAGE), elem_id="tc-eval-note")
     with gr.Column(visible=False) as content:
-        headline = gr.Dataframe(label="Headline: fine-tuned model vs. TF-IDF + logistic regression baseline",
+        headline = gr.Dataframe(label="Headline: fine-tuned model vs. TF-IDF + linear SVM baseline",
                                 interactive=False, elem_id="tc-eval-headline")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=320):
