@@ -34,7 +34,11 @@ class TrainConfig:
     learning_rate: float = field(
         default=0.0, metadata=_help("Peak learning rate; 0 picks one from the model size (1e-4 small, 5e-5 base, 2e-5 large).")
     )
-    batch_size: int = field(default=32, metadata=_help("Texts per training step."))
+    batch_size: int = field(
+        default=0,
+        metadata=_help("Texts per training step; 0 picks one: 32 on a CPU, up to ~16k tokens' worth on a GPU "
+                       "when the data is large enough to keep 40 or more steps per epoch."),
+    )
     max_length: int = field(
         default=0, metadata=_help("Longest text in tokens; 0 picks one that covers ~99% of texts (capped by the model).")
     )
@@ -67,8 +71,8 @@ class TrainConfig:
             problems.append("Epochs must be more than 0 and at most 100.")
         if not (0 <= self.learning_rate < 1):
             problems.append("Learning rate must be between 0 (automatic) and 1.")
-        if not (1 <= self.batch_size <= 1024):
-            problems.append("Batch size must be between 1 and 1024.")
+        if not (0 <= self.batch_size <= 1024):
+            problems.append("Batch size must be between 0 (automatic) and 1024.")
         if self.max_length != 0 and not (8 <= self.max_length <= 8192):
             problems.append("Max length must be 0 (automatic) or between 8 and 8192 tokens.")
         if not (0 <= self.warmup_ratio < 1):

@@ -53,11 +53,12 @@ def train(run_dir: Path, resume: bool = False) -> str:
 def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     import torch
     from transformers import (
-        AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback,
-        Trainer, TrainingArguments, set_seed,
+        AutoModelForSequenceClassification, AutoTokenizer, EarlyStoppingCallback, Trainer, TrainingArguments,
+        set_seed,
     )
     from transformers.trainer_utils import get_last_checkpoint
 
+    from core.batching import auto_batch_size
     from core.callback import EventCallback
     from core.metrics import accuracy_and_f1
     from core.models import model_max_length, resolve_model
@@ -68,6 +69,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     set_seed(config.seed)
     cuda = cuda_available()
     precision = choose_precision()
+    lean_gpu = cuda and os.environ.get("TEXTCLF_GPU_PIPELINE", "lean") != "stock"
 
     append_event(run_dir, "status", message="Loading the model")
     source = resolve_model(config.model)
@@ -85,7 +87,9 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     train_set, max_length = encode_split(tokenizer, train_df, labels, config.max_length, limit)
     val_set, _ = encode_split(tokenizer, val_df, labels, max_length, limit)
 
-    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    batch_size = config.batch_size or auto_batch_size(
+        [len(f["input_ids"]) for f in train_set.features], cuda, _gpu_memory() if cuda else 0)
+    steps_per_epoch = math.ceil(len(train_set) / batch_size)
     total_steps = math.ceil(steps_per_epoch * config.epochs)
     evaluate_by_steps = config.eval_steps > 0
     keep_best = config.keep_best or config.early_stopping_patience > 0
@@ -93,8 +97,8 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     args = TrainingArguments(
         output_dir=str(run_dir / rundir.CHECKPOINTS),
         num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=max(64, config.batch_size),
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=max(64, batch_size),
         learning_rate=learning_rate,
         warmup_steps=config.warmup_ratio,  # a float below 1 is a share of all steps
         weight_decay=config.weight_decay,
@@ -118,6 +122,8 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         dataloader_num_workers=0,  # workers would fight the model for the same few CPU cores
         dataloader_pin_memory=cuda,
         train_sampling_strategy="group_by_length",  # similar lengths per batch: far less padding
+        # The NaN/inf loss filter reads the loss back every step: a GPU sync that stalls the CPU's run-ahead.
+        logging_nan_inf_filter=not lean_gpu,
     )
 
     def compute_metrics(prediction: Any) -> dict[str, float]:
@@ -127,15 +133,15 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     facts = {
         "num_train": len(train_set), "num_validation": len(val_set), "max_length": max_length,
         "device": device_name(), "precision": precision, "learning_rate": learning_rate,
-        "batch_size": config.batch_size, "model": config.model, "labels": labels,
+        "batch_size": batch_size, "model": config.model, "labels": labels,
     }
-    events = EventCallback(run_dir, config.batch_size, facts, stop_flag)
+    events = EventCallback(run_dir, batch_size, facts, stop_flag)
     callbacks: list[Any] = [events]
     if config.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer = Trainer(
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set, processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None),
+        data_collator=_collator(tokenizer, max_length, cuda, lean_gpu),
         compute_metrics=compute_metrics, callbacks=callbacks,
         compute_loss_func=_weighted_loss(train_df, labels) if config.class_weights else None,
     )
@@ -155,6 +161,23 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     metrics = rundir.read_json(run_dir / rundir.METRICS)
     return _end(run_dir, "finished",
                 f"Validation accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['f1_macro']:.3f}.")
+
+
+def _gpu_memory() -> int:
+    import torch
+
+    return int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
+
+
+def _collator(tokenizer: Any, max_length: int, cuda: bool, lean_gpu: bool) -> Any:
+    """CPU: pad to each batch's longest text (compute is the bottleneck). GPU: pad to a few bucket lengths."""
+    from transformers import DataCollatorWithPadding
+
+    from core.batching import BucketPaddingCollator
+
+    if lean_gpu:
+        return BucketPaddingCollator(tokenizer.pad_token_id or 0, max_length)
+    return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None)
 
 
 def class_weight_values(counts: list[int]) -> list[float]:

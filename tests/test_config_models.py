@@ -25,7 +25,8 @@ def test_every_field_has_help_text():
 @pytest.mark.parametrize("changes, message", [
     ({"data_path": ""}, "Choose a data file to train on."),
     ({"epochs": 0}, "Epochs must be more than 0 and at most 100."),
-    ({"batch_size": 0}, "Batch size must be between 1 and 1024."),
+    ({"batch_size": -1}, "Batch size must be between 0 (automatic) and 1024."),
+    ({"batch_size": 2048}, "Batch size must be between 0 (automatic) and 1024."),
     ({"max_length": 4}, "Max length must be 0 (automatic) or between 8 and 8192 tokens."),
     ({"val_share": 0.9}, "Validation share must be between 0.01 and 0.5."),
     ({"learning_rate": -1.0}, "Learning rate must be between 0 (automatic) and 1."),

@@ -41,7 +41,7 @@ def _num(value: Any, cast: type, default: Any) -> Any:
 
 
 def config_from_ui(data_path: str | None, text_column: str | None, label_column: str | None, model: str | None,
-                   epochs: Any, learning_rate: Any = 0, batch_size: Any = 32, max_length: Any = 0,
+                   epochs: Any, learning_rate: Any = 0, batch_size: Any = 0, max_length: Any = 0,
                    val_share: Any = 0.2, early_stopping_patience: Any = 0, class_weights: Any = _DEFAULTS.class_weights,
                    seed: Any = 42, run_name: str = "") -> TrainConfig:
     """UI values (strings, floats from sliders, None from empty boxes) -> TrainConfig. Validation is separate."""
@@ -210,7 +210,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
             with gr.Accordion("Advanced", open=False, elem_id="tc-advanced"):
                 lr = gr.Number(_DEFAULTS.learning_rate, label="Learning rate (0 = automatic)", info=_HELP["learning_rate"],
                                minimum=0, step=1e-5)
-                batch = gr.Number(_DEFAULTS.batch_size, label="Batch size", info=_HELP["batch_size"], precision=0, minimum=1)
+                batch = gr.Number(_DEFAULTS.batch_size, label="Batch size (0 = automatic)", info=_HELP["batch_size"],
+                                  precision=0, minimum=0)
                 max_len = gr.Number(_DEFAULTS.max_length, label="Max length in tokens (0 = automatic)",
                                     info=_HELP["max_length"], precision=0, minimum=0, elem_id="tc-max-length")
                 val_share = gr.Slider(0.05, 0.5, value=_DEFAULTS.val_share, step=0.05, label="Validation share",
@@ -293,7 +294,7 @@ def run_status(run_dir: Path) -> dict[str, Any]:
 
 
 def api_train(data_file: FileData, text_column: str = "", label_column: str = "", model: str = DEFAULT_MODEL,
-              epochs: float = 3.0, learning_rate: float = 0.0, batch_size: int = 32, max_length: int = 0,
+              epochs: float = 3.0, learning_rate: float = 0.0, batch_size: int = 0, max_length: int = 0,
               val_share: float = 0.2, early_stopping_patience: int = 0, class_weights: bool = _DEFAULTS.class_weights, seed: int = 42,
               run_name: str = "", owner: str = "api") -> dict[str, Any]:
     """Start training a text classifier on a table (CSV, TSV, JSONL, Parquet or XLSX).
@@ -307,7 +308,7 @@ def api_train(data_file: FileData, text_column: str = "", label_column: str = ""
         model: base model: the offline default, a Hub id or a local folder
         epochs: passes over the training data
         learning_rate: peak learning rate; 0 picks one from the model size
-        batch_size: texts per training step
+        batch_size: texts per training step; 0 picks one (32 on a CPU, larger on a GPU for large data)
         max_length: longest text in tokens; 0 picks one from the data
         val_share: share of rows held out for validation
         early_stopping_patience: evaluations without improvement before stopping; 0 turns it off
