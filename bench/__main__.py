@@ -110,7 +110,8 @@ def run_training(label: str, preset: dict[str, Any], model: str, recipes: list[s
                  gpu: bool, peak_tflops: float | None) -> dict[str, Any]:
     data = prepare(preset["dataset"], preset["train_rows"] or None, preset["val_rows"] or None, seed)
     spec = {"train_csv": str(data.train_csv), "val_csv": str(data.val_csv), "model": model,
-            "epochs": preset["epochs"], "seed": seed, "work_dir": str(work / label)}
+            "epochs": preset["epochs"], "seed": seed, "work_dir": str(work / label),
+            "ours_batch_size": preset.get("ours_batch_size")}
     print(f"\n## {label}: {data.name}, {data.num_train} train / {data.num_val} validation rows, "
           f"{data.num_labels} classes, {preset['epochs']:g} epoch(s), model {model_label(model)}", flush=True)
     params = non_embedding_params(model)
@@ -148,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipes", default="seed,autotrain,ours", help="comma-separated subset of seed,autotrain,ours")
     parser.add_argument("--model", help="base model folder (default: the app's default, all-MiniLM-L6-v2)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--ours-batch-size", type=int, help="override the engine's batch size (default: its own)")
     parser.add_argument("--no-gpu-bench", action="store_true", help="on CUDA, skip the bert-base R8 benchmark")
+    parser.add_argument("--no-default-model", action="store_true", help="skip the default-model section")
     parser.add_argument("--peak-tflops", type=float, help="the GPU's dense bf16 peak, when its name is not known")
     parser.add_argument("--no-predict", action="store_true", help="skip prediction latency and app start-up")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON and Markdown results")
@@ -158,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     gpu = torch.cuda.is_available()
     preset = dict(PRESETS["quick" if args.quick else "full"])
-    for key in ("dataset", "train_rows", "val_rows", "epochs"):
+    for key in ("dataset", "train_rows", "val_rows", "epochs", "ours_batch_size"):
         if getattr(args, key) is not None:
             preset[key] = getattr(args, key)
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
@@ -179,22 +182,25 @@ def main(argv: list[str] | None = None) -> int:
         out_json.write_text(json.dumps(report, indent=2, default=str))
 
     model = args.model or default_model()
-    report["sections"].append(run_training("cpu-default" if not gpu else "default-model", preset, model, recipes,
-                                           args.seed, work, gpu, args.peak_tflops))
-    if gpu and not args.no_gpu_bench:
-        gpu_preset = dict(PRESETS["gpu"])
+    if gpu and not args.no_gpu_bench:  # the GPU's headline figure first, so a cut-short run still has it
+        gpu_preset = dict(PRESETS["gpu"], ours_batch_size=args.ours_batch_size)
         if args.quick:
             gpu_preset.update(train_rows=1000, val_rows=400, epochs=2.0)
         report["sections"].append(run_training("gpu-bert-base-r8", gpu_preset, bert_base_random(), recipes,
                                                args.seed, work, gpu, args.peak_tflops))
         save()
+    if not args.no_default_model:
+        report["sections"].append(run_training("cpu-default" if not gpu else "default-model", preset, model, recipes,
+                                               args.seed, work, gpu, args.peak_tflops))
     save()
-    ours = next((r for r in report["sections"][0]["results"] if r["recipe"] == "ours" and "error" not in r), None)
-    if not args.no_predict:
+    default_section = next((s for s in report["sections"] if s["label"] in ("cpu-default", "default-model")), None)
+    ours = next((r for r in default_section["results"] if r["recipe"] == "ours" and "error" not in r), None) \
+        if default_section else None
+    if not args.no_predict and default_section:
         from bench.predict_bench import run_predict_bench
 
         run_dir = Path(ours["run_dir"]) if ours else None
-        data = report["sections"][0]["data"]
+        data = default_section["data"]
         report["predict"] = run_predict_bench(run_dir, work, Path(data["train_csv"]), Path(data["val_csv"]))
         print("\n" + report["predict"]["table"], flush=True)
     report["load_average_end"] = load_average()

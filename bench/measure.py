@@ -76,6 +76,7 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     config = TrainConfig(
         data_path=spec["train_csv"], val_data_path=spec["val_csv"], text_column="text", label_column="label",
         model=spec["model"], epochs=spec["epochs"], seed=spec["seed"],
+        **({"batch_size": spec["ours_batch_size"]} if spec.get("ours_batch_size") else {}),
     )
     run_dir = create_run(config, root=out_dir / "runs", owner="bench")
     t_created = time.perf_counter()
@@ -122,6 +123,10 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
 
 def child_main(recipe: str, spec_path: str, result_path: str) -> None:
+    if os.environ.get("BENCH_STACKS"):  # a stalled recipe shows where it waits: all stacks every N seconds
+        import faulthandler
+
+        faulthandler.dump_traceback_later(float(os.environ["BENCH_STACKS"]), repeat=True)
     if recipe == "ours":
         # As in the app's training child (`python -m core.train`), the engine's module code runs before torch loads
         # (it sets the OpenMP wait policy); the stock recipes get the plain environment.
@@ -154,7 +159,8 @@ def run_recipe(recipe: str, spec: dict[str, Any], timeout: float | None = None) 
     with tempfile.TemporaryDirectory(prefix=f"bench-{recipe}-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         spec_path.write_text(json.dumps(spec))
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(ROOT))
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONPATH=path)
         t0 = time.perf_counter()
         log_path = Path(spec["work_dir"]) / f"{recipe}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
