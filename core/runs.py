@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +21,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A queued run whose child never wrote its pid within this time is treated as dead.
 SPAWN_GRACE_SECONDS = 120
 _children: dict[str, subprocess.Popen] = {}  # reaped on status() so dead children are not zombies
+_exit_codes: dict[str, int] = {}  # how this process's children ended, to explain an interrupted run
+INTERRUPTED_MESSAGE = "The training process ended unexpectedly. Resume continues from the last checkpoint."
+# The kernel's out-of-memory killer ends a process with SIGKILL, the usual way a too-large batch ends a CPU run.
+KILLED_MESSAGE = ("The training process was killed, most likely because the machine ran out of memory. Resume "
+                  "continues from the last checkpoint; if it happens again, start a new run with a smaller batch "
+                  "size or max length.")
 
 
 def runs_root() -> Path:
@@ -122,6 +129,7 @@ def _alive(pid: int | None, run_dir: Path) -> bool:
 
     child = _children.get(str(run_dir))
     if child is not None and child.poll() is not None:
+        _exit_codes[str(run_dir)] = child.returncode
         _children.pop(str(run_dir), None)
     if not pid:
         return False
@@ -157,7 +165,8 @@ def view(run_dir: Path) -> RunView:
             run_view.message = ""  # resumed: the previous ending no longer applies
         run_view.state = state
         if state == "interrupted":
-            run_view.message = "The training process ended unexpectedly. Resume continues from the last checkpoint."
+            killed = _exit_codes.get(str(Path(run_dir).resolve())) == -signal.SIGKILL
+            run_view.message = KILLED_MESSAGE if killed else INTERRUPTED_MESSAGE
     return run_view
 
 

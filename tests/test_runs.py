@@ -52,14 +52,21 @@ def test_stop_keeps_a_checkpoint_and_resume_finishes(tmp_path, example_data, tin
     assert (run_dir / "model" / "config.json").exists()
 
 
-def test_killed_process_is_reported_interrupted_and_resumes(tmp_path, example_data, tiny_model_dir):
+@pytest.mark.parametrize("signal_number, message", [
+    (signal.SIGKILL, "The training process was killed, most likely because the machine ran out of memory. Resume "
+                     "continues from the last checkpoint; if it happens again, start a new run with a smaller batch "
+                     "size or max length."),
+    (signal.SIGSEGV, "The training process ended unexpectedly. Resume continues from the last checkpoint."),
+], ids=["killed-like-the-oom-killer", "crashed"])
+def test_killed_process_is_reported_interrupted_and_resumes(signal_number, message, tmp_path, example_data,
+                                                            tiny_model_dir):
     run_dir = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path)
     _wait_for(lambda: runs.view(run_dir).step >= 70)
-    os.kill(rundir.read_status(run_dir)["pid"], signal.SIGKILL)
+    os.kill(rundir.read_status(run_dir)["pid"], signal_number)
     _wait_for(lambda: runs.status(run_dir)["state"] == "interrupted", timeout=30)
     view = runs.view(run_dir)
     assert view.state == "interrupted"
-    assert view.message == "The training process ended unexpectedly. Resume continues from the last checkpoint."
+    assert view.message == message
     runs.resume(run_dir)
     assert runs.wait(run_dir, timeout=300) == "finished"
 
