@@ -66,7 +66,8 @@ def restore_settings(stored: Any) -> tuple:
 
 def build(runs_root: Path | None = None) -> gr.Blocks:
     root = Path(runs_root) if runs_root else session.runs_root()
-    with gr.Blocks(title=TITLE, fill_width=False) as demo:
+    # delete_cache: Gradio's copies of served files (downloads, uploads) older than a day go, checked hourly.
+    with gr.Blocks(title=TITLE, fill_width=False, delete_cache=(3600, 86400)) as demo:
         browser = session.make_browser_state(root)
         saved_settings = session.make_settings_state(root)
         ctx = AppContext(runs_root=root, run_dir=gr.State(None), run_state=gr.State(join_run_state(None, "")),

@@ -5,8 +5,6 @@ screen is loaded when the run is shown (core.predict keeps it), so the first pre
 """
 from __future__ import annotations
 
-import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from core.errors import UserError
 from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
 from ui import session
 from ui.context import AppContext, split_run_state
+from ui.downloads import fresh_folder
 
 FILE_TYPES = [".csv", ".tsv", ".txt", ".xlsx", ".jsonl", ".json", ".parquet"]
 PREVIEW_ROWS = 20
@@ -123,8 +122,7 @@ def on_predict_file(file_path: str | None, column: str | None, run_state: str | 
         if not column:
             raise UserError("Pick the column that holds the texts.")
         df = predict.read_input_table(file_path)
-        # A fresh folder under the system temp dir: Gradio may serve it, and two downloads never collide.
-        out = Path(tempfile.gettempdir()) / "textclf-predictions" / uuid.uuid4().hex / f"predictions-{Path(file_path).stem}.csv"
+        out = fresh_folder("predictions") / f"predictions-{Path(file_path).stem}.csv"
         result = predict.predict_table(run_dir, df, column, out, progress=lambda f: progress(f, desc="Predicting"))
     except UserError as exc:
         gr.Warning(exc.message)

@@ -6,8 +6,6 @@ HF_TOKEN; it is passed straight to core.hub and never kept in a State, a file or
 from __future__ import annotations
 
 import os
-import tempfile
-import uuid
 from pathlib import Path
 
 import gradio as gr
@@ -16,6 +14,7 @@ from core import hub, modelcard
 from core.errors import UserError
 from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
 from ui.context import AppContext, split_run_state
+from ui.downloads import fresh_folder
 
 
 def _esc(text: str) -> str:
@@ -65,8 +64,7 @@ def on_zip(run_state: str | None) -> str | None:
     try:
         if problem:
             raise UserError(problem)
-        # Under the system temp dir so Gradio may serve it wherever the runs folder lives.
-        return str(modelcard.make_zip(run_dir, Path(tempfile.gettempdir()) / "textclf-zips" / uuid.uuid4().hex))
+        return str(modelcard.make_zip(run_dir, fresh_folder("zips")))
     except UserError as exc:
         gr.Warning(exc.message)
         return None
