@@ -31,18 +31,22 @@ def bucket_length(length: int, limit: int | None = None) -> int:
 
 CPU_BATCH_SIZE = 32
 GPU_TOKENS_PER_STEP = 16384  # the average padded tokens per step a GPU batch aims at
+BASE_MODEL_PARAMETERS = 120_000_000  # the token limits below were sized for models up to bert-base
 MIN_STEPS_PER_EPOCH = 40  # bigger batches never leave fewer steps than this: small data keeps batch 32
 
 
-def auto_batch_size(lengths: list[int], cuda: bool, gpu_memory_bytes: int = 0) -> int:
+def auto_batch_size(lengths: list[int], cuda: bool, gpu_memory_bytes: int = 0, num_parameters: int = 0) -> int:
     """32 on a CPU (compute-bound: bigger batches gain nothing). On a GPU a step of 32 short texts leaves the chip
     idle while Python launches kernels, so the batch grows until a step holds ~16k tokens, within three limits:
     at least MIN_STEPS_PER_EPOCH steps per epoch, at most 256 texts, and a batch of the longest texts must fit
-    (64k tokens on a 40 GB+ card, 16k on smaller ones)."""
+    (64k tokens on a 40 GB+ card, 16k on smaller ones, for a bert-base-sized model; proportionally fewer for
+    bigger models: bert-base took 25 GiB at 64k tokens on an H100)."""
     if not cuda or not lengths:
         return CPU_BATCH_SIZE
     mean = sum(bucket_length(n) for n in lengths) / len(lengths)
     longest_allowed = 65536 if gpu_memory_bytes >= 40 * 2**30 else 16384
+    if num_parameters > BASE_MODEL_PARAMETERS:
+        longest_allowed = int(longest_allowed * BASE_MODEL_PARAMETERS / num_parameters)
     rows = min(int(GPU_TOKENS_PER_STEP // mean), longest_allowed // bucket_length(max(lengths)), 256,
                len(lengths) // MIN_STEPS_PER_EPOCH)
     return max(CPU_BATCH_SIZE, rows // 8 * 8)

@@ -88,7 +88,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     val_set, _ = encode_split(tokenizer, val_df, labels, max_length, limit)
 
     batch_size = config.batch_size or auto_batch_size(
-        [len(f["input_ids"]) for f in train_set.features], cuda, _gpu_memory() if cuda else 0)
+        [len(f["input_ids"]) for f in train_set.features], cuda, _gpu_memory() if cuda else 0, model.num_parameters())
     steps_per_epoch = math.ceil(len(train_set) / batch_size)
     total_steps = math.ceil(steps_per_epoch * config.epochs)
     evaluate_by_steps = config.eval_steps > 0

@@ -71,3 +71,10 @@ def test_auto_batch_size_on_a_gpu_aims_at_16k_tokens_within_its_limits() -> None
     assert rows == 72 and 3_000 / rows >= MIN_STEPS_PER_EPOCH
     # A small card: a batch of the longest texts (512 tokens) must stay within 16k tokens -> 32.
     assert auto_batch_size([150] * 49_000 + [512] * 1_000, cuda=True, gpu_memory_bytes=16 * 2**30) == 32
+
+
+def test_auto_batch_size_leaves_room_for_bigger_models() -> None:
+    big, data = 80 * 2**30, [150] * 49_000 + [512] * 1_000
+    assert auto_batch_size(data, cuda=True, gpu_memory_bytes=big, num_parameters=110_000_000) == 96
+    # bert-large: 64k x 120M / 335M = 23.4k tokens for a batch of 512-token texts -> 45 -> 40.
+    assert auto_batch_size(data, cuda=True, gpu_memory_bytes=big, num_parameters=335_000_000) == 40
