@@ -128,8 +128,15 @@ def _alive(pid: int | None, run_dir: Path) -> bool:
     import psutil
 
     child = _children.get(str(run_dir))
-    if child is not None and child.poll() is not None:
+    if child is not None and child.pid == pid:
+        # Our own child: alive until the kernel hands back its exit code. (A dying process's cmdline is already
+        # empty, so the check below would call it dead before its exit code can be read.)
+        if child.poll() is None:
+            return True
         _exit_codes[str(run_dir)] = child.returncode
+        _children.pop(str(run_dir), None)
+        return False
+    if child is not None and child.poll() is not None:
         _children.pop(str(run_dir), None)
     if not pid:
         return False
