@@ -85,6 +85,9 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     assert_one_epoch_charts(page)
     assert "Finished" in page.inner_text("#tc-banner")
     assert page.get_attribute("#tc-progress .tc-progress", "data-state") == "finished"
+    # The automatic settings, as this run resolved them (no GPU in tests: the CPU batch of 32).
+    settings = page.inner_text("#tc-progress .tc-settings")
+    assert settings.startswith("cpu (") and " · batch 32 · learning rate " in settings, settings
     table = page.inner_text("#tc-epoch-table")
     assert "macro-F1" in table and "\n1" in table
 

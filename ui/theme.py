@@ -29,6 +29,7 @@ CSS = """
 .tc-progress[data-state="failed"] .tc-fill { background: #ef4444; }
 .tc-progress-text { font-variant-numeric: tabular-nums; font-size: 0.92em; margin-top: 4px; opacity: 0.85; }
 .tc-stage { margin-left: 8px; font-style: italic; opacity: 0.8; }
+.tc-settings { font-size: 0.85em; margin-top: 2px; opacity: 0.7; }
 .tc-warn { background: #fff7e6; border: 1px solid #f5c26b; color: #7a4b00; padding: 10px 14px; border-radius: 10px; }
 .tc-warn ul { margin: 6px 0 0 0; }
 .tc-ok { background: #ecfdf5; border: 1px solid #6ee7b7; color: #065f46; padding: 10px 14px; border-radius: 10px; }
