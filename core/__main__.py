@@ -47,8 +47,12 @@ def follow(run_dir: Path, out=sys.stdout) -> str:
     header_done = False
     last_stage = ""
     last_line = ""
+    settings_shown = False
     while True:
         view = runs.view(run_dir)
+        if view.settings and not settings_shown:
+            settings_shown = True
+            out.write(f"\rSettings: {view.settings}{' ' * 20}\n")
         if view.stage and view.stage != last_stage and view.state in ("queued", "running"):
             last_stage = view.stage
             out.write(f"\r{view.stage}...{' ' * 60}\n")

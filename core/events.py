@@ -85,6 +85,17 @@ class RunView:
         scores = [e["accuracy"] for e in self.evals if e.get("accuracy") is not None]
         return max(scores) if scores else None
 
+    @property
+    def settings(self) -> str:
+        """What the automatic settings resolved to: 'cpu (2 cores) · bf16 · batch 32 · learning rate 0.0001 · ...'."""
+        info = self.info
+        parts = [str(info[key]) for key in ("device", "precision") if info.get(key)]
+        for key, label in (("batch_size", "batch"), ("learning_rate", "learning rate"), ("max_length", "max length"),
+                           ("num_train", "training texts")):
+            if info.get(key) is not None:
+                parts.append(f"{label} {info[key]:g}" if isinstance(info[key], float) else f"{label} {info[key]}")
+        return " · ".join(parts)
+
 
 def _epoch_index(epoch: float) -> int:
     """Epoch 1 covers (0, 1]; Trainer reports the epoch as a fraction of passes done."""

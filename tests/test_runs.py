@@ -115,6 +115,7 @@ def test_cli_trains_and_prints_the_epoch_table(tmp_path, example_data, tiny_mode
     assert "epoch | train loss | val loss | accuracy | macro-F1" in result.stdout
     assert "FINISHED: Validation accuracy" in result.stdout
     assert "4 labels: account 55, billing 100, shipping 75, technical 90." in result.stdout
+    assert "Settings: cpu (" in result.stdout and " · batch 32 · learning rate 0.001 · " in result.stdout
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert (run_dir / "model" / "config.json").exists()
 

@@ -133,7 +133,7 @@ def test_progress_shows_what_the_automatic_settings_resolved_to():
     started = {"type": "started", "time": 100.0, "total_steps": 20, "device": "cpu (2 cores)", "precision": "bf16",
                "batch_size": 32, "learning_rate": 0.0001, "max_length": 56, "num_train": 256, "labels": ["a", "b"]}
     view = fold([started] + EVENTS[1:])
-    assert charts.settings_text(view) == (
+    assert view.settings == (
         "cpu (2 cores) · bf16 · batch 32 · learning rate 0.0001 · max length 56 · training texts 256")
     assert '<div class="tc-settings">cpu (2 cores) · bf16 · batch 32' in charts.progress_html(view)
     failed = fold(EVENTS + [{"type": "failed", "time": 110.0, "message": "CUDA out of memory.\nTraceback ..."}])

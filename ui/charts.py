@@ -141,25 +141,12 @@ def progress_text(view: RunView) -> str:
     return " · ".join(parts)
 
 
-def settings_text(view: RunView) -> str:
-    """What the automatic settings resolved to: 'cpu (2 cores) · bf16 · batch 32 · learning rate 0.0001 · ...'."""
-    info = view.info
-    parts = [str(info["device"])] if info.get("device") else []
-    if info.get("precision"):
-        parts.append(str(info["precision"]))
-    for key, label in (("batch_size", "batch"), ("learning_rate", "learning rate"), ("max_length", "max length"),
-                       ("num_train", "training texts")):
-        if info.get(key) is not None:
-            parts.append(f"{label} {info[key]:g}" if isinstance(info[key], float) else f"{label} {info[key]}")
-    return " · ".join(parts)
-
-
 def progress_html(view: RunView | None) -> str:
     if view is None:
         return ""
     pct = 100.0 * (1.0 if view.state == "finished" else view.fraction_done)
     stage = f'<span class="tc-stage">{html.escape(view.stage)}</span>' if view.stage and view.state == "running" else ""
-    settings = settings_text(view)
+    settings = view.settings
     settings_line = f'<div class="tc-settings">{html.escape(settings)}</div>' if settings else ""
     return (
         f'<div class="tc-progress" data-state="{view.state}" data-step="{view.step}" data-total="{view.total_steps}">'
