@@ -6,7 +6,9 @@ It gives the ceiling the engine's Trainer path is compared with, and how much ba
 
 - b32-pad8: batches of 32 from length-sorted windows, padded to a multiple of 8 (the stock GPU collator);
 - b32-bucket: the same batches padded to core.batching's bucket lengths (the engine's GPU collator);
-- b128-bucket: batches of 128, bucket lengths;
+- b120-bucket: batches of 120 (what the engine picks for R8 on an H100), bucket lengths;
+- b120-bucket-nocudnn: the same with cuDNN attention off (PyTorch's own SDPA kernels), to see whether the first
+  epoch's warm-up is cuDNN building an execution plan per new shape;
 - tok16k-bucket: batches filled up to ~16k padded tokens (bigger batches, fewer steps).
 
 Each prints samples/s for its first and second epoch, the padded/real token ratio and the distinct shapes seen.
@@ -22,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-VARIANTS = ("b32-pad8", "b32-bucket", "b128-bucket", "tok16k-bucket")
+VARIANTS = ("b32-pad8", "b32-bucket", "b120-bucket", "b120-bucket-nocudnn", "tok16k-bucket")
 
 
 def _batches(lengths: list[int], variant: str, seed: int) -> list[list[int]]:
@@ -64,6 +66,8 @@ def child(variant: str, model_path: str, train_csv: str, epochs: int, seed: int,
     from core.tokenize import encode_split
 
     torch.manual_seed(seed)
+    if variant.endswith("-nocudnn"):  # is the first epoch's warm-up cuDNN attention building a plan per shape?
+        torch.backends.cuda.enable_cudnn_sdp(False)
     df = pd.read_csv(train_csv, dtype=str, keep_default_na=False)
     df = df.head(rows) if rows else df
     device = "cuda" if torch.cuda.is_available() else "cpu"  # cpu: only to check the script itself
@@ -73,7 +77,7 @@ def child(variant: str, model_path: str, train_csv: str, epochs: int, seed: int,
     data, max_length = encode_split(tokenizer, df, labels, 0, 512)
     lengths = [len(f["input_ids"]) for f in data.features]
     model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=len(labels)).to(device)
-    collate = (BucketPaddingCollator(tokenizer.pad_token_id, max_length) if variant.endswith("bucket")
+    collate = (BucketPaddingCollator(tokenizer.pad_token_id, max_length) if "-bucket" in variant
                else DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8, return_tensors="pt"))
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, fused=device == "cuda")
     plan = [_batches(lengths, variant, seed + e) for e in range(epochs)]
