@@ -77,6 +77,16 @@ def test_card_body(run_dir: Path) -> None:
     assert 'classifier = pipeline("text-classification", model="alice/support-tickets")' in text
 
 
+def test_card_gives_the_batch_size_the_run_chose(run_dir: Path) -> None:
+    assert "| batch size | automatic |" in card_of(run_dir)[1]  # batch size 0 and no training events
+    events = run_dir / "events.jsonl"
+    events.write_text(json.dumps({"type": "started", "time": 1.0, "total_steps": 6, "batch_size": 96}) + "\n")
+    try:
+        assert "| batch size | 96 |" in card_of(run_dir)[1]
+    finally:
+        events.unlink()
+
+
 def test_card_escapes_awkward_label_names(tmp_path: Path, tiny_model_dir: str) -> None:
     run = make_run_dir(tmp_path, tiny_model_dir, name='quote " and | pipe: yes', predictions=False)
     (run / "labels.json").write_text(json.dumps(["a|b", 'say "hi"', "no"]))
