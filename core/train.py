@@ -62,7 +62,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     from core.callback import EventCallback
     from core.metrics import accuracy_and_f1
     from core.models import model_max_length, resolve_model
-    from core.tokenize import encode_split
+    from core.tokenize import EncodedDataset, encode_split
 
     config = TrainConfig.load(run_dir / rundir.CONFIG)
     labels: list[str] = rundir.read_json(run_dir / rundir.LABELS)
@@ -82,10 +82,14 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
 
     append_event(run_dir, "status", message="Tokenising")
     train_df = pd.read_parquet(run_dir / rundir.TRAIN_DATA)
-    val_df = pd.read_parquet(run_dir / rundir.VALIDATION_DATA)
+    val_df = pd.read_parquet(run_dir / rundir.VALIDATION_DATA).reset_index(drop=True)
     limit = model_max_length(tokenizer, model.config)
     train_set, max_length = encode_split(tokenizer, train_df, labels, config.max_length, limit)
     val_set, _ = encode_split(tokenizer, val_df, labels, max_length, limit)
+    # Validation is evaluated in order, longest first: batches are length-grouped, and every evaluation's
+    # predictions line up with the texts, so the final report reuses them instead of predicting again.
+    val_order = np.argsort([-len(f["input_ids"]) for f in val_set.features], kind="stable")
+    val_set = EncodedDataset([val_set.features[i] for i in val_order])
 
     batch_size = config.batch_size or auto_batch_size(
         [len(f["input_ids"]) for f in train_set.features], cuda, _gpu_memory() if cuda else 0, model.num_parameters())
@@ -126,8 +130,14 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         logging_nan_inf_filter=not lean_gpu,
     )
 
+    eval_logits: dict[int, np.ndarray] = {}  # by step: the latest evaluation's and the best one's
+
     def compute_metrics(prediction: Any) -> dict[str, float]:
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+        step = trainer.state.global_step
+        for stale in [s for s in eval_logits if s != trainer.state.best_global_step]:
+            del eval_logits[stale]
+        eval_logits[step] = logits
         return accuracy_and_f1(prediction.label_ids, np.argmax(logits, axis=-1))
 
     facts = {
@@ -139,7 +149,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     callbacks: list[Any] = [events]
     if config.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    trainer = Trainer(
+    trainer = _sequential_eval_trainer(Trainer)(
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set, processing_class=tokenizer,
         data_collator=_collator(tokenizer, max_length, cuda, lean_gpu),
         compute_metrics=compute_metrics, callbacks=callbacks,
@@ -155,7 +165,10 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         return _end(run_dir, "cancelled", f"Stopped at step {step} of {total_steps}. Resume continues from there.")
 
     append_event(run_dir, "status", message="Saving the model")
-    _write_final_metrics(run_dir, trainer, val_set, val_df, labels)
+    # The weights being saved: the best evaluation's (kept) or the last step's.
+    final_step = (trainer.state.best_global_step if args.load_best_model_at_end else None) or trainer.state.global_step
+    _write_final_metrics(run_dir, trainer, val_set, val_df.iloc[val_order], labels, final_step,
+                         eval_logits.get(final_step))
     _save_model_atomically(run_dir, trainer, tokenizer)
     shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)  # a finished run needs no resume state
     metrics = rundir.read_json(run_dir / rundir.METRICS)
@@ -202,19 +215,36 @@ def _weighted_loss(train_df: pd.DataFrame, labels: list[str]) -> Any:
     return loss
 
 
-def _write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_df: pd.DataFrame, labels: list[str]) -> None:
+def _sequential_eval_trainer(trainer_class: type) -> type:
+    """The Trainer, evaluating in dataset order (transformers 5 length-groups evaluation batches by default)."""
+    import torch
+
+    class SequentialEvalTrainer(trainer_class):  # type: ignore[misc, valid-type]
+        def _get_eval_sampler(self, eval_dataset: Any) -> Any:
+            return torch.utils.data.SequentialSampler(eval_dataset)
+
+    return SequentialEvalTrainer
+
+
+def _write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_df: pd.DataFrame, labels: list[str],
+                         final_step: int, logits: np.ndarray | None) -> None:
+    """metrics.json and the validation predictions table (in the data's original order), from the final model's
+    evaluation when training kept it (the best or the last one), else from a fresh prediction."""
     from core.metrics import compute_metrics
 
-    # transformers 5 length-groups evaluation batches too; the table must pair each text with its own prediction.
-    trainer.args.train_sampling_strategy = "sequential"
-    output = trainer.predict(val_set)
-    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-    logits = logits.astype(np.float64)
+    loss = _eval_loss(trainer, final_step)
+    if logits is None or loss is None:
+        output = trainer.predict(val_set)
+        logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+        loss = output.metrics.get("test_loss")
+    order = np.argsort(val_df.index.to_numpy(), kind="stable")  # back to the validation file's row order
+    val_df, logits = val_df.iloc[order], np.asarray(logits)[order].astype(np.float64)
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
     predicted = probs.argmax(axis=1)
-    metrics = compute_metrics(output.label_ids.tolist(), predicted.tolist(), labels)
-    metrics["loss"] = output.metrics.get("test_loss")
+    label_id = {name: i for i, name in enumerate(labels)}
+    metrics = compute_metrics([label_id[name] for name in val_df["label"].astype(str)], predicted.tolist(), labels)
+    metrics["loss"] = loss
     metrics["best_step"] = getattr(trainer.state, "best_global_step", None)
     rundir.write_json(run_dir / rundir.METRICS, metrics)
     table = pd.DataFrame({
@@ -224,6 +254,11 @@ def _write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_df: pd.D
     for i, name in enumerate(labels):
         table[f"prob_{name}"] = probs[:, i].round(6)
     table.to_csv(run_dir / rundir.PREDICTIONS, index=False)
+
+
+def _eval_loss(trainer: Any, step: int) -> float | None:
+    found = [h["eval_loss"] for h in trainer.state.log_history if h.get("step") == step and "eval_loss" in h]
+    return found[-1] if found else None
 
 
 def _save_model_atomically(run_dir: Path, trainer: Any, tokenizer: Any) -> None:

@@ -87,6 +87,34 @@ def test_each_prediction_row_belongs_to_its_own_text(finished_run):
     assert abs(table[columns].to_numpy() - __import__("numpy").array(probs)).max() < 0.02
 
 
+def test_prediction_table_follows_the_validation_rows_and_the_best_evaluation(finished_run):
+    table = pd.read_csv(finished_run / "validation_predictions.csv", keep_default_na=False)
+    validation = pd.read_parquet(finished_run / "data" / "validation.parquet")
+    assert table["text"].tolist() == validation["text"].astype(str).tolist()
+    metrics = json.loads((finished_run / "metrics.json").read_text())
+    evals = {e["step"]: e for e in read_events(finished_run) if e["type"] == "eval"}
+    best = evals[metrics["best_step"]]
+    assert metrics["loss"] == best["loss"]
+    assert metrics["accuracy"] == pytest.approx(best["accuracy"]) and metrics["f1_macro"] == pytest.approx(best["f1_macro"])
+
+
+@pytest.mark.parametrize("changes", [{}, {"keep_best": False, "eval_steps": 3}], ids=["best-kept", "last-kept"])
+def test_final_report_reuses_the_final_models_evaluation(changes, tmp_path, tiny_model_dir, example_data, monkeypatch):
+    """The Trainer evaluates the final model anyway (the best one, or the last step): no second validation pass.
+    (Only a resumed run whose best evaluation came before the resume predicts again.)"""
+    from transformers import Trainer
+
+    calls = []
+    original = Trainer.predict
+    monkeypatch.setattr(Trainer, "predict", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, batch_size=32, max_length=16,
+                         **changes)
+    run_dir = runs.create_run(config, tmp_path)
+    assert train(run_dir) == "finished"
+    assert calls == []
+    assert len(pd.read_csv(run_dir / "validation_predictions.csv")) == 64
+
+
 def test_baseline_is_computed_on_the_same_split(finished_run):
     baseline = json.loads((finished_run / "baseline.json").read_text())
     assert baseline["method"] == "TF-IDF + linear SVM"
