@@ -49,10 +49,14 @@ class TrainConfig:
         default=0.2, metadata=_help("Share of rows held out for validation when no validation table is given.")
     )
     early_stopping_patience: int = field(
-        default=0, metadata=_help("Stop after this many evaluations without a better macro-F1; 0 turns it off.")
+        default=0, metadata=_help("Stop after this many evaluations without a better macro-F1 (or, at equal F1, a lower "
+                                  "validation loss); 0 turns it off.")
     )
     eval_steps: int = field(default=0, metadata=_help("Also evaluate every N steps; 0 evaluates once per epoch."))
-    keep_best: bool = field(default=True, metadata=_help("Keep the checkpoint with the best validation macro-F1."))
+    keep_best: bool = field(
+        default=True,
+        metadata=_help("Keep the checkpoint with the best validation macro-F1 (at equal F1, the lower validation loss)."),
+    )
     class_weights: bool = field(
         default=True,
         metadata=_help("Weight the loss by inverse class frequency, so rare labels are learned too; "

@@ -30,11 +30,23 @@ def compute_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: list[s
     }
 
 
-def accuracy_and_f1(y_true: Sequence[int], y_pred: Sequence[int]) -> dict[str, float]:
-    """The two numbers shown after every evaluation during training."""
+# Among evaluations with the same macro-F1, the lower validation loss wins: on easy data every epoch reaches
+# F1 1.0, and keeping the first such epoch kept a barely trained model (the example data: ~28 % confidence
+# per prediction after epoch 1 against a clear winner after epoch 3). Small enough never to outweigh an F1 gain.
+LOSS_TIE_BREAK = 1e-6
+
+
+def eval_scores(logits: np.ndarray, label_ids: Sequence[int]) -> dict[str, float]:
+    """The numbers shown after every evaluation during training, and `selection`, which picks the best checkpoint:
+    macro-F1, ties broken by the lower (unweighted) cross-entropy."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
-    }
+    logits = np.asarray(logits, dtype=np.float64)
+    y_true = np.asarray(label_ids)
+    y_pred = logits.argmax(axis=-1)
+    f1 = float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    loss = float(-log_probs[np.arange(len(y_true)), y_true].mean()) if len(y_true) else 0.0
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), "f1_macro": f1,
+            "selection": f1 - LOSS_TIE_BREAK * min(loss, 10.0)}

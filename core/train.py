@@ -60,7 +60,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
 
     from core.batching import auto_batch_size
     from core.callback import EventCallback
-    from core.metrics import accuracy_and_f1
+    from core.metrics import eval_scores
     from core.models import model_max_length, resolve_model
     from core.tokenize import EncodedDataset, encode_split
 
@@ -113,7 +113,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         save_steps=config.eval_steps or None,
         save_total_limit=2,  # the best and the latest, enough to resume
         load_best_model_at_end=keep_best,
-        metric_for_best_model="f1_macro" if keep_best else None,
+        metric_for_best_model="selection" if keep_best else None,  # macro-F1, ties to the lower loss
         greater_is_better=True if keep_best else None,
         # A curve of a one-minute run needs >= 20 points; long runs need not log every step.
         logging_steps=max(1, min(50, total_steps // 100)),
@@ -138,7 +138,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         for stale in [s for s in eval_logits if s != trainer.state.best_global_step]:
             del eval_logits[stale]
         eval_logits[step] = logits
-        return accuracy_and_f1(prediction.label_ids, np.argmax(logits, axis=-1))
+        return eval_scores(logits, prediction.label_ids)
 
     facts = {
         "num_train": len(train_set), "num_validation": len(val_set), "max_length": max_length,

@@ -154,6 +154,31 @@ def test_default_model_trains_a_few_steps_and_reloads_through_pipeline(tmp_path,
     assert out.stdout.strip().splitlines()[-1] in {"account", "billing", "shipping", "technical"}
 
 
+def test_best_checkpoint_is_the_best_f1_then_the_lowest_loss():
+    from core.metrics import eval_scores
+
+    labels = [0, 1, 1]
+    confident = eval_scores([[3.0, 0.0], [0.0, 3.0], [0.0, 3.0]], labels)
+    hesitant = eval_scores([[0.2, 0.0], [0.0, 0.2], [0.0, 0.2]], labels)
+    wrong_once = eval_scores([[3.0, 0.0], [3.0, 0.0], [0.0, 9.0]], labels)
+    assert confident["f1_macro"] == hesitant["f1_macro"] == 1.0 and confident["accuracy"] == 1.0
+    assert confident["selection"] > hesitant["selection"]  # equal F1: the lower loss wins
+    assert hesitant["selection"] > wrong_once["selection"]  # a better F1 always wins, whatever the loss
+
+
+@pytest.mark.slow
+def test_easy_data_keeps_the_trained_model_not_the_first_perfect_epoch(tmp_path, example_data):
+    """The shipped example reaches macro-F1 1.0 after every epoch: the kept model must be the last, best-trained one."""
+    run_dir = runs.create_run(TrainConfig(data_path=str(example_data)), tmp_path)
+    assert train(run_dir) == "finished"
+    evals = [e for e in read_events(run_dir) if e["type"] == "eval"]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert [e["f1_macro"] for e in evals] == [1.0, 1.0, 1.0]
+    assert metrics["best_step"] == evals[-1]["step"] and metrics["loss"] == min(e["loss"] for e in evals)
+    table = pd.read_csv(run_dir / "validation_predictions.csv")
+    assert table["confidence"].median() > 0.4  # after epoch 1 it was ~0.27: four near-equal probabilities
+
+
 def test_core_never_imports_gradio():
     code = ("import pkgutil, importlib, sys, core\n"
             "for m in pkgutil.iter_modules(core.__path__):\n"
