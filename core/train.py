@@ -53,7 +53,7 @@ def train(run_dir: Path, resume: bool = False) -> str:
 def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     import torch
     from transformers import (
-        AutoModelForSequenceClassification, AutoTokenizer, EarlyStoppingCallback, Trainer, TrainingArguments,
+        AutoModelForSequenceClassification, AutoTokenizer, EarlyStoppingCallback, TrainingArguments,
         set_seed,
     )
     from transformers.trainer_utils import get_last_checkpoint
@@ -82,7 +82,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
 
     append_event(run_dir, "status", message="Tokenising")
     train_df = pd.read_parquet(run_dir / rundir.TRAIN_DATA)
-    val_df = pd.read_parquet(run_dir / rundir.VALIDATION_DATA).reset_index(drop=True)
+    val_df = pd.read_parquet(run_dir / rundir.VALIDATION_DATA)
     limit = model_max_length(tokenizer, model.config)
     train_set, max_length = encode_split(tokenizer, train_df, labels, config.max_length, limit)
     val_set, _ = encode_split(tokenizer, val_df, labels, max_length, limit)
@@ -149,7 +149,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     callbacks: list[Any] = [events]
     if config.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    trainer = _sequential_eval_trainer(Trainer)(
+    trainer = _sequential_eval_trainer()(
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set, processing_class=tokenizer,
         data_collator=_collator(tokenizer, max_length, cuda, lean_gpu),
         compute_metrics=compute_metrics, callbacks=callbacks,
@@ -167,8 +167,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     append_event(run_dir, "status", message="Saving the model")
     # The weights being saved: the best evaluation's (kept) or the last step's.
     final_step = (trainer.state.best_global_step if args.load_best_model_at_end else None) or trainer.state.global_step
-    _write_final_metrics(run_dir, trainer, val_set, val_df.iloc[val_order], labels, final_step,
-                         eval_logits.get(final_step))
+    _write_final_metrics(run_dir, trainer, val_set, val_order, val_df, labels, final_step, eval_logits.get(final_step))
     _save_model_atomically(run_dir, trainer, tokenizer)
     shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)  # a finished run needs no resume state
     metrics = rundir.read_json(run_dir / rundir.METRICS)
@@ -215,19 +214,20 @@ def _weighted_loss(train_df: pd.DataFrame, labels: list[str]) -> Any:
     return loss
 
 
-def _sequential_eval_trainer(trainer_class: type) -> type:
+def _sequential_eval_trainer() -> type:
     """The Trainer, evaluating in dataset order (transformers 5 length-groups evaluation batches by default)."""
     import torch
+    from transformers import Trainer
 
-    class SequentialEvalTrainer(trainer_class):  # type: ignore[misc, valid-type]
+    class SequentialEvalTrainer(Trainer):
         def _get_eval_sampler(self, eval_dataset: Any) -> Any:
             return torch.utils.data.SequentialSampler(eval_dataset)
 
     return SequentialEvalTrainer
 
 
-def _write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_df: pd.DataFrame, labels: list[str],
-                         final_step: int, logits: np.ndarray | None) -> None:
+def _write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np.ndarray, val_df: pd.DataFrame,
+                         labels: list[str], final_step: int, logits: np.ndarray | None) -> None:
     """metrics.json and the validation predictions table (in the data's original order), from the final model's
     evaluation when training kept it (the best or the last one), else from a fresh prediction."""
     from core.metrics import compute_metrics
@@ -237,8 +237,10 @@ def _write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_df: pd.D
         output = trainer.predict(val_set)
         logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
         loss = output.metrics.get("test_loss")
-    order = np.argsort(val_df.index.to_numpy(), kind="stable")  # back to the validation file's row order
-    val_df, logits = val_df.iloc[order], np.asarray(logits)[order].astype(np.float64)
+    # val_set is val_df sorted by val_order: put each row's logits back at its place in the validation file.
+    unsorted = np.empty((len(val_order), np.shape(logits)[1]), dtype=np.float64)
+    unsorted[val_order] = np.asarray(logits, dtype=np.float64)
+    logits = unsorted
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
     predicted = probs.argmax(axis=1)
