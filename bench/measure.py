@@ -73,10 +73,11 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
     transformers.Trainer.__init__ = init_with_clock  # type: ignore[method-assign]
     t0 = time.perf_counter()
+    columns = {"text_column": "text", "label_column": "label"} if spec.get("val_csv") else {}  # else: guessed
     config = TrainConfig(
-        data_path=spec["train_csv"], val_data_path=spec["val_csv"], text_column="text", label_column="label",
-        model=spec["model"], epochs=spec["epochs"], seed=spec["seed"],
-        **({"batch_size": spec["ours_batch_size"]} if spec.get("ours_batch_size") else {}),
+        data_path=spec["train_csv"], val_data_path=spec.get("val_csv"), model=spec["model"], epochs=spec["epochs"],
+        seed=spec["seed"], **columns, **({"batch_size": spec["ours_batch_size"]} if spec.get("ours_batch_size") else {}),
+        **spec.get("overrides", {}),
     )
     run_dir = create_run(config, root=out_dir / "runs", owner="bench")
     t_created = time.perf_counter()
@@ -102,6 +103,8 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(spec["model"]))
     train_df = pd.read_parquet(run_dir / "data" / "train.parquet")
     ids = tokenizer(train_df["text"].astype(str).tolist(), truncation=True, max_length=int(info.get("max_length") or 512))["input_ids"]
+    confidence = pd.read_csv(run_dir / "validation_predictions.csv")["confidence"]
+    baseline = json.loads((run_dir / "baseline.json").read_text())
     return {
         "epoch_seconds": epoch_seconds,
         "train_seconds": sum(epoch_seconds),
@@ -118,6 +121,12 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         "batch_size": info.get("batch_size"),
         "learning_rate": info.get("learning_rate"),
         "engine_samples_per_second": view.samples_per_second,
+        "steps": view.total_steps,
+        "median_confidence": float(confidence.median()),
+        "baseline_accuracy": baseline.get("accuracy"),
+        "baseline_f1_macro": baseline.get("f1_macro"),
+        "num_validation": info.get("num_validation"),
+        "num_labels": len(json.loads((run_dir / "labels.json").read_text())),
         "run_dir": str(run_dir),
     }
 

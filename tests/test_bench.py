@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -127,3 +128,36 @@ def test_ours_runs_the_core_engine_in_a_child(tiny_data: tuple[Path, Path], tiny
     assert "error" not in result, result
     assert len(result["epoch_seconds"]) == 1 and result["num_train"] == 16
     assert 0 <= result["accuracy"] <= 1 and Path(result["run_dir"], "model", "config.json").exists()
+
+
+def test_single_file_orange_corpus_gets_a_disjoint_split_with_its_own_columns(tmp_path: Path) -> None:
+    lines = ["Author\tTime\tContent", "discrete\ttime\tstring", "class\t\tmeta"]
+    lines += [f"{'A' if i % 3 else 'B'}\t2016\ttweet number {i}" for i in range(30)] + ["A\t2016\ttweet number 1"]
+    (tmp_path / "tweets").mkdir()
+    (tmp_path / "tweets" / "election-tweets-2016.tab").write_text("\n".join(lines) + "\n")
+    data = datasets.prepare("tweets", train_rows=None, val_rows=None, seed=3, cache=tmp_path)
+    train, val = pd.read_csv(data.train_csv), pd.read_csv(data.val_csv)
+    assert (data.num_train, data.num_val, data.num_labels) == (24, 6, 2)  # the repeated tweet counted once
+    assert not set(train["text"]) & set(val["text"])
+    assert set(val["label"]) == {"A", "B"}
+    with pytest.raises(ValueError, match="unknown dataset 'imdb'"):
+        datasets.prepare("imdb", None, None, cache=tmp_path)
+
+
+def test_quality_check_trains_each_case_with_overrides(tiny_data: tuple[Path, Path], tiny_model_dir: str,
+                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import quality
+
+    monkeypatch.setitem(quality.CASES, "tiny", ("tiny", None, None))
+    monkeypatch.setattr(quality, "prepare", lambda *a, **k: datasets.BenchData("tiny", *tiny_data, 16, 4, 2))
+    result = quality.run_case("tiny", 7, {"warm_start_head": False, "batch_size": 4}, tiny_model_dir, 1.0, tmp_path)
+    assert "error" not in result, result
+    assert (result["batch_size"], result["steps"], result["num_labels"]) == (4, 4, 2)
+    assert 0.5 <= result["median_confidence"] <= 1 and 0 <= result["baseline_accuracy"] <= 1
+    config = json.loads(Path(result["run_dir"], "config.json").read_text())
+    assert config["warm_start_head"] is False and config["seed"] == 7
+    text = quality.table([result | {"case": "tiny"}])
+    assert text.splitlines()[2].startswith("| tiny | 16 / 4 | 2 | 4 | 4 |")
+    with pytest.raises(Exception, match="unknown setting 'epochz'"):
+        quality._override("epochz=3")
+    assert quality._override("warm_start_head=false") == ("warm_start_head", False)
