@@ -62,6 +62,12 @@ class TrainConfig:
         metadata=_help("Weight the loss by inverse class frequency, so rare labels are learned too; "
                        "balanced data is unaffected (every weight is 1)."),
     )
+    warm_start_head: bool = field(
+        default=True,
+        metadata=_help("Start the new classification head from a logistic regression on the base model's features "
+                       "(one extra pass over up to 2,000 training texts) instead of random weights: learns far more "
+                       "from few texts or many labels."),
+    )
     run_name: str = field(default="", metadata=_help("A name for the run; made from the data file when empty."))
 
     def validate(self) -> list[str]:

@@ -74,10 +74,11 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     append_event(run_dir, "status", message="Loading the model")
     source = resolve_model(config.model)
     tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForSequenceClassification.from_pretrained(
+    model, loading = AutoModelForSequenceClassification.from_pretrained(
         source, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True,
+        label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True, output_loading_info=True,
     )
+    new_parameters = set(loading["missing_keys"]) | {k if isinstance(k, str) else k[0] for k in loading["mismatched_keys"]}
     model.config.problem_type = "single_label_classification"
 
     append_event(run_dir, "status", message="Tokenising")
@@ -91,6 +92,12 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     val_order = np.argsort([-len(f["input_ids"]) for f in val_set.features], kind="stable")
     val_set = EncodedDataset([val_set.features[i] for i in val_order])
 
+    if config.warm_start_head and not resume:  # a resumed run loads its head from the checkpoint
+        from core.head_init import init_head_from_probe
+
+        append_event(run_dir, "status", message="Fitting the classification head")
+        init_head_from_probe(model.to("cuda") if cuda else model, sorted(new_parameters), train_set.features,
+                             len(labels), tokenizer.pad_token_id or 0, precision, config.class_weights, config.seed)
     batch_size = config.batch_size or auto_batch_size(
         [len(f["input_ids"]) for f in train_set.features], cuda, _gpu_memory() if cuda else 0, model.num_parameters())
     steps_per_epoch = math.ceil(len(train_set) / batch_size)

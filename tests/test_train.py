@@ -168,8 +168,9 @@ def test_best_checkpoint_is_the_best_f1_then_the_lowest_loss():
 
 @pytest.mark.slow
 def test_easy_data_keeps_the_trained_model_not_the_first_perfect_epoch(tmp_path, example_data):
-    """The shipped example reaches macro-F1 1.0 after every epoch: the kept model must be the last, best-trained one."""
-    run_dir = runs.create_run(TrainConfig(data_path=str(example_data)), tmp_path)
+    """The shipped example reaches macro-F1 1.0 after every epoch: the kept model must be the last, best-trained one.
+    (With a random head, so the first epoch's predictions are still hesitant.)"""
+    run_dir = runs.create_run(TrainConfig(data_path=str(example_data), warm_start_head=False), tmp_path)
     assert train(run_dir) == "finished"
     evals = [e for e in read_events(run_dir) if e["type"] == "eval"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -177,6 +178,20 @@ def test_easy_data_keeps_the_trained_model_not_the_first_perfect_epoch(tmp_path,
     assert metrics["best_step"] == evals[-1]["step"] and metrics["loss"] == min(e["loss"] for e in evals)
     table = pd.read_csv(run_dir / "validation_predictions.csv")
     assert table["confidence"].median() > 0.4  # after epoch 1 it was ~0.27: four near-equal probabilities
+
+
+@pytest.mark.slow
+def test_warm_started_head_is_confident_after_one_epoch_where_a_random_head_is_not(tmp_path, example_data):
+    """One epoch of the default model on the shipped example is 8 steps: too few for a random 4-way head."""
+    medians = {}
+    for warm in (True, False):
+        run_dir = runs.create_run(TrainConfig(data_path=str(example_data), epochs=1, warm_start_head=warm), tmp_path)
+        assert train(run_dir) == "finished"
+        statuses = [e["message"] for e in read_events(run_dir) if e["type"] == "status"]
+        assert ("Fitting the classification head" in statuses) == warm
+        assert json.loads((run_dir / "metrics.json").read_text())["accuracy"] >= 0.95
+        medians[warm] = pd.read_csv(run_dir / "validation_predictions.csv")["confidence"].median()
+    assert medians[True] > 0.9 and medians[False] < 0.5, medians
 
 
 def test_core_never_imports_gradio():

@@ -31,10 +31,11 @@ EVENTS = [
 
 def test_config_from_ui_converts_widget_values():
     cfg = train_tab.config_from_ui("/d.csv", "text", "label", " my/model ", 2.0, "0.0003", 16.0, 128.0, 0.25, 2.0,
-                                   True, 7.0, " name ")
+                                   True, 7.0, " name ", False)
     assert cfg == TrainConfig(data_path="/d.csv", text_column="text", label_column="label", model="my/model", epochs=2.0,
                               learning_rate=3e-4, batch_size=16, max_length=128, val_share=0.25,
-                              early_stopping_patience=2, class_weights=True, seed=7, run_name="name")
+                              early_stopping_patience=2, class_weights=True, seed=7, run_name="name",
+                              warm_start_head=False)
     assert isinstance(cfg.batch_size, int) and isinstance(cfg.seed, int) and isinstance(cfg.max_length, int)
     assert cfg.validate() == []
 
@@ -61,7 +62,7 @@ def test_start_training_reports_all_problems_in_one_sentence(tmp_path):
 
 def test_on_start_refuses_while_data_is_unusable():
     out = train_tab.on_start({"ok": False, "reason": "The file has only one label."}, "", "", "", DEFAULT_MODEL, 1,
-                             0, 32, 0, 0.2, 0, False, 42, "s-owner", None)
+                             0, 32, 0, 0.2, 0, False, True, 42, "s-owner", None)
     run_dir, note = out
     assert isinstance(run_dir, dict)  # gr.skip(): the shown run does not change
     assert "only one label" in note and "disabled" in note
@@ -286,11 +287,11 @@ def test_page_load_reattaches_to_the_last_run_of_this_browser(tmp_path, monkeypa
 
 def test_settings_survive_a_reload_but_never_name_arbitrary_files(tmp_path, example_data):
     saved = layout.remember_settings(str(example_data), "text", "label", DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1,
-                                     True, 7)
+                                     True, False, 7)
     restored = layout.restore_settings(saved)
     assert restored[0] == str(example_data.resolve())  # the example folder is allowed
     assert restored[1] == {"file_name": "support_tickets.csv", "text_column": "text", "label_column": "label"}
-    assert restored[2:] == (DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1, True, 7)
+    assert restored[2:] == (DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1, True, False, 7)
     outside = tmp_path / "secret.csv"
     outside.write_text("text,label\n")
     forged = layout.restore_settings({"data_path": str(outside), "epochs": "lots", "batch_size": 8,

@@ -105,9 +105,10 @@ def owned_run(run_dir: str | None, owner: str, root: Path) -> str | None:
 
 SETTINGS_KEY = "textclf-settings-v1"
 SETTING_NAMES = ("model", "epochs", "learning_rate", "batch_size", "max_length", "val_share",
-                 "early_stopping_patience", "class_weights", "seed")
+                 "early_stopping_patience", "class_weights", "warm_start_head", "seed")
 _SETTING_TYPES = {"model": str, "epochs": float, "learning_rate": float, "batch_size": int, "max_length": int,
-                  "val_share": float, "early_stopping_patience": int, "class_weights": bool, "seed": int,
+                  "val_share": float, "early_stopping_patience": int, "class_weights": bool, "warm_start_head": bool,
+                  "seed": int,
                   "text_column": str, "label_column": str}
 
 

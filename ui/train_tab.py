@@ -43,7 +43,7 @@ def _num(value: Any, cast: type, default: Any) -> Any:
 def config_from_ui(data_path: str | None, text_column: str | None, label_column: str | None, model: str | None,
                    epochs: Any, learning_rate: Any = 0, batch_size: Any = 0, max_length: Any = 0,
                    val_share: Any = 0.2, early_stopping_patience: Any = 0, class_weights: Any = _DEFAULTS.class_weights,
-                   seed: Any = 42, run_name: str = "") -> TrainConfig:
+                   seed: Any = 42, run_name: str = "", warm_start_head: Any = _DEFAULTS.warm_start_head) -> TrainConfig:
     """UI values (strings, floats from sliders, None from empty boxes) -> TrainConfig. Validation is separate."""
     d = _DEFAULTS
     return TrainConfig(
@@ -60,6 +60,7 @@ def config_from_ui(data_path: str | None, text_column: str | None, label_column:
         class_weights=bool(class_weights),
         seed=int(_num(seed, float, d.seed)),
         run_name=(run_name or "").strip(),
+        warm_start_head=bool(warm_start_head),
     )
 
 
@@ -136,7 +137,7 @@ def on_show(run_dir: str | None) -> tuple:
 
 def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, model: str, epochs: float,
              lr: float, batch: float, max_len: float, val_share: float, patience: float, class_weights: bool,
-             seed: float, owner: str, run_dir: str | None) -> tuple[Any, Any]:
+             warm_start_head: bool, seed: float, owner: str, run_dir: str | None) -> tuple[Any, Any]:
     """-> (run_dir, start-status html). The shown run switches to the new one; settings stay as they are."""
     status = data_status or {}
     if not status.get("ok"):
@@ -145,7 +146,7 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, m
         return gr.skip(), start_note_html(status)
     try:
         config = config_from_ui(data_path, text_col, label_col, model, epochs, lr, batch, max_len, val_share,
-                                patience, class_weights, seed)
+                                patience, class_weights, seed, warm_start_head=warm_start_head)
         new_dir = start_training(config, owner, session.runs_root())
     except UserError as exc:
         gr.Warning(exc.message)
@@ -219,6 +220,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                 patience = gr.Number(_DEFAULTS.early_stopping_patience, label="Early stopping patience (0 = off)",
                                      info=_HELP["early_stopping_patience"], precision=0, minimum=0)
                 class_weights = gr.Checkbox(_DEFAULTS.class_weights, label="Class weights", info=_HELP["class_weights"])
+                warm_start_head = gr.Checkbox(_DEFAULTS.warm_start_head, label="Warm-start the classification head",
+                                              info=_HELP["warm_start_head"], elem_id="tc-warm-start")
                 seed = gr.Number(_DEFAULTS.seed, label="Seed", info=_HELP["seed"], precision=0)
             start_note = gr.HTML(start_note_html(None), elem_id="tc-start-note")
             with gr.Row():
@@ -250,7 +253,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                        show_progress="hidden")
     data_status = ctx.shared.get("data_status")
     inputs = [data_status, ctx.shared.get("data_path"), ctx.shared.get("text_column"), ctx.shared.get("label_column"),
-              model, epochs, lr, batch, max_len, val_share, patience, class_weights, seed, ctx.owner, ctx.run_dir]
+              model, epochs, lr, batch, max_len, val_share, patience, class_weights, warm_start_head, seed, ctx.owner,
+              ctx.run_dir]
     if all(i is not None for i in inputs):
         start.click(on_start, inputs, [ctx.run_dir, start_note], api_visibility="private", concurrency_limit=2,
                     show_progress="minimal", show_progress_on=[banner])
@@ -260,7 +264,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     resume.click(on_resume, [ctx.run_dir], live, api_visibility="private", concurrency_limit=None,
                  show_progress="hidden")
     return dict(model=model, epochs=epochs, learning_rate=lr, batch_size=batch, max_length=max_len, val_share=val_share,
-                early_stopping_patience=patience, class_weights=class_weights, seed=seed, start=start, stop=stop,
+                early_stopping_patience=patience, class_weights=class_weights, warm_start_head=warm_start_head,
+                seed=seed, start=start, stop=stop,
                 resume=resume, banner=banner, progress=progress, loss_plot=loss_plot, metric_plot=metric_plot,
                 epoch_table=epoch_table, log=log, timer=timer)
 
@@ -296,7 +301,8 @@ def run_status(run_dir: Path) -> dict[str, Any]:
 def api_train(data_file: FileData, text_column: str = "", label_column: str = "", model: str = DEFAULT_MODEL,
               epochs: float = 3.0, learning_rate: float = 0.0, batch_size: int = 0, max_length: int = 0,
               val_share: float = 0.2, early_stopping_patience: int = 0, class_weights: bool = _DEFAULTS.class_weights, seed: int = 42,
-              run_name: str = "", owner: str = "api") -> dict[str, Any]:
+              run_name: str = "", owner: str = "api",
+              warm_start_head: bool = _DEFAULTS.warm_start_head) -> dict[str, Any]:
     """Start training a text classifier on a table (CSV, TSV, JSONL, Parquet or XLSX).
 
     Returns the new run's id and state ("queued" or "running"); poll /status with the id.
@@ -316,11 +322,12 @@ def api_train(data_file: FileData, text_column: str = "", label_column: str = ""
         seed: random seed
         run_name: a name for the run; made from the file name when empty
         owner: who the run belongs to (runs are listed per owner)
+        warm_start_head: start the classification head from a logistic regression on the base model's features
     """
     try:
         config = config_from_ui(_file_path(data_file), text_column, label_column, model, epochs, learning_rate,
                                 batch_size, max_length, val_share, early_stopping_patience, class_weights, seed,
-                                run_name)
+                                run_name, warm_start_head)
         run_dir = start_training(config, (owner or "api").strip(), session.runs_root())
     except UserError as exc:
         raise _api_error(exc)

@@ -1,0 +1,118 @@
+"""Start the new classification head from a linear probe instead of random weights.
+
+A pretrained encoder already separates most classes; a randomly initialised head does not know where, and with few
+optimizer steps (small data, or many classes sharing them) it never finds out: on 1,000 Reuters texts in 52 topics
+the model ended with a median confidence of 3 %. Fitting a logistic regression on the frozen encoder's features first
+(the "linear probe, then fine-tune" recipe, Kumar et al. 2022) gives the head a sensible start for one forward pass
+over (a sample of) the training texts.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+PROBE_ROWS = 2000  # enough to place 50 classes; larger training sets are sampled (stratified) to keep it cheap
+PROBE_BATCH = 64
+
+
+def output_layer(model: Any, new_parameter_names: Sequence[str], num_labels: int) -> Any | None:
+    """The newly initialised linear layer that produces the logits, or None when the head has another shape."""
+    import torch
+
+    modules = dict(model.named_modules())
+    for name in new_parameter_names:
+        if not name.endswith(".weight"):
+            continue
+        module = modules.get(name[: -len(".weight")])
+        if isinstance(module, torch.nn.Linear) and module.out_features == num_labels:
+            return module
+    return None
+
+
+def probe_sample(labels: Sequence[int], limit: int, seed: int) -> np.ndarray:
+    """Row indices: all rows up to `limit`, else a stratified sample of about `limit` that keeps every class."""
+    labels = np.asarray(labels)
+    if len(labels) <= limit:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        take = max(1, round(len(rows) * limit / len(labels)))
+        chosen.append(rng.choice(rows, size=min(take, len(rows)), replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def head_features(model: Any, layer: Any, features: Sequence[dict[str, Any]], pad_token_id: int,
+                  precision: str) -> np.ndarray:
+    """The output layer's inputs for each text, from the model in eval mode (no dropout), longest texts first."""
+    import torch
+
+    captured: list[torch.Tensor] = []
+    hook = layer.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0].detach().float()))
+    order = np.argsort([-len(f["input_ids"]) for f in features], kind="stable")
+    device = next(model.parameters()).device
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            for start in range(0, len(order), PROBE_BATCH):
+                batch = [features[i] for i in order[start:start + PROBE_BATCH]]
+                width = max(len(f["input_ids"]) for f in batch)
+                ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, f in enumerate(batch):
+                    ids[row, : len(f["input_ids"])] = torch.tensor(f["input_ids"])
+                    mask[row, : len(f["input_ids"])] = 1
+                model(input_ids=ids.to(device), attention_mask=mask.to(device))
+    finally:
+        hook.remove()
+        model.train(was_training)
+    stacked = torch.cat(captured).cpu().numpy()
+    result = np.empty_like(stacked)
+    result[order] = stacked
+    return result
+
+
+def fit_probe(x: np.ndarray, y: np.ndarray, num_labels: int, balanced: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression on the features; returns (weight [num_labels, dim], bias [num_labels]).
+    Classes absent from the sample keep zero weight and a low bias, as training would leave them."""
+    from sklearn.linear_model import LogisticRegression
+
+    present = np.unique(y)
+    weight = np.zeros((num_labels, x.shape[1]), dtype=np.float32)
+    bias = np.full(num_labels, -10.0, dtype=np.float32)
+    if len(present) < 2:
+        bias[present] = 0.0
+        return weight, bias
+    model = LogisticRegression(C=1.0, max_iter=1000, class_weight="balanced" if balanced else None)
+    model.fit(x, y)
+    coef, intercept = model.coef_, model.intercept_
+    if len(present) == 2:  # sklearn keeps one row for two classes: split it symmetrically
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+    weight[model.classes_] = coef
+    bias[model.classes_] = intercept
+    return weight, bias
+
+
+def init_head_from_probe(model: Any, new_parameter_names: Sequence[str], features: Sequence[dict[str, Any]],
+                         num_labels: int, pad_token_id: int, precision: str, balanced: bool, seed: int) -> bool:
+    """Fit the probe and copy it into the output layer; False (head left as is) when the head is not a plain
+    linear layer over features."""
+    import torch
+
+    layer = output_layer(model, new_parameter_names, num_labels)
+    if layer is None:
+        return False
+    labels = np.array([f["labels"] for f in features])
+    rows = probe_sample(labels, PROBE_ROWS, seed)
+    x = head_features(model, layer, [features[i] for i in rows], pad_token_id, precision)
+    weight, bias = fit_probe(x, labels[rows], num_labels, balanced)
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(weight))
+        if layer.bias is not None:
+            layer.bias.copy_(torch.from_numpy(bias))
+    return True

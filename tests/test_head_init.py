@@ -1,0 +1,82 @@
+"""The warm-started classification head: a logistic regression on frozen features, copied into the output layer."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core.head_init import fit_probe, head_features, init_head_from_probe, output_layer, probe_sample
+from core.tokenize import encode_split
+
+
+def test_probe_sample_keeps_every_class_and_respects_the_limit() -> None:
+    labels = [0] * 900 + [1] * 95 + [2] * 5
+    rows = probe_sample(labels, 100, seed=1)
+    picked = np.asarray(labels)[rows]
+    assert 100 <= len(rows) <= 100 + 3  # class shares rounded, and at least one row per class
+    assert set(picked) == {0, 1, 2}
+    assert list(rows) == sorted(set(rows))  # distinct rows, in data order
+    assert len(probe_sample(labels, 5000, seed=1)) == 1000  # small data: every row
+
+
+def test_fit_probe_reproduces_sklearn_predictions_for_two_classes_and_marks_absent_ones() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5)).astype(np.float32)
+    y = np.where(x[:, 0] + 0.3 * x[:, 1] > 0, 2, 0)  # labels 0 and 2 of 3: label 1 never appears
+    weight, bias = fit_probe(x, y, num_labels=3, balanced=False)
+    assert weight.shape == (3, 5) and bias.shape == (3,)
+    ours = (x @ weight.T + bias).argmax(axis=1)
+    reference = LogisticRegression(C=1.0, max_iter=1000).fit(x, y).predict(x)
+    assert (ours == reference).all()
+    assert (weight[1] == 0).all() and bias[1] < bias[0] and bias[1] < bias[2]
+
+
+def test_warm_started_head_predicts_what_the_probe_learned(tiny_model_dir: str, example_data) -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    df = pd.read_csv(example_data)
+    labels = sorted(df["label"].astype(str).unique())
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model, info = AutoModelForSequenceClassification.from_pretrained(
+        tiny_model_dir, num_labels=len(labels), ignore_mismatched_sizes=True, output_loading_info=True)
+    new = sorted(set(info["missing_keys"]) | {k[0] for k in info["mismatched_keys"]})
+    assert output_layer(model, new, len(labels)) is model.classifier
+    data, _ = encode_split(tokenizer, df, labels, 32, 128)
+    before = model.classifier.weight.detach().clone()
+
+    assert init_head_from_probe(model, new, data.features, len(labels), tokenizer.pad_token_id, "fp32",
+                                balanced=True, seed=0)
+
+    assert not torch.equal(before, model.classifier.weight)
+    x = head_features(model, model.classifier, data.features, tokenizer.pad_token_id, "fp32")
+    y = np.array([f["labels"] for f in data.features])
+    weight, bias = fit_probe(x, y, len(labels), balanced=True)
+    logits = x @ weight.T + bias
+    with torch.no_grad():
+        model.eval()
+        ids = [torch.tensor([f["input_ids"]]) for f in data.features[:20]]
+        model_logits = np.vstack([model(input_ids=i).logits.numpy() for i in ids])
+    np.testing.assert_allclose(model_logits, logits[:20], rtol=1e-3, atol=1e-3)
+
+
+def test_head_with_no_new_layer_is_left_alone(tiny_model_dir: str) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)  # its own 2-label head: nothing new
+    assert output_layer(model, [], 2) is None
+    assert not init_head_from_probe(model, [], [{"input_ids": [101, 102], "labels": 0}], 2, 0, "fp32", True, 0)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_head_features_follow_the_input_order(tiny_model_dir: str, precision: str) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir).train()
+    features = [{"input_ids": [101] + [2000 + i] * n + [102], "labels": 0} for i, n in enumerate([1, 9, 4])]
+    together = head_features(model, model.classifier, features, 0, precision)
+    alone = np.vstack([head_features(model, model.classifier, [f], 0, precision) for f in features])
+    np.testing.assert_allclose(together, alone, rtol=2e-2, atol=2e-2)
+    assert model.training  # back in training mode afterwards
