@@ -54,16 +54,14 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
 
     All problems surface here as UserError, before any process starts, so the user can fix them at once.
     """
-    from core.baseline import train_baseline
-    from core.data import load_training_data
-    from core.data_report import build_report
     from core.models import load_tokenizer, model_max_length
+    from core.prepared import baseline, data_report, prepared_data
 
     problems = config.validate()
     if problems:
         raise UserError(" ".join(problems))
     tokenizer = load_tokenizer(config.model)  # first: fails fast for an unreachable Hub id or a broken folder
-    data = load_training_data(
+    data = prepared_data(  # the Data step usually prepared this file already: reused, not recomputed
         config.data_path, config.text_column, config.label_column, config.val_data_path, config.val_share, config.seed
     )
     name = config.run_name or Path(config.data_path).stem
@@ -78,9 +76,9 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
     rundir.write_json(run_dir / rundir.LABELS, data.labels)
     data.train.to_parquet(run_dir / rundir.TRAIN_DATA, index=False)
     data.validation.to_parquet(run_dir / rundir.VALIDATION_DATA, index=False)
-    report = build_report(data, tokenizer, config.max_length or None, model_max_length(tokenizer))
+    report = data_report(data, tokenizer, config.max_length or None, model_max_length(tokenizer))
     rundir.write_json(run_dir / rundir.REPORT, report)
-    rundir.write_json(run_dir / rundir.BASELINE, train_baseline(data.train, data.validation, data.labels))
+    rundir.write_json(run_dir / rundir.BASELINE, baseline(data))
     rundir.write_status(run_dir, "queued", pid=None)
     return run_dir
 

@@ -5,9 +5,6 @@ Handlers only turn UI values into core.data / core.baseline calls and their resu
 from __future__ import annotations
 
 import functools
-import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +22,6 @@ EXAMPLE_DATA = ROOT / "examples" / "support_tickets.csv"
 FILE_TYPES = [".csv", ".tsv", ".txt", ".jsonl", ".json", ".parquet", ".xlsx"]
 PREVIEW_ROWS = 50
 HISTOGRAM_SAMPLE = 5000
-_CACHE: "OrderedDict[tuple, Any]" = OrderedDict()
-_CACHE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -60,24 +55,6 @@ class DataCheck:
         return {"ok": self.ok, "reason": self.reason, "summary": self.summary, "suggested_max_length": self.suggested_max_length}
 
 
-def _cached(key: tuple, make: Any) -> Any:
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = make()
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > 16:
-            _CACHE.popitem(last=False)
-    return value
-
-
-def _file_key(path: str) -> tuple:
-    st = os.stat(path)
-    return (str(path), st.st_mtime_ns, st.st_size)
-
-
 @functools.lru_cache(maxsize=4)
 def _tokenizer(model: str) -> Any:
     from core.models import load_tokenizer
@@ -106,7 +83,9 @@ def read_columns(path: str) -> tuple[pd.DataFrame, str | None, str | None]:
     """The table, and the guessed text/label columns (None when they cannot be guessed)."""
     from core.data import detect_columns, read_table
 
-    df = _cached(("table",) + _file_key(path), lambda: read_table(path))
+    from core.prepared import cached, file_key
+
+    df = cached(("table",) + file_key(path), lambda: read_table(path))
     try:
         text_col, label_col = detect_columns(df)
     except UserError:
@@ -118,9 +97,9 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
                max_length: int | float | None = 0, val_share: float = 0.2, seed: int = 42,
                with_baseline: bool = True) -> DataCheck:
     """Read, prepare and report on the data exactly as training will; never raises for user mistakes."""
-    from core.baseline import train_baseline
-    from core.data import build_report, load_training_data, report_sentences
+    from core.data import report_sentences
     from core.models import model_max_length
+    from core.prepared import baseline, cached, data_key, data_report, prepared_data
 
     check = DataCheck()
     if not path:
@@ -131,14 +110,13 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         check.columns = [str(c) for c in df.columns]
         check.text_column = text_column or guessed_text
         check.label_column = label_column or guessed_label
-        key = _file_key(path) + (check.text_column, check.label_column, float(val_share), int(seed))
-        data = _cached(("prepared",) + key, lambda: load_training_data(
-            path, check.text_column, check.label_column, val_share=float(val_share), seed=int(seed)))
+        key = data_key(path, check.text_column, check.label_column, None, float(val_share), int(seed))
+        data = prepared_data(path, check.text_column, check.label_column, val_share=float(val_share), seed=int(seed))
         check.text_column, check.label_column = data.text_column, data.label_column
         tokenizer, check.note = tokenizer_for(model)
         limit = model_max_length(tokenizer)
         chosen = int(max_length or 0) or None
-        report = build_report(data, tokenizer=tokenizer, max_length=chosen, model_max_length=limit)
+        report = data_report(data, tokenizer, chosen, limit)
         check.sentences = report_sentences(report)
         check.warnings = list(report.get("warnings", []))
         check.sentences = [s for s in check.sentences if s not in check.warnings]
@@ -146,11 +124,10 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         check.suggested_max_length = int(report["suggested_max_length"])
         check.marked_max_length = chosen or check.suggested_max_length
         texts = list(data.train["text"]) + list(data.validation["text"])
-        check.lengths = _cached(("lengths", getattr(tokenizer, "name_or_path", model)) + key,
+        check.lengths = cached(("lengths", getattr(tokenizer, "name_or_path", model)) + key,
                                 lambda: token_lengths(texts, tokenizer))
         if with_baseline:
-            check.baseline = _cached(("baseline",) + key,
-                                     lambda: train_baseline(data.train, data.validation, data.labels))
+            check.baseline = baseline(data)
         check.ok, check.reason = True, ""
     except UserError as exc:
         check.ok, check.reason = False, exc.message
@@ -264,7 +241,7 @@ def on_length_settings(path: str, text_col: str, label_col: str, model: str, max
 def warm_up() -> None:
     """Import the data stack and load the default tokenizer in the background, so the first check is quick."""
     try:
-        import sklearn.linear_model  # noqa: F401
+        import sklearn.svm  # noqa: F401
 
         import core.baseline  # noqa: F401
         import core.data  # noqa: F401

@@ -1,0 +1,77 @@
+"""The prepared data, its report and its baseline, computed once per file version and reused.
+
+The Data step computes all three when a file is loaded; pressing Start then needs exactly the same numbers for the
+run directory. Tokenising every text for the report and fitting the baseline take seconds on large files, so both
+callers share this small in-process cache. Keys include each file's size and modification time: an edited file
+is read again.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from core.data import PreparedData
+
+T = TypeVar("T")
+_ENTRIES = 24
+_cache: "OrderedDict[tuple, Any]" = OrderedDict()
+_lock = threading.Lock()
+
+
+def cached(key: tuple, make: Callable[[], T]) -> T:
+    """make() once per key (least recently used entries are dropped). Errors are not cached."""
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    value = make()
+    with _lock:
+        _cache[key] = value
+        while len(_cache) > _ENTRIES:
+            _cache.popitem(last=False)
+    return value
+
+
+def file_key(path: str | Path | None) -> tuple:
+    if not path:
+        return (None,)
+    try:
+        st = os.stat(path)
+    except OSError:  # missing or unreadable: the reader raises the user-facing message (errors are not cached)
+        return (str(path), None, None)
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+def data_key(data_path: str | Path, text_column: str | None, label_column: str | None,
+             val_data_path: str | Path | None, val_share: float, seed: int) -> tuple:
+    return file_key(data_path) + file_key(val_data_path) + (
+        (text_column or "").strip() or None, (label_column or "").strip() or None, float(val_share), int(seed))
+
+
+def prepared_data(data_path: str | Path, text_column: str | None = None, label_column: str | None = None,
+                  val_data_path: str | Path | None = None, val_share: float = 0.2, seed: int = 42) -> PreparedData:
+    """core.data.load_training_data, cached. Callers must not modify the frames."""
+    from core.data import load_training_data
+
+    key = ("prepared",) + data_key(data_path, text_column, label_column, val_data_path, val_share, seed)
+    return cached(key, lambda: load_training_data(data_path, text_column, label_column, val_data_path, val_share, seed))
+
+
+def data_report(data: PreparedData, tokenizer: Any, max_length: int | None, model_max_length: int) -> dict[str, Any]:
+    """core.data.build_report, cached per prepared data (by identity), tokenizer and length settings."""
+    from core.data import build_report
+
+    name = str(getattr(tokenizer, "name_or_path", "") or id(tokenizer))
+    key = ("report", id(data), name, max_length, model_max_length)
+    return cached(key, lambda: (data, build_report(data, tokenizer, max_length, model_max_length)))[1]
+
+
+def baseline(data: PreparedData) -> dict[str, Any]:
+    """core.baseline.train_baseline on the prepared split, cached per prepared data (by identity)."""
+    from core.baseline import train_baseline
+
+    key = ("baseline", id(data))
+    return cached(key, lambda: (data, train_baseline(data.train, data.validation, data.labels)))[1]

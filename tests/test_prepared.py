@@ -1,0 +1,74 @@
+"""Start reuses what the Data step computed for the same file version; an edited file is read again."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from core import prepared, runs
+from core.config import TrainConfig
+from ui import data_tab
+
+
+def _count_calls(monkeypatch, module, name: str) -> list[int]:
+    calls: list[int] = []
+    original = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_start_after_the_data_step_reuses_report_and_baseline(tmp_path: Path, example_data: Path,
+                                                              tiny_model_dir: str, monkeypatch) -> None:
+    import core.baseline
+    import core.data
+
+    data_file = tmp_path / "tickets.csv"
+    data_file.write_bytes(example_data.read_bytes())
+    reads = _count_calls(monkeypatch, core.data, "load_training_data")
+    reports = _count_calls(monkeypatch, core.data, "build_report")
+    baselines = _count_calls(monkeypatch, core.baseline, "train_baseline")
+
+    check = data_tab.check_data(str(data_file), "text", "label", tiny_model_dir)
+    assert check.ok, check.reason
+    run_dir = runs.create_run(TrainConfig(data_path=str(data_file), text_column="text", label_column="label",
+                                          model=tiny_model_dir), tmp_path / "runs")
+    assert (len(reads), len(reports), len(baselines)) == (1, 1, 1)
+    assert (run_dir / "baseline.json").exists() and (run_dir / "data_report.json").exists()
+
+    # Another seed is another split: prepared again. An edited file is read again.
+    runs.create_run(TrainConfig(data_path=str(data_file), model=tiny_model_dir, text_column="text",
+                                label_column="label", seed=7), tmp_path / "runs")
+    assert (len(reads), len(reports), len(baselines)) == (2, 2, 2)
+    df = pd.read_csv(data_file)
+    df.iloc[: len(df) // 2].to_csv(data_file, index=False)
+    later = time.time() + 5
+    os.utime(data_file, (later, later))
+    again = runs.create_run(TrainConfig(data_path=str(data_file), model=tiny_model_dir, text_column="text",
+                                        label_column="label"), tmp_path / "runs")
+    assert len(reads) == 3
+    assert len(pd.read_parquet(again / "data" / "train.parquet")) < len(pd.read_parquet(run_dir / "data" / "train.parquet"))
+
+
+def test_cache_keeps_a_bounded_number_of_entries_and_does_not_cache_errors() -> None:
+    for i in range(100):
+        prepared.cached(("test-entry", i), lambda i=i: i)
+    assert len(prepared._cache) <= prepared._ENTRIES
+    attempts = []
+
+    def failing():
+        attempts.append(1)
+        raise ValueError("broken")
+
+    for _ in range(2):
+        try:
+            prepared.cached(("test-failing",), failing)
+        except ValueError:
+            pass
+    assert len(attempts) == 2
