@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from core.head_init import fit_probe, head_features, init_head_from_probe, output_layer, probe_sample
+from core.head_init import PROBE_C, fit_probe, head_features, init_head_from_probe, output_layer, probe_sample
 from core.tokenize import encode_split
 
 
@@ -29,9 +29,13 @@ def test_fit_probe_reproduces_sklearn_predictions_for_two_classes_and_marks_abse
     weight, bias = fit_probe(x, y, num_labels=3, balanced=False)
     assert weight.shape == (3, 5) and bias.shape == (3,)
     ours = (x @ weight.T + bias).argmax(axis=1)
-    reference = LogisticRegression(C=1.0, max_iter=1000).fit(x, y).predict(x)
+    z = (x - x.mean(axis=0)) / x.std(axis=0).mean()  # the probe fits on centred, unit-spread features
+    reference = LogisticRegression(C=PROBE_C, max_iter=1000).fit(z, y).predict(z)
     assert (ours == reference).all()
     assert (weight[1] == 0).all() and bias[1] < bias[0] and bias[1] < bias[2]
+    # The scale of the features does not change what the probe learns.
+    small_weight, small_bias = fit_probe(x * 1e-3, y, num_labels=3, balanced=False)
+    np.testing.assert_allclose(((x * 1e-3) @ small_weight.T + small_bias), x @ weight.T + bias, rtol=1e-3, atol=1e-3)
 
 
 def test_warm_started_head_predicts_what_the_probe_learned(tiny_model_dir: str, example_data) -> None:
@@ -80,3 +84,30 @@ def test_head_features_follow_the_input_order(tiny_model_dir: str, precision: st
     alone = np.vstack([head_features(model, model.classifier, [f], 0, precision) for f in features])
     np.testing.assert_allclose(together, alone, rtol=2e-2, atol=2e-2)
     assert model.training  # back in training mode afterwards
+
+
+@pytest.mark.parametrize("family", ["roberta", "distilbert"])
+def test_two_layer_heads_get_their_logit_layer_warm_started(family: str, tmp_path) -> None:
+    """RoBERTa (dense + out_proj) and DistilBERT (pre_classifier + classifier) heads are two new layers: the probe
+    goes into the one that produces the logits, fitted on the features the first new layer gives it."""
+    from transformers import (AutoModelForSequenceClassification, DistilBertConfig, DistilBertModel, RobertaConfig,
+                              RobertaModel)
+
+    if family == "roberta":
+        config = RobertaConfig(vocab_size=200, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=64, max_position_embeddings=64)
+        RobertaModel(config, add_pooling_layer=False).save_pretrained(tmp_path)
+    else:
+        config = DistilBertConfig(vocab_size=200, dim=32, n_layers=1, n_heads=2, hidden_dim=64,
+                                  max_position_embeddings=64)
+        DistilBertModel(config).save_pretrained(tmp_path)
+    model, info = AutoModelForSequenceClassification.from_pretrained(tmp_path, num_labels=3, output_loading_info=True)
+    new = sorted(info["missing_keys"])
+    layer = output_layer(model, new, 3)
+    assert layer is (model.classifier.out_proj if family == "roberta" else model.classifier)
+    features = [{"input_ids": [0] + [5 + (i % 3) * 10 + j for j in range(4)] + [2], "labels": i % 3} for i in range(30)]
+    assert init_head_from_probe(model, new, features, 3, 1, "fp32", balanced=True, seed=0)
+    model.eval()
+    with torch.no_grad():
+        predicted = [int(model(input_ids=torch.tensor([f["input_ids"]])).logits.argmax()) for f in features]
+    assert sum(p == f["labels"] for p, f in zip(predicted, features)) >= 27  # three token patterns, easily separated
