@@ -19,6 +19,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.datasets import CACHE, ROOT, prepare  # noqa: E402
 from bench.measure import add_flops, gpu_peak_flops, non_embedding_params, run_recipe  # noqa: E402
+from bench.quality import parse_setting as _setting  # noqa: E402
 
 RESULTS = ROOT / "bench_results"
 RECIPE_NAMES = {"seed": "seed recipe (pad to 512, Trainer defaults)",
@@ -111,9 +112,10 @@ def run_training(label: str, preset: dict[str, Any], model: str, recipes: list[s
     data = prepare(preset["dataset"], preset["train_rows"] or None, preset["val_rows"] or None, seed)
     spec = {"train_csv": str(data.train_csv), "val_csv": str(data.val_csv), "model": model,
             "epochs": preset["epochs"], "seed": seed, "work_dir": str(work / label),
-            "ours_batch_size": preset.get("ours_batch_size")}
+            "ours_batch_size": preset.get("ours_batch_size"), "overrides": preset.get("ours_overrides") or {}}
     print(f"\n## {label}: {data.name}, {data.num_train} train / {data.num_val} validation rows, "
-          f"{data.num_labels} classes, {preset['epochs']:g} epoch(s), model {model_label(model)}", flush=True)
+          f"{data.num_labels} classes, {preset['epochs']:g} epoch(s), model {model_label(model)}"
+          + (f"; ours with {spec['overrides']} instead of the app defaults" if spec["overrides"] else ""), flush=True)
     params = non_embedding_params(model)
     peak = None
     if gpu:
@@ -150,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="base model folder (default: the app's default, all-MiniLM-L6-v2)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--ours-batch-size", type=int, help="override the engine's batch size (default: its own)")
+    parser.add_argument("--ours-set", dest="ours_overrides", action="append", type=_setting, default=[],
+                        help="a TrainConfig field for ours, e.g. warm_start_head=false (repeatable)")
     parser.add_argument("--no-gpu-bench", action="store_true", help="on CUDA, skip the bert-base R8 benchmark")
     parser.add_argument("--no-default-model", action="store_true", help="skip the default-model section")
     parser.add_argument("--peak-tflops", type=float, help="the GPU's dense bf16 peak, when its name is not known")
@@ -164,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("dataset", "train_rows", "val_rows", "epochs", "ours_batch_size"):
         if getattr(args, key) is not None:
             preset[key] = getattr(args, key)
+    preset["ours_overrides"] = dict(args.ours_overrides)
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     work = args.out / f"work-{stamp}"
@@ -183,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
 
     model = args.model or default_model()
     if gpu and not args.no_gpu_bench:  # the GPU's headline figure first, so a cut-short run still has it
-        gpu_preset = dict(PRESETS["gpu"], ours_batch_size=args.ours_batch_size)
+        gpu_preset = dict(PRESETS["gpu"], ours_batch_size=args.ours_batch_size,
+                          ours_overrides=dict(args.ours_overrides))
         if args.quick:
             gpu_preset.update(train_rows=1000, val_rows=400, epochs=2.0)
         report["sections"].append(run_training("gpu-bert-base-r8", gpu_preset, bert_base_random(), recipes,

@@ -38,7 +38,7 @@ CASES: dict[str, tuple[str, int | None, int | None]] = {
 }
 
 
-def _override(text: str) -> tuple[str, Any]:
+def parse_setting(text: str) -> tuple[str, Any]:
     key, _, raw = text.partition("=")
     fields = {f: type(getattr(TrainConfig(), f)) for f in TrainConfig().to_dict()}
     if key not in fields:
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
     parser.add_argument("--seeds", default="42", help="comma-separated training seeds (the rows stay the same)")
     parser.add_argument("--epochs", type=float, default=TrainConfig().epochs)
-    parser.add_argument("--set", dest="overrides", action="append", type=_override, default=[],
+    parser.add_argument("--set", dest="overrides", action="append", type=parse_setting, default=[],
                         help="a TrainConfig field for every run, e.g. batch_size=32")
     parser.add_argument("--model", help="base model (default: the app's default)")
     args = parser.parse_args(argv)

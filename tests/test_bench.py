@@ -159,5 +159,5 @@ def test_quality_check_trains_each_case_with_overrides(tiny_data: tuple[Path, Pa
     text = quality.table([result | {"case": "tiny"}])
     assert text.splitlines()[2].startswith("| tiny | 16 / 4 | 2 | 4 | 4 |")
     with pytest.raises(Exception, match="unknown setting 'epochz'"):
-        quality._override("epochz=3")
-    assert quality._override("warm_start_head=false") == ("warm_start_head", False)
+        quality.parse_setting("epochz=3")
+    assert quality.parse_setting("warm_start_head=false") == ("warm_start_head", False)
