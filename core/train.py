@@ -96,8 +96,10 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         from core.head_init import init_head_from_probe
 
         append_event(run_dir, "status", message="Fitting the classification head")
-        init_head_from_probe(model.to("cuda") if cuda else model, sorted(new_parameters), train_set.features,
-                             len(labels), tokenizer.pad_token_id or 0, precision, config.class_weights, config.seed)
+        if not init_head_from_probe(model.to("cuda") if cuda else model, sorted(new_parameters), train_set.features,
+                                    len(labels), tokenizer.pad_token_id or 0, precision, config.class_weights,
+                                    config.seed):
+            print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
     batch_size = config.batch_size or auto_batch_size(
         [len(f["input_ids"]) for f in train_set.features], cuda, _gpu_memory() if cuda else 0, model.num_parameters())
     steps_per_epoch = math.ceil(len(train_set) / batch_size)
