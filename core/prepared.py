@@ -16,7 +16,7 @@ from typing import Any, Callable, TypeVar
 from core.data import PreparedData
 
 T = TypeVar("T")
-_ENTRIES = 24
+_ENTRIES = 12  # each may hold a whole table: a few files and splits are enough to avoid repeats
 _cache: "OrderedDict[tuple, Any]" = OrderedDict()
 _lock = threading.Lock()
 
