@@ -60,10 +60,19 @@ def card_facts(run_dir: Path | str) -> dict[str, Any]:
     }
 
 
-def _front_matter(f: dict[str, Any]) -> str:
+def _licence(f: dict[str, Any], online: bool) -> str:
+    """A fine-tune inherits its base model's licence; "other" when it cannot be found out."""
+    from core.models import base_model_license
+
+    found = base_model_license(f["config"].model, online=online)
+    if not found and f["base_model"] == DEFAULT_MODEL:
+        found = DEFAULT_LICENSE
+    return found if found and re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", found) else "other"
+
+
+def _front_matter(f: dict[str, Any], online: bool = False) -> str:
     m = f["metrics"]
-    # A fine-tune inherits its base model's licence; we only know the default's, so other bases say "other".
-    licence = DEFAULT_LICENSE if f["base_model"] == DEFAULT_MODEL else "other"
+    licence = _licence(f, online)
     lines = ["---", "library_name: transformers", "pipeline_tag: text-classification", f"license: {licence}"]
     if f["base_model"]:
         lines.append(f"base_model: {_yaml_str(f['base_model'])}")
@@ -116,7 +125,8 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     labels = f["labels"]
     # After a push the card (and so every later zip) names the Hub repo, so zip and Hub hold the same files.
     model_ref = repo_id or (rundir.read_json(Path(run_dir) / HUB_FILE) or {}).get("repo_id") or "path/to/this/folder"
-    parts = [_front_matter(f), f"# {f['name']}", ""]
+    # Pushing is online anyway, so only then may the licence be asked of the Hub; a zip never waits on the network.
+    parts = [_front_matter(f, online=repo_id is not None), f"# {f['name']}", ""]
     parts.append(
         f"A text classifier that sorts a text into one of {len(labels)} labels: "
         + ", ".join(f"`{lab}`" for lab in labels) + ". "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,51 @@ def _check_hub_model(repo_id: str) -> None:
             f"Could not reach the Hugging Face Hub to download '{repo_id}' (no internet connection?): "
             "choose the offline default model or a local folder."
         )
+
+
+_LICENSE_LINE = re.compile(r"^license:\s*['\"]?([A-Za-z0-9][\w.+-]*)", re.MULTILINE)
+
+
+def _readme_license(readme: str | Path) -> str | None:
+    """The `license:` of a model card's YAML front matter, if it has one."""
+    try:
+        text = Path(readme).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if not text.startswith("---"):
+        return None
+    end = text.find("\n---", 3)
+    found = _LICENSE_LINE.search(text[3:end] if end > 0 else "")
+    return found.group(1).lower() if found else None
+
+
+def base_model_license(name: str, online: bool = False) -> str | None:
+    """The base model's licence, which a fine-tune inherits: from the folder's model card, the card in the local Hub
+    cache, or (only when `online` and the app is not offline) the Hub's model info. None when unknown."""
+    name = (name or "").strip()
+    path = Path(name).expanduser()
+    if not name or name in _DEFAULT_ALIASES:
+        return _readme_license(Path(default_model_path()) / "README.md")
+    if path.is_dir():
+        return _readme_license(path / "README.md")
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(name, "README.md")
+    except Exception:  # not a valid repo id
+        return None
+    if isinstance(cached, str):
+        return _readme_license(cached)
+    if not online or _offline():
+        return None
+    try:
+        from huggingface_hub import model_info
+
+        licence = getattr(model_info(name, timeout=5).card_data, "license", None)
+    except Exception:  # the card is published without it rather than not at all
+        return None
+    licence = licence[0] if isinstance(licence, list) and licence else licence
+    return str(licence).lower() if licence else None
 
 
 _TRANSFORMERS_IMPORT = threading.Lock()

@@ -138,3 +138,48 @@ def test_pipeline_loads_the_zip_in_a_new_process(run_dir: Path, tmp_path: Path) 
     scores = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(s["label"] for s in scores) == sorted(LABELS)
     assert sum(s["score"] for s in scores) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_card_inherits_the_base_models_licence_from_its_card(run_dir: Path, tmp_path: Path, tiny_model_dir: str,
+                                                              monkeypatch) -> None:
+    import shutil
+
+    from huggingface_hub import constants
+
+    from core.models import base_model_license
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model_dir, base)
+    (base / "README.md").write_text("---\nlanguage: en\nlicense: MIT\ntags:\n- x\n---\n# A model\nlicense: nope\n")
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "model": str(base)}))
+    try:
+        assert card_of(run_dir)[0]["license"] == "mit"
+    finally:
+        (run_dir / "config.json").write_text(json.dumps(config))
+
+    # A Hub model downloaded before: its card in the local cache says it, offline too.
+    snapshot = tmp_path / "hub" / "models--someone--classifier" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "README.md").write_text('---\nlicense: "cc-by-4.0"\n---\n')
+    (tmp_path / "hub" / "models--someone--classifier" / "refs").mkdir()
+    (tmp_path / "hub" / "models--someone--classifier" / "refs" / "main").write_text("abc123")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert base_model_license("someone/classifier") == "cc-by-4.0"
+
+    # Not cached: only a push (online) asks the Hub, and never while the app is offline.
+    import huggingface_hub
+
+    asked = []
+
+    def fake_info(repo_id, timeout=None):
+        asked.append(repo_id)
+        return type("Info", (), {"card_data": type("Card", (), {"license": ["llama3"]})()})()
+
+    monkeypatch.setattr(huggingface_hub, "model_info", fake_info)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert base_model_license("meta/model", online=True) is None and asked == []
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    assert base_model_license("meta/model") is None and asked == []
+    assert base_model_license("meta/model", online=True) == "llama3" and asked == ["meta/model"]
+    assert base_model_license("") == "apache-2.0"  # the default model's own card
