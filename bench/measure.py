@@ -96,13 +96,7 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         started = next(e["time"] for e in events if e["type"] == "started")
         last = [e["time"] for e in events if e["type"] in ("progress", "log")][-1]
         epoch_seconds = [(last - started) / max(1, len(view.evals))] * max(1, len(view.evals))
-    from transformers import AutoTokenizer
-
-    from core.models import resolve_model
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(spec["model"]))
     train_df = pd.read_parquet(run_dir / "data" / "train.parquet")
-    ids = tokenizer(train_df["text"].astype(str).tolist(), truncation=True, max_length=int(info.get("max_length") or 512))["input_ids"]
     confidence = pd.read_csv(run_dir / "validation_predictions.csv")["confidence"]
     baseline = json.loads((run_dir / "baseline.json").read_text())
     return {
@@ -115,7 +109,6 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         "accuracy": metrics.get("accuracy"),
         "f1_macro": metrics.get("f1_macro"),
         "evals": view.evals,
-        "real_tokens_per_epoch": int(sum(len(x) for x in ids)),
         "precision": info.get("precision"),
         "max_length": info.get("max_length"),
         "batch_size": info.get("batch_size"),
@@ -195,6 +188,8 @@ def run_recipe(recipe: str, spec: dict[str, Any], timeout: float | None = None) 
         result = json.loads(result_path.read_text())
     result["recipe"] = recipe
     result["process_seconds"] = elapsed
+    result["real_tokens_per_epoch"] = real_token_count(spec["model"], _train_texts(spec, result),
+                                                       int(result.get("max_length") or 512))
     result["peak_rss_bytes"] = usage.ru_maxrss * 1024  # Linux reports KiB
     epochs_done = len(result["epoch_seconds"]) or 1
     result["epoch_seconds_mean"] = result["train_seconds"] / epochs_done
@@ -205,6 +200,26 @@ def run_recipe(recipe: str, spec: dict[str, Any], timeout: float | None = None) 
         steady = result["epoch_seconds"][1:]
         result["steady_samples_per_second"] = result["num_train"] * len(steady) / sum(steady)
     return result
+
+
+def real_token_count(model: str, texts: list[str], max_length: int) -> int:
+    """Unpadded tokens of one epoch at the recipe's truncation length. Counted by the parent after the recipe's process
+    has ended, so no recipe's whole-process time includes the measurement."""
+    from transformers import AutoTokenizer
+
+    from core.models import resolve_model
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(model))
+    return int(sum(len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]))
+
+
+def _train_texts(spec: dict[str, Any], result: dict[str, Any]) -> list[str]:
+    """The rows the recipe trained on: ours' own prepared split when it made one, else the training CSV."""
+    import pandas as pd
+
+    if result.get("run_dir"):
+        return pd.read_parquet(Path(result["run_dir"]) / "data" / "train.parquet")["text"].astype(str).tolist()
+    return pd.read_csv(spec["train_csv"], dtype={"text": str}, keep_default_na=False)["text"].tolist()
 
 
 def add_flops(result: dict[str, Any], params: int, peak: float | None) -> None:

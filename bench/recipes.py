@@ -77,7 +77,7 @@ def _model(model_path: str, labels: list[str]):  # noqa: ANN202
     )
 
 
-def _result(trainer: Trainer, clock: EpochClock, num_train: int, epochs: float, token_counts: list[int], t0: float) -> dict[str, Any]:
+def _result(trainer: Trainer, clock: EpochClock, num_train: int, epochs: float, t0: float) -> dict[str, Any]:
     last = clock.evals[-1] if clock.evals else {}
     return {
         "epoch_seconds": clock.epoch_seconds,
@@ -88,7 +88,6 @@ def _result(trainer: Trainer, clock: EpochClock, num_train: int, epochs: float, 
         "accuracy": last.get("accuracy"),
         "f1_macro": last.get("f1_macro"),
         "evals": clock.evals,
-        "real_tokens_per_epoch": int(sum(token_counts)),
         "precision": "fp32",
     }
 
@@ -110,7 +109,6 @@ def run_seed(train_csv: Path, val_csv: Path, model_path: str, epochs: float, see
 
     train_ds = to_ds(train_df).map(tokenize_function, batched=True)
     val_ds = to_ds(val_df).map(tokenize_function, batched=True)
-    token_counts = [sum(m) for m in train_ds["attention_mask"]]
     model = _model(model_path, labels)
     args = TrainingArguments(
         output_dir=str(out_dir), eval_strategy="epoch", num_train_epochs=epochs, seed=seed,
@@ -122,7 +120,7 @@ def run_seed(train_csv: Path, val_csv: Path, model_path: str, epochs: float, see
         compute_metrics=compute_metrics, callbacks=[clock],
     )
     trainer.train()
-    return _result(trainer, clock, len(train_ds), epochs, token_counts, t0) | {"max_length": tokenizer.model_max_length}
+    return _result(trainer, clock, len(train_ds), epochs, t0) | {"max_length": tokenizer.model_max_length}
 
 
 class AutoTrainTextDataset(torch.utils.data.Dataset):
@@ -150,7 +148,6 @@ def run_autotrain(train_csv: Path, val_csv: Path, model_path: str, epochs: float
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     train_ds = AutoTrainTextDataset(train_df["text"].tolist(), [label2id[l] for l in train_df["label"]], tokenizer, max_len)
     val_ds = AutoTrainTextDataset(val_df["text"].tolist(), [label2id[l] for l in val_df["label"]], tokenizer, max_len)
-    token_counts = [len(ids) for ids in tokenizer(train_df["text"].tolist(), truncation=True, max_length=max_len)["input_ids"]]
     model = _model(model_path, labels)
     logging_steps = max(1, int(0.2 * len(train_ds) / 8 * 1))  # AutoTrain's logging_steps=-1: a fifth of an epoch's steps
     args = TrainingArguments(
@@ -166,7 +163,7 @@ def run_autotrain(train_csv: Path, val_csv: Path, model_path: str, epochs: float
         compute_metrics=compute_metrics, callbacks=[clock],
     )
     trainer.train()
-    return _result(trainer, clock, len(train_ds), epochs, token_counts, t0) | {"max_length": max_len}
+    return _result(trainer, clock, len(train_ds), epochs, t0) | {"max_length": max_len}
 
 
 RECIPES = {"seed": run_seed, "autotrain": run_autotrain}
