@@ -92,7 +92,10 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     val_order = np.argsort([-len(f["input_ids"]) for f in val_set.features], kind="stable")
     val_set = EncodedDataset([val_set.features[i] for i in val_order])
 
-    if config.warm_start_head and not resume:  # a resumed run loads its head from the checkpoint
+    checkpoint = None
+    if resume and (run_dir / rundir.CHECKPOINTS).is_dir():
+        checkpoint = get_last_checkpoint(str(run_dir / rundir.CHECKPOINTS))
+    if config.warm_start_head and checkpoint is None:  # a resumed run loads its head from the checkpoint
         from core.head_init import init_head_from_probe
 
         append_event(run_dir, "status", message="Fitting the classification head")
@@ -164,9 +167,6 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         compute_metrics=compute_metrics, callbacks=callbacks,
         compute_loss_func=_weighted_loss(train_df, labels) if config.class_weights else None,
     )
-    checkpoint = None
-    if resume and (run_dir / rundir.CHECKPOINTS).is_dir():
-        checkpoint = get_last_checkpoint(str(run_dir / rundir.CHECKPOINTS))
     append_event(run_dir, "status", message="Training")
     trainer.train(resume_from_checkpoint=checkpoint)
     if events.cancelled:

@@ -46,6 +46,8 @@ def test_stop_keeps_a_checkpoint_and_resume_finishes(tmp_path, example_data, tin
     view = runs.view(run_dir)
     started = [e for e in read_events(run_dir) if e["type"] == "started"]
     assert [e["resumed_from_step"] for e in started] == [0, stopped_at]
+    fitted = [e for e in read_events(run_dir) if e["type"] == "status" and e["message"] == "Fitting the classification head"]
+    assert len(fitted) == 1  # the resumed part takes its head from the checkpoint
     steps = [s for s, _ in view.train_loss]
     assert steps == sorted(set(steps)) and steps[-1] > stopped_at
     assert view.step == view.total_steps

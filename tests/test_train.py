@@ -198,6 +198,15 @@ def test_warm_started_head_is_confident_after_one_epoch_where_a_random_head_is_n
     assert medians[True] > 0.9 and medians[False] < 0.5, medians
 
 
+def test_resume_without_a_checkpoint_starts_over_with_a_warm_head(tmp_path, tiny_model_dir, example_data):
+    """Killed before the first checkpoint: Resume has nothing to load, so it is a fresh start, warm head included."""
+    config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
+    run_dir = runs.create_run(config, tmp_path)
+    assert train(run_dir, resume=True) == "finished"
+    statuses = [e["message"] for e in read_events(run_dir) if e["type"] == "status"]
+    assert "Fitting the classification head" in statuses
+
+
 def test_core_never_imports_gradio():
     code = ("import pkgutil, importlib, sys, core\n"
             "for m in pkgutil.iter_modules(core.__path__):\n"
