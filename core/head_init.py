@@ -54,6 +54,10 @@ def head_features(model: Any, layer: Any, features: Sequence[dict[str, Any]], pa
     """The output layer's inputs for each text, from the model in eval mode (no dropout), longest texts first."""
     import torch
 
+    from core.batching import BucketPaddingCollator
+
+    # Never padded past the longest text: a bucket above the model's position limit would not fit.
+    collate = BucketPaddingCollator(pad_token_id, limit=max(len(f["input_ids"]) for f in features))
     captured: list[torch.Tensor] = []
     hook = layer.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0].detach().float()))
     order = np.argsort([-len(f["input_ids"]) for f in features], kind="stable")
@@ -64,14 +68,9 @@ def head_features(model: Any, layer: Any, features: Sequence[dict[str, Any]], pa
     try:
         with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             for start in range(0, len(order), PROBE_BATCH):
-                batch = [features[i] for i in order[start:start + PROBE_BATCH]]
-                width = max(len(f["input_ids"]) for f in batch)
-                ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, f in enumerate(batch):
-                    ids[row, : len(f["input_ids"])] = torch.tensor(f["input_ids"])
-                    mask[row, : len(f["input_ids"])] = 1
-                model(input_ids=ids.to(device), attention_mask=mask.to(device))
+                batch = collate([features[i] for i in order[start:start + PROBE_BATCH]])
+                batch.pop("labels", None)
+                model(**{key: value.to(device) for key, value in batch.items()})
     finally:
         hook.remove()
         model.train(was_training)

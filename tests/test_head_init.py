@@ -71,7 +71,8 @@ def test_head_with_no_new_layer_is_left_alone(tiny_model_dir: str) -> None:
 
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)  # its own 2-label head: nothing new
     assert output_layer(model, [], 2) is None
-    assert not init_head_from_probe(model, [], [{"input_ids": [101, 102], "labels": 0}], 2, 0, "fp32", True, 0)
+    assert not init_head_from_probe(model, [], [{"input_ids": [101, 102], "attention_mask": [1, 1], "labels": 0}],
+                                    2, 0, "fp32", True, 0)
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp32"])
@@ -79,7 +80,8 @@ def test_head_features_follow_the_input_order(tiny_model_dir: str, precision: st
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir).train()
-    features = [{"input_ids": [101] + [2000 + i] * n + [102], "labels": 0} for i, n in enumerate([1, 9, 4])]
+    features = [{"input_ids": [101] + [2000 + i] * n + [102], "attention_mask": [1] * (n + 2), "labels": 0}
+                for i, n in enumerate([1, 9, 4])]
     together = head_features(model, model.classifier, features, 0, precision)
     alone = np.vstack([head_features(model, model.classifier, [f], 0, precision) for f in features])
     np.testing.assert_allclose(together, alone, rtol=2e-2, atol=2e-2)
@@ -105,7 +107,8 @@ def test_two_layer_heads_get_their_logit_layer_warm_started(family: str, tmp_pat
     new = sorted(info["missing_keys"])
     layer = output_layer(model, new, 3)
     assert layer is (model.classifier.out_proj if family == "roberta" else model.classifier)
-    features = [{"input_ids": [0] + [5 + (i % 3) * 10 + j for j in range(4)] + [2], "labels": i % 3} for i in range(30)]
+    features = [{"input_ids": [0] + [5 + (i % 3) * 10 + j for j in range(4)] + [2], "attention_mask": [1] * 6,
+                 "labels": i % 3} for i in range(30)]
     assert init_head_from_probe(model, new, features, 3, 1, "fp32", balanced=True, seed=0)
     model.eval()
     with torch.no_grad():
