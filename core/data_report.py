@@ -31,7 +31,8 @@ def suggest_max_length(token_lengths: Sequence[int], model_max_length: int) -> i
     return int(min(model_max_length, max(16, math.ceil(p99 / 8) * 8)))
 
 
-def _lengths(texts: list[str], tokenizer: Any) -> list[int]:
+def text_lengths(texts: list[str], tokenizer: Any) -> list[int]:
+    """Tokens per text (special tokens included, no truncation); words when there is no tokenizer."""
     if tokenizer is None:
         return [len(t.split()) for t in texts]
     lengths: list[int] = []
@@ -49,9 +50,11 @@ def _counts(labels: list[str], column: Any) -> dict[str, int]:
 
 
 def build_report(
-    data: "PreparedData", tokenizer: Any = None, max_length: int | None = None, model_max_length: int = 512
+    data: "PreparedData", tokenizer: Any = None, max_length: int | None = None, model_max_length: int = 512,
+    lengths: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Counts, class balance, duplicates, conflicts, leakage and length statistics, with plain warnings."""
+    """Counts, class balance, duplicates, conflicts, leakage and length statistics, with plain warnings.
+    `lengths`: text_lengths of the training then validation texts, when the caller already has them."""
     from core.data import single_example_warning
 
     train, val = data.train, data.validation
@@ -71,7 +74,7 @@ def build_report(
     train_texts = set(train["text"])
     leaked = [t for t in dict.fromkeys(val["text"]) if t in train_texts]  # distinct texts, validation order
 
-    lengths = _lengths(texts, tokenizer)
+    lengths = list(lengths) if lengths is not None else text_lengths(texts, tokenizer)
     unit = "words" if tokenizer is None else "tokens"
     length_stats: dict[str, Any] = {
         "unit": unit,

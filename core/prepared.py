@@ -60,13 +60,27 @@ def prepared_data(data_path: str | Path, text_column: str | None = None, label_c
     return cached(key, lambda: load_training_data(data_path, text_column, label_column, val_data_path, val_share, seed))
 
 
+def _tokenizer_name(tokenizer: Any) -> str:
+    return str(getattr(tokenizer, "name_or_path", "") or id(tokenizer))
+
+
+def text_lengths(data: PreparedData, tokenizer: Any) -> list[int]:
+    """Tokens per text, training texts then validation texts, cached per prepared data and tokenizer: the report
+    and the Data step's histogram share one tokenisation."""
+    from core.data_report import text_lengths as measure
+
+    texts = list(data.train["text"]) + list(data.validation["text"])
+    key = ("lengths", id(data), _tokenizer_name(tokenizer))
+    return cached(key, lambda: (data, measure(texts, tokenizer)))[1]
+
+
 def data_report(data: PreparedData, tokenizer: Any, max_length: int | None, model_max_length: int) -> dict[str, Any]:
     """core.data.build_report, cached per prepared data (by identity), tokenizer and length settings."""
     from core.data import build_report
 
-    name = str(getattr(tokenizer, "name_or_path", "") or id(tokenizer))
-    key = ("report", id(data), name, max_length, model_max_length)
-    return cached(key, lambda: (data, build_report(data, tokenizer, max_length, model_max_length)))[1]
+    key = ("report", id(data), _tokenizer_name(tokenizer), max_length, model_max_length)
+    return cached(key, lambda: (data, build_report(data, tokenizer, max_length, model_max_length,
+                                                   lengths=text_lengths(data, tokenizer))))[1]
 
 
 def baseline(data: PreparedData) -> dict[str, Any]:

@@ -28,18 +28,21 @@ def test_start_after_the_data_step_reuses_report_and_baseline(tmp_path: Path, ex
                                                               tiny_model_dir: str, monkeypatch) -> None:
     import core.baseline
     import core.data
+    import core.data_report
 
     data_file = tmp_path / "tickets.csv"
     data_file.write_bytes(example_data.read_bytes())
     reads = _count_calls(monkeypatch, core.data, "load_training_data")
     reports = _count_calls(monkeypatch, core.data, "build_report")
     baselines = _count_calls(monkeypatch, core.baseline, "train_baseline")
+    tokenisations = _count_calls(monkeypatch, core.data_report, "text_lengths")
 
     check = data_tab.check_data(str(data_file), "text", "label", tiny_model_dir)
     assert check.ok, check.reason
     run_dir = runs.create_run(TrainConfig(data_path=str(data_file), text_column="text", label_column="label",
                                           model=tiny_model_dir), tmp_path / "runs")
     assert (len(reads), len(reports), len(baselines)) == (1, 1, 1)
+    assert len(tokenisations) == 1  # the report and the Data step's histogram share one measurement
     assert (run_dir / "baseline.json").exists() and (run_dir / "data_report.json").exists()
 
     # Another seed is another split: prepared again. An edited file is read again.

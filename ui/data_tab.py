@@ -73,10 +73,11 @@ def tokenizer_for(model: str | None) -> tuple[Any, str]:
         return _tokenizer(DEFAULT_MODEL), "Token lengths are measured with the default model's tokenizer (the chosen model is not available)."
 
 
-def token_lengths(texts: list[str], tokenizer: Any) -> list[int]:
-    sample = texts if len(texts) <= HISTOGRAM_SAMPLE else pd.Series(texts).sample(HISTOGRAM_SAMPLE, random_state=0).tolist()
-    ids = tokenizer(sample, add_special_tokens=True, truncation=False, padding=False, verbose=False)["input_ids"]
-    return [len(x) for x in ids]
+def histogram_sample(lengths: list[int]) -> list[int]:
+    """At most HISTOGRAM_SAMPLE lengths (a fixed random sample): the chart looks the same and stays light."""
+    if len(lengths) <= HISTOGRAM_SAMPLE:
+        return lengths
+    return pd.Series(lengths).sample(HISTOGRAM_SAMPLE, random_state=0).tolist()
 
 
 def read_columns(path: str) -> tuple[pd.DataFrame, str | None, str | None]:
@@ -99,7 +100,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
     """Read, prepare and report on the data exactly as training will; never raises for user mistakes."""
     from core.data import report_sentences
     from core.models import model_max_length
-    from core.prepared import baseline, cached, data_key, data_report, prepared_data
+    from core.prepared import baseline, data_report, prepared_data, text_lengths
 
     check = DataCheck()
     if not path:
@@ -110,7 +111,6 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         check.columns = [str(c) for c in df.columns]
         check.text_column = text_column or guessed_text
         check.label_column = label_column or guessed_label
-        key = data_key(path, check.text_column, check.label_column, None, float(val_share), int(seed))
         data = prepared_data(path, check.text_column, check.label_column, val_share=float(val_share), seed=int(seed))
         check.text_column, check.label_column = data.text_column, data.label_column
         tokenizer, check.note = tokenizer_for(model)
@@ -123,9 +123,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         check.class_counts = dict(report["class_counts"]["total"])
         check.suggested_max_length = int(report["suggested_max_length"])
         check.marked_max_length = chosen or check.suggested_max_length
-        texts = list(data.train["text"]) + list(data.validation["text"])
-        check.lengths = cached(("lengths", getattr(tokenizer, "name_or_path", model)) + key,
-                                lambda: token_lengths(texts, tokenizer))
+        check.lengths = histogram_sample(text_lengths(data, tokenizer))  # the report's own measurement
         if with_baseline:
             check.baseline = baseline(data)
         check.ok, check.reason = True, ""
