@@ -68,6 +68,13 @@ class TrainConfig:
                        "(one extra pass over up to 2,000 training texts) instead of random weights: learns far more "
                        "from few texts or many labels."),
     )
+    fused_attention_long_batches: bool = field(
+        default=True,
+        metadata=_help("On a CPU, train batches longer than 256 tokens without attention dropout, so PyTorch's fused "
+                       "attention kernel can run: 2-3x faster and a third of the memory at 512 tokens. Shorter "
+                       "batches keep the base model's attention dropout. GPUs keep it everywhere (their fused "
+                       "kernels have dropout)."),
+    )
     run_name: str = field(default="", metadata=_help("A name for the run; made from the data file when empty."))
 
     def validate(self) -> list[str]:

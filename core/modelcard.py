@@ -153,7 +153,9 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     settings = [("base model", f["base_model"] or "local model"), ("epochs", cfg.epochs),
                 ("learning rate", cfg.learning_rate or "automatic"), ("batch size", cfg.batch_size or _trained_batch_size(Path(run_dir)) or "automatic"),
                 ("max length (tokens)", _max_length(Path(run_dir)) or "automatic"),
-                ("warm-up ratio", cfg.warmup_ratio), ("weight decay", cfg.weight_decay), ("seed", cfg.seed),
+                ("warm-up ratio", cfg.warmup_ratio), ("weight decay", cfg.weight_decay),
+                ("CPU: batches over 256 tokens without attention dropout (fused kernel)", cfg.fused_attention_long_batches),
+                ("seed", cfg.seed),
                 ("class weights", cfg.class_weights), ("head warm-started from a linear probe", cfg.warm_start_head)]
     if m.get("best_step") is not None:
         settings.append(("best checkpoint step", m["best_step"]))

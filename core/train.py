@@ -58,6 +58,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     )
     from transformers.trainer_utils import get_last_checkpoint
 
+    from core.attention import choose_kernel_per_batch
     from core.batching import auto_batch_size
     from core.callback import EventCallback
     from core.metrics import eval_scores
@@ -78,6 +79,8 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         source, num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True, output_loading_info=True,
     )
+    if not cuda:
+        choose_kernel_per_batch(model, config.fused_attention_long_batches)
     new_parameters = set(loading["missing_keys"]) | {k if isinstance(k, str) else k[0] for k in loading["mismatched_keys"]}
     model.config.problem_type = "single_label_classification"
 

@@ -166,3 +166,11 @@ def test_quality_check_trains_each_case_with_overrides(tiny_data: tuple[Path, Pa
     with pytest.raises(Exception, match="unknown setting 'epochz'"):
         quality.parse_setting("epochz=3")
     assert quality.parse_setting("warm_start_head=false") == ("warm_start_head", False)
+
+
+@pytest.mark.parametrize("kernel, dropout, inference", [("sdpa", 0.1, False), ("sdpa", 0.0, False), ("eager", 0.1, True)])
+def test_attention_cell_times_a_real_step_of_the_default_model(kernel: str, dropout: float, inference: bool) -> None:
+    from bench.attention import one_cell
+
+    cell = one_cell(kernel, width=16, dropout=dropout, batch=2, steps=1, inference=inference)
+    assert cell["seconds"] > 0 and cell["peak_rss_gib"] > 0.1  # the model and its step were really there
