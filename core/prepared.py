@@ -69,9 +69,8 @@ def text_lengths(data: PreparedData, tokenizer: Any) -> list[int]:
     and the Data step's histogram share one tokenisation."""
     from core.data_report import text_lengths as measure
 
-    texts = list(data.train["text"]) + list(data.validation["text"])
     key = ("lengths", id(data), _tokenizer_name(tokenizer))
-    return cached(key, lambda: (data, measure(texts, tokenizer)))[1]
+    return cached(key, lambda: (data, measure(list(data.train["text"]) + list(data.validation["text"]), tokenizer)))[1]
 
 
 def data_report(data: PreparedData, tokenizer: Any, max_length: int | None, model_max_length: int) -> dict[str, Any]:
