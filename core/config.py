@@ -55,7 +55,14 @@ class TrainConfig:
     eval_steps: int = field(default=0, metadata=_help("Also evaluate every N steps; 0 evaluates once per epoch."))
     keep_best: bool = field(
         default=True,
-        metadata=_help("Keep the checkpoint with the best validation macro-F1 (at equal F1, the lower validation loss)."),
+        metadata=_help("Keep the model of the evaluation with the best validation macro-F1 (at equal F1, the lower "
+                       "validation loss) instead of the last one."),
+    )
+    checkpoint_every_minutes: float = field(
+        default=0.0,
+        metadata=_help("Write a resume checkpoint at an evaluation once this many minutes of training have passed "
+                       "since the last one; 0 picks the interval from the model size (at least a minute, so writing "
+                       "checkpoints costs at most ~2% of training time). Stop always writes one."),
     )
     class_weights: bool = field(
         default=True,
@@ -102,6 +109,8 @@ class TrainConfig:
             problems.append("Early-stopping patience must be 0 (off) or more.")
         if self.eval_steps < 0:
             problems.append("Evaluate-every-N-steps must be 0 (once per epoch) or more.")
+        if self.checkpoint_every_minutes < 0:
+            problems.append("Checkpoint interval must be 0 (automatic) or more minutes.")
         return problems
 
     def to_dict(self) -> dict[str, Any]:

@@ -158,7 +158,7 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
                 ("seed", cfg.seed),
                 ("class weights", cfg.class_weights), ("head warm-started from a linear probe", cfg.warm_start_head)]
     if m.get("best_step") is not None:
-        settings.append(("best checkpoint step", m["best_step"]))
+        settings.append(("model kept: the best evaluation, at step", m["best_step"]))
     parts += [_table(["setting", "value"], [[k, str(v)] for k, v in settings]), ""]  # str: no 4-decimal rounding
     parts += ["## Evaluation (validation split)", ""]
     if "accuracy" in m:

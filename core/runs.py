@@ -27,6 +27,9 @@ INTERRUPTED_MESSAGE = "The training process ended unexpectedly. Resume continues
 KILLED_MESSAGE = ("The training process was killed, most likely because the machine ran out of memory. Resume "
                   "continues from the last checkpoint; if it happens again, start a new run with a smaller batch "
                   "size or max length.")
+# Short runs write no checkpoint (core/checkpoints.py): say that Resume starts over rather than promise one.
+RESUME_CONTINUES = "Resume continues from the last checkpoint"
+STARTS_OVER = "Resume starts the run again from the beginning (it ended before its first checkpoint)"
 
 
 def runs_root() -> Path:
@@ -172,6 +175,8 @@ def view(run_dir: Path) -> RunView:
         if state == "interrupted":
             killed = _exit_codes.get(str(Path(run_dir).resolve())) == -signal.SIGKILL
             run_view.message = KILLED_MESSAGE if killed else INTERRUPTED_MESSAGE
+            if not any((Path(run_dir) / rundir.CHECKPOINTS).glob("checkpoint-*")):
+                run_view.message = run_view.message.replace(RESUME_CONTINUES, STARTS_OVER)
     return run_view
 
 

@@ -53,14 +53,14 @@ def train(run_dir: Path, resume: bool = False) -> str:
 def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     import torch
     from transformers import (
-        AutoModelForSequenceClassification, AutoTokenizer, EarlyStoppingCallback, TrainingArguments,
-        set_seed,
+        AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed,
     )
     from transformers.trainer_utils import get_last_checkpoint
 
     from core.attention import choose_kernel_per_batch
     from core.batching import auto_batch_size
     from core.callback import EventCallback
+    from core.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
     from core.metrics import eval_scores
     from core.models import model_max_length, resolve_model
     from core.tokenize import EncodedDataset, encode_split
@@ -112,6 +112,9 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     total_steps = math.ceil(steps_per_epoch * config.epochs)
     evaluate_by_steps = config.eval_steps > 0
     keep_best = config.keep_best or config.early_stopping_patience > 0
+    best, best_is_resumed_model = BestWeights() if keep_best else None, False
+    if keep_best and checkpoint is not None:
+        best, best_is_resumed_model = best_weights_for_resume(Path(checkpoint))
     learning_rate = config.learning_rate or auto_learning_rate(model.num_parameters())
     args = TrainingArguments(
         output_dir=str(run_dir / rundir.CHECKPOINTS),
@@ -126,8 +129,9 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         save_strategy="steps" if evaluate_by_steps else "epoch",
         eval_steps=config.eval_steps or None,
         save_steps=config.eval_steps or None,
-        save_total_limit=2,  # the best and the latest, enough to resume
-        load_best_model_at_end=keep_best,
+        save_total_limit=1,  # only to resume: the best weights travel inside it (core/checkpoints.py)
+        # The best weights are kept in memory instead (core/checkpoints.py): no checkpoint per evaluation needed.
+        load_best_model_at_end=False,
         metric_for_best_model="selection" if keep_best else None,  # macro-F1, ties to the lower loss
         greater_is_better=True if keep_best else None,
         # A curve of a one-minute run needs >= 20 points; long runs need not log every step.
@@ -150,7 +154,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     def compute_metrics(prediction: Any) -> dict[str, float]:
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
         step = trainer.state.global_step
-        for stale in [s for s in eval_logits if s != trainer.state.best_global_step]:
+        for stale in [s for s in eval_logits if best is None or s != best.step]:
             del eval_logits[stale]
         eval_logits[step] = logits
         return eval_scores(logits, prediction.label_ids)
@@ -161,10 +165,11 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         "batch_size": batch_size, "model": config.model, "labels": labels,
     }
     events = EventCallback(run_dir, batch_size, facts, stop_flag)
-    callbacks: list[Any] = [events]
+    every = config.checkpoint_every_minutes * 60 or auto_checkpoint_seconds(model.num_parameters())
+    callbacks: list[Any] = [events, CheckpointPolicy(every, lambda: events.cancelled, best, best_is_resumed_model)]
     if config.early_stopping_patience > 0:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    trainer = _sequential_eval_trainer()(
+        callbacks.append(_early_stopping(config.early_stopping_patience))
+    trainer = _engine_trainer(best)(
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set, processing_class=tokenizer,
         data_collator=_collator(tokenizer, max_length, cuda, lean_gpu),
         compute_metrics=compute_metrics, callbacks=callbacks,
@@ -178,8 +183,11 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
 
     append_event(run_dir, "status", message="Saving the model")
     # The weights being saved: the best evaluation's (kept) or the last step's.
-    final_step = (trainer.state.best_global_step if args.load_best_model_at_end else None) or trainer.state.global_step
-    _write_final_metrics(run_dir, trainer, val_set, val_order, val_df, labels, final_step, eval_logits.get(final_step))
+    if best is not None and best.step is not None and best.step != trainer.state.global_step:
+        best.restore(trainer.model)
+    final_step = best.step if best is not None and best.step is not None else trainer.state.global_step
+    _write_final_metrics(run_dir, trainer, val_set, val_order, val_df, labels, final_step, eval_logits.get(final_step),
+                         best_step=best.step if best is not None else None)
     _save_model_atomically(run_dir, trainer, tokenizer)
     shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)  # a finished run needs no resume state
     metrics = rundir.read_json(run_dir / rundir.METRICS)
@@ -226,20 +234,37 @@ def _weighted_loss(train_df: pd.DataFrame, labels: list[str]) -> Any:
     return loss
 
 
-def _sequential_eval_trainer() -> type:
-    """The Trainer, evaluating in dataset order (transformers 5 length-groups evaluation batches by default)."""
+def _early_stopping(patience: int) -> Any:
+    from transformers import EarlyStoppingCallback
+
+    class EarlyStopping(EarlyStoppingCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            pass  # its warning that the best model will not be loaded: core/checkpoints.py puts the best weights back
+
+    return EarlyStopping(early_stopping_patience=patience)
+
+
+def _engine_trainer(best: Any) -> type:
+    """The Trainer, evaluating in dataset order (transformers 5 length-groups evaluation batches by default), and
+    copying the weights of each new best evaluation into `best` (a core.checkpoints.BestWeights, or None)."""
     import torch
     from transformers import Trainer
 
-    class SequentialEvalTrainer(Trainer):
+    class EngineTrainer(Trainer):
         def _get_eval_sampler(self, eval_dataset: Any) -> Any:
             return torch.utils.data.SequentialSampler(eval_dataset)
 
-    return SequentialEvalTrainer
+        def _determine_best_metric(self, metrics: dict[str, float], trial: Any) -> bool:
+            is_new_best = super()._determine_best_metric(metrics, trial)
+            if is_new_best and best is not None:
+                best.capture(self.model, self.state.global_step)
+            return is_new_best
+
+    return EngineTrainer
 
 
 def _write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np.ndarray, val_df: pd.DataFrame,
-                         labels: list[str], final_step: int, logits: np.ndarray | None) -> None:
+                         labels: list[str], final_step: int, logits: np.ndarray | None, best_step: int | None) -> None:
     """metrics.json and the validation predictions table (in the data's original order), from the final model's
     evaluation when training kept it (the best or the last one), else from a fresh prediction."""
     from core.metrics import compute_metrics
@@ -259,7 +284,7 @@ def _write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: n
     label_id = {name: i for i, name in enumerate(labels)}
     metrics = compute_metrics([label_id[name] for name in val_df["label"].astype(str)], predicted.tolist(), labels)
     metrics["loss"] = loss
-    metrics["best_step"] = getattr(trainer.state, "best_global_step", None)
+    metrics["best_step"] = best_step
     rundir.write_json(run_dir / rundir.METRICS, metrics)
     table = pd.DataFrame({
         "text": val_df["text"].to_numpy(), "label": val_df["label"].to_numpy(),

@@ -38,7 +38,8 @@ def test_stop_keeps_a_checkpoint_and_resume_finishes(tmp_path, example_data, tin
     view = runs.view(run_dir)
     stopped_at = view.step
     assert view.message == f"Stopped at step {stopped_at} of {view.total_steps}. Resume continues from there."
-    assert (run_dir / "checkpoints" / f"checkpoint-{stopped_at}").is_dir()
+    # Only the stop's checkpoint: a run this short writes no routine one (core/checkpoints.py).
+    assert [p.name for p in (run_dir / "checkpoints").glob("checkpoint-*")] == [f"checkpoint-{stopped_at}"]
     assert not (run_dir / "model").exists()
 
     runs.resume(run_dir)
@@ -54,16 +55,23 @@ def test_stop_keeps_a_checkpoint_and_resume_finishes(tmp_path, example_data, tin
     assert (run_dir / "model" / "config.json").exists()
 
 
-@pytest.mark.parametrize("signal_number, message", [
-    (signal.SIGKILL, "The training process was killed, most likely because the machine ran out of memory. Resume "
-                     "continues from the last checkpoint; if it happens again, start a new run with a smaller batch "
-                     "size or max length."),
-    (signal.SIGSEGV, "The training process ended unexpectedly. Resume continues from the last checkpoint."),
-], ids=["killed-like-the-oom-killer", "crashed"])
-def test_killed_process_is_reported_interrupted_and_resumes(signal_number, message, tmp_path, example_data,
-                                                            tiny_model_dir):
-    run_dir = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path)
-    _wait_for(lambda: runs.view(run_dir).step >= 70)
+KILLED = ("The training process was killed, most likely because the machine ran out of memory. Resume continues from "
+          "the last checkpoint; if it happens again, start a new run with a smaller batch size or max length.")
+CRASHED = "The training process ended unexpectedly. Resume continues from the last checkpoint."
+CRASHED_EARLY = ("The training process ended unexpectedly. Resume starts the run again from the beginning (it ended "
+                 "before its first checkpoint).")
+
+
+@pytest.mark.parametrize("signal_number, checkpoint_minutes, message", [
+    (signal.SIGKILL, 1e-4, KILLED),
+    (signal.SIGSEGV, 1e-4, CRASHED),
+    (signal.SIGSEGV, 0, CRASHED_EARLY),  # automatic interval: at least a minute, longer than this run gets
+], ids=["killed-like-the-oom-killer", "crashed", "crashed-before-the-first-checkpoint"])
+def test_killed_process_is_reported_interrupted_and_resumes(signal_number, checkpoint_minutes, message, tmp_path,
+                                                            example_data, tiny_model_dir):
+    config = _long_config(example_data, tiny_model_dir, checkpoint_every_minutes=checkpoint_minutes)
+    run_dir = runs.launch(config, tmp_path)
+    _wait_for(lambda: runs.view(run_dir).step >= 70)  # past the first epoch's evaluation
     os.kill(rundir.read_status(run_dir)["pid"], signal_number)
     _wait_for(lambda: runs.status(run_dir)["state"] == "interrupted", timeout=30)
     view = runs.view(run_dir)
@@ -71,6 +79,8 @@ def test_killed_process_is_reported_interrupted_and_resumes(signal_number, messa
     assert view.message == message
     runs.resume(run_dir)
     assert runs.wait(run_dir, timeout=300) == "finished"
+    resumed_from = [e["resumed_from_step"] for e in read_events(run_dir) if e["type"] == "started"][1]
+    assert (resumed_from >= 64) if checkpoint_minutes else (resumed_from == 0)
 
 
 def test_runs_queue_for_the_device_and_stop_while_queued(tmp_path, example_data, tiny_model_dir):
