@@ -71,6 +71,9 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     cuda = cuda_available()
     precision = choose_precision()
     lean_gpu = cuda and os.environ.get("TEXTCLF_GPU_PIPELINE", "lean") != "stock"
+    if cuda and os.environ.get("TEXTCLF_CUDNN_ATTENTION") == "0":
+        # For measuring whether cuDNN's per-shape attention plans cause the first epoch's warm-up (BENCHMARKS.md).
+        torch.backends.cuda.enable_cudnn_sdp(False)
 
     append_event(run_dir, "status", message="Loading the model")
     source = resolve_model(config.model)
