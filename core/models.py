@@ -33,19 +33,25 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
 
+def _local_folder(name: str) -> Path | None:
+    """Where a choice lives when it needs no Hub: the bundled default, or an existing local path. None for a Hub id."""
+    if not name or name in _DEFAULT_ALIASES:
+        return Path(default_model_path())
+    path = Path(name).expanduser()
+    return path if path.exists() else None
+
+
 def resolve_model(name: str) -> str:
     """A local folder for the default and for paths; a Hub id (checked reachable or cached) otherwise.
 
     Raises ModelError with one sentence the user can act on; never hangs on a dead network.
     """
     name = (name or "").strip()
-    if not name or name in _DEFAULT_ALIASES:
-        return default_model_path()
-    path = Path(name).expanduser()
-    if path.exists():
-        if not path.is_dir() or not (path / "config.json").exists():
+    folder = _local_folder(name)
+    if folder is not None:
+        if not folder.is_dir() or not (folder / "config.json").exists():
             raise ModelError(f"The folder '{name}' does not contain a saved model (config.json is missing).")
-        return str(path.resolve())
+        return str(folder.resolve())
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ModelError(f"The folder '{name}' does not exist.")
     _check_hub_model(name)
@@ -103,11 +109,9 @@ def base_model_license(name: str, online: bool = False) -> str | None:
     """The base model's licence, which a fine-tune inherits: from the folder's model card, the card in the local Hub
     cache, or (only when `online` and the app is not offline) the Hub's model info. None when unknown."""
     name = (name or "").strip()
-    path = Path(name).expanduser()
-    if not name or name in _DEFAULT_ALIASES:
-        return _readme_license(Path(default_model_path()) / "README.md")
-    if path.is_dir():
-        return _readme_license(path / "README.md")
+    folder = _local_folder(name)
+    if folder is not None:
+        return _readme_license(folder / "README.md")
     from huggingface_hub import try_to_load_from_cache
 
     try:
