@@ -60,7 +60,7 @@ def _detect_label(df: pd.DataFrame, text_column: str) -> str:
     for position, col in enumerate(df.columns):
         if col == text_column:
             continue
-        values = df[col].dropna()
+        values = df[col].map(_label_name).dropna()  # blank strings are no labels either
         distinct = values.nunique()
         lowered = col.lower()
         name_rank = LABEL_NAMES.index(lowered) if lowered in LABEL_NAMES else len(LABEL_NAMES)
@@ -83,8 +83,18 @@ def detect_columns(df: pd.DataFrame) -> tuple[str, str]:
         raise DataError(
             f"The table has only one column ({_names(df, quote=True)}). It needs a column of texts and a column of labels."
         )
-    text = _detect_text(df)
-    return text, _detect_label(df, text)
+    try:
+        text = _detect_text(df)
+        return text, _detect_label(df, text)
+    except DataError:
+        # A blank column is the likelier problem than a missing one: say which (a header with no data below it).
+        empty = [c for c in df.columns if df[c].map(_label_name).isna().all()]
+        if not empty:
+            raise
+        which = ", ".join(f"'{c}'" for c in empty)
+        subject = f"Column {which} is" if len(empty) == 1 else f"Columns {which} are"
+        raise DataError(f"{subject} empty in every row. The table needs a column of texts and a column of labels, "
+                        f"both filled in. Columns: {_names(df)}.")
 
 
 def _names(df: pd.DataFrame, quote: bool = False) -> str:

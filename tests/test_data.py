@@ -181,6 +181,12 @@ def test_detect_columns_errors():
     with raises("No column with labels was found: a label column repeats a few values (like 'spam' / 'not spam'). "
                 "Columns: text, id."):
         detect_columns(pd.DataFrame({"text": ["one", "two", "three"], "id": [1, 2, 3]}))
+    with raises("Column 'text' is empty in every row. The table needs a column of texts and a column of labels, "
+                "both filled in. Columns: text, label."):
+        detect_columns(pd.DataFrame({"text": [None, None, None], "label": ["good", "bad", "good"]}))
+    with raises("Columns 'label', 'note' are empty in every row. The table needs a column of texts and a column of "
+                "labels, both filled in. Columns: text, label, note."):
+        detect_columns(pd.DataFrame({"text": ["one", "two", "three"], "label": [None] * 3, "note": [""] * 3}))
     # A column *named* like a label is taken even when nothing repeats, so loading can say what is wrong.
     assert detect_columns(pd.DataFrame({"text": ["one", "two", "three"], "label": [1, 2, 3]})) == ("text", "label")
 
