@@ -21,18 +21,35 @@ _cache: "OrderedDict[tuple, Any]" = OrderedDict()
 _lock = threading.Lock()
 
 
+_making: dict[tuple, threading.Event] = {}  # keys being computed right now
+
+
 def cached(key: tuple, make: Callable[[], T]) -> T:
-    """make() once per key (least recently used entries are dropped). Errors are not cached."""
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    value = make()
-    with _lock:
-        _cache[key] = value
-        while len(_cache) > _ENTRIES:
-            _cache.popitem(last=False)
-    return value
+    """make() once per key (least recently used entries are dropped). Errors are not cached.
+
+    A caller that asks while another thread computes the same key waits for that result instead of computing it
+    again: the Data step fits the baseline in the background, and Start may ask for it before it is done.
+    """
+    while True:
+        with _lock:
+            if key in _cache:
+                _cache.move_to_end(key)
+                return _cache[key]
+            running = _making.get(key)
+            if running is None:
+                _making[key] = threading.Event()
+                break
+        running.wait()  # then look again: a result, or (after an error) this caller's turn to try
+    try:
+        value = make()
+        with _lock:
+            _cache[key] = value
+            while len(_cache) > _ENTRIES:
+                _cache.popitem(last=False)
+        return value
+    finally:
+        with _lock:
+            _making.pop(key).set()
 
 
 def file_key(path: str | Path | None) -> tuple:
@@ -86,5 +103,15 @@ def baseline(data: PreparedData) -> dict[str, Any]:
     """core.baseline.train_baseline on the prepared split, cached per prepared data (by identity)."""
     from core.baseline import train_baseline
 
-    key = ("baseline", id(data))
-    return cached(key, lambda: (data, train_baseline(data.train, data.validation, data.labels)))[1]
+    return cached(_baseline_key(data), lambda: (data, train_baseline(data.train, data.validation, data.labels)))[1]
+
+
+def baseline_if_ready(data: PreparedData) -> dict[str, Any] | None:
+    """The cached baseline, or None when it has not been fitted yet (never fits it)."""
+    with _lock:
+        entry = _cache.get(_baseline_key(data))
+    return entry[1] if entry else None
+
+
+def _baseline_key(data: PreparedData) -> tuple:
+    return ("baseline", id(data))

@@ -75,3 +75,55 @@ def test_cache_keeps_a_bounded_number_of_entries_and_does_not_cache_errors() -> 
         except ValueError:
             pass
     assert len(attempts) == 2
+
+
+def test_a_second_caller_waits_for_the_running_computation_instead_of_repeating_it() -> None:
+    import threading
+
+    started, release, calls, results = threading.Event(), threading.Event(), [], []
+
+    def slow():
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        return "fitted"
+
+    first = threading.Thread(target=lambda: results.append(prepared.cached(("test-slow",), slow)))
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=lambda: results.append(prepared.cached(("test-slow",), slow)))
+    second.start()
+    time.sleep(0.2)
+    assert second.is_alive()  # waiting, not computing
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results == ["fitted", "fitted"] and len(calls) == 1
+
+
+def test_after_a_failed_computation_a_waiting_caller_tries_itself() -> None:
+    import threading
+
+    started, release, results = threading.Event(), threading.Event(), []
+
+    def failing():
+        started.set()
+        release.wait(10)
+        raise ValueError("broken")
+
+    def run_failing():
+        try:
+            prepared.cached(("test-retry",), failing)
+        except ValueError:
+            results.append("failed")
+
+    first = threading.Thread(target=run_failing)
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=lambda: results.append(prepared.cached(("test-retry",), lambda: "second")))
+    second.start()
+    time.sleep(0.2)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results == ["failed", "second"]

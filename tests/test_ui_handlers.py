@@ -198,6 +198,21 @@ def test_on_file_fills_preview_and_guessed_columns(example_data):
     assert out[-1]["ok"] is True
 
 
+def test_the_report_comes_first_and_the_baseline_follows(tmp_path, example_data):
+    """A big file's baseline takes seconds to fit: the file event shows the report with a note, the chained event
+    the baseline; a later check of the same split shows the fitted baseline at once."""
+    copy = tmp_path / "tickets.csv"
+    copy.write_bytes(example_data.read_bytes())  # a file version no other test has fitted a baseline for
+    out = data_tab.on_file(str(copy), DEFAULT_MODEL, 0, 0.2, 42)
+    baseline_slot = 4 + 3  # after path, preview, two dropdowns: status, sentences, warnings, baseline
+    assert out[baseline_slot] == "*Fitting a classic baseline (TF-IDF + linear SVM) on the same split…*"
+    fitted = data_tab.on_baseline(str(copy), "text", "label", DEFAULT_MODEL, 0, 0.2, 42)
+    assert fitted.startswith("**A classic baseline** (TF-IDF + linear SVM, ") and "accuracy" in fitted
+    again = data_tab.on_columns(str(copy), "text", "label", DEFAULT_MODEL, 0, 0.2, 42)
+    assert again[3] == fitted
+    assert data_tab.on_baseline(str(copy), "text", "text", DEFAULT_MODEL, 0, 0.2, 42) == ""  # the check said why
+
+
 def test_on_file_with_unreadable_file_keeps_the_page_usable(tmp_path):
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"not a parquet file")

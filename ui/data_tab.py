@@ -100,7 +100,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
     """Read, prepare and report on the data exactly as training will; never raises for user mistakes."""
     from core.data import report_sentences
     from core.models import model_max_length
-    from core.prepared import baseline, data_report, prepared_data, text_lengths
+    from core.prepared import baseline, baseline_if_ready, data_report, prepared_data, text_lengths
 
     check = DataCheck()
     if not path:
@@ -124,12 +124,14 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         check.suggested_max_length = int(report["suggested_max_length"])
         check.marked_max_length = chosen or check.suggested_max_length
         check.lengths = histogram_sample(text_lengths(data, tokenizer))  # the report's own measurement
-        if with_baseline:
-            check.baseline = baseline(data)
+        check.baseline = baseline(data) if with_baseline else baseline_if_ready(data)
         check.ok, check.reason = True, ""
     except UserError as exc:
         check.ok, check.reason = False, exc.message
     return check
+
+
+BASELINE_PENDING = "*Fitting a classic baseline (TF-IDF + linear SVM) on the same split…*"
 
 
 def baseline_markdown(baseline: dict[str, Any] | None) -> str:
@@ -156,7 +158,7 @@ def check_outputs(check: DataCheck) -> tuple:
         status_html(check),
         charts.sentences_markdown(check.sentences + ([check.note] if check.note else [])),
         charts.warnings_html(check.warnings) if check.ok else "",
-        baseline_markdown(check.baseline),
+        BASELINE_PENDING if check.ok and check.baseline is None else baseline_markdown(check.baseline),
         charts.class_counts_frame(check.class_counts),
         length_plot_update(check),
         gr.Button(interactive=check.ok),
@@ -213,7 +215,7 @@ def on_file(path: str | None, model: str, max_length: float, val_share: float, s
         return (path, pd.DataFrame(), _dropdown([], None), _dropdown([], None)) + check_outputs(bad)
     columns = [str(c) for c in df.columns]
     text_col, label_col = _wanted_for(wanted, path, columns) or (text_col, label_col)
-    check = check_data(path, text_col, label_col, model, max_length, val_share, seed)
+    check = check_data(path, text_col, label_col, model, max_length, val_share, seed, with_baseline=False)
     return (path, preview_update(df, check.text_column or text_col), _dropdown(columns, check.text_column or text_col),
             _dropdown(columns, check.label_column or label_col)) + check_outputs(check)
 
@@ -225,7 +227,7 @@ def on_file_event(path: str | None, model: str, max_length: float, val_share: fl
 
 
 def on_columns(path: str, text_col: str, label_col: str, model: str, max_length: float, val_share: float, seed: float) -> tuple:
-    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed))
+    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed, with_baseline=False))
 
 
 def on_length_settings(path: str, text_col: str, label_col: str, model: str, max_length: float,
@@ -233,7 +235,22 @@ def on_length_settings(path: str, text_col: str, label_col: str, model: str, max
     """Model or max length changed: redo the report and histogram (the baseline is cached)."""
     if not path:
         return tuple(gr.skip() for _ in range(8))
-    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed))
+    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed, with_baseline=False))
+
+
+def on_baseline(path: str | None, text_col: str | None, label_col: str | None, model: str, max_length: float,
+                val_share: float, seed: float) -> str:
+    """The baseline on the split just checked, after the report is on screen: fitting it takes seconds on big files.
+    (Start asks for the same cached result, and waits for it if it is still being fitted.)"""
+    from core.prepared import baseline, prepared_data
+
+    if not path:
+        return ""
+    try:
+        data = prepared_data(path, text_col, label_col, val_share=float(val_share), seed=int(seed))
+        return baseline_markdown(baseline(data))
+    except UserError:  # the check above has already said what is wrong with the data
+        return ""
 
 
 def warm_up() -> None:
@@ -304,14 +321,16 @@ def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Compone
          val_share: gr.Component, seed: gr.Component) -> None:
     """Events that need the Train step's settings (rendered later): called by ui/layout.py."""
     settings = [model, max_length, val_share, seed]
+    column_inputs = [c["data_path"], c["text_column"], c["label_column"]] + settings
+    fit_baseline = dict(fn=on_baseline, inputs=column_inputs, outputs=[c["baseline"]], api_visibility="private",
+                        concurrency_limit=4, show_progress="hidden")
     c["file"].change(on_file_event, [c["file"]] + settings + [c["wanted_columns"]],
                      [c["data_path"], c["preview"], c["text_column"], c["label_column"]] + check_targets(c)
                      + [c["wanted_columns"]],
-                     api_visibility="private", concurrency_limit=4, trigger_mode="always_last")
-    column_inputs = [c["data_path"], c["text_column"], c["label_column"]] + settings
+                     api_visibility="private", concurrency_limit=4, trigger_mode="always_last").then(**fit_baseline)
     for dd in (c["text_column"], c["label_column"]):
         dd.input(on_columns, column_inputs, check_targets(c), api_visibility="private", concurrency_limit=4,
-                 trigger_mode="always_last")
+                 trigger_mode="always_last").then(**fit_baseline)
     for comp in (model, max_length, val_share, seed):
         comp.change(on_length_settings, column_inputs, check_targets(c), api_visibility="private",
-                    concurrency_limit=4, trigger_mode="always_last", show_progress="hidden")
+                    concurrency_limit=4, trigger_mode="always_last", show_progress="hidden").then(**fit_baseline)
