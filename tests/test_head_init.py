@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 import torch
 
-from core.head_init import PROBE_C, fit_probe, head_features, init_head_from_probe, output_layer, probe_sample
+from core.head_init import (
+    PROBE_C, fit_probe, head_features, init_head_from_probe, output_layer, probe_sample, shortened,
+)
 from core.tokenize import encode_split
 
 
@@ -64,6 +66,27 @@ def test_warm_started_head_predicts_what_the_probe_learned(tiny_model_dir: str, 
         ids = [torch.tensor([f["input_ids"]]) for f in data.features[:20]]
         model_logits = np.vstack([model(input_ids=i).logits.numpy() for i in ids])
     np.testing.assert_allclose(model_logits, logits[:20], rtol=1e-3, atol=1e-3)
+
+
+def test_long_texts_are_cut_for_the_probe_keeping_their_closing_token(tiny_model_dir: str, monkeypatch) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    long = {"input_ids": [101, 7, 8, 9, 10, 11, 102], "attention_mask": [1] * 7, "token_type_ids": [0] * 7, "labels": 1}
+    assert shortened(long, 4) == {"input_ids": [101, 7, 8, 102], "attention_mask": [1] * 4, "token_type_ids": [0] * 4,
+                                  "labels": 1}
+    assert shortened(long, 7) is long
+
+    seen: list[int] = []
+    real = head_features
+    monkeypatch.setattr("core.head_init.PROBE_MAX_TOKENS", 4)
+    monkeypatch.setattr("core.head_init.head_features",
+                        lambda model, layer, features, *a: seen.extend(len(f["input_ids"]) for f in features)
+                        or real(model, layer, features, *a))
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
+    features = [dict(long, labels=i % 2) for i in range(6)] + [{"input_ids": [101, 5, 102], "attention_mask": [1] * 3,
+                                                                  "token_type_ids": [0] * 3, "labels": 0}]
+    assert init_head_from_probe(model, ["classifier.weight", "classifier.bias"], features, 2, 0, "fp32", True, 0)
+    assert seen == [4] * 6 + [3]
 
 
 def test_head_with_no_new_layer_is_left_alone(tiny_model_dir: str) -> None:
