@@ -109,12 +109,12 @@ def _max_length(run_dir: Path) -> int:
     return trained_max_length(run_dir)
 
 
-def _trained_batch_size(run_dir: Path) -> int | None:
-    """The batch size the run used (the automatic choice is only known once training started)."""
+def _started_fact(run_dir: Path, key: str) -> Any:
+    """What the run's training process reported when it started (the automatic batch size, the device), or None."""
     from core.events import read_events
 
     started = [e for e in read_events(run_dir) if e.get("type") == "started"]
-    return started[-1].get("batch_size") if started else None
+    return started[-1].get(key) if started else None
 
 
 def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
@@ -151,12 +151,14 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
         parts.append(f"- Note: {warning}")
     parts += ["", "## Training settings", ""]
     settings = [("base model", f["base_model"] or "local model"), ("epochs", cfg.epochs),
-                ("learning rate", cfg.learning_rate or "automatic"), ("batch size", cfg.batch_size or _trained_batch_size(Path(run_dir)) or "automatic"),
+                ("learning rate", cfg.learning_rate or "automatic"), ("batch size", cfg.batch_size or _started_fact(Path(run_dir), "batch_size") or "automatic"),
                 ("max length (tokens)", _max_length(Path(run_dir)) or "automatic"),
                 ("warm-up ratio", cfg.warmup_ratio), ("weight decay", cfg.weight_decay),
-                ("CPU: batches over 256 tokens without attention dropout (fused kernel)", cfg.fused_attention_long_batches),
                 ("seed", cfg.seed),
                 ("class weights", cfg.class_weights), ("head warm-started from a linear probe", cfg.warm_start_head)]
+    if str(_started_fact(Path(run_dir), "device") or "cpu").startswith("cpu"):  # the setting does nothing on a GPU
+        settings.append(("CPU: batches over 256 tokens without attention dropout (fused kernel)",
+                         cfg.fused_attention_long_batches))
     if m.get("best_step") is not None:
         settings.append(("model kept: the best evaluation, at step", m["best_step"]))
     parts += [_table(["setting", "value"], [[k, str(v)] for k, v in settings]), ""]  # str: no 4-decimal rounding

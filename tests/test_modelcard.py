@@ -87,6 +87,17 @@ def test_card_gives_the_batch_size_the_run_chose(run_dir: Path) -> None:
         events.unlink()
 
 
+@pytest.mark.parametrize("device, shown", [("cpu (2 cores)", True), ("cuda:0 (NVIDIA H100 80GB HBM3)", False)])
+def test_card_lists_the_cpu_attention_setting_only_for_a_cpu_run(run_dir: Path, device: str, shown: bool) -> None:
+    events = run_dir / "events.jsonl"
+    events.write_text(json.dumps({"type": "started", "time": 1.0, "total_steps": 6, "device": device}) + "\n")
+    try:
+        text = card_of(run_dir)[1]
+    finally:
+        events.unlink()
+    assert ("| CPU: batches over 256 tokens without attention dropout (fused kernel) | True |" in text) == shown
+
+
 def test_card_escapes_awkward_label_names(tmp_path: Path, tiny_model_dir: str) -> None:
     run = make_run_dir(tmp_path, tiny_model_dir, name='quote " and | pipe: yes', predictions=False)
     (run / "labels.json").write_text(json.dumps(["a|b", 'say "hi"', "no"]))
