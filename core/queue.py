@@ -38,3 +38,17 @@ def device_slot(runs_root: Path, device: str, should_give_up: Callable[[], bool]
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def device_busy(runs_root: Path, device: str) -> bool:
+    """Whether a training job holds the device now (a quick non-blocking look; False where there is no queue)."""
+    path = Path(runs_root) / f".device-{device}.lock"
+    if fcntl is None or not path.exists():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False

@@ -217,3 +217,15 @@ def test_cache_keeps_only_the_most_recent_models(run_dir: Path, tmp_path: Path, 
     predict.get_predictor(other)  # pushes the first one out
     assert list(predict._CACHE) == [str(other.resolve())]
     assert predict.get_predictor(run_dir) is not first
+
+
+def test_batch_prediction_uses_every_core_unless_a_run_trains_on_them(tmp_path, monkeypatch):
+    from core.queue import device_slot
+
+    monkeypatch.setattr(predict.os, "cpu_count", lambda: 4)
+    assert predict._batch_threads(tmp_path) == 4  # no run has ever trained here
+    with device_slot(tmp_path, "cpu", should_give_up=lambda: False) as got:
+        assert got and predict._batch_threads(tmp_path) == 2
+    assert predict._batch_threads(tmp_path) == 4
+    with device_slot(tmp_path, "cuda", should_give_up=lambda: False):
+        assert predict._batch_threads(tmp_path) == 4  # a GPU run leaves the CPU cores free
