@@ -8,7 +8,7 @@ over (a sample of) the training texts.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -61,8 +61,9 @@ def shortened(feature: dict[str, Any], limit: int) -> dict[str, Any]:
 
 
 def head_features(model: Any, layer: Any, features: Sequence[dict[str, Any]], pad_token_id: int,
-                  precision: str) -> np.ndarray:
-    """The output layer's inputs for each text, from the model in eval mode (no dropout), longest texts first."""
+                  precision: str, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """The output layer's inputs for each text, from the model in eval mode (no dropout), longest texts first.
+    `progress(done, total)` is called after each batch."""
     import torch
 
     from core.batching import BucketPaddingCollator
@@ -82,6 +83,8 @@ def head_features(model: Any, layer: Any, features: Sequence[dict[str, Any]], pa
                 batch = collate([features[i] for i in order[start:start + PROBE_BATCH]])
                 batch.pop("labels", None)
                 model(**{key: value.to(device) for key, value in batch.items()})
+                if progress is not None:
+                    progress(min(start + PROBE_BATCH, len(order)), len(order))
     finally:
         hook.remove()
         model.train(was_training)
@@ -117,9 +120,10 @@ def fit_probe(x: np.ndarray, y: np.ndarray, num_labels: int, balanced: bool) -> 
 
 
 def init_head_from_probe(model: Any, new_parameter_names: Sequence[str], features: Sequence[dict[str, Any]],
-                         num_labels: int, pad_token_id: int, precision: str, balanced: bool, seed: int) -> bool:
+                         num_labels: int, pad_token_id: int, precision: str, balanced: bool, seed: int,
+                         progress: Callable[[int, int], None] | None = None) -> bool:
     """Fit the probe and copy it into the output layer; False (head left as is) when the head is not a plain
-    linear layer over features."""
+    linear layer over features. `progress(done, total)` follows the forward pass over the texts."""
     import torch
 
     layer = output_layer(model, new_parameter_names, num_labels)
@@ -127,7 +131,8 @@ def init_head_from_probe(model: Any, new_parameter_names: Sequence[str], feature
         return False
     labels = np.array([f["labels"] for f in features])
     rows = probe_sample(labels, PROBE_ROWS, seed)
-    x = head_features(model, layer, [shortened(features[i], PROBE_MAX_TOKENS) for i in rows], pad_token_id, precision)
+    x = head_features(model, layer, [shortened(features[i], PROBE_MAX_TOKENS) for i in rows], pad_token_id, precision,
+                      progress)
     weight, bias = fit_probe(x, labels[rows], num_labels, balanced)
     with torch.no_grad():
         layer.weight.copy_(torch.from_numpy(weight))

@@ -107,7 +107,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         append_event(run_dir, "status", message="Fitting the classification head")
         if not init_head_from_probe(model.to("cuda") if cuda else model, sorted(new_parameters), train_set.features,
                                     len(labels), tokenizer.pad_token_id or 0, precision, config.class_weights,
-                                    config.seed):
+                                    config.seed, _probe_progress(run_dir)):
             print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
     batch_size = config.batch_size or auto_batch_size(
         [len(f["input_ids"]) for f in train_set.features], cuda, _gpu_memory() if cuda else 0, model.num_parameters())
@@ -196,6 +196,21 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     metrics = rundir.read_json(run_dir / rundir.METRICS)
     return _end(run_dir, "finished",
                 f"Validation accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['f1_macro']:.3f}.")
+
+
+def _probe_progress(run_dir: Path) -> Any:
+    """Status events while the probe reads the texts (it can take many seconds on long ones), at most one a second."""
+    import time
+
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - last[0] >= 1.0:
+            last[0] = now
+            append_event(run_dir, "status", message=f"Fitting the classification head ({done:,} of {total:,} texts)")
+
+    return report
 
 
 def _gpu_memory() -> int:

@@ -111,6 +111,16 @@ def test_head_features_follow_the_input_order(tiny_model_dir: str, precision: st
     assert model.training  # back in training mode afterwards
 
 
+def test_head_features_report_their_progress(tiny_model_dir: str) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    features = [{"input_ids": [101, 2000 + i, 102], "attention_mask": [1] * 3, "labels": 0} for i in range(150)]
+    calls: list[tuple[int, int]] = []
+    head_features(model, model.classifier, features, 0, "fp32", progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(64, 150), (128, 150), (150, 150)]
+
+
 @pytest.mark.parametrize("family", ["roberta", "distilbert"])
 def test_two_layer_heads_get_their_logit_layer_warm_started(family: str, tmp_path) -> None:
     """RoBERTa (dense + out_proj) and DistilBERT (pre_classifier + classifier) heads are two new layers: the probe

@@ -61,6 +61,13 @@ def test_events_have_one_terminal_event_last_and_enough_points(finished_run):
     assert kinds.count("log") >= 20  # a curve worth looking at, even for a short run
 
 
+def test_the_warm_start_reports_how_far_it_has_read(finished_run):
+    statuses = [e["message"] for e in read_events(finished_run) if e["type"] == "status"]
+    start = statuses.index("Fitting the classification head")
+    # At most one progress line a second: this probe is far quicker, so only the first batch is reported.
+    assert statuses[start + 1:statuses.index("Training")] == ["Fitting the classification head (64 of 256 texts)"]
+
+
 def test_metrics_and_predictions_agree(finished_run):
     metrics = json.loads((finished_run / "metrics.json").read_text())
     table = pd.read_csv(finished_run / "validation_predictions.csv")
