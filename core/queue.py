@@ -23,8 +23,7 @@ def device_slot(runs_root: Path, device: str, should_give_up: Callable[[], bool]
     if fcntl is None:
         yield True
         return
-    path = Path(runs_root) / f".device-{device}.lock"
-    with open(path, "a+") as handle:
+    with open(_lock_path(runs_root, device), "a+") as handle:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -42,7 +41,7 @@ def device_slot(runs_root: Path, device: str, should_give_up: Callable[[], bool]
 
 def device_busy(runs_root: Path, device: str) -> bool:
     """Whether a training job holds the device now (a quick non-blocking look; False where there is no queue)."""
-    path = Path(runs_root) / f".device-{device}.lock"
+    path = _lock_path(runs_root, device)
     if fcntl is None or not path.exists():
         return False
     with open(path, "a+") as handle:
@@ -52,3 +51,7 @@ def device_busy(runs_root: Path, device: str) -> bool:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
         return False
+
+
+def _lock_path(runs_root: Path, device: str) -> Path:
+    return Path(runs_root) / f".device-{device}.lock"

@@ -115,7 +115,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     total_steps = math.ceil(steps_per_epoch * config.epochs)
     evaluate_by_steps = config.eval_steps > 0
     keep_best = config.keep_best or config.early_stopping_patience > 0
-    best, best_is_resumed_model = BestWeights() if keep_best else None, False
+    best, best_is_resumed_model = BestWeights(), False  # stays empty without keep_best: nothing is ever "best"
     if keep_best and checkpoint is not None:
         best, best_is_resumed_model = best_weights_for_resume(Path(checkpoint))
     learning_rate = config.learning_rate or auto_learning_rate(model.num_parameters())
@@ -157,7 +157,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     def compute_metrics(prediction: Any) -> dict[str, float]:
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
         step = trainer.state.global_step
-        for stale in [s for s in eval_logits if best is None or s != best.step]:
+        for stale in [s for s in eval_logits if s != best.step]:
             del eval_logits[stale]
         eval_logits[step] = logits
         return eval_scores(logits, prediction.label_ids)
@@ -186,11 +186,11 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
 
     append_event(run_dir, "status", message="Saving the model")
     # The weights being saved: the best evaluation's (kept) or the last step's.
-    if best is not None and best.step is not None and best.step != trainer.state.global_step:
+    if best.step is not None and best.step != trainer.state.global_step:
         best.restore(trainer.model)
-    final_step = best.step if best is not None and best.step is not None else trainer.state.global_step
+    final_step = trainer.state.global_step if best.step is None else best.step
     _write_final_metrics(run_dir, trainer, val_set, val_order, val_df, labels, final_step, eval_logits.get(final_step),
-                         best_step=best.step if best is not None else None)
+                         best_step=best.step)
     _save_model_atomically(run_dir, trainer, tokenizer)
     shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)  # a finished run needs no resume state
     metrics = rundir.read_json(run_dir / rundir.METRICS)
@@ -264,7 +264,7 @@ def _early_stopping(patience: int) -> Any:
 
 def _engine_trainer(best: Any) -> type:
     """The Trainer, evaluating in dataset order (transformers 5 length-groups evaluation batches by default), and
-    copying the weights of each new best evaluation into `best` (a core.checkpoints.BestWeights, or None)."""
+    copying the weights of each new best evaluation into `best` (a core.checkpoints.BestWeights)."""
     import torch
     from transformers import Trainer
 
@@ -274,7 +274,7 @@ def _engine_trainer(best: Any) -> type:
 
         def _determine_best_metric(self, metrics: dict[str, float], trial: Any) -> bool:
             is_new_best = super()._determine_best_metric(metrics, trial)
-            if is_new_best and best is not None:
+            if is_new_best:
                 best.capture(self.model, self.state.global_step)
             return is_new_best
 
