@@ -107,6 +107,18 @@ def training_table(results: list[dict[str, Any]], gpu: bool) -> str:
     return "\n".join(lines)
 
 
+def phase_table(results: list[dict[str, Any]]) -> str:
+    """Where ours' whole process went, phase by phase (seconds and share)."""
+    ours = next((r for r in results if r["recipe"] == "ours" and r.get("phases")), None)
+    if ours is None:
+        return ""
+    total = ours["process_seconds"]
+    lines = ["| ours: where the whole process went | seconds | share |", "|---|---|---|"]
+    lines += [f"| {name} | {seconds:.1f} | {seconds / total:.0%} |" for name, seconds in ours["phases"].items()]
+    lines.append(f"| whole process | {total:.1f} | 100% |")
+    return "\n".join(lines)
+
+
 def run_training(label: str, preset: dict[str, Any], model: str, recipes: list[str], seed: int, work: Path,
                  gpu: bool, peak_tflops: float | None) -> dict[str, Any]:
     data = prepare(preset["dataset"], preset["train_rows"] or None, preset["val_rows"] or None, seed)
@@ -136,6 +148,8 @@ def run_training(label: str, preset: dict[str, Any], model: str, recipes: list[s
             print(f"  epoch {r['epoch_seconds_mean']:.1f} s, {r['samples_per_second']:.1f} samples/s, "
                   f"accuracy {r['accuracy']:.4f}, peak RSS {_gib(r['peak_rss_bytes'])}", flush=True)
     table = training_table(results, gpu)
+    phases = phase_table(results)
+    table += "\n\n" + phases if phases else ""
     print("\n" + table, flush=True)
     return {"label": label, "data": {k: str(v) for k, v in vars(data).items()}, "preset": preset, "model": model,
             "non_embedding_params": params, "peak_flops": peak, "results": results, "table": table}

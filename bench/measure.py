@@ -80,7 +80,7 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         **spec.get("overrides", {}),
     )
     run_dir = create_run(config, root=out_dir / "runs", owner="bench")
-    t_created = time.perf_counter()
+    t_created, wall_train_start = time.perf_counter(), time.time()
     exit_code = train_main([str(run_dir)])  # what `python -m core.train <run_dir>` runs in the app's child process
     t_done = time.perf_counter()
     transformers.Trainer.__init__ = original_init  # type: ignore[method-assign]
@@ -104,6 +104,7 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         "train_seconds": sum(epoch_seconds),
         "total_seconds": t_done - t0,
         "create_run_seconds": t_created - t0,
+        "phases": {"create_run": t_created - t0, **engine_phases(events, wall_train_start, sum(epoch_seconds))},
         "num_train": int(info.get("num_train") or len(train_df)),
         "epochs": spec["epochs"],
         "accuracy": metrics.get("accuracy"),
@@ -121,6 +122,28 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         "num_validation": info.get("num_validation"),
         "num_labels": len(json.loads((run_dir / "labels.json").read_text())),
         "run_dir": str(run_dir),
+    }
+
+
+def engine_phases(events: list[dict[str, Any]], wall_start: float, train_seconds: float) -> dict[str, float]:
+    """Where the training job's time went, from its events' timestamps (wall_start: when the job was called).
+    Training steps are the epoch clock's; evaluations, checkpoints and the per-step callbacks are the rest of the
+    time between the first step and the final save."""
+    status = {e["message"]: e["time"] for e in events if e["type"] == "status"}
+    started = next(e["time"] for e in events if e["type"] == "started")
+    ended = next(e["time"] for e in events if e["type"] in ("finished", "failed", "cancelled"))
+    load, tokenise, training = status["Loading the model"], status["Tokenising"], status["Training"]
+    probe = status.get("Fitting the classification head")
+    saving = status.get("Saving the model", ended)
+    return {
+        "job start (imports, device queue)": load - wall_start,
+        "model load": tokenise - load,
+        "tokenising": (probe or training) - tokenise,
+        "warm-start probe": training - probe if probe else 0.0,
+        "trainer set-up": started - training,
+        "training steps": train_seconds,
+        "evaluations, checkpoints, callbacks": saving - started - train_seconds,
+        "final metrics and model save": ended - saving,
     }
 
 
@@ -188,6 +211,8 @@ def run_recipe(recipe: str, spec: dict[str, Any], timeout: float | None = None) 
         result = json.loads(result_path.read_text())
     result["recipe"] = recipe
     result["process_seconds"] = elapsed
+    if "phases" in result:  # the rest of the child's life: interpreter start, imports, exit
+        result["phases"] = {"interpreter and imports": elapsed - result["total_seconds"], **result["phases"]}
     result["real_tokens_per_epoch"] = real_token_count(spec["model"], _train_texts(spec, result),
                                                        int(result.get("max_length") or 512))
     result["peak_rss_bytes"] = usage.ru_maxrss * 1024  # Linux reports KiB

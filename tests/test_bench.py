@@ -133,6 +133,13 @@ def test_ours_runs_the_core_engine_in_a_child(tiny_data: tuple[Path, Path], tiny
     assert "error" not in result, result
     assert len(result["epoch_seconds"]) == 1 and result["num_train"] == 16
     assert 0 <= result["accuracy"] <= 1 and Path(result["run_dir"], "model", "config.json").exists()
+    phases = result["phases"]  # the profile of the whole process that BENCHMARKS.md quotes
+    assert list(phases)[:3] == ["interpreter and imports", "create_run", "job start (imports, device queue)"]
+    assert all(seconds >= 0 for seconds in phases.values()) and phases["warm-start probe"] > 0
+    assert sum(phases.values()) == pytest.approx(result["process_seconds"], abs=0.5)  # nothing left uncounted
+    from bench.__main__ import phase_table
+
+    assert phase_table([result]).splitlines()[-1].startswith("| whole process |")
 
 
 def test_single_file_orange_corpus_gets_a_disjoint_split_with_its_own_columns(tmp_path: Path) -> None:
