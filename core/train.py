@@ -194,8 +194,19 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     _save_model_atomically(run_dir, trainer, tokenizer)
     shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)  # a finished run needs no resume state
     metrics = rundir.read_json(run_dir / rundir.METRICS)
-    return _end(run_dir, "finished",
-                f"Validation accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['f1_macro']:.3f}.")
+    return _end(run_dir, "finished", _finished_message(metrics, trainer.state, total_steps, config, best.step))
+
+
+def _finished_message(metrics: dict[str, Any], state: Any, total_steps: int, config: TrainConfig,
+                      best_step: int | None) -> str:
+    """The scores, and why the run ended before its last epoch or kept an earlier model, if it did."""
+    message = f"Validation accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['f1_macro']:.3f}."
+    if state.global_step < total_steps:  # not stopped by the user (that ends as cancelled): early stopping
+        message = (f"Stopped early at epoch {state.epoch:g} of {config.epochs:g}: no better validation macro-F1 in "
+                   f"{config.early_stopping_patience} evaluations. {message}")
+    if best_step is not None and best_step != state.global_step:
+        message += f" Kept the model of step {best_step}, the best evaluation."
+    return message
 
 
 def _probe_progress(run_dir: Path) -> Any:

@@ -134,6 +134,9 @@ def test_the_saved_model_is_the_best_evaluations_not_the_last_steps(first_evalua
     evals = _evals(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["best_step"] == 16 and [e["step"] for e in evals] == [16, 32, 48, 64]
+    assert read_events(run_dir)[-1]["message"] == (f"Validation accuracy {metrics['accuracy']:.1%}, macro-F1 "
+                                                   f"{metrics['f1_macro']:.3f}. Kept the model of step 16, the best "
+                                                   "evaluation.")
     assert metrics["loss"] == evals[0]["loss"] != evals[-1]["loss"]
     probs = _assert_saved_model_made_the_table(run_dir)
     assert not (run_dir / "checkpoints").exists()
@@ -179,6 +182,10 @@ def test_early_stopping_ends_the_run_and_keeps_the_best_evaluation(first_evaluat
     finally:
         logging.disable_propagation()
     assert [e["step"] for e in _evals(run_dir)] == [16, 32, 48]  # two evaluations without a better score
+    message = read_events(run_dir)[-1]["message"]
+    assert message.startswith("Stopped early at epoch 3 of 4: no better validation macro-F1 in 2 evaluations. "
+                              "Validation accuracy ")
+    assert message.endswith(" Kept the model of step 16, the best evaluation.")
     assert json.loads((run_dir / "metrics.json").read_text())["best_step"] == 16
     _assert_saved_model_made_the_table(run_dir)
     assert "load_best_model_at_end" not in caplog.text  # no warning that contradicts what happens
