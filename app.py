@@ -28,8 +28,10 @@ def launch_options() -> dict:
 if __name__ == "__main__":
     import threading
 
+    from core import warm_child
     from ui.data_tab import warm_up
 
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    warm_child.prepare()  # the first Start skips the training child's imports
     demo.queue(default_concurrency_limit=4, max_size=256)
     demo.launch(**launch_options())

@@ -97,8 +97,14 @@ def app_startup_and_api(run_dir: Path | None, work: Path, api_calls: int = 100) 
             out["api_error"] = "no trained run to predict with"
             return out
         try:
+            import psutil
             from gradio_client import Client
 
+            # A user predicts after the page has loaded: let the app's start-up work (its warm-up thread, the prepared
+            # training child's imports) finish first, so it is not timed as prediction latency.
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                _wait_until_idle(child.pid)
+            _wait_until_idle(proc.pid)
             client = Client(f"http://127.0.0.1:{port}/", verbose=False)
             run_id = run_dir.name
             out["api_single"] = _latencies(lambda: client.predict(SHORT_SENTENCE, run_id, api_name="/predict"), n=api_calls)
@@ -116,13 +122,35 @@ def app_startup_and_api(run_dir: Path | None, work: Path, api_calls: int = 100) 
         out["process_seconds"] = time.perf_counter() - t0
 
 
-def first_loss_point(train_csv: Path, val_csv: Path, work: Path) -> dict[str, Any]:
+def _wait_until_idle(pid: int, timeout: float = 120.0) -> None:
+    """Until the process stops using CPU (a prepared child has done its imports and waits for a run)."""
+    import psutil
+
+    before, still = -1.0, 0
+    deadline = time.perf_counter() + timeout
+    try:
+        proc = psutil.Process(pid)
+        while still < 3 and time.perf_counter() < deadline:
+            time.sleep(0.2)
+            used = sum(proc.cpu_times()[:2])
+            still = still + 1 if 0 <= used - before < 0.01 else 0  # under 5 % of a core for 0.6 s
+            before = used
+    except psutil.NoSuchProcess:
+        pass
+
+
+def first_loss_point(train_csv: Path, val_csv: Path, work: Path, prepared: bool = True) -> dict[str, Any]:
     """What Start does in the app (core.runs.launch: create_run, then the training child), timed until the first
-    "log" event (the first point of the live loss chart) lands in events.jsonl. Default model and settings."""
+    "log" event (the first point of the live loss chart) lands in events.jsonl. Default model and settings.
+    `prepared`: as in the app, a training child was started ahead and has done its imports (core/warm_child.py);
+    without it, the child starts cold (the CLI, or a run started while another one's process is still alive)."""
     from core.config import TrainConfig
     from core.events import read_events
-    from core import runs
+    from core import runs, warm_child
 
+    if prepared:
+        warm_child.prepare()
+        _wait_until_idle(warm_child.waiting_child().pid)
     t0 = time.perf_counter()
     config = TrainConfig(data_path=str(train_csv), val_data_path=str(val_csv), text_column="text", label_column="label")
     run_dir = runs.launch(config, root=work / "first-loss-runs", owner="bench")
@@ -140,6 +168,7 @@ def first_loss_point(train_csv: Path, val_csv: Path, work: Path) -> dict[str, An
         time.sleep(0.05)
     runs.cancel(run_dir)
     runs.wait(run_dir, timeout=120)
+    warm_child.discard()
     return {"create_run_seconds": launched, "training_started_seconds": started, "first_loss_seconds": first}
 
 
@@ -159,6 +188,7 @@ def run_predict_bench(run_dir: Path | None, work: Path, train_csv: Path | None =
     if train_csv is not None:
         try:
             res["first_loss"] = first_loss_point(train_csv, val_csv, work)
+            res["first_loss_cold"] = first_loss_point(train_csv, val_csv, work, prepared=False)
         except Exception as exc:
             res["first_loss"] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
     res["table"] = predict_table(res)
@@ -171,6 +201,7 @@ def predict_table(res: dict[str, Any]) -> str:
         return "-" if not d or key not in d else f"{d[key]:.1f} ms"
 
     ip, app, fl = res.get("in_process", {}), res.get("app", {}), res.get("first_loss", {})
+    cold = res.get("first_loss_cold", {})
     rows = [
         ("single sentence, in-process p50 / p95", f"{ms(ip.get('single'), 'p50_ms')} / {ms(ip.get('single'), 'p95_ms')}", "p50 ≤ 15 ms"),
         ("single sentence, through the API (gradio_client) p50 / p95",
@@ -182,9 +213,11 @@ def predict_table(res: dict[str, Any]) -> str:
         ("model load (get_predictor, first call)", f"{ip['load_seconds']:.2f} s" if "load_seconds" in ip else "-", ""),
         ("`python app.py` start-up until the page answers",
          f"{app['startup_seconds']:.1f} s" if app.get("startup_seconds") else f"not measured: {app.get('error', '')}", "≤ 8 s"),
-        ("Start → first loss point (create_run + training child)",
+        ("Start → first loss point (create_run + the prepared training child)",
          f"{fl['first_loss_seconds']:.1f} s (create_run {fl['create_run_seconds']:.1f} s)" if fl.get("first_loss_seconds")
          else f"not measured {fl.get('error', '')}", "≤ 15 s"),
+        ("Start → first loss point, training child started cold",
+         f"{cold['first_loss_seconds']:.1f} s" if cold.get("first_loss_seconds") else "-", ""),
     ]
     lines = ["| measurement | result | target |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]

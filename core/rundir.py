@@ -40,7 +40,18 @@ def read_json(path: Path, default: Any = None) -> Any:
 
 
 def write_status(run_dir: Path, state: str, pid: int | None = None, **extra: Any) -> None:
-    write_json(Path(run_dir) / STATUS, {"state": state, "pid": pid, "updated": time.time(), **extra})
+    """The run's state; with a pid also that process's start time, which tells it apart from a later process that
+    gets the same pid."""
+    started = None
+    if pid is not None:
+        import psutil
+
+        try:
+            started = psutil.Process(pid).create_time()
+        except psutil.Error:
+            pass
+    write_json(Path(run_dir) / STATUS, {"state": state, "pid": pid, "pid_started": started, "updated": time.time(),
+                                         **extra})
 
 
 def read_status(run_dir: Path) -> dict[str, Any]:

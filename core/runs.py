@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import rundir
+from core import rundir, warm_child
 from core.config import TrainConfig
 from core.errors import UserError
 from core.events import RunView, fold, read_events
@@ -91,12 +91,15 @@ def start(run_dir: Path, resume: bool = False) -> None:
     run_dir = Path(run_dir).resolve()
     rundir.clear_stop(run_dir)
     rundir.write_status(run_dir, "queued", pid=None)
+    warm = warm_child.hand_over(run_dir, resume)  # a child started ahead, its imports done (the app prepares one)
+    if warm is not None:
+        _children[str(run_dir)] = warm
+        return
     command = [sys.executable, "-m", "core.train", str(run_dir)] + (["--resume"] if resume else [])
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(PROJECT_ROOT)}
     with open(run_dir / rundir.LOG, "a", encoding="utf-8") as log:
         # A new session: Ctrl-C in a terminal or a closed browser tab does not reach the training process.
         _children[str(run_dir)] = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            command, cwd=PROJECT_ROOT, env=warm_child.child_env(), stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
 
@@ -125,7 +128,7 @@ def resume(run_dir: Path) -> None:
     start(run_dir, resume=True)
 
 
-def _alive(pid: int | None, run_dir: Path) -> bool:
+def _alive(pid: int | None, run_dir: Path, pid_started: float | None = None) -> bool:
     import psutil
 
     child = _children.get(str(run_dir))
@@ -143,8 +146,13 @@ def _alive(pid: int | None, run_dir: Path) -> bool:
         return False
     try:
         proc = psutil.Process(pid)
-        # The pid must still be our training child: a reused pid belongs to someone else.
-        return proc.status() != psutil.STATUS_ZOMBIE and str(run_dir) in " ".join(proc.cmdline())
+        # The pid must still be our training child: a reused pid belongs to someone else. Its start time says so; a
+        # status file written before that was recorded falls back to the command line (a prepared child's has no run).
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if pid_started is not None:
+            return abs(proc.create_time() - pid_started) < 0.5
+        return str(run_dir) in " ".join(proc.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 
@@ -158,7 +166,7 @@ def status(run_dir: Path) -> dict[str, Any]:
         if pid is None:  # spawned, child not up yet; never started at all after the grace period
             dead = str(run_dir) not in _children and time.time() - current.get("updated", 0) > SPAWN_GRACE_SECONDS
         else:
-            dead = not _alive(pid, run_dir)
+            dead = not _alive(pid, run_dir, current.get("pid_started"))
         if dead:
             current = {**current, "state": "interrupted"}
     return current

@@ -381,12 +381,35 @@ def _yield_cpu_to_the_app() -> None:
             pass
 
 
+def _import_training_stack() -> None:
+    """What every run imports anyway, done while a prepared child waits (core/warm_child.py)."""
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import torch  # noqa: F401
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer  # noqa: F401
+
+    import core.checkpoints  # noqa: F401
+    import core.head_init  # noqa: F401
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.train", description="Run one prepared training run.")
-    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("run_dir", type=Path, nargs="?")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--warm", action="store_true",
+                        help="import the training stack, then wait for a run directory on stdin (used by the app)")
     args = parser.parse_args(argv)
     _yield_cpu_to_the_app()
+    if args.warm:
+        from core.warm_child import wait_for_job
+
+        _import_training_stack()
+        job = wait_for_job()
+        if job is None:
+            return 0
+        args.run_dir, args.resume = job
+    elif args.run_dir is None:
+        parser.error("the run directory is required")
     state = train(args.run_dir, resume=args.resume)
     return {"finished": 0, "cancelled": 3}.get(state, 1)
 

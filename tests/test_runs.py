@@ -165,6 +165,42 @@ def test_view_of_a_resumed_run_follows_the_live_status_not_the_old_ending(tmp_pa
     append_event(tmp_path, "started", total_steps=10)
     append_event(tmp_path, "cancelled", message="Stopped at step 3 of 10. Resume continues from there.")
     rundir.write_status(tmp_path, "running", pid=12345)  # the resumed child, before its first event
-    monkeypatch.setattr(runs, "_alive", lambda pid, run_dir: True)
+    monkeypatch.setattr(runs, "_alive", lambda pid, run_dir, pid_started=None: True)
     view = runs.view(tmp_path)
     assert (view.state, view.message) == ("running", "")
+
+
+def test_a_prepared_child_takes_the_next_run_and_is_replaced_when_it_ends(tmp_path, example_data, tiny_model_dir):
+    """The app starts a training child ahead of time (imports done); Start hands it the run."""
+    from core import warm_child
+
+    warm_child.prepare()
+    try:
+        prepared = warm_child.waiting_child()
+        first = runs.launch(TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16),
+                            tmp_path)
+        assert runs._children[str(first.resolve())] is prepared and warm_child.waiting_child() is None
+        assert runs.wait(first, timeout=120) == "finished"
+        assert "{'loss'" in (first / "train.log").read_text()  # its output went to the run's log
+        _wait_for(lambda: warm_child.waiting_child() not in (None, prepared))  # a new one, once the run ended
+
+        second = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path)
+        _wait_for(lambda: runs.view(second).step >= 5)
+        runs._children.clear()  # as after a server restart: the child is known only by its status file
+        assert str(second) not in " ".join(__import__("psutil").Process(rundir.read_status(second)["pid"]).cmdline())
+        assert runs.status(second)["state"] == "running"
+        runs.cancel(second)
+        assert runs.wait(second, timeout=60) == "cancelled"
+    finally:
+        warm_child.discard()
+    assert warm_child.waiting_child() is None
+
+
+def test_a_pid_now_used_by_another_process_is_not_the_run(tmp_path):
+    """status.json keeps the child's pid and start time; a different process with that pid means the run died."""
+    rundir.write_json(tmp_path / rundir.RUN_INFO, {"run_id": "r"})
+    rundir.write_status(tmp_path, "running", pid=os.getpid())  # this very process: alive, same start time
+    assert runs.status(tmp_path)["state"] == "running"
+    status = rundir.read_status(tmp_path)
+    rundir.write_json(tmp_path / rundir.STATUS, {**status, "pid_started": status["pid_started"] - 3600})
+    assert runs.status(tmp_path)["state"] == "interrupted"  # same pid, but a process that started later
