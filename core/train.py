@@ -64,6 +64,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     from core.metrics import eval_scores
     from core.models import model_max_length, resolve_model
     from core.tokenize import EncodedDataset, encode_split
+    from core.trainer_setup import collator, early_stopping, engine_trainer, weighted_loss
 
     config = TrainConfig.load(run_dir / rundir.CONFIG)
     labels: list[str] = rundir.read_json(run_dir / rundir.LABELS)
@@ -171,12 +172,12 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     every = config.checkpoint_every_minutes * 60 or auto_checkpoint_seconds(model.num_parameters())
     callbacks: list[Any] = [events, CheckpointPolicy(every, lambda: events.cancelled, best, best_is_resumed_model)]
     if config.early_stopping_patience > 0:
-        callbacks.append(_early_stopping(config.early_stopping_patience))
-    trainer = _engine_trainer(best)(
+        callbacks.append(early_stopping(config.early_stopping_patience))
+    trainer = engine_trainer(best)(
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set, processing_class=tokenizer,
-        data_collator=_collator(tokenizer, max_length, cuda, lean_gpu),
+        data_collator=collator(tokenizer, max_length, cuda, lean_gpu),
         compute_metrics=compute_metrics, callbacks=callbacks,
-        compute_loss_func=_weighted_loss(train_df, labels) if config.class_weights else None,
+        compute_loss_func=weighted_loss(train_df, labels) if config.class_weights else None,
     )
     append_event(run_dir, "status", message="Training")
     trainer.train(resume_from_checkpoint=checkpoint)
@@ -228,68 +229,6 @@ def _gpu_memory() -> int:
     import torch
 
     return int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
-
-
-def _collator(tokenizer: Any, max_length: int, cuda: bool, lean_gpu: bool) -> Any:
-    """CPU: pad to each batch's longest text (compute is the bottleneck). GPU: pad to a few bucket lengths."""
-    from transformers import DataCollatorWithPadding
-
-    from core.batching import BucketPaddingCollator
-
-    if lean_gpu:
-        return BucketPaddingCollator(tokenizer.pad_token_id or 0, max_length)
-    return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None)
-
-
-def class_weight_values(counts: list[int]) -> list[float]:
-    """Inverse-frequency weights normalised to average 1 over the classes present, so the learning rate keeps its
-    meaning and balanced data gets exactly 1 everywhere. A class absent from training gets 0."""
-    present = [c for c in counts if c > 0]
-    raw = [sum(present) / (len(present) * c) if c > 0 else 0.0 for c in counts]
-    mean = sum(w for w in raw if w > 0) / len(present)
-    return [w / mean for w in raw]
-
-
-def _weighted_loss(train_df: pd.DataFrame, labels: list[str]) -> Any:
-    import torch
-
-    counts = train_df["label"].value_counts().reindex(labels, fill_value=0).astype(int).tolist()
-    weight_tensor = torch.tensor(class_weight_values(counts), dtype=torch.float32)
-
-    def loss(outputs: Any, target: Any, num_items_in_batch: Any = None) -> Any:
-        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
-        return torch.nn.functional.cross_entropy(logits.float(), target, weight=weight_tensor.to(logits.device))
-
-    return loss
-
-
-def _early_stopping(patience: int) -> Any:
-    from transformers import EarlyStoppingCallback
-
-    class EarlyStopping(EarlyStoppingCallback):
-        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            pass  # its warning that the best model will not be loaded: core/checkpoints.py puts the best weights back
-
-    return EarlyStopping(early_stopping_patience=patience)
-
-
-def _engine_trainer(best: Any) -> type:
-    """The Trainer, evaluating in dataset order (transformers 5 length-groups evaluation batches by default), and
-    copying the weights of each new best evaluation into `best` (a core.checkpoints.BestWeights)."""
-    import torch
-    from transformers import Trainer
-
-    class EngineTrainer(Trainer):
-        def _get_eval_sampler(self, eval_dataset: Any) -> Any:
-            return torch.utils.data.SequentialSampler(eval_dataset)
-
-        def _determine_best_metric(self, metrics: dict[str, float], trial: Any) -> bool:
-            is_new_best = super()._determine_best_metric(metrics, trial)
-            if is_new_best:
-                best.capture(self.model, self.state.global_step)
-            return is_new_best
-
-    return EngineTrainer
 
 
 def _write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np.ndarray, val_df: pd.DataFrame,
