@@ -71,7 +71,8 @@ def best_weights_for_resume(checkpoint: Path) -> tuple[BestWeights, bool]:
     if best.load(checkpoint):
         return best, False
     state = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))
-    return best, state.get("best_global_step") is not None and state.get("best_global_step") == state.get("global_step")
+    best_step = state.get("best_global_step")
+    return best, best_step is not None and best_step == state.get("global_step")
 
 
 class CheckpointPolicy(TrainerCallback):

@@ -6,7 +6,6 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +16,21 @@ from core.config import TrainConfig
 from core.errors import UserError
 from core.events import RunView, fold, read_events
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A queued run whose child never wrote its pid within this time is treated as dead.
 SPAWN_GRACE_SECONDS = 120
 _children: dict[str, subprocess.Popen] = {}  # reaped on status() so dead children are not zombies
 _exit_codes: dict[str, int] = {}  # how this process's children ended, to explain an interrupted run
-INTERRUPTED_MESSAGE = "The training process ended unexpectedly. Resume continues from the last checkpoint."
-# The kernel's out-of-memory killer ends a process with SIGKILL, the usual way a too-large batch ends a CPU run.
-KILLED_MESSAGE = ("The training process was killed, most likely because the machine ran out of memory. Resume "
-                  "continues from the last checkpoint; if it happens again, start a new run with a smaller batch "
-                  "size or max length.")
-# Short runs write no checkpoint (core/checkpoints.py): say that Resume starts over rather than promise one.
-RESUME_CONTINUES = "Resume continues from the last checkpoint"
-STARTS_OVER = "Resume starts the run again from the beginning (it ended before its first checkpoint)"
+
+
+def interrupted_message(killed: bool, has_checkpoint: bool) -> str:
+    """Why a run's process is gone and what Resume will do. The kernel's out-of-memory killer ends a process with
+    SIGKILL, the usual way a too-large batch ends a CPU run; short runs write no checkpoint (core/checkpoints.py)."""
+    resume = ("Resume continues from the last checkpoint" if has_checkpoint
+              else "Resume starts the run again from the beginning (it ended before its first checkpoint)")
+    if killed:
+        return (f"The training process was killed, most likely because the machine ran out of memory. {resume}; if "
+                "it happens again, start a new run with a smaller batch size or max length.")
+    return f"The training process ended unexpectedly. {resume}."
 
 
 def runs_root() -> Path:
@@ -91,17 +92,7 @@ def start(run_dir: Path, resume: bool = False) -> None:
     run_dir = Path(run_dir).resolve()
     rundir.clear_stop(run_dir)
     rundir.write_status(run_dir, "queued", pid=None)
-    warm = warm_child.hand_over(run_dir, resume)  # a child started ahead, its imports done (the app prepares one)
-    if warm is not None:
-        _children[str(run_dir)] = warm
-        return
-    command = [sys.executable, "-m", "core.train", str(run_dir)] + (["--resume"] if resume else [])
-    with open(run_dir / rundir.LOG, "a", encoding="utf-8") as log:
-        # A new session: Ctrl-C in a terminal or a closed browser tab does not reach the training process.
-        _children[str(run_dir)] = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=warm_child.child_env(), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
+    _children[str(run_dir)] = warm_child.start_training_child(run_dir, resume)
 
 
 def launch(config: TrainConfig, root: Path | None = None, owner: str = "") -> Path:
@@ -182,9 +173,8 @@ def view(run_dir: Path) -> RunView:
         run_view.state = state
         if state == "interrupted":
             killed = _exit_codes.get(str(Path(run_dir).resolve())) == -signal.SIGKILL
-            run_view.message = KILLED_MESSAGE if killed else INTERRUPTED_MESSAGE
-            if not any((Path(run_dir) / rundir.CHECKPOINTS).glob("checkpoint-*")):
-                run_view.message = run_view.message.replace(RESUME_CONTINUES, STARTS_OVER)
+            has_checkpoint = any((Path(run_dir) / rundir.CHECKPOINTS).glob("checkpoint-*"))
+            run_view.message = interrupted_message(killed, has_checkpoint)
     return run_view
 
 

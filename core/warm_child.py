@@ -1,9 +1,9 @@
-"""A training child started ahead of time: it has imported torch and transformers when the user presses Start.
+"""Starting the training child, and one started ahead of time that has imported torch and transformers by Start.
 
 Importing the training stack is most of the wait between Start and the first loss point (~4.5 s of 7.2 s on the 2-core
-CPU, more on a cold disk). The app starts one `python -m core.train --warm` at start-up; `core.runs.start` hands it the
-next run's directory on its stdin, and a new one is prepared once that run's process has ended (not while it trains,
-so the imports never compete with training for the CPU). Without a prepared child, runs start cold as before.
+CPU, more on a cold disk). The app starts one `python -m core.train --warm` at start-up; `start_training_child` hands
+it the next run's directory on its stdin, and a new one is prepared once that run's process has ended (not while it
+trains, so the imports never compete with training for the CPU). Without a prepared child, runs start cold.
 """
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
+
+from core import rundir
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _lock = threading.Lock()
@@ -20,9 +23,21 @@ _waiting: subprocess.Popen | None = None  # the prepared child, not yet given a 
 _wanted = False  # whether a handed-over child is replaced when it ends (after the first prepare())
 
 
-def child_env() -> dict[str, str]:
-    """The environment of every training child, warm or cold."""
-    return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(PROJECT_ROOT)}
+def _popen(args: list[str], **streams: Any) -> subprocess.Popen:
+    """A training child. A new session: Ctrl-C in a terminal or a closed browser tab does not reach it."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "core.train", *args], cwd=PROJECT_ROOT, env=env,
+                            start_new_session=True, **streams)
+
+
+def start_training_child(run_dir: Path, resume: bool) -> subprocess.Popen:
+    """The process that trains this run: the prepared child when one waits, else a new one started cold."""
+    child = _hand_over(run_dir, resume)
+    if child is not None:
+        return child
+    with open(run_dir / rundir.LOG, "a", encoding="utf-8") as log:
+        return _popen([str(run_dir)] + (["--resume"] if resume else []), stdout=log, stderr=subprocess.STDOUT,
+                      stdin=subprocess.DEVNULL)
 
 
 def prepare() -> None:
@@ -37,14 +52,12 @@ def _spawn_locked() -> None:
     global _waiting
     if _waiting is not None and _waiting.poll() is None:
         return
-    # A new session, as for cold children; its output is discarded until it is handed a run (then: train.log).
-    _waiting = subprocess.Popen(
-        [sys.executable, "-m", "core.train", "--warm"], cwd=PROJECT_ROOT, env=child_env(), text=True,
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
+    # Its output is discarded until it is handed a run (then: the run's train.log).
+    _waiting = _popen(["--warm"], text=True, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL)
 
 
-def hand_over(run_dir: Path, resume: bool) -> subprocess.Popen | None:
+def _hand_over(run_dir: Path, resume: bool) -> subprocess.Popen | None:
     """Give the waiting child this run; None when there is none (or it died), so the caller starts one cold."""
     global _waiting
     with _lock:
@@ -89,7 +102,7 @@ def wait_for_job() -> tuple[Path, bool] | None:
         return None
     job = json.loads(line)
     run_dir = Path(job["run_dir"])
-    log = open(run_dir / "train.log", "a", encoding="utf-8")  # noqa: SIM115 - it is this process's stdout from now on
+    log = open(run_dir / rundir.LOG, "a", encoding="utf-8")  # noqa: SIM115 - it is this process's stdout from now on
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(log.fileno(), 1)
