@@ -115,3 +115,8 @@ def test_after_training_user_evaluates_predicts_and_downloads(browser_page, app_
     client = Client(app_url, verbose=False, analytics_enabled=False, download_files=False)
     probs = client.predict("I was charged twice on my invoice", run_id, api_name="/predict")
     assert set(probs) == set(labels) and abs(sum(probs.values()) - 1) < 1e-4
+    # And over plain HTTP, as curl calls it (what the benchmark times next to gradio_client).
+    from bench.predict_bench import _http_caller
+
+    over_http = _http_caller(int(app_url.rstrip("/").rsplit(":", 1)[1]), ["I was charged twice on my invoice", run_id])()
+    assert over_http == pytest.approx(probs, abs=1e-6)
