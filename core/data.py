@@ -165,8 +165,10 @@ def _clean(df: pd.DataFrame, text_column: str, label_column: str, dropped: dict[
     return kept.astype({"text": str, "label": str})
 
 
-def single_example_warning(label: str) -> str:
-    """Shared with the report so the same fact is never phrased twice."""
+def single_example_warning(label: str, in_validation: bool = False) -> str:
+    """A label with one training example; shared with the report so the same fact is never phrased twice."""
+    if in_validation:
+        return f"Label '{label}' has only one training example. Add more examples of it."
     return f"Label '{label}' has only one example, so it stays in training and is never tested. Add more examples of it."
 
 
@@ -253,10 +255,10 @@ def load_training_data(
         for label in order_labels(set(val_labels) | set(train_labels)):
             if label not in counts:
                 warnings.append(f"Label '{label}' appears only in the validation file, so the model can never predict it.")
+            elif counts[label] == 1:
+                warnings.append(single_example_warning(label, in_validation=label in val_labels))
             elif label not in val_labels:
                 warnings.append(f"Label '{label}' has no validation examples, so its score cannot be measured.")
-            if counts.get(label, 0) == 1:
-                warnings.append(f"Label '{label}' has only one training example. Add more examples of it.")
 
     return PreparedData(
         train=train, validation=validation,

@@ -152,7 +152,7 @@ def _warnings(report: dict[str, Any], data: "PreparedData", single_example_warni
         )
     for label, count in report["class_counts"]["train"].items():
         if count == 1 and not any(w.startswith(f"Label '{label}' has only one") for w in warnings):
-            warnings.append(single_example_warning(label))
+            warnings.append(single_example_warning(label, in_validation=report["class_counts"]["validation"][label] > 0))
     return list(dict.fromkeys(warnings))  # same sentence twice says nothing new
 
 

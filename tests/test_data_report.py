@@ -66,7 +66,8 @@ def test_report_imbalance_and_single_example_warnings():
     assert r["warnings"] == [
         "The labels are imbalanced: 'a' has 10 times as many examples as 'c'. "
         "Add examples of the rare labels or turn on class weights.",
-        "Label 'b' has only one example, so it stays in training and is never tested. Add more examples of it.",
+        # 'b' has a validation example ("beta 2"), 'c' has none.
+        "Label 'b' has only one training example. Add more examples of it.",
         "Label 'c' has only one example, so it stays in training and is never tested. Add more examples of it.",
     ]
     # Below the threshold (4.5) there is no imbalance warning; the prep warning is kept, not repeated.
@@ -74,6 +75,24 @@ def test_report_imbalance_and_single_example_warnings():
                     ["Label 'b' has only one example, so it stays in training and is never tested. Add more examples of it."])
     assert build_report(data)["imbalance_ratio"] == 4.5
     assert build_report(data)["warnings"] == list(data.warnings)
+
+
+
+def test_label_with_two_examples_is_split_and_named_as_one_training_example(tmp_path):
+    # 'd' has two examples: the split sends one to validation, so it is tested; only its training side is thin.
+    from tests.test_data import make_csv
+
+    r = build_report(load_training_data(make_csv(tmp_path, {"a": 6, "b": 6, "d": 2}), seed=1))
+    assert r["class_counts"]["train"]["d"] == r["class_counts"]["validation"]["d"] == 1
+    assert r["warnings"] == ["Label 'd' has only one training example. Add more examples of it."]
+
+
+def test_validation_file_label_with_one_training_example_and_none_to_test(tmp_path):
+    train = write(tmp_path, "t.csv", "text,label\n" + "".join(f"a text {i},a\nb text {i},b\n" for i in range(3)) + "lone c,c\n")
+    val = write(tmp_path, "v.csv", "text,label\nan a,a\na b,b\n")
+    r = build_report(load_training_data(train, val_data_path=val))
+    assert r["warnings"] == [
+        "Label 'c' has only one example, so it stays in training and is never tested. Add more examples of it."]
 
 
 class FakeTokenizer:
