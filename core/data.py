@@ -121,11 +121,18 @@ def _label_name(value: Any) -> str | None:
 
 
 def order_labels(values: Iterable) -> list[str]:
-    """Unique label names in id order: numeric when every label is an integer ("-1" < "3" < "10"), else by string."""
+    """Unique label names in id order: numeric when every label is an integer ("-1" < "3" < "10"), else by string
+    with the numbers inside names compared as numbers ("class 2" < "class 10"), as a person would list them."""
     names = {n for n in (_label_name(v) for v in values) if n is not None}
     if names and all(_INT_RE.match(n) for n in names):
         return sorted(names, key=lambda n: (int(n), n))
-    return sorted(names)
+    return sorted(names, key=_natural_key)
+
+
+def _natural_key(name: str) -> tuple[list[str | int], str]:
+    # re.split with a group alternates text and digit runs, so equal positions always hold the same type.
+    parts = re.split(r"(\d+)", name)
+    return [int(p) if i % 2 else p for i, p in enumerate(parts)], name
 
 
 # ---------------------------------------------------------------- preparing

@@ -211,7 +211,10 @@ def test_explicit_columns_override_detection(tmp_path):
     ([3, -1, 10, "2", 3], ["-1", "2", "3", "10"]),
     ([1.0, 0.0, float("nan"), None], ["0", "1"]),
     (["10", "9", "+1"], ["+1", "9", "10"]),
-    (["10", "9", "x"], ["10", "9", "x"]),  # not all integers: plain string order
+    (["10", "9", "x"], ["9", "10", "x"]),  # not all integers: string order, numbers inside compared as numbers
+    (["class_10", "class_2", "class_1", "2 stars", "10 stars", "1 star"],
+     ["1 star", "2 stars", "10 stars", "class_1", "class_2", "class_10"]),
+    (["v1.10", "v1.9", "v01.9"], ["v01.9", "v1.9", "v1.10"]),  # equal numbers: the written form breaks the tie
     (["b", "B", " a ", "a"], ["B", "a", "b"]),  # case-sensitive, stripped, unique
     (["negative", "positive", "neutral"], ["negative", "neutral", "positive"]),
     (["3.0", 2, 0.5], ["0.5", "2", "3"]),
