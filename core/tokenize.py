@@ -24,23 +24,40 @@ def encode_split(
     tokenizer: Any, df: pd.DataFrame, labels: list[str], max_length: int, model_limit: int
 ) -> tuple[EncodedDataset, int]:
     """Encode texts and labels; max_length 0 picks one that covers ~99% of these texts (never above the model's limit)."""
+    (encoded,), cap = encode_splits(tokenizer, [df], labels, max_length, model_limit)
+    return encoded, cap
+
+
+def encode_splits(
+    tokenizer: Any, frames: list[pd.DataFrame], labels: list[str], max_length: int, model_limit: int
+) -> tuple[list[EncodedDataset], int]:
+    """Encode several tables with one max length; 0 picks it from all their texts together (~99 % kept whole),
+    the same texts the data report measures, so the length it suggests is the length training uses."""
     from core.data_report import suggest_max_length
 
-    texts = df["text"].astype(str).tolist()
+    texts = [df["text"].astype(str).tolist() for df in frames]
     cap = min(max_length, model_limit) if max_length else model_limit
-    encoded = tokenizer(texts, truncation=True, max_length=cap)
+    encoded = [tokenizer(t, truncation=True, max_length=cap) for t in texts]
     if not max_length:
-        cap = suggest_max_length([len(ids) for ids in encoded["input_ids"]], model_limit)
-        too_long = [i for i, ids in enumerate(encoded["input_ids"]) if len(ids) > cap]
-        if too_long:  # re-encode only those, so truncation keeps the closing special token
-            again = tokenizer([texts[i] for i in too_long], truncation=True, max_length=cap)
-            for key in encoded.keys():
-                for j, i in enumerate(too_long):
-                    encoded[key][i] = again[key][j]
+        cap = suggest_max_length([len(ids) for enc in encoded for ids in enc["input_ids"]], model_limit)
+        for enc, frame_texts in zip(encoded, texts):
+            _shorten(tokenizer, enc, frame_texts, cap)
     label_id = {name: i for i, name in enumerate(labels)}
+    return [_features(enc, df, label_id) for enc, df in zip(encoded, frames)], cap
+
+
+def _shorten(tokenizer: Any, encoded: Any, texts: list[str], cap: int) -> None:
+    too_long = [i for i, ids in enumerate(encoded["input_ids"]) if len(ids) > cap]
+    if too_long:  # re-encode only those, so truncation keeps the closing special token
+        again = tokenizer([texts[i] for i in too_long], truncation=True, max_length=cap)
+        for key in encoded.keys():
+            for j, i in enumerate(too_long):
+                encoded[key][i] = again[key][j]
+
+
+def _features(encoded: Any, df: pd.DataFrame, label_id: dict[str, int]) -> EncodedDataset:
     keys = list(encoded.keys())
-    features = [
+    return EncodedDataset([
         {**{k: encoded[k][i] for k in keys}, "labels": label_id[label]}
         for i, label in enumerate(df["label"].astype(str).tolist())
-    ]
-    return EncodedDataset(features), cap
+    ])

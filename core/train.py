@@ -63,7 +63,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     from core.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
     from core.metrics import eval_scores
     from core.models import model_max_length, resolve_model
-    from core.tokenize import EncodedDataset, encode_split
+    from core.tokenize import EncodedDataset, encode_splits
     from core.trainer_setup import collator, early_stopping, engine_trainer, weighted_loss
 
     config = TrainConfig.load(run_dir / rundir.CONFIG)
@@ -92,8 +92,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     train_df = pd.read_parquet(run_dir / rundir.TRAIN_DATA)
     val_df = pd.read_parquet(run_dir / rundir.VALIDATION_DATA)
     limit = model_max_length(tokenizer, model.config)
-    train_set, max_length = encode_split(tokenizer, train_df, labels, config.max_length, limit)
-    val_set, _ = encode_split(tokenizer, val_df, labels, max_length, limit)
+    (train_set, val_set), max_length = encode_splits(tokenizer, [train_df, val_df], labels, config.max_length, limit)
     # Validation is evaluated in order, longest first: batches are length-grouped, and every evaluation's
     # predictions line up with the texts, so the final report reuses them instead of predicting again.
     val_order = np.argsort([-len(f["input_ids"]) for f in val_set.features], kind="stable")

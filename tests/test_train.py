@@ -153,6 +153,23 @@ def test_class_weights_and_step_evaluation(tmp_path, tiny_model_dir, example_dat
     assert next(e for e in events if e["type"] == "started")["max_length"] == 16
 
 
+def test_automatic_max_length_is_the_one_the_data_report_suggests(tmp_path, tiny_model_dir):
+    # Short training texts, long validation texts: a length picked from the training texts alone (16) would cut
+    # every validation text, and contradict the report, which measures all of them.
+    words = "alpha beta gamma delta epsilon zeta eta theta".split()
+    train_rows = [(f"{words[i % 8]} {words[(i + 3) % 8]} note {i}", "ab"[i % 2]) for i in range(40)]
+    val_rows = [(" ".join(words * 4) + f" {i}", "ab"[i % 2]) for i in range(10)]
+    (tmp_path / "t.csv").write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in train_rows))
+    (tmp_path / "v.csv").write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in val_rows))
+    config = TrainConfig(data_path=str(tmp_path / "t.csv"), val_data_path=str(tmp_path / "v.csv"),
+                         model=tiny_model_dir, epochs=1)
+    run_dir = runs.create_run(config, tmp_path / "runs")
+    suggested = rundir.read_json(run_dir / rundir.REPORT)["suggested_max_length"]
+    assert suggested > 16
+    assert train(run_dir) == "finished"
+    assert next(e for e in read_events(run_dir) if e["type"] == "started")["max_length"] == suggested
+
+
 @pytest.mark.slow
 def test_default_model_trains_a_few_steps_and_reloads_through_pipeline(tmp_path, example_data):
     config = TrainConfig(data_path=str(example_data), epochs=0.5)
