@@ -42,6 +42,7 @@ def _bar(fraction: float, width: int = 30) -> str:
 def follow(run_dir: Path, out=sys.stdout) -> str:
     """Print a live progress line and each epoch's validation numbers until the run ends; returns the final state."""
     from core import runs
+    from core.events import EPOCH_TABLE_HEADER, format_epoch_row
 
     printed_epochs = 0
     header_done = False
@@ -53,15 +54,24 @@ def follow(run_dir: Path, out=sys.stdout) -> str:
         if view.settings and not settings_shown:
             settings_shown = True
             out.write(f"\rSettings: {view.settings}{' ' * 20}\n")
-        if view.stage and view.stage != last_stage and view.state in ("queued", "running"):
-            last_stage = view.stage
-            out.write(f"\r{view.stage}...{' ' * 60}\n")
         if view.state == "queued":
             position = runs.queue_position(run_dir)
             line = f"Waiting in the queue: position {position}"
             if position and position > 1 and line != last_line:
                 last_line = line
                 out.write(f"\r{line}   " + ("" if out.isatty() else "\n"))
+        complete = [r for r in view.epochs if r.accuracy is not None]
+        for row in complete[printed_epochs:]:
+            if not header_done:
+                out.write(f"\n{EPOCH_TABLE_HEADER}\n")
+                header_done = True
+            out.write(f"\r{format_epoch_row(row)}{' ' * 40}\n")
+        printed_epochs = len(complete)
+        # Evaluations, then the stage, then progress: a poll that sees the last evaluation and "Saving the model"
+        # prints them in the order they happened.
+        if view.stage and view.stage != last_stage and view.state in ("queued", "running"):
+            last_stage = view.stage
+            out.write(f"\r{view.stage}...{' ' * 60}\n")
         if view.total_steps:
             eta = f"ETA {view.eta_seconds:.0f}s" if view.eta_seconds is not None else ""
             speed = f"{view.samples_per_second:.1f} samples/s" if view.samples_per_second else ""
@@ -69,15 +79,6 @@ def follow(run_dir: Path, out=sys.stdout) -> str:
             if line != last_line:  # piped output gets one line per change, not one per poll
                 last_line = line
                 out.write(f"\r{line}   " + ("" if out.isatty() else "\n"))
-        complete = [r for r in view.epochs if r.accuracy is not None]
-        for row in complete[printed_epochs:]:
-            if not header_done:
-                out.write("\n" + "epoch | train loss | val loss | accuracy | macro-F1\n")
-                header_done = True
-            fmt = lambda x: "-" if x is None else f"{x:.4f}"  # noqa: E731
-            out.write(f"\r{row.epoch:>5} | {fmt(row.train_loss):>10} | {fmt(row.val_loss):>8} | "
-                      f"{fmt(row.accuracy):>8} | {fmt(row.f1_macro):>8}{' ' * 40}\n")
-        printed_epochs = len(complete)
         out.flush()
         if view.state in ("finished", "failed", "cancelled", "interrupted"):
             out.write(f"\n{view.state.upper()}: {view.message}\n")

@@ -127,6 +127,7 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
             view.train_loss.append((step, float(e["loss"])))
             train_by_epoch.setdefault(_epoch_index(e.get("epoch", 0.0)), []).append(float(e["loss"]))
             view.step = max(view.step, step)
+            view.epoch = max(view.epoch, float(e.get("epoch", 0.0)))  # progress events are rarer than losses
         elif kind == "progress":
             view.step = int(e.get("step", view.step))
             view.total_steps = int(e.get("total_steps") or view.total_steps)
@@ -163,12 +164,12 @@ def _epoch_rows(train_by_epoch: dict[int, list[float]], evals: list[dict[str, An
     return [rows[k] for k in sorted(rows)]
 
 
-def format_epoch_table(view: RunView) -> str:
-    """The CLI's epoch table: epoch | train loss | val loss | accuracy | macro-F1."""
+EPOCH_TABLE_HEADER = "epoch | train loss | val loss | accuracy | macro-F1"
+
+
+def format_epoch_row(row: EpochRow) -> str:
+    """One line of the CLI's epoch table, aligned under EPOCH_TABLE_HEADER."""
     def num(x: float | None) -> str:
         return "-" if x is None else f"{x:.4f}"
 
-    lines = ["epoch | train loss | val loss | accuracy | macro-F1"]
-    for r in view.epochs:
-        lines.append(f"{r.epoch:>5} | {num(r.train_loss):>10} | {num(r.val_loss):>8} | {num(r.accuracy):>8} | {num(r.f1_macro):>8}")
-    return "\n".join(lines)
+    return f"{row.epoch:>5} | {num(row.train_loss):>10} | {num(row.val_loss):>8} | {num(row.accuracy):>8} | {num(row.f1_macro):>8}"

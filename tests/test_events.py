@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from core.events import append_event, fold, format_epoch_table, read_events
+from core.events import EPOCH_TABLE_HEADER, append_event, fold, format_epoch_row, read_events
 
 
 def _ev(kind, **fields):
@@ -67,11 +67,33 @@ def test_a_new_start_clears_the_previous_terminal_state():
 
 
 def test_epoch_table_text(two_epoch_events):
-    assert format_epoch_table(fold(two_epoch_events)) == (
+    assert "\n".join([EPOCH_TABLE_HEADER, *map(format_epoch_row, fold(two_epoch_events).epochs)]) == (
         "epoch | train loss | val loss | accuracy | macro-F1\n"
         "    1 |     0.9000 |   0.9000 |   0.5000 |   0.4000\n"
         "    2 |     0.4000 |   0.5000 |   0.7500 |   0.7000"
     )
+
+
+def test_the_epoch_shown_follows_the_losses_between_progress_events(two_epoch_events):
+    # Progress events are throttled; the step/epoch pair shown must not mix a new step with an old epoch.
+    view = fold(two_epoch_events[:7])  # the last event is the loss of step 3
+    assert (view.step, view.epoch) == (3, 1.5)
+
+
+def test_cli_prints_the_last_evaluation_before_the_stage_that_follows_it(two_epoch_events, monkeypatch):
+    import io
+
+    from core import __main__ as cli, runs
+
+    running = two_epoch_events[1:-1] + [_ev("status", message="Saving the model", time=107.0)]
+    views = iter([fold(running), fold(two_epoch_events[1:])])
+    monkeypatch.setattr(runs, "view", lambda run_dir: next(views))
+    monkeypatch.setattr(cli.time, "sleep", lambda seconds: None)
+    out = io.StringIO()
+    assert cli.follow("unused", out) == "finished"
+    lines = [line.strip("\r").rstrip() for line in out.getvalue().splitlines() if line.strip()]
+    assert lines.index("    2 |     0.4000 |   0.5000 |   0.7500 |   0.7000") < lines.index("Saving the model...")
+    assert lines.index("Saving the model...") < lines.index("[##############################] step 4/4 epoch 2.00 16.0 samples/s ETA 2s")
 
 
 def test_read_events_skips_a_half_written_last_line(tmp_path):
