@@ -153,6 +153,7 @@ def confusion_figure(ev: Evaluation) -> Any:
 
     matplotlib.use("Agg", force=False)  # no display on a server; pyplot is never used, so no global state
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     cm = ev.confusion
     n = len(ev.labels)
@@ -160,10 +161,11 @@ def confusion_figure(ev: Evaluation) -> Any:
     fig = Figure(figsize=(size, size * 0.85), dpi=100)
     ax = fig.add_subplot(111)
     image = ax.imshow(cm, cmap="Blues")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, ticks=MaxNLocator(integer=True))  # counts: no 1.25 texts
     short = [lab if len(lab) <= 18 else lab[:17] + "…" for lab in ev.labels]
-    ax.set_xticks(range(n), labels=short, rotation=45, ha="right")
-    ax.set_yticks(range(n), labels=short)
+    font = 10 if n <= 20 else max(6, 10 - (n - 20) // 8)  # 50 names must fit beside a 12-inch matrix
+    ax.set_xticks(range(n), labels=short, rotation=45, ha="right", fontsize=font)
+    ax.set_yticks(range(n), labels=short, fontsize=font)
     ax.set_xlabel("Predicted label")
     ax.set_ylabel("True label")
     ax.set_title("Confusion matrix (validation)")

@@ -203,9 +203,42 @@ def view_signature(view: RunView | None) -> str:
 
 # ----- data report ---------------------------------------------------------------------------------------------
 
-def class_counts_frame(counts: dict[str, int] | None) -> pd.DataFrame:
-    items = sorted((counts or {}).items(), key=lambda kv: (-kv[1], str(kv[0])))
-    return _frame([(str(k), int(v)) for k, v in items], ["label", "rows"], ["str", "int64"])
+def class_counts_figure(counts: dict[str, int] | None) -> Any:
+    """Examples per label as a matplotlib bar chart, most frequent first. Matplotlib rather than gr.BarPlot: the
+    names must turn upright when there are many, and Gradio's bar chart neither takes a new label angle in an
+    update nor makes room for slanted names."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 2.9), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title("Examples per label", fontsize=11, fontweight="bold")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    items = sorted((counts or {}).items(), key=lambda kv: -kv[1])  # stable: equal counts keep the label order
+    if not items:
+        ax.text(0.5, 0.5, "Label counts appear here once the data is checked", ha="center", va="center",
+                transform=ax.transAxes, color="#64748b")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return fig
+    names = [str(k) if len(str(k)) <= 18 else str(k)[:17] + "…" for k, _ in items]
+    ax.bar(range(len(items)), [int(v) for _, v in items], color="#6366f1")
+    angle = label_angle(names)
+    font = 9 if len(names) <= 20 else max(5, 9 - (len(names) - 20) // 10)
+    ax.set_xticks(range(len(names)), labels=names, rotation=-angle, ha="right" if angle == -45 else "center",
+                  rotation_mode="anchor" if angle == -45 else "default", fontsize=font)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylabel("rows")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    return fig
+
+
+def label_angle(labels: Sequence[str]) -> int:
+    """Angle of the bar chart's label names: level while they fit side by side, slanted for a dozen or two,
+    upright for more (50 level names print on top of each other)."""
+    if sum(len(str(x)) + 2 for x in labels) <= 70:
+        return 0
+    return -45 if len(labels) <= 20 else -90
 
 
 def token_histogram_figure(lengths: Sequence[int], max_length: int | None, automatic: bool = True) -> Any:
@@ -215,6 +248,7 @@ def token_histogram_figure(lengths: Sequence[int], max_length: int | None, autom
     fig = Figure(figsize=(6.4, 2.9), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     values = [int(x) for x in lengths if x is not None]
+    ax.set_title("Text length in tokens", fontsize=11, fontweight="bold")
     ax.set_xlabel("tokens per text")
     ax.set_ylabel("texts")
     for side in ("top", "right"):

@@ -159,7 +159,7 @@ def check_outputs(check: DataCheck) -> tuple:
         charts.sentences_markdown(check.sentences + ([check.note] if check.note else [])),
         charts.warnings_html(check.warnings) if check.ok else "",
         BASELINE_PENDING if check.ok and check.baseline is None else baseline_markdown(check.baseline),
-        charts.class_counts_frame(check.class_counts),
+        charts.class_counts_figure(check.class_counts),
         length_plot_update(check),
         gr.Button(interactive=check.ok),
         check.status(),
@@ -292,10 +292,10 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
         with gr.Column(scale=2):
             warnings = gr.HTML(elem_id="tc-data-warnings")
     with gr.Row():
-        counts_plot = gr.BarPlot(charts.class_counts_frame({}), x="label", y="rows", sort="-y", y_lim=[0, None],
-                                 title="Examples per label", height=260, elem_id="tc-class-chart")
-        length_plot = gr.Plot(charts.token_histogram_figure([], None), label="Text length in tokens",
-                              format="png", elem_id="tc-length-chart")
+        counts_plot = gr.Plot(charts.class_counts_figure({}), label="Examples per label", show_label=False,
+                              format="png", elem_id="tc-class-chart")
+        length_plot = gr.Plot(charts.token_histogram_figure([], None), label="Text length in tokens", show_label=False,
+                              format="png", elem_id="tc-length-chart")  # titled inside, like the bar chart beside it
     next_btn = gr.Button("Next: choose a model and train →", variant="primary", interactive=False, elem_id="tc-data-next")
     data_path = gr.State("")
     data_status = gr.State(DataCheck().status())

@@ -89,7 +89,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                 per_class = gr.Dataframe(label="Per label (validation)", interactive=False,
                                          elem_id="tc-eval-per-class", max_height=420)
             with gr.Column(scale=1, min_width=320):
-                confusion = gr.Plot(label="Confusion matrix", elem_id="tc-eval-confusion")
+                confusion = gr.Plot(label="Confusion matrix", show_label=False, elem_id="tc-eval-confusion")  # titled inside
         gr.Markdown("#### Mistakes\nThe validation texts the model got wrong, the most confident ones first: "
                     "these often reveal mislabelled data or labels that overlap.")
         with gr.Row():
