@@ -156,6 +156,18 @@ def _warnings(report: dict[str, Any], data: "PreparedData", single_example_warni
     return list(dict.fromkeys(warnings))  # same sentence twice says nothing new
 
 
+LABELS_LISTED = 12  # past this, one sentence per label reads as a wall of names: say the range instead
+
+
+def _labels_sentence(total: dict[str, int]) -> str:
+    if len(total) <= LABELS_LISTED:
+        return f"{len(total)} labels: " + ", ".join(f"{label} {n:,}" for label, n in total.items()) + "."
+    low, high = min(total, key=total.get), max(total, key=total.get)
+    if total[low] == total[high]:
+        return f"{len(total)} labels with {total[low]:,} rows each."
+    return f"{len(total)} labels, from {total[low]:,} rows ('{low}') to {total[high]:,} ('{high}')."
+
+
 def _texts(n: int) -> str:
     return "1 text appears" if n == 1 else f"{n:,} texts appear"
 
@@ -179,8 +191,7 @@ def report_sentences(report: dict[str, Any]) -> list[str]:
     source = ("a stratified split of the file" if report["validation_source"] == "split"
               else "from the validation file")
     lines.append(f"{report['num_train']:,} rows for training and {report['num_validation']:,} for validation ({source}).")
-    counts = ", ".join(f"{label} {n:,}" for label, n in report["class_counts"]["total"].items())
-    lines.append(f"{len(report['labels'])} labels: {counts}.")
+    lines.append(_labels_sentence(report["class_counts"]["total"]))
     lengths = report["lengths"]
     unit = lengths["unit"]
     lines.append(

@@ -159,6 +159,11 @@ def test_report_sentences(tiny):
     assert lines[7:] == r["warnings"]
     r.update(rows_read=1204, rows_kept=1198, rows_dropped=6, dropped={"empty text": 4, "missing label": 2})
     assert report_sentences(r)[0] == "1,204 rows read, 1,198 kept (6 dropped: 4 empty text, 2 missing label)."
+    # Past a dozen labels the sentence gives the range, not fifty names.
+    r["class_counts"]["total"] = {f"class_{i}": 8 for i in range(50)}
+    assert report_sentences(r)[2] == "50 labels with 8 rows each."
+    r["class_counts"]["total"] = {**{f"class_{i}": 8 for i in range(12)}, "rare": 2, "big": 300}
+    assert report_sentences(r)[2] == "14 labels, from 2 rows ('rare') to 300 ('big')."
 
 
 def test_example_data_is_usable(example_data):
