@@ -126,7 +126,8 @@ def _warnings(report: dict[str, Any], data: "PreparedData", single_example_warni
     if ratio >= IMBALANCE_WARN_RATIO:
         warnings.append(
             f"The labels are imbalanced: '{report['largest_class']}' has {ratio:g} times as many examples as "
-            f"'{report['smallest_class']}'. Add examples of the rare labels or turn on class weights."
+            f"'{report['smallest_class']}'. Training weights rare labels up (class weights, on by default), "
+            "but more examples of them help most."
         )
     dup = report["duplicates"]
     if dup["rows"]:

@@ -65,7 +65,7 @@ def test_report_imbalance_and_single_example_warnings():
     assert (r["imbalance_ratio"], r["largest_class"], r["smallest_class"]) == (10.0, "a", "c")
     assert r["warnings"] == [
         "The labels are imbalanced: 'a' has 10 times as many examples as 'c'. "
-        "Add examples of the rare labels or turn on class weights.",
+        "Training weights rare labels up (class weights, on by default), but more examples of them help most.",
         # 'b' has a validation example ("beta 2"), 'c' has none.
         "Label 'b' has only one training example. Add more examples of it.",
         "Label 'c' has only one example, so it stays in training and is never tested. Add more examples of it.",
