@@ -52,6 +52,8 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     assert page.input_value("#tc-label-col input") == "label"
     # The baseline is fitted after the report is shown, then replaces its "Fitting…" note.
     page.locator("#tc-baseline").filter(has_text="macro-F1 on the same validation rows").wait_for(timeout=60_000)
+    for chart in ("#tc-class-chart img", "#tc-length-chart img"):  # both render as images in the page
+        page.locator(chart).wait_for(state="visible", timeout=10_000)
     page.screenshot(path=str(artifacts_dir / "browser-data.png"), full_page=True)
 
     # 2. Train: a local model folder typed in the model box, one epoch.

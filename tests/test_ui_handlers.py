@@ -281,8 +281,9 @@ def test_draw_without_a_run():
     assert 'data-state="none"' in out[0] and out[9].active is False and out[10] == "|"
 
 
-def test_runs_are_listed_and_opened_per_owner(tmp_path, monkeypatch):
+def test_runs_are_listed_and_opened_per_owner_on_a_space(tmp_path, monkeypatch):
     monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
     mine = fake_run(tmp_path, "r-mine", "s-owner-1", EVENTS + [{"type": "finished", "time": 120.0}], "finished")
     theirs = fake_run(tmp_path, "r-theirs", "s-owner-2", EVENTS, "finished")
     table, dropdown, note = runs_tab.runs_table("s-owner-1")
@@ -293,8 +294,26 @@ def test_runs_are_listed_and_opened_per_owner(tmp_path, monkeypatch):
     assert [r["run_id"] for r in runs_tab.api_runs("s-owner-2")] == ["r-theirs"]
 
 
+def test_on_your_own_machine_every_run_in_the_folder_is_listed_and_opens(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("TEXTCLF_PRIVATE_RUNS", raising=False)
+    mine = fake_run(tmp_path, "r-mine", "s-owner-1", EVENTS, "finished")
+    from_cli = fake_run(tmp_path, "r-cli", "", EVENTS, "finished")
+    table, dropdown, note = runs_tab.runs_table("s-owner-1")
+    assert sorted(table["id"].tolist()) == ["r-cli", "r-mine"] and note == f"2 runs in {tmp_path}, newest first."
+    assert runs_tab.open_run(str(from_cli), "s-owner-1")[0] == str(from_cli)
+    # The API still answers per owner, and a shared server can ask for private runs.
+    assert [r["run_id"] for r in runs_tab.api_runs("s-owner-1")] == ["r-mine"]
+    monkeypatch.setenv("TEXTCLF_PRIVATE_RUNS", "1")
+    assert runs_tab.runs_table("s-owner-1")[0]["id"].tolist() == ["r-mine"]
+    assert isinstance(runs_tab.open_run(str(from_cli), "s-owner-1")[0], dict)
+    assert runs_tab.open_run(str(mine), "s-owner-1")[0] == str(mine)
+
+
 def test_page_load_reattaches_to_the_last_run_of_this_browser(tmp_path, monkeypatch):
     monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
     mine = fake_run(tmp_path, "r-mine", "s-owner-1", EVENTS, "finished")
     theirs = fake_run(tmp_path, "r-theirs", "s-owner-2", EVENTS, "finished")
     owner, stored, run_dir, tabs = layout.on_load({"owner": "s-owner-1", "last_run": str(mine)})

@@ -31,7 +31,9 @@ def on_load(stored: Any) -> tuple[str, dict, str | None, Any]:
     run_dir = session.owned_run(sess["last_run"], sess["owner"], session.runs_root())
     if run_dir is None:
         # The newest of this session's runs that is still going, so a reopened tab finds its training.
-        for run in runs_tab.my_runs(sess["owner"]):
+        from core.runs import list_runs
+
+        for run in list_runs(session.runs_root(), owner=sess["owner"]):
             if run.state in ("queued", "running"):
                 run_dir = str(run.run_dir)
                 break

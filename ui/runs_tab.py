@@ -1,7 +1,7 @@
-"""Runs: this browser session's past and current runs, with state and best score; open one to see it again."""
+"""Runs: past and current runs (every run in the folder on your machine, this session's own on a Space), with state
+and best score; open one to see it again."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -11,19 +11,12 @@ from ui import charts, session
 from ui.context import AppContext
 
 
-def my_runs(owner: str | None, root: Path | None = None) -> list[Any]:
-    if not owner:
-        return []
-    from core.runs import list_runs
-
-    return list_runs(root or session.runs_root(), owner=owner)
-
-
 def runs_table(owner: str | None) -> tuple[pd.DataFrame, gr.Dropdown, str]:
-    runs = my_runs(owner)
+    runs = session.visible_runs(owner, session.runs_root())
     choices = [(f"{r.name} · {charts.STATE_TEXT.get(r.state, r.state)} · {r.run_id}", str(r.run_dir)) for r in runs]
-    note = ("No runs yet in this browser session. Start one on the Train step." if not runs
-            else f"{len(runs)} run{'s' if len(runs) != 1 else ''} in this browser session, newest first.")
+    where = "in this browser session" if session.runs_are_private() else f"in {session.runs_root()}"
+    note = (f"No runs yet {where}. Start one on the Train step." if not runs
+            else f"{len(runs)} run{'s' if len(runs) != 1 else ''} {where}, newest first.")
     return (charts.run_rows(runs), gr.Dropdown(choices=choices, value=choices[0][1] if choices else None), note)
 
 
@@ -54,12 +47,18 @@ def api_runs(owner: str = "api") -> list[dict[str, Any]]:
     Args:
         owner: the owner given to /train
     """
+    from core.runs import list_runs
+
+    if not owner:
+        return []
     return [{"run_id": r.run_id, "name": r.name, "state": r.state, "model": r.model, "created": r.created,
-             "best_f1": r.best_f1, "best_accuracy": r.best_accuracy} for r in my_runs(owner)]
+             "best_f1": r.best_f1, "best_accuracy": r.best_accuracy} for r in list_runs(session.runs_root(), owner=owner)]
 
 
 def render(ctx: AppContext) -> dict[str, gr.Component]:
-    gr.Markdown("### Runs\nEvery run started in this browser. Runs keep going when you close the tab; "
+    which = ("Every run started in this browser." if session.runs_are_private()
+             else "Every run in the runs folder: from this page, another browser or the command line.")
+    gr.Markdown(f"### Runs\n{which} Runs keep going when you close the tab; "
                 "open one to see its curves, evaluate it or try it out.")
     note = gr.Markdown(elem_id="tc-runs-note")
     table = gr.Dataframe(charts.run_rows([]), interactive=False, elem_id="tc-runs-table", max_height=420)

@@ -1,7 +1,8 @@
 """Who is this browser session, and which run did it look at last (survives reloads and server restarts).
 
 The owner id lives in the browser's localStorage (gr.BrowserState, encrypted with a secret kept in the runs folder
-so a restarted server can still read it). Each session lists only the runs it created.
+so a restarted server can still read it). On a Space, where strangers share one app, each session lists only the
+runs it created; on your own machine every run in the runs folder is yours (see runs_are_private).
 """
 from __future__ import annotations
 
@@ -85,17 +86,31 @@ def run_dir_for(run_id: str, root: Path) -> Path:
     return path
 
 
+def runs_are_private() -> bool:
+    """Whether each browser sees only its own runs: on a Space (SPACE_ID is set), or when TEXTCLF_PRIVATE_RUNS=1
+    asks for it on a shared server. On your own machine a run from the CLI, from yesterday's browser or from a
+    cleared localStorage is still yours, so the Runs step lists every run in the folder."""
+    return bool(os.environ.get("SPACE_ID")) or os.environ.get("TEXTCLF_PRIVATE_RUNS", "").strip() not in ("", "0")
+
+
+def visible_runs(owner: str | None, root: Path) -> list[Any]:
+    """The runs this session may list and open, newest first."""
+    if not owner:
+        return []
+    from core.runs import list_runs
+
+    return list_runs(root, owner=owner if runs_are_private() else None)
+
+
 def owned_run(run_dir: str | None, owner: str, root: Path) -> str | None:
-    """run_dir if it exists and belongs to this owner (runs with no recorded owner are not shared)."""
+    """run_dir if it exists and this session may open it (when runs are private, runs with no owner are not shared)."""
     if not run_dir or not owner:
         return None
     path = Path(run_dir)
     if not path.is_dir():
         return None
     try:
-        from core.runs import list_runs
-
-        mine = {str(Path(s.run_dir).resolve()) for s in list_runs(root, owner=owner)}
+        mine = {str(Path(s.run_dir).resolve()) for s in visible_runs(owner, root)}
     except Exception:  # noqa: BLE001 - a broken runs folder must not break page load
         return None
     return str(path) if str(path.resolve()) in mine else None
