@@ -203,24 +203,33 @@ def view_signature(view: RunView | None) -> str:
 
 # ----- data report ---------------------------------------------------------------------------------------------
 
-def class_counts_figure(counts: dict[str, int] | None) -> Any:
-    """Examples per label as a matplotlib bar chart, most frequent first. Matplotlib rather than gr.BarPlot: the
-    names must turn upright when there are many, and Gradio's bar chart neither takes a new label angle in an
-    update nor makes room for slanted names."""
+def _report_figure(title: str) -> tuple[Any, Any]:
+    """The data step's two charts share one size and look, so they sit side by side evenly."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 2.9), dpi=100, layout="constrained")
     ax = fig.add_subplot()
-    ax.set_title("Examples per label", fontsize=11, fontweight="bold")
+    ax.set_title(title, fontsize=11, fontweight="bold")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    return fig, ax
+
+
+def _placeholder(fig: Any, ax: Any, note: str) -> Any:
+    ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes, color="#64748b")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig
+
+
+def class_counts_figure(counts: dict[str, int] | None) -> Any:
+    """Examples per label as a matplotlib bar chart, most frequent first. Matplotlib rather than gr.BarPlot: the
+    names must turn upright when there are many, and Gradio's bar chart neither takes a new label angle in an
+    update nor makes room for slanted names."""
+    fig, ax = _report_figure("Examples per label")
     items = sorted((counts or {}).items(), key=lambda kv: -kv[1])  # stable: equal counts keep the label order
     if not items:
-        ax.text(0.5, 0.5, "Label counts appear here once the data is checked", ha="center", va="center",
-                transform=ax.transAxes, color="#64748b")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        return fig
+        return _placeholder(fig, ax, "Label counts appear here once the data is checked")
     names = [str(k) if len(str(k)) <= 18 else str(k)[:17] + "…" for k, _ in items]
     ax.bar(range(len(items)), [int(v) for _, v in items], color="#6366f1")
     angle = label_angle(names)
@@ -243,22 +252,12 @@ def label_angle(labels: Sequence[str]) -> int:
 
 def token_histogram_figure(lengths: Sequence[int], max_length: int | None, automatic: bool = True) -> Any:
     """A matplotlib histogram of token lengths with the max length drawn as a line; texts past it are red."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 2.9), dpi=100, layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _report_figure("Text length in tokens")
     values = [int(x) for x in lengths if x is not None]
-    ax.set_title("Text length in tokens", fontsize=11, fontweight="bold")
     ax.set_xlabel("tokens per text")
     ax.set_ylabel("texts")
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
     if not values:
-        ax.text(0.5, 0.5, "Token lengths appear here once the data is checked", ha="center", va="center",
-                transform=ax.transAxes, color="#64748b")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        return fig
+        return _placeholder(fig, ax, "Token lengths appear here once the data is checked")
     top = max(max(values), int(max_length or 0))
     bins = min(40, max(5, top - min(values) + 1))
     edges = [min(values) + i * (top + 1 - min(values)) / bins for i in range(bins + 1)]
