@@ -323,11 +323,17 @@ def _import_training_stack() -> None:
     """What every run imports anyway, done while a prepared child waits (core/warm_child.py)."""
     import sklearn.linear_model  # noqa: F401
     import sklearn.metrics  # noqa: F401
-    import torch  # noqa: F401
+    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer  # noqa: F401
 
     import core.checkpoints  # noqa: F401
     import core.head_init  # noqa: F401
+
+    try:
+        if torch.cuda.is_available():
+            torch.zeros(1, device="cuda")  # the CUDA context takes a second or more: made while waiting, not after Start
+    except RuntimeError:  # a broken driver surfaces in the run itself, with its own message
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
