@@ -192,6 +192,7 @@ def test_predict_tab_handlers(run_dir: Path, tmp_path: Path) -> None:
     state = f"{run_dir}|finished"
     note, examples, *_ = predict_tab.on_run(state)
     assert "is ready. Labels: billing, bug, praise." in note
+    assert predict_tab.labels_phrase([f"class_{i}" for i in range(50)]) == "50 labels: class_0, class_1, … class_49"
     assert len(examples.raw_samples) == 6 and all(len(s) == 1 for s in examples.raw_samples)
     assert "Train a model or open a run from the Runs tab first." in predict_tab.on_run("|")[0]
     assert "has not finished training yet" in predict_tab.on_run(f"{run_dir}|running")[0]

@@ -57,10 +57,16 @@ def on_run(run_state: str | None) -> tuple:
     except UserError as exc:
         return (_note(exc.message, "error"), gr.Dataset(samples=[]), *cleared, gr.Button(interactive=False),
                 gr.Button(interactive=False))
-    labels = ", ".join(predictor.labels)
-    return (_note(f"Model of run {Path(run_dir).name} is ready. Labels: {labels}.", "ok"),
+    return (_note(f"Model of run {Path(run_dir).name} is ready. {labels_phrase(predictor.labels)}.", "ok"),
             gr.Dataset(samples=[[t] for t in examples]), *cleared, gr.Button(interactive=True),
             gr.Button(interactive=True))
+
+
+def labels_phrase(labels: list[str]) -> str:
+    """'Labels: a, b, c', or past a dozen the count and the first and last (the trace table lists every one)."""
+    if len(labels) <= 12:
+        return "Labels: " + ", ".join(labels)
+    return f"{len(labels)} labels: {labels[0]}, {labels[1]}, … {labels[-1]}"
 
 
 def trace_tables(trace: dict[str, Any]) -> tuple[str, pd.DataFrame, pd.DataFrame]:
@@ -156,7 +162,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
             examples = gr.Dataset(components=[text], samples=[], label="Examples from your validation data",
                                   elem_id="tc-predict-examples", samples_per_page=6)
         with gr.Column(scale=2, min_width=280):
-            label = gr.Label(label="Prediction", elem_id="tc-predict-label")
+            # The ten likeliest labels: with 50 the full list would run off the page (the trace table has them all).
+            label = gr.Label(label="Prediction", num_top_classes=10, elem_id="tc-predict-label")
     with gr.Accordion("Pipeline trace: what happened to this sentence", open=True, elem_id="tc-trace"):
         summary = gr.Markdown(elem_id="tc-trace-summary")
         with gr.Row(equal_height=False):
@@ -175,7 +182,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
             batch_note = gr.Markdown(elem_id="tc-batch-note")
             download = gr.File(label="Predictions (CSV)", interactive=False, elem_id="tc-batch-download")
         with gr.Column(scale=2, min_width=320):
-            preview = gr.Dataframe(label=f"Preview (first {PREVIEW_ROWS} rows)", interactive=False, max_height=400,
+            preview = gr.Dataframe(pd.DataFrame(columns=["your columns", "predicted", "confidence", "prob_<label> for each label"]),
+                                   label=f"Preview (first {PREVIEW_ROWS} rows)", interactive=False, max_height=400,
                                    elem_id="tc-batch-preview")
 
     outputs = [label, summary, tokens, scores]
