@@ -37,7 +37,7 @@ class TrainConfig:
     batch_size: int = field(
         default=0,
         metadata=_help("Texts per training step; 0 picks one: 32 on a CPU, up to ~16k tokens' worth on a GPU "
-                       "when the data is large enough to keep 40 or more steps per epoch."),
+                       "when the data is large enough to keep 100 or more steps per epoch."),
     )
     max_length: int = field(
         default=0, metadata=_help("Longest text in tokens; 0 picks one that covers ~99% of texts (capped by the model).")

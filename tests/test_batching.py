@@ -64,11 +64,13 @@ def test_auto_batch_size_on_a_gpu_aims_at_16k_tokens_within_its_limits() -> None
     assert auto_batch_size([20] * 50_000, cuda=True, gpu_memory_bytes=big) == 256
     # ~150-token texts: about 16384 / 160 = 102 -> 96 (a multiple of 8).
     assert auto_batch_size([150] * 50_000, cuda=True, gpu_memory_bytes=big) == 96
-    # Enough data for only 60 steps of 96 at 40 steps per epoch: 5,000 / 40 = 125 still allows 96.
-    assert auto_batch_size([150] * 5_000, cuda=True, gpu_memory_bytes=big) == 96
-    # 3,000 texts: 3000 / 40 = 75 -> 72, so an epoch keeps at least MIN_STEPS_PER_EPOCH steps.
-    rows = auto_batch_size([150] * 3_000, cuda=True, gpu_memory_bytes=big)
-    assert rows == 72 and 3_000 / rows >= MIN_STEPS_PER_EPOCH
+    # 20,000 texts: 100 steps per epoch allow 200 texts a step, so 16k tokens (96) decides.
+    assert auto_batch_size([150] * 20_000, cuda=True, gpu_memory_bytes=big) == 96
+    # R8's size (5,485 texts): 5485 / 100 = 54 -> 48, so an epoch keeps at least MIN_STEPS_PER_EPOCH steps.
+    rows = auto_batch_size([150] * 5_485, cuda=True, gpu_memory_bytes=big)
+    assert rows == 48 and 5_485 / rows >= MIN_STEPS_PER_EPOCH
+    # 3,000 texts allow no batch above the CPU's 32.
+    assert auto_batch_size([150] * 3_000, cuda=True, gpu_memory_bytes=big) == CPU_BATCH_SIZE
     # A small card: a batch of the longest texts (512 tokens) must stay within 16k tokens -> 32.
     assert auto_batch_size([150] * 49_000 + [512] * 1_000, cuda=True, gpu_memory_bytes=16 * 2**30) == 32
 
