@@ -303,6 +303,8 @@ def test_on_your_own_machine_every_run_in_the_folder_is_listed_and_opens(tmp_pat
     table, dropdown, note = runs_tab.runs_table("s-owner-1")
     assert sorted(table["id"].tolist()) == ["r-cli", "r-mine"] and note == f"2 runs in {tmp_path}, newest first."
     assert runs_tab.open_run(str(from_cli), "s-owner-1")[0] == str(from_cli)
+    elsewhere = fake_run(tmp_path / "r-mine" / "nested", "r-x", "", EVENTS, "finished")  # not in the runs folder
+    assert isinstance(runs_tab.open_run(str(elsewhere), "s-owner-1")[0], dict)
     # The API still answers per owner, and a shared server can ask for private runs.
     assert [r["run_id"] for r in runs_tab.api_runs("s-owner-1")] == ["r-mine"]
     monkeypatch.setenv("TEXTCLF_PRIVATE_RUNS", "1")

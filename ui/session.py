@@ -109,6 +109,11 @@ def owned_run(run_dir: str | None, owner: str, root: Path) -> str | None:
     path = Path(run_dir)
     if not path.is_dir():
         return None
+    if not runs_are_private():  # any run of this runs folder, without summarising every run to find it
+        from core.rundir import RUN_INFO
+
+        inside = path.resolve().parent == Path(root).resolve() and (path / RUN_INFO).is_file()
+        return str(path) if inside else None
     try:
         mine = {str(Path(s.run_dir).resolve()) for s in visible_runs(owner, root)}
     except Exception:  # noqa: BLE001 - a broken runs folder must not break page load
