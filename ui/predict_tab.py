@@ -64,7 +64,9 @@ def on_run(run_state: str | None) -> tuple:
 
 def labels_phrase(labels: list[str]) -> str:
     """'Labels: a, b, c', or past a dozen the count and the first and last (the trace table lists every one)."""
-    if len(labels) <= 12:
+    from core.data_report import LABELS_LISTED
+
+    if len(labels) <= LABELS_LISTED:
         return "Labels: " + ", ".join(labels)
     return f"{len(labels)} labels: {labels[0]}, {labels[1]}, … {labels[-1]}"
 
