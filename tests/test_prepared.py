@@ -37,7 +37,7 @@ def test_start_after_the_data_step_reuses_report_and_baseline(tmp_path: Path, ex
     baselines = _count_calls(monkeypatch, core.baseline, "train_baseline")
     tokenisations = _count_calls(monkeypatch, core.data_report, "text_lengths")
 
-    check = data_tab.check_data(str(data_file), "text", "label", tiny_model_dir)
+    check = data_tab.check_data(str(data_file), "text", "label", tiny_model_dir, with_baseline=True)
     assert check.ok, check.reason
     run_dir = runs.create_run(TrainConfig(data_path=str(data_file), text_column="text", label_column="label",
                                           model=tiny_model_dir), tmp_path / "runs")

@@ -170,7 +170,7 @@ def test_data_charts():
 # ----- data step -----------------------------------------------------------------------------------------------
 
 def test_check_data_on_example(example_data):
-    check = data_tab.check_data(str(example_data), None, None, DEFAULT_MODEL, 0, 0.2, 42)
+    check = data_tab.check_data(str(example_data), None, None, DEFAULT_MODEL, 0, 0.2, 42, with_baseline=True)
     assert check.ok, check.reason
     assert (check.text_column, check.label_column) == ("text", "label")
     assert len(check.class_counts) == 4 and check.suggested_max_length >= 16

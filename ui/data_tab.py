@@ -96,8 +96,9 @@ def read_columns(path: str) -> tuple[pd.DataFrame, str | None, str | None]:
 
 def check_data(path: str | None, text_column: str | None, label_column: str | None, model: str | None = None,
                max_length: int | float | None = 0, val_share: float = 0.2, seed: int = 42,
-               with_baseline: bool = True) -> DataCheck:
-    """Read, prepare and report on the data exactly as training will; never raises for user mistakes."""
+               with_baseline: bool = False) -> DataCheck:
+    """Read, prepare and report on the data exactly as training will; never raises for user mistakes. The baseline
+    is included only when already fitted, unless `with_baseline` (the app fits it afterwards: on_baseline)."""
     from core.data import report_sentences
     from core.models import model_max_length
     from core.prepared import baseline, baseline_if_ready, data_report, prepared_data, text_lengths
@@ -215,7 +216,7 @@ def on_file(path: str | None, model: str, max_length: float, val_share: float, s
         return (path, pd.DataFrame(), _dropdown([], None), _dropdown([], None)) + check_outputs(bad)
     columns = [str(c) for c in df.columns]
     text_col, label_col = _wanted_for(wanted, path, columns) or (text_col, label_col)
-    check = check_data(path, text_col, label_col, model, max_length, val_share, seed, with_baseline=False)
+    check = check_data(path, text_col, label_col, model, max_length, val_share, seed)
     return (path, preview_update(df, check.text_column or text_col), _dropdown(columns, check.text_column or text_col),
             _dropdown(columns, check.label_column or label_col)) + check_outputs(check)
 
@@ -227,7 +228,7 @@ def on_file_event(path: str | None, model: str, max_length: float, val_share: fl
 
 
 def on_columns(path: str, text_col: str, label_col: str, model: str, max_length: float, val_share: float, seed: float) -> tuple:
-    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed, with_baseline=False))
+    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed))
 
 
 def on_length_settings(path: str, text_col: str, label_col: str, model: str, max_length: float,
@@ -235,7 +236,7 @@ def on_length_settings(path: str, text_col: str, label_col: str, model: str, max
     """Model or max length changed: redo the report and histogram (the baseline is cached)."""
     if not path:
         return tuple(gr.skip() for _ in range(8))
-    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed, with_baseline=False))
+    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed))
 
 
 def on_baseline(path: str | None, text_col: str | None, label_col: str | None, model: str, max_length: float,
