@@ -63,7 +63,7 @@ def on_run(run_state: str | None) -> tuple:
 
 
 def labels_phrase(labels: list[str]) -> str:
-    """'Labels: a, b, c', or past a dozen the count and the first and last (the trace table lists every one)."""
+    """'Labels: a, b, c', or past a dozen the count, the first two and the last (the trace table lists every one)."""
     from core.data_report import LABELS_LISTED
 
     if len(labels) <= LABELS_LISTED:
