@@ -1,7 +1,8 @@
 """Read a table of texts and labels from CSV, TSV, JSONL/JSON, Parquet or XLSX into pandas.
 
-Delimiters are sniffed, a UTF-8 BOM is tolerated and non-UTF-8 text falls back to latin-1; every failure is a
-DataError with one plain sentence.
+Delimiters are sniffed; the text encoding is UTF-8 (BOM or not), UTF-16 by its BOM, else Windows-1252 or latin-1;
+delimited files are read as text, so a label like "007" stays "007". Every failure is a DataError with one plain
+sentence; what was read but repaired is said in `df.attrs["read_warnings"]`.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     elif ext in (".parquet", ".pq"):
         df = _read_binary(path, "Parquet", lambda: pd.read_parquet(path))
     elif ext in (".xlsx", ".xlsm"):
-        df = _read_binary(path, "Excel", lambda: pd.read_excel(path, sheet_name=0, engine="openpyxl"))
+        df = _read_binary(path, "Excel", lambda: _read_excel(path))
     elif ext == ".xls":
         if importlib.util.find_spec("xlrd") is None:  # pandas needs xlrd for the pre-2007 format
             raise DataError(f"Old .xls files cannot be read here. Save '{name}' as .xlsx or CSV and try again.")
@@ -50,13 +51,35 @@ def read_table(path: str | Path) -> pd.DataFrame:
                 f"The file '{name}' has an unsupported format ('{ext or 'no extension'}'). "
                 "Use CSV, TSV, JSONL, Parquet or XLSX."
             ) from None
+    read_warnings = list(df.attrs.get("read_warnings", []))
     df.columns = [str(c).strip() for c in df.columns]
     # Spreadsheet exports often carry empty trailing columns; they are noise, not data.
     df = df.drop(columns=[c for c in df.columns if c.startswith("Unnamed:") and df[c].isna().all()])
     df = df.dropna(how="all").reset_index(drop=True)
     if len(df.columns) == 0 or len(df) == 0:
         raise DataError(f"The file '{name}' has no rows of data.")
+    df.attrs["read_warnings"] = read_warnings
     return df
+
+
+def _read_excel(path: Path) -> pd.DataFrame:
+    """The first sheet that holds a table (a workbook often opens with a notes sheet), its header found below any
+    title rows above it."""
+    sheets = pd.read_excel(path, sheet_name=None, header=None, engine="openpyxl")
+    for position, (sheet, grid) in enumerate(sheets.items()):
+        grid = grid.dropna(how="all").dropna(axis=1, how="all")
+        if grid.shape[1] < 2 or len(grid) < 2:
+            continue
+        # The header is the first row that fills at least half the columns: a title row above it fills one.
+        filled = grid.notna().sum(axis=1).to_numpy()
+        header = int((filled >= max(2, (filled.max() + 1) // 2)).argmax())
+        table = grid.iloc[header + 1:].reset_index(drop=True)
+        table.columns = [str(c) if pd.notna(c) else f"Unnamed: {i}" for i, c in enumerate(grid.iloc[header])]
+        warnings = [] if position == 0 else [f"Read the sheet '{sheet}', the first one that holds a table."]
+        table.attrs["read_warnings"] = warnings
+        return table
+    first = next(iter(sheets.values()))
+    return first.dropna(how="all").dropna(axis=1, how="all")
 
 
 def _read_binary(path: Path, kind: str, reader: Any) -> pd.DataFrame:
@@ -68,7 +91,13 @@ def _read_binary(path: Path, kind: str, reader: Any) -> pd.DataFrame:
 
 def _read_json(path: Path, lines: bool) -> pd.DataFrame:
     """JSON Lines, or a JSON array of records / an object of columns; a .json that is really JSON Lines works too."""
-    text = _decode(path.read_bytes(), path.name)
+    text, warnings = _decode(path.read_bytes(), path.name)
+    df = _json_table(path, text, lines)
+    df.attrs["read_warnings"] = warnings
+    return df
+
+
+def _json_table(path: Path, text: str, lines: bool) -> pd.DataFrame:
     if not lines:
         try:
             data = json.loads(text)
@@ -87,7 +116,7 @@ def _read_json(path: Path, lines: bool) -> pd.DataFrame:
         if isinstance(data, list):
             if not all(isinstance(r, dict) for r in data):
                 raise DataError(f"The file '{path.name}' is JSON but not a list of records like {{\"text\": ..., \"label\": ...}}.")
-            return pd.DataFrame.from_records(data)
+            return pd.json_normalize(data)
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -101,20 +130,45 @@ def _read_json(path: Path, lines: bool) -> pd.DataFrame:
         records.append(record)
     if not records:
         raise DataError(f"The file '{path.name}' has no rows of data.")
-    return pd.DataFrame.from_records(records)
+    return pd.json_normalize(records)  # nested objects become columns like "meta.label"
 
 
-def _decode(raw: bytes, name: str, errors: str = "strict") -> str:
-    """UTF-16 by its BOM, else UTF-8 (BOM or not), else latin-1."""
+def _encoding(raw: bytes) -> tuple[str, int]:
+    """(encoding, bytes it cannot decode): UTF-16 by its BOM; UTF-8 when valid, or when it is mostly UTF-8 with a few
+    stray bytes (those become U+FFFD rather than garbling every accented letter of the file); else Windows-1252, which
+    Excel on Windows writes (curly quotes, dashes); else latin-1, which decodes any byte."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return raw.decode("utf-16", errors=errors)
-        except UnicodeDecodeError:
-            raise DataError(f"The file '{name}' could not be read as text.") from None
+        return "utf-16", 0
     try:
-        return raw.decode("utf-8-sig")
+        raw.decode("utf-8")
+        return "utf-8-sig", 0
     except UnicodeDecodeError:
-        return raw.decode("latin-1")  # every byte is valid latin-1: the usual encoding of old Excel CSV exports
+        pass
+    lenient = raw.decode("utf-8", errors="replace")
+    bad = lenient.count("\ufffd")
+    multibyte = sum(1 for ch in lenient if ord(ch) > 127 and ch != "\ufffd")
+    if multibyte > bad:
+        return "utf-8-sig", bad
+    try:
+        raw.decode("cp1252")
+        return "cp1252", 0
+    except UnicodeDecodeError:
+        return "latin-1", 0
+
+
+def _replaced_warning(name: str, bad: int) -> str:
+    return (f"{bad:,} {'byte' if bad == 1 else 'bytes'} of '{name}' {'is' if bad == 1 else 'are'} not valid UTF-8 "
+            "and became '\ufffd'. Save the file as UTF-8 to keep those characters.")
+
+
+def _decode(raw: bytes, name: str) -> tuple[str, list[str]]:
+    """The file's text, and a warning when some bytes could not be decoded."""
+    encoding, bad = _encoding(raw)
+    try:
+        text = raw.decode(encoding, errors="replace" if bad else "strict")
+    except UnicodeDecodeError:
+        raise DataError(f"The file '{name}' could not be read as text.") from None
+    return text, [_replaced_warning(name, bad)] if bad else []
 
 
 def _sniff_delimiter(sample: str, prefer: str) -> str:
@@ -139,30 +193,28 @@ def _sniff_delimiter(sample: str, prefer: str) -> str:
 
 
 def _read_delimited(path: Path, prefer: str) -> pd.DataFrame:
-    with open(path, "rb") as f:
-        head = f.read(SNIFF_BYTES)
-    if not head.strip():
+    raw = path.read_bytes()
+    if not raw.strip():
         raise DataError(f"The file '{path.name}' is empty.")
+    head = raw[:SNIFF_BYTES]
     if b"\x00" in head and head[:2] not in (b"\xff\xfe", b"\xfe\xff"):
         raise DataError(f"The file '{path.name}' is not a text table; it may be damaged or in another format.")
-    sep = _sniff_delimiter(_decode(head, path.name, errors="replace"), prefer)  # head may end mid-character
-    encodings = ["utf-16"] if head[:2] in (b"\xff\xfe", b"\xfe\xff") else ["utf-8-sig", "latin-1"]
-    for encoding in encodings:
-        try:
-            # Only empty cells are missing: a label like "NA" or "None" is a real value here.
-            df = pd.read_csv(path, sep=sep, encoding=encoding, keep_default_na=False, na_values=[""],
-                             skipinitialspace=True)
-        except UnicodeDecodeError:
-            continue
-        except pd.errors.EmptyDataError:
-            raise DataError(f"The file '{path.name}' is empty.") from None
-        except pd.errors.ParserError:
-            df = None
-        # When every row has one field too many, pandas silently turns the first field into the index.
-        if df is None or not isinstance(df.index, pd.RangeIndex):
-            raise DataError(
-                f"The file '{path.name}' could not be read: some rows have more columns than the header. "
-                "Put quotes around texts that contain the separator."
-            )
-        return df
-    raise DataError(f"The file '{path.name}' could not be read as text.")
+    text, warnings = _decode(raw, path.name)
+    sep = _sniff_delimiter(text[:SNIFF_BYTES], prefer)
+    try:
+        # Every cell as text: numbers are told apart later, and "007" or "1.50" stay what the user wrote.
+        # Only empty cells are missing: a label like "NA" or "None" is a real value here.
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                         skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"The file '{path.name}' is empty.") from None
+    except pd.errors.ParserError:
+        df = None
+    # When every row has one field too many, pandas silently turns the first field into the index.
+    if df is None or not isinstance(df.index, pd.RangeIndex):
+        raise DataError(
+            f"The file '{path.name}' could not be read: some rows have more columns than the header. "
+            "Put quotes around texts that contain the separator."
+        )
+    df.attrs["read_warnings"] = warnings
+    return df
