@@ -26,20 +26,36 @@ __all__ = [
 # Preferred label column names, best first (compared case-insensitively).
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "sentiment", "stars", "y",
                "intent", "topic", "tag", "emotion", "rating")
+TEXT_NAMES = ("text", "texts", "sentence", "review", "content", "body", "message", "comment", "tweet", "document",
+              "question", "title", "description", "utterance")
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _INT_FLOAT_RE = re.compile(r"^([+-]?\d+)\.0+$")
+_NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+SINGLE_EXAMPLE_LISTED = 5  # past this many labels with one example, one sentence names a few instead of one each
 
 
 
 
 # ---------------------------------------------------------------- columns and labels
 
+def _is_number(value: Any) -> bool:
+    """A number, or a string that is one (delimited files are read as text)."""
+    if isinstance(value, str):
+        return bool(_NUMBER_RE.match(value.strip()))
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
 def _is_texty(series: pd.Series) -> bool:
-    """A column of strings (pandas 3 'str' dtype, or object holding mostly strings)."""
+    """A column of strings (pandas 3 'str' dtype, or object holding mostly strings) that are not mostly numbers."""
     values = series.dropna()
     if values.empty or not (pd.api.types.is_string_dtype(series) or series.dtype == object):
         return False
-    return sum(isinstance(v, str) for v in values) >= 0.9 * len(values)
+    strings = [v for v in values if isinstance(v, str)]
+    return len(strings) >= 0.9 * len(values) and sum(map(_is_number, strings)) < 0.9 * len(strings)
+
+
+def _nested(series: pd.Series) -> bool:
+    return any(isinstance(v, (dict, list, tuple, np.ndarray)) for v in series.dropna())
 
 
 def _avg_length(series: pd.Series) -> float:
@@ -49,10 +65,18 @@ def _avg_length(series: pd.Series) -> float:
 
 def _detect_text(df: pd.DataFrame, exclude: Iterable[str] = ()) -> str:
     candidates = [c for c in df.columns if c not in set(exclude) and _is_texty(df[c])]
-    if not candidates:
-        raise DataError(f"No column with texts was found (every column holds numbers or is empty). Columns: {_names(df)}.")
     # A column named like a label is the text only if nothing else is (long label names like "card_not_working").
-    return max(candidates, key=lambda c: (c.lower() not in LABEL_NAMES, _avg_length(df[c])))  # first on ties
+    chosen = max(candidates, key=lambda c: (c.lower() not in LABEL_NAMES, _avg_length(df[c])), default=None)
+    if chosen is None or chosen.lower() in LABEL_NAMES:
+        # A column named like texts that holds none explains the problem better than any guess.
+        named = [c for c in df.columns if c.lower() in TEXT_NAMES and c not in candidates and c not in set(exclude)
+                 and df[c].notna().any()]
+        if named:
+            what = "lists" if _nested(df[named[0]]) else "only numbers"
+            raise DataError(f"Column '{named[0]}' holds {what}, not texts. Columns: {_names(df)}.")
+    if chosen is None:
+        raise DataError(f"No column with texts was found (every column holds numbers or is empty). Columns: {_names(df)}.")
+    return chosen  # first on ties
 
 
 def _detect_label(df: pd.DataFrame, text_column: str) -> str:
@@ -126,6 +150,8 @@ def order_labels(values: Iterable) -> list[str]:
     names = {n for n in (_label_name(v) for v in values) if n is not None}
     if names and all(_INT_RE.match(n) for n in names):
         return sorted(names, key=lambda n: (int(n), n))
+    if names and all(_NUMBER_RE.match(n) for n in names):
+        return sorted(names, key=lambda n: (float(n), n))
     return sorted(names, key=_natural_key)
 
 
@@ -160,6 +186,9 @@ def _check_column(df: pd.DataFrame, column: str, where: str = "the file") -> Non
 
 def _clean(df: pd.DataFrame, text_column: str, label_column: str, dropped: dict[str, int]) -> pd.DataFrame:
     """Strip texts, name labels, drop empty texts and missing labels (a row missing both counts as empty text)."""
+    if _nested(df[label_column]):
+        raise DataError(f"Column '{label_column}' holds lists of labels (several per text). This app learns one "
+                        "label per text: give each row a single label.")
     texts = ["" if _is_missing(v) else str(v).strip() for v in df[text_column]]
     labels = [_label_name(v) for v in df[label_column]]
     out = pd.DataFrame({"text": texts, "label": labels}, dtype=object)
@@ -179,6 +208,37 @@ def single_example_warning(label: str, in_validation: bool = False) -> str:
     return f"Label '{label}' has only one example, so it stays in training and is never tested. Add more examples of it."
 
 
+def single_examples_warning(labels: list[str]) -> str:
+    """Many labels with one example each: one sentence, not one per label."""
+    named = ", ".join(f"'{label}'" for label in labels[:3])
+    return (f"{len(labels):,} labels have only one training example each ({named}, …), so the model can hardly learn "
+            "them. Add more examples of them, or check that the label column is right.")
+
+
+def label_warnings(labels: list[str], label_column: str) -> list[str]:
+    """Labels that probably mean the same, and a header row that looks like data."""
+    warnings = []
+    by_case: dict[str, list[str]] = {}
+    for label in labels:
+        by_case.setdefault(label.casefold(), []).append(label)
+    for group in (g for g in by_case.values() if len(g) > 1):
+        names = ", ".join(f"'{label}'" for label in group[:-1]) + f" and '{group[-1]}'"
+        warnings.append(f"Labels {names} differ only in upper and lower case, so they are learnt as different "
+                        "labels. Write them the same way if they mean the same.")
+    if label_column in labels:
+        warnings.append(f"'{label_column}' is both the label column's name and one of its labels: if the file has no "
+                        "header row, its first row was taken as the column names. Add a header row (like text,label).")
+    return warnings
+
+
+def _check_not_a_score(labels: list[str], rows: int, label_column: str) -> None:
+    """Decimal numbers that hardly repeat are a score to predict (regression), not classes."""
+    if (len(labels) > max(10, rows // 2) and all(_NUMBER_RE.match(n) for n in labels)
+            and not all(_INT_RE.match(n) for n in labels)):
+        raise DataError(f"Column '{label_column}' holds {len(labels):,} different numbers in {rows:,} rows, so it looks "
+                        "like a score, not a label. A classifier needs a column of a few repeated labels.")
+
+
 def _split(df: pd.DataFrame, val_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Per-class seeded split: every class with >= 2 rows gets >= 1 validation row and keeps >= 1 training row.
 
@@ -187,16 +247,18 @@ def _split(df: pd.DataFrame, val_share: float, seed: int) -> tuple[pd.DataFrame,
     """
     rng = np.random.default_rng(seed)
     val_index: list[int] = []
-    warnings: list[str] = []
+    single: list[str] = []
     for label in order_labels(df["label"]):  # fixed class order keeps the random stream reproducible
         index = np.flatnonzero((df["label"] == label).to_numpy())
         if len(index) < 2:
-            warnings.append(single_example_warning(label))
+            single.append(label)
             continue
         n_val = min(len(index) - 1, max(1, round(len(index) * val_share)))
         val_index.extend(rng.permutation(index)[:n_val].tolist())
     if not val_index:
         raise DataError("Every label has only one example, so nothing is left to validate on. Add at least two examples per label.")
+    warnings = ([single_examples_warning(single)] if len(single) > SINGLE_EXAMPLE_LISTED
+                else [single_example_warning(label) for label in single])
     is_val = np.zeros(len(df), dtype=bool)
     is_val[val_index] = True
     # Keep file order inside each part: easier to read back, and still deterministic.
@@ -215,6 +277,7 @@ def load_training_data(
     text_column = (text_column or "").strip() or None  # the UI sends "" for "guess it"
     label_column = (label_column or "").strip() or None
     df = read_table(data_path)
+    read_warnings = list(df.attrs.get("read_warnings", []))
     for column in (text_column, label_column):
         if column is not None:
             _check_column(df, column)
@@ -234,9 +297,11 @@ def load_training_data(
         raise DataError(
             f"None of the {rows_read:,} rows can be used: each has an empty '{text_column}' or a missing '{label_column}'."
         )
+    _check_not_a_score(order_labels(data["label"]), len(data), label_column)
     warnings: list[str] = []
     if val_data_path:
         vdf = read_table(val_data_path)
+        read_warnings += vdf.attrs.get("read_warnings", [])
         for column in (text_column, label_column):
             _check_column(vdf, column, where="the validation file")
         rows_read += len(vdf)
@@ -267,9 +332,11 @@ def load_training_data(
             elif label not in val_labels:
                 warnings.append(f"Label '{label}' has no validation examples, so its score cannot be measured.")
 
+    labels = order_labels(list(train["label"]) + list(validation["label"]))
+    warnings = read_warnings + label_warnings(labels, label_column) + warnings
     return PreparedData(
         train=train, validation=validation,
-        labels=order_labels(list(train["label"]) + list(validation["label"])),
+        labels=labels,
         text_column=text_column, label_column=label_column,
         rows_read=rows_read, rows_kept=len(train) + len(validation), dropped=dropped,
         warnings=warnings, validation_source=source,

@@ -55,8 +55,6 @@ def build_report(
 ) -> dict[str, Any]:
     """Counts, class balance, duplicates, conflicts, leakage and length statistics, with plain warnings.
     `lengths`: text_lengths of the training then validation texts, when the caller already has them."""
-    from core.data import single_example_warning
-
     train, val = data.train, data.validation
     texts = list(train["text"]) + list(val["text"])
     labels_all = list(train["label"]) + list(val["label"])
@@ -85,7 +83,10 @@ def build_report(
         **{f"p{q}": _percentile(lengths, q) for q in PERCENTILES},
         "max": int(max(lengths)),
     }
-    truncated = sum(n > max_length for n in lengths) if max_length else None
+    suggested = suggest_max_length(lengths, model_max_length)
+    # What training will cut to: the chosen length, never beyond what the model reads; else the suggestion.
+    effective = min(max_length, model_max_length) if max_length else suggested
+    truncated = sum(n > effective for n in lengths)
 
     report: dict[str, Any] = {
         "rows_read": int(data.rows_read),
@@ -112,15 +113,18 @@ def build_report(
         "lengths": length_stats,
         "model_max_length": int(model_max_length),
         "max_length": int(max_length) if max_length else None,
+        "effective_max_length": int(effective),
         "truncated_count": truncated,
-        "truncated_share": round(truncated / len(lengths), 4) if truncated is not None else None,
-        "suggested_max_length": suggest_max_length(lengths, model_max_length),
+        "truncated_share": round(truncated / len(lengths), 4),
+        "suggested_max_length": suggested,
     }
-    report["warnings"] = _warnings(report, data, single_example_warning)
+    report["warnings"] = _warnings(report, data)
     return report
 
 
-def _warnings(report: dict[str, Any], data: "PreparedData", single_example_warning: Any) -> list[str]:
+def _warnings(report: dict[str, Any], data: "PreparedData") -> list[str]:
+    from core.data import SINGLE_EXAMPLE_LISTED, single_example_warning, single_examples_warning
+
     warnings = list(data.warnings)
     ratio = report["imbalance_ratio"]
     if ratio >= IMBALANCE_WARN_RATIO:
@@ -145,14 +149,25 @@ def _warnings(report: dict[str, Any], data: "PreparedData", single_example_warni
             f"{_texts(report['leakage']['count'])} in both training and validation, "
             "so validation scores will look better than they really are."
         )
-    share = report["truncated_share"]
-    if share is not None and share > TRUNCATION_WARN_SHARE:
+    share, effective = report["truncated_share"], report["effective_max_length"]
+    if share > TRUNCATION_WARN_SHARE and report["suggested_max_length"] > effective:
         warnings.append(
             f"Max length {report['max_length']} cuts {_pct(share)} of texts short ({report['truncated_count']:,}). "
-            f"A max length of {report['suggested_max_length']} would keep about 99 % of them whole."
+            f"A max length of {report['suggested_max_length']} would keep "
+            + ("about 99 % of them whole." if report["lengths"]["p99"] <= report["suggested_max_length"]
+               else "more of them whole (the most this model reads).")
         )
-    for label, count in report["class_counts"]["train"].items():
-        if count == 1 and not any(w.startswith(f"Label '{label}' has only one") for w in warnings):
+    elif share > TRUNCATION_WARN_SHARE:  # the model's own limit cuts them: no setting keeps them whole
+        warnings.append(
+            f"{_pct(share)} of texts ({report['truncated_count']:,}) are longer than the {effective:,} tokens this "
+            f"model reads, so only their first {effective:,} tokens are used."
+        )
+    singles = [label for label, count in report["class_counts"]["train"].items() if count == 1]
+    if len(singles) > SINGLE_EXAMPLE_LISTED:  # one sentence instead of a wall of them
+        warnings = [w for w in warnings if not any(w.startswith(f"Label '{label}' has only one") for label in singles)]
+        warnings.append(single_examples_warning(singles))
+    for label in singles if len(singles) <= SINGLE_EXAMPLE_LISTED else []:
+        if not any(w.startswith(f"Label '{label}' has only one") for w in warnings):
             warnings.append(single_example_warning(label, in_validation=report["class_counts"]["validation"][label] > 0))
     return list(dict.fromkeys(warnings))  # same sentence twice says nothing new
 
@@ -165,8 +180,12 @@ def _labels_sentence(total: dict[str, int]) -> str:
         return f"{len(total)} labels: " + ", ".join(f"{label} {n:,}" for label, n in total.items()) + "."
     low, high = min(total, key=total.get), max(total, key=total.get)
     if total[low] == total[high]:
-        return f"{len(total)} labels with {total[low]:,} rows each."
-    return f"{len(total)} labels, from {total[low]:,} rows ('{low}') to {total[high]:,} ('{high}')."
+        return f"{len(total)} labels with {_rows(total[low])} each."
+    return f"{len(total)} labels, from {_rows(total[low])} ('{low}') to {total[high]:,} ('{high}')."
+
+
+def _rows(n: int) -> str:
+    return "1 row" if n == 1 else f"{n:,} rows"
 
 
 def _texts(n: int) -> str:
@@ -195,16 +214,23 @@ def report_sentences(report: dict[str, Any]) -> list[str]:
     lines.append(_labels_sentence(report["class_counts"]["total"]))
     lengths = report["lengths"]
     unit = lengths["unit"]
-    lines.append(
-        f"Texts are {lengths['min']:,} to {lengths['max']:,} {unit} long (median {lengths['p50']:,}; "
-        f"99 % have at most {lengths['p99']:,})."
-    )
+    if lengths["min"] == lengths["max"]:
+        lines.append(f"Every text is {lengths['min']:,} {unit[:-1] if lengths['min'] == 1 else unit} long.")
+    else:
+        lines.append(
+            f"Texts are {lengths['min']:,} to {lengths['max']:,} {unit} long (median {lengths['p50']:,}; "
+            f"99 % have at most {lengths['p99']:,})."
+        )
     if unit == "words":
         lines.append("Lengths are counted in words because no tokenizer was given; models count tokens, usually more.")
     lines.append(f"Suggested max length: {report['suggested_max_length']:,} tokens.")
-    if report["max_length"]:
-        lines.append(
-            f"Max length {report['max_length']:,} cuts {report['truncated_count']:,} texts short "
-            f"({_pct(report['truncated_share'])})."
-        )
+    chosen, effective = report["max_length"], report.get("effective_max_length", report["max_length"])
+    count = report.get("truncated_count") or 0  # None in reports of older runs without a chosen length
+    cut = f"{count:,} {'text' if count == 1 else 'texts'} short ({_pct(report['truncated_share'])})"
+    if chosen and chosen > effective:
+        lines.append(f"Max length {chosen:,} is more than this model reads; it uses {effective:,}, which cuts {cut}.")
+    elif chosen:
+        lines.append(f"Max length {chosen:,} cuts {cut}.")
+    elif count:
+        lines[-1] = lines[-1][:-1] + f"; it cuts {cut}."
     return lines + list(report["warnings"])

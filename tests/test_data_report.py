@@ -45,10 +45,38 @@ def test_report_hand_computed(tiny):
     ]
 
 
-def test_report_without_max_length_has_no_truncation(tiny):
+def test_report_without_max_length_measures_the_suggested_one(tiny):
     r = build_report(tiny)
-    assert (r["max_length"], r["truncated_count"], r["truncated_share"]) == (None, None, None)
+    assert (r["max_length"], r["effective_max_length"], r["truncated_count"], r["truncated_share"]) == (None, 16, 0, 0.0)
     assert not any("cuts" in w for w in r["warnings"])
+    assert "Suggested max length: 16 tokens." in report_sentences(r)
+
+
+def test_lengths_beyond_what_the_model_reads(tiny):
+    # Word lengths [1,1,2,2,2,2,2,3,3,5]; a "model" that reads 2 tokens cuts three texts whatever is chosen.
+    r = build_report(tiny, max_length=4096, model_max_length=2)
+    assert (r["effective_max_length"], r["truncated_count"], r["suggested_max_length"]) == (2, 3, 2)
+    assert "Max length 4,096 is more than this model reads; it uses 2, which cuts 3 texts short (30.0 %)." in (
+        report_sentences(r))
+    assert r["warnings"][-1] == "30.0 % of texts (3) are longer than the 2 tokens this model reads, so only their first 2 tokens are used."
+    auto = build_report(tiny, model_max_length=2)
+    assert "Suggested max length: 2 tokens; it cuts 3 texts short (30.0 %)." in report_sentences(auto)
+    assert auto["warnings"][-1] == r["warnings"][-1]
+    # A chosen length shorter than the model's limit, which itself cuts: the suggestion says it cannot keep 99 %.
+    short = build_report(tiny, max_length=1, model_max_length=2)
+    assert short["warnings"][-1] == ("Max length 1 cuts 80.0 % of texts short (8). "
+                                     "A max length of 2 would keep more of them whole (the most this model reads).")
+
+
+def test_many_labels_with_one_example_are_one_sentence(tmp_path):
+    rows = "".join(f"text {i},common\n" for i in range(10)) + "".join(f"rare text {i},rare_{i}\n" for i in range(8))
+    data = load_training_data(write(tmp_path, "r.csv", "text,label\n" + rows))
+    warning = ("8 labels have only one training example each ('rare_0', 'rare_1', 'rare_2', …), so the model can "
+               "hardly learn them. Add more examples of them, or check that the label column is right.")
+    assert data.warnings == [warning]
+    assert build_report(data)["warnings"] == [warning,
+        "The labels are imbalanced: 'common' has 10 times as many examples as 'rare_0'. Training weights rare labels "
+        "up (class weights, on by default), but more examples of them help most."]
 
 
 def prepared(train: list[tuple[str, str]], val: list[tuple[str, str]], warnings=()) -> PreparedData:

@@ -123,7 +123,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         check.sentences = [s for s in check.sentences if s not in check.warnings]
         check.class_counts = dict(report["class_counts"]["total"])
         check.suggested_max_length = int(report["suggested_max_length"])
-        check.marked_max_length = chosen or check.suggested_max_length
+        check.marked_max_length = int(report["effective_max_length"])  # never beyond what the model reads
         check.lengths = histogram_sample(text_lengths(data, tokenizer))  # the report's own measurement
         check.baseline = baseline(data) if with_baseline else baseline_if_ready(data)
         check.ok, check.reason = True, ""
