@@ -20,6 +20,12 @@ MODEL_CHOICES: list[tuple[str, str]] = [
     ("xlm-roberta-base · 278M params · multilingual · needs internet", "FacebookAI/xlm-roberta-base"),
 ]
 
+# A folder from_pretrained can build a classifier from: weights, and the vocabulary of a tokenizer (without one,
+# transformers 5 quietly builds an empty tokenizer that turns every word into [UNK]).
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model", "spm.model",
+                   "sentencepiece.bpe.model")
+
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "default", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
 
@@ -51,6 +57,11 @@ def resolve_model(name: str) -> str:
     if folder is not None:
         if not folder.is_dir() or not (folder / "config.json").exists():
             raise ModelError(f"The folder '{name}' does not contain a saved model (config.json is missing).")
+        if not any((folder / f).exists() for f in WEIGHT_FILES):
+            raise ModelError(f"The folder '{name}' has no model weights (model.safetensors or pytorch_model.bin is missing).")
+        if not any((folder / f).exists() for f in TOKENIZER_FILES):
+            raise ModelError(f"The folder '{name}' has no tokenizer (tokenizer.json or vocab.txt is missing): "
+                             "save the tokenizer into the same folder as the model.")
         return str(folder.resolve())
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ModelError(f"The folder '{name}' does not exist.")

@@ -66,6 +66,25 @@ def test_folder_without_a_model_message(tmp_path):
     assert err.value.message == f"The folder '{tmp_path}' does not contain a saved model (config.json is missing)."
 
 
+def test_folder_without_weights_or_tokenizer_message(tmp_path, tiny_model_dir):
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, folder)
+    assert resolve_model(str(folder)) == str(folder.resolve())
+    (folder / "tokenizer.json").unlink()
+    (folder / "vocab.txt").unlink(missing_ok=True)
+    with pytest.raises(ModelError) as err:
+        resolve_model(str(folder))
+    assert err.value.message == (f"The folder '{folder}' has no tokenizer (tokenizer.json or vocab.txt is missing): "
+                                 "save the tokenizer into the same folder as the model.")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(ModelError) as err:
+        resolve_model(str(folder))
+    assert err.value.message == (f"The folder '{folder}' has no model weights "
+                                 "(model.safetensors or pytorch_model.bin is missing).")
+
+
 def test_hub_id_offline_fails_fast_with_one_sentence(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     outcome = {}
