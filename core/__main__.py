@@ -39,45 +39,52 @@ def _bar(fraction: float, width: int = 30) -> str:
     return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
-def follow(run_dir: Path, out=sys.stdout) -> str:
+@dataclasses.dataclass
+class _Printed:
+    """What follow() has printed already, so following the same run again (after Ctrl-C) does not repeat it."""
+
+    epochs: int = 0
+    header: bool = False
+    stage: str = ""
+    line: str = ""
+    settings: bool = False
+
+
+def follow(run_dir: Path, out=sys.stdout, printed: _Printed | None = None) -> str:
     """Print a live progress line and each epoch's validation numbers until the run ends; returns the final state."""
     from core import runs
     from core.events import EPOCH_TABLE_HEADER, format_epoch_row
 
-    printed_epochs = 0
-    header_done = False
-    last_stage = ""
-    last_line = ""
-    settings_shown = False
+    p = printed or _Printed()
     while True:
         view = runs.view(run_dir)
-        if view.settings and not settings_shown:
-            settings_shown = True
+        if view.settings and not p.settings:
+            p.settings = True
             out.write(f"\rSettings: {view.settings}{' ' * 20}\n")
         if view.state == "queued":
             position = runs.queue_position(run_dir)
             line = f"Waiting in the queue: position {position}"
-            if position and position > 1 and line != last_line:
-                last_line = line
+            if position and position > 1 and line != p.line:
+                p.line = line
                 out.write(f"\r{line}   " + ("" if out.isatty() else "\n"))
         complete = [r for r in view.epochs if r.accuracy is not None]
-        for row in complete[printed_epochs:]:
-            if not header_done:
+        for row in complete[p.epochs:]:
+            if not p.header:
                 out.write(f"\n{EPOCH_TABLE_HEADER}\n")
-                header_done = True
+                p.header = True
             out.write(f"\r{format_epoch_row(row)}{' ' * 40}\n")
-        printed_epochs = len(complete)
+        p.epochs = len(complete)
         # Evaluations, then the stage, then progress: a poll that sees the last evaluation and "Saving the model"
         # prints them in the order they happened.
-        if view.stage and view.stage != last_stage and view.state in ("queued", "running"):
-            last_stage = view.stage
+        if view.stage and view.stage != p.stage and view.state in ("queued", "running"):
+            p.stage = view.stage
             out.write(f"\r{view.stage}...{' ' * 60}\n")
         if view.total_steps:
             eta = f"ETA {view.eta_seconds:.0f}s" if view.eta_seconds is not None else ""
             speed = f"{view.samples_per_second:.1f} samples/s" if view.samples_per_second else ""
             line = f"{_bar(view.fraction_done)} step {view.step}/{view.total_steps} epoch {view.epoch:.2f} {speed} {eta}"
-            if line != last_line:  # piped output gets one line per change, not one per poll
-                last_line = line
+            if line != p.line:  # piped output gets one line per change, not one per poll
+                p.line = line
                 out.write(f"\r{line}   " + ("" if out.isatty() else "\n"))
         out.flush()
         if view.state in ("finished", "failed", "cancelled", "interrupted"):
@@ -89,17 +96,33 @@ def follow(run_dir: Path, out=sys.stdout) -> str:
 def _follow_with_ctrl_c(run_dir: Path) -> int:
     from core import runs
 
+    printed = _Printed()
     try:
-        state = follow(run_dir)
+        state = follow(run_dir, printed=printed)
     except KeyboardInterrupt:
         print("\nStopping after the current step (a checkpoint is saved)...", flush=True)
         runs.cancel(run_dir)
-        state = follow(run_dir)
+        try:
+            state = follow(run_dir, printed=printed)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting; the run still stops by itself
+            print(f"\nThe run is still stopping in the background. Continue it later with: "
+                  f"python -m core resume {run_dir}")
+            return 3
     print(f"Run directory: {run_dir}")
     if state == "finished":
         print(f"Try it: python -c \"from transformers import pipeline; "
-              f"print(pipeline('text-classification', model='{run_dir / 'model'}')('your text here'))\"")
+              f"print(pipeline('text-classification', model='{run_dir / 'model'}')('your text here', truncation=True))\"")
+    elif state in ("cancelled", "interrupted", "failed"):
+        print(f"Continue it with: python -m core resume {run_dir}")
     return {"finished": 0, "cancelled": 3}.get(state, 1)
+
+
+def _run_dir(given: Path, runs_dir: Path | None) -> Path:
+    """A run folder as given, or a run id (as `runs` prints it) inside the runs folder."""
+    from core import rundir, runs
+
+    inside = (runs_dir or runs.runs_root()) / given
+    return inside if not (given / rundir.RUN_INFO).exists() and (inside / rundir.RUN_INFO).exists() else given
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,27 +144,38 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError("Give the data file with --data, e.g. --data reviews.csv")
             config = _config_from_args(args)
             print("Checking the data...", flush=True)
-            run_dir = runs.create_run(config, args.runs_dir)
-            _print_data_summary(run_dir)
+            try:
+                run_dir = runs.create_run(config, args.runs_dir)
+            except KeyboardInterrupt:
+                print("\nCancelled: no run was created.", file=sys.stderr)
+                return 130
+            _print_data_summary(run_dir, guessed=not (config.text_column and config.label_column))
             runs.start(run_dir)
             return _follow_with_ctrl_c(run_dir)
         if args.command == "resume":
-            runs.resume(args.run_dir)
-            return _follow_with_ctrl_c(args.run_dir)
-        for summary in runs.list_runs(args.runs_dir):
+            run_dir = _run_dir(args.run_dir, args.runs_dir)
+            runs.resume(run_dir)
+            return _follow_with_ctrl_c(run_dir)
+        summaries = runs.list_runs(args.runs_dir)
+        for summary in summaries:
             score = f"macro-F1 {summary.best_f1:.3f}" if summary.best_f1 is not None else ""
             print(f"{summary.run_id:<48} {summary.state:<12} {score}")
+        if not summaries:
+            print(f"No runs yet in {args.runs_dir or runs.runs_root()}.")
         return 0
     except UserError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return 2
 
 
-def _print_data_summary(run_dir: Path) -> None:
+def _print_data_summary(run_dir: Path, guessed: bool) -> None:
     from core import rundir
     from core.data_report import report_sentences
 
-    for sentence in report_sentences(rundir.read_json(run_dir / rundir.REPORT, {})):
+    report = rundir.read_json(run_dir / rundir.REPORT, {})
+    hint = " (guessed; choose others with --text and --label)" if guessed else ""
+    print(f"  Texts from column '{report['text_column']}', labels from column '{report['label_column']}'{hint}.")
+    for sentence in report_sentences(report):
         print(f"  {sentence}")
     baseline = rundir.read_json(run_dir / rundir.BASELINE, {})
     if baseline:

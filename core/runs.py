@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -71,19 +72,30 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
     name = config.run_name or Path(config.data_path).stem
     config = config.replace(text_column=data.text_column, label_column=data.label_column, run_name=name)
 
+    report = data_report(data, tokenizer, config.max_length or None, model_max_length(tokenizer))
+    fitted = baseline(data)
+
     root = Path(root) if root else runs_root()
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}-{secrets.token_hex(2)}"
     run_dir = root / run_id
-    (run_dir / "data").mkdir(parents=True)
-    config.save(run_dir / rundir.CONFIG)
-    rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": run_id, "name": name, "owner": owner, "created": time.time()})
-    rundir.write_json(run_dir / rundir.LABELS, data.labels)
-    data.train.to_parquet(run_dir / rundir.TRAIN_DATA, index=False)
-    data.validation.to_parquet(run_dir / rundir.VALIDATION_DATA, index=False)
-    report = data_report(data, tokenizer, config.max_length or None, model_max_length(tokenizer))
-    rundir.write_json(run_dir / rundir.REPORT, report)
-    rundir.write_json(run_dir / rundir.BASELINE, baseline(data))
-    rundir.write_status(run_dir, "queued", pid=None)
+    try:
+        (run_dir / "data").mkdir(parents=True)
+    except OSError as exc:
+        raise UserError(f"The runs folder '{root}' cannot be used: {exc.strerror or exc}.") from None
+    try:  # all or nothing: an interrupted write (Ctrl-C, a full disk) leaves no half-made run behind
+        config.save(run_dir / rundir.CONFIG)
+        rundir.write_json(run_dir / rundir.LABELS, data.labels)
+        data.train.to_parquet(run_dir / rundir.TRAIN_DATA, index=False)
+        data.validation.to_parquet(run_dir / rundir.VALIDATION_DATA, index=False)
+        rundir.write_json(run_dir / rundir.REPORT, report)
+        rundir.write_json(run_dir / rundir.BASELINE, fitted)
+        rundir.write_status(run_dir, "queued", pid=None)
+        # Last: a folder is a run (listed, openable) once run.json exists.
+        rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": run_id, "name": name, "owner": owner,
+                                                      "created": time.time()})
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     return run_dir
 
 

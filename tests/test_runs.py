@@ -115,6 +115,50 @@ def test_cli_resume_of_something_that_is_not_a_run(tmp_path):
     assert result.stderr.strip() == f"Error: There is no run at '{tmp_path / 'nope'}'."
 
 
+def test_cli_resume_takes_a_run_id_and_runs_says_when_there_are_none(tmp_path):
+    assert _cli("--runs-dir", str(tmp_path), "runs").stdout.strip() == f"No runs yet in {tmp_path}."
+    run_dir = tmp_path / "20261123-101010-reviews-ab12"
+    run_dir.mkdir()
+    rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": run_dir.name})
+    rundir.write_status(run_dir, "finished", pid=None)
+    result = _cli("--runs-dir", str(tmp_path), "resume", run_dir.name)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "Error: Only a stopped, interrupted or failed run can be resumed; this one is finished."
+
+
+def test_cli_a_file_as_the_runs_folder(tmp_path, example_data):
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("x")
+    result = _cli("--runs-dir", str(not_a_folder), "train", "--data", str(example_data))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"Error: The runs folder '{not_a_folder}' cannot be used: Not a directory."
+
+
+def test_an_interrupted_create_run_leaves_no_half_made_run(tmp_path, example_data, monkeypatch):
+    from core.config import TrainConfig
+
+    def interrupted(path, value):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rundir, "write_json", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runs.create_run(TrainConfig(data_path=str(example_data)), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_a_second_ctrl_c_stops_waiting_without_a_traceback(tmp_path, monkeypatch, capsys):
+    import core.__main__ as cli
+
+    def follow(run_dir, out=None, printed=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "follow", follow)
+    monkeypatch.setattr(runs, "cancel", lambda run_dir: None)
+    assert cli._follow_with_ctrl_c(tmp_path) == 3
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"The run is still stopping in the background. Continue it later with: python -m core resume {tmp_path}")
+
+
 def _cli(*args, cwd=ROOT):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, cwd=cwd, env=env)
@@ -127,6 +171,8 @@ def test_cli_trains_and_prints_the_epoch_table(tmp_path, example_data, tiny_mode
     assert "epoch | train loss | val loss | accuracy | macro-F1" in result.stdout
     assert "FINISHED: Validation accuracy" in result.stdout
     assert "4 labels: account 55, billing 100, shipping 75, technical 90." in result.stdout
+    assert ("Texts from column 'text', labels from column 'label' (guessed; choose others with --text and --label)."
+            in result.stdout)
     assert "Settings: cpu (" in result.stdout and " · batch 32 · learning rate 0.001 · " in result.stdout
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert (run_dir / "model" / "config.json").exists()
