@@ -146,7 +146,7 @@ def _encoding(raw: bytes) -> tuple[str, int]:
         pass
     lenient = raw.decode("utf-8", errors="replace")
     bad = lenient.count("\ufffd")
-    multibyte = sum(1 for ch in lenient if ord(ch) > 127 and ch != "\ufffd")
+    multibyte = len(lenient) - len(lenient.encode("ascii", "ignore")) - bad  # valid non-ASCII characters
     if multibyte > bad:
         return "utf-8-sig", bad
     try:
