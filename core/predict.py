@@ -205,7 +205,7 @@ def read_input_table(path: Path | str) -> pd.DataFrame:
     """Read an uploaded CSV/TSV/XLSX/... with the same reader as training data (DataError on failure)."""
     from core.data import read_table
 
-    df = read_table(Path(path))
+    df = read_table(Path(path), keep_blank_rows=True)
     if df.empty:
         raise DataError("The uploaded table has no rows.")
     return df

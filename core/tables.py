@@ -20,8 +20,9 @@ from core.errors import DataError
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 64 * 1024
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read CSV/TSV/TXT, JSONL/JSON, Parquet or XLSX by extension (anything else is tried as CSV)."""
+def read_table(path: str | Path, keep_blank_rows: bool = False) -> pd.DataFrame:
+    """Read CSV/TSV/TXT, JSONL/JSON, Parquet or XLSX by extension (anything else is tried as CSV).
+    `keep_blank_rows`: rows with every cell empty stay (predictions must line up with the input's rows)."""
     path = Path(path)
     name = path.name
     if not path.exists():
@@ -55,7 +56,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     df.columns = [str(c).strip() for c in df.columns]
     # Spreadsheet exports often carry empty trailing columns; they are noise, not data.
     df = df.drop(columns=[c for c in df.columns if c.startswith("Unnamed:") and df[c].isna().all()])
-    df = df.dropna(how="all").reset_index(drop=True)
+    if not keep_blank_rows:
+        df = df.dropna(how="all").reset_index(drop=True)
     if len(df.columns) == 0 or len(df) == 0:
         raise DataError(f"The file '{name}' has no rows of data.")
     df.attrs["read_warnings"] = read_warnings

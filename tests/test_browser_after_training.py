@@ -76,7 +76,7 @@ def test_after_training_user_evaluates_predicts_and_downloads(browser_page, app_
     page.locator("#tc-batch-file input[type=file]").set_input_files(str(upload))
     expect(page.locator("#tc-batch-note")).to_contain_text("3 rows", timeout=30_000)
     page.locator("#tc-batch-button").click()
-    expect(page.locator("#tc-batch-note")).to_contain_text("Predicted 3 rows", timeout=60_000)
+    expect(page.locator("#tc-batch-note")).to_contain_text("Predicted 3 of 3 rows", timeout=60_000)
     with page.expect_download() as download:
         page.locator("#tc-batch-download a").first.click()
     predicted = tmp_path / "predicted.csv"

@@ -202,12 +202,22 @@ def test_predict_tab_handlers(run_dir: Path, tmp_path: Path) -> None:
     assert tokens["token"].tolist()[0] == "[CLS]" and scores["label"].tolist() == LABELS
 
     upload = tmp_path / "in.tsv"
-    upload.write_text("id\tbody\n1\trefund my card please\n2\t@SUM(1)\n")
-    column, note = predict_tab.on_upload(str(upload))
-    assert column.value == "body" and note.startswith("2 rows, 2 columns.")
+    upload.write_text("id\tbody\n1\trefund my card please\n2\t@SUM(1)\n\t\n")
+    column, note, preview, download = predict_tab.on_upload(str(upload))
+    assert column.value == "body" and note.startswith("3 rows, 2 columns.") and download is None
     preview, out_path, note = predict_tab.on_predict_file(str(upload), "body", state)
-    assert note.startswith("Predicted 2 rows.") and len(preview) == 2
-    assert Path(out_path).read_text().splitlines()[2].startswith("2,'@SUM(1)")
+    assert note == ("Predicted 2 of 3 rows. 1 row with no text was left without a prediction. "
+                    "Download the CSV below (first 20 rows shown).")
+    lines = Path(out_path).read_text().splitlines()
+    assert lines[2].startswith("2,'@SUM(1)") and lines[3].startswith(",,,") and len(lines) == 4  # every row, in order
+    # A file that cannot be read: its reason, not "pick a column", and no stale predictions left on show.
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(b"\x00\x01\x02binary")
+    column, note, preview, download = predict_tab.on_upload(str(garbage))
+    assert note == "The file 'garbage.csv' is not a text table; it may be damaged or in another format."
+    assert download is None and preview.empty
+    preview, out_path, note = predict_tab.on_predict_file(str(garbage), None, state)
+    assert out_path is None and note.startswith("The file 'garbage.csv' is not a text table")
 
 
 def test_cache_keeps_only_the_most_recent_models(run_dir: Path, tmp_path: Path, tiny_model_dir: str,

@@ -68,6 +68,20 @@ def test_on_start_refuses_while_data_is_unusable():
     assert "only one label" in note and "disabled" in note
 
 
+def test_on_start_refuses_while_the_shown_run_is_active(tmp_path):
+    from core import rundir
+
+    run_dir = tmp_path / "r1"
+    run_dir.mkdir()
+    rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": "r1", "name": "support_tickets"})
+    rundir.write_status(run_dir, "running", pid=None)
+    run_id, note = train_tab.on_start({"ok": True}, "d.csv", "", "", DEFAULT_MODEL, 1, 0, 0, 0, 0.2, 0, True, True, 42,
+                                      "s-owner", str(run_dir))
+    assert isinstance(run_id, dict) and list(tmp_path.iterdir()) == [run_dir]  # nothing new was created
+    assert note == ('<div class="tc-blocked">&#x27;support_tickets&#x27; is still running. Stop it first, or start '
+                    'the next run when it has finished.</div>')
+
+
 # ----- events -> charts ----------------------------------------------------------------------------------------
 
 def test_loss_frame_has_training_and_validation_points():

@@ -105,17 +105,23 @@ def on_predict(text: str | None, run_state: str | None) -> tuple:
 
 
 def on_upload(file_path: str | None) -> tuple:
-    """(text column dropdown, note) for an uploaded table: its columns, the likely text column preselected."""
+    """(text column dropdown, note, preview, download) for an uploaded table: its columns, the likely text column
+    preselected; the previous file's predictions are cleared so they are never taken for this file's."""
+    cleared = (_empty_preview(), None)
     if not file_path:
-        return gr.Dropdown(choices=[], value=None), ""
+        return gr.Dropdown(choices=[], value=None), "", *cleared
     try:
         df = predict.read_input_table(file_path)
     except UserError as exc:
         gr.Warning(exc.message)
-        return gr.Dropdown(choices=[], value=None), _esc(exc.message)
+        return gr.Dropdown(choices=[], value=None), _esc(exc.message), *cleared
     columns = [str(c) for c in df.columns]
     return (gr.Dropdown(choices=columns, value=predict.guess_text_column(df)),
-            f"{len(df):,} rows, {len(columns)} columns. Check the text column, then press Predict file.")
+            f"{len(df):,} rows, {len(columns)} columns. Check the text column, then press Predict file.", *cleared)
+
+
+def _empty_preview() -> pd.DataFrame:
+    return pd.DataFrame(columns=["your columns", "predicted", "confidence", "prob_<label> for each label"])
 
 
 def on_predict_file(file_path: str | None, column: str | None, run_state: str | None,
@@ -127,16 +133,20 @@ def on_predict_file(file_path: str | None, column: str | None, run_state: str | 
             raise UserError(problem)
         if not file_path:
             raise UserError("Upload a CSV, TSV or XLSX file first.")
+        df = predict.read_input_table(file_path)  # first: a file that cannot be read says why, not "pick a column"
         if not column:
             raise UserError("Pick the column that holds the texts.")
-        df = predict.read_input_table(file_path)
         out = fresh_folder("predictions") / f"predictions-{Path(file_path).stem}.csv"
         result = predict.predict_table(run_dir, df, column, out, progress=lambda f: progress(f, desc="Predicting"))
     except UserError as exc:
         gr.Warning(exc.message)
-        return gr.skip(), gr.skip(), _esc(exc.message)
+        return _empty_preview(), None, _esc(exc.message)
+    empty = int((result["predicted"] == "").sum())
+    skipped = f" {empty:,} rows with no text were left without a prediction." if empty > 1 else (
+        " 1 row with no text was left without a prediction." if empty else "")
     return (result.head(PREVIEW_ROWS), str(out),
-            f"Predicted {len(result):,} rows. Download the CSV below (first {PREVIEW_ROWS} rows shown).")
+            f"Predicted {len(result) - empty:,} of {len(result):,} rows.{skipped} Download the CSV below "
+            f"(first {PREVIEW_ROWS} rows shown).")
 
 
 def api_predict(text: str, run_id: str) -> dict[str, float]:
@@ -184,7 +194,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
             batch_note = gr.Markdown(elem_id="tc-batch-note")
             download = gr.File(label="Predictions (CSV)", interactive=False, elem_id="tc-batch-download")
         with gr.Column(scale=2, min_width=320):
-            preview = gr.Dataframe(pd.DataFrame(columns=["your columns", "predicted", "confidence", "prob_<label> for each label"]),
+            preview = gr.Dataframe(_empty_preview(),
                                    label=f"Preview (first {PREVIEW_ROWS} rows)", interactive=False, max_height=400,
                                    elem_id="tc-batch-preview")
 
@@ -198,7 +208,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     examples.click(lambda sample: sample[0], [examples], [text], api_visibility="private", queue=False,
                    show_progress="hidden").then(
         on_predict, [text, ctx.run_state], outputs, api_visibility="private", show_progress="hidden")
-    upload.change(on_upload, [upload], [column, batch_note], api_visibility="private")
+    upload.change(on_upload, [upload], [column, batch_note, preview, download], api_visibility="private")
     batch_button.click(on_predict_file, [upload, column, ctx.run_state], [preview, download, batch_note],
                        api_visibility="private", concurrency_limit=1)
     gr.api(api_predict, api_name="predict", concurrency_limit=4)

@@ -144,6 +144,12 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, m
         reason = status.get("reason") or "Choose your data on the Data step first."
         gr.Warning(reason)
         return gr.skip(), start_note_html(status)
+    shown, _ = _view(run_dir)
+    if shown is not None and shown.state in charts.ACTIVE_STATES:  # a second click would queue the same run twice
+        message = (f"'{_run_name(run_dir)}' is still {shown.state}. Stop it first, or start the next run when it "
+                   "has finished.")
+        gr.Warning(message)
+        return gr.skip(), f'<div class="tc-blocked">{_esc(message)}</div>'
     try:
         config = config_from_ui(data_path, text_col, label_col, model, epochs, lr, batch, max_len, val_share,
                                 patience, class_weights, seed, warm_start_head=warm_start_head)
