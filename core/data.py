@@ -231,12 +231,16 @@ def label_warnings(labels: list[str], label_column: str) -> list[str]:
     return warnings
 
 
-def _check_not_a_score(labels: list[str], rows: int, label_column: str) -> None:
-    """Decimal numbers that hardly repeat are a score to predict (regression), not classes."""
+def _check_label_column(labels: list[str], rows: int, label_column: str) -> None:
+    """Refuse columns that cannot be labels: an id (a new value in every row), or decimal numbers that hardly repeat
+    (a score to predict, i.e. regression, not classes)."""
     if (len(labels) > max(10, rows // 2) and all(_NUMBER_RE.match(n) for n in labels)
             and not all(_INT_RE.match(n) for n in labels)):
         raise DataError(f"Column '{label_column}' holds {len(labels):,} different numbers in {rows:,} rows, so it looks "
                         "like a score, not a label. A classifier needs a column of a few repeated labels.")
+    if len(labels) == rows >= 4:
+        raise DataError(f"Column '{label_column}' has a different value in every row, so it is not a column of labels "
+                        "(an id?). Choose the column whose values repeat, like 'spam' / 'not spam'.")
 
 
 def _split(df: pd.DataFrame, val_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
@@ -297,7 +301,7 @@ def load_training_data(
         raise DataError(
             f"None of the {rows_read:,} rows can be used: each has an empty '{text_column}' or a missing '{label_column}'."
         )
-    _check_not_a_score(order_labels(data["label"]), len(data), label_column)
+    _check_label_column(order_labels(data["label"]), len(data), label_column)
     warnings: list[str] = []
     if val_data_path:
         vdf = read_table(val_data_path)

@@ -104,33 +104,62 @@ def headline_table(ev: Evaluation) -> pd.DataFrame:
     return pd.DataFrame(rows).round(4)
 
 
+ROUGH_BELOW = 30  # validation texts under which the verdict says the scores are rough
+
+
+def short_label(name: str, limit: int = 18) -> str:
+    """A label cut to fit a chart's axis in the middle, so names that share a long prefix stay told apart."""
+    if len(name) <= limit:
+        return name
+    keep = limit - 1
+    return name[: (keep + 1) // 2] + "…" + name[len(name) - keep // 2:]
+
+
+def outcome(ev: Evaluation) -> str | None:
+    """'better', 'same' or 'worse' than the baseline by macro-F1; None without a baseline. With few validation texts
+    a row or two moves the scores a lot: a gap under about one standard error of an accuracy estimate
+    (0.5 / sqrt(n)) is called a tie rather than a win."""
+    if not ev.baseline:
+        return None
+    n = int(ev.metrics.get("num_validation") or len(ev.predictions))
+    diff = float(ev.metrics.get("f1_macro") or 0.0) - float(ev.baseline.get("f1_macro") or 0.0)
+    margin = max(0.01, 0.5 / math.sqrt(max(1, n)))
+    return "better" if diff > margin else "worse" if diff < -margin else "same"
+
+
 def verdict(ev: Evaluation) -> str:
     """One sentence: did the transformer earn its cost over the baseline (by macro-F1)?"""
     f1 = float(ev.metrics.get("f1_macro") or 0.0)
     n = int(ev.metrics.get("num_validation") or len(ev.predictions))
-    head = f"Macro-F1 {f1:.3f}, accuracy {float(ev.metrics.get('accuracy') or 0.0):.3f} on {n} validation texts."
-    if not ev.baseline:
+    texts = "1 validation text" if n == 1 else f"{n:,} validation texts"
+    head = f"Macro-F1 {f1:.3f}, accuracy {float(ev.metrics.get('accuracy') or 0.0):.3f} on {texts}."
+    if 0 < n < ROUGH_BELOW:
+        head += f" With so few, one text moves accuracy by {100 / n:.0f} points: treat the scores as rough."
+    result = outcome(ev)
+    if result is None:
         return head + " (No baseline available for this run.)"
     base = float(ev.baseline.get("f1_macro") or 0.0)
     method = ev.baseline.get("method", METHOD)
-    diff = f1 - base
-    # With few validation texts a row or two moves the scores a lot: a gap under about one standard error
-    # of an accuracy estimate (0.5 / sqrt(n)) is called a tie rather than a win.
-    margin = max(0.01, 0.5 / math.sqrt(max(1, n)))
-    if diff > margin:
-        return head + f" The transformer beats the {method} baseline by {diff:+.3f} macro-F1."
-    if diff < -margin:
-        return head + (f" The {method} baseline is better by {-diff:.3f} macro-F1: "
+    if result == "better":
+        return head + f" The transformer beats the {method} baseline by {f1 - base:+.3f} macro-F1."
+    if result == "worse":
+        return head + (f" The {method} baseline is better by {base - f1:.3f} macro-F1: "
                        "more epochs, more data or a larger model may help; or use the baseline.")
     return head + f" About the same as the {method} baseline ({base:.3f}): the transformer has not earned its cost yet."
 
 
 def per_class_table(ev: Evaluation) -> pd.DataFrame:
-    """precision / recall / F1 / support per label, plus the baseline's F1 when known."""
+    """precision / recall / F1 / support per label, plus the baseline's F1 when known. A label with no validation
+    texts has no recall or F1 (blank, not 0, and left out of macro-F1), and no precision unless it was predicted."""
     df = pd.DataFrame(ev.metrics["per_class"], columns=["label", "precision", "recall", "f1", "support"])
+    predicted = [sum(row[j] for row in ev.confusion) for j in range(len(ev.labels))] if ev.confusion else None
+    absent = df["support"] == 0
+    df.loc[absent, ["recall", "f1"]] = float("nan")
+    if predicted is not None and len(predicted) == len(df):
+        df.loc[absent & (pd.Series(predicted) == 0), "precision"] = float("nan")
     if ev.baseline and ev.baseline.get("per_class"):
         base = {str(r["label"]): r.get("f1") for r in ev.baseline["per_class"]}
-        df["baseline f1"] = [base.get(str(lab)) for lab in df["label"]]
+        df["baseline f1"] = [None if gone else base.get(str(lab)) for lab, gone in zip(df["label"], absent)]
     return df.round(4)
 
 
@@ -162,7 +191,7 @@ def confusion_figure(ev: Evaluation) -> Any:
     ax = fig.add_subplot(111)
     image = ax.imshow(cm, cmap="Blues")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, ticks=MaxNLocator(integer=True))  # counts: no 1.25 texts
-    short = [lab if len(lab) <= 18 else lab[:17] + "…" for lab in ev.labels]
+    short = [short_label(lab) for lab in ev.labels]
     font = 10 if n <= 20 else max(6, 10 - (n - 20) // 8)  # 50 names must fit beside a 12-inch matrix
     ax.set_xticks(range(n), labels=short, rotation=45, ha="right", fontsize=font)
     ax.set_yticks(range(n), labels=short, fontsize=font)

@@ -364,6 +364,10 @@ def test_what_cannot_be_a_label_or_a_text(tmp_path):
     with raises("Column 'score' holds 40 different numbers in 40 rows, so it looks like a score, not a label. "
                 "A classifier needs a column of a few repeated labels."):
         load_training_data(write(tmp_path, "s.csv", scores), label_column="score")
+    ids = "id,text,label\n" + "".join(f"{1000 + i},text {i},{'ab'[i % 2]}\n" for i in range(6))
+    with raises("Column 'id' has a different value in every row, so it is not a column of labels (an id?). "
+                "Choose the column whose values repeat, like 'spam' / 'not spam'."):
+        load_training_data(write(tmp_path, "ids.csv", ids), label_column="id")
     numbers = "text,label\n" + "".join(f"{i * 7},{'ab'[i % 2]}\n" for i in range(10))
     with raises("Column 'text' holds only numbers, not texts. Columns: text, label."):
         load_training_data(write(tmp_path, "n.csv", numbers))

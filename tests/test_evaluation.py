@@ -74,8 +74,8 @@ def test_headline_and_verdict_compare_with_the_baseline(tmp_path: Path) -> None:
     assert table["accuracy"].tolist() == [pytest.approx(2 / 6, abs=1e-4), 0.5]
     f1 = ev.metrics["f1_macro"]
     assert evaluation.verdict(ev) == (
-        f"Macro-F1 {f1:.3f}, accuracy 0.333 on 6 validation texts. "
-        f"The transformer beats the TF-IDF + linear SVM baseline by {f1 - 0.05:+.3f} macro-F1."
+        f"Macro-F1 {f1:.3f}, accuracy 0.333 on 6 validation texts. With so few, one text moves accuracy by 17 "
+        f"points: treat the scores as rough. The transformer beats the TF-IDF + linear SVM baseline by {f1 - 0.05:+.3f} macro-F1."
     )
 
 
@@ -90,6 +90,18 @@ def test_verdict_calls_a_small_gap_a_tie(tmp_path: Path) -> None:
 def test_verdict_when_the_baseline_wins(run: Path) -> None:
     ev = evaluation.load_evaluation(run)  # computed baseline: 1.0 macro-F1, model 0.33
     assert "baseline is better by" in evaluation.verdict(ev)
+
+
+def test_few_validation_texts_and_labels_without_any(tmp_path: Path) -> None:
+    ev = evaluation.load_evaluation(write_run(tmp_path, baseline_f1=0.05))
+    assert "on 6 validation texts. With so few, one text moves accuracy by 17 points: treat the scores as rough." in (
+        evaluation.verdict(ev))
+    assert evaluation.outcome(ev) == "better"
+    # A label with no validation texts: blank recall and F1 (not 0, which macro-F1 leaves out too).
+    ev.metrics["per_class"][2]["support"] = 0
+    table = evaluation.per_class_table(ev)
+    assert table.iloc[2][["recall", "f1"]].isna().all() and not pd.isna(table.iloc[1]["f1"])
+    assert evaluation.short_label("category_with_a_long_name_07") == "category_…_name_07"
 
 
 def test_per_class_table(run: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from core.evaluation import short_label
 from core.events import RunView
 
 LOSS_COLUMNS = ["step", "loss", "series"]
@@ -230,7 +231,7 @@ def class_counts_figure(counts: dict[str, int] | None) -> Any:
     items = sorted((counts or {}).items(), key=lambda kv: -kv[1])  # stable: equal counts keep the label order
     if not items:
         return _placeholder(fig, ax, "Label counts appear here once the data is checked")
-    names = [str(k) if len(str(k)) <= 18 else str(k)[:17] + "…" for k, _ in items]
+    names = [short_label(str(k)) for k, _ in items]
     ax.bar(range(len(items)), [int(v) for _, v in items], color="#6366f1")
     angle = label_angle(names)
     font = 9 if len(names) <= 20 else max(5, 9 - (len(names) - 20) // 10)
