@@ -17,6 +17,8 @@ IMBALANCE_WARN_RATIO = 5.0
 TRUNCATION_WARN_SHARE = 0.05
 EXAMPLES = 5  # how many example texts a report section carries
 TOKENIZE_BATCH = 1024
+UNKNOWN_WARN_SHARE = 0.1  # emoji are [UNK] too: a few per tweet must not set it off
+UNKNOWN_SAMPLE = 500  # texts tokenised to measure unknown words: enough for a share, cheap on any file
 PERCENTILES = (50, 90, 95, 99)
 
 
@@ -42,6 +44,18 @@ def text_lengths(texts: list[str], tokenizer: Any) -> list[int]:
         ids = tokenizer(batch, add_special_tokens=True, truncation=False, padding=False, verbose=False)["input_ids"]
         lengths.extend(len(x) for x in ids)
     return lengths
+
+
+def unknown_share(texts: list[str], tokenizer: Any) -> float | None:
+    """Share of a sample's tokens that the vocabulary does not know ([UNK]): high for a language or script the model
+    was not trained on, which then sees most words as the same token. None without a tokenizer or an unknown token."""
+    unk = getattr(tokenizer, "unk_token_id", None) if tokenizer is not None else None
+    if unk is None or not texts:
+        return None
+    step = max(1, len(texts) // UNKNOWN_SAMPLE)
+    ids = tokenizer(texts[::step][:UNKNOWN_SAMPLE], add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+    total = sum(len(x) for x in ids)
+    return round(sum(x.count(unk) for x in ids) / total, 4) if total else None
 
 
 def _counts(labels: list[str], column: Any) -> dict[str, int]:
@@ -117,6 +131,7 @@ def build_report(
         "truncated_count": truncated,
         "truncated_share": round(truncated / len(lengths), 4),
         "suggested_max_length": suggested,
+        "unknown_token_share": unknown_share(texts, tokenizer),
     }
     report["warnings"] = _warnings(report, data)
     return report
@@ -148,6 +163,13 @@ def _warnings(report: dict[str, Any], data: "PreparedData") -> list[str]:
         warnings.append(
             f"{_texts(report['leakage']['count'])} in both training and validation, "
             "so validation scores will look better than they really are."
+        )
+    unknown = report["unknown_token_share"]
+    if unknown is not None and unknown > UNKNOWN_WARN_SHARE:
+        warnings.append(
+            f"{_pct(unknown)} of the words are unknown to this model's vocabulary (it reads them all as the same "
+            "[UNK] token): the texts are probably in a language or script it was not trained on (or mostly emoji). "
+            "A multilingual model such as xlm-roberta-base reads them."
         )
     share, effective = report["truncated_share"], report["effective_max_length"]
     if share > TRUNCATION_WARN_SHARE and report["suggested_max_length"] > effective:

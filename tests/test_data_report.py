@@ -202,3 +202,18 @@ def test_example_data_is_usable(example_data):
     r = build_report(data)
     assert r["duplicates"]["rows"] == 0 and r["conflicts"]["count"] == 0 and r["warnings"] == []
     assert 5 <= r["lengths"]["min"] and r["lengths"]["max"] <= 30
+
+
+def test_words_the_model_cannot_read_are_warned_about(tmp_path, default_model_path):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(default_model_path)
+    rows = [("我很喜欢这个产品", "好"), ("这个产品很差", "差"), ("质量非常好", "好"), ("完全不能用", "差")]
+    chinese = build_report(prepared(rows, rows[:2]), tokenizer=tok)
+    assert chinese["unknown_token_share"] > 0.9
+    assert chinese["warnings"][-1].endswith(
+        "of the words are unknown to this model's vocabulary (it reads them all as the same [UNK] token): the texts "
+        "are probably in a language or script it was not trained on (or mostly emoji). A multilingual model such as "
+        "xlm-roberta-base reads them.")
+    english = build_report(prepared([("my parcel is late", "a"), ("refund please", "b")], []), tokenizer=tok)
+    assert english["unknown_token_share"] == 0.0 and not any("[UNK]" in w for w in english["warnings"])
