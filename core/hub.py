@@ -119,14 +119,17 @@ def normalise_repo_id(repo_id: str | None, username: str, run_dir: Path | str) -
     repo_id = (repo_id or "").strip().strip("/")
     if not repo_id:
         return default_repo_id(username, run_dir)
-    if "/" not in repo_id:
-        repo_id = f"{username}/{repo_id}"
+    check_repo_name(repo_id)
+    return repo_id if "/" in repo_id else f"{username}/{repo_id}"
+
+
+def check_repo_name(repo_id: str) -> None:
+    """Refuse a name the Hub would refuse, as typed ('name' or 'user/name'); needs no network or token."""
     parts = repo_id.split("/")
-    if len(parts) != 2 or not all(_REPO_NAME.match(p) for p in parts) or ".." in repo_id or repo_id.endswith(".git"):
+    if len(parts) > 2 or not all(_REPO_NAME.match(p) for p in parts) or ".." in repo_id or repo_id.endswith(".git"):
         raise UserError(
             f"'{repo_id}' is not a valid repository name: use letters, digits, '-', '_' or '.', like 'user/my-model'."
         )
-    return repo_id
 
 
 def push_to_hub(
@@ -142,6 +145,8 @@ def push_to_hub(
     Order matters: nothing is uploaded until the repo is known to be writable, and the local model folder is only
     ever read, so a failed push never loses it.
     """
+    if (repo_id or "").strip().strip("/"):
+        check_repo_name(repo_id.strip().strip("/"))  # first: a typo is fixable without a token or a network
     token = resolve_token(token, oauth_token)
     if not token:
         raise UserError(NO_TOKEN_MESSAGE)

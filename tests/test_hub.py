@@ -106,9 +106,10 @@ def test_pushed_folder_is_exactly_the_downloaded_zip(run_dir: Path) -> None:
 def test_repo_name_gets_the_user_namespace_and_is_validated(run_dir: Path) -> None:
     api = FakeApi()
     assert hub.push_to_hub(run_dir, repo_id="my-model", token=TOKEN, api=api).repo_id == "alice/my-model"
-    with pytest.raises(UserError, match="^'alice/bad name' is not a valid repository name: use letters, digits, "
+    # Checked as typed, before the token or the network: offline and without a token it still says what is wrong.
+    with pytest.raises(UserError, match="^'bad name' is not a valid repository name: use letters, digits, "
                                         "'-', '_' or '.', like 'user/my-model'.$"):
-        hub.push_to_hub(run_dir, repo_id="bad name", token=TOKEN, api=FakeApi())
+        hub.push_to_hub(run_dir, repo_id="bad name", token="", api=FakeApi())
 
 
 def test_oauth_token_is_used_when_nothing_is_typed(run_dir: Path) -> None:
