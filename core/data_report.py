@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # core.data imports this module at its end, so only type-chec
     from core.data import PreparedData
 
 IMBALANCE_WARN_RATIO = 5.0
+FEW_EXAMPLES = 10  # a label with fewer examples than this (but more than one) is learnt only roughly
 TRUNCATION_WARN_SHARE = 0.05
 EXAMPLES = 5  # how many example texts a report section carries
 TOKENIZE_BATCH = 1024
@@ -191,6 +192,15 @@ def _warnings(report: dict[str, Any], data: "PreparedData") -> list[str]:
     for label in singles if len(singles) <= SINGLE_EXAMPLE_LISTED else []:
         if not any(w.startswith(f"Label '{label}' has only one") for w in warnings):
             warnings.append(single_example_warning(label, in_validation=report["class_counts"]["validation"][label] > 0))
+    total = report["class_counts"]["total"]
+    few = sorted((n, label) for label, n in total.items() if 1 < n < FEW_EXAMPLES and
+                 report["class_counts"]["train"][label] > 1)
+    if few:
+        n, label = few[0]
+        which = f"Label '{label}' has" if len(few) == 1 else f"{len(few):,} labels have"
+        warnings.append(f"{which} fewer than {FEW_EXAMPLES} examples (fewest: '{label}' with {n}), so the model "
+                        "learns them only roughly and their scores rest on one or two texts. 20 or more per label "
+                        "work much better.")
     return list(dict.fromkeys(warnings))  # same sentence twice says nothing new
 
 

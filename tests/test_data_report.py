@@ -10,6 +10,11 @@ from core.data import PreparedData, build_report, load_training_data, order_labe
 from tests.test_data import write
 
 
+def few(which: str, label: str, n: int) -> str:
+    return (f"{which} fewer than 10 examples (fewest: '{label}' with {n}), so the model learns them only roughly and "
+            "their scores rest on one or two texts. 20 or more per label work much better.")
+
+
 @pytest.fixture
 def tiny(tmp_path) -> PreparedData:
     """Hand-checked: 10 texts, word lengths sorted [1,1,2,2,2,2,2,3,3,5]."""
@@ -42,6 +47,7 @@ def test_report_hand_computed(tiny):
         "Fix their labels so the model is not taught both.",
         "1 text appears in both training and validation, so validation scores will look better than they really are.",
         "Max length 2 cuts 30.0 % of texts short (3). A max length of 16 would keep about 99 % of them whole.",
+        few("2 labels have", "neg", 5),
     ]
 
 
@@ -58,13 +64,13 @@ def test_lengths_beyond_what_the_model_reads(tiny):
     assert (r["effective_max_length"], r["truncated_count"], r["suggested_max_length"]) == (2, 3, 2)
     assert "Max length 4,096 is more than this model reads; it uses 2, which cuts 3 texts short (30.0 %)." in (
         report_sentences(r))
-    assert r["warnings"][-1] == "30.0 % of texts (3) are longer than the 2 tokens this model reads, so only their first 2 tokens are used."
+    assert r["warnings"][-2] == "30.0 % of texts (3) are longer than the 2 tokens this model reads, so only their first 2 tokens are used."
     auto = build_report(tiny, model_max_length=2)
     assert "Suggested max length: 2 tokens; it cuts 3 texts short (30.0 %)." in report_sentences(auto)
-    assert auto["warnings"][-1] == r["warnings"][-1]
+    assert auto["warnings"][-2] == r["warnings"][-2]
     # A chosen length shorter than the model's limit, which itself cuts: the suggestion says it cannot keep 99 %.
     short = build_report(tiny, max_length=1, model_max_length=2)
-    assert short["warnings"][-1] == ("Max length 1 cuts 80.0 % of texts short (8). "
+    assert short["warnings"][-2] == ("Max length 1 cuts 80.0 % of texts short (8). "
                                      "A max length of 2 would keep more of them whole (the most this model reads).")
 
 
@@ -102,7 +108,7 @@ def test_report_imbalance_and_single_example_warnings():
     data = prepared([(f"t{i}", "a") for i in range(9)] + [("u", "b"), ("v", "b")], [],
                     ["Label 'b' has only one example, so it stays in training and is never tested. Add more examples of it."])
     assert build_report(data)["imbalance_ratio"] == 4.5
-    assert build_report(data)["warnings"] == list(data.warnings)
+    assert build_report(data)["warnings"] == list(data.warnings) + [few("2 labels have", "b", 2)]
 
 
 
@@ -112,7 +118,8 @@ def test_label_with_two_examples_is_split_and_named_as_one_training_example(tmp_
 
     r = build_report(load_training_data(make_csv(tmp_path, {"a": 6, "b": 6, "d": 2}), seed=1))
     assert r["class_counts"]["train"]["d"] == r["class_counts"]["validation"]["d"] == 1
-    assert r["warnings"] == ["Label 'd' has only one training example. Add more examples of it."]
+    assert r["warnings"] == ["Label 'd' has only one training example. Add more examples of it.",
+                             few("2 labels have", "a", 6)]  # 'd' is named above already
 
 
 def test_validation_file_label_with_one_training_example_and_none_to_test(tmp_path):
@@ -120,7 +127,8 @@ def test_validation_file_label_with_one_training_example_and_none_to_test(tmp_pa
     val = write(tmp_path, "v.csv", "text,label\nan a,a\na b,b\n")
     r = build_report(load_training_data(train, val_data_path=val))
     assert r["warnings"] == [
-        "Label 'c' has only one example, so it stays in training and is never tested. Add more examples of it."]
+        "Label 'c' has only one example, so it stays in training and is never tested. Add more examples of it.",
+        few("2 labels have", "a", 4)]
 
 
 class FakeTokenizer:
@@ -211,9 +219,9 @@ def test_words_the_model_cannot_read_are_warned_about(tmp_path, default_model_pa
     rows = [("我很喜欢这个产品", "好"), ("这个产品很差", "差"), ("质量非常好", "好"), ("完全不能用", "差")]
     chinese = build_report(prepared(rows, rows[:2]), tokenizer=tok)
     assert chinese["unknown_token_share"] > 0.9
-    assert chinese["warnings"][-1].endswith(
+    assert any(w.endswith(
         "of the words are unknown to this model's vocabulary (it reads them all as the same [UNK] token): the texts "
         "are probably in a language or script it was not trained on (or mostly emoji). A multilingual model such as "
-        "xlm-roberta-base reads them.")
+        "xlm-roberta-base reads them.") for w in chinese["warnings"])
     english = build_report(prepared([("my parcel is late", "a"), ("refund please", "b")], []), tokenizer=tok)
     assert english["unknown_token_share"] == 0.0 and not any("[UNK]" in w for w in english["warnings"])

@@ -78,7 +78,8 @@ def trace_tables(trace: dict[str, Any]) -> tuple[str, pd.DataFrame, pd.DataFrame
     scores = pd.DataFrame({"label": list(trace["logits"]),
                            "logit": [round(v, 4) for v in trace["logits"].values()],
                            "softmax probability": [round(v, 4) for v in trace["probs"].values()]})
-    summary = (f"**Predicted:** {_esc(trace['predicted'])} ({trace['confidence']:.1%}) · "
+    # First-strong isolate: a right-to-left label (Arabic, Hebrew) does not reorder the sentence around it.
+    summary = (f"**Predicted:** \u2068{_esc(trace['predicted'])}\u2069 ({trace['confidence']:.1%}) · "
                f"{len(trace['tokens'])} tokens, including the special [CLS]/[SEP]-style markers. "
                "Text → tokenizer (word pieces → ids, attention mask 1 = real token) → model → one logit per "
                "label → softmax → probabilities that sum to 1.")
