@@ -178,20 +178,18 @@ def misclassified(ev: Evaluation, true_label: str | None = None, predicted_label
 
 def confusion_figure(ev: Evaluation) -> Any:
     """The confusion matrix as a matplotlib Figure with label names (rows true, columns predicted)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)  # no display on a server; pyplot is never used, so no global state
-    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
+
+    from core.plotting import axis_labels, figure
 
     cm = ev.confusion
     n = len(ev.labels)
     size = min(12.0, 2.5 + 0.6 * n)
-    fig = Figure(figsize=(size, size * 0.85), dpi=100)
+    fig = figure(figsize=(size, size * 0.85), dpi=100)
     ax = fig.add_subplot(111)
     image = ax.imshow(cm, cmap="Blues")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, ticks=MaxNLocator(integer=True))  # counts: no 1.25 texts
-    short = [short_label(lab) for lab in ev.labels]
+    short = axis_labels(ev.labels, short_label)
     font = 10 if n <= 20 else max(6, 10 - (n - 20) // 8)  # 50 names must fit beside a 12-inch matrix
     ax.set_xticks(range(n), labels=short, rotation=45, ha="right", fontsize=font)
     ax.set_yticks(range(n), labels=short, fontsize=font)

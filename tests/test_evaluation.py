@@ -201,3 +201,12 @@ def test_evaluate_tab_handlers(tmp_path: Path) -> None:
     assert "Train a model or open a run from the Runs tab first." in note and content.visible is False
     note, *_ = evaluate_tab.show(f"{run}|running")
     assert "This run has not finished training yet" in note
+
+
+def test_chart_labels_no_font_can_draw_are_shown_by_position() -> None:
+    from core.plotting import axis_labels, drawable
+
+    hieroglyphs = "\U00013000\U00013001"  # in no font that ships with matplotlib or a usual server
+    assert drawable("café · naïve") and not drawable(hieroglyphs)
+    assert axis_labels(["positive", hieroglyphs, "category_with_a_long_name_07"], evaluation.short_label) == [
+        "positive", "label #2", "category_…_name_07"]

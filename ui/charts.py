@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from core.evaluation import short_label
+from core.plotting import axis_labels
 from core.events import RunView
 
 LOSS_COLUMNS = ["step", "loss", "series"]
@@ -206,9 +207,9 @@ def view_signature(view: RunView | None) -> str:
 
 def _report_figure(title: str) -> tuple[Any, Any]:
     """The data step's two charts share one size and look, so they sit side by side evenly."""
-    from matplotlib.figure import Figure
+    from core.plotting import figure
 
-    fig = Figure(figsize=(6.4, 2.9), dpi=100, layout="constrained")
+    fig = figure(figsize=(6.4, 2.9), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=11, fontweight="bold")
     for side in ("top", "right"):
@@ -231,7 +232,7 @@ def class_counts_figure(counts: dict[str, int] | None) -> Any:
     items = sorted((counts or {}).items(), key=lambda kv: -kv[1])  # stable: equal counts keep the label order
     if not items:
         return _placeholder(fig, ax, "Label counts appear here once the data is checked")
-    names = [short_label(str(k)) for k, _ in items]
+    names = axis_labels([str(k) for k, _ in items], short_label)
     ax.bar(range(len(items)), [int(v) for _, v in items], color="#6366f1")
     angle = label_angle(names)
     font = 9 if len(names) <= 20 else max(5, 9 - (len(names) - 20) // 10)
