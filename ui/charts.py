@@ -260,9 +260,11 @@ def token_histogram_figure(lengths: Sequence[int], max_length: int | None, autom
     ax.set_ylabel("texts")
     if not values:
         return _placeholder(fig, ax, "Token lengths appear here once the data is checked")
-    top = max(max(values), int(max_length or 0))
-    bins = min(40, max(5, top - min(values) + 1))
-    edges = [min(values) + i * (top + 1 - min(values)) / bins for i in range(bins + 1)]
+    # Bins span the line too: with every text past a short max length, bins over the texts alone would be
+    # slivers a token wide beside the line.
+    low, top = min(min(values), int(max_length or min(values))), max(max(values), int(max_length or 0))
+    bins = min(40, max(5, top - low + 1))
+    edges = [low + i * (top + 1 - low) / bins for i in range(bins + 1)]
     fits = [v for v in values if not max_length or v <= max_length]
     cut = [v for v in values if max_length and v > max_length]
     ax.hist([fits, cut], bins=edges, stacked=True, color=["#6366f1", "#ef4444"],
@@ -270,10 +272,16 @@ def token_histogram_figure(lengths: Sequence[int], max_length: int | None, autom
     if max_length:
         how = "automatic" if automatic else "chosen"
         ax.axvline(max_length + 0.5, color="#0f172a", linestyle="--", linewidth=1.4)
+        # The note sits on the side of the line with room: left of a line near the right edge, else right of it
+        # (a line at the left edge, when every text is longer, would push it over the axis).
+        near_left = (max_length - low) < 0.4 * (top + 1 - low)
         ax.annotate(f"max length {max_length} ({how})", xy=(max_length + 0.5, 1), xycoords=("data", "axes fraction"),
-                    xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=9, color="#0f172a")
+                    xytext=(4 if near_left else -4, -4), textcoords="offset points", ha="left" if near_left else "right",
+                    va="top", fontsize=9, color="#0f172a")
         if cut:
-            ax.legend(frameon=False, fontsize=8, loc="upper left")
+            ax.legend(frameon=False, fontsize=8, loc="upper right" if near_left else "upper left")
+        ax.set_ylim(top=ax.get_ylim()[1] * 1.3)  # headroom: the note and the legend sit above the bars
+    ax.yaxis.get_major_locator().set_params(integer=True)  # counts of texts
     return fig
 
 
