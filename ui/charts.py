@@ -36,7 +36,7 @@ def _frame(rows: list[tuple], columns: list[str], dtypes: list[str]) -> pd.DataF
 
 
 LOSS_COLORS = {"training loss": "#6366f1", "validation loss": "#f97316"}
-METRIC_COLORS = {"accuracy": "#10b981", "macro-F1": "#0ea5e9"}
+METRIC_COLORS = {"accuracy": "#10b981", "macro-F1": "#a855f7"}  # green and purple: apart at a glance
 LOSS_SERIES = tuple(LOSS_COLORS)
 METRIC_SERIES = tuple(METRIC_COLORS)
 
@@ -224,14 +224,15 @@ def _placeholder(fig: Any, ax: Any, note: str) -> Any:
     return fig
 
 
-def class_counts_figure(counts: dict[str, int] | None) -> Any:
+def class_counts_figure(counts: dict[str, int] | None,
+                        empty_note: str = "Label counts appear here once the data is checked") -> Any:
     """Examples per label as a matplotlib bar chart, most frequent first. Matplotlib rather than gr.BarPlot: the
     names must turn upright when there are many, and Gradio's bar chart neither takes a new label angle in an
     update nor makes room for slanted names."""
     fig, ax = _report_figure("Examples per label")
     items = sorted((counts or {}).items(), key=lambda kv: -kv[1])  # stable: equal counts keep the label order
     if not items:
-        return _placeholder(fig, ax, "Label counts appear here once the data is checked")
+        return _placeholder(fig, ax, empty_note)
     names = axis_labels([str(k) for k, _ in items], short_label)
     ax.bar(range(len(items)), [int(v) for _, v in items], color="#6366f1")
     angle = label_angle(names)
@@ -252,14 +253,15 @@ def label_angle(labels: Sequence[str]) -> int:
     return -45 if len(labels) <= 20 else -90
 
 
-def token_histogram_figure(lengths: Sequence[int], max_length: int | None, automatic: bool = True) -> Any:
+def token_histogram_figure(lengths: Sequence[int], max_length: int | None, automatic: bool = True,
+                           empty_note: str = "Token lengths appear here once the data is checked") -> Any:
     """A matplotlib histogram of token lengths with the max length drawn as a line; texts past it are red."""
     fig, ax = _report_figure("Text length in tokens")
     values = [int(x) for x in lengths if x is not None]
     ax.set_xlabel("tokens per text")
     ax.set_ylabel("texts")
     if not values:
-        return _placeholder(fig, ax, "Token lengths appear here once the data is checked")
+        return _placeholder(fig, ax, empty_note)
     # Bins span the line too: with every text past a short max length, bins over the texts alone would be
     # slivers a token wide beside the line.
     low, top = min(min(values), int(max_length or min(values))), max(max(values), int(max_length or 0))

@@ -153,6 +153,9 @@ def status_html(check: DataCheck) -> str:
     return f'<div class="{cls}" id="tc-data-blocked">{prefix}{html.escape(check.reason)}</div>'
 
 
+BLOCKED_CHART = "No chart: this data cannot be used yet (see above)"
+
+
 def check_outputs(check: DataCheck) -> tuple:
     """DataCheck -> (status, sentences, warnings, baseline, class plot, length plot, next button, data status)."""
     return (
@@ -160,7 +163,7 @@ def check_outputs(check: DataCheck) -> tuple:
         charts.sentences_markdown(check.sentences + ([check.note] if check.note else [])),
         charts.warnings_html(check.warnings) if check.ok else "",
         BASELINE_PENDING if check.ok and check.baseline is None else baseline_markdown(check.baseline),
-        charts.class_counts_figure(check.class_counts),
+        charts.class_counts_figure(check.class_counts, *([BLOCKED_CHART] if check.file_name and not check.ok else [])),
         length_plot_update(check),
         gr.Button(interactive=check.ok),
         check.status(),
@@ -169,7 +172,8 @@ def check_outputs(check: DataCheck) -> tuple:
 
 def length_plot_update(check: DataCheck) -> Any:
     automatic = check.marked_max_length == check.suggested_max_length
-    return charts.token_histogram_figure(check.lengths, check.marked_max_length, automatic=automatic)
+    blocked = [BLOCKED_CHART] if check.file_name and not check.ok else []
+    return charts.token_histogram_figure(check.lengths, check.marked_max_length, automatic, *blocked)
 
 
 def _dropdown(columns: list[str], value: str | None) -> gr.Dropdown:
