@@ -38,7 +38,7 @@ SINGLE_EXAMPLE_LISTED = 5  # past this many labels with one example, one sentenc
 
 # ---------------------------------------------------------------- columns and labels
 
-def _is_number(value: Any) -> bool:
+def looks_numeric(value: Any) -> bool:
     """A number, or a string that is one (delimited files are read as text)."""
     if isinstance(value, str):
         return bool(_NUMBER_RE.match(value.strip()))
@@ -51,7 +51,7 @@ def _is_texty(series: pd.Series) -> bool:
     if values.empty or not (pd.api.types.is_string_dtype(series) or series.dtype == object):
         return False
     strings = [v for v in values if isinstance(v, str)]
-    return len(strings) >= 0.9 * len(values) and sum(map(_is_number, strings)) < 0.9 * len(strings)
+    return len(strings) >= 0.9 * len(values) and sum(map(looks_numeric, strings)) < 0.9 * len(strings)
 
 
 def _nested(series: pd.Series) -> bool:

@@ -213,10 +213,14 @@ def read_input_table(path: Path | str) -> pd.DataFrame:
 
 def guess_text_column(df: pd.DataFrame) -> str:
     """The column with the longest texts on average: the likely text column."""
+    from core.data import looks_numeric
+
     best, best_len = str(df.columns[0]), -1.0
     for col in df.columns:
         values = df[col].dropna()
         if values.empty or not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        if values.map(looks_numeric).mean() > 0.9:  # ids and timestamps read from a CSV are strings too
             continue
         mean_len = float(values.astype(str).str.len().mean())
         if mean_len > best_len:

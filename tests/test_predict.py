@@ -183,6 +183,9 @@ def test_predict_table_unknown_column(run_dir: Path, tmp_path: Path) -> None:
 def test_guess_text_column() -> None:
     df = pd.DataFrame({"id": [1, 2], "tag": ["a", "b"], "body": ["a long text here", "another long text"]})
     assert predict.guess_text_column(df) == "body"
+    # From a CSV every cell is a string: a long numeric id is still not the text.
+    df = pd.DataFrame({"created": ["1700000000000123", "1700000000000456"], "body": ["so slow", "broken"]})
+    assert predict.guess_text_column(df) == "body"
 
 
 def test_predict_tab_handlers(run_dir: Path, tmp_path: Path) -> None:
