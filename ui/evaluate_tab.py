@@ -98,7 +98,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
         count = gr.Markdown(elem_id="tc-eval-mistakes-count")
         # Fixed shares and a cap on shown characters: a 2,000-word text otherwise squeezes the labels off screen.
         mistakes = gr.Dataframe(pd.DataFrame(columns=_MISTAKE_COLUMNS), interactive=False, wrap=True,
-                                max_height=480, column_widths=["64%", "14%", "14%", "8%"], max_chars=500,
+                                max_height=480, column_widths=["62%", "14%", "14%", "10%"], max_chars=500,
                                 elem_id="tc-eval-mistakes")
     outputs = [note, content, headline, per_class, confusion, true_filter, pred_filter, mistakes, count]
     ctx.run_state.change(show, [ctx.run_state], outputs, api_visibility="private", show_progress="minimal",
