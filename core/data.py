@@ -295,8 +295,10 @@ def load_training_data(
         label_column = _detect_label(df, text_column)
 
     dropped: dict[str, int] = {}
-    rows_read = len(df)
+    rows_read = len(df) + df.attrs.get("blank_rows", 0)
     data = _clean(df, text_column, label_column, dropped)
+    if df.attrs.get("blank_rows"):
+        dropped["blank"] = df.attrs["blank_rows"]
     if data.empty:
         raise DataError(
             f"None of the {rows_read:,} rows can be used: each has an empty '{text_column}' or a missing '{label_column}'."
@@ -308,7 +310,9 @@ def load_training_data(
         read_warnings += vdf.attrs.get("read_warnings", [])
         for column in (text_column, label_column):
             _check_column(vdf, column, where="the validation file")
-        rows_read += len(vdf)
+        rows_read += len(vdf) + vdf.attrs.get("blank_rows", 0)
+        if vdf.attrs.get("blank_rows"):
+            dropped["blank"] = dropped.get("blank", 0) + vdf.attrs["blank_rows"]
         train, validation = data, _clean(vdf, text_column, label_column, dropped)
         if validation.empty:
             raise DataError(f"The validation file has no usable rows: each has an empty '{text_column}' or a missing '{label_column}'.")

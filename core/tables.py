@@ -56,11 +56,13 @@ def read_table(path: str | Path, keep_blank_rows: bool = False) -> pd.DataFrame:
     df.columns = [str(c).strip() for c in df.columns]
     # Spreadsheet exports often carry empty trailing columns; they are noise, not data.
     df = df.drop(columns=[c for c in df.columns if c.startswith("Unnamed:") and df[c].isna().all()])
+    rows = len(df)
     if not keep_blank_rows:
         df = df.dropna(how="all").reset_index(drop=True)
     if len(df.columns) == 0 or len(df) == 0:
         raise DataError(f"The file '{name}' has no rows of data.")
     df.attrs["read_warnings"] = read_warnings
+    df.attrs["blank_rows"] = rows - len(df)  # counted, so the rows read match the file's own count
     return df
 
 

@@ -238,8 +238,9 @@ def test_cleaning_counts_and_columns(tmp_path):
     path = write(tmp_path, "c.csv", "text,label\n  padded text  , pos \n,neg\n   ,neg\nno label,\n"
                  "good one,pos\nbad one,neg\nfine one,pos\nworse one,neg\n,\n")
     data = load_training_data(path)
-    assert (data.rows_read, data.rows_kept) == (8, 5)  # the all-empty row is not a row at all
-    assert data.dropped == {"empty text": 2, "missing label": 1}
+    # The all-empty row counts too, so the rows read match the row count a spreadsheet shows.
+    assert (data.rows_read, data.rows_kept) == (9, 5)
+    assert data.dropped == {"empty text": 2, "missing label": 1, "blank": 1}
     assert list(data.train.columns) == ["text", "label"] == list(data.validation.columns)
     everything = pd.concat([data.train, data.validation])
     assert "padded text" in everything["text"].tolist() and set(everything["label"]) == {"pos", "neg"}
