@@ -76,7 +76,9 @@ def follow(run_dir: Path, out=sys.stdout, printed: _Printed | None = None) -> st
         p.epochs = len(complete)
         # Evaluations, then the stage, then progress: a poll that sees the last evaluation and "Saving the model"
         # prints them in the order they happened.
-        if view.stage and view.stage != p.stage and view.state in ("queued", "running"):
+        # "Training" waits for the run's settings (written as training begins), so they print first.
+        settings_due = view.stage == "Training" and not view.settings
+        if view.stage and view.stage != p.stage and view.state in ("queued", "running") and not settings_due:
             p.stage = view.stage
             out.write(f"\r{view.stage}...{' ' * 60}\n")
         if view.total_steps:

@@ -96,6 +96,23 @@ def test_cli_prints_the_last_evaluation_before_the_stage_that_follows_it(two_epo
     assert lines.index("Saving the model...") < lines.index("[##############################] step 4/4 epoch 2.00 16.0 samples/s ETA 2s")
 
 
+def test_cli_prints_the_settings_before_training_starts(two_epoch_events, monkeypatch):
+    import io
+
+    from core import __main__ as cli, runs
+
+    training = _ev("status", message="Training", time=99.5)
+    # A poll can land between the "Training" status and the "started" event that carries the settings.
+    first = two_epoch_events[:1] + [training]
+    views = iter([fold(first), fold(first + two_epoch_events[1:3]), fold(first + two_epoch_events[1:])])
+    monkeypatch.setattr(runs, "view", lambda run_dir: next(views))
+    monkeypatch.setattr(cli.time, "sleep", lambda seconds: None)
+    out = io.StringIO()
+    assert cli.follow("unused", out) == "finished"
+    lines = [line.strip("\r").rstrip() for line in out.getvalue().splitlines() if line.strip()]
+    assert lines.index("Settings: training texts 8") < lines.index("Training...")
+
+
 def test_read_events_skips_a_half_written_last_line(tmp_path):
     append_event(tmp_path, "started", total_steps=3)
     append_event(tmp_path, "log", step=1, epoch=0.3, loss=2.0)
