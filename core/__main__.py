@@ -146,11 +146,18 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError("Give the data file with --data, e.g. --data reviews.csv")
             config = _config_from_args(args)
             print("Checking the data...", flush=True)
+            from core import warm_child
+
+            warm_child.prepare_one()  # the training child imports torch and transformers meanwhile
             try:
                 run_dir = runs.create_run(config, args.runs_dir)
             except KeyboardInterrupt:
+                warm_child.discard()
                 print("\nCancelled: no run was created.", file=sys.stderr)
                 return 130
+            except UserError:
+                warm_child.discard()
+                raise
             _print_data_summary(run_dir, guessed=not (config.text_column and config.label_column))
             runs.start(run_dir)
             return _follow_with_ctrl_c(run_dir)

@@ -48,6 +48,13 @@ def prepare() -> None:
         _spawn_locked()
 
 
+def prepare_one() -> None:
+    """Start one waiting child for a run about to be created (the CLI: it imports while the data is checked);
+    it is not replaced when it ends."""
+    with _lock:
+        _spawn_locked()
+
+
 def _spawn_locked() -> None:
     global _waiting
     if _waiting is not None and _waiting.poll() is None:
