@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     from core import runs
 
     try:
+        if args.runs_dir is not None and args.runs_dir.exists() and not args.runs_dir.is_dir():
+            raise UserError(f"The runs folder '{args.runs_dir}' cannot be used: Not a directory.")
         if args.command == "train":
             if args.data_path is None:
                 raise UserError("Give the data file with --data, e.g. --data reviews.csv")

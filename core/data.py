@@ -293,6 +293,9 @@ def load_training_data(
         text_column = _detect_text(df, exclude=[label_column])
     elif label_column is None:
         label_column = _detect_label(df, text_column)
+    numbers = df[text_column].dropna()
+    if len(numbers) and numbers.map(looks_numeric).all():  # chosen by hand too: numbers are no texts to learn from
+        raise DataError(f"Column '{text_column}' holds only numbers, not texts. Columns: {_names(df)}.")
 
     dropped: dict[str, int] = {}
     rows_read = len(df) + df.attrs.get("blank_rows", 0)

@@ -193,14 +193,17 @@ def _warnings(report: dict[str, Any], data: "PreparedData") -> list[str]:
         if not any(w.startswith(f"Label '{label}' has only one") for w in warnings):
             warnings.append(single_example_warning(label, in_validation=report["class_counts"]["validation"][label] > 0))
     total = report["class_counts"]["total"]
-    few = sorted((n, label) for label, n in total.items() if 1 < n < FEW_EXAMPLES and
-                 report["class_counts"]["train"][label] > 1)
-    if few:
+    # Labels with a single example have their own warning above; every other label under ten counts here.
+    few = sorted((n, label) for label, n in total.items() if 1 < n < FEW_EXAMPLES)
+    if len(few) == 1:
         n, label = few[0]
-        which = f"Label '{label}' has" if len(few) == 1 else f"{len(few):,} labels have"
-        warnings.append(f"{which} fewer than {FEW_EXAMPLES} examples (fewest: '{label}' with {n}), so the model "
-                        "learns them only roughly and their scores rest on one or two texts. 20 or more per label "
-                        "work much better.")
+        warnings.append(f"Label '{label}' has only {n} examples, so the model learns it only roughly and its score "
+                        "rests on one or two texts. 20 or more per label work much better.")
+    elif few:
+        n, label = few[0]
+        warnings.append(f"{len(few):,} labels have fewer than {FEW_EXAMPLES} examples (fewest: '{label}' with {n}), so "
+                        "the model learns them only roughly and their scores rest on one or two texts. 20 or more per "
+                        "label work much better.")
     return list(dict.fromkeys(warnings))  # same sentence twice says nothing new
 
 

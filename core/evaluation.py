@@ -105,6 +105,7 @@ def headline_table(ev: Evaluation) -> pd.DataFrame:
 
 
 ROUGH_BELOW = 30  # validation texts under which the verdict says the scores are rough
+ROUGH_PER_LABEL = 5  # ... and validation texts per label under which the per-label scores are
 
 
 def short_label(name: str, limit: int = 18) -> str:
@@ -133,8 +134,11 @@ def verdict(ev: Evaluation) -> str:
     n = int(ev.metrics.get("num_validation") or len(ev.predictions))
     texts = "1 validation text" if n == 1 else f"{n:,} validation texts"
     head = f"Macro-F1 {f1:.3f}, accuracy {float(ev.metrics.get('accuracy') or 0.0):.3f} on {texts}."
+    tested = sum(1 for row in ev.metrics.get("per_class", []) if row.get("support"))
     if 0 < n < ROUGH_BELOW:
         head += f" With so few, one text moves accuracy by {100 / n:.0f} points: treat the scores as rough."
+    elif tested and n < ROUGH_PER_LABEL * tested:
+        head += f" That is about {n / tested:.0f} per label: treat the per-label scores as rough."
     result = outcome(ev)
     if result is None:
         return head + " (No baseline available for this run.)"

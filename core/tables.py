@@ -208,8 +208,9 @@ def _read_delimited(path: Path, prefer: str) -> pd.DataFrame:
     try:
         # Every cell as text: numbers are told apart later, and "007" or "1.50" stay what the user wrote.
         # Only empty cells are missing: a label like "NA" or "None" is a real value here.
+        # Empty lines are rows too (blank texts to predict, or rows the report counts as blank).
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
-                         skipinitialspace=True)
+                         skipinitialspace=True, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"The file '{path.name}' is empty.") from None
     except pd.errors.ParserError:

@@ -370,8 +370,9 @@ def test_what_cannot_be_a_label_or_a_text(tmp_path):
                 "Choose the column whose values repeat, like 'spam' / 'not spam'."):
         load_training_data(write(tmp_path, "ids.csv", ids), label_column="id")
     numbers = "text,label\n" + "".join(f"{i * 7},{'ab'[i % 2]}\n" for i in range(10))
-    with raises("Column 'text' holds only numbers, not texts. Columns: text, label."):
-        load_training_data(write(tmp_path, "n.csv", numbers))
+    for chosen in (None, "text"):  # guessed, or chosen by hand
+        with raises("Column 'text' holds only numbers, not texts. Columns: text, label."):
+            load_training_data(write(tmp_path, "n.csv", numbers), text_column=chosen)
 
 
 def test_labels_that_look_like_mistakes_are_warned_about(tmp_path):

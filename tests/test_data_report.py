@@ -103,6 +103,8 @@ def test_report_imbalance_and_single_example_warnings():
         # 'b' has a validation example ("beta 2"), 'c' has none.
         "Label 'b' has only one training example. Add more examples of it.",
         "Label 'c' has only one example, so it stays in training and is never tested. Add more examples of it.",
+        "Label 'b' has only 2 examples, so the model learns it only roughly and its score rests on one or two texts. "
+        "20 or more per label work much better.",
     ]
     # Below the threshold (4.5) there is no imbalance warning; the prep warning is kept, not repeated.
     data = prepared([(f"t{i}", "a") for i in range(9)] + [("u", "b"), ("v", "b")], [],
@@ -119,7 +121,7 @@ def test_label_with_two_examples_is_split_and_named_as_one_training_example(tmp_
     r = build_report(load_training_data(make_csv(tmp_path, {"a": 6, "b": 6, "d": 2}), seed=1))
     assert r["class_counts"]["train"]["d"] == r["class_counts"]["validation"]["d"] == 1
     assert r["warnings"] == ["Label 'd' has only one training example. Add more examples of it.",
-                             few("2 labels have", "a", 6)]  # 'd' is named above already
+                             few("3 labels have", "d", 2)]
 
 
 def test_validation_file_label_with_one_training_example_and_none_to_test(tmp_path):

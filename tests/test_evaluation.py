@@ -102,6 +102,10 @@ def test_few_validation_texts_and_labels_without_any(tmp_path: Path) -> None:
     table = evaluation.per_class_table(ev)
     assert table.iloc[2][["recall", "f1"]].isna().all() and not pd.isna(table.iloc[1]["f1"])
     assert evaluation.short_label("category_with_a_long_name_07") == "category_…_name_07"
+    # Enough texts in all, but few per label: the per-label scores are the rough ones.
+    ev.metrics.update(num_validation=40, per_class=[{"label": f"l{i}", "support": 4} for i in range(10)])
+    assert "on 40 validation texts. That is about 4 per label: treat the per-label scores as rough." in (
+        evaluation.verdict(ev))
 
 
 def test_per_class_table(run: Path) -> None:

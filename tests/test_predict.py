@@ -213,6 +213,12 @@ def test_predict_tab_handlers(run_dir: Path, tmp_path: Path) -> None:
                     "Download the CSV below (first 20 rows shown).")
     lines = Path(out_path).read_text().splitlines()
     assert lines[2].startswith("2,'@SUM(1)") and lines[3].startswith(",,,") and len(lines) == 4  # every row, in order
+    # Empty lines of a one-column file are rows to predict too, so the output lines up with the input.
+    one_column = tmp_path / "lines.csv"
+    one_column.write_text("body\nrefund my card\n\nthe app crashes\n\nthanks\n")
+    preview, out_path, note = predict_tab.on_predict_file(str(one_column), "body", state)
+    assert note.startswith("Predicted 3 of 5 rows. 2 rows with no text were left without a prediction.")
+    assert len(pd.read_csv(out_path, keep_default_na=False)) == 5
     # A file that cannot be read: its reason, not "pick a column", and no stale predictions left on show.
     garbage = tmp_path / "garbage.csv"
     garbage.write_bytes(b"\x00\x01\x02binary")

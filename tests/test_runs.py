@@ -129,9 +129,11 @@ def test_cli_resume_takes_a_run_id_and_runs_says_when_there_are_none(tmp_path):
 def test_cli_a_file_as_the_runs_folder(tmp_path, example_data):
     not_a_folder = tmp_path / "notes.txt"
     not_a_folder.write_text("x")
-    result = _cli("--runs-dir", str(not_a_folder), "train", "--data", str(example_data))
-    assert result.returncode == 2
-    assert result.stderr.strip() == f"Error: The runs folder '{not_a_folder}' cannot be used: Not a directory."
+    for command in (["train", "--data", str(example_data)], ["runs"], ["resume", "some-run"]):
+        result = _cli("--runs-dir", str(not_a_folder), *command)
+        assert result.returncode == 2
+        assert result.stdout == ""  # said before anything else, not after "Checking the data..."
+        assert result.stderr.strip() == f"Error: The runs folder '{not_a_folder}' cannot be used: Not a directory."
 
 
 def test_an_interrupted_create_run_leaves_no_half_made_run(tmp_path, example_data, monkeypatch):

@@ -52,7 +52,7 @@ def show(run_state: str | None) -> tuple:
     mistakes = evaluation.misclassified(ev)
     choices = [ALL] + ev.labels
     return (
-        _note(f"{ev.name}: {evaluation.verdict(ev)}", "warn" if evaluation.outcome(ev) == "worse" else "ok"),
+        _note(f"{ev.name}: {evaluation.verdict(ev)}", "warn" if evaluation.outcome(ev) in ("worse", "same") else "ok"),
         gr.Column(visible=True),
         evaluation.headline_table(ev),
         evaluation.per_class_table(ev),

@@ -133,7 +133,7 @@ def on_predict_file(file_path: str | None, column: str | None, run_state: str | 
         if problem:
             raise UserError(problem)
         if not file_path:
-            raise UserError("Upload a CSV, TSV or XLSX file first.")
+            raise UserError("Upload a table first (CSV, TSV, JSONL, Parquet or Excel).")
         df = predict.read_input_table(file_path)  # first: a file that cannot be read says why, not "pick a column"
         if not column:
             raise UserError("Pick the column that holds the texts.")
@@ -184,7 +184,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                                   interactive=False, max_height=320, elem_id="tc-trace-tokens")
             scores = gr.Dataframe(pd.DataFrame(columns=_SCORE_COLUMNS), label="2 · Logits and softmax probabilities",
                                   interactive=False, elem_id="tc-trace-scores")
-    gr.Markdown("#### Predict a file\nUpload a CSV, TSV or XLSX table, pick the text column, and download the table "
+    gr.Markdown("#### Predict a file\nUpload a table (CSV, TSV, JSONL, Parquet or Excel), pick the text column, and download the table "
                 "with the predicted label and one probability column per label.")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
