@@ -10,6 +10,7 @@ import csv
 import importlib.util
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from core.errors import DataError
 
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 64 * 1024
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\r?\n)+")
 
 def read_table(path: str | Path, keep_blank_rows: bool = False) -> pd.DataFrame:
     """Read CSV/TSV/TXT, JSONL/JSON, Parquet or XLSX by extension (anything else is tried as CSV).
@@ -204,6 +206,7 @@ def _read_delimited(path: Path, prefer: str) -> pd.DataFrame:
     if b"\x00" in head and head[:2] not in (b"\xff\xfe", b"\xfe\xff"):
         raise DataError(f"The file '{path.name}' is not a text table; it may be damaged or in another format.")
     text, warnings = _decode(raw, path.name)
+    text = _LEADING_BLANK_LINES.sub("", text)  # the header is the first line with something on it
     sep = _sniff_delimiter(text[:SNIFF_BYTES], prefer)
     try:
         # Every cell as text: numbers are told apart later, and "007" or "1.50" stay what the user wrote.

@@ -85,6 +85,10 @@ def test_parquet_and_xlsx(tmp_path):
     same(read_table(tmp_path / "d.xlsx"))
 
 
+def test_blank_lines_before_the_header_are_skipped(tmp_path):
+    same(read_table(write(tmp_path, "lead.csv", "\n  \r\n" + table("\t"))))
+
+
 def test_na_like_strings_are_values_and_blank_rows_are_skipped(tmp_path):
     df = read_table(write(tmp_path, "na.csv", "text,label\nnot sure,NA\n,\nfine,None\n"))
     assert df.values.tolist() == [["not sure", "NA"], ["fine", "None"]]
