@@ -80,36 +80,31 @@ def test_the_epoch_shown_follows_the_losses_between_progress_events(two_epoch_ev
     assert (view.step, view.epoch) == (3, 1.5)
 
 
-def test_cli_prints_the_last_evaluation_before_the_stage_that_follows_it(two_epoch_events, monkeypatch):
+def _cli_lines(polls: list[list[dict]], monkeypatch) -> list[str]:
+    """What the CLI prints while following a run whose directory reads as each of `polls` in turn."""
     import io
 
     from core import __main__ as cli, runs
 
-    running = two_epoch_events[1:-1] + [_ev("status", message="Saving the model", time=107.0)]
-    views = iter([fold(running), fold(two_epoch_events[1:])])
+    views = iter([fold(events) for events in polls])
     monkeypatch.setattr(runs, "view", lambda run_dir: next(views))
     monkeypatch.setattr(cli.time, "sleep", lambda seconds: None)
     out = io.StringIO()
     assert cli.follow("unused", out) == "finished"
-    lines = [line.strip("\r").rstrip() for line in out.getvalue().splitlines() if line.strip()]
+    return [line.strip("\r").rstrip() for line in out.getvalue().splitlines() if line.strip()]
+
+
+def test_cli_prints_the_last_evaluation_before_the_stage_that_follows_it(two_epoch_events, monkeypatch):
+    running = two_epoch_events[1:-1] + [_ev("status", message="Saving the model", time=107.0)]
+    lines = _cli_lines([running, two_epoch_events[1:]], monkeypatch)
     assert lines.index("    2 |     0.4000 |   0.5000 |   0.7500 |   0.7000") < lines.index("Saving the model...")
     assert lines.index("Saving the model...") < lines.index("[##############################] step 4/4 epoch 2.00 16.0 samples/s ETA 2s")
 
 
 def test_cli_prints_the_settings_before_training_starts(two_epoch_events, monkeypatch):
-    import io
-
-    from core import __main__ as cli, runs
-
-    training = _ev("status", message="Training", time=99.5)
     # A poll can land between the "Training" status and the "started" event that carries the settings.
-    first = two_epoch_events[:1] + [training]
-    views = iter([fold(first), fold(first + two_epoch_events[1:3]), fold(first + two_epoch_events[1:])])
-    monkeypatch.setattr(runs, "view", lambda run_dir: next(views))
-    monkeypatch.setattr(cli.time, "sleep", lambda seconds: None)
-    out = io.StringIO()
-    assert cli.follow("unused", out) == "finished"
-    lines = [line.strip("\r").rstrip() for line in out.getvalue().splitlines() if line.strip()]
+    first = two_epoch_events[:1] + [_ev("status", message="Training", time=99.5)]
+    lines = _cli_lines([first, first + two_epoch_events[1:3], first + two_epoch_events[1:]], monkeypatch)
     assert lines.index("Settings: training texts 8") < lines.index("Training...")
 
 
