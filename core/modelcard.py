@@ -195,7 +195,9 @@ def prepare_export(run_dir: Path | str, repo_id: str | None = None) -> Path:
     run_dir = Path(run_dir)
     model_dir = run_dir / "model"
     if not (model_dir / "config.json").exists():
-        raise UserError("This run has no trained model yet: wait until training has finished.")
+        from core.predict import no_model_message
+
+        raise UserError(no_model_message(run_dir))
     card = render_card(run_dir, repo_id)
     tmp = model_dir / (CARD_FILE + ".tmp")
     tmp.write_text(card, encoding="utf-8")

@@ -130,12 +130,22 @@ def _batch_threads(runs_root: Path) -> int:
     return max(1, min(8, cores // 2 if device_busy(runs_root, "cpu") else cores))
 
 
+def no_model_message(run_dir: Path) -> str:
+    """Why a run has no model to use: still training (wait), or ended early (resume it)."""
+    from core.runs import status  # a dead training process reads as interrupted there
+
+    state = status(Path(run_dir))["state"] if (Path(run_dir) / rundir.STATUS).exists() else None
+    if state in ("cancelled", "failed", "interrupted"):
+        return "This run ended before it finished training, so it has no model: resume it (Train step) to get one."
+    return "This run has no trained model yet: wait until training has finished."
+
+
 def get_predictor(run_dir: Path | str) -> Predictor:
     """The cached Predictor of a run; reloaded only when the run's model files change."""
     run_dir = Path(run_dir).resolve()
     model_dir = run_dir / rundir.MODEL
     if not (model_dir / "config.json").exists():
-        raise UserError("This run has no trained model yet: wait until training has finished.")
+        raise UserError(no_model_message(run_dir))
     stamp = _model_stamp(model_dir)
     key = str(run_dir)
     with _CACHE_LOCK:

@@ -76,7 +76,8 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
     fitted = baseline(data)
 
     root = Path(root) if root else runs_root()
-    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}-{secrets.token_hex(2)}"
+    # 8 random bytes: on a shared Space the id is what the API takes, so it must not be guessable.
+    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}-{secrets.token_hex(8)}"
     run_dir = root / run_id
     try:
         (run_dir / "data").mkdir(parents=True)

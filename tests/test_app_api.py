@@ -66,6 +66,11 @@ def test_train_status_runs_and_finished_run(client, example_data, tiny_model_dir
     with pytest.raises(Exception) as info:
         client.predict(run_id, api_name="/resume")
     assert "resumed" in str(info.value)
+    assert status["stage"] == ""  # a finished run is in no stage
+    assert len(run_id.rsplit("-", 1)[1]) == 16  # 8 random bytes: another user's run id cannot be guessed
+    with pytest.raises(Exception) as info:
+        client.predict("   ", run_id, api_name="/predict")
+    assert "Type a text to classify first." in str(info.value)
 
 
 def test_stop_then_resume(client, example_data, tiny_model_dir):

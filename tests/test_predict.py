@@ -249,3 +249,12 @@ def test_batch_prediction_uses_every_core_unless_a_run_trains_on_them(tmp_path, 
     assert predict._batch_threads(tmp_path) == 4
     with device_slot(tmp_path, "cuda", should_give_up=lambda: False):
         assert predict._batch_threads(tmp_path) == 4  # a GPU run leaves the CPU cores free
+
+
+def test_a_stopped_run_without_a_model_says_to_resume(tmp_path: Path) -> None:
+    from core import rundir
+
+    rundir.write_status(tmp_path, "cancelled", pid=None)  # stopped early: waiting would never help
+    with pytest.raises(UserError, match=r"^This run ended before it finished training, so it has no model: resume it "
+                                        r"\(Train step\) to get one.$"):
+        predict.get_predictor(tmp_path)

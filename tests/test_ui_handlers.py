@@ -384,3 +384,16 @@ def test_a_resumed_run_keeps_being_polled_before_it_logs_started(tmp_path):
     run_dir = fake_run(tmp_path, "r-resumed", "s-owner-1", EVENTS + [{"type": "cancelled", "time": 106.0}], "queued")
     out = train_tab.on_show(str(run_dir))
     assert 'data-state="queued"' in out[0] and out[9].active is True
+
+
+def test_sign_in_is_offered_only_on_a_real_space_with_oauth(monkeypatch):
+    from ui import publish_tab
+
+    for name in ("SYSTEM", "OAUTH_CLIENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    # SPACE_ID alone (a copied Space's settings on a laptop): gradio would mock the sign-in and refuse to start.
+    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
+    assert publish_tab.on_spaces() is False
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "client-id")
+    assert publish_tab.on_spaces() is True

@@ -20,6 +20,7 @@ from ui.downloads import fresh_folder
 
 FILE_TYPES = [".csv", ".tsv", ".txt", ".xlsx", ".jsonl", ".json", ".parquet"]
 PREVIEW_ROWS = 20
+EMPTY_TEXT_MESSAGE = "Type a text to classify first."
 _TOKEN_COLUMNS = ["#", "token", "input id", "attention mask"]
 _SCORE_COLUMNS = ["label", "logit", "softmax probability"]
 
@@ -95,7 +96,7 @@ def on_predict(text: str | None, run_state: str | None) -> tuple:
         gr.Warning(problem)
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     if not text or not text.strip():
-        gr.Warning("Type a text to classify first.")
+        gr.Warning(EMPTY_TEXT_MESSAGE)
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     try:
         trace = predict.get_predictor(run_dir).trace(text)
@@ -158,6 +159,8 @@ def api_predict(text: str, run_id: str) -> dict[str, float]:
         run_id: the id returned by /train
     """
     try:
+        if not (text or "").strip():
+            raise UserError(EMPTY_TEXT_MESSAGE)
         run_dir = session.run_dir_for(run_id, session.runs_root())
         return predict.get_predictor(run_dir).predict([text])[0]
     except UserError as exc:

@@ -26,8 +26,10 @@ def _note(text: str, kind: str = "info") -> str:
 
 
 def on_spaces() -> bool:
-    """Sign-in needs a Space (OAuth app) and gradio's OAuth extras; locally the token box and HF_TOKEN are used."""
-    if not os.environ.get("SPACE_ID"):
+    """Sign-in needs a Space with OAuth (`hf_oauth` in the README sets OAUTH_CLIENT_ID) and gradio's OAuth extras;
+    locally the token box and HF_TOKEN are used. SPACE_ID alone is not enough: outside a Space gradio mocks the
+    sign-in with the machine's own Hub login and refuses to start without one."""
+    if not (os.environ.get("SPACE_ID") and os.environ.get("SYSTEM") == "spaces" and os.environ.get("OAUTH_CLIENT_ID")):
         return False
     try:
         import authlib  # noqa: F401

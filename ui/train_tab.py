@@ -295,7 +295,7 @@ def run_status(run_dir: Path) -> dict[str, Any]:
     v = view(run_dir)
     return {
         "run_id": run_dir.name, "name": _run_name(str(run_dir)), "state": v.state, "message": v.message,
-        "stage": v.stage, "step": v.step, "total_steps": v.total_steps, "epoch": v.epoch,
+        "stage": v.stage if v.state == "running" else "", "step": v.step, "total_steps": v.total_steps, "epoch": v.epoch,
         "elapsed_seconds": round(v.elapsed_seconds, 1), "eta_seconds": v.eta_seconds,
         "samples_per_second": v.samples_per_second, "best_f1": v.best_f1, "best_accuracy": v.best_accuracy,
         "queue_position": queue_position(run_dir) if v.state == "queued" else None,
