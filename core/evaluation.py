@@ -108,14 +108,6 @@ ROUGH_BELOW = 30  # validation texts under which the verdict says the scores are
 ROUGH_PER_LABEL = 5  # ... and validation texts per label under which the per-label scores are
 
 
-def short_label(name: str, limit: int = 18) -> str:
-    """A label cut to fit a chart's axis in the middle, so names that share a long prefix stay told apart."""
-    if len(name) <= limit:
-        return name
-    keep = limit - 1
-    return name[: (keep + 1) // 2] + "…" + name[len(name) - keep // 2:]
-
-
 def outcome(ev: Evaluation) -> str | None:
     """'better', 'same' or 'worse' than the baseline by macro-F1; None without a baseline. With few validation texts
     a row or two moves the scores a lot: a gap under about one standard error of an accuracy estimate
@@ -193,7 +185,7 @@ def confusion_figure(ev: Evaluation) -> Any:
     ax = fig.add_subplot(111)
     image = ax.imshow(cm, cmap="Blues")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, ticks=MaxNLocator(integer=True))  # counts: no 1.25 texts
-    short = axis_labels(ev.labels, short_label)
+    short = axis_labels(ev.labels)
     font = 10 if n <= 20 else max(6, 10 - (n - 20) // 8)  # 50 names must fit beside a 12-inch matrix
     ax.set_xticks(range(n), labels=short, rotation=45, ha="right", fontsize=font)
     ax.set_yticks(range(n), labels=short, fontsize=font)

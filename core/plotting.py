@@ -47,7 +47,15 @@ def drawable(name: str) -> bool:
                for ch in name)
 
 
-def axis_labels(names: Sequence[str], shorten: Any = lambda name: name) -> list[str]:
+def short_label(name: str, limit: int = 18) -> str:
+    """A label cut to fit a chart's axis in the middle, so names that share a long prefix stay told apart."""
+    if len(name) <= limit:
+        return name
+    keep = limit - 1
+    return name[: (keep + 1) // 2] + "…" + name[len(name) - keep // 2:]
+
+
+def axis_labels(names: Sequence[str]) -> list[str]:
     """Names for a chart's axis: shortened, and 'label #n' (its place in the label list) for one the fonts cannot
     draw, so two such labels never show as the same row of empty boxes."""
-    return [shorten(name) if drawable(name) else f"label #{i + 1}" for i, name in enumerate(names)]
+    return [short_label(name) if drawable(name) else f"label #{i + 1}" for i, name in enumerate(names)]

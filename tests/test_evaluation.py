@@ -101,7 +101,9 @@ def test_few_validation_texts_and_labels_without_any(tmp_path: Path) -> None:
     ev.metrics["per_class"][2]["support"] = 0
     table = evaluation.per_class_table(ev)
     assert table.iloc[2][["recall", "f1"]].isna().all() and not pd.isna(table.iloc[1]["f1"])
-    assert evaluation.short_label("category_with_a_long_name_07") == "category_…_name_07"
+    from core.plotting import short_label
+
+    assert short_label("category_with_a_long_name_07") == "category_…_name_07"
     # Enough texts in all, but few per label: the per-label scores are the rough ones.
     ev.metrics.update(num_validation=40, per_class=[{"label": f"l{i}", "support": 4} for i in range(10)])
     assert "on 40 validation texts. That is about 4 per label: treat the per-label scores as rough." in (
@@ -212,5 +214,5 @@ def test_chart_labels_no_font_can_draw_are_shown_by_position() -> None:
 
     hieroglyphs = "\U00013000\U00013001"  # in no font that ships with matplotlib or a usual server
     assert drawable("café · naïve") and not drawable(hieroglyphs)
-    assert axis_labels(["positive", hieroglyphs, "category_with_a_long_name_07"], evaluation.short_label) == [
+    assert axis_labels(["positive", hieroglyphs, "category_with_a_long_name_07"]) == [
         "positive", "label #2", "category_…_name_07"]

@@ -10,7 +10,6 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from core.evaluation import short_label
 from core.plotting import axis_labels
 from core.events import RunView
 
@@ -233,7 +232,7 @@ def class_counts_figure(counts: dict[str, int] | None,
     items = sorted((counts or {}).items(), key=lambda kv: -kv[1])  # stable: equal counts keep the label order
     if not items:
         return _placeholder(fig, ax, empty_note)
-    names = axis_labels([str(k) for k, _ in items], short_label)
+    names = axis_labels([str(k) for k, _ in items])
     ax.bar(range(len(items)), [int(v) for _, v in items], color="#6366f1")
     angle = label_angle(names)
     font = 9 if len(names) <= 20 else max(5, 9 - (len(names) - 20) // 10)
