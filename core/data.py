@@ -19,7 +19,7 @@ from core.errors import DataError
 from core.tables import read_table
 
 __all__ = [
-    "DataError", "PreparedData", "read_table", "detect_columns", "order_labels", "load_training_data",
+    "DataError", "PreparedData", "read_table", "detect_columns", "guess_text_column", "order_labels", "load_training_data",
     "build_report", "suggest_max_length", "report_sentences",
 ]
 
@@ -38,7 +38,7 @@ SINGLE_EXAMPLE_LISTED = 5  # past this many labels with one example, one sentenc
 
 # ---------------------------------------------------------------- columns and labels
 
-def looks_numeric(value: Any) -> bool:
+def _looks_numeric(value: Any) -> bool:
     """A number, or a string that is one (delimited files are read as text)."""
     if isinstance(value, str):
         return bool(_NUMBER_RE.match(value.strip()))
@@ -51,7 +51,7 @@ def _is_texty(series: pd.Series) -> bool:
     if values.empty or not (pd.api.types.is_string_dtype(series) or series.dtype == object):
         return False
     strings = [v for v in values if isinstance(v, str)]
-    return len(strings) >= 0.9 * len(values) and sum(map(looks_numeric, strings)) < 0.9 * len(strings)
+    return len(strings) >= 0.9 * len(values) and sum(map(_looks_numeric, strings)) < 0.9 * len(strings)
 
 
 def _nested(series: pd.Series) -> bool:
@@ -63,17 +63,26 @@ def _avg_length(series: pd.Series) -> float:
     return float(values.str.len().mean()) if len(values) else 0.0
 
 
-def _detect_text(df: pd.DataFrame, exclude: Iterable[str] = ()) -> str:
+def guess_text_column(df: pd.DataFrame, exclude: Iterable[str] = ()) -> str | None:
+    """The string column (not numbers) with the longest texts on average; None when there is none. A column named
+    like a label is the text only if nothing else is (long label names like "card_not_working")."""
     candidates = [c for c in df.columns if c not in set(exclude) and _is_texty(df[c])]
-    # A column named like a label is the text only if nothing else is (long label names like "card_not_working").
-    chosen = max(candidates, key=lambda c: (c.lower() not in LABEL_NAMES, _avg_length(df[c])), default=None)
+    return max(candidates, key=lambda c: (c.lower() not in LABEL_NAMES, _avg_length(df[c])), default=None)
+
+
+def _not_texts(df: pd.DataFrame, column: str) -> DataError:
+    what = "lists" if _nested(df[column]) else "only numbers"
+    return DataError(f"Column '{column}' holds {what}, not texts. Columns: {_names(df)}.")
+
+
+def _detect_text(df: pd.DataFrame, exclude: Iterable[str] = ()) -> str:
+    chosen = guess_text_column(df, exclude)
     if chosen is None or chosen.lower() in LABEL_NAMES:
         # A column named like texts that holds none explains the problem better than any guess.
-        named = [c for c in df.columns if c.lower() in TEXT_NAMES and c not in candidates and c not in set(exclude)
-                 and df[c].notna().any()]
+        named = [c for c in df.columns if c.lower() in TEXT_NAMES and c != chosen and c not in set(exclude)
+                 and df[c].notna().any() and not _is_texty(df[c])]
         if named:
-            what = "lists" if _nested(df[named[0]]) else "only numbers"
-            raise DataError(f"Column '{named[0]}' holds {what}, not texts. Columns: {_names(df)}.")
+            raise _not_texts(df, named[0])
     if chosen is None:
         raise DataError(f"No column with texts was found (every column holds numbers or is empty). Columns: {_names(df)}.")
     return chosen  # first on ties
@@ -294,8 +303,8 @@ def load_training_data(
     elif label_column is None:
         label_column = _detect_label(df, text_column)
     numbers = df[text_column].dropna()
-    if len(numbers) and numbers.map(looks_numeric).all():  # chosen by hand too: numbers are no texts to learn from
-        raise DataError(f"Column '{text_column}' holds only numbers, not texts. Columns: {_names(df)}.")
+    if len(numbers) and numbers.map(_looks_numeric).all():  # chosen by hand too: numbers are no texts to learn from
+        raise _not_texts(df, text_column)
 
     dropped: dict[str, int] = {}
     rows_read = len(df) + df.attrs.get("blank_rows", 0)

@@ -222,20 +222,11 @@ def read_input_table(path: Path | str) -> pd.DataFrame:
 
 
 def guess_text_column(df: pd.DataFrame) -> str:
-    """The column with the longest texts on average: the likely text column."""
-    from core.data import looks_numeric
+    """The likely text column, guessed as for training data (longest texts, never a column of numbers); the first
+    column when none holds texts, so the user still gets a choice to correct."""
+    from core import data
 
-    best, best_len = str(df.columns[0]), -1.0
-    for col in df.columns:
-        values = df[col].dropna()
-        if values.empty or not (values.dtype == object or pd.api.types.is_string_dtype(values)):
-            continue
-        if values.map(looks_numeric).mean() > 0.9:  # ids and timestamps read from a CSV are strings too
-            continue
-        mean_len = float(values.astype(str).str.len().mean())
-        if mean_len > best_len:
-            best, best_len = str(col), mean_len
-    return best
+    return str(data.guess_text_column(df) or df.columns[0])
 
 
 def predict_table(
