@@ -252,6 +252,14 @@ def _check_label_column(labels: list[str], rows: int, label_column: str) -> None
                         "(an id?). Choose the column whose values repeat, like 'spam' / 'not spam'.")
 
 
+def _rows_read(df: pd.DataFrame, dropped: dict[str, int]) -> int:
+    """The table's rows as the file has them: read_table's blank rows count, as dropped."""
+    blank = df.attrs.get("blank_rows", 0)
+    if blank:
+        dropped["blank"] = dropped.get("blank", 0) + blank
+    return len(df) + blank
+
+
 def _split(df: pd.DataFrame, val_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Per-class seeded split: every class with >= 2 rows gets >= 1 validation row and keeps >= 1 training row.
 
@@ -307,10 +315,8 @@ def load_training_data(
         raise _not_texts(df, text_column)
 
     dropped: dict[str, int] = {}
-    rows_read = len(df) + df.attrs.get("blank_rows", 0)
+    rows_read = _rows_read(df, dropped)
     data = _clean(df, text_column, label_column, dropped)
-    if df.attrs.get("blank_rows"):
-        dropped["blank"] = df.attrs["blank_rows"]
     if data.empty:
         raise DataError(
             f"None of the {rows_read:,} rows can be used: each has an empty '{text_column}' or a missing '{label_column}'."
@@ -322,9 +328,7 @@ def load_training_data(
         read_warnings += vdf.attrs.get("read_warnings", [])
         for column in (text_column, label_column):
             _check_column(vdf, column, where="the validation file")
-        rows_read += len(vdf) + vdf.attrs.get("blank_rows", 0)
-        if vdf.attrs.get("blank_rows"):
-            dropped["blank"] = dropped.get("blank", 0) + vdf.attrs["blank_rows"]
+        rows_read += _rows_read(vdf, dropped)
         train, validation = data, _clean(vdf, text_column, label_column, dropped)
         if validation.empty:
             raise DataError(f"The validation file has no usable rows: each has an empty '{text_column}' or a missing '{label_column}'.")

@@ -186,12 +186,12 @@ def _warnings(report: dict[str, Any], data: "PreparedData") -> list[str]:
             f"model reads, so only their first {effective:,} tokens are used."
         )
     singles = [label for label, count in report["class_counts"]["train"].items() if count == 1]
+    named = tuple(f"Label '{label}' has only one" for label in singles)  # how the data layer words them
     if len(singles) > SINGLE_EXAMPLE_LISTED:  # one sentence instead of a wall of them
-        warnings = [w for w in warnings if not any(w.startswith(f"Label '{label}' has only one") for label in singles)]
-        warnings.append(single_examples_warning(singles))
-    for label in singles if len(singles) <= SINGLE_EXAMPLE_LISTED else []:
-        if not any(w.startswith(f"Label '{label}' has only one") for w in warnings):
-            warnings.append(single_example_warning(label, in_validation=report["class_counts"]["validation"][label] > 0))
+        warnings = [w for w in warnings if not w.startswith(named)] + [single_examples_warning(singles)]
+    else:
+        warnings += [single_example_warning(label, in_validation=report["class_counts"]["validation"][label] > 0)
+                     for label, prefix in zip(singles, named) if not any(w.startswith(prefix) for w in warnings)]
     total = report["class_counts"]["total"]
     # Labels with a single example have their own warning above; every other label under ten counts here.
     few = sorted((n, label) for label, n in total.items() if 1 < n < FEW_EXAMPLES)
