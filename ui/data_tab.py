@@ -156,6 +156,11 @@ def status_html(check: DataCheck) -> str:
 BLOCKED_CHART = "No chart: this data cannot be used yet (see above)"
 
 
+def _blocked_note(check: DataCheck) -> list[str]:
+    """The empty charts' note when a file was checked and refused (else the charts' own 'appear here' note)."""
+    return [BLOCKED_CHART] if check.file_name and not check.ok else []
+
+
 def check_outputs(check: DataCheck) -> tuple:
     """DataCheck -> (status, sentences, warnings, baseline, class plot, length plot, next button, data status)."""
     return (
@@ -163,7 +168,7 @@ def check_outputs(check: DataCheck) -> tuple:
         charts.sentences_markdown(check.sentences + ([check.note] if check.note else [])),
         charts.warnings_html(check.warnings) if check.ok else "",
         BASELINE_PENDING if check.ok and check.baseline is None else baseline_markdown(check.baseline),
-        charts.class_counts_figure(check.class_counts, *([BLOCKED_CHART] if check.file_name and not check.ok else [])),
+        charts.class_counts_figure(check.class_counts, *_blocked_note(check)),
         length_plot_update(check),
         gr.Button(interactive=check.ok),
         check.status(),
@@ -172,8 +177,7 @@ def check_outputs(check: DataCheck) -> tuple:
 
 def length_plot_update(check: DataCheck) -> Any:
     automatic = check.marked_max_length == check.suggested_max_length
-    blocked = [BLOCKED_CHART] if check.file_name and not check.ok else []
-    return charts.token_histogram_figure(check.lengths, check.marked_max_length, automatic, *blocked)
+    return charts.token_histogram_figure(check.lengths, check.marked_max_length, automatic, *_blocked_note(check))
 
 
 def _dropdown(columns: list[str], value: str | None) -> gr.Dropdown:
