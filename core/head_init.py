@@ -98,6 +98,7 @@ def fit_probe(x: np.ndarray, y: np.ndarray, num_labels: int, balanced: bool) -> 
     """Multinomial logistic regression on the features; returns (weight [num_labels, dim], bias [num_labels]).
     Classes absent from the sample keep zero weight and a low bias, as training would leave them."""
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     present = np.unique(y)
     weight = np.zeros((num_labels, x.shape[1]), dtype=np.float32)
@@ -108,7 +109,11 @@ def fit_probe(x: np.ndarray, y: np.ndarray, num_labels: int, balanced: bool) -> 
     centre = x.mean(axis=0)
     spread = float(x.std(axis=0).mean()) or 1.0
     model = LogisticRegression(C=PROBE_C, max_iter=1000, class_weight="balanced" if balanced else None)
-    model.fit((x - centre) / spread, y)
+    # One BLAS thread: the solver makes thousands of small matrix products, and waking a pool of threads for each
+    # (which sleep between calls: core/train.py's OpenMP policy) made the fit 10x slower on 2 cores (1.3 vs 0.15 s
+    # for 2,000 bert-base features) and took ~6 s on a 16-core GPU machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.fit((x - centre) / spread, y)
     coef = model.coef_ / spread  # back to the raw features the layer sees: w.x + b == w_z.z + b_z
     intercept = model.intercept_ - coef @ centre
     if len(present) == 2:  # sklearn keeps one row for two classes: split it symmetrically

@@ -27,7 +27,7 @@ from core import rundir
 from core.config import TrainConfig, auto_learning_rate
 from core.errors import UserError
 from core.events import append_event
-from core.hardware import choose_precision, cuda_available, device_key, device_name
+from core.hardware import choose_precision, cuda_available, device_key, device_name, use_fast_gpu_attention
 from core.queue import device_slot
 
 
@@ -72,9 +72,8 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     cuda = cuda_available()
     precision = choose_precision()
     lean_gpu = cuda and os.environ.get("TEXTCLF_GPU_PIPELINE", "lean") != "stock"
-    if cuda and os.environ.get("TEXTCLF_CUDNN_ATTENTION") == "0":
-        # For measuring whether cuDNN's per-shape attention plans cause the first epoch's warm-up (BENCHMARKS.md).
-        torch.backends.cuda.enable_cudnn_sdp(False)
+    if cuda:
+        use_fast_gpu_attention()
 
     append_event(run_dir, "status", message="Loading the model")
     source = resolve_model(config.model)

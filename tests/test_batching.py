@@ -80,3 +80,21 @@ def test_auto_batch_size_leaves_room_for_bigger_models() -> None:
     assert auto_batch_size(data, cuda=True, gpu_memory_bytes=big, num_parameters=110_000_000) == 96
     # bert-large: 64k x 120M / 335M = 23.4k tokens for a batch of 512-token texts -> 45 -> 40.
     assert auto_batch_size(data, cuda=True, gpu_memory_bytes=big, num_parameters=335_000_000) == 40
+
+
+def test_gpu_attention_leaves_cudnn_unless_asked_to_keep_it(monkeypatch) -> None:  # noqa: ANN001
+    """cuDNN's per-shape plans cost a GPU run's first epoch half its time (BENCHMARKS.md); the switch is global."""
+    from core.hardware import use_fast_gpu_attention
+
+    original = torch.backends.cuda.cudnn_sdp_enabled()
+    try:
+        torch.backends.cuda.enable_cudnn_sdp(True)
+        monkeypatch.setenv("TEXTCLF_CUDNN_ATTENTION", "1")
+        use_fast_gpu_attention()
+        assert torch.backends.cuda.cudnn_sdp_enabled()
+        monkeypatch.delenv("TEXTCLF_CUDNN_ATTENTION")
+        use_fast_gpu_attention()
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+        assert torch.backends.cuda.flash_sdp_enabled() and torch.backends.cuda.mem_efficient_sdp_enabled()
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(original)
