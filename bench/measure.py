@@ -59,7 +59,6 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     import transformers
 
     from bench.recipes import EpochClock
-    from core.config import TrainConfig
     from core.events import fold, read_events
     from core.runs import create_run
     from core.train import main as train_main
@@ -73,13 +72,7 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
     transformers.Trainer.__init__ = init_with_clock  # type: ignore[method-assign]
     t0 = time.perf_counter()
-    columns = {"text_column": "text", "label_column": "label"} if spec.get("val_csv") else {}  # else: guessed
-    config = TrainConfig(
-        data_path=spec["train_csv"], val_data_path=spec.get("val_csv"), model=spec["model"], epochs=spec["epochs"],
-        seed=spec["seed"], **columns, **({"batch_size": spec["ours_batch_size"]} if spec.get("ours_batch_size") else {}),
-        **spec.get("overrides", {}),
-    )
-    run_dir = create_run(config, root=out_dir / "runs", owner="bench")
+    run_dir = create_run(_ours_config(spec), root=out_dir / "runs", owner="bench")
     t_created, wall_train_start = time.perf_counter(), time.time()
     exit_code = train_main([str(run_dir)])  # what `python -m core.train <run_dir>` runs in the app's child process
     t_done = time.perf_counter()
@@ -125,6 +118,63 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     }
 
 
+def _ours_config(spec: dict[str, Any]) -> Any:
+    """The run's settings: core defaults plus the spec's data, model, epochs, seed and any overrides."""
+    from core.config import TrainConfig
+
+    columns = {"text_column": "text", "label_column": "label"} if spec.get("val_csv") else {}  # else: guessed
+    return TrainConfig(
+        data_path=spec["train_csv"], val_data_path=spec.get("val_csv"), model=spec["model"], epochs=spec["epochs"],
+        seed=spec["seed"], **columns, **({"batch_size": spec["ours_batch_size"]} if spec.get("ours_batch_size") else {}),
+        **spec.get("overrides", {}),
+    )
+
+
+def _run_app_start(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """Start to finished in the app: the data step has created the run, and the training process the app keeps
+    prepared has imported its stack; the clock runs from handing it the run until it exits."""
+    import time
+
+    from core import warm_child
+    from core.runs import create_run
+
+    run_dir = create_run(_ours_config(spec), root=out_dir / "runs", owner="bench")
+    warm_child.prepare_one()
+    child = warm_child.waiting_child()
+    if child is None or not _wait_until_idle(child.pid):
+        raise RuntimeError("the prepared training process did not settle")
+    t0 = time.perf_counter()
+    process = warm_child.start_training_child(run_dir, resume=False)
+    code = process.wait()
+    elapsed = time.perf_counter() - t0
+    if code != 0:
+        raise RuntimeError(f"training exited with {code}; log in {run_dir}")
+    scores = json.loads((run_dir / "metrics.json").read_text())
+    return {"start_to_finished_seconds": elapsed, "accuracy": scores.get("accuracy"), "f1_macro": scores.get("f1_macro")}
+
+
+def _wait_until_idle(pid: int, quiet_seconds: float = 1.0, limit: float = 180.0) -> bool:
+    """True once the process has used no CPU for `quiet_seconds` (done importing, waiting on its stdin)."""
+    import time
+
+    def cpu_ticks() -> int:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    deadline, last, quiet_since = time.monotonic() + limit, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        try:
+            ticks = cpu_ticks()
+        except OSError:
+            return False
+        if ticks != last:
+            last, quiet_since = ticks, time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_seconds:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def engine_phases(events: list[dict[str, Any]], wall_start: float, train_seconds: float) -> dict[str, float]:
     """Where the training job's time went, from its events' timestamps (wall_start: when the job was called).
     Training steps are the epoch clock's; evaluations, checkpoints and the per-step callbacks are the rest of the
@@ -152,7 +202,7 @@ def child_main(recipe: str, spec_path: str, result_path: str) -> None:
         import faulthandler
 
         faulthandler.dump_traceback_later(float(os.environ["BENCH_STACKS"]), repeat=True)
-    if recipe == "ours":
+    if recipe in ("ours", "app"):
         # As in the app's training child (`python -m core.train`), the engine's module code runs before torch loads
         # (it sets the OpenMP wait policy); the stock recipes get the plain environment.
         import core.train  # noqa: F401
@@ -164,6 +214,8 @@ def child_main(recipe: str, spec_path: str, result_path: str) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     if recipe == "ours":
         result = _run_ours(spec, out_dir)
+    elif recipe == "app":
+        result = _run_app_start(spec, out_dir)
     else:
         from bench.recipes import RECIPES
 
@@ -185,7 +237,8 @@ def run_recipe(recipe: str, spec: dict[str, Any], timeout: float | None = None) 
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         spec_path.write_text(json.dumps(spec))
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONPATH=path)
+        env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=path)
+        env.pop("TOKENIZERS_PARALLELISM", None)  # each recipe tokenises as its library does by default
         t0 = time.perf_counter()
         log_path = Path(spec["work_dir"]) / f"{recipe}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,6 +264,8 @@ def run_recipe(recipe: str, spec: dict[str, Any], timeout: float | None = None) 
         result = json.loads(result_path.read_text())
     result["recipe"] = recipe
     result["process_seconds"] = elapsed
+    if recipe == "app":  # a timing of the app's path, not a training recipe: nothing per epoch to derive
+        return result
     if "phases" in result:  # the rest of the child's life: interpreter start, imports, exit
         result["phases"] = {"interpreter and imports": elapsed - result["total_seconds"], **result["phases"]}
     result["real_tokens_per_epoch"] = real_token_count(spec["model"], _train_texts(spec, result),
@@ -225,6 +280,47 @@ def run_recipe(recipe: str, spec: dict[str, Any], timeout: float | None = None) 
         steady = result["epoch_seconds"][1:]
         result["steady_samples_per_second"] = result["num_train"] * len(steady) / sum(steady)
     return result
+
+
+def cli_command(spec: dict[str, Any], runs_dir: Path) -> list[str]:
+    """`python -m core train` with the spec's data, epochs, seed and ours' settings: what a user of the CLI runs."""
+    from core.__main__ import CLI_FLAGS
+
+    command = [sys.executable, "-m", "core", "--runs-dir", str(runs_dir), "train", "--data", spec["train_csv"],
+               "--model", spec["model"], "--epochs", f"{spec['epochs']:g}", "--seed", str(spec["seed"])]
+    if spec.get("val_csv"):
+        command += ["--val-data", spec["val_csv"], "--text", "text", "--label", "label"]
+    if spec.get("ours_batch_size"):
+        command += ["--batch-size", str(spec["ours_batch_size"])]
+    for name, value in (spec.get("overrides") or {}).items():
+        flag = CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
+        command += [flag if value else "--no-" + flag[2:]] if isinstance(value, bool) else [flag, str(value)]
+    return command
+
+
+def run_cli_whole(spec: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    """Ours' whole run as a user of the CLI waits for it: from starting `python -m core train` to its exit.
+
+    The in-process measurement (run_recipe) times the engine's epochs but does everything one after the other;
+    the CLI, like the app, starts the training process first, so its imports overlap the data check."""
+    work = Path(spec["work_dir"]) / "ours-cli"
+    work.mkdir(parents=True, exist_ok=True)
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=path)
+    env.pop("TOKENIZERS_PARALLELISM", None)
+    t0 = time.perf_counter()
+    with open(work / "cli.log", "w") as log:
+        try:
+            code = subprocess.run(cli_command(spec, work / "runs"), cwd=ROOT, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            code = None
+    elapsed = time.perf_counter() - t0
+    metrics = sorted((work / "runs").glob("*/metrics.json"))
+    if code != 0 or not metrics:
+        return {"error": f"exit code {code}; log in {work / 'cli.log'}", "process_seconds": elapsed}
+    scores = json.loads(metrics[-1].read_text())
+    return {"process_seconds": elapsed, "accuracy": scores.get("accuracy"), "f1_macro": scores.get("f1_macro")}
 
 
 def real_token_count(model: str, texts: list[str], max_length: int) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 from core.config import TrainConfig
 from core.errors import UserError
 
-_CLI_FLAGS = {  # TrainConfig field -> flag (the rest use --field-name)
+CLI_FLAGS = {  # TrainConfig field -> flag (the rest use --field-name)
     "data_path": "--data", "val_data_path": "--val-data", "text_column": "--text", "label_column": "--label",
     "learning_rate": "--lr", "run_name": "--name",
 }
@@ -19,7 +19,7 @@ _CLI_FLAGS = {  # TrainConfig field -> flag (the rest use --field-name)
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, with the field's own help text."""
     for f in dataclasses.fields(TrainConfig):
-        flag = _CLI_FLAGS.get(f.name, "--" + f.name.replace("_", "-"))
+        flag = CLI_FLAGS.get(f.name, "--" + f.name.replace("_", "-"))
         help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse formats help with %
         if f.type in (bool, "bool"):
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)

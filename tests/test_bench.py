@@ -142,6 +142,53 @@ def test_ours_runs_the_core_engine_in_a_child(tiny_data: tuple[Path, Path], tiny
     assert phase_table([result]).splitlines()[-1].startswith("| whole process |")
 
 
+def test_cli_command_asks_the_cli_for_the_settings_ours_trains_with(tiny_data: tuple[Path, Path], tiny_model_dir: str,
+                                                                      tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole-run row times `python -m core train`: it must train exactly what the in-process row trains."""
+    from bench.measure import _ours_config, cli_command
+    from core.__main__ import main as cli_main
+    from core.errors import UserError
+
+    spec = {"train_csv": str(tiny_data[0]), "val_csv": str(tiny_data[1]), "model": tiny_model_dir, "epochs": 2.0,
+            "seed": 7, "work_dir": str(tmp_path), "ours_batch_size": 4,
+            "overrides": {"warm_start_head": False, "learning_rate": 1e-4}}
+    command = cli_command(spec, tmp_path / "runs")
+    assert command[1:3] == ["-m", "core"] and "--no-warm-start-head" in command and "--lr" in command
+    seen = []
+
+    def record(config, root):  # noqa: ANN001 - stands in for create_run: keeps the config, creates nothing
+        seen.append(config)
+        raise UserError("recorded")
+
+    monkeypatch.setattr("core.runs.create_run", record)
+    assert cli_main(command[3:]) == 2  # the stand-in's refusal, as the CLI reports any UserError
+    assert seen == [_ours_config(spec)]
+
+
+def test_whole_runs_as_the_cli_and_the_app_run_them(tiny_data: tuple[Path, Path], tiny_model_dir: str,
+                                                    tmp_path: Path) -> None:
+    """Both time a real run to its end and read its scores; the app's clock starts at handing over the run."""
+    from bench.__main__ import training_table
+    from bench.measure import run_cli_whole, run_recipe
+
+    spec = {"train_csv": str(tiny_data[0]), "val_csv": str(tiny_data[1]), "model": tiny_model_dir, "epochs": 1.0,
+            "seed": 42, "work_dir": str(tmp_path / "work")}
+    cli = run_cli_whole(spec, timeout=300)
+    assert "error" not in cli, cli
+    assert cli["process_seconds"] > 0 and 0 <= cli["accuracy"] <= 1
+    app = run_recipe("app", spec, timeout=300)
+    assert "error" not in app, app
+    assert 0 < app["start_to_finished_seconds"] < app["process_seconds"] and 0 <= app["accuracy"] <= 1
+    ours = {"recipe": "ours", "num_train": 16, "epochs": 1.0, "epoch_seconds_mean": 1.0, "samples_per_second": 16.0,
+            "process_seconds": 10.0, "accuracy": 0.5, "f1_macro": 0.5}
+    stock = dict(ours, recipe="autotrain", epoch_seconds_mean=4.0, process_seconds=40.0)
+    table = training_table([ours, stock], gpu=False, cli={**cli, "process_seconds": 8.0},
+                           app={**app, "start_to_finished_seconds": 5.0})
+    assert "4.0x (whole run 4.0x; as the CLI runs it 5.0x; Start to finished in the app 8.0x)" in table
+    assert "| ours, Start to finished in the app (training process prepared, data checked) | - | - |" in table
+
+
 def test_single_file_orange_corpus_gets_a_disjoint_split_with_its_own_columns(tmp_path: Path) -> None:
     lines = ["Author\tTime\tContent", "discrete\ttime\tstring", "class\t\tmeta"]
     lines += [f"{'A' if i % 3 else 'B'}\t2016\ttweet number {i}" for i in range(30)] + ["A\t2016\ttweet number 1"]
