@@ -51,7 +51,6 @@ def train(run_dir: Path, resume: bool = False) -> str:
 
 
 def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
-    import torch
     from transformers import (
         AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed,
     )
