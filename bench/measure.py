@@ -231,14 +231,20 @@ def child_main(recipe: str, spec_path: str, result_path: str) -> None:
 
 # --------------------------------------------------------------------------------------------------------- parent side
 
+def _child_env() -> dict[str, str]:
+    """Offline, this repo importable, and each recipe tokenising as its library does by default."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=path)
+    env.pop("TOKENIZERS_PARALLELISM", None)
+    return env
+
+
 def run_recipe(recipe: str, spec: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
     """Run one recipe in a fresh interpreter; adds peak_rss_bytes, process_seconds and derived speed figures."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{recipe}-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         spec_path.write_text(json.dumps(spec))
-        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-        env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=path)
-        env.pop("TOKENIZERS_PARALLELISM", None)  # each recipe tokenises as its library does by default
+        env = _child_env()
         t0 = time.perf_counter()
         log_path = Path(spec["work_dir"]) / f"{recipe}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -305,13 +311,10 @@ def run_cli_whole(spec: dict[str, Any], timeout: float | None = None) -> dict[st
     the CLI, like the app, starts the training process first, so its imports overlap the data check."""
     work = Path(spec["work_dir"]) / "ours-cli"
     work.mkdir(parents=True, exist_ok=True)
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=path)
-    env.pop("TOKENIZERS_PARALLELISM", None)
     t0 = time.perf_counter()
     with open(work / "cli.log", "w") as log:
         try:
-            code = subprocess.run(cli_command(spec, work / "runs"), cwd=ROOT, env=env, stdout=log,
+            code = subprocess.run(cli_command(spec, work / "runs"), cwd=ROOT, env=_child_env(), stdout=log,
                                   stderr=subprocess.STDOUT, timeout=timeout).returncode
         except subprocess.TimeoutExpired:
             code = None

@@ -33,13 +33,12 @@ def weighted_loss(train_df: pd.DataFrame, labels: list[str]) -> Any:
     counts = train_df["label"].value_counts().reindex(labels, fill_value=0).astype(int).tolist()
     weight_tensor = torch.tensor(class_weight_values(counts), dtype=torch.float32)
 
-    on_device: dict[Any, Any] = {}  # copied once: a copy per step would make the GPU wait for it every step
-
     def loss(outputs: Any, target: Any, num_items_in_batch: Any = None) -> Any:
+        nonlocal weight_tensor
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
-        if logits.device not in on_device:
-            on_device[logits.device] = weight_tensor.to(logits.device)
-        return torch.nn.functional.cross_entropy(logits.float(), target, weight=on_device[logits.device])
+        if weight_tensor.device != logits.device:  # moved once: a copy per step makes the GPU wait every step
+            weight_tensor = weight_tensor.to(logits.device)
+        return torch.nn.functional.cross_entropy(logits.float(), target, weight=weight_tensor)
 
     return loss
 
