@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+from core import access
 from ui.layout import build
 from ui.theme import CSS, theme
 
@@ -22,12 +23,15 @@ def launch_options() -> dict:
         "css": CSS,
         "footer_links": ["api", "gradio", "settings"],
         "show_error": False,
+        # Uploads past this size are refused by Gradio before they reach the disk (shared servers; see README).
+        "max_file_size": access.upload_limit(),
     }
 
 
 if __name__ == "__main__":
     import threading
 
+    os.umask(0o077)  # run folders, uploads and exports hold visitors' data: readable by this server's user only
     from core import warm_child
     from ui.data_tab import warm_up
 

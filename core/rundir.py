@@ -25,11 +25,40 @@ VALIDATION_DATA = "data/validation.parquet"
 TERMINAL_STATES = ("finished", "failed", "cancelled")
 
 
-def write_json(path: Path, value: Any) -> None:
-    """Write then rename, so a reader never sees half a file."""
+# A run holds the user's data: its folders are 0700 and its files 0600, whatever the process umask.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write then rename, so a reader never sees half a file; readable by this user only."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(value, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_text(path, json.dumps(value, indent=2))
+
+
+def make_private_dir(path: Path) -> None:
+    """Create a run folder (and its parents) readable by this user only; an existing one is an error."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).mkdir(mode=DIR_MODE)
+    os.chmod(path, DIR_MODE)  # mkdir's mode is masked by the umask; never looser than 0700
+
+
+def open_log(run_dir: Path) -> Any:
+    """train.log for appending, created 0600."""
+    fd = os.open(Path(run_dir) / LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 def read_json(path: Path, default: Any = None) -> Any:
@@ -59,7 +88,7 @@ def read_status(run_dir: Path) -> dict[str, Any]:
 
 
 def request_stop(run_dir: Path) -> None:
-    (Path(run_dir) / STOP).write_text(str(time.time()), encoding="utf-8")
+    write_text(Path(run_dir) / STOP, str(time.time()))
 
 
 def stop_requested(run_dir: Path) -> bool:

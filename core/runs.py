@@ -7,7 +7,9 @@ import secrets
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,14 +82,16 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}-{secrets.token_hex(8)}"
     run_dir = root / run_id
     try:
-        (run_dir / "data").mkdir(parents=True)
+        rundir.make_private_dir(run_dir)
+        rundir.make_private_dir(run_dir / "data")
     except OSError as exc:
         raise UserError(f"The runs folder '{root}' cannot be used: {exc.strerror or exc}.") from None
     try:  # all or nothing: an interrupted write (Ctrl-C, a full disk) leaves no half-made run behind
         config.save(run_dir / rundir.CONFIG)
         rundir.write_json(run_dir / rundir.LABELS, data.labels)
-        data.train.to_parquet(run_dir / rundir.TRAIN_DATA, index=False)
-        data.validation.to_parquet(run_dir / rundir.VALIDATION_DATA, index=False)
+        for frame, name in ((data.train, rundir.TRAIN_DATA), (data.validation, rundir.VALIDATION_DATA)):
+            frame.to_parquet(run_dir / name, index=False)
+            os.chmod(run_dir / name, rundir.FILE_MODE)
         rundir.write_json(run_dir / rundir.REPORT, report)
         rundir.write_json(run_dir / rundir.BASELINE, fitted)
         rundir.write_status(run_dir, "queued", pid=None)
@@ -105,7 +109,11 @@ def start(run_dir: Path, resume: bool = False) -> None:
     run_dir = Path(run_dir).resolve()
     rundir.clear_stop(run_dir)
     rundir.write_status(run_dir, "queued", pid=None)
-    _children[str(run_dir)] = warm_child.start_training_child(run_dir, resume)
+    child = warm_child.start_training_child(run_dir, resume)
+    _children[str(run_dir)] = child
+    # Reaped the moment it ends, whether or not anyone asks for its status (a closed tab never does): otherwise each
+    # finished run stays a <defunct> process of the web server.
+    threading.Thread(target=child.wait, name=f"reap-{child.pid}", daemon=True).start()
 
 
 def launch(config: TrainConfig, root: Path | None = None, owner: str = "") -> Path:
@@ -213,12 +221,22 @@ def _run_dirs(root: Path) -> list[Path]:
     return [p for p in root.iterdir() if p.is_dir() and (p / rundir.RUN_INFO).exists()]
 
 
-def list_runs(root: Path | None = None, owner: str | None = None) -> list[RunSummary]:
-    """Newest first; only the given owner's runs when owner is set."""
+def active_runs(root: Path | None = None) -> list[str]:
+    """The owners of the runs queued or training now, one entry per run."""
+    owners = []
+    for run_dir in _run_dirs(Path(root) if root else runs_root()):
+        if status(run_dir)["state"] in ("queued", "running"):
+            owners.append(str((rundir.read_json(run_dir / rundir.RUN_INFO, {}) or {}).get("owner") or ""))
+    return owners
+
+
+def list_runs(root: Path | None = None, owner: str | Collection[str] | None = None) -> list[RunSummary]:
+    """Newest first; only the runs of the given owner (or owners) when set."""
+    owners = {owner} if isinstance(owner, str) else (set(owner) if owner is not None else None)
     summaries = []
     for run_dir in _run_dirs(Path(root) if root else runs_root()):
         info = rundir.read_json(run_dir / rundir.RUN_INFO, {})
-        if owner is not None and info.get("owner") != owner:
+        if owners is not None and info.get("owner") not in owners:
             continue
         config = rundir.read_json(run_dir / rundir.CONFIG, {})
         run_view = view(run_dir)

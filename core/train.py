@@ -341,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", action="store_true",
                         help="import the training stack, then wait for a run directory on stdin (used by the app)")
     args = parser.parse_args(argv)
+    os.umask(0o077)  # checkpoints, the model and metrics hold the user's work: this user only (run folders are 0700)
     _yield_cpu_to_the_app()
     if args.warm:
         from core.warm_child import wait_for_job

@@ -31,8 +31,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(runs_dir: Path, log_path: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start `python app.py` on a free port; returns (process, base URL) once the page answers."""
+def start_app(runs_dir: Path, log_path: Path, port: int | None = None,
+              extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `python app.py` on a free port; returns (process, base URL) once the page answers. `extra_env` (e.g.
+    SPACE_ID) is set after the defaults."""
     port = port or free_port()
     env = {
         **os.environ,
@@ -46,6 +48,7 @@ def start_app(runs_dir: Path, log_path: Path, port: int | None = None) -> tuple[
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("SPACE_ID", None)
+    env.update(extra_env or {})
     log = open(log_path, "ab")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"

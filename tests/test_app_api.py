@@ -31,7 +31,9 @@ def test_endpoints_are_named_and_documented(client):
     names = set(api["named_endpoints"])
     assert {"/train", "/status", "/stop", "/resume", "/runs"} <= names
     params = [p["parameter_name"] for p in api["named_endpoints"]["/train"]["parameters"]]
-    assert params[:4] == ["data_file", "text_column", "label_column", "model"] and "owner" in params
+    assert params[:4] == ["data_file", "text_column", "label_column", "model"] and "key" in params
+    assert "owner" not in params  # identity never comes from a parameter
+    assert [p["parameter_name"] for p in api["named_endpoints"]["/status"]["parameters"]] == ["run_id", "key"]
     # UI-internal events (timer ticks, uploads) are not part of the API.
     assert not any(n.startswith("/on_") or n.startswith("/lambda") for n in names), names
 
@@ -52,17 +54,18 @@ def test_bad_data_gives_one_readable_error(client, tmp_path):
 def test_train_status_runs_and_finished_run(client, example_data, tiny_model_dir):
     from gradio_client import handle_file
 
-    started = client.predict(handle_file(str(example_data)), model=tiny_model_dir, epochs=1, owner="api-test-1",
-                             api_name="/train")
-    run_id = started["run_id"]
+    started = client.predict(handle_file(str(example_data)), model=tiny_model_dir, epochs=1, api_name="/train")
+    run_id, key = started["run_id"], started["key"]
     assert started["state"] in ("queued", "running")
     status = wait_for(client, run_id, ("finished", "failed"))
     assert status["state"] == "finished", status
     assert status["step"] == status["total_steps"] > 0
     assert len(status["epochs"]) == 1 and status["best_f1"] is not None and status["train_loss"]
-    runs = client.predict("api-test-1", api_name="/runs")
+    runs = client.predict(key, api_name="/runs")
     assert [r["run_id"] for r in runs] == [run_id] and runs[0]["state"] == "finished"
-    assert client.predict("someone-else", api_name="/runs") == []
+    assert client.predict("someone-else", api_name="/runs") == []  # not a key this server signed
+    assert run_id in [r["run_id"] for r in client.predict(api_name="/runs")]  # your own machine: every run
+    assert "key" not in status
     with pytest.raises(Exception) as info:
         client.predict(run_id, api_name="/resume")
     assert "resumed" in str(info.value)
@@ -77,7 +80,7 @@ def test_stop_then_resume(client, example_data, tiny_model_dir):
     from gradio_client import handle_file
 
     started = client.predict(handle_file(str(example_data)), model=tiny_model_dir, epochs=40, batch_size=8,
-                             owner="api-test-2", api_name="/train")
+                             api_name="/train")
     run_id = started["run_id"]
     wait_for(client, run_id, ("running",), timeout=120)
     deadline = time.time() + 120

@@ -12,7 +12,7 @@ import pytest
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 from core.events import fold
-from ui import charts, data_tab, layout, runs_tab, session, train_tab
+from ui import charts, data_tab, layout, session, train_tab
 from ui.context import join_run_state, split_run_state
 
 EVENTS = [
@@ -56,13 +56,13 @@ def test_config_from_ui_rejects_text_in_number_boxes():
 def test_start_training_reports_all_problems_in_one_sentence(tmp_path):
     bad = TrainConfig(data_path="", epochs=0)
     with pytest.raises(UserError) as info:
-        train_tab.start_training(bad, "owner-1", tmp_path)
+        train_tab.start_training(bad, None, tmp_path)
     assert "data file" in info.value.message and "Epochs" in info.value.message
 
 
 def test_on_start_refuses_while_data_is_unusable():
     out = train_tab.on_start({"ok": False, "reason": "The file has only one label."}, "", "", "", DEFAULT_MODEL, 1,
-                             0, 32, 0, 0.2, 0, False, True, 42, "s-owner", None)
+                             0, 32, 0, 0.2, 0, False, True, 42, None, None)
     run_dir, note = out
     assert isinstance(run_dir, dict)  # gr.skip(): the shown run does not change
     assert "only one label" in note and "disabled" in note
@@ -76,7 +76,7 @@ def test_on_start_refuses_while_the_shown_run_is_active(tmp_path):
     rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": "r1", "name": "support_tickets"})
     rundir.write_status(run_dir, "running", pid=None)
     run_id, note = train_tab.on_start({"ok": True}, "d.csv", "", "", DEFAULT_MODEL, 1, 0, 0, 0, 0.2, 0, True, True, 42,
-                                      "s-owner", str(run_dir))
+                                      None, str(run_dir))
     assert isinstance(run_id, dict) and list(tmp_path.iterdir()) == [run_dir]  # nothing new was created
     assert note == ('<div class="tc-blocked">&#x27;support_tickets&#x27; is still running. Stop it first, or start '
                     'the next run when it has finished.</div>')
@@ -239,28 +239,7 @@ def test_on_file_with_unreadable_file_keeps_the_page_usable(tmp_path):
     assert out[0] == str(bad) and out[-1]["ok"] is False and out[-1]["reason"]
 
 
-# ----- session and runs ----------------------------------------------------------------------------------------
-
-def test_session_owner_is_created_once_and_kept():
-    fresh = session.resolve_session(None)
-    assert session.valid_owner(fresh["owner"]) and fresh["last_run"] == ""
-    assert session.resolve_session(fresh) == fresh
-    assert session.resolve_session({"owner": "../../etc", "last_run": "/x"})["owner"] != "../../etc"
-
-
-def test_browser_secret_is_stable_across_restarts(tmp_path, monkeypatch):
-    monkeypatch.delenv("TEXTCLF_BROWSER_SECRET", raising=False)
-    assert session.browser_secret(tmp_path) == session.browser_secret(tmp_path)
-
-
-def test_run_ids_from_outside_cannot_escape_the_runs_folder(tmp_path):
-    (tmp_path / "run-1").mkdir()
-    assert session.run_dir_for("run-1", tmp_path) == tmp_path / "run-1"
-    assert session.run_dir_for("/elsewhere/../run-1", tmp_path) == tmp_path / "run-1"  # only the name counts
-    for bad in ("..", "", "no-such-run", "run 1; rm"):
-        with pytest.raises(UserError):
-            session.run_dir_for(bad, tmp_path)
-
+# ----- drawing runs -------------------------------------------------------------------------------------------
 
 def fake_run(root: Path, run_id: str, owner: str, events: list[dict], state: str) -> Path:
     run_dir = root / run_id
@@ -293,51 +272,6 @@ def test_draw_running_then_finished_run(tmp_path):
 def test_draw_without_a_run():
     out = train_tab.on_show(None)
     assert 'data-state="none"' in out[0] and out[9].active is False and out[10] == "|"
-
-
-def test_runs_are_listed_and_opened_per_owner_on_a_space(tmp_path, monkeypatch):
-    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
-    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
-    mine = fake_run(tmp_path, "r-mine", "s-owner-1", EVENTS + [{"type": "finished", "time": 120.0}], "finished")
-    theirs = fake_run(tmp_path, "r-theirs", "s-owner-2", EVENTS, "finished")
-    table, dropdown, note = runs_tab.runs_table("s-owner-1")
-    assert table["id"].tolist() == ["r-mine"] and table["state"].tolist() == ["Finished"]
-    assert table["best macro-F1"].tolist() == [0.4] and "1 run" in note
-    assert runs_tab.open_run(str(mine), "s-owner-1")[0] == str(mine)
-    assert isinstance(runs_tab.open_run(str(theirs), "s-owner-1")[0], dict)  # skipped: not this session's run
-    assert [r["run_id"] for r in runs_tab.api_runs("s-owner-2")] == ["r-theirs"]
-
-
-def test_on_your_own_machine_every_run_in_the_folder_is_listed_and_opens(tmp_path, monkeypatch):
-    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
-    monkeypatch.delenv("SPACE_ID", raising=False)
-    monkeypatch.delenv("TEXTCLF_PRIVATE_RUNS", raising=False)
-    mine = fake_run(tmp_path, "r-mine", "s-owner-1", EVENTS, "finished")
-    from_cli = fake_run(tmp_path, "r-cli", "", EVENTS, "finished")
-    table, dropdown, note = runs_tab.runs_table("s-owner-1")
-    assert sorted(table["id"].tolist()) == ["r-cli", "r-mine"] and note == f"2 runs in {tmp_path}, newest first."
-    assert runs_tab.open_run(str(from_cli), "s-owner-1")[0] == str(from_cli)
-    elsewhere = fake_run(tmp_path / "r-mine" / "nested", "r-x", "", EVENTS, "finished")  # not in the runs folder
-    assert isinstance(runs_tab.open_run(str(elsewhere), "s-owner-1")[0], dict)
-    # The API still answers per owner, and a shared server can ask for private runs.
-    assert [r["run_id"] for r in runs_tab.api_runs("s-owner-1")] == ["r-mine"]
-    monkeypatch.setenv("TEXTCLF_PRIVATE_RUNS", "1")
-    assert runs_tab.runs_table("s-owner-1")[0]["id"].tolist() == ["r-mine"]
-    assert isinstance(runs_tab.open_run(str(from_cli), "s-owner-1")[0], dict)
-    assert runs_tab.open_run(str(mine), "s-owner-1")[0] == str(mine)
-
-
-def test_page_load_reattaches_to_the_last_run_of_this_browser(tmp_path, monkeypatch):
-    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
-    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
-    mine = fake_run(tmp_path, "r-mine", "s-owner-1", EVENTS, "finished")
-    theirs = fake_run(tmp_path, "r-theirs", "s-owner-2", EVENTS, "finished")
-    owner, stored, run_dir, tabs = layout.on_load({"owner": "s-owner-1", "last_run": str(mine)})
-    assert (owner, run_dir) == ("s-owner-1", str(mine)) and stored["last_run"] == str(mine)
-    owner, stored, run_dir, tabs = layout.on_load({"owner": "s-owner-1", "last_run": str(theirs)})
-    assert run_dir is None
-    owner, stored, run_dir, tabs = layout.on_load(None)
-    assert session.valid_owner(owner) and owner != "s-owner-1" and run_dir is None
 
 
 def test_settings_survive_a_reload_but_never_name_arbitrary_files(tmp_path, example_data):

@@ -17,7 +17,7 @@ class AppContext:
     runs_root: Path
     run_dir: gr.State  # str | None: the run shown in Train / Evaluate / Predict / Publish
     run_state: gr.State  # str "<run_dir>|<state>": changes whenever the shown run or its state changes
-    owner: gr.State  # str: this browser session's id (each session sees only its own runs)
+    caller: gr.State  # core.access.Caller: who this browser session is (set on page load; it owns the runs it sees)
     # Optional extras filled in by ui/layout.py (tabs may ignore them).
     tabs: gr.Tabs | None = None  # return gr.Tabs(selected="train") etc. to switch step; ids: data, train, evaluate, predict, publish, runs
     shared: dict[str, Any] = field(default_factory=dict)  # components one tab exposes to another (e.g. "data_path")

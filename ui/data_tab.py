@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from core import access
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
 from ui import charts
@@ -66,6 +67,9 @@ def tokenizer_for(model: str | None) -> tuple[Any, str]:
     """The chosen model's tokenizer, or the default model's with a note when it cannot be loaded (offline Hub id)."""
     model = (model or "").strip() or DEFAULT_MODEL
     try:
+        if access.shared_server() and (access.looks_like_path(model) or Path(model).exists()):
+            # A shared server never reads a typed folder here: Start checks it belongs to one of the visitor's runs.
+            raise UserError(access.SHARED_MODEL_MESSAGE)
         return _tokenizer(model), ""
     except UserError:
         if model == DEFAULT_MODEL:

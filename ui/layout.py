@@ -8,6 +8,8 @@ from typing import Any
 
 import gradio as gr
 
+from core.access import Caller
+from core.runs import list_runs
 from ui import data_tab, runs_tab, session, train_tab
 from ui.context import AppContext, join_run_state
 
@@ -25,24 +27,26 @@ def _optional(module: str) -> Any | None:
     return importlib.import_module(module)
 
 
-def on_load(stored: Any) -> tuple[str, dict, str | None, Any]:
-    """Page (re)load: keep or create this browser's owner id and re-attach to the run it showed last."""
-    sess = session.resolve_session(stored)
-    run_dir = session.owned_run(sess["last_run"], sess["owner"], session.runs_root())
+def on_load(stored: Any, profile: gr.OAuthProfile | None = None) -> tuple[Caller, dict, str | None, Any]:
+    """Page (re)load: keep or issue this browser's signed owner key and re-attach to the run it showed last."""
+    root = session.runs_root()
+    sess = session.resolve_session(stored, root)
+    caller = session.browser_caller(sess["key"], root, getattr(profile, "username", None))
+    run_dir = session.owned_run(sess["last_run"], caller, root)
     if run_dir is None:
-        # The newest of this session's runs that is still going, so a reopened tab finds its training.
-        from core.runs import list_runs
-
-        for run in list_runs(session.runs_root(), owner=sess["owner"]):
+        # The newest of this session's own runs that is still going, so a reopened tab finds its training.
+        for run in list_runs(root, owner=caller.owners):
             if run.state in ("queued", "running"):
                 run_dir = str(run.run_dir)
                 break
     sess["last_run"] = run_dir or ""
-    return sess["owner"], sess, run_dir, (gr.Tabs(selected="train") if run_dir else gr.skip())
+    return caller, sess, run_dir, (gr.Tabs(selected="train") if run_dir else gr.skip())
 
 
-def remember_run(owner: str, run_dir: str | None) -> dict:
-    return {"owner": owner, "last_run": run_dir or ""}
+def remember_run(caller: Caller | None, run_dir: str | None) -> Any:
+    if caller is None or not caller.key:
+        return gr.skip()
+    return {"key": caller.key, "last_run": run_dir or ""}
 
 
 def remember_settings(data_path: str, text_column: str | None, label_column: str | None,
@@ -73,7 +77,7 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         browser = session.make_browser_state(root)
         saved_settings = session.make_settings_state(root)
         ctx = AppContext(runs_root=root, run_dir=gr.State(None), run_state=gr.State(join_run_state(None, "")),
-                         owner=gr.State(""))
+                         caller=gr.State(None))
         gr.Markdown(f"# {TITLE}\nFine-tune a text classifier without code: **upload** a table of texts and labels → "
                     "**check** it → **train** with live curves → **evaluate** → **try** it → **publish** to the Hub.",
                     elem_classes=["tc-header"])
@@ -92,10 +96,10 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
             with gr.Tab("Runs", id="runs", elem_id="tc-tab-runs") as runs_tab_item:
                 runs = runs_tab.render(ctx)
         data_tab.wire(data, train["model"], train["max_length"], train["val_share"], train["seed"])
-        runs_tab_item.select(runs_tab.on_refresh, [ctx.owner], [runs["table"], runs["choice"], runs["note"]],
+        runs_tab_item.select(runs_tab.on_refresh, [ctx.caller], [runs["table"], runs["choice"], runs["note"]],
                              api_visibility="private", concurrency_limit=None)
 
-        demo.load(on_load, [browser], [ctx.owner, browser, ctx.run_dir, tabs], api_visibility="private",
+        demo.load(on_load, [browser], [ctx.caller, browser, ctx.run_dir, tabs], api_visibility="private",
                   concurrency_limit=None)
         setting_inputs = [train[n] for n in session.SETTING_NAMES]
         demo.load(restore_settings, [saved_settings], [data["file"], data["wanted_columns"]] + setting_inputs,
@@ -105,7 +109,7 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
                         data["label_column"].input):
             trigger(remember_settings, remembered, [saved_settings], api_visibility="private",
                     concurrency_limit=None, show_progress="hidden")
-        ctx.run_dir.change(remember_run, [ctx.owner, ctx.run_dir], [browser], api_visibility="private",
+        ctx.run_dir.change(remember_run, [ctx.caller, ctx.run_dir], [browser], api_visibility="private",
                            concurrency_limit=None)
 
         gr.api(train_tab.api_train, api_name="train", concurrency_limit=2)

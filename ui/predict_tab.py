@@ -151,17 +151,19 @@ def on_predict_file(file_path: str | None, column: str | None, run_state: str | 
             f"(first {PREVIEW_ROWS} rows shown).")
 
 
-def api_predict(text: str, run_id: str) -> dict[str, float]:
+def api_predict(text: str, run_id: str, key: str = "", request: gr.Request = None) -> dict[str, float]:
     """Classify one text with a finished run's model: the probability of every label.
 
     Args:
         text: the text to classify
         run_id: the id returned by /train
+        key: the key returned by /train (needed on a shared server)
     """
     try:
+        root = session.runs_root()
+        run_dir = session.run_dir_for(run_id, session.api_caller(key or "", root, request), root)
         if not (text or "").strip():
             raise UserError(EMPTY_TEXT_MESSAGE)
-        run_dir = session.run_dir_for(run_id, session.runs_root())
         return predict.get_predictor(run_dir).predict([text])[0]
     except UserError as exc:
         raise gr.Error(exc.message, print_exception=False)

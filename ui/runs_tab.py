@@ -7,12 +7,15 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from core import access
+from core.access import Caller
+from core.runs import list_runs
 from ui import charts, session
 from ui.context import AppContext
 
 
-def runs_table(owner: str | None) -> tuple[pd.DataFrame, gr.Dropdown, str]:
-    runs = session.visible_runs(owner, session.runs_root())
+def runs_table(caller: Caller | None) -> tuple[pd.DataFrame, gr.Dropdown, str]:
+    runs = session.visible_runs(caller, session.runs_root())
     choices = [(f"{r.name} · {charts.STATE_TEXT.get(r.state, r.state)} · {r.run_id}", str(r.run_dir)) for r in runs]
     where = "in this browser session" if session.runs_are_private() else f"in {session.runs_root()}"
     note = (f"No runs yet {where}. Start one on the Train step." if not runs
@@ -20,39 +23,44 @@ def runs_table(owner: str | None) -> tuple[pd.DataFrame, gr.Dropdown, str]:
     return (charts.run_rows(runs), gr.Dropdown(choices=choices, value=choices[0][1] if choices else None), note)
 
 
-def on_refresh(owner: str) -> tuple:
-    return runs_table(owner)
+def on_refresh(caller: Caller | None) -> tuple:
+    return runs_table(caller)
 
 
-def open_run(choice: str | None, owner: str) -> tuple[Any, Any]:
+def open_run(choice: str | None, caller: Caller | None) -> tuple[Any, Any]:
     """-> (run_dir, selected tab). Only this session's runs can be opened."""
-    run_dir = session.owned_run(choice, owner, session.runs_root())
+    run_dir = session.owned_run(choice, caller, session.runs_root())
     if not run_dir:
         gr.Warning("Choose one of your runs to open.")
         return gr.skip(), gr.skip()
     return run_dir, gr.Tabs(selected="train")
 
 
-def on_select(table: pd.DataFrame, owner: str, evt: gr.SelectData) -> tuple[Any, Any]:
+def on_select(table: pd.DataFrame, caller: Caller | None, evt: gr.SelectData) -> tuple[Any, Any]:
     try:
-        run_id = table.iloc[evt.index[0]]["id"]
+        run_id = str(table.iloc[evt.index[0]]["id"])
     except (IndexError, KeyError, TypeError):
         return gr.skip(), gr.skip()
-    return open_run(str(session.runs_root() / run_id), owner)
+    if "/" in run_id or run_id in ("", ".", ".."):
+        return gr.skip(), gr.skip()
+    return open_run(str(session.runs_root() / run_id), caller)
 
 
-def api_runs(owner: str = "api") -> list[dict[str, Any]]:
-    """The runs of one owner, newest first: id, name, state, model, best macro-F1 and accuracy.
+def api_runs(key: str = "", request: gr.Request = None) -> list[dict[str, Any]]:
+    """Your runs, newest first: id, name, state, model, best macro-F1 and accuracy.
 
     Args:
-        owner: the owner given to /train
+        key: the key /train returned; on your own machine without a key, every run in the runs folder
     """
-    from core.runs import list_runs
-
-    if not owner:
+    root = session.runs_root()
+    caller = session.api_caller(key, root, request)
+    if (key or "").strip() and not caller.key:
+        return []  # a key this server did not sign owns nothing
+    owners = caller.owners if caller.key else access.visible_owners(caller)
+    if owners is not None and not owners:
         return []
     return [{"run_id": r.run_id, "name": r.name, "state": r.state, "model": r.model, "created": r.created,
-             "best_f1": r.best_f1, "best_accuracy": r.best_accuracy} for r in list_runs(session.runs_root(), owner=owner)]
+             "best_f1": r.best_f1, "best_accuracy": r.best_accuracy} for r in list_runs(root, owner=owners)]
 
 
 def render(ctx: AppContext) -> dict[str, gr.Component]:
@@ -67,18 +75,18 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
         open_btn = gr.Button("Open", variant="primary", scale=1, elem_id="tc-open-run")
         refresh = gr.Button("Refresh", scale=1, elem_id="tc-refresh-runs")
     outputs = [table, choice, note]
-    refresh.click(on_refresh, [ctx.owner], outputs, api_visibility="private", concurrency_limit=None)
-    ctx.owner.change(on_refresh, [ctx.owner], outputs, api_visibility="private", concurrency_limit=None)
-    ctx.run_state.change(on_refresh, [ctx.owner], outputs, api_visibility="private", concurrency_limit=None,
+    refresh.click(on_refresh, [ctx.caller], outputs, api_visibility="private", concurrency_limit=None)
+    ctx.caller.change(on_refresh, [ctx.caller], outputs, api_visibility="private", concurrency_limit=None)
+    ctx.run_state.change(on_refresh, [ctx.caller], outputs, api_visibility="private", concurrency_limit=None,
                          show_progress="hidden")
     targets = [ctx.run_dir] + ([ctx.tabs] if ctx.tabs is not None else [])
 
     def _fit(result: tuple) -> tuple:
         return result if ctx.tabs is not None else result[0]
 
-    open_btn.click(lambda c, o: _fit(open_run(c, o)), [choice, ctx.owner], targets, api_visibility="private")
+    open_btn.click(lambda c, o: _fit(open_run(c, o)), [choice, ctx.caller], targets, api_visibility="private")
     def _select(t: pd.DataFrame, o: str, evt: gr.SelectData) -> Any:
         return _fit(on_select(t, o, evt))
 
-    table.select(_select, [table, ctx.owner], targets, api_visibility="private")
+    table.select(_select, [table, ctx.caller], targets, api_visibility="private")
     return dict(table=table, choice=choice, open=open_btn, refresh=refresh, note=note)

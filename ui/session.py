@@ -1,129 +1,90 @@
-"""Who is this browser session, and which run did it look at last (survives reloads and server restarts).
+"""Who is asking (a browser session or an API client), and which run it looked at last.
 
-The owner id lives in the browser's localStorage (gr.BrowserState, encrypted with a secret kept in the runs folder
-so a restarted server can still read it). On a Space, where strangers share one app, each session lists only the
-runs it created; on your own machine every run in the runs folder is yours (see runs_are_private).
+Identity is established by the server (core/access.py): a browser keeps an owner key the server signed in its
+localStorage (gr.BrowserState); a visitor signed in with Hugging Face also owns the runs of `hf:<username>`; an API
+client passes back the key its first /train returned. On your own machine every run in the runs folder is yours.
 """
 from __future__ import annotations
 
-import os
-import re
-import secrets
-import uuid
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-STORAGE_KEY = "textclf-session-v1"
-_OWNER_RE = re.compile(r"^[A-Za-z0-9_.:-]{6,80}$")
-_RUN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+from core import access
+from core.access import Caller
+from core.runs import list_runs, runs_root as core_runs_root
+
+STORAGE_KEY = "textclf-session-v2"
+# gr.BrowserState encrypts in the page with this value, which Gradio sends to every visitor: it protects nothing and
+# is no secret. What makes a stored owner key trustworthy is the server's signature inside it (core/access.py).
+BROWSER_STORAGE_PASSPHRASE = "text-classifier-studio"
 
 
 def runs_root() -> Path:
-    try:
-        from core.runs import runs_root as core_runs_root
-
-        return Path(core_runs_root())
-    except ImportError:  # before core/runs.py exists
-        return Path(os.environ.get("TEXTCLF_RUNS_DIR", "runs"))
-
-
-def browser_secret(root: Path) -> str:
-    """A stable secret for the encrypted localStorage: env TEXTCLF_BROWSER_SECRET, else a file in the runs folder."""
-    env = os.environ.get("TEXTCLF_BROWSER_SECRET")
-    if env:
-        return env
-    path = Path(root) / ".browser_secret"
-    try:
-        if path.exists():
-            value = path.read_text(encoding="utf-8").strip()
-            if value:
-                return value
-        path.parent.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(24)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(value, encoding="utf-8")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-        return path.read_text(encoding="utf-8").strip()
-    except OSError:  # read-only disk: sessions then last as long as this server process
-        return secrets.token_urlsafe(24)
+    return Path(core_runs_root())
 
 
 def make_browser_state(root: Path) -> gr.BrowserState:
-    return gr.BrowserState({"owner": "", "last_run": ""}, storage_key=STORAGE_KEY, secret=browser_secret(root))
+    return gr.BrowserState({"key": "", "last_run": ""}, storage_key=STORAGE_KEY, secret=BROWSER_STORAGE_PASSPHRASE)
 
 
-def new_owner() -> str:
-    return "s-" + uuid.uuid4().hex
-
-
-def valid_owner(value: Any) -> bool:
-    return isinstance(value, str) and bool(_OWNER_RE.match(value))
-
-
-def resolve_session(stored: Any) -> dict[str, str]:
-    """The stored {"owner", "last_run"} made valid: a new owner id when the browser has none."""
+def resolve_session(stored: Any, root: Path) -> dict[str, str]:
+    """The stored {"key", "last_run"} made valid: a new signed key when the browser has none the server signed."""
     stored = stored if isinstance(stored, dict) else {}
-    owner = stored.get("owner")
+    key = stored.get("key")
     last_run = stored.get("last_run") or ""
-    if not valid_owner(owner):
-        owner, last_run = new_owner(), ""
-    return {"owner": owner, "last_run": last_run if isinstance(last_run, str) else ""}
+    if access.owner_of_key(key, root) is None:
+        key, last_run = access.new_key(root, "b"), ""
+    return {"key": key, "last_run": last_run if isinstance(last_run, str) else ""}
 
 
-def run_dir_for(run_id: str, root: Path) -> Path:
-    """A run id from the outside (API, browser) -> its folder; refuses anything that is not a plain name."""
-    from core.errors import UserError
+def browser_caller(key: str, root: Path, username: str | None = None) -> Caller:
+    """A browser session: its signed key's owner, and the signed-in Hub user first (new runs are theirs) if any."""
+    owners = tuple(o for o in (access.hub_user_owner(username), access.owner_of_key(key, root)) if o)
+    return Caller(owners=owners, key=key)
 
-    run_id = (run_id or "").strip().rstrip("/").split("/")[-1] if run_id and "/" in run_id else (run_id or "").strip()
-    if not _RUN_ID_RE.match(run_id) or run_id in (".", ".."):
-        raise UserError("That run id is not valid.")
-    path = Path(root) / run_id
-    if not path.is_dir():
-        raise UserError(f"There is no run '{run_id}'.")
-    return path
+
+def api_caller(key: str, root: Path, request: gr.Request | None = None, mint: bool = False) -> Caller:
+    """An API client: the owner its key proves (a new key when `mint` and it has none), and a signed-in Hub user."""
+    owner = access.owner_of_key(key, root)
+    if owner is None and mint:
+        key = access.new_key(root, "k")
+        owner = access.owner_of_key(key, root)
+    username = getattr(request, "username", None) if request is not None else None
+    owners = tuple(o for o in (owner, access.hub_user_owner(username if isinstance(username, str) else None)) if o)
+    return Caller(owners=owners, key=key if owner else "")
+
+
+def run_dir_for(run_id: str, caller: Caller, root: Path) -> Path:
+    """A run id from the outside -> its folder, only for its owner (core.access.find_run)."""
+    return access.find_run(run_id, caller, root)
 
 
 def runs_are_private() -> bool:
-    """Whether each browser sees only its own runs: on a Space (SPACE_ID is set), or when TEXTCLF_PRIVATE_RUNS=1
+    """Whether each visitor sees only their own runs: on a Space (SPACE_ID is set), or when TEXTCLF_PRIVATE_RUNS=1
     asks for it on a shared server. On your own machine a run from the CLI, from yesterday's browser or from a
     cleared localStorage is still yours, so the Runs step lists every run in the folder."""
-    return bool(os.environ.get("SPACE_ID")) or os.environ.get("TEXTCLF_PRIVATE_RUNS", "").strip() not in ("", "0")
+    return access.shared_server()
 
 
-def visible_runs(owner: str | None, root: Path) -> list[Any]:
-    """The runs this session may list and open, newest first."""
-    if not owner:
+def visible_runs(caller: Caller | None, root: Path) -> list[Any]:
+    """The runs this caller may list and open, newest first."""
+    if caller is None or (runs_are_private() and not caller.owners):
         return []
-    from core.runs import list_runs
-
-    return list_runs(root, owner=owner if runs_are_private() else None)
+    return list_runs(root, owner=access.visible_owners(caller))
 
 
-def owned_run(run_dir: str | None, owner: str, root: Path) -> str | None:
-    """run_dir if it exists and this session may open it (when runs are private, runs with no owner are not shared)."""
-    if not run_dir or not owner:
+def owned_run(run_dir: str | None, caller: Caller | None, root: Path) -> str | None:
+    """run_dir if it is a run of this runs folder that this caller may open."""
+    if caller is None:
         return None
-    path = Path(run_dir)
-    if not path.is_dir():
-        return None
-    if not runs_are_private():  # any run of this runs folder, without summarising every run to find it
-        from core.rundir import RUN_INFO
-
-        inside = path.resolve().parent == Path(root).resolve() and (path / RUN_INFO).is_file()
-        return str(path) if inside else None
-    try:
-        mine = {str(Path(s.run_dir).resolve()) for s in visible_runs(owner, root)}
-    except Exception:  # noqa: BLE001 - a broken runs folder must not break page load
-        return None
-    return str(path) if str(path.resolve()) in mine else None
+    return access.may_open(run_dir, caller, root)
 
 
 # ----- the user's last data file and settings (restored after a reload) -----------------------------------------
 
-SETTINGS_KEY = "textclf-settings-v1"
+SETTINGS_KEY = "textclf-settings-v2"
 SETTING_NAMES = ("model", "epochs", "learning_rate", "batch_size", "max_length", "val_share",
                  "early_stopping_patience", "class_weights", "warm_start_head", "seed")
 _SETTING_TYPES = {"model": str, "epochs": float, "learning_rate": float, "batch_size": int, "max_length": int,
@@ -133,7 +94,7 @@ _SETTING_TYPES = {"model": str, "epochs": float, "learning_rate": float, "batch_
 
 
 def make_settings_state(root: Path) -> gr.BrowserState:
-    return gr.BrowserState({}, storage_key=SETTINGS_KEY, secret=browser_secret(root))
+    return gr.BrowserState({}, storage_key=SETTINGS_KEY, secret=BROWSER_STORAGE_PASSPHRASE)
 
 
 def restorable_file(path: Any, extra_roots: tuple[Path, ...] = ()) -> str | None:

@@ -12,6 +12,8 @@ from typing import Any
 import gradio as gr
 from gradio.data_classes import FileData
 
+from core import access
+from core.access import Caller
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 from ui import charts, session
@@ -64,14 +66,18 @@ def config_from_ui(data_path: str | None, text_column: str | None, label_column:
     )
 
 
-def start_training(config: TrainConfig, owner: str, root: Path) -> str:
-    """Validate, prepare and start (queued when the device is busy); UserError carries the reason."""
+def start_training(config: TrainConfig, caller: Caller | None, root: Path) -> str:
+    """Validate, check what a shared server allows, prepare and start (queued when the device is busy); UserError
+    carries the reason."""
     from core.runs import launch
 
     problems = config.validate()
     if problems:
         raise UserError(" ".join(problems))
-    return str(launch(config, root=root, owner=owner))
+    caller = caller or Caller()
+    access.check_model(config.model, caller, root)
+    access.check_can_start(caller, root, config.run_name)
+    return str(launch(config, root=root, owner=caller.owner))
 
 
 # ----- drawing a run -------------------------------------------------------------------------------------------
@@ -137,7 +143,7 @@ def on_show(run_dir: str | None) -> tuple:
 
 def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, model: str, epochs: float,
              lr: float, batch: float, max_len: float, val_share: float, patience: float, class_weights: bool,
-             warm_start_head: bool, seed: float, owner: str, run_dir: str | None) -> tuple[Any, Any]:
+             warm_start_head: bool, seed: float, caller: Caller | None, run_dir: str | None) -> tuple[Any, Any]:
     """-> (run_dir, start-status html). The shown run switches to the new one; settings stay as they are."""
     status = data_status or {}
     if not status.get("ok"):
@@ -153,7 +159,7 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, m
     try:
         config = config_from_ui(data_path, text_col, label_col, model, epochs, lr, batch, max_len, val_share,
                                 patience, class_weights, seed, warm_start_head=warm_start_head)
-        new_dir = start_training(config, owner, session.runs_root())
+        new_dir = start_training(config, caller, session.runs_root())
     except UserError as exc:
         gr.Warning(exc.message)
         return gr.skip(), f'<div class="tc-blocked">Could not start: {_esc(exc.message)}</div>'
@@ -259,7 +265,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                        show_progress="hidden")
     data_status = ctx.shared.get("data_status")
     inputs = [data_status, ctx.shared.get("data_path"), ctx.shared.get("text_column"), ctx.shared.get("label_column"),
-              model, epochs, lr, batch, max_len, val_share, patience, class_weights, warm_start_head, seed, ctx.owner,
+              model, epochs, lr, batch, max_len, val_share, patience, class_weights, warm_start_head, seed, ctx.caller,
               ctx.run_dir]
     if all(i is not None for i in inputs):
         start.click(on_start, inputs, [ctx.run_dir, start_note], api_visibility="private", concurrency_limit=2,
@@ -307,11 +313,13 @@ def run_status(run_dir: Path) -> dict[str, Any]:
 def api_train(data_file: FileData, text_column: str = "", label_column: str = "", model: str = DEFAULT_MODEL,
               epochs: float = 3.0, learning_rate: float = 0.0, batch_size: int = 0, max_length: int = 0,
               val_share: float = 0.2, early_stopping_patience: int = 0, class_weights: bool = _DEFAULTS.class_weights, seed: int = 42,
-              run_name: str = "", owner: str = "api",
-              warm_start_head: bool = _DEFAULTS.warm_start_head) -> dict[str, Any]:
+              run_name: str = "", key: str = "",
+              warm_start_head: bool = _DEFAULTS.warm_start_head, request: gr.Request = None) -> dict[str, Any]:
     """Start training a text classifier on a table (CSV, TSV, JSONL, Parquet or XLSX).
 
-    Returns the new run's id and state ("queued" or "running"); poll /status with the id.
+    Returns the new run's id, its state ("queued" or "running") and `key`: pass the key to /status, /stop, /resume,
+    /predict and /runs (and to your next /train, to keep your runs together). On a shared server it is what makes the
+    run yours; keep it private.
 
     Args:
         data_file: the table of texts and labels
@@ -327,23 +335,26 @@ def api_train(data_file: FileData, text_column: str = "", label_column: str = ""
         class_weights: weight the loss by inverse class frequency
         seed: random seed
         run_name: a name for the run; made from the file name when empty
-        owner: who the run belongs to (runs are listed per owner)
+        key: the key an earlier /train returned, so this run joins your other runs; empty for a new key
         warm_start_head: start the classification head from a logistic regression on the base model's features
     """
     try:
         config = config_from_ui(_file_path(data_file), text_column, label_column, model, epochs, learning_rate,
                                 batch_size, max_length, val_share, early_stopping_patience, class_weights, seed,
                                 run_name, warm_start_head)
-        run_dir = start_training(config, (owner or "api").strip(), session.runs_root())
+        root = session.runs_root()
+        caller = session.api_caller(key or "", root, request, mint=True)
+        run_dir = start_training(config, caller, root)
     except UserError as exc:
         raise _api_error(exc)
-    return run_status(Path(run_dir))
+    return {**run_status(Path(run_dir)), "key": caller.key}
 
 
-def _run_action(run_id: str, action: Any = None) -> dict[str, Any]:
-    """Find the run, apply the action (if any) and return its status; a UserError becomes an API error."""
+def _run_action(run_id: str, key: str, request: gr.Request | None, action: Any = None) -> dict[str, Any]:
+    """Find the caller's run, apply the action (if any) and return its status; a UserError becomes an API error."""
     try:
-        run_dir = session.run_dir_for(run_id, session.runs_root())
+        root = session.runs_root()
+        run_dir = session.run_dir_for(run_id, session.api_caller(key or "", root, request), root)
         if action is not None:
             action(run_dir)
         return run_status(run_dir)
@@ -351,32 +362,35 @@ def _run_action(run_id: str, action: Any = None) -> dict[str, Any]:
         raise _api_error(exc)
 
 
-def api_status(run_id: str) -> dict[str, Any]:
+def api_status(run_id: str, key: str = "", request: gr.Request = None) -> dict[str, Any]:
     """The state, progress, epoch table and curves of a run.
 
     Args:
         run_id: the id returned by /train
+        key: the key returned by /train (needed on a shared server)
     """
-    return _run_action(run_id)
+    return _run_action(run_id, key, request)
 
 
-def api_stop(run_id: str) -> dict[str, Any]:
+def api_stop(run_id: str, key: str = "", request: gr.Request = None) -> dict[str, Any]:
     """Stop a run within seconds; it keeps a checkpoint so /resume can continue it.
 
     Args:
         run_id: the id returned by /train
+        key: the key returned by /train (needed on a shared server)
     """
     from core.runs import cancel
 
-    return _run_action(run_id, cancel)
+    return _run_action(run_id, key, request, cancel)
 
 
-def api_resume(run_id: str) -> dict[str, Any]:
+def api_resume(run_id: str, key: str = "", request: gr.Request = None) -> dict[str, Any]:
     """Continue a stopped, interrupted or failed run from its last checkpoint.
 
     Args:
         run_id: the id returned by /train
+        key: the key returned by /train (needed on a shared server)
     """
     from core.runs import resume
 
-    return _run_action(run_id, resume)
+    return _run_action(run_id, key, request, resume)
