@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from core import access
 from core.access import Caller
 from core.runs import list_runs
 from ui import data_tab, runs_tab, session, train_tab
@@ -70,8 +71,30 @@ def restore_settings(stored: Any) -> tuple:
     return (path, wanted) + tuple(settings.get(n, gr.skip()) for n in session.SETTING_NAMES)
 
 
+def _readable_path_errors() -> None:
+    """Gradio refuses a request naming a file that was never uploaded (a server path, a folder) before any handler
+    runs, and with show_error off it answers `{"error": null}`. Say why instead, in one sentence that does not tell
+    whether the path exists. (tests/test_space_security.py calls the API over plain HTTP to prove it.)"""
+    import gradio.queueing as queueing
+    from gradio.exceptions import InvalidPathError
+
+    original = queueing.error_payload
+    if getattr(original, "readable_paths", False):
+        return
+
+    def payload(error: BaseException | None, show_error: bool) -> dict[str, Any]:
+        if isinstance(error, InvalidPathError):
+            error = gr.Error(session.NOT_UPLOADED_MESSAGE, print_exception=False)
+        return original(error, show_error)
+
+    payload.readable_paths = True  # type: ignore[attr-defined]
+    queueing.error_payload = payload
+
+
 def build(runs_root: Path | None = None) -> gr.Blocks:
     root = Path(runs_root) if runs_root else session.runs_root()
+    access.server_secret(root)  # made (or read) at start-up, not by the first visitor
+    _readable_path_errors()
     # delete_cache: Gradio's copies of served files (downloads, uploads) older than a day go, checked hourly.
     with gr.Blocks(title=TITLE, fill_width=False, delete_cache=(3600, 86400)) as demo:
         browser = session.make_browser_state(root)

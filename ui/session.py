@@ -13,6 +13,7 @@ import gradio as gr
 
 from core import access
 from core.access import Caller
+from core.errors import UserError
 from core.runs import list_runs, runs_root as core_runs_root
 
 STORAGE_KEY = "textclf-session-v2"
@@ -95,6 +96,22 @@ _SETTING_TYPES = {"model": str, "epochs": float, "learning_rate": float, "batch_
 
 def make_settings_state(root: Path) -> gr.BrowserState:
     return gr.BrowserState({}, storage_key=SETTINGS_KEY, secret=BROWSER_STORAGE_PASSPHRASE)
+
+
+NOT_UPLOADED_MESSAGE = "The data file was not uploaded to this server: send the table itself (handle_file in gradio_client)."
+
+
+def uploaded_file(data_file: Any) -> str:
+    """The path of a table an API client uploaded. gr.api hands over whatever path the request names, so anything that
+    is not a file in Gradio's upload folder (a server path, a folder) is refused, with one sentence that does not say
+    whether that path exists."""
+    raw = data_file.get("path") if isinstance(data_file, dict) else getattr(data_file, "path", data_file)
+    if not raw or not isinstance(raw, str):
+        raise UserError("Choose a data file to train on.")
+    path = restorable_file(raw)
+    if path is None:
+        raise UserError(NOT_UPLOADED_MESSAGE)
+    return path
 
 
 def restorable_file(path: Any, extra_roots: tuple[Path, ...] = ()) -> str | None:

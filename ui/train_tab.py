@@ -288,12 +288,6 @@ def _api_error(exc: UserError) -> gr.Error:
     return gr.Error(exc.message, print_exception=False)
 
 
-def _file_path(data_file: Any) -> str:
-    if isinstance(data_file, dict):
-        return str(data_file.get("path") or "")
-    return str(getattr(data_file, "path", data_file) or "")
-
-
 def run_status(run_dir: Path) -> dict[str, Any]:
     """A run as plain JSON: state, progress, scores, the epoch table and the curves."""
     from core.runs import queue_position, view
@@ -339,7 +333,7 @@ def api_train(data_file: FileData, text_column: str = "", label_column: str = ""
         warm_start_head: start the classification head from a logistic regression on the base model's features
     """
     try:
-        config = config_from_ui(_file_path(data_file), text_column, label_column, model, epochs, learning_rate,
+        config = config_from_ui(session.uploaded_file(data_file), text_column, label_column, model, epochs, learning_rate,
                                 batch_size, max_length, val_share, early_stopping_patience, class_weights, seed,
                                 run_name, warm_start_head)
         root = session.runs_root()
