@@ -31,6 +31,13 @@ from core.hardware import choose_precision, cuda_available, device_key, device_n
 from core.queue import device_slot
 
 
+STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
+
+
+class _StoppedBeforeTraining(Exception):
+    """Stop was asked for while a fresh run fitted its head: there is no checkpoint yet to keep."""
+
+
 def train(run_dir: Path, resume: bool = False) -> str:
     """Run the whole job in this process; returns the terminal state. Writes exactly one terminal event."""
     run_dir = Path(run_dir).resolve()
@@ -43,6 +50,8 @@ def train(run_dir: Path, resume: bool = False) -> str:
                 return _end(run_dir, "cancelled", "Cancelled before training started.")
             rundir.write_status(run_dir, "running", pid=os.getpid())
             return _run(run_dir, resume, stop_flag)
+    except _StoppedBeforeTraining:
+        return _end(run_dir, "cancelled", STOPPED_BEFORE_TRAINING)
     except UserError as exc:
         return _end(run_dir, "failed", exc.message)
     except Exception as exc:  # the full traceback goes to train.log; the user gets one sentence
@@ -103,9 +112,10 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         from core.head_init import init_head_from_probe
 
         append_event(run_dir, "status", message="Fitting the classification head")
+        _stop_before_training_if_asked(run_dir, stop_flag)
         if not init_head_from_probe(model.to("cuda") if cuda else model, sorted(new_parameters), train_set.features,
                                     len(labels), tokenizer.pad_token_id or 0, precision, config.class_weights,
-                                    config.seed, _probe_progress(run_dir)):
+                                    config.seed, _probe_progress(run_dir, stop_flag)):
             print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
     batch_size = config.batch_size or auto_batch_size(
         [len(f["input_ids"]) for f in train_set.features], cuda, _gpu_memory() if cuda else 0, model.num_parameters())
@@ -207,19 +217,26 @@ def _finished_message(metrics: dict[str, Any], state: Any, total_steps: int, con
     return message
 
 
-def _probe_progress(run_dir: Path) -> Any:
-    """Status events while the probe reads the texts (it can take many seconds on long ones), at most one a second."""
+def _probe_progress(run_dir: Path, stop_flag: list[bool]) -> Any:
+    """Status events while the probe reads the texts (it can take many seconds on long ones), at most one a second;
+    a stop asked for meanwhile ends the run after the current batch."""
     import time
 
     last = [0.0]
 
     def report(done: int, total: int) -> None:
+        _stop_before_training_if_asked(run_dir, stop_flag)
         now = time.monotonic()
         if done < total and now - last[0] >= 1.0:
             last[0] = now
             append_event(run_dir, "status", message=f"Fitting the classification head ({done:,} of {total:,} texts)")
 
     return report
+
+
+def _stop_before_training_if_asked(run_dir: Path, stop_flag: list[bool]) -> None:
+    if stop_flag[0] or rundir.stop_requested(run_dir):
+        raise _StoppedBeforeTraining
 
 
 def _gpu_memory() -> int:
