@@ -25,13 +25,14 @@ import pandas as pd  # noqa: E402
 
 from core import rundir
 from core.config import TrainConfig, auto_learning_rate
-from core.errors import UserError
+from core.errors import UserError, is_disk_full
 from core.events import append_event
 from core.hardware import choose_precision, cuda_available, device_key, device_name, use_fast_gpu_attention
 from core.queue import device_slot
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
+DISK_FULL_MESSAGE = "The disk is full: free some space, then resume the run."
 
 
 class _StoppedBeforeTraining(Exception):
@@ -287,8 +288,12 @@ def _save_model_atomically(run_dir: Path, trainer: Any, tokenizer: Any) -> None:
     final = run_dir / rundir.MODEL
     tmp = run_dir / ".model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    trainer.save_model(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
+    try:
+        trainer.save_model(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+    except BaseException:  # a full disk: the half-written folder would only take more space
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if final.exists():
         old = run_dir / ".model.old"
         shutil.rmtree(old, ignore_errors=True)
@@ -310,6 +315,8 @@ def _explain(exc: BaseException) -> str:
     first = text[0] if text else type(exc).__name__
     if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
         return "Training ran out of memory: try a smaller batch size or max length."
+    if is_disk_full(exc):
+        return DISK_FULL_MESSAGE
     return f"Training stopped with an error: {type(exc).__name__}: {first[:300]}"
 
 

@@ -1,0 +1,54 @@
+"""Writes that fail (a full disk, a file that may not be written) end in one sentence and leave no half-made files."""
+import errno
+import io
+
+import pandas as pd
+import pytest
+
+from core import rundir, runs
+from core.config import TrainConfig
+from core.errors import UserError
+from core.events import read_events
+from core.train import train
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_while_the_run_is_created_says_so_and_leaves_no_run(tmp_path, example_data, monkeypatch):
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", _disk_full)
+    with pytest.raises(UserError) as err:
+        runs.create_run(TrainConfig(data_path=str(example_data)), tmp_path)
+    assert err.value.message == "The disk is full: free some space and start again."
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_says_the_disk_is_full_and_exits_2(tmp_path, example_data, monkeypatch, capsys):
+    from core import __main__ as cli, warm_child
+
+    monkeypatch.setattr(warm_child, "prepare_one", lambda: None)  # no training child for a run that never starts
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", _disk_full)
+    assert cli.main(["--runs-dir", str(tmp_path / "runs"), "train", "--data", str(example_data)]) == 2
+    assert capsys.readouterr().err.strip() == "Error: The disk is full: free some space and start again."
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_full_disk_while_the_model_is_saved_fails_the_run_and_removes_the_partial_model(
+        tmp_path, example_data, tiny_model_dir, monkeypatch):
+    from safetensors import SafetensorError
+
+    def full_after_a_few_bytes(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"\0" * 1024)
+        # What safetensors raises when the disk fills: not an OSError, the errno only in its text.
+        raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: '
+                              '"No space left on device" })')
+
+    monkeypatch.setattr("transformers.modeling_utils.safe_save_file", full_after_a_few_bytes)
+    config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
+    run_dir = runs.create_run(config, tmp_path)
+    assert train(run_dir) == "failed"
+    assert read_events(run_dir)[-1]["message"] == "The disk is full: free some space, then resume the run."
+    assert rundir.read_status(run_dir)["state"] == "failed"
+    assert not (run_dir / ".model.tmp").exists() and not (run_dir / "model").exists()
