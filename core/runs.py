@@ -15,7 +15,7 @@ from typing import Any
 from core import rundir, warm_child
 from core.config import TrainConfig
 from core.errors import UserError, is_disk_full
-from core.events import RunView, fold, read_events
+from core.events import TERMINAL_TYPES, RunView, fold, read_events
 
 # A queued run whose child never wrote its pid within this time is treated as dead.
 SPAWN_GRACE_SECONDS = 120
@@ -177,7 +177,12 @@ def status(run_dir: Path) -> dict[str, Any]:
         else:
             dead = not _alive(pid, run_dir, current.get("pid_started"))
         if dead:
-            current = {**current, "state": "interrupted"}
+            # A child that could not write its final status (a full disk, a permission error) may still have
+            # appended its ending: that is how the run ended. An ending older than the status is a previous one.
+            ending = read_events(run_dir)[-1:]
+            ended = ending and ending[0].get("type") in TERMINAL_TYPES and ending[0].get("time", 0) >= current.get(
+                "updated", 0)
+            current = {**current, "state": ending[0]["type"] if ended else "interrupted"}
     return current
 
 

@@ -44,8 +44,8 @@ def train(run_dir: Path, resume: bool = False) -> str:
     run_dir = Path(run_dir).resolve()
     stop_flag = [False]
     _install_sigterm(stop_flag)
-    rundir.write_status(run_dir, "queued", pid=os.getpid())
     try:
+        rundir.write_status(run_dir, "queued", pid=os.getpid())
         with device_slot(run_dir.parent, device_key(), should_give_up=lambda: rundir.stop_requested(run_dir)) as got:
             if not got:
                 return _end(run_dir, "cancelled", "Cancelled before training started.")
@@ -305,8 +305,14 @@ def _save_model_atomically(run_dir: Path, trainer: Any, tokenizer: Any) -> None:
 
 
 def _end(run_dir: Path, state: str, message: str) -> str:
-    append_event(run_dir, state, message=message)
-    rundir.write_status(run_dir, state, pid=os.getpid())
+    """The terminal event, then the status. Each is tried whatever happens to the other: a dead process whose status
+    still says running reads as the ending its last event records (core/runs.py)."""
+    for write in (lambda: append_event(run_dir, state, message=message),
+                  lambda: rundir.write_status(run_dir, state, pid=os.getpid())):
+        try:
+            write()
+        except OSError:
+            traceback.print_exc()
     return state
 
 
@@ -317,6 +323,9 @@ def _explain(exc: BaseException) -> str:
         return "Training ran out of memory: try a smaller batch size or max length."
     if is_disk_full(exc):
         return DISK_FULL_MESSAGE
+    if isinstance(exc, PermissionError):
+        return (f"Permission denied when writing '{exc.filename or 'the run folder'}': make the runs folder "
+                "writable, then resume the run.")
     return f"Training stopped with an error: {type(exc).__name__}: {first[:300]}"
 
 
