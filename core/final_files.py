@@ -17,6 +17,7 @@ def write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np
     """metrics.json and the validation predictions table (in the data's original order), from the final model's
     evaluation when training kept it (the best or the last one), else from a fresh prediction."""
     from core.metrics import compute_metrics
+    from core.predict import neutralise_frame
 
     loss = eval_loss(trainer, final_step)
     if logits is None or loss is None:
@@ -41,7 +42,9 @@ def write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np
     })
     for i, name in enumerate(labels):
         table[f"prob_{name}"] = probs[:, i].round(6)
-    table.to_csv(run_dir / rundir.PREDICTIONS, index=False)
+    # The CSV is a download, opened in spreadsheets: formula-like cells are neutralised as in predicted files. The
+    # Evaluate tab shows the texts and labels as written, from data/validation.parquet (core/evaluation.py).
+    neutralise_frame(table).to_csv(run_dir / rundir.PREDICTIONS, index=False)
 
 
 def eval_loss(trainer: Any, step: int) -> float | None:
