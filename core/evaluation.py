@@ -11,6 +11,7 @@ import pandas as pd
 from core import rundir
 from core.baseline import METHOD
 from core.errors import UserError
+from core.predict import neutralise
 
 NO_RUN_MESSAGE = "Train a model or open a run from the Runs tab first."
 NOT_FINISHED_MESSAGE = "This run has not finished training yet: its evaluation appears when it finishes."
@@ -75,8 +76,11 @@ def load_evaluation(run_dir: Path | str | None) -> Evaluation:
     # keep_default_na=False: a text or label such as "NA" or "None" stays a string.
     predictions = pd.read_csv(preds_path, keep_default_na=False, dtype={"text": str, "label": str, "predicted": str})
     predictions["confidence"] = pd.to_numeric(predictions["confidence"], errors="coerce")
+    _restore_written_cells(run_dir, predictions)
     labels = metrics.get("labels") or rundir.read_json(run_dir / rundir.LABELS) or sorted(set(predictions["label"]))
     labels = [str(x) for x in labels]
+    written = {neutralise(name): name for name in labels}
+    predictions["predicted"] = predictions["predicted"].map(lambda name: written.get(name, name))
     if "per_class" not in metrics or "accuracy" not in metrics:
         metrics = {**_scores(list(predictions["label"]), list(predictions["predicted"]), labels), **metrics}
     run_info = rundir.read_json(run_dir / rundir.RUN_INFO) or {}
@@ -84,6 +88,19 @@ def load_evaluation(run_dir: Path | str | None) -> Evaluation:
         run_dir=run_dir, labels=labels, metrics=metrics, baseline=ensure_baseline(run_dir), predictions=predictions,
         name=str(run_info.get("name") or run_dir.name),
     )
+
+
+def _restore_written_cells(run_dir: Path, predictions: pd.DataFrame) -> None:
+    """validation_predictions.csv is a download whose formula-like cells carry a leading apostrophe (neutralised for
+    spreadsheets). Stripping it back would be ambiguous (a text may begin with one), so the texts and labels shown
+    come from data/validation.parquet: the same rows in the same order."""
+    path = run_dir / rundir.VALIDATION_DATA
+    if not path.exists():
+        return
+    validation = pd.read_parquet(path)
+    if len(validation) == len(predictions) and {"text", "label"} <= set(validation.columns):
+        predictions["text"] = validation["text"].astype(str).to_numpy()
+        predictions["label"] = validation["label"].astype(str).to_numpy()
 
 
 def _confusion(predictions: pd.DataFrame, labels: list[str]) -> list[list[int]]:

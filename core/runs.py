@@ -16,11 +16,12 @@ from typing import Any
 
 from core import rundir, warm_child
 from core.config import TrainConfig
-from core.errors import UserError
-from core.events import RunView, fold, read_events
+from core.errors import UserError, is_disk_full
+from core.events import TERMINAL_TYPES, RunView, fold, read_events
 
 # A queued run whose child never wrote its pid within this time is treated as dead.
 SPAWN_GRACE_SECONDS = 120
+DISK_FULL_MESSAGE = "The disk is full: free some space and start again."
 _children: dict[str, subprocess.Popen] = {}  # reaped on status() so dead children are not zombies
 _exit_codes: dict[str, int] = {}  # how this process's children ended, to explain an interrupted run
 
@@ -85,6 +86,8 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
         rundir.make_private_dir(run_dir)
         rundir.make_private_dir(run_dir / "data")
     except OSError as exc:
+        if is_disk_full(exc):
+            raise UserError(DISK_FULL_MESSAGE) from None
         raise UserError(f"The runs folder '{root}' cannot be used: {exc.strerror or exc}.") from None
     try:  # all or nothing: an interrupted write (Ctrl-C, a full disk) leaves no half-made run behind
         config.save(run_dir / rundir.CONFIG)
@@ -98,8 +101,10 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
         # Last: a folder is a run (listed, openable) once run.json exists.
         rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": run_id, "name": name, "owner": owner,
                                                       "created": time.time()})
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(run_dir, ignore_errors=True)
+        if is_disk_full(exc):
+            raise UserError(DISK_FULL_MESSAGE) from None
         raise
     return run_dir
 
@@ -180,7 +185,12 @@ def status(run_dir: Path) -> dict[str, Any]:
         else:
             dead = not _alive(pid, run_dir, current.get("pid_started"))
         if dead:
-            current = {**current, "state": "interrupted"}
+            # A child that could not write its final status (a full disk, a permission error) may still have
+            # appended its ending: that is how the run ended. An ending older than the status is a previous one.
+            ending = read_events(run_dir)[-1:]
+            ended = ending and ending[0].get("type") in TERMINAL_TYPES and ending[0].get("time", 0) >= current.get(
+                "updated", 0)
+            current = {**current, "state": ending[0]["type"] if ended else "interrupted"}
     return current
 
 

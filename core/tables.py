@@ -56,6 +56,8 @@ def read_table(path: str | Path, keep_blank_rows: bool = False) -> pd.DataFrame:
             ) from None
     read_warnings = list(df.attrs.get("read_warnings", []))
     df.columns = [str(c).strip() for c in df.columns]
+    df, repeated = _first_of_repeated_columns(df, name)
+    read_warnings += repeated
     # Spreadsheet exports often carry empty trailing columns; they are noise, not data.
     df = df.drop(columns=[c for c in df.columns if c.startswith("Unnamed:") and df[c].isna().all()])
     rows = len(df)
@@ -66,6 +68,18 @@ def read_table(path: str | Path, keep_blank_rows: bool = False) -> pd.DataFrame:
     df.attrs["read_warnings"] = read_warnings
     df.attrs["blank_rows"] = rows - len(df)  # counted, so the rows read match the file's own count
     return df
+
+
+def _first_of_repeated_columns(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str]]:
+    """Keep the first of the columns that share a name, so a column name means one column; say so."""
+    counts = df.columns.value_counts(sort=False)
+    repeated = [column for column, n in counts.items() if n > 1]
+    if not repeated:
+        return df, []
+    words = {2: "two", 3: "three"}
+    warnings = [f"The file '{name}' has {words.get(counts[c], counts[c])} columns named '{c}'; the first one is used."
+                for c in repeated]
+    return df.loc[:, ~df.columns.duplicated()], warnings
 
 
 def _read_excel(path: Path) -> pd.DataFrame:
@@ -224,5 +238,10 @@ def _read_delimited(path: Path, prefer: str) -> pd.DataFrame:
             f"The file '{path.name}' could not be read: some rows have more columns than the header. "
             "Put quotes around texts that contain the separator."
         )
+    header = next(csv.reader(io.StringIO(text[:SNIFF_BYTES]), delimiter=sep, skipinitialspace=True), [])
+    if len(header) == len(df.columns):
+        # pandas renames a repeated name ('label', 'label.1'): give it back, so read_table can say it is repeated.
+        df.columns = [name if name and col != name and str(col).startswith(name + ".") else col
+                      for name, col in zip(header, df.columns)]
     df.attrs["read_warnings"] = warnings
     return df

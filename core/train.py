@@ -25,10 +25,18 @@ import pandas as pd  # noqa: E402
 
 from core import rundir
 from core.config import TrainConfig, auto_learning_rate
-from core.errors import UserError
+from core.errors import UserError, is_disk_full
 from core.events import append_event
 from core.hardware import choose_precision, cuda_available, device_key, device_name, use_fast_gpu_attention
 from core.queue import device_slot
+
+
+STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
+DISK_FULL_MESSAGE = "The disk is full: free some space, then resume the run."
+
+
+class _StoppedBeforeTraining(Exception):
+    """Stop was asked for while a fresh run fitted its head: there is no checkpoint yet to keep."""
 
 
 def train(run_dir: Path, resume: bool = False) -> str:
@@ -36,13 +44,15 @@ def train(run_dir: Path, resume: bool = False) -> str:
     run_dir = Path(run_dir).resolve()
     stop_flag = [False]
     _install_sigterm(stop_flag)
-    rundir.write_status(run_dir, "queued", pid=os.getpid())
     try:
+        rundir.write_status(run_dir, "queued", pid=os.getpid())
         with device_slot(run_dir.parent, device_key(), should_give_up=lambda: rundir.stop_requested(run_dir)) as got:
             if not got:
                 return _end(run_dir, "cancelled", "Cancelled before training started.")
             rundir.write_status(run_dir, "running", pid=os.getpid())
             return _run(run_dir, resume, stop_flag)
+    except _StoppedBeforeTraining:
+        return _end(run_dir, "cancelled", STOPPED_BEFORE_TRAINING)
     except UserError as exc:
         return _end(run_dir, "failed", exc.message)
     except Exception as exc:  # the full traceback goes to train.log; the user gets one sentence
@@ -60,6 +70,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     from core.batching import auto_batch_size
     from core.callback import EventCallback
     from core.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
+    from core.final_files import save_model_atomically, write_final_metrics
     from core.metrics import eval_scores
     from core.models import model_max_length, resolve_model
     from core.tokenize import EncodedDataset, encode_splits
@@ -103,9 +114,10 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         from core.head_init import init_head_from_probe
 
         append_event(run_dir, "status", message="Fitting the classification head")
+        _stop_before_training_if_asked(run_dir, stop_flag)
         if not init_head_from_probe(model.to("cuda") if cuda else model, sorted(new_parameters), train_set.features,
                                     len(labels), tokenizer.pad_token_id or 0, precision, config.class_weights,
-                                    config.seed, _probe_progress(run_dir)):
+                                    config.seed, _probe_progress(run_dir, stop_flag)):
             print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
     batch_size = config.batch_size or auto_batch_size(
         [len(f["input_ids"]) for f in train_set.features], cuda, _gpu_memory() if cuda else 0, model.num_parameters())
@@ -187,9 +199,9 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     if best.step is not None and best.step != trainer.state.global_step:
         best.restore(trainer.model)
     final_step = trainer.state.global_step if best.step is None else best.step
-    _write_final_metrics(run_dir, trainer, val_set, val_order, val_df, labels, final_step, eval_logits.get(final_step),
-                         best_step=best.step)
-    _save_model_atomically(run_dir, trainer, tokenizer)
+    write_final_metrics(run_dir, trainer, val_set, val_order, val_df, labels, final_step, eval_logits.get(final_step),
+                        best_step=best.step)
+    save_model_atomically(run_dir, trainer, tokenizer)
     shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)  # a finished run needs no resume state
     metrics = rundir.read_json(run_dir / rundir.METRICS)
     return _end(run_dir, "finished", _finished_message(metrics, trainer.state, total_steps, config, best.step))
@@ -207,13 +219,15 @@ def _finished_message(metrics: dict[str, Any], state: Any, total_steps: int, con
     return message
 
 
-def _probe_progress(run_dir: Path) -> Any:
-    """Status events while the probe reads the texts (it can take many seconds on long ones), at most one a second."""
+def _probe_progress(run_dir: Path, stop_flag: list[bool]) -> Any:
+    """Status events while the probe reads the texts (it can take many seconds on long ones), at most one a second;
+    a stop asked for meanwhile ends the run after the current batch."""
     import time
 
     last = [0.0]
 
     def report(done: int, total: int) -> None:
+        _stop_before_training_if_asked(run_dir, stop_flag)
         now = time.monotonic()
         if done < total and now - last[0] >= 1.0:
             last[0] = now
@@ -222,69 +236,26 @@ def _probe_progress(run_dir: Path) -> Any:
     return report
 
 
+def _stop_before_training_if_asked(run_dir: Path, stop_flag: list[bool]) -> None:
+    if stop_flag[0] or rundir.stop_requested(run_dir):
+        raise _StoppedBeforeTraining
+
+
 def _gpu_memory() -> int:
     import torch
 
     return int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
 
 
-def _write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np.ndarray, val_df: pd.DataFrame,
-                         labels: list[str], final_step: int, logits: np.ndarray | None, best_step: int | None) -> None:
-    """metrics.json and the validation predictions table (in the data's original order), from the final model's
-    evaluation when training kept it (the best or the last one), else from a fresh prediction."""
-    from core.metrics import compute_metrics
-
-    loss = _eval_loss(trainer, final_step)
-    if logits is None or loss is None:
-        output = trainer.predict(val_set)
-        logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-        loss = output.metrics.get("test_loss")
-    # val_set is val_df sorted by val_order: put each row's logits back at its place in the validation file.
-    unsorted = np.empty((len(val_order), np.shape(logits)[1]), dtype=np.float64)
-    unsorted[val_order] = np.asarray(logits, dtype=np.float64)
-    logits = unsorted
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    predicted = probs.argmax(axis=1)
-    label_id = {name: i for i, name in enumerate(labels)}
-    metrics = compute_metrics([label_id[name] for name in val_df["label"].astype(str)], predicted.tolist(), labels)
-    metrics["loss"] = loss
-    metrics["best_step"] = best_step
-    rundir.write_json(run_dir / rundir.METRICS, metrics)
-    table = pd.DataFrame({
-        "text": val_df["text"].to_numpy(), "label": val_df["label"].to_numpy(),
-        "predicted": [labels[i] for i in predicted], "confidence": probs.max(axis=1).round(6),
-    })
-    for i, name in enumerate(labels):
-        table[f"prob_{name}"] = probs[:, i].round(6)
-    table.to_csv(run_dir / rundir.PREDICTIONS, index=False)
-
-
-def _eval_loss(trainer: Any, step: int) -> float | None:
-    found = [h["eval_loss"] for h in trainer.state.log_history if h.get("step") == step and "eval_loss" in h]
-    return found[-1] if found else None
-
-
-def _save_model_atomically(run_dir: Path, trainer: Any, tokenizer: Any) -> None:
-    """Write into a temporary folder, then rename: a crash never leaves a half-written model/."""
-    final = run_dir / rundir.MODEL
-    tmp = run_dir / ".model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.save_model(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    if final.exists():
-        old = run_dir / ".model.old"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
-
-
 def _end(run_dir: Path, state: str, message: str) -> str:
-    append_event(run_dir, state, message=message)
-    rundir.write_status(run_dir, state, pid=os.getpid())
+    """The terminal event, then the status. Each is tried whatever happens to the other: a dead process whose status
+    still says running reads as the ending its last event records (core/runs.py)."""
+    for write in (lambda: append_event(run_dir, state, message=message),
+                  lambda: rundir.write_status(run_dir, state, pid=os.getpid())):
+        try:
+            write()
+        except OSError:
+            traceback.print_exc()
     return state
 
 
@@ -293,6 +264,11 @@ def _explain(exc: BaseException) -> str:
     first = text[0] if text else type(exc).__name__
     if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
         return "Training ran out of memory: try a smaller batch size or max length."
+    if is_disk_full(exc):
+        return DISK_FULL_MESSAGE
+    if isinstance(exc, PermissionError):
+        return (f"Permission denied when writing '{exc.filename or 'the run folder'}': make the runs folder "
+                "writable, then resume the run.")
     return f"Training stopped with an error: {type(exc).__name__}: {first[:300]}"
 
 

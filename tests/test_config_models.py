@@ -32,6 +32,9 @@ def test_every_field_has_help_text():
     ({"learning_rate": -1.0}, "Learning rate must be between 0 (automatic) and 1."),
     ({"warmup_ratio": 1.5}, "Warm-up ratio must be at least 0 and below 1."),
     ({"early_stopping_patience": -1}, "Early-stopping patience must be 0 (off) or more."),
+    ({"seed": -1}, "The seed must be a whole number from 0 to 4294967295."),
+    ({"seed": 2**40}, "The seed must be a whole number from 0 to 4294967295."),  # numpy refuses it in the child
+    ({"seed": 1.5}, "The seed must be a whole number from 0 to 4294967295."),
 ])
 def test_invalid_settings_get_readable_messages(changes, message):
     assert TrainConfig(data_path="x.csv").replace(**changes).validate() == [message]

@@ -323,3 +323,26 @@ def test_load_errors(tmp_path):
     with raises("The file 'gone.csv' was not found."):
         load_training_data(path, val_data_path=tmp_path / "gone.csv")
 
+
+
+def test_repeated_column_names_use_the_first_column_and_say_so(tmp_path):
+    """pandas would read the second 'label' as 'label.1' without a word; a workbook keeps both under one name."""
+    from core.data import build_report
+
+    rows = [("I love it", "pos", "x"), ("Hate it", "neg", "y"), ("Great", "pos", "x"), ("Awful", "neg", "y")] * 3
+    path = write(tmp_path, "dup.csv", table(",", rows, header=("text", "label", "label")))
+    data = load_training_data(path)
+    warning = "The file 'dup.csv' has two columns named 'label'; the first one is used."
+    assert data.label_column == "label" and data.labels == ["neg", "pos"]
+    assert data.warnings == [warning]
+    assert build_report(data)["warnings"][0] == warning
+    assert list(read_table(path).columns) == ["text", "label"]
+
+    book = tmp_path / "dup.xlsx"
+    pd.DataFrame(rows, columns=["text", " label", "label"]).to_excel(book, index=False)  # the same once trimmed
+    assert read_table(book).attrs["read_warnings"] == [
+        "The file 'dup.xlsx' has two columns named 'label'; the first one is used."]
+    assert read_table(book)["label"].tolist() == [r[1] for r in rows]
+    # A column truly named 'label.1' is not a repeat.
+    path = write(tmp_path, "dots.csv", table(",", rows, header=("text", "label", "label.1")))
+    assert list(read_table(path).columns) == ["text", "label", "label.1"] and load_training_data(path).warnings == []

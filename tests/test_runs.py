@@ -198,6 +198,8 @@ def test_cli_help_lists_every_setting_with_its_help_text():
      "choose the offline default model or a local folder."),
     (["--data", "EXAMPLE", "--epochs", "0"], "Error: Epochs must be more than 0 and at most 100."),
     (["--data", "EXAMPLE", "--text", "body"], "Error: Column 'body' is not in the file. Columns: text, label."),
+    (["--data", "EXAMPLE", "--seed", "-1"], "Error: The seed must be a whole number from 0 to 4294967295."),
+    (["--data", "EXAMPLE", "--seed", str(2**40)], "Error: The seed must be a whole number from 0 to 4294967295."),
 ])
 def test_cli_bad_input_exits_non_zero_with_one_clear_line(args, message, example_data, tmp_path):
     args = [str(example_data) if a == "EXAMPLE" else a for a in args]

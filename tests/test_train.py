@@ -249,3 +249,32 @@ def test_class_weights_leave_balanced_data_alone_and_lift_rare_labels():
     assert class_weight_values([50, 50, 50]) == [1.0, 1.0, 1.0]
     assert class_weight_values([300, 100]) == pytest.approx([0.5, 1.5])  # 1:3 inverse frequency, mean 1
     assert class_weight_values([10, 0, 30]) == pytest.approx([1.5, 0.0, 0.5])  # a label only in validation
+
+
+def test_the_predictions_csv_is_safe_in_a_spreadsheet_and_evaluate_shows_the_texts_as_written(tmp_path,
+                                                                                              tiny_model_dir,
+                                                                                              example_data):
+    from core.evaluation import load_evaluation, misclassified
+
+    rows = pd.read_csv(example_data)
+    rows["label"] = rows["label"].replace({"billing": "@billing"})
+    rows["text"] = [("=", "+", "-", "@", "")[i % 5] + text for i, text in enumerate(rows["text"])]
+    rows.to_csv(tmp_path / "formulas.csv", index=False)
+    config = TrainConfig(data_path=str(tmp_path / "formulas.csv"), model=tiny_model_dir, epochs=1, max_length=16)
+    run_dir = runs.create_run(config, tmp_path / "runs")
+    assert train(run_dir) == "finished"
+
+    validation = pd.read_parquet(run_dir / "data" / "validation.parquet")
+    table = pd.read_csv(run_dir / "validation_predictions.csv", keep_default_na=False)
+    starts = ("=", "+", "-", "@")
+    assert validation["text"].str.startswith(starts).sum() > 40
+    assert not table["text"].str.startswith(starts).any() and not table["label"].str.startswith(starts).any()
+    assert table["text"].tolist() == [("'" + t if t.startswith(starts) else t) for t in validation["text"]]
+    assert "'@billing" in set(table["label"]) and "prob_@billing" in table.columns
+
+    ev = load_evaluation(run_dir)
+    assert ev.predictions["text"].tolist() == validation["text"].tolist()
+    assert ev.predictions["label"].tolist() == validation["label"].tolist()
+    assert set(ev.predictions["predicted"]) <= set(ev.labels) and "@billing" in ev.labels
+    wrong = misclassified(ev)
+    assert set(wrong["text"]) <= set(validation["text"]) and set(wrong["predicted label"]) <= set(ev.labels)

@@ -1,0 +1,73 @@
+"""The files a finished run leaves behind: metrics.json, validation_predictions.csv and model/ (core/train.py)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core import rundir
+
+
+def write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np.ndarray, val_df: pd.DataFrame,
+                        labels: list[str], final_step: int, logits: np.ndarray | None, best_step: int | None) -> None:
+    """metrics.json and the validation predictions table (in the data's original order), from the final model's
+    evaluation when training kept it (the best or the last one), else from a fresh prediction."""
+    from core.metrics import compute_metrics
+    from core.predict import neutralise_frame
+
+    loss = eval_loss(trainer, final_step)
+    if logits is None or loss is None:
+        output = trainer.predict(val_set)
+        logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+        loss = output.metrics.get("test_loss")
+    # val_set is val_df sorted by val_order: put each row's logits back at its place in the validation file.
+    unsorted = np.empty((len(val_order), np.shape(logits)[1]), dtype=np.float64)
+    unsorted[val_order] = np.asarray(logits, dtype=np.float64)
+    logits = unsorted
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    predicted = probs.argmax(axis=1)
+    label_id = {name: i for i, name in enumerate(labels)}
+    metrics = compute_metrics([label_id[name] for name in val_df["label"].astype(str)], predicted.tolist(), labels)
+    metrics["loss"] = loss
+    metrics["best_step"] = best_step
+    rundir.write_json(run_dir / rundir.METRICS, metrics)
+    table = pd.DataFrame({
+        "text": val_df["text"].to_numpy(), "label": val_df["label"].to_numpy(),
+        "predicted": [labels[i] for i in predicted], "confidence": probs.max(axis=1).round(6),
+    })
+    for i, name in enumerate(labels):
+        table[f"prob_{name}"] = probs[:, i].round(6)
+    # The CSV is a download, opened in spreadsheets: formula-like cells are neutralised as in predicted files. The
+    # Evaluate tab shows the texts and labels as written, from data/validation.parquet (core/evaluation.py).
+    neutralise_frame(table).to_csv(run_dir / rundir.PREDICTIONS, index=False)
+
+
+def eval_loss(trainer: Any, step: int) -> float | None:
+    found = [h["eval_loss"] for h in trainer.state.log_history if h.get("step") == step and "eval_loss" in h]
+    return found[-1] if found else None
+
+
+def save_model_atomically(run_dir: Path, trainer: Any, tokenizer: Any) -> None:
+    """Write into a temporary folder, then rename: a crash never leaves a half-written model/."""
+    final = run_dir / rundir.MODEL
+    tmp = run_dir / ".model.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        trainer.save_model(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+    except BaseException:  # a full disk: the half-written folder would only take more space
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():
+        old = run_dir / ".model.old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)

@@ -1,0 +1,89 @@
+"""Stop takes effect at once whatever the data size: no evaluation after the stop, and a stop while the head is
+warm-started ends the run before training begins."""
+import io
+
+import pandas as pd
+import pytest
+from transformers import Trainer
+
+from core import rundir, runs
+from core.config import TrainConfig
+from core.events import EPOCH_TABLE_HEADER, read_events
+from core.train import STOPPED_BEFORE_TRAINING, train
+
+
+@pytest.fixture
+def big_validation(tmp_path, example_data):
+    """4,000 validation texts: a full evaluation of them is what made Stop slow."""
+    rows = pd.read_csv(example_data)
+    val = pd.concat([rows] * 13, ignore_index=True).head(4000)
+    val["text"] = val["text"] + " #" + val.index.astype(str)
+    path = tmp_path / "val.csv"
+    val.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def evaluations(monkeypatch):
+    calls = []
+    original = Trainer.evaluate
+    monkeypatch.setattr(Trainer, "evaluate", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    return calls
+
+
+def _stop_when(monkeypatch, module, wanted):
+    """Ask for a stop (as the Stop button does) once the event `wanted(event_type, fields)` is appended."""
+    from core.events import append_event
+
+    def appending(run_dir, event_type, **fields):
+        event = append_event(run_dir, event_type, **fields)
+        if wanted(event_type, fields):
+            rundir.request_stop(run_dir)
+        return event
+
+    monkeypatch.setattr(module + ".append_event", appending)
+
+
+def test_stop_saves_a_checkpoint_without_evaluating_and_resume_finishes(tmp_path, example_data, tiny_model_dir,
+                                                                        big_validation, evaluations, monkeypatch):
+    from core import __main__ as cli
+
+    config = TrainConfig(data_path=str(example_data), val_data_path=str(big_validation), model=tiny_model_dir,
+                         epochs=1, max_length=16)
+    run_dir = runs.create_run(config, tmp_path / "runs")
+    with monkeypatch.context() as patch:
+        _stop_when(patch, "core.callback", lambda kind, fields: kind == "started")
+        assert train(run_dir) == "cancelled"
+    events = read_events(run_dir)
+    assert evaluations == [] and [e for e in events if e["type"] == "eval"] == []
+    assert events[-1]["message"] == "Stopped at step 1 of 10. Resume continues from there."
+    assert [p.name for p in (run_dir / "checkpoints").glob("checkpoint-*")] == ["checkpoint-1"]
+
+    out = io.StringIO()
+    assert cli.follow(run_dir, out=out) == "cancelled"
+    assert EPOCH_TABLE_HEADER not in out.getvalue()  # no "epoch 1" row for an epoch that was never evaluated
+    assert "CANCELLED: Stopped at step 1 of 10. Resume continues from there." in out.getvalue()
+
+    rundir.clear_stop(run_dir)
+    assert train(run_dir, resume=True) == "finished"
+    events = read_events(run_dir)
+    assert [e["resumed_from_step"] for e in events if e["type"] == "started"] == [0, 1]
+    assert [e["step"] for e in events if e["type"] == "eval"] == [10]
+
+
+def test_stop_while_the_head_is_fitted_ends_the_run_before_training(tmp_path, example_data, tiny_model_dir,
+                                                                    evaluations, monkeypatch):
+    fitted = []
+    monkeypatch.setattr("core.head_init.fit_probe", lambda *a, **k: fitted.append(1))
+    config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
+    run_dir = runs.create_run(config, tmp_path)
+    # The probe reads 256 texts in 4 batches; Stop comes after the first one.
+    _stop_when(monkeypatch, "core.train",
+               lambda kind, fields: fields.get("message") == "Fitting the classification head (64 of 256 texts)")
+    assert train(run_dir) == "cancelled"
+    events = read_events(run_dir)
+    assert events[-1] == {**events[-1], "type": "cancelled", "message": STOPPED_BEFORE_TRAINING}
+    assert STOPPED_BEFORE_TRAINING == "Stopped before training started. Resume starts the run from the beginning."
+    assert fitted == [] and evaluations == []
+    assert not any(e["type"] == "started" for e in events)  # the Trainer never began
+    assert not (run_dir / "checkpoints").exists()
