@@ -76,6 +76,19 @@ def stop_app(proc: subprocess.Popen) -> None:
             proc.wait(timeout=5)
 
 
+def start_from_train_step(page, model: str, epochs: int = 1) -> None:
+    """On the Train step with data ready: type a model in the model box, set the epochs, press Start."""
+    page.click("#tc-data-next")
+    model_box = page.locator("#tc-model input")
+    model_box.fill(model)
+    model_box.press("Enter")
+    epochs_box = page.locator("#tc-epochs input[type=number]")
+    epochs_box.fill(str(epochs))
+    epochs_box.press("Enter")
+    page.wait_for_selector("#tc-start:not([disabled])")
+    page.click("#tc-start")
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     out = ROOT / "test-artifacts"

@@ -2,10 +2,8 @@
 server; everything open on your own machine."""
 from __future__ import annotations
 
-import json
 import os
 import stat
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from core import access, rundir
 from core.access import Caller
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
+from tests import fake_runs
 from ui import layout, runs_tab, session, train_tab
 
 EVENTS = [
@@ -23,14 +22,7 @@ EVENTS = [
 
 
 def fake_run(root: Path, run_id: str, owner: str, state: str = "finished") -> Path:
-    run_dir = root / run_id
-    run_dir.mkdir(parents=True)
-    (run_dir / "run.json").write_text(json.dumps({"run_id": run_id, "name": run_id, "owner": owner,
-                                                  "created": time.time()}))
-    (run_dir / "config.json").write_text(json.dumps({"model": DEFAULT_MODEL}))
-    (run_dir / "status.json").write_text(json.dumps({"state": state, "pid": None, "updated": time.time()}))
-    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
-    return run_dir
+    return fake_runs.fake_run(root, run_id, owner, EVENTS, state)
 
 
 @pytest.fixture()

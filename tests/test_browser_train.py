@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from tests.fixtures_app import start_from_train_step
 from ui import charts
 
 pytestmark = pytest.mark.slow
@@ -57,15 +58,7 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     page.screenshot(path=str(artifacts_dir / "browser-data.png"), full_page=True)
 
     # 2. Train: a local model folder typed in the model box, one epoch.
-    page.click("#tc-data-next")
-    model_box = page.locator("#tc-model input")
-    model_box.fill(tiny_model_dir)
-    model_box.press("Enter")
-    epochs = page.locator("#tc-epochs input[type=number]")
-    epochs.fill("1")
-    epochs.press("Enter")
-    page.wait_for_selector("#tc-start:not([disabled])")
-    page.click("#tc-start")
+    start_from_train_step(page, tiny_model_dir, epochs=1)
 
     # 3. Live: the banner says running (or queued) within seconds, then the loss chart gains points.
     page.wait_for_function(

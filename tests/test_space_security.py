@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from core import access
-from tests.fixtures_app import start_app, stop_app
+from tests.fixtures_app import start_app, start_from_train_step, stop_app
 from ui import session
 
 pytestmark = pytest.mark.slow
@@ -179,15 +179,7 @@ def test_two_browser_sessions_see_only_their_own_runs(space, chromium, example_d
         page.goto(url)
         page.click("#tc-use-example")
         page.wait_for_selector("#tc-data-ready", timeout=90_000)
-        page.click("#tc-data-next")
-        model_box = page.locator("#tc-model input")
-        model_box.fill(TINY_HUB_ID)
-        model_box.press("Enter")
-        epochs = page.locator("#tc-epochs input[type=number]")
-        epochs.fill("1")
-        epochs.press("Enter")
-        page.wait_for_selector("#tc-start:not([disabled])")
-        page.click("#tc-start")
+        start_from_train_step(page, TINY_HUB_ID, epochs=1)  # a Hub id, cached: allowed on a shared server
         page.wait_for_function("() => document.querySelector('#tc-banner .tc-banner')?.dataset.state === 'finished'",
                                timeout=240_000)
         mine = [json.loads((d / "run.json").read_text()) for d in runs_dir.iterdir() if (d / "run.json").exists()]

@@ -4,15 +4,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 from core.events import fold
 from ui import charts, data_tab, layout, session, train_tab
+from tests.fake_runs import fake_run
 from ui.context import join_run_state, split_run_state
 
 EVENTS = [
@@ -240,17 +239,6 @@ def test_on_file_with_unreadable_file_keeps_the_page_usable(tmp_path):
 
 
 # ----- drawing runs -------------------------------------------------------------------------------------------
-
-def fake_run(root: Path, run_id: str, owner: str, events: list[dict], state: str) -> Path:
-    run_dir = root / run_id
-    run_dir.mkdir(parents=True)
-    (run_dir / "run.json").write_text(json.dumps({"run_id": run_id, "name": run_id, "owner": owner,
-                                                  "created": time.time()}))
-    (run_dir / "config.json").write_text(json.dumps({"model": DEFAULT_MODEL}))
-    (run_dir / "status.json").write_text(json.dumps({"state": state, "pid": None, "updated": time.time()}))
-    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    return run_dir
-
 
 def test_draw_running_then_finished_run(tmp_path):
     run_dir = fake_run(tmp_path, "r1", "s-owner-1", EVENTS, "running")
