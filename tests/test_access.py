@@ -222,3 +222,18 @@ def test_limits_and_upload_cap_are_off_on_your_own_machine(own_machine, monkeypa
     monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
     monkeypatch.delenv("TEXTCLF_MAX_UPLOAD_MB")
     assert access.upload_limit() == "200mb"
+
+
+def test_resume_counts_against_the_same_limits_as_start(space):
+    import gradio as gr
+
+    key = access.new_key(space, "k")
+    owner = access.owner_of_key(key, space)
+    stopped = fake_run(space, "r-stopped", owner, state="cancelled")
+    for i in range(2):
+        rundir.write_status(fake_run(space, f"r-busy{i}", owner, state="running"), "running", pid=os.getpid())
+    with pytest.raises(gr.Error) as info:
+        train_tab.api_resume("r-stopped", key)
+    assert info.value.message == ("You already have 2 runs queued or training: wait for one to finish or stop it, "
+                                  "then start the next.")
+    assert rundir.read_status(stopped)["state"] == "cancelled"  # nothing was started

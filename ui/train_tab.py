@@ -166,6 +166,15 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, m
     return new_dir, start_note_html(status)
 
 
+def resume_within_limits(run_dir: Path, caller: Caller, root: Path) -> None:
+    """Resume starts a training process too: the same per-visitor and server limits as Start apply."""
+    from core.runs import resume, status
+
+    if status(run_dir)["state"] in ("cancelled", "interrupted", "failed"):
+        access.check_can_start(caller, root)
+    resume(run_dir)
+
+
 def on_stop(run_dir: str | None) -> None:
     if not run_dir:
         return
@@ -178,13 +187,11 @@ def on_stop(run_dir: str | None) -> None:
         gr.Warning(exc.message)
 
 
-def on_resume(run_dir: str | None) -> tuple:
+def on_resume(run_dir: str | None, caller: Caller | None = None) -> tuple:
     if not run_dir:
         return draw(None)
-    from core.runs import resume
-
     try:
-        resume(Path(run_dir))
+        resume_within_limits(Path(run_dir), caller or Caller(), session.runs_root())
     except UserError as exc:
         gr.Warning(exc.message)
     return draw(run_dir)
@@ -273,7 +280,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
         data_status.change(on_data_status, [data_status], [start, start_note], api_visibility="private",
                            show_progress="hidden")
     stop.click(on_stop, [ctx.run_dir], None, api_visibility="private", concurrency_limit=None)
-    resume.click(on_resume, [ctx.run_dir], live, api_visibility="private", concurrency_limit=None,
+    resume.click(on_resume, [ctx.run_dir, ctx.caller], live, api_visibility="private", concurrency_limit=None,
                  show_progress="hidden")
     return dict(model=model, epochs=epochs, learning_rate=lr, batch_size=batch, max_length=max_len, val_share=val_share,
                 early_stopping_patience=patience, class_weights=class_weights, warm_start_head=warm_start_head,
@@ -348,9 +355,10 @@ def _run_action(run_id: str, key: str, request: gr.Request | None, action: Any =
     """Find the caller's run, apply the action (if any) and return its status; a UserError becomes an API error."""
     try:
         root = session.runs_root()
-        run_dir = session.run_dir_for(run_id, session.api_caller(key or "", root, request), root)
+        caller = session.api_caller(key or "", root, request)
+        run_dir = session.run_dir_for(run_id, caller, root)
         if action is not None:
-            action(run_dir)
+            action(run_dir, caller, root)
         return run_status(run_dir)
     except UserError as exc:
         raise _api_error(exc)
@@ -375,7 +383,7 @@ def api_stop(run_id: str, key: str = "", request: gr.Request = None) -> dict[str
     """
     from core.runs import cancel
 
-    return _run_action(run_id, key, request, cancel)
+    return _run_action(run_id, key, request, lambda run_dir, caller, root: cancel(run_dir))
 
 
 def api_resume(run_id: str, key: str = "", request: gr.Request = None) -> dict[str, Any]:
@@ -385,6 +393,4 @@ def api_resume(run_id: str, key: str = "", request: gr.Request = None) -> dict[s
         run_id: the id returned by /train
         key: the key returned by /train (needed on a shared server)
     """
-    from core.runs import resume
-
-    return _run_action(run_id, key, request, resume)
+    return _run_action(run_id, key, request, resume_within_limits)
