@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+from core.predict_batch import server_threads
 from ui.layout import build
 from ui.theme import CSS, theme
 
@@ -22,6 +23,7 @@ def launch_options() -> dict:
         "css": CSS,
         "footer_links": ["api", "gradio", "settings"],
         "show_error": False,
+        "max_threads": server_threads(),  # /predict's waiting callers each hold one (core/predict_batch.py)
     }
 
 
