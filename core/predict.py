@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _BATCH_TOKENS = 8192  # tokens per forward pass in batch prediction: bounded memory, few padding tokens
+# The API's coalesced batches (exact fp32, one thread) are cut finer: texts of mixed lengths padded together cost
+# more than the extra passes (50 support tickets: 8.1 ms of CPU per text in one pass, 6.0 in passes of <= 320 tokens).
+_EXACT_BATCH_TOKENS = 320
 
 
 class Predictor:
@@ -73,11 +76,12 @@ class Predictor:
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         out: list[list[float]] = [[] for _ in texts]
+        budget = _EXACT_BATCH_TOKENS if exact else _BATCH_TOKENS
         start = 0
         while start < len(order):
             # Lengths grow along `order`: grow the batch while (members x longest length) fits the token budget.
             end = start + 1
-            while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= _BATCH_TOKENS:
+            while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= budget:
                 end += 1
             chunk = order[start:end]
             batch = self.tokenizer.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt")
