@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from core import access
+from core.predict_batch import server_threads
 from ui.layout import build
 from ui.theme import CSS, theme
 
@@ -25,6 +26,7 @@ def launch_options() -> dict:
         "show_error": False,
         # Uploads past this size are refused by Gradio before they reach the disk (shared servers; see README).
         "max_file_size": access.upload_limit(),
+        "max_threads": server_threads(),  # /predict's waiting callers each hold one (core/predict_batch.py)
     }
 
 

@@ -6,17 +6,23 @@ import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import pandas as pd
 
 from core import rundir
 from core.errors import DataError, UserError
 
+if TYPE_CHECKING:
+    from core.predict_batch import Batcher
+
 # Spreadsheet apps run a cell starting with one of these as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _BATCH_TOKENS = 8192  # tokens per forward pass in batch prediction: bounded memory, few padding tokens
+# The API's coalesced batches (exact fp32, one thread) are cut finer: texts of mixed lengths padded together cost
+# more than the extra passes (50 support tickets: 8.1 ms of CPU per text in one pass, 6.0 in passes of <= 320 tokens).
+_EXACT_BATCH_TOKENS = 320
 
 
 class Predictor:
@@ -41,46 +47,64 @@ class Predictor:
         # Predict with the length the model was trained with (longer inputs are truncated the same way).
         self.max_length = int(min(max_length or tok_limit, tok_limit, limit))
         self._lock = threading.Lock()
+        self._batcher_lock = threading.Lock()
+        self._batcher: Batcher[dict[str, float]] | None = None
 
-    def _forward(self, encoded: dict[str, Any]) -> Any:
-        """Logits for one padded batch; inference_mode skips autograd bookkeeping entirely."""
+    def _forward(self, encoded: dict[str, Any], exact: bool = False) -> Any:
+        """Logits for one padded batch; inference_mode skips autograd bookkeeping entirely. `exact`: fp32 even for
+        a big batch, so each text gets what it would get alone (up to float noise from padding)."""
         tokens = int(encoded["input_ids"].numel())
         batch = tokens > 512
         # bf16 for batches where the CPU has native bf16: ~3x the fp32 throughput (406 vs 128 sentences/s on one
         # thread; 998 of 1,000 labels unchanged, the two flips near 0.5). A single sentence, whose trace shows the
         # logits, stays exact fp32: it is fast enough already.
-        autocast = self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=batch and _cpu_bf16())
+        autocast = self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=batch and not exact and _cpu_bf16())
         with self._lock, self._torch.inference_mode(), autocast:
             # One sentence is fastest on one thread (measured: 2 threads on a busy 2-core box were 3-7x slower,
-            # OpenMP threads wait on each other); big batches use every core, or half while a run trains.
-            self._torch.set_num_threads(_batch_threads(self.model_dir.parent.parent) if batch else 1)
+            # OpenMP threads wait on each other); big batches use every core, or half while a run trains. The API's
+            # coalesced batches (exact) stay on one: the server's own HTTP and queue work needs the other core
+            # (batches of 48 on a busy 2-core box: 72 texts/s on one thread, 30 on two).
+            self._torch.set_num_threads(_batch_threads(self.model_dir.parent.parent) if batch and not exact else 1)
             return self.model(**encoded).logits.float()
 
-    def predict_proba(self, texts: Sequence[str]) -> list[list[float]]:
-        """Class probabilities (in label order) for each text, batched by similar length to avoid padding."""
+    def predict_proba(self, texts: Sequence[str], exact: bool = False) -> list[list[float]]:
+        """Class probabilities (in label order) for each text, batched by similar length to avoid padding.
+        `exact`: fp32 throughout (see _forward), for results that must not depend on what else is in the batch."""
         texts = [str(t) for t in texts]
         if not texts:
             return []
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         out: list[list[float]] = [[] for _ in texts]
+        budget = _EXACT_BATCH_TOKENS if exact else _BATCH_TOKENS
         start = 0
         while start < len(order):
             # Lengths grow along `order`: grow the batch while (members x longest length) fits the token budget.
             end = start + 1
-            while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= _BATCH_TOKENS:
+            while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= budget:
                 end += 1
             chunk = order[start:end]
             batch = self.tokenizer.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt")
-            probs = self._forward(dict(batch)).softmax(-1).tolist()
+            probs = self._forward(dict(batch), exact).softmax(-1).tolist()
             for i, p in zip(chunk, probs):
                 out[i] = p
             start = end
         return out
 
-    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+    def predict(self, texts: Sequence[str], exact: bool = False) -> list[dict[str, float]]:
         """One {label: probability} dict per text (the shape gr.Label shows)."""
-        return [dict(zip(self.labels, p)) for p in self.predict_proba(texts)]
+        return [dict(zip(self.labels, p)) for p in self.predict_proba(texts, exact)]
+
+    @property
+    def batcher(self) -> "Batcher[dict[str, float]]":
+        """This model's queue for concurrent single texts: one worker, exact fp32 batches (core/predict_batch.py)."""
+        with self._batcher_lock:
+            if self._batcher is None:
+                from core.predict_batch import Batcher
+
+                self._batcher = Batcher(lambda texts: self.predict(texts, exact=True),
+                                        name=f"predict-batcher-{self.model_dir.parent.name}")
+            return self._batcher
 
     def trace(self, text: str) -> dict[str, Any]:
         """Every step for one sentence: tokens, ids, attention mask, logits, softmax probabilities."""
@@ -144,11 +168,14 @@ def get_predictor(run_dir: Path | str) -> Predictor:
     """The cached Predictor of a run; reloaded only when the run's model files change."""
     run_dir = Path(run_dir).resolve()
     model_dir = run_dir / rundir.MODEL
-    if not (model_dir / "config.json").exists():
-        raise UserError(no_model_message(run_dir))
-    stamp = _model_stamp(model_dir)
     key = str(run_dir)
-    with _CACHE_LOCK:
+    with _CACHE_LOCK:  # looked at under the lock: a model folder being swapped in is seen before or after, not half
+        try:
+            if not (model_dir / "config.json").exists():
+                raise FileNotFoundError(model_dir)
+            stamp = _model_stamp(model_dir)
+        except OSError:
+            raise UserError(no_model_message(run_dir)) from None
         hit = _CACHE.get(key)
         if hit and hit[0] == stamp:
             _CACHE.move_to_end(key)
@@ -162,6 +189,17 @@ def get_predictor(run_dir: Path | str) -> Predictor:
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
         return predictor
+
+
+def predict_one(run_dir: Path | str, text: str) -> dict[str, float]:
+    """{label: probability} for one text, computed in one forward pass with the other threads' texts for the same
+    run that arrive at the same moment (the API's concurrent clients); the same figures as predicting it alone."""
+    from core.predict_batch import enabled
+
+    predictor = get_predictor(run_dir)
+    if not enabled():
+        return predictor.predict([text])[0]
+    return predictor.batcher.submit(str(text))
 
 
 def trained_max_length(run_dir: Path | str) -> int:

@@ -15,7 +15,7 @@ import pytest
 
 from core import access
 from tests.fixtures_app import start_app, start_from_train_step, stop_app
-from ui import session
+from ui import layout, session
 
 pytestmark = pytest.mark.slow
 TINY_HUB_ID = "tests/tiny-bert"
@@ -59,12 +59,12 @@ def api_error(call) -> str:
     return str(info.value)
 
 
-def raw_call(url: str, api_name: str, data: list) -> str:
+def raw_call(url: str, api_name: str, data: list, pad: bool = True) -> str:
     """An endpoint called over plain HTTP, as a script that skips gradio_client's upload step would: the event
     stream's text. Parameters not given take the endpoint's defaults."""
     with urllib.request.urlopen(f"{url}gradio_api/info", timeout=30) as r:
         params = json.loads(r.read())["named_endpoints"][f"/{api_name}"]["parameters"]
-    data = data + [p.get("parameter_default") for p in params[len(data):]]
+    data = data + [p.get("parameter_default") for p in params[len(data):]] if pad else data
     request = urllib.request.Request(f"{url}gradio_api/call/{api_name}", data=json.dumps({"data": data}).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=30) as r:
@@ -127,6 +127,9 @@ def test_two_api_clients_cannot_touch_each_others_runs(space, example_data, tmp_
     # Files the client never uploaded, or folders: refused without saying whether they exist.
     for path in ("/etc/passwd", "/etc/no-such.csv", "/tmp", str(runs_dir / run_id / "data" / "train.parquet")):
         assert session.NOT_UPLOADED_MESSAGE in raw_call(url, "train", [{"path": path, "meta": {"_type": "gradio.FileData"}}])
+
+    # A plain HTTP call with too few values gets a sentence, not a null error.
+    assert layout.MISSING_VALUES_MESSAGE in raw_call(url, "status", [run_id], pad=False)
 
     # The run folder and everything in it belong to the server's user alone.
     run_dir = runs_dir / run_id

@@ -71,10 +71,14 @@ def restore_settings(stored: Any) -> tuple:
     return (path, wanted) + tuple(settings.get(n, gr.skip()) for n in session.SETTING_NAMES)
 
 
+MISSING_VALUES_MESSAGE = ("The request is missing some of this endpoint's parameters: send a value for every parameter "
+                          "the API page lists, in order.")
+
+
 def _readable_path_errors() -> None:
-    """Gradio refuses a request naming a file that was never uploaded (a server path, a folder) before any handler
-    runs, and with show_error off it answers `{"error": null}`. Say why instead, in one sentence that does not tell
-    whether the path exists. (tests/test_space_security.py calls the API over plain HTTP to prove it.)"""
+    """Gradio refuses a request naming a file that was never uploaded (a server path, a folder), or one with too few
+    values, before any handler runs, and with show_error off it answers `{"error": null}`. Say why instead, in one
+    sentence that does not tell whether a path exists. (tests/test_space_security.py calls the API over plain HTTP.)"""
     import gradio.queueing as queueing
     from gradio.exceptions import InvalidPathError
 
@@ -85,6 +89,8 @@ def _readable_path_errors() -> None:
     def payload(error: BaseException | None, show_error: bool) -> dict[str, Any]:
         if isinstance(error, InvalidPathError):
             error = gr.Error(session.NOT_UPLOADED_MESSAGE, print_exception=False)
+        elif isinstance(error, ValueError) and "didn't receive enough input values" in str(error):
+            error = gr.Error(MISSING_VALUES_MESSAGE, print_exception=False)
         return original(error, show_error)
 
     payload.readable_paths = True  # type: ignore[attr-defined]

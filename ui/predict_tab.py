@@ -14,6 +14,7 @@ import pandas as pd
 from core import predict
 from core.errors import UserError
 from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
+from core.predict_batch import api_concurrency
 from ui import session
 from ui.context import AppContext, split_run_state
 from ui.downloads import fresh_folder
@@ -164,7 +165,7 @@ def api_predict(text: str, run_id: str, key: str = "", request: gr.Request = Non
         run_dir = session.run_dir_for(run_id, session.api_caller(key or "", root, request), root)
         if not (text or "").strip():
             raise UserError(EMPTY_TEXT_MESSAGE)
-        return predict.get_predictor(run_dir).predict([text])[0]
+        return predict.predict_one(run_dir, text)  # batched with concurrent callers' texts
     except UserError as exc:
         raise gr.Error(exc.message, print_exception=False)
 
@@ -217,7 +218,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     upload.change(on_upload, [upload], [column, batch_note, preview, download], api_visibility="private")
     batch_button.click(on_predict_file, [upload, column, ctx.run_state], [preview, download, batch_note],
                        api_visibility="private", concurrency_limit=1)
-    gr.api(api_predict, api_name="predict", concurrency_limit=4)
+    gr.api(api_predict, api_name="predict", concurrency_limit=api_concurrency())
     return dict(note=note, text=text, button=button, examples=examples, label=label, summary=summary, tokens=tokens,
                 scores=scores, upload=upload, column=column, batch_button=batch_button, download=download,
                 preview=preview)
