@@ -62,6 +62,11 @@ class Batcher(Generic[R]):
 
     def submit(self, text: str, timeout: float | None = None) -> R:
         """Block until this text's result is ready; re-raise the batch's exception if it failed."""
+        return self.submit_future(text).result(timeout)
+
+    def submit_future(self, text: str) -> "Future[R]":
+        """Queue a text and return at once: the future holds its result (or the batch's exception). An async caller
+        awaits it without holding a thread while it waits."""
         future: Future = Future()
         with self._cond:
             self._pending.append((text, future))
@@ -69,7 +74,7 @@ class Batcher(Generic[R]):
                 self._worker = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._worker.start()
             self._cond.notify()
-        return future.result(timeout)
+        return future
 
     def _take(self) -> list[tuple[str, Future]] | None:
         """The next batch, or None when the worker has been idle for idle_s (it then exits)."""

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import pytest
 
+from core.errors import UserError
 from core import predict
 from core.predict_batch import Batcher, api_concurrency, enabled, server_threads
 from tests.test_predict import make_run_dir
@@ -199,3 +200,26 @@ def test_a_model_reloaded_or_dropped_mid_stream_strands_nobody(sharp_run: Path, 
     latest = predict.get_predictor(sharp_run)
     assert latest is not first
     assert predict.predict_one(sharp_run, "refund") == pytest.approx(latest.predict(["refund"])[0], abs=1e-5)
+
+
+def test_the_async_path_waits_without_a_thread_and_gives_the_same_figures(sharp_run: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    with predict._CACHE_LOCK:
+        predict._CACHE.clear()
+    assert predict.loaded_predictor(sharp_run) is None  # not loaded yet: the async path loads it in a thread
+
+    async def many() -> list[dict[str, float]]:
+        return await asyncio.gather(*(predict.predict_one_async(sharp_run, t) for t in TEXTS))
+
+    got = asyncio.run(many())
+    predictor = predict.loaded_predictor(sharp_run)
+    assert predictor is not None
+    for text, probs in zip(TEXTS, got):
+        assert probs == pytest.approx(predictor.predict([text])[0], abs=1e-5)
+    monkeypatch.setenv("TEXTCLF_PREDICT_BATCH", "0")
+    assert asyncio.run(predict.predict_one_async(sharp_run, "refund")) == predictor.predict(["refund"])[0]
+    (sharp_run / "model" / "config.json").unlink()
+    with pytest.raises(UserError):
+        predict.loaded_predictor(sharp_run)

@@ -152,7 +152,7 @@ def on_predict_file(file_path: str | None, column: str | None, run_state: str | 
             f"(first {PREVIEW_ROWS} rows shown).")
 
 
-def api_predict(text: str, run_id: str, key: str = "", request: gr.Request = None) -> dict[str, float]:
+async def api_predict(text: str, run_id: str, key: str = "", request: gr.Request = None) -> dict[str, float]:
     """Classify one text with a finished run's model: the probability of every label.
 
     Args:
@@ -165,7 +165,7 @@ def api_predict(text: str, run_id: str, key: str = "", request: gr.Request = Non
         run_dir = session.run_dir_for(run_id, session.api_caller(key or "", root, request), root)
         if not (text or "").strip():
             raise UserError(EMPTY_TEXT_MESSAGE)
-        return predict.predict_one(run_dir, text)  # batched with concurrent callers' texts
+        return await predict.predict_one_async(run_dir, text)  # batched with concurrent callers' texts
     except UserError as exc:
         raise gr.Error(exc.message, print_exception=False)
 
