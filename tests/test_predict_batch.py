@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 
 import pytest
 
-from core.errors import UserError
 from core import predict
+from core.errors import UserError
 from core.predict_batch import Batcher, api_concurrency, enabled, server_threads
 from tests.test_predict import make_run_dir
 
