@@ -147,6 +147,10 @@ def test_the_api_lists_and_reaches_only_the_keys_runs(space):
     assert [r["run_id"] for r in runs_tab.api_runs(train_key)] == ["r-mine"]
     assert runs_tab.api_runs("") == [] and runs_tab.api_runs(owner) == []  # an owner id is not a key
     assert train_tab.api_status("r-mine", key)["run_id"] == "r-mine"
+    with pytest.raises(UserError) as info:
+        session.api_caller(owner + "." + "0" * 32, space, mint=True)
+    assert info.value.message == "That key was not issued by this server: leave it empty to get a new one."
+    assert session.api_caller(key, space, mint=True).key == key and session.api_caller("", space, mint=True).key
     import gradio as gr
 
     for call in (lambda: train_tab.api_status("r-mine"), lambda: train_tab.api_stop("r-mine", "nonsense"),

@@ -46,9 +46,14 @@ def browser_caller(key: str, root: Path, username: str | None = None) -> Caller:
     return Caller(owners=owners, key=key)
 
 
+UNKNOWN_KEY_MESSAGE = "That key was not issued by this server: leave it empty to get a new one."
+
+
 def api_caller(key: str, root: Path, request: gr.Request | None = None, mint: bool = False) -> Caller:
     """An API client: the owner its key proves (a new key when `mint` and it has none), and a signed-in Hub user."""
     owner = access.owner_of_key(key, root)
+    if owner is None and mint and (key or "").strip():
+        raise UserError(UNKNOWN_KEY_MESSAGE)  # a mistyped key would otherwise start a second, separate identity
     if owner is None and mint:
         key = access.new_key(root, "k")
         owner = access.owner_of_key(key, root)
