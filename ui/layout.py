@@ -141,4 +141,5 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         gr.api(train_tab.api_resume, api_name="resume", concurrency_limit=None)
         gr.api(runs_tab.api_runs, api_name="runs", concurrency_limit=None)
     demo.ctx = ctx  # for tests
+    demo.train = train
     return demo

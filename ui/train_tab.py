@@ -16,8 +16,8 @@ from core import access
 from core.access import Caller
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
-from ui import charts, session
-from ui.context import AppContext, join_run_state
+from ui import charts, live_charts, live_view, session
+from ui.context import AppContext, split_run_state
 
 POLL_SECONDS = 1.0
 _HELP = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(TrainConfig)}
@@ -80,65 +80,14 @@ def start_training(config: TrainConfig, caller: Caller | None, root: Path) -> st
     return str(launch(config, root=root, owner=caller.owner))
 
 
-# ----- drawing a run -------------------------------------------------------------------------------------------
+# ----- drawing a run (ui/live_view.py) ---------------------------------------------------------------------------
 
 def _run_name(run_dir: str) -> str:
-    from core import rundir
-
-    return rundir.read_json(Path(run_dir) / rundir.RUN_INFO, {}).get("name", "") or Path(run_dir).name
+    return live_view.run_name(run_dir)
 
 
 def _view(run_dir: str | None) -> tuple[Any, int | None]:
-    if not run_dir or not Path(run_dir).is_dir():
-        return None, None
-    from core.runs import queue_position, view
-
-    v = view(Path(run_dir))  # its state comes from status.json, so a just-resumed run already reads as active
-    return v, (queue_position(Path(run_dir)) if v.state == "queued" else None)
-
-
-def _log(run_dir: str | None) -> str:
-    if not run_dir:
-        return ""
-    from core.runs import log_tail
-
-    return log_tail(Path(run_dir), lines=60)
-
-
-def draw(run_dir: str | None, previous_signature: str = "", force: bool = True) -> tuple:
-    """(banner, progress, loss plot, metric plot, epoch table, log, log accordion, stop, resume, timer, run_state, signature)."""
-    v, position = _view(run_dir)
-    signature = charts.view_signature(v) + f"|{position}"
-    if not force and signature == previous_signature:
-        return tuple(gr.skip() for _ in range(12))
-    active = v is not None and v.state in charts.ACTIVE_STATES
-    if v is None:
-        empty = charts.RunView()
-        return (charts.banner_html(None), "", charts.loss_frame(empty), charts.metrics_frame(empty),
-                charts.epoch_frame(empty), "", gr.Accordion(open=False), gr.Button(interactive=False),
-                gr.Button(interactive=False), gr.Timer(active=False), join_run_state(None, ""), signature)
-    return (
-        charts.banner_html(v, position, _run_name(run_dir)),
-        charts.progress_html(v),
-        charts.loss_frame(v),
-        charts.metrics_frame(v),
-        charts.epoch_frame(v),
-        _log(run_dir),
-        gr.Accordion(open=v.state == "failed"),
-        gr.Button(interactive=active),
-        gr.Button(interactive=v.state in ("cancelled", "interrupted", "failed")),
-        gr.Timer(active=active),
-        join_run_state(run_dir, v.state),
-        signature,
-    )
-
-
-def on_tick(run_dir: str | None, signature: str) -> tuple:
-    return draw(run_dir, signature, force=False)
-
-
-def on_show(run_dir: str | None) -> tuple:
-    return draw(run_dir, force=True)
+    return live_view.read_view(run_dir)
 
 
 def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, model: str, epochs: float,
@@ -178,16 +127,15 @@ def on_stop(run_dir: str | None) -> None:
         gr.Warning(exc.message)
 
 
-def on_resume(run_dir: str | None) -> tuple:
+def on_resume(run_dir: str | None) -> None:
     if not run_dir:
-        return draw(None)
+        return
     from core.runs import resume
 
     try:
         resume(Path(run_dir))
     except UserError as exc:
         gr.Warning(exc.message)
-    return draw(run_dir)
 
 
 def _esc(text: str) -> str:
@@ -204,8 +152,11 @@ def start_note_html(status: dict | None) -> str:
     return f'<div class="tc-blocked" id="tc-train-blocked">Start is disabled: {_esc(reason)}</div>'
 
 
-def on_data_status(status: dict | None) -> tuple:
-    return gr.Button(interactive=bool((status or {}).get("ok"))), start_note_html(status)
+def on_data_status(status: dict | None, run_state: str | None = None) -> tuple:
+    """Start is ready when the data is, unless the shown run is still queued or training."""
+    _, state = split_run_state(run_state)
+    ready = bool((status or {}).get("ok")) and state not in charts.ACTIVE_STATES
+    return gr.Button(interactive=ready), start_note_html(status)
 
 
 # ----- layout --------------------------------------------------------------------------------------------------
@@ -240,46 +191,64 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                 start = gr.Button("Start training", variant="primary", interactive=False, elem_id="tc-start")
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="tc-stop")
                 resume = gr.Button("Resume", interactive=False, elem_id="tc-resume")
-        with gr.Column(scale=3, min_width=360):
+        with gr.Column(scale=3, min_width=300):
             banner = gr.HTML(charts.banner_html(None), elem_id="tc-banner")
             progress = gr.HTML("", elem_id="tc-progress")
-            # Points, not lines: a one-epoch run has one validation point per series (see ui/charts.py).
-            loss_plot = gr.ScatterPlot(charts.loss_frame(charts.RunView()), x="step", y="loss", color="series",
-                                       title="Loss by step", height=260, elem_id="tc-loss-chart",
-                                       **charts.plot_colors(charts.LOSS_COLORS))
-            metric_plot = gr.ScatterPlot(charts.metrics_frame(charts.RunView()), x="epoch", y="score",
-                                         color="metric", title="Validation accuracy and macro-F1 by epoch",
-                                         height=220, x_axis_format=".2~f", elem_id="tc-metric-chart",
-                                         **charts.plot_colors(charts.METRIC_COLORS))
+            empty = live_view.charts_for(None)
+            # gr.Plot with Vega-Lite specs (ui/live_charts.py): lines with markers, a style per series, fitted axes.
+            loss_plot = gr.Plot(live_charts.plot_value(empty["loss"]), show_label=False, elem_id="tc-loss-chart")
+            score_plot = gr.Plot(live_charts.plot_value(empty["scores"]), show_label=False,
+                                 elem_id="tc-metric-chart")
+            with gr.Row(equal_height=True):
+                lr_plot = gr.Plot(live_charts.plot_value(empty["lr"]), show_label=False, min_width=240,
+                                  elem_id="tc-lr-chart")
+                grad_plot = gr.Plot(live_charts.plot_value(empty["grad"]), show_label=False, min_width=240,
+                                    elem_id="tc-grad-chart")
             epoch_table = gr.Dataframe(charts.epoch_frame(charts.RunView()), label="Epochs", interactive=False,
                                        elem_id="tc-epoch-table")
-            with gr.Accordion("Log", open=False) as log_box:
+            with gr.Accordion("Log", open=False, elem_id="tc-log-box") as log_box:
                 log = gr.Textbox(show_label=False, lines=10, max_lines=20, autoscroll=True, elem_id="tc-log")
     timer = gr.Timer(POLL_SECONDS, active=False)
     signature = gr.State("")
-
-    live = [banner, progress, loss_plot, metric_plot, epoch_table, log, log_box, stop, resume, timer, ctx.run_state, signature]
-    timer.tick(on_tick, [ctx.run_dir, signature], live, api_visibility="private", concurrency_limit=None,
-               show_progress="hidden", trigger_mode="always_last")
-    ctx.run_dir.change(on_show, [ctx.run_dir], live, api_visibility="private", concurrency_limit=None,
-                       show_progress="hidden")
+    lv = live_view.LiveView(banner=banner, progress=progress, loss_plot=loss_plot, score_plot=score_plot,
+                            lr_plot=lr_plot, grad_plot=grad_plot, epoch_table=epoch_table, log=log, log_box=log_box,
+                            start=start, stop=stop, resume=resume, timer=timer, run_state=ctx.run_state,
+                            signature=signature)
     data_status = ctx.shared.get("data_status")
+    status_input = [data_status] if data_status is not None else []
+
+    def _ok(status: Any) -> bool:
+        return bool((status or {}).get("ok")) if isinstance(status, dict) else False
+
+    def on_tick(run_dir: str | None, sig: str, *status: Any) -> dict:
+        return live_view.draw(lv, run_dir, sig, force=False, data_ok=_ok(status[0] if status else None))
+
+    def on_show(run_dir: str | None, *status: Any) -> dict:
+        return live_view.draw(lv, run_dir, force=True, data_ok=_ok(status[0] if status else None))
+
+    live = lv.outputs()
+    timer.tick(on_tick, [ctx.run_dir, signature] + status_input, live, api_visibility="private",
+               concurrency_limit=None, show_progress="hidden", trigger_mode="always_last")
+    ctx.run_dir.change(on_show, [ctx.run_dir] + status_input, live, api_visibility="private", concurrency_limit=None,
+                       show_progress="hidden")
+    log_box.expand(None, None, None, js=live_view.SCROLL_LOG_TO_END)
     inputs = [data_status, ctx.shared.get("data_path"), ctx.shared.get("text_column"), ctx.shared.get("label_column"),
               model, epochs, lr, batch, max_len, val_share, patience, class_weights, warm_start_head, seed, ctx.caller,
               ctx.run_dir]
     if all(i is not None for i in inputs):
         start.click(on_start, inputs, [ctx.run_dir, start_note], api_visibility="private", concurrency_limit=2,
                     show_progress="minimal", show_progress_on=[banner])
-        data_status.change(on_data_status, [data_status], [start, start_note], api_visibility="private",
-                           show_progress="hidden")
+        data_status.change(on_data_status, [data_status, ctx.run_state], [start, start_note],
+                           api_visibility="private", show_progress="hidden")
     stop.click(on_stop, [ctx.run_dir], None, api_visibility="private", concurrency_limit=None)
-    resume.click(on_resume, [ctx.run_dir], live, api_visibility="private", concurrency_limit=None,
-                 show_progress="hidden")
+    resume.click(on_resume, [ctx.run_dir], None, api_visibility="private", concurrency_limit=None,
+                 show_progress="hidden").then(on_show, [ctx.run_dir] + status_input, live, api_visibility="private",
+                                              concurrency_limit=None, show_progress="hidden")
     return dict(model=model, epochs=epochs, learning_rate=lr, batch_size=batch, max_length=max_len, val_share=val_share,
                 early_stopping_patience=patience, class_weights=class_weights, warm_start_head=warm_start_head,
-                seed=seed, start=start, stop=stop,
-                resume=resume, banner=banner, progress=progress, loss_plot=loss_plot, metric_plot=metric_plot,
-                epoch_table=epoch_table, log=log, timer=timer)
+                seed=seed, start=start, stop=stop, resume=resume, banner=banner, progress=progress,
+                loss_plot=loss_plot, metric_plot=score_plot, lr_plot=lr_plot, grad_plot=grad_plot,
+                epoch_table=epoch_table, log=log, timer=timer, live_view=lv, on_show=on_show)
 
 
 # ----- API endpoints (registered by ui/layout.py with gr.api) ----------------------------------------------------
