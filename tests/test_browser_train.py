@@ -127,7 +127,26 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     page.wait_for_function("() => (document.querySelector('#tc-runs-table')?.innerText || '').includes('Finished')",
                            timeout=30_000)
 
-    # 7. Columns picked by hand (not the guessed ones) come back after a reload too.
+    # 7. Start again and reload at once, before the page can store the new run: the new run is shown, not the
+    # finished one (runs on one file are told apart by their start time).
+    first = page.inner_text("#tc-banner .tc-banner b")
+    page.click("#tc-tab-train-button")
+    page.wait_for_selector("#tc-start:not([disabled])", timeout=60_000)
+    page.click("#tc-start")
+    time.sleep(0.3)
+    page.reload()
+    page.wait_for_function(
+        "(first) => { const b = document.querySelector('#tc-banner .tc-banner');"
+        " return b && b.querySelector('b') && b.querySelector('b').innerText !== first"
+        " && ['queued','running','finished'].includes(b.dataset.state); }", arg=first, timeout=90_000)
+    assert page.get_attribute("#tc-start", "disabled") is not None or banner_state(page) == "finished"
+    if banner_state(page) != "finished":
+        page.wait_for_selector("#tc-stop:not([disabled])", timeout=30_000)
+        page.click("#tc-stop")
+    page.wait_for_function("() => ['finished','cancelled'].includes("
+                           "document.querySelector('#tc-banner .tc-banner')?.dataset.state)", timeout=120_000)
+
+    # 8. Columns picked by hand (not the guessed ones) come back after a reload too.
     table = tmp_path / "tickets.csv"
     table.write_text("title,body,label,topic\n" + "".join(
         f"Title {i} {w},A much longer body text number {i} about {w} and other things,{w[0]},{t}\n"

@@ -84,9 +84,9 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     def _fit(result: tuple) -> tuple:
         return result if ctx.tabs is not None else result[0]
 
-    open_btn.click(lambda c, o: _fit(open_run(c, o)), [choice, ctx.caller], targets, api_visibility="private")
+    opened = [open_btn.click(lambda c, o: _fit(open_run(c, o)), [choice, ctx.caller], targets, api_visibility="private")]
     def _select(t: pd.DataFrame, o: str, evt: gr.SelectData) -> Any:
         return _fit(on_select(t, o, evt))
 
-    table.select(_select, [table, ctx.caller], targets, api_visibility="private")
-    return dict(table=table, choice=choice, open=open_btn, refresh=refresh, note=note)
+    opened.append(table.select(_select, [table, ctx.caller], targets, api_visibility="private"))
+    return dict(table=table, choice=choice, open=open_btn, refresh=refresh, note=note, opened=opened)
