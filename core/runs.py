@@ -99,7 +99,7 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
         rundir.write_json(run_dir / rundir.BASELINE, fitted)
         rundir.write_status(run_dir, "queued", pid=None)
         # Last: a folder is a run (listed, openable) once run.json exists.
-        rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": run_id, "name": name, "owner": owner,
+        rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": run_id, "name": display_name(config), "owner": owner,
                                                       "created": time.time()})
     except BaseException as exc:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -107,6 +107,15 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
             raise UserError(DISK_FULL_MESSAGE) from None
         raise
     return run_dir
+
+
+def display_name(config: TrainConfig, now: float | None = None) -> str:
+    """The name lists and banners show: the one the user gave, else the data file's name with the start time, so
+    five runs on the same file are told apart ('support_tickets · Nov 30 14:31:07')."""
+    if config.run_name and config.run_name != Path(config.data_path).stem:
+        return config.run_name
+    stamp = time.strftime("%b %d %H:%M:%S", time.localtime(now if now is not None else time.time()))
+    return f"{config.run_name or Path(config.data_path).stem} · {stamp}"
 
 
 def start(run_dir: Path, resume: bool = False) -> None:

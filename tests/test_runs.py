@@ -254,3 +254,13 @@ def test_a_pid_now_used_by_another_process_is_not_the_run(tmp_path):
     status = rundir.read_status(tmp_path)
     rundir.write_json(tmp_path / rundir.STATUS, {**status, "pid_started": status["pid_started"] - 3600})
     assert runs.status(tmp_path)["state"] == "interrupted"  # same pid, but a process that started later
+
+
+def test_runs_on_the_same_file_get_told_apart_by_their_start_time():
+    from core.runs import display_name
+
+    at = time.mktime((2026, 11, 30, 14, 31, 7, 0, 0, -1))
+    config = TrainConfig(data_path="/data/support_tickets.csv", run_name="support_tickets")
+    assert display_name(config, at) == "support_tickets · Nov 30 14:31:07"
+    assert display_name(config.replace(run_name=""), at) == "support_tickets · Nov 30 14:31:07"
+    assert display_name(config.replace(run_name="Baseline check"), at) == "Baseline check"  # the user's own name
