@@ -150,3 +150,12 @@ def test_start_stays_disabled_when_data_arrives_during_a_run(state):
     assert button.interactive is False
     button, _ = train_tab.on_data_status({"ok": True, "summary": "x"}, join_run_state("/runs/r1", "finished"))
     assert button.interactive is True
+
+
+def test_step_ticks_are_whole_and_end_at_the_last_step():
+    assert live_charts.int_ticks(20) == [0, 5, 10, 15, 20]
+    assert live_charts.int_ticks(160) == [0, 20, 40, 60, 80, 100, 120, 140, 160]  # not on to 180
+    assert live_charts.int_ticks(1) == [0, 1]
+    assert live_charts.int_ticks(7) == [0, 1, 2, 3, 4, 5, 6, 7]
+    empty = live_charts.learning_rate_spec(fold([]))
+    assert empty["layer"][0]["encoding"]["y"]["axis"]["labels"] is False  # no made-up numbers before any point

@@ -235,3 +235,12 @@ def test_sign_in_is_offered_only_on_a_real_space_with_oauth(monkeypatch):
     monkeypatch.setenv("SYSTEM", "spaces")
     monkeypatch.setenv("OAUTH_CLIENT_ID", "client-id")
     assert publish_tab.on_spaces() is True
+
+
+def test_layout_fixes_empty_preview_and_start_above_advanced(tmp_path):
+    assert list(data_tab.empty_preview().columns) == ["Your table's first rows appear here"]  # not "1 2 3"
+    demo = layout.build(tmp_path)
+    by_id = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
+    # Start and Stop come before Advanced, so opening Advanced never pushes them below the fold.
+    assert by_id["tc-start"]._id < by_id["tc-stop"]._id < by_id["tc-advanced"]._id
+    assert by_id["tc-preview"].value["headers"] == ["Your table's first rows appear here"]

@@ -75,7 +75,10 @@ def _layer(series: Series, x: dict[str, Any], y: dict[str, Any], domain: list[st
 
 def chart_spec(rows: list[dict[str, Any]], series: list[Series], x: dict[str, Any], y: dict[str, Any],
                title: str, height: int) -> dict[str, Any]:
-    """One Vega-Lite spec: a layer per series (each with its own dash and marker), a shared colour legend."""
+    """One Vega-Lite spec: a layer per series (each with its own dash and marker), a shared colour legend. With
+    no points yet the value axis has no numbers (they would be made up)."""
+    if not rows:
+        y = {**y, "axis": {**y.get("axis", {}), "labels": False, "ticks": False}}
     present = [s for s in series if any(r["series"] == s.name for r in rows)] or series
     domain, colors = [s.name for s in present], [s.color for s in present]
     return {
@@ -89,13 +92,23 @@ def chart_spec(rows: list[dict[str, Any]], series: list[Series], x: dict[str, An
     }
 
 
+def int_ticks(last: int, most: int = 8) -> list[int]:
+    """Whole-number ticks from 0 to at most `last`, 1-2-5 spaced, no more than `most` + 1 of them."""
+    last = max(1, int(last))
+    for every in sorted(base * scale for base in (1, 2, 5) for scale in (1, 10, 100, 1000, 10_000, 100_000)):
+        if last / every <= most:
+            return list(range(0, last + 1, every))
+    return [0, last]
+
+
 def _step_axis(view: RunView, steps: list[int]) -> dict[str, Any]:
     """Steps from 0 to the run's planned last step while it trains (the line fills it), else to its last point."""
     last = max(steps) if steps else 1
     if view.state in ACTIVE_STATES:
         last = max(last, view.total_steps or 0)
+    last = max(1, last)
     return {"field": "step", "type": "quantitative", "title": "step",
-            "scale": {"domain": [0, max(1, last)], "nice": False}, "axis": {"format": "d", "tickMinStep": 1}}
+            "scale": {"domain": [0, last], "nice": False}, "axis": {"values": int_ticks(last), "format": "d"}}
 
 
 def loss_spec(view: RunView) -> dict[str, Any]:

@@ -69,7 +69,9 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     gr.Markdown(f"### Runs\n{which} Runs keep going when you close the tab; "
                 "open one to see its curves, evaluate it or try it out.")
     note = gr.Markdown(elem_id="tc-runs-note")
-    table = gr.Dataframe(charts.run_rows([]), interactive=False, elem_id="tc-runs-table", max_height=420)
+    # Wrapped, with room for the id (a date, the name and 16 hex digits): it is what the API takes.
+    table = gr.Dataframe(charts.run_rows([]), interactive=False, elem_id="tc-runs-table", max_height=420, wrap=True,
+                         column_widths=["20%", "9%", "10%", "10%", "17%", "11%", "23%"])
     with gr.Row():
         choice = gr.Dropdown(label="Run", choices=[], scale=4, elem_id="tc-run-choice")
         open_btn = gr.Button("Open", variant="primary", scale=1, elem_id="tc-open-run")

@@ -171,6 +171,12 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                                 elem_id="tc-model")
             epochs = gr.Slider(1, 20, value=_DEFAULTS.epochs, step=1, label="Epochs", info=_HELP["epochs"],
                                elem_id="tc-epochs")
+            # Start / Stop above Advanced: with Advanced open they would be far below the fold.
+            start_note = gr.HTML(start_note_html(None), elem_id="tc-start-note")
+            with gr.Row():
+                start = gr.Button("Start training", variant="primary", interactive=False, elem_id="tc-start")
+                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="tc-stop")
+                resume = gr.Button("Resume", interactive=False, elem_id="tc-resume")
             with gr.Accordion("Advanced", open=False, elem_id="tc-advanced"):
                 lr = gr.Number(_DEFAULTS.learning_rate, label="Learning rate (0 = automatic)", info=_HELP["learning_rate"],
                                minimum=0, step=1e-5)
@@ -186,11 +192,6 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                 warm_start_head = gr.Checkbox(_DEFAULTS.warm_start_head, label="Warm-start the classification head",
                                               info=_HELP["warm_start_head"], elem_id="tc-warm-start")
                 seed = gr.Number(_DEFAULTS.seed, label="Seed", info=_HELP["seed"], precision=0)
-            start_note = gr.HTML(start_note_html(None), elem_id="tc-start-note")
-            with gr.Row():
-                start = gr.Button("Start training", variant="primary", interactive=False, elem_id="tc-start")
-                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="tc-stop")
-                resume = gr.Button("Resume", interactive=False, elem_id="tc-resume")
         with gr.Column(scale=3, min_width=300):
             banner = gr.HTML(charts.banner_html(None), elem_id="tc-banner")
             progress = gr.HTML("", elem_id="tc-progress")
