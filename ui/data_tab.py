@@ -53,7 +53,9 @@ class DataCheck:
 
     def status(self) -> dict[str, Any]:
         """The small dict other steps read (Train enables Start when ok)."""
-        return {"ok": self.ok, "reason": self.reason, "summary": self.summary, "suggested_max_length": self.suggested_max_length}
+        return {"ok": self.ok, "reason": self.reason, "summary": self.summary,
+                "suggested_max_length": self.suggested_max_length,
+                "lengths": list(self.lengths)}  # server-side (gr.State): the Train step's time estimate reads them
 
 
 @functools.lru_cache(maxsize=4)

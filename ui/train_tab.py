@@ -152,6 +152,26 @@ def start_note_html(status: dict | None) -> str:
     return f'<div class="tc-blocked" id="tc-train-blocked">Start is disabled: {_esc(reason)}</div>'
 
 
+def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: Any, val_share: Any,
+                  caller: Caller | None) -> str:
+    """'About N minutes on this machine …' before Start, from the data's token lengths and this machine's speed."""
+    from core import estimate
+
+    status = status or {}
+    if not status.get("ok") or not status.get("lengths"):
+        return ""
+    try:
+        max_length = int(float(max_len or 0)) or status.get("suggested_max_length")
+        epochs_value = float(epochs or _DEFAULTS.epochs)
+        share = float(val_share or _DEFAULTS.val_share)
+    except (TypeError, ValueError):
+        return ""
+    runs = [r.run_dir for r in session.visible_runs(caller, session.runs_root())] if caller is not None else []
+    found = estimate.for_data(status["lengths"], share, epochs_value, max_length,
+                              (model or "").strip() or DEFAULT_MODEL, runs)
+    return f'<div class="tc-estimate" id="tc-estimate-text">{_esc(found.sentence())}</div>' if found else ""
+
+
 def on_data_status(status: dict | None, run_state: str | None = None) -> tuple:
     """Start is ready when the data is, unless the shown run is still queued or training."""
     _, state = split_run_state(run_state)
@@ -173,6 +193,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                                elem_id="tc-epochs")
             # Start / Stop above Advanced: with Advanced open they would be far below the fold.
             start_note = gr.HTML(start_note_html(None), elem_id="tc-start-note")
+            estimate = gr.HTML("", elem_id="tc-estimate")
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", interactive=False, elem_id="tc-start")
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="tc-stop")
@@ -241,6 +262,10 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                     show_progress="minimal", show_progress_on=[banner])
         data_status.change(on_data_status, [data_status, ctx.run_state], [start, start_note],
                            api_visibility="private", show_progress="hidden")
+        estimate_inputs = [data_status, model, epochs, max_len, val_share, ctx.caller]
+        for trigger in (data_status.change, model.change, epochs.change, max_len.change, val_share.change):
+            trigger(estimate_html, estimate_inputs, [estimate], api_visibility="private", show_progress="hidden",
+                    trigger_mode="always_last")
     stop.click(on_stop, [ctx.run_dir], None, api_visibility="private", concurrency_limit=None)
     resume.click(on_resume, [ctx.run_dir], None, api_visibility="private", concurrency_limit=None,
                  show_progress="hidden").then(on_show, [ctx.run_dir] + status_input, live, api_visibility="private",
