@@ -237,7 +237,8 @@ def queue_position(run_dir: Path) -> int | None:
 def _run_dirs(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
-    return [p for p in root.iterdir() if p.is_dir() and (p / rundir.RUN_INFO).exists()]
+    # A name starting with "." is a run being deleted (core/compare.py), or no run at all.
+    return [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / rundir.RUN_INFO).exists()]
 
 
 def active_runs(root: Path | None = None) -> list[str]:

@@ -146,7 +146,25 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     page.wait_for_function("() => ['finished','cancelled'].includes("
                            "document.querySelector('#tc-banner .tc-banner')?.dataset.state)", timeout=120_000)
 
-    # 8. Columns picked by hand (not the guessed ones) come back after a reload too.
+    # 8. Compare the two runs in Runs: overlaid curves, final scores, what differs.
+    page.click("#tc-tab-runs-button")
+    page.wait_for_function("() => (document.querySelector('#tc-runs-table')?.innerText || '').includes('Stopped')"
+                           " || (document.querySelector('#tc-runs-table')?.innerText || '').split('Finished').length > 2",
+                           timeout=30_000)
+    for _ in range(2):
+        page.click("#tc-compare-pick input")
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.click("#tc-compare")
+    page.wait_for_selector("#tc-compare-results", state="visible", timeout=30_000)
+    page.wait_for_function("() => document.querySelectorAll('#tc-compare-loss svg .mark-line.role-mark path').length"
+                           " >= 2", timeout=30_000)
+    assert "Comparing 2 runs." in page.inner_text("#tc-compare-note")
+    assert page.inner_text("#tc-compare-summary").count("support_tickets") >= 2
+    page.screenshot(path=str(artifacts_dir / "browser-compare.png"), full_page=True)
+
+    # 9. Columns picked by hand (not the guessed ones) come back after a reload too.
     table = tmp_path / "tickets.csv"
     table.write_text("title,body,label,topic\n" + "".join(
         f"Title {i} {w},A much longer body text number {i} about {w} and other things,{w[0]},{t}\n"

@@ -193,8 +193,9 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
             with gr.Tab("Runs", id="runs", elem_id="tc-tab-runs") as runs_tab_item:
                 runs = runs_tab.render(ctx)
         data_tab.wire(data, train["model"], train["max_length"], train["val_share"], train["seed"])
-        runs_tab_item.select(runs_tab.on_refresh, [ctx.caller], [runs["table"], runs["choice"], runs["note"]],
-                             api_visibility="private", concurrency_limit=None)
+        runs_tab_item.select(runs_tab.on_refresh, [ctx.caller, runs["picks"]],
+                             [runs["table"], runs["choice"], runs["note"], runs["picks"]], api_visibility="private",
+                             concurrency_limit=None)
 
         demo.load(on_load, [browser], [ctx.caller, browser, ctx.run_dir, tabs], api_visibility="private",
                   concurrency_limit=None)
@@ -215,6 +216,10 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
                         setting_inputs, api_visibility="private", concurrency_limit=None).then(
                 remember_settings, remembered, [saved_settings], api_visibility="private", concurrency_limit=None,
                 show_progress="hidden")
+        # Re-run with changes: the Train step filled in from the chosen run (its data file and settings).
+        runs["rerun"].click(settings_of_run, [runs["choice"], ctx.caller], [data["file"], data["wanted_columns"]] +
+                            setting_inputs, api_visibility="private", concurrency_limit=None).then(
+            lambda: gr.Tabs(selected="train"), None, [tabs], api_visibility="private")
         watch.tick(on_watch, [ctx.caller, ctx.run_dir, ticks], [ctx.run_dir, watch, ticks], api_visibility="private",
                    concurrency_limit=None, show_progress="hidden")
         ctx.run_dir.change(remember_run, [ctx.caller, ctx.run_dir], [browser], api_visibility="private",

@@ -183,3 +183,48 @@ def plot_value(spec: dict[str, Any]) -> Any:
     from gradio.components.plot import AltairPlotData
 
     return AltairPlotData(chart="scatter", plot=json.dumps(spec))
+
+
+# ----- comparing runs (the Runs step) ------------------------------------------------------------------------------
+
+RUN_COLORS = ("#6366f1", "#f97316", "#10b981", "#ef4444", "#0ea5e9")
+RUN_SHAPES = ("circle", "square", "triangle-up", "diamond", "cross")
+
+
+def compare_loss_spec(views: list[RunView], labels: list[str]) -> dict[str, Any]:
+    """Training loss (solid) and validation loss (dashed) of 2-5 runs on one step axis, a colour per run."""
+    rows, series = [], []
+    for i, (v, label) in enumerate(zip(views, labels)):
+        color, shape = RUN_COLORS[i % len(RUN_COLORS)], RUN_SHAPES[i % len(RUN_SHAPES)]
+        train, val = f"{label} · training", f"{label} · validation"
+        series += [Series(train, color, shape=shape, size=20), Series(val, color, dash=(6, 3), shape=shape, size=44,
+                                                                     filled=False)]
+        rows += [{"step": s, "value": x, "series": train} for s, x in v.train_loss]
+        rows += [{"step": int(e["step"]), "value": float(e["loss"]), "series": val} for e in v.evals
+                 if e.get("loss") is not None]
+    values = [r["value"] for r in rows] or [0.0, 1.0]
+    last = max([r["step"] for r in rows] or [1])
+    x = {"field": "step", "type": "quantitative", "title": "step", "scale": {"domain": [0, last], "nice": False},
+         "axis": {"values": int_ticks(last), "format": "d"}}
+    y = {"field": "value", "type": "quantitative", "title": "loss",
+         "scale": {"domain": _padded(values, floor=0.0), "nice": False, "zero": False}, "axis": {"format": ".2f"}}
+    return chart_spec(rows, series, x, y, "Loss by step", CHART_HEIGHT["loss"] + 40)
+
+
+def compare_scores_spec(views: list[RunView], labels: list[str]) -> dict[str, Any]:
+    """Validation macro-F1 by epoch of 2-5 runs, a colour and a marker per run."""
+    rows, series = [], []
+    for i, (v, label) in enumerate(zip(views, labels)):
+        series.append(Series(label, RUN_COLORS[i % len(RUN_COLORS)], shape=RUN_SHAPES[i % len(RUN_SHAPES)],
+                             dash=() if i % 2 == 0 else (6, 3), size=40 + 15 * i, filled=i == 0))
+        rows += [{"epoch": round(float(e.get("epoch") or 0.0), 3), "value": float(e["f1_macro"]), "series": label}
+                 for e in v.evals if e.get("f1_macro") is not None]
+    last = math.ceil(max([r["epoch"] for r in rows] or [1]) - 1e-6)
+    ticks = list(range(0, max(1, last) + 1))
+    x = {"field": "epoch", "type": "quantitative", "title": "epoch", "scale": {"domain": [0, ticks[-1]], "nice": False},
+         "axis": {"values": ticks, "format": "d"}}
+    values = [r["value"] for r in rows] or [0.0, 1.0]
+    y = {"field": "value", "type": "quantitative", "title": "validation macro-F1",
+         "scale": {"domain": _padded(values, share=0.15, floor=0.0, ceiling=1.0), "nice": False, "zero": False},
+         "axis": {"format": ".0%" if max(values) - min(values) >= 0.05 else ".1%"}}
+    return chart_spec(rows, series, x, y, "Validation macro-F1 by epoch", CHART_HEIGHT["scores"] + 30)
