@@ -83,7 +83,9 @@ def test_progress_and_banner_text():
     assert "Step 15 / 20" in text and "ETA 0:30" in text and "31.5 samples/s" in text and "0:05 elapsed" in text
     assert 'data-state="running"' in charts.banner_html(view)
     done = fold(EVENTS + [{"type": "finished", "time": 110.0, "message": "Validation accuracy 50%."}])
-    assert "Finished" in charts.banner_html(done) and "Best macro-F1 40.0 %." in charts.banner_html(done)
+    assert "Finished" in charts.banner_html(done) and "Best macro-F1" not in charts.banner_html(done)  # said once
+    assert "Finished. Best macro-F1 40.0 %. Open" in charts.banner_html(fold(EVENTS + [{"type": "finished"}]))
+    assert "Stopped. Best macro-F1 40.0 %." in charts.banner_html(fold(EVENTS + [{"type": "cancelled"}]))
     assert 'style="width:100.0%"' in charts.progress_html(done)
     assert "tc-settings" not in charts.progress_html(done)  # no facts recorded: no empty line
 

@@ -104,7 +104,9 @@ def banner_html(view: RunView | None, queue_position: int | None = None, run_nam
     elif state == "running":
         text = f"Training{name}… {html.escape(progress_text(view))}. You can close this tab; training continues."
     elif state == "finished":
-        text = f"Finished{name}.{best} {html.escape(view.message or '')} Open <b>Evaluate</b> to see how it does."
+        # The run's own ending names the saved model's scores; the best evaluation only when it has none.
+        ending = f" {html.escape(view.message)}" if view.message else best
+        text = f"Finished{name}.{ending} Open <b>Evaluate</b> to see how it does."
     elif state == "cancelled":
         text = f"Stopped{name}.{best} Press <b>Resume</b> to continue from the last checkpoint."
     elif state == "interrupted":

@@ -208,7 +208,7 @@ def compare_loss_spec(views: list[RunView], labels: list[str]) -> dict[str, Any]
          "axis": {"values": int_ticks(last), "format": "d"}}
     y = {"field": "value", "type": "quantitative", "title": "loss",
          "scale": {"domain": _padded(values, floor=0.0), "nice": False, "zero": False}, "axis": {"format": ".2f"}}
-    return chart_spec(rows, series, x, y, "Loss by step", CHART_HEIGHT["loss"] + 40)
+    return _wide_legend(chart_spec(rows, series, x, y, "Loss by step", CHART_HEIGHT["loss"] + 40))
 
 
 def compare_scores_spec(views: list[RunView], labels: list[str]) -> dict[str, Any]:
@@ -227,4 +227,12 @@ def compare_scores_spec(views: list[RunView], labels: list[str]) -> dict[str, An
     y = {"field": "value", "type": "quantitative", "title": "validation macro-F1",
          "scale": {"domain": _padded(values, share=0.15, floor=0.0, ceiling=1.0), "nice": False, "zero": False},
          "axis": {"format": ".0%" if max(values) - min(values) >= 0.05 else ".1%"}}
-    return chart_spec(rows, series, x, y, "Validation macro-F1 by epoch", CHART_HEIGHT["scores"] + 30)
+    return _wide_legend(chart_spec(rows, series, x, y, "Validation macro-F1 by epoch", CHART_HEIGHT["scores"] + 30))
+
+
+def _wide_legend(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run names are long: the legend goes below the chart in two columns, names not cut."""
+    for layer in spec["layer"]:
+        layer["encoding"]["color"]["legend"] = {"orient": "bottom", "columns": 2, "labelLimit": 400,
+                                                "symbolType": "stroke"}
+    return spec
