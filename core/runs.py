@@ -37,8 +37,33 @@ def interrupted_message(killed: bool, has_checkpoint: bool) -> str:
     return f"The training process ended unexpectedly. {resume}."
 
 
+PERSISTENT_STORAGE = Path("/data")  # where a Hugging Face Space mounts its persistent storage
+
+
+def persistent_storage() -> Path | None:
+    """/data on a Space that has persistent storage (it exists and is writable); None elsewhere."""
+    root = PERSISTENT_STORAGE
+    if os.environ.get("SPACE_ID") and root.is_dir() and os.access(root, os.W_OK):
+        return root
+    return None
+
+
 def runs_root() -> Path:
-    return Path(os.environ.get("TEXTCLF_RUNS_DIR", "runs")).resolve()
+    """TEXTCLF_RUNS_DIR, else /data/runs on a Space with persistent storage (runs survive restarts), else ./runs."""
+    if os.environ.get("TEXTCLF_RUNS_DIR"):
+        return Path(os.environ["TEXTCLF_RUNS_DIR"]).resolve()
+    storage = persistent_storage()
+    return (storage / "runs") if storage else Path("runs").resolve()
+
+
+def use_persistent_hub_cache() -> Path | None:
+    """On a Space with persistent storage, keep the Hub cache there too (downloaded models survive restarts),
+    unless HF_HOME is set. Call before huggingface_hub is imported."""
+    storage = persistent_storage()
+    if storage is None or os.environ.get("HF_HOME"):
+        return None
+    os.environ["HF_HOME"] = str(storage / ".huggingface")
+    return Path(os.environ["HF_HOME"])
 
 
 @dataclass

@@ -264,3 +264,35 @@ def test_runs_on_the_same_file_get_told_apart_by_their_start_time():
     assert display_name(config, at) == "support_tickets · Nov 30 14:31:07"
     assert display_name(config.replace(run_name=""), at) == "support_tickets · Nov 30 14:31:07"
     assert display_name(config.replace(run_name="Baseline check"), at) == "Baseline check"  # the user's own name
+
+
+def test_a_space_with_persistent_storage_keeps_runs_and_the_hub_cache_in_data(tmp_path, monkeypatch):
+    from core import runs
+
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setattr(runs, "PERSISTENT_STORAGE", data)
+    for name in ("TEXTCLF_RUNS_DIR", "HF_HOME", "SPACE_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert runs.runs_root() == (tmp_path / "runs").resolve()  # your own machine: ./runs, even with a /data folder
+    assert runs.use_persistent_hub_cache() is None
+    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
+    assert runs.runs_root() == data / "runs"
+    assert runs.use_persistent_hub_cache() == data / ".huggingface"
+    import os
+
+    assert os.environ["HF_HOME"] == str(data / ".huggingface")
+    from ui import runs_tab
+
+    assert runs_tab.storage_note() == (
+        f" Runs are kept in {data / 'runs'}, this Space's persistent storage: they survive restarts.")
+    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path / "elsewhere"))  # an explicit folder wins
+    assert runs.runs_root() == (tmp_path / "elsewhere").resolve() and runs_tab.storage_note() == ""
+    data.chmod(0o500)  # /data without write access (no persistent storage bought): not used
+    try:
+        monkeypatch.delenv("TEXTCLF_RUNS_DIR")
+        if not os.access(data, os.W_OK):  # root ignores the mode
+            assert runs.runs_root() == (tmp_path / "runs").resolve()
+    finally:
+        data.chmod(0o700)

@@ -67,11 +67,22 @@ def api_runs(key: str = "", request: gr.Request = None) -> list[dict[str, Any]]:
              "best_f1": r.best_f1, "best_accuracy": r.best_accuracy} for r in list_runs(root, owner=owners)]
 
 
+def storage_note() -> str:
+    """Said on the page: where runs are kept, when that is a Space's persistent storage."""
+    from core.runs import persistent_storage
+
+    root = session.runs_root()
+    storage = persistent_storage()
+    if storage is not None and root.is_relative_to(storage):
+        return f" Runs are kept in {root}, this Space's persistent storage: they survive restarts."
+    return ""
+
+
 def render(ctx: AppContext) -> dict[str, gr.Component]:
     which = ("Every run started in this browser." if session.runs_are_private()
              else "Every run in the runs folder: from this page, another browser or the command line.")
     gr.Markdown(f"### Runs\n{which} Runs keep going when you close the tab; "
-                "open one to see its curves, evaluate it or try it out.")
+                f"open one to see its curves, evaluate it or try it out.{storage_note()}")
     note = gr.Markdown(elem_id="tc-runs-note")
     # Wrapped, with room for the id (a date, the name and 16 hex digits): it is what the API takes.
     table = gr.Dataframe(charts.run_rows([]), interactive=False, elem_id="tc-runs-table", max_height=420, wrap=True,
