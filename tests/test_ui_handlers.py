@@ -246,3 +246,15 @@ def test_layout_fixes_empty_preview_and_start_above_advanced(tmp_path):
     # Start and Stop come before Advanced, so opening Advanced never pushes them below the fold.
     assert by_id["tc-start"]._id < by_id["tc-stop"]._id < by_id["tc-advanced"]._id
     assert by_id["tc-preview"].value["headers"] == ["Your table's first rows appear here"]
+
+
+def test_runs_table_leaves_room_for_the_whole_id():
+    from types import SimpleNamespace
+
+    run = SimpleNamespace(name="support_tickets · Nov 30 14:31:07", state="finished", best_f1=0.8454,
+                          best_accuracy=0.85, model="sentence-transformers/all-MiniLM-L6-v2",
+                          run_id="20261130-143107-support-tickets-7f3689d45a94693f")
+    table = charts.run_rows([run])
+    assert list(table.columns) == ["run", "state", "best macro-F1", "best accuracy", "model", "id"]
+    assert table.values.tolist() == [["support_tickets · Nov 30 14:31:07", "Finished", "84.5 %", "85.0 %",
+                                      "all-MiniLM-L6-v2", "20261130-143107-support-tickets-7f3689d45a94693f"]]

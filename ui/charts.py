@@ -228,19 +228,19 @@ def sentences_markdown(sentences: Sequence[str]) -> str:
     return "\n".join(f"- {s}" for s in sentences)
 
 
-def run_rows(summaries: Sequence[Any]) -> pd.DataFrame:
-    """core.runs.RunSummary list -> the Runs table."""
-    import datetime as _dt
+def short_model(model: str) -> str:
+    """'sentence-transformers/all-MiniLM-L6-v2' -> 'all-MiniLM-L6-v2', a folder -> its name: leaves room for the id."""
+    return model.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] or model
 
+
+def run_rows(summaries: Sequence[Any]) -> pd.DataFrame:
+    """core.runs.RunSummary list -> the Runs table. No 'created' column: the id starts with the start time (and an
+    unnamed run's name carries it), and without it the id, which the API takes, is not cut off."""
     rows = []
     for s in summaries:
-        created = getattr(s, "created", None)
-        if isinstance(created, (int, float)):
-            created = _dt.datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M")
-        best = getattr(s, "best_f1", None)
-        acc = getattr(s, "best_accuracy", None)
         rows.append((
             getattr(s, "name", "") or getattr(s, "run_id", ""), STATE_TEXT.get(s.state, s.state),
-            fmt_pct(best), fmt_pct(acc), str(getattr(s, "model", "")), str(created or ""), getattr(s, "run_id", ""),
+            fmt_pct(getattr(s, "best_f1", None)), fmt_pct(getattr(s, "best_accuracy", None)),
+            short_model(str(getattr(s, "model", ""))), getattr(s, "run_id", ""),
         ))
-    return pd.DataFrame(rows, columns=["run", "state", "best macro-F1", "best accuracy", "model", "created", "id"])
+    return pd.DataFrame(rows, columns=["run", "state", "best macro-F1", "best accuracy", "model", "id"])

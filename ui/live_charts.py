@@ -231,8 +231,8 @@ def compare_scores_spec(views: list[RunView], labels: list[str]) -> dict[str, An
 
 
 def _wide_legend(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run names are long: the legend goes below the chart in two columns, names not cut."""
+    """Run names are long: the legend goes below the chart, one name a line, names not cut."""
     for layer in spec["layer"]:
-        layer["encoding"]["color"]["legend"] = {"orient": "bottom", "columns": 2, "labelLimit": 400,
+        layer["encoding"]["color"]["legend"] = {"orient": "bottom", "columns": 1, "labelLimit": 400,
                                                 "symbolType": "stroke"}
     return spec

@@ -84,9 +84,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     gr.Markdown(f"### Runs\n{which} Runs keep going when you close the tab; "
                 f"open one to see its curves, evaluate it or try it out.{storage_note()}")
     note = gr.Markdown(elem_id="tc-runs-note")
-    # Wrapped, with room for the id (a date, the name and 16 hex digits): it is what the API takes.
-    table = gr.Dataframe(charts.run_rows([]), interactive=False, elem_id="tc-runs-table", max_height=420, wrap=True,
-                         column_widths=["20%", "9%", "10%", "10%", "17%", "11%", "23%"])
+    # Wrapped, so the id (a date, the name and 16 hex digits: what the API takes) is never cut off.
+    table = gr.Dataframe(charts.run_rows([]), interactive=False, elem_id="tc-runs-table", max_height=420, wrap=True)
     with gr.Row():
         choice = gr.Dropdown(label="Run", choices=[], scale=4, elem_id="tc-run-choice")
         open_btn = gr.Button("Open", variant="primary", scale=1, elem_id="tc-open-run")
