@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-import filelock as filelock_module
+import filelock as filelock_module  # noqa: F401  (tests check the lock is filelock's)
 from filelock import FileLock, Timeout
 
 POLL_SECONDS = 0.5
