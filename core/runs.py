@@ -93,6 +93,10 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
     problems = config.validate()
     if problems:
         raise UserError(" ".join(problems))
+    from core.config import tracker_problem
+
+    if problem := tracker_problem(config.report_to):  # before any work, not when the training process starts
+        raise UserError(problem)
     tokenizer = load_tokenizer(config.model)  # first: fails fast for an unreachable Hub id or a broken folder
     data = prepared_data(  # the Data step usually prepared this file already: reused, not recomputed
         config.data_path, config.text_column, config.label_column, config.val_data_path, config.val_share, config.seed

@@ -150,7 +150,8 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         # A curve of a one-minute run needs >= 20 points; long runs need not log every step.
         logging_steps=max(1, min(50, total_steps // 100)),
         logging_first_step=True,  # the live chart gets its first point after one step
-        report_to="none",
+        report_to=tracker_settings(config, run_dir),
+        run_name=run_dir.name,  # the tracker's name for this run
         disable_tqdm=True,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
@@ -245,6 +246,16 @@ def _gpu_memory() -> int:
     import torch
 
     return int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
+
+
+def tracker_settings(config: TrainConfig, run_dir: Path) -> str | list[str]:
+    """Trainer's report_to: "none" unless the user chose a tracker. TensorBoard writes into the run folder; a
+    tracker's run is named after the run id. TrainingArguments never holds a Hub token here, so none is logged."""
+    if config.report_to in ("", "none"):
+        return "none"
+    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(run_dir / "tensorboard"))
+    os.environ.setdefault("TRACKIO_PROJECT", "text-classifier-studio")
+    return [config.report_to]
 
 
 def _end(run_dir: Path, state: str, message: str) -> str:

@@ -14,7 +14,7 @@ from gradio.data_classes import FileData
 
 from core import access
 from core.access import Caller
-from core.config import DEFAULT_MODEL, TrainConfig
+from core.config import DEFAULT_MODEL, REPORT_TO, TrainConfig
 from core.errors import UserError
 from ui import charts, live_charts, live_view, session
 from ui.context import AppContext, split_run_state
@@ -45,7 +45,8 @@ def _num(value: Any, cast: type, default: Any) -> Any:
 def config_from_ui(data_path: str | None, text_column: str | None, label_column: str | None, model: str | None,
                    epochs: Any, learning_rate: Any = 0, batch_size: Any = 0, max_length: Any = 0,
                    val_share: Any = 0.2, early_stopping_patience: Any = 0, class_weights: Any = _DEFAULTS.class_weights,
-                   seed: Any = 42, run_name: str = "", warm_start_head: Any = _DEFAULTS.warm_start_head) -> TrainConfig:
+                   seed: Any = 42, run_name: str = "", warm_start_head: Any = _DEFAULTS.warm_start_head,
+                   report_to: str | None = "none") -> TrainConfig:
     """UI values (strings, floats from sliders, None from empty boxes) -> TrainConfig. Validation is separate."""
     d = _DEFAULTS
     return TrainConfig(
@@ -63,6 +64,7 @@ def config_from_ui(data_path: str | None, text_column: str | None, label_column:
         seed=int(_num(seed, float, d.seed)),
         run_name=(run_name or "").strip(),
         warm_start_head=bool(warm_start_head),
+        report_to=(report_to or "none").strip().lower(),
     )
 
 
@@ -92,7 +94,8 @@ def _view(run_dir: str | None) -> tuple[Any, int | None]:
 
 def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, model: str, epochs: float,
              lr: float, batch: float, max_len: float, val_share: float, patience: float, class_weights: bool,
-             warm_start_head: bool, seed: float, caller: Caller | None, run_dir: str | None) -> tuple[Any, Any]:
+             warm_start_head: bool, seed: float, caller: Caller | None, run_dir: str | None,
+             report_to: str = "none") -> tuple[Any, Any]:
     """-> (run_dir, start-status html). The shown run switches to the new one; settings stay as they are."""
     status = data_status or {}
     if not status.get("ok"):
@@ -107,7 +110,7 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, m
         return gr.skip(), f'<div class="tc-blocked">{_esc(message)}</div>'
     try:
         config = config_from_ui(data_path, text_col, label_col, model, epochs, lr, batch, max_len, val_share,
-                                patience, class_weights, seed, warm_start_head=warm_start_head)
+                                patience, class_weights, seed, warm_start_head=warm_start_head, report_to=report_to)
         new_dir = start_training(config, caller, session.runs_root())
     except UserError as exc:
         gr.Warning(exc.message)
@@ -213,6 +216,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                 warm_start_head = gr.Checkbox(_DEFAULTS.warm_start_head, label="Warm-start the classification head",
                                               info=_HELP["warm_start_head"], elem_id="tc-warm-start")
                 seed = gr.Number(_DEFAULTS.seed, label="Seed", info=_HELP["seed"], precision=0)
+                report_to = gr.Dropdown(list(REPORT_TO), value="none", label="Report to", info=_HELP["report_to"],
+                                        elem_id="tc-report-to")
         with gr.Column(scale=3, min_width=300):
             banner = gr.HTML(charts.banner_html(None), elem_id="tc-banner")
             progress = gr.HTML("", elem_id="tc-progress")
@@ -256,7 +261,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     log_box.expand(None, None, None, js=live_view.SCROLL_LOG_TO_END)
     inputs = [data_status, ctx.shared.get("data_path"), ctx.shared.get("text_column"), ctx.shared.get("label_column"),
               model, epochs, lr, batch, max_len, val_share, patience, class_weights, warm_start_head, seed, ctx.caller,
-              ctx.run_dir]
+              ctx.run_dir, report_to]
     if all(i is not None for i in inputs):
         start.click(on_start, inputs, [ctx.run_dir, start_note], api_visibility="private", concurrency_limit=2,
                     show_progress="minimal", show_progress_on=[banner])
@@ -303,7 +308,8 @@ def api_train(data_file: FileData, text_column: str = "", label_column: str = ""
               epochs: float = 3.0, learning_rate: float = 0.0, batch_size: int = 0, max_length: int = 0,
               val_share: float = 0.2, early_stopping_patience: int = 0, class_weights: bool = _DEFAULTS.class_weights, seed: int = 42,
               run_name: str = "", key: str = "",
-              warm_start_head: bool = _DEFAULTS.warm_start_head, request: gr.Request = None) -> dict[str, Any]:
+              warm_start_head: bool = _DEFAULTS.warm_start_head, report_to: str = "none",
+              request: gr.Request = None) -> dict[str, Any]:
     """Start training a text classifier on a table (CSV, TSV, JSONL, Parquet or XLSX).
 
     Returns the new run's id, its state ("queued" or "running") and `key`: pass the key to /status, /stop, /resume,
@@ -326,11 +332,12 @@ def api_train(data_file: FileData, text_column: str = "", label_column: str = ""
         run_name: a name for the run; made from the file name when empty
         key: the key an earlier /train returned, so this run joins your other runs; empty for a new key
         warm_start_head: start the classification head from a logistic regression on the base model's features
+        report_to: also log to an experiment tracker: none (default), trackio, tensorboard, wandb or mlflow
     """
     try:
         config = config_from_ui(session.uploaded_file(data_file), text_column, label_column, model, epochs, learning_rate,
                                 batch_size, max_length, val_share, early_stopping_patience, class_weights, seed,
-                                run_name, warm_start_head)
+                                run_name, warm_start_head, report_to)
         root = session.runs_root()
         caller = session.api_caller(key or "", root, request, mint=True)
         run_dir = start_training(config, caller, root)
