@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 
+import gradio as gr
 import pytest
 
 from core.events import fold
@@ -118,7 +119,8 @@ def test_draw_running_then_finished_run(tmp_path):
     assert out[lv.timer].active is True and out[lv.stop].interactive is True and out[lv.resume].interactive is False
     assert out[lv.start].interactive is False  # no second Start while this one trains
     assert split_run_state(out[lv.run_state]) == (str(run_dir), "running")
-    assert live_view.draw(lv, str(run_dir), out[lv.signature], force=False, data_ok=True) == {}  # nothing new
+    unchanged = live_view.draw(lv, str(run_dir), out[lv.signature], force=False, data_ok=True)
+    assert set(unchanged) == set(lv.outputs()) and all(v == gr.skip() for v in unchanged.values())  # nothing new
     with open(run_dir / "events.jsonl", "a") as f:
         f.write(json.dumps({"type": "finished", "time": 120.0, "message": "Done."}) + "\n")
     (run_dir / "status.json").write_text(json.dumps({"state": "finished", "pid": None, "updated": time.time()}))

@@ -147,13 +147,14 @@ def charts_for(v: Any) -> dict[str, Any]:
 
 def draw(lv: LiveView, run_dir: str | None, previous_signature: str = "", force: bool = True,
          data_ok: bool = False) -> dict[Any, Any]:
-    """{component: value} for everything the live view shows; {} (nothing changes) when the signature is unchanged.
+    """{component: value} for everything the live view shows; every one skipped when the signature is unchanged.
     Start is refused while the shown run trains (a second click would queue the same data twice), and ready again
     when it ends if the data is."""
     v, position = read_view(run_dir)
     signature = charts.view_signature(v) + f"|{position}|{data_ok}"
     if not force and signature == previous_signature:
-        return {}
+        # Every output skipped, by name: Gradio reads an empty dict as one value, not as "nothing changes".
+        return {component: gr.skip() for component in lv.outputs()}
     active = v is not None and v.state in charts.ACTIVE_STATES
     specs = charts_for(v)
     out = {
