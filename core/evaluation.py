@@ -174,6 +174,11 @@ def outcome(ev: Evaluation) -> str | None:
     return comparison.outcome if comparison else None
 
 
+def pct(score: float) -> str:
+    """A score as the app writes every score: '84.5 %'."""
+    return f"{100 * float(score):.1f} %"
+
+
 def _texts(k: int) -> str:
     return "1 text" if k == 1 else f"{k:,} texts"
 
@@ -184,7 +189,7 @@ def verdict(ev: Evaluation) -> str:
     acc = float(ev.metrics.get("accuracy") or 0.0)
     n = int(ev.metrics.get("num_validation") or len(ev.predictions))
     texts = "1 validation text" if n == 1 else f"{n:,} validation texts"
-    head = f"Accuracy {acc:.1%}, macro-F1 {f1:.3f} on {texts}."
+    head = f"Accuracy {pct(acc)}, macro-F1 {pct(f1)} on {texts}."
     tested = sum(1 for row in ev.metrics.get("per_class", []) if row.get("support"))
     if 0 < n < ROUGH_BELOW:
         head += f" With so few, one text moves accuracy by {100 / n:.0f} points: treat the scores as rough."
@@ -195,7 +200,7 @@ def verdict(ev: Evaluation) -> str:
         return head + " (No baseline available for this run.)"
     method = ev.baseline.get("method", METHOD)
     base_acc, base_f1 = float(ev.baseline.get("accuracy") or 0.0), float(ev.baseline.get("f1_macro") or 0.0)
-    scores = f"({acc:.1%} vs {base_acc:.1%} accuracy, macro-F1 {f1:.3f} vs {base_f1:.3f})"
+    scores = f"({pct(acc)} vs {pct(base_acc)} accuracy, macro-F1 {pct(f1)} vs {pct(base_f1)})"
     if c.model_right == c.baseline_right == c.n:
         return head + (f" A tie: the transformer and the {method} baseline both get all {_texts(c.n)} right. This "
                        "data is easy for a classic model, which is far cheaper to run; only harder or more "

@@ -211,7 +211,9 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
 def _finished_message(metrics: dict[str, Any], state: Any, total_steps: int, config: TrainConfig,
                       best_step: int | None) -> str:
     """The scores, and why the run ended before its last epoch or kept an earlier model, if it did."""
-    message = f"Validation accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['f1_macro']:.3f}."
+    # Scores as percentages, as the epoch table, the banner and Evaluate write them.
+    message = (f"Validation accuracy {100 * metrics['accuracy']:.1f} %, "
+               f"macro-F1 {100 * metrics['f1_macro']:.1f} %.")
     if state.global_step < total_steps:  # not stopped by the user (that ends as cancelled): early stopping
         message = (f"Stopped early at epoch {state.epoch:g} of {config.epochs:g}: no better validation macro-F1 in "
                    f"{config.early_stopping_patience} evaluations. {message}")

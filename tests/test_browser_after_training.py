@@ -51,7 +51,7 @@ def test_after_training_user_evaluates_predicts_and_downloads(browser_page, app_
     expect(page.locator("#tc-eval-confusion img")).to_be_visible()  # the matplotlib figure itself, not an icon
     # The mistakes table agrees with the headline accuracy (it did not when predictions were paired out of order).
     note = page.locator("#tc-eval-note").inner_text()
-    accuracy, n = re.search(r"Accuracy ([0-9.]+)%, macro-F1 [0-9.]+ on (\d+) validation texts", note).groups()
+    accuracy, n = re.search(r"Accuracy ([0-9.]+) %, macro-F1 [0-9.]+ % on (\d+) validation texts", note).groups()
     expected_wrong = round((1 - float(accuracy) / 100) * int(n))
     expect(page.locator("#tc-eval-mistakes-count")).to_contain_text(
         "No mistakes" if expected_wrong == 0 else f"{expected_wrong} of {expected_wrong} misclassified")

@@ -75,10 +75,10 @@ def test_headline_and_verdict_compare_with_the_baseline(tmp_path: Path) -> None:
     f1 = ev.metrics["f1_macro"]
     # 2 of 6 right against 3 of 6: one text apart, well within chance on 6 texts.
     assert evaluation.verdict(ev) == (
-        f"Accuracy 33.3%, macro-F1 {f1:.3f} on 6 validation texts. With so few, one text moves accuracy by 17 "
-        "points: treat the scores as rough. A tie with the TF-IDF + linear SVM baseline: the transformer gets 1 "
-        f"text fewer of the 6 right (33.3% vs 50.0% accuracy, macro-F1 {f1:.3f} vs 0.050), within the ±3 texts "
-        "that chance alone moves it on a set this size. About 68 validation texts would show whether a gap this "
+        f"Accuracy 33.3 %, macro-F1 {100 * f1:.1f} % on 6 validation texts. With so few, one text moves accuracy "
+        "by 17 points: treat the scores as rough. A tie with the TF-IDF + linear SVM baseline: the transformer gets "
+        f"1 text fewer of the 6 right (33.3 % vs 50.0 % accuracy, macro-F1 {100 * f1:.1f} % vs 5.0 %), within the "
+        "±3 texts that chance alone moves it on a set this size. About 68 validation texts would show whether a gap this "
         "size is real.")
 
 
@@ -94,19 +94,19 @@ def test_verdict_says_how_many_texts_the_difference_is(tmp_path: Path) -> None:
     tie = _scored(tmp_path / "a", 40, 0.85, 0.8, 0.845, 0.793)
     assert evaluation.outcome(tie) == "same"
     assert evaluation.verdict(tie) == (
-        "Accuracy 85.0%, macro-F1 0.845 on 40 validation texts. A tie with the TF-IDF + linear SVM baseline: the "
-        "transformer gets 2 texts more of the 40 right (85.0% vs 80.0% accuracy, macro-F1 0.845 vs 0.793), within "
+        "Accuracy 85.0 %, macro-F1 84.5 % on 40 validation texts. A tie with the TF-IDF + linear SVM baseline: the "
+        "transformer gets 2 texts more of the 40 right (85.0 % vs 80.0 % accuracy, macro-F1 84.5 % vs 79.3 %), within "
         "the ±7 texts that chance alone moves it on a set this size. About 460 validation texts would show whether "
         "a gap this size is real.")
     # The same scores on 1,000 texts: 50 texts, more than chance.
     win = _scored(tmp_path / "b", 1000, 0.85, 0.8, 0.845, 0.793)
     assert evaluation.verdict(win).endswith(
-        "The transformer gets 50 texts more of the 1,000 right than the TF-IDF + linear SVM baseline (85.0% vs "
-        "80.0% accuracy, macro-F1 0.845 vs 0.793): more than chance explains on a set this size.")
+        "The transformer gets 50 texts more of the 1,000 right than the TF-IDF + linear SVM baseline (85.0 % vs "
+        "80.0 % accuracy, macro-F1 84.5 % vs 79.3 %): more than chance explains on a set this size.")
     # Both perfect: an honest tie, never "has not earned its cost yet".
     both = _scored(tmp_path / "c", 40, 1.0, 1.0, 1.0, 1.0)
     assert evaluation.verdict(both) == (
-        "Accuracy 100.0%, macro-F1 1.000 on 40 validation texts. A tie: the transformer and the TF-IDF + linear "
+        "Accuracy 100.0 %, macro-F1 100.0 % on 40 validation texts. A tie: the transformer and the TF-IDF + linear "
         "SVM baseline both get all 40 texts right. This data is easy for a classic model, which is far cheaper to "
         "run; only harder or more validation texts could tell them apart.")
 
@@ -115,8 +115,8 @@ def test_verdict_when_the_baseline_wins(tmp_path: Path) -> None:
     ev = _scored(tmp_path, 500, 0.7, 0.9, 0.7, 0.9)
     assert evaluation.outcome(ev) == "worse"
     assert evaluation.verdict(ev).endswith(
-        "The TF-IDF + linear SVM baseline gets 100 texts more of the 500 right (70.0% vs 90.0% accuracy, macro-F1 "
-        "0.700 vs 0.900): more epochs, more data or a larger model may help; or use the baseline.")
+        "The TF-IDF + linear SVM baseline gets 100 texts more of the 500 right (70.0 % vs 90.0 % accuracy, macro-F1 "
+        "70.0 % vs 90.0 %): more epochs, more data or a larger model may help; or use the baseline.")
 
 
 def test_the_data_step_never_promises_to_beat_a_perfect_baseline() -> None:
@@ -235,7 +235,7 @@ def test_evaluate_tab_handlers(tmp_path: Path) -> None:
 
     run = write_run(tmp_path, baseline_f1=0.05)
     note, content, headline, per_class, figure, true_f, pred_f, mistakes, count = evaluate_tab.show(f"{run}|finished")
-    assert "tickets: Accuracy 33.3%, macro-F1" in note and "A tie with the TF-IDF + linear SVM baseline" in note
+    assert "tickets: Accuracy 33.3 %, macro-F1" in note and "A tie with the TF-IDF + linear SVM baseline" in note
     assert "tc-warn" in note  # a tie is no win
     assert content.visible is True and len(headline) == 2 and len(per_class) == 3
     assert true_f.choices == pred_f.choices == [(c, c) for c in ["(all)"] + LABELS]

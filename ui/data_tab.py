@@ -148,8 +148,8 @@ def baseline_markdown(baseline: dict[str, Any] | None) -> str:
     then = (" It already gets every validation text right: fine-tuning can only tie it here, so the classic model "
             "may be all you need." if perfect else " Fine-tuning has to beat this to be worth its cost.")
     return (f"**A classic baseline** ({baseline.get('method', 'TF-IDF + linear SVM')}, "
-            f"{baseline.get('seconds', 0):.1f} s) reaches **{baseline['accuracy']:.1%} accuracy** and "
-            f"**{baseline.get('f1_macro', 0):.3f} macro-F1** on the same validation rows.{then}")
+            f"{baseline.get('seconds', 0):.1f} s) reaches **{100 * baseline['accuracy']:.1f} % accuracy** and "
+            f"**{100 * baseline.get('f1_macro', 0):.1f} % macro-F1** on the same validation rows.{then}")
 
 
 def status_html(check: DataCheck) -> str:
