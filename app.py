@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import os
 
-from core import access
-from core.predict_batch import server_threads
-from ui.layout import build
-from ui.theme import CSS, theme
+from core.runs import use_persistent_hub_cache
+
+use_persistent_hub_cache()  # before anything imports huggingface_hub: on a Space with /data, models survive restarts
+
+from core import access  # noqa: E402
+from core.predict_batch import server_threads  # noqa: E402
+from ui.layout import build  # noqa: E402
+from ui.theme import CSS, theme  # noqa: E402
 
 demo = build()
 

@@ -108,7 +108,7 @@ def app_startup_and_api(run_dir: Path | None, work: Path, api_calls: int = 100) 
             client = Client(f"http://127.0.0.1:{port}/", verbose=False)
             run_id = run_dir.name
             out["api_single"] = _latencies(lambda: client.predict(SHORT_SENTENCE, run_id, api_name="/predict"), n=api_calls)
-            out["api_http"] = _latencies(_http_caller(port, [SHORT_SENTENCE, run_id]), n=api_calls)
+            out["api_http"] = _latencies(_http_caller(port, [SHORT_SENTENCE, run_id, ""]), n=api_calls)
         except Exception as exc:  # an app without /predict, or a changed signature: report, do not crash
             out["api_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
         return out

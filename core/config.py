@@ -11,6 +11,19 @@ from typing import Any
 # so the app trains with no internet while model cards still name the real base model.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_SEED = 2**32 - 1  # numpy's random generators take no larger seed
+# Experiment trackers a run can also log to (Trainer's report_to), and the package each needs.
+TRACKER_PACKAGES = {"trackio": "trackio", "tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+REPORT_TO = ("none", *TRACKER_PACKAGES)
+
+
+def tracker_problem(report_to: str) -> str | None:
+    """One sentence when the chosen tracker cannot be used here (its package is missing), else None."""
+    import importlib.util
+
+    package = TRACKER_PACKAGES.get(report_to or "none")
+    if package is None or importlib.util.find_spec(package) is not None:
+        return None
+    return f"{report_to} is not installed here: pip install {package}, or set Report to none."
 
 
 def _help(text: str) -> dict[str, str]:
@@ -83,6 +96,12 @@ class TrainConfig:
                        "batches keep the base model's attention dropout. GPUs keep it everywhere (their fused "
                        "kernels have dropout)."),
     )
+    report_to: str = field(
+        default="none",
+        metadata=_help("Also log the run to an experiment tracker: none (default), trackio, tensorboard, wandb or "
+                       "mlflow. Off unless chosen; the tracker's package must be installed, and it sends data only "
+                       "where it is set up to (trackio and TensorBoard write local files). Never a token."),
+    )
     run_name: str = field(default="", metadata=_help("A name for the run; made from the data file when empty."))
 
     def validate(self) -> list[str]:
@@ -112,6 +131,8 @@ class TrainConfig:
             problems.append("Evaluate-every-N-steps must be 0 (once per epoch) or more.")
         if self.checkpoint_every_minutes < 0:
             problems.append("Checkpoint interval must be 0 (automatic) or more minutes.")
+        if self.report_to not in REPORT_TO:
+            problems.append(f"Report to must be one of: {', '.join(REPORT_TO)}.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             problems.append(f"The seed must be a whole number from 0 to {MAX_SEED}.")
         return problems

@@ -125,40 +125,102 @@ ROUGH_BELOW = 30  # validation texts under which the verdict says the scores are
 ROUGH_PER_LABEL = 5  # ... and validation texts per label under which the per-label scores are
 
 
-def outcome(ev: Evaluation) -> str | None:
-    """'better', 'same' or 'worse' than the baseline by macro-F1; None without a baseline. With few validation texts
-    a row or two moves the scores a lot: a gap under about one standard error of an accuracy estimate
-    (0.5 / sqrt(n)) is called a tie rather than a win."""
-    if not ev.baseline:
+@dataclass(frozen=True)
+class Comparison:
+    """The transformer against the baseline in validation texts: what a difference in scores amounts to."""
+
+    n: int  # validation texts
+    model_right: int
+    baseline_right: int
+    margin: int  # texts that chance alone moves the difference by on a set this size (two standard errors)
+    variance: float = 0.0  # of the difference of the two accuracies, per validation text
+
+    @property
+    def difference(self) -> int:
+        return self.model_right - self.baseline_right
+
+    @property
+    def outcome(self) -> str:
+        if self.difference > self.margin:
+            return "better"
+        if self.difference < -self.margin:
+            return "worse"
+        return "same"
+
+    def texts_to_settle(self) -> int | None:
+        """Validation texts at which a gap of this size would stand out (two standard errors); None for no gap."""
+        if self.difference == 0 or self.n == 0:
+            return None
+        d = abs(self.difference) / self.n
+        return max(self.n + 1, math.ceil(4 * self.variance / d ** 2))
+
+
+def compare(ev: Evaluation) -> Comparison | None:
+    """Accuracy turned into texts: how many of the n validation texts each model gets right. The margin is two
+    standard errors of the difference of two accuracies on n texts (at least one text): a gap inside it is a tie."""
+    if not ev.baseline or ev.baseline.get("accuracy") is None:
         return None
     n = int(ev.metrics.get("num_validation") or len(ev.predictions))
-    diff = float(ev.metrics.get("f1_macro") or 0.0) - float(ev.baseline.get("f1_macro") or 0.0)
-    margin = max(0.01, 0.5 / math.sqrt(max(1, n)))
-    return "better" if diff > margin else "worse" if diff < -margin else "same"
+    p1, p2 = float(ev.metrics.get("accuracy") or 0.0), float(ev.baseline.get("accuracy") or 0.0)
+    variance = p1 * (1 - p1) + p2 * (1 - p2)
+    return Comparison(n=n, model_right=round(p1 * n), baseline_right=round(p2 * n),
+                      margin=max(1, round(2 * math.sqrt(max(n, 1) * variance))), variance=variance)
+
+
+def outcome(ev: Evaluation) -> str | None:
+    """'better', 'same' or 'worse' than the baseline, in validation texts; None without a baseline. With few
+    validation texts a text or two moves the scores a lot: a gap within chance is called a tie, not a win."""
+    comparison = compare(ev)
+    return comparison.outcome if comparison else None
+
+
+def pct(score: float) -> str:
+    """A score as the app writes every score: '84.5 %'."""
+    return f"{100 * float(score):.1f} %"
+
+
+def _texts(k: int) -> str:
+    return "1 text" if k == 1 else f"{k:,} texts"
 
 
 def verdict(ev: Evaluation) -> str:
-    """One sentence: did the transformer earn its cost over the baseline (by macro-F1)?"""
+    """Did the transformer earn its cost over the baseline? Said in validation texts, with a tie called a tie."""
     f1 = float(ev.metrics.get("f1_macro") or 0.0)
+    acc = float(ev.metrics.get("accuracy") or 0.0)
     n = int(ev.metrics.get("num_validation") or len(ev.predictions))
     texts = "1 validation text" if n == 1 else f"{n:,} validation texts"
-    head = f"Macro-F1 {f1:.3f}, accuracy {float(ev.metrics.get('accuracy') or 0.0):.3f} on {texts}."
+    head = f"Accuracy {pct(acc)}, macro-F1 {pct(f1)} on {texts}."
     tested = sum(1 for row in ev.metrics.get("per_class", []) if row.get("support"))
     if 0 < n < ROUGH_BELOW:
         head += f" With so few, one text moves accuracy by {100 / n:.0f} points: treat the scores as rough."
     elif tested and n < ROUGH_PER_LABEL * tested:
         head += f" That is about {n / tested:.0f} per label: treat the per-label scores as rough."
-    result = outcome(ev)
-    if result is None:
+    c = compare(ev)
+    if c is None:
         return head + " (No baseline available for this run.)"
-    base = float(ev.baseline.get("f1_macro") or 0.0)
     method = ev.baseline.get("method", METHOD)
-    if result == "better":
-        return head + f" The transformer beats the {method} baseline by {f1 - base:+.3f} macro-F1."
-    if result == "worse":
-        return head + (f" The {method} baseline is better by {base - f1:.3f} macro-F1: "
+    base_acc, base_f1 = float(ev.baseline.get("accuracy") or 0.0), float(ev.baseline.get("f1_macro") or 0.0)
+    scores = f"({pct(acc)} vs {pct(base_acc)} accuracy, macro-F1 {pct(f1)} vs {pct(base_f1)})"
+    if c.model_right == c.baseline_right == c.n:
+        return head + (f" A tie: the transformer and the {method} baseline both get all {_texts(c.n)} right. This "
+                       "data is easy for a classic model, which is far cheaper to run; only harder or more "
+                       "validation texts could tell them apart.")
+    if c.outcome == "better":
+        return head + (f" The transformer gets {_texts(c.difference)} more of the {c.n:,} right than the {method} "
+                       f"baseline {scores}: more than chance explains on a set this size.")
+    if c.outcome == "worse":
+        return head + (f" The {method} baseline gets {_texts(-c.difference)} more of the {c.n:,} right {scores}: "
                        "more epochs, more data or a larger model may help; or use the baseline.")
-    return head + f" About the same as the {method} baseline ({base:.3f}): the transformer has not earned its cost yet."
+    if c.difference == 0:
+        gap = f"both get {c.model_right:,} of the {c.n:,} right"
+    else:
+        gap = (f"the transformer gets {_texts(abs(c.difference))} {'more' if c.difference > 0 else 'fewer'} of "
+               f"the {c.n:,} right")
+    settle = c.texts_to_settle()
+    how = (f" About {settle:,} validation texts would show whether a gap this size is real." if settle
+           else " More validation texts would show whether either is better.")
+    return head + (f" A tie with the {method} baseline: {gap} {scores}, within the ±{_texts(c.margin)} that chance "
+                   f"alone moves it on a set this size.{how}")
 
 
 def per_class_table(ev: Evaluation) -> pd.DataFrame:

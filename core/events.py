@@ -2,7 +2,7 @@
 
 Event shapes (one JSON object per line):
   {"type": "started",  "time", "total_steps", "num_train", "num_validation", "max_length", "device", "precision"}
-  {"type": "log",      "time", "step", "epoch", "loss", "learning_rate"}
+  {"type": "log",      "time", "step", "epoch", "loss", "learning_rate", "grad_norm"}
   {"type": "progress", "time", "step", "total_steps", "epoch", "samples_per_second", "eta_seconds", "elapsed_seconds"}
   {"type": "eval",     "time", "step", "epoch", "loss", "accuracy", "f1_macro"}
   {"type": "status",   "time", "message"}                       free-text stage ("Loading model", "Tokenising", ...)
@@ -67,6 +67,8 @@ class RunView:
     eta_seconds: float | None = None
     elapsed_seconds: float = 0.0
     train_loss: list[tuple[int, float]] = field(default_factory=list)  # (step, loss)
+    learning_rate: list[tuple[int, float]] = field(default_factory=list)  # (step, learning rate), from the same logs
+    grad_norm: list[tuple[int, float]] = field(default_factory=list)  # (step, gradient norm before clipping)
     evals: list[dict[str, Any]] = field(default_factory=list)  # step, epoch, loss, accuracy, f1_macro
     epochs: list[EpochRow] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # the "started" event's facts
@@ -74,6 +76,13 @@ class RunView:
     @property
     def fraction_done(self) -> float:
         return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def planned_epochs(self) -> int | None:
+        """How many epochs the run is set to train: total steps over the steps per epoch seen so far."""
+        if not (self.total_steps and self.step and self.epoch):
+            return None
+        return max(1, round(self.total_steps * self.epoch / self.step))
 
     @property
     def best_f1(self) -> float | None:
@@ -108,6 +117,7 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
     train_by_epoch: dict[int, list[float]] = {}
     active_since: float | None = None  # elapsed time counts training segments, not the time a run sat stopped
     before_segment = 0.0
+    last_kind = ""  # the last event that was not progress or status
     for e in events:
         kind = e.get("type")
         t = e.get("time")
@@ -125,6 +135,10 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
             # A resume replays steps after the last checkpoint: keep one point per step, the newest.
             view.train_loss = [p for p in view.train_loss if p[0] < step]
             view.train_loss.append((step, float(e["loss"])))
+            for series, key in ((view.learning_rate, "learning_rate"), (view.grad_norm, "grad_norm")):
+                series[:] = [p for p in series if p[0] < step]
+                if isinstance(e.get(key), (int, float)) and e[key] == e[key]:  # not None, not NaN
+                    series.append((step, float(e[key])))
             train_by_epoch.setdefault(_epoch_index(e.get("epoch", 0.0)), []).append(float(e["loss"]))
             view.step = max(view.step, step)
             view.epoch = max(view.epoch, float(e.get("epoch", 0.0)))  # progress events are rarer than losses
@@ -139,6 +153,8 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
             view.evals = [x for x in view.evals if x["step"] < step]
             view.evals.append({k: e.get(k) for k in ("step", "epoch", "loss", "accuracy", "f1_macro")})
         elif kind in TERMINAL_TYPES:
+            if kind == "cancelled" and view.evals and _stop_evaluation(view.evals[-1], last_kind):
+                view.evals.pop()
             view.state = kind
             view.message = e.get("message", "")
             view.ended_at = t
@@ -148,8 +164,17 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
             active_since = None
         if t is not None and active_since is not None:
             view.elapsed_seconds = before_segment + (t - active_since)
+        if kind not in ("progress", "status"):
+            last_kind = kind
     view.epochs = _epoch_rows(train_by_epoch, view.evals)
     return view
+
+
+def _stop_evaluation(evaluation: dict[str, Any], last_kind: str) -> bool:
+    """An evaluation mid-epoch right before the run was stopped: the stop asked for it, not the schedule. It is
+    left out of the curves and the epoch table alike, so the two always show the same evaluations."""
+    epoch = float(evaluation.get("epoch") or 0.0)
+    return last_kind == "eval" and abs(epoch - round(epoch)) > 1e-3
 
 
 def _epoch_rows(train_by_epoch: dict[int, list[float]], evals: list[dict[str, Any]]) -> list[EpochRow]:

@@ -15,7 +15,9 @@ from core import rundir
 from core.errors import UserError
 from core.modelcard import HUB_FILE, IGNORE_PATTERNS, export_name, prepare_export
 
-NO_TOKEN_MESSAGE = (
+NO_TOKEN_MESSAGE = "No Hugging Face token: paste a token with write access, or set HF_TOKEN."
+# Only where the page shows a "Sign in with Hugging Face" button (a Space with OAuth); ui/publish_tab.py decides.
+NO_TOKEN_SIGN_IN_MESSAGE = (
     "No Hugging Face token: sign in with Hugging Face, paste a token with write access, or set HF_TOKEN."
 )
 OFFLINE_MESSAGE = "The Hugging Face Hub cannot be reached: the app runs offline (HF_HUB_OFFLINE is set)."

@@ -20,11 +20,6 @@ IGNORE_PATTERNS = ["training_args.bin", "optimizer.pt", "scheduler.pt", "rng_sta
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def _yaml_str(value: Any) -> str:
-    """A YAML scalar that is always a string (JSON strings are valid YAML)."""
-    return json.dumps(str(value), ensure_ascii=False)
-
-
 def _example_texts(run_dir: Path, n: int = 3) -> list[str]:
     from core.predict import example_texts
 
@@ -70,27 +65,33 @@ def _licence(f: dict[str, Any], online: bool) -> str:
     return found if found and re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", found) else "other"
 
 
-def _front_matter(f: dict[str, Any], online: bool = False) -> str:
+def card_data(f: dict[str, Any], online: bool = False) -> Any:
+    """The card's metadata as huggingface_hub's ModelCardData, with the validation scores as EvalResults (the
+    Hub's model-index), instead of hand-written YAML: the Hub's own code writes what its parser reads back."""
+    from huggingface_hub import EvalResult, ModelCardData
+
     m = f["metrics"]
-    licence = _licence(f, online)
-    lines = ["---", "library_name: transformers", "pipeline_tag: text-classification", f"license: {licence}"]
-    if f["base_model"]:
-        lines.append(f"base_model: {_yaml_str(f['base_model'])}")
-    lines += ["tags:", "- text-classification", "- generated-by-textclf"]
-    if f["examples"]:
-        lines.append("widget:")
-        lines += [f"- text: {_yaml_str(t)}" for t in f["examples"]]
+    results = None
     if "accuracy" in m:
-        lines += [
-            "model-index:", f"- name: {_yaml_str(f['name'])}", "  results:",
-            "  - task:", "      type: text-classification", "      name: Text Classification",
-            "    dataset:", f"      name: {_yaml_str(Path(f['config'].data_path).name or 'user data')}",
-            "      type: custom", "      split: validation", "    metrics:",
-            "    - type: accuracy", f"      value: {float(m['accuracy']):.4f}", "      name: Accuracy",
-            "    - type: f1", f"      value: {float(m.get('f1_macro', 0.0)):.4f}", "      name: Macro F1",
-            "      args:", "        average: macro",
+        common = dict(task_type="text-classification", task_name="Text Classification",
+                      dataset_type="custom", dataset_name=Path(f["config"].data_path).name or "user data",
+                      dataset_split="validation")
+        results = [
+            EvalResult(**common, metric_type="accuracy", metric_name="Accuracy",
+                       metric_value=round(float(m["accuracy"]), 4)),
+            EvalResult(**common, metric_type="f1", metric_name="Macro F1",
+                       metric_value=round(float(m.get("f1_macro", 0.0)), 4), metric_args={"average": "macro"}),
         ]
-    return "\n".join(lines + ["---", ""])
+    return ModelCardData(
+        library_name="transformers", pipeline_tag="text-classification", license=_licence(f, online),
+        base_model=f["base_model"] or None, tags=["text-classification", "generated-by-textclf"],
+        metrics=["accuracy", "f1"], model_name=f["name"], eval_results=results,
+        widget=[{"text": t} for t in f["examples"]] or None,
+    )
+
+
+def _front_matter(f: dict[str, Any], online: bool = False) -> str:
+    return f"---\n{card_data(f, online).to_yaml()}\n---\n"
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -100,20 +99,19 @@ def _check_hub_model(repo_id: str) -> None:
         )
 
 
-_LICENSE_LINE = re.compile(r"^license:\s*['\"]?([A-Za-z0-9][\w.+-]*)", re.MULTILINE)
 
 
 def _readme_license(readme: str | Path) -> str | None:
-    """The `license:` of a model card's YAML front matter, if it has one."""
+    """The `license:` of a model card's metadata (huggingface_hub.metadata_load reads its YAML), if it has one."""
+    from huggingface_hub import metadata_load
+
     try:
-        text = Path(readme).read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        meta = metadata_load(readme) or {}
+    except Exception:  # unreadable, or YAML that does not parse: as good as no licence
         return None
-    if not text.startswith("---"):
-        return None
-    end = text.find("\n---", 3)
-    found = _LICENSE_LINE.search(text[3:end] if end > 0 else "")
-    return found.group(1).lower() if found else None
+    licence = meta.get("license") if isinstance(meta, dict) else None
+    licence = licence[0] if isinstance(licence, list) and licence else licence
+    return str(licence).lower() if licence else None
 
 
 def base_model_license(name: str, online: bool = False) -> str | None:

@@ -1,4 +1,8 @@
-"""One training job at a time per device, across processes and server restarts: an OS file lock per device."""
+"""One training job at a time per device, across processes and server restarts: a file lock per device.
+
+`filelock` picks the OS lock (flock on Linux and macOS, msvcrt on Windows), so the queue works where `fcntl` does
+not. The OS drops the lock when the process dies, so a crashed run never blocks the queue.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -6,51 +10,48 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-try:
-    import fcntl
-except ImportError:  # Windows: no queue, jobs run side by side
-    fcntl = None  # type: ignore[assignment]
+import filelock as filelock_module  # noqa: F401  (tests check the lock is filelock's)
+from filelock import FileLock, Timeout
 
 POLL_SECONDS = 0.5
 
 
+def _lock(runs_root: Path, device: str) -> FileLock:
+    # preserve_lock_file: the file stays, so a waiting process never locks a file that was just deleted.
+    return FileLock(_lock_path(runs_root, device), thread_local=False, preserve_lock_file=True)
+
+
 @contextlib.contextmanager
 def device_slot(runs_root: Path, device: str, should_give_up: Callable[[], bool]) -> Iterator[bool]:
-    """Yields True once this process owns the device, or False if should_give_up() turned true while waiting.
-
-    The OS drops the lock when the process dies, so a crashed run never blocks the queue.
-    """
-    if fcntl is None:
-        yield True
-        return
-    with open(_lock_path(runs_root, device), "a+") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if should_give_up():
-                    yield False
-                    return
-                time.sleep(POLL_SECONDS)
+    """Yields True once this process owns the device, or False if should_give_up() turned true while waiting."""
+    lock = _lock(runs_root, device)
+    while True:
         try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            lock.acquire(timeout=0)
+            break
+        except Timeout:
+            if should_give_up():
+                yield False
+                return
+            time.sleep(POLL_SECONDS)
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def device_busy(runs_root: Path, device: str) -> bool:
-    """Whether a training job holds the device now (a quick non-blocking look; False where there is no queue)."""
+    """Whether a training job holds the device now (a quick non-blocking look)."""
     path = _lock_path(runs_root, device)
-    if fcntl is None or not path.exists():
+    if not path.exists():
         return False
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+    lock = _lock(runs_root, device)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
 
 
 def _lock_path(runs_root: Path, device: str) -> Path:

@@ -37,8 +37,33 @@ def interrupted_message(killed: bool, has_checkpoint: bool) -> str:
     return f"The training process ended unexpectedly. {resume}."
 
 
+PERSISTENT_STORAGE = Path("/data")  # where a Hugging Face Space mounts its persistent storage
+
+
+def persistent_storage() -> Path | None:
+    """/data on a Space that has persistent storage (it exists and is writable); None elsewhere."""
+    root = PERSISTENT_STORAGE
+    if os.environ.get("SPACE_ID") and root.is_dir() and os.access(root, os.W_OK):
+        return root
+    return None
+
+
 def runs_root() -> Path:
-    return Path(os.environ.get("TEXTCLF_RUNS_DIR", "runs")).resolve()
+    """TEXTCLF_RUNS_DIR, else /data/runs on a Space with persistent storage (runs survive restarts), else ./runs."""
+    if os.environ.get("TEXTCLF_RUNS_DIR"):
+        return Path(os.environ["TEXTCLF_RUNS_DIR"]).resolve()
+    storage = persistent_storage()
+    return (storage / "runs") if storage else Path("runs").resolve()
+
+
+def use_persistent_hub_cache() -> Path | None:
+    """On a Space with persistent storage, keep the Hub cache there too (downloaded models survive restarts),
+    unless HF_HOME is set. Call before huggingface_hub is imported."""
+    storage = persistent_storage()
+    if storage is None or os.environ.get("HF_HOME"):
+        return None
+    os.environ["HF_HOME"] = str(storage / ".huggingface")
+    return Path(os.environ["HF_HOME"])
 
 
 @dataclass
@@ -68,6 +93,10 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
     problems = config.validate()
     if problems:
         raise UserError(" ".join(problems))
+    from core.config import tracker_problem
+
+    if problem := tracker_problem(config.report_to):  # before any work, not when the training process starts
+        raise UserError(problem)
     tokenizer = load_tokenizer(config.model)  # first: fails fast for an unreachable Hub id or a broken folder
     data = prepared_data(  # the Data step usually prepared this file already: reused, not recomputed
         config.data_path, config.text_column, config.label_column, config.val_data_path, config.val_share, config.seed
@@ -99,7 +128,7 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
         rundir.write_json(run_dir / rundir.BASELINE, fitted)
         rundir.write_status(run_dir, "queued", pid=None)
         # Last: a folder is a run (listed, openable) once run.json exists.
-        rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": run_id, "name": name, "owner": owner,
+        rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": run_id, "name": display_name(config), "owner": owner,
                                                       "created": time.time()})
     except BaseException as exc:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -107,6 +136,15 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
             raise UserError(DISK_FULL_MESSAGE) from None
         raise
     return run_dir
+
+
+def display_name(config: TrainConfig, now: float | None = None) -> str:
+    """The name lists and banners show: the one the user gave, else the data file's name with the start time, so
+    five runs on the same file are told apart ('support_tickets · Nov 30 14:31:07')."""
+    if config.run_name and config.run_name != Path(config.data_path).stem:
+        return config.run_name
+    stamp = time.strftime("%b %d %H:%M:%S", time.localtime(now if now is not None else time.time()))
+    return f"{config.run_name or Path(config.data_path).stem} · {stamp}"
 
 
 def start(run_dir: Path, resume: bool = False) -> None:
@@ -228,7 +266,8 @@ def queue_position(run_dir: Path) -> int | None:
 def _run_dirs(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
-    return [p for p in root.iterdir() if p.is_dir() and (p / rundir.RUN_INFO).exists()]
+    # A name starting with "." is a run being deleted (core/compare.py), or no run at all.
+    return [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / rundir.RUN_INFO).exists()]
 
 
 def active_runs(root: Path | None = None) -> list[str]:

@@ -5,7 +5,6 @@ Runs as a child process (started by core/runs.py) so a crash or out-of-memory ca
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
@@ -150,7 +149,8 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         # A curve of a one-minute run needs >= 20 points; long runs need not log every step.
         logging_steps=max(1, min(50, total_steps // 100)),
         logging_first_step=True,  # the live chart gets its first point after one step
-        report_to="none",
+        report_to=tracker_settings(config, run_dir),
+        run_name=run_dir.name,  # the tracker's name for this run
         disable_tqdm=True,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
@@ -210,7 +210,9 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
 def _finished_message(metrics: dict[str, Any], state: Any, total_steps: int, config: TrainConfig,
                       best_step: int | None) -> str:
     """The scores, and why the run ended before its last epoch or kept an earlier model, if it did."""
-    message = f"Validation accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['f1_macro']:.3f}."
+    # Scores as percentages, as the epoch table, the banner and Evaluate write them.
+    message = (f"Validation accuracy {100 * metrics['accuracy']:.1f} %, "
+               f"macro-F1 {100 * metrics['f1_macro']:.1f} %.")
     if state.global_step < total_steps:  # not stopped by the user (that ends as cancelled): early stopping
         message = (f"Stopped early at epoch {state.epoch:g} of {config.epochs:g}: no better validation macro-F1 in "
                    f"{config.early_stopping_patience} evaluations. {message}")
@@ -245,6 +247,16 @@ def _gpu_memory() -> int:
     import torch
 
     return int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
+
+
+def tracker_settings(config: TrainConfig, run_dir: Path) -> str | list[str]:
+    """Trainer's report_to: "none" unless the user chose a tracker. TensorBoard writes into the run folder; a
+    tracker's run is named after the run id. TrainingArguments never holds a Hub token here, so none is logged."""
+    if config.report_to in ("", "none"):
+        return "none"
+    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(run_dir / "tensorboard"))
+    os.environ.setdefault("TRACKIO_PROJECT", "text-classifier-studio")
+    return [config.report_to]
 
 
 def _end(run_dir: Path, state: str, message: str) -> str:

@@ -102,7 +102,8 @@ def test_runs_are_listed_and_opened_per_session_on_a_space(space):
     alice, bob = browser(space), browser(space)
     mine = fake_run(space, "r-mine", alice.owner)
     theirs = fake_run(space, "r-theirs", bob.owner)
-    table, dropdown, note = runs_tab.runs_table(alice)
+    table, dropdown, note, picks = runs_tab.runs_table(alice)
+    assert [v for _, v in picks.choices] == [str(mine)]  # only my runs can be picked to compare
     assert table["id"].tolist() == ["r-mine"] and note == "1 run in this browser session, newest first."
     assert runs_tab.open_run(str(mine), alice)[0] == str(mine)
     assert isinstance(runs_tab.open_run(str(theirs), alice)[0], dict)  # skipped: not this session's run

@@ -45,13 +45,14 @@ def test_after_training_user_evaluates_predicts_and_downloads(browser_page, app_
     headline = page.locator("#tc-eval-headline")
     expect(headline).to_contain_text("Fine-tuned transformer", timeout=TRAIN_SECONDS)
     expect(headline).to_contain_text("Baseline: TF-IDF + linear SVM")
-    expect(page.locator("#tc-eval-note")).to_contain_text("Macro-F1")
+    expect(page.locator("#tc-eval-note")).to_contain_text("validation texts")
+    expect(page.locator("#tc-eval-note")).to_contain_text("TF-IDF + linear SVM baseline")  # the verdict, in texts
     expect(page.locator("#tc-eval-per-class")).to_contain_text("billing")
     expect(page.locator("#tc-eval-confusion img")).to_be_visible()  # the matplotlib figure itself, not an icon
     # The mistakes table agrees with the headline accuracy (it did not when predictions were paired out of order).
     note = page.locator("#tc-eval-note").inner_text()
-    accuracy, n = re.search(r"accuracy ([0-9.]+) on (\d+) validation texts", note).groups()
-    expected_wrong = round((1 - float(accuracy)) * int(n))
+    accuracy, n = re.search(r"Accuracy ([0-9.]+) %, macro-F1 [0-9.]+ % on (\d+) validation texts", note).groups()
+    expected_wrong = round((1 - float(accuracy) / 100) * int(n))
     expect(page.locator("#tc-eval-mistakes-count")).to_contain_text(
         "No mistakes" if expected_wrong == 0 else f"{expected_wrong} of {expected_wrong} misclassified")
     page.screenshot(path=str(artifacts_dir / "after-training-evaluate.png"), full_page=True)
@@ -97,7 +98,8 @@ def test_after_training_user_evaluates_predicts_and_downloads(browser_page, app_
         zf.extractall(tmp_path / "unzipped")
         top = zf.namelist()[0].split("/")[0]
     folder = tmp_path / "unzipped" / top
-    assert (folder / "README.md").read_text().startswith("---\nlibrary_name: transformers")
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---\n") and "\nlibrary_name: transformers\n" in card.split("\n---\n", 1)[0]
     code = ("import json, sys\nfrom transformers import pipeline\n"
             "clf = pipeline('text-classification', model=sys.argv[1], device='cpu')\n"
             "print(json.dumps(clf('I was charged twice on my invoice')))\n")
@@ -118,5 +120,6 @@ def test_after_training_user_evaluates_predicts_and_downloads(browser_page, app_
     # And over plain HTTP, as curl calls it (what the benchmark times next to gradio_client).
     from bench.predict_bench import _http_caller
 
-    over_http = _http_caller(int(app_url.rstrip("/").rsplit(":", 1)[1]), ["I was charged twice on my invoice", run_id])()
+    port = int(app_url.rstrip("/").rsplit(":", 1)[1])
+    over_http = _http_caller(port, ["I was charged twice on my invoice", run_id, ""])()  # text, run id, key
     assert over_http == pytest.approx(probs, abs=1e-6)

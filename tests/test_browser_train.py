@@ -2,12 +2,13 @@
 then a table whose columns the user picks by hand keeps that choice over a reload."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
 from tests.fixtures_app import start_from_train_step
-from ui import charts
+from ui import live_charts
 
 pytestmark = pytest.mark.slow
 
@@ -16,25 +17,47 @@ def banner_state(page) -> str | None:
     return page.get_attribute("#tc-banner .tc-banner", "data-state")
 
 
-def chart_points(page, chart_id: str, colors: dict[str, str]) -> dict[str, int]:
-    """Points drawn on a chart, per series (Vega draws one SVG path per point; legend symbols are not role-mark)."""
+def chart_points(page, chart_id: str, series: tuple) -> dict[str, int]:
+    """Markers drawn on a chart, per series (Vega's SVG: one path per marker; legend symbols are not role-mark)."""
     by_stroke = page.evaluate(
         """(id) => { const out = {};
              document.querySelectorAll(`#${id} svg .mark-symbol.role-mark path`).forEach(p => {
                const s = (p.getAttribute('stroke') || '').toLowerCase(); out[s] = (out[s] || 0) + 1; });
              return out; }""", chart_id)
-    return {series: by_stroke.get(color.lower(), 0) for series, color in colors.items()}
+    return {s.name: by_stroke.get(s.color.lower(), 0) for s in series}
+
+
+def chart_lines(page, chart_id: str) -> list[str]:
+    """The stroke colours of the line marks a chart draws."""
+    return page.evaluate("(id) => [...document.querySelectorAll(`#${id} svg .mark-line.role-mark path`)]"
+                         ".filter(p => (p.getAttribute('d') || '').length > 0).map(p => p.getAttribute('stroke'))",
+                         chart_id)
+
+
+def axis_labels(page, chart_id: str) -> list[str]:
+    return page.evaluate("(id) => [...document.querySelectorAll(`#${id} svg .role-axis-label text`)]"
+                         ".map(t => t.textContent)", chart_id)
+
+
+LOSS = (live_charts.TRAIN_LOSS, live_charts.VAL_LOSS)
+SCORES = (live_charts.ACCURACY, live_charts.MACRO_F1)
 
 
 def loss_points(page) -> int:
-    return sum(chart_points(page, "tc-loss-chart", charts.LOSS_COLORS).values())
+    return sum(chart_points(page, "tc-loss-chart", LOSS).values())
 
 
 def assert_one_epoch_charts(page) -> None:
-    """A one-epoch run evaluates once: each validation series is a single point, and it must be drawn."""
-    loss = chart_points(page, "tc-loss-chart", charts.LOSS_COLORS)
+    """A one-epoch run evaluates once: each validation series is a single marker, and it must be drawn; the
+    training loss is a line with markers; the epoch axis has whole epochs only."""
+    loss = chart_points(page, "tc-loss-chart", LOSS)
     assert loss["training loss"] >= 2 and loss["validation loss"] == 1, loss
-    assert chart_points(page, "tc-metric-chart", charts.METRIC_COLORS) == {"accuracy": 1, "macro-F1": 1}
+    assert live_charts.TRAIN_LOSS.color in chart_lines(page, "tc-loss-chart")
+    assert chart_points(page, "tc-metric-chart", SCORES) == {"accuracy": 1, "macro-F1": 1}
+    labels = axis_labels(page, "tc-metric-chart")
+    assert labels[:2] == ["0", "1"] and all(x.endswith("%") for x in labels[2:]), labels  # epochs, then scores
+    for chart in ("tc-lr-chart", "tc-grad-chart"):
+        assert sum(chart_points(page, chart, (live_charts.LEARNING_RATE, live_charts.GRAD_NORM)).values()) >= 2, chart
 
 
 def pick(page, dropdown: str, value: str) -> None:
@@ -86,6 +109,7 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     assert settings.startswith("cpu (") and " · batch 32 · learning rate " in settings, settings
     table = page.inner_text("#tc-epoch-table")
     assert "macro-F1" in table and "\n1" in table
+    assert re.search(r"\b\d\.\d{4}\b", table) and re.search(r"\d\.\d %", table), table  # losses · percentages
 
     # 5. Reload: the same browser session re-attaches to its run and redraws it from the run directory.
     page.reload()
@@ -103,7 +127,44 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     page.wait_for_function("() => (document.querySelector('#tc-runs-table')?.innerText || '').includes('Finished')",
                            timeout=30_000)
 
-    # 7. Columns picked by hand (not the guessed ones) come back after a reload too.
+    # 7. Start again and reload at once, before the page can store the new run: the new run is shown, not the
+    # finished one (runs on one file are told apart by their start time).
+    first = page.inner_text("#tc-banner .tc-banner b")
+    page.click("#tc-tab-train-button")
+    page.wait_for_selector("#tc-start:not([disabled])", timeout=60_000)
+    page.click("#tc-start")
+    time.sleep(0.3)
+    page.reload()
+    page.wait_for_function(
+        "(first) => { const b = document.querySelector('#tc-banner .tc-banner');"
+        " return b && b.querySelector('b') && b.querySelector('b').innerText !== first"
+        " && ['queued','running','finished'].includes(b.dataset.state); }", arg=first, timeout=90_000)
+    # Start is disabled while that run trains (read in one go: the tiny run may finish any moment).
+    state, start_disabled = page.evaluate("() => [document.querySelector('#tc-banner .tc-banner').dataset.state,"
+                                          " document.querySelector('#tc-start').disabled]")
+    assert state == "finished" or start_disabled, state
+    page.wait_for_function("() => ['finished','cancelled'].includes("
+                           "document.querySelector('#tc-banner .tc-banner')?.dataset.state)", timeout=240_000)
+
+    # 8. Compare the two runs in Runs: overlaid curves, final scores, what differs.
+    page.click("#tc-tab-runs-button")
+    page.wait_for_function("() => (document.querySelector('#tc-runs-table')?.innerText || '').includes('Stopped')"
+                           " || (document.querySelector('#tc-runs-table')?.innerText || '').split('Finished').length > 2",
+                           timeout=30_000)
+    for _ in range(2):
+        page.click("#tc-compare-pick input")
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.click("#tc-compare")
+    page.wait_for_selector("#tc-compare-results", state="visible", timeout=30_000)
+    page.wait_for_function("() => document.querySelectorAll('#tc-compare-loss svg .mark-line.role-mark path').length"
+                           " >= 2", timeout=30_000)
+    assert "Comparing 2 runs." in page.inner_text("#tc-compare-note")
+    assert page.inner_text("#tc-compare-summary").count("support_tickets") >= 2
+    page.screenshot(path=str(artifacts_dir / "browser-compare.png"), full_page=True)
+
+    # 9. Columns picked by hand (not the guessed ones) come back after a reload too.
     table = tmp_path / "tickets.csv"
     table.write_text("title,body,label,topic\n" + "".join(
         f"Title {i} {w},A much longer body text number {i} about {w} and other things,{w[0]},{t}\n"

@@ -134,9 +134,9 @@ def test_the_saved_model_is_the_best_evaluations_not_the_last_steps(first_evalua
     evals = _evals(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["best_step"] == 16 and [e["step"] for e in evals] == [16, 32, 48, 64]
-    assert read_events(run_dir)[-1]["message"] == (f"Validation accuracy {metrics['accuracy']:.1%}, macro-F1 "
-                                                   f"{metrics['f1_macro']:.3f}. Kept the model of step 16, the best "
-                                                   "evaluation.")
+    assert read_events(run_dir)[-1]["message"] == (
+        f"Validation accuracy {100 * metrics['accuracy']:.1f} %, macro-F1 {100 * metrics['f1_macro']:.1f} %. Kept the "
+        "model of step 16, the best evaluation.")
     assert metrics["loss"] == evals[0]["loss"] != evals[-1]["loss"]
     probs = _assert_saved_model_made_the_table(run_dir)
     assert not (run_dir / "checkpoints").exists()

@@ -127,3 +127,40 @@ def test_elapsed_time_skips_the_time_a_run_sat_stopped():
     ]
     assert fold(events).elapsed_seconds == 25.0
     assert fold(events + [_ev("finished", message="ok", time=1010.0)]).elapsed_seconds == 30.0
+
+
+def test_fold_keeps_learning_rate_and_gradient_norm_per_step():
+    events = [
+        _ev("started", total_steps=4),
+        _ev("log", step=1, epoch=0.5, loss=1.0, learning_rate=5e-5, grad_norm=2.5),
+        _ev("log", step=2, epoch=1.0, loss=0.9, learning_rate=1e-4, grad_norm=float("nan")),
+        _ev("log", step=3, epoch=1.5, loss=0.8, learning_rate=5e-5, grad_norm=1.5),
+        _ev("cancelled", message="Stopped at step 3 of 4."),
+        _ev("started", total_steps=4),  # resumed from step 2: step 3 is logged again
+        _ev("log", step=3, epoch=1.5, loss=0.7, learning_rate=5e-5, grad_norm=1.25),
+        _ev("log", step=4, epoch=2.0, loss=0.5),  # an old run's log without either
+    ]
+    view = fold(events)
+    assert view.learning_rate == [(1, 5e-5), (2, 1e-4), (3, 5e-5)]
+    assert view.grad_norm == [(1, 2.5), (3, 1.25)]  # NaN is not a point
+    assert view.planned_epochs == 2
+
+
+def test_the_evaluation_a_stop_asks_for_is_not_shown():
+    """Stop mid-epoch 2 of 8: the Trainer evaluates at epoch 1.45 on the way out. The epoch table has no such
+    row, so the curves must not have the point either."""
+    events = [
+        _ev("started", total_steps=160),
+        _ev("log", step=20, epoch=1.0, loss=0.9),
+        _ev("eval", step=20, epoch=1.0, loss=0.8, accuracy=0.5, f1_macro=0.4),
+        _ev("log", step=29, epoch=1.45, loss=0.7),
+        _ev("eval", step=29, epoch=1.45, loss=0.6, accuracy=0.6, f1_macro=0.5),
+        _ev("progress", step=29, total_steps=160, epoch=1.45),
+        _ev("cancelled", message="Stopped at step 29 of 160."),
+    ]
+    view = fold(events)
+    assert [e["epoch"] for e in view.evals] == [1.0]
+    assert [(r.epoch, r.val_loss) for r in view.epochs] == [(1, 0.8), (2, None)]
+    # A scheduled evaluation at the end of an epoch stays, stop or not.
+    kept = fold(events[:3] + [_ev("cancelled", message="Stopped.")])
+    assert [e["epoch"] for e in kept.evals] == [1.0]

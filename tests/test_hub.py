@@ -120,7 +120,7 @@ def test_oauth_token_is_used_when_nothing_is_typed(run_dir: Path) -> None:
 
 def test_no_token_means_no_calls(run_dir: Path) -> None:
     api = FakeApi()
-    with pytest.raises(UserError, match="^No Hugging Face token: sign in with Hugging Face, paste a token with write "
+    with pytest.raises(UserError, match="^No Hugging Face token: paste a token with write "
                                         "access, or set HF_TOKEN.$"):
         hub.push_to_hub(run_dir, token=None, api=api)
     assert api.calls == []
@@ -205,3 +205,16 @@ def test_real_huggingface_hub_offline_gives_the_offline_message(run_dir: Path) -
         hub.push_to_hub(run_dir, token=TOKEN)
     assert caught.value.message == "The Hugging Face Hub cannot be reached: the app runs offline (HF_HUB_OFFLINE is set)."
     assert (run_dir / "model" / "model.safetensors").exists()
+
+
+def test_the_no_token_message_mentions_sign_in_only_where_the_button_is(monkeypatch) -> None:
+    from ui import publish_tab
+
+    for name in ("SPACE_ID", "SYSTEM", "OAUTH_CLIENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert publish_tab.no_token_message() == "No Hugging Face token: paste a token with write access, or set HF_TOKEN."
+    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "client-id")
+    assert publish_tab.no_token_message() == (
+        "No Hugging Face token: sign in with Hugging Face, paste a token with write access, or set HF_TOKEN.")

@@ -194,3 +194,20 @@ def test_card_inherits_the_base_models_licence_from_its_card(run_dir: Path, tmp_
     assert base_model_license("meta/model") is None and asked == []
     assert base_model_license("meta/model", online=True) == "llama3" and asked == ["meta/model"]
     assert base_model_license("") == "apache-2.0"  # the default model's own card
+
+
+def test_card_metadata_is_written_by_model_card_data_and_licences_read_by_metadata_load(tmp_path: Path,
+                                                                                      run_dir: Path) -> None:
+    from huggingface_hub import ModelCard
+
+    from core.models import _readme_license
+
+    card = ModelCard(modelcard.render_card(run_dir))
+    assert card.data.metrics == ["accuracy", "f1"]
+    results = {r.metric_type: r for r in card.data.eval_results}  # parsed back into EvalResults by the Hub's code
+    assert results["f1"].metric_args == {"average": "macro"} and results["accuracy"].dataset_split == "validation"
+    readme = tmp_path / "README.md"
+    readme.write_text('---\nlicense:\n- "MIT"\ntags: [x]\n---\n# A model\n', encoding="utf-8")
+    assert _readme_license(readme) == "mit"  # a list and quotes: YAML, not a regex
+    readme.write_text("---\nlicense: [unclosed\n---\n", encoding="utf-8")
+    assert _readme_license(readme) is None

@@ -254,3 +254,45 @@ def test_a_pid_now_used_by_another_process_is_not_the_run(tmp_path):
     status = rundir.read_status(tmp_path)
     rundir.write_json(tmp_path / rundir.STATUS, {**status, "pid_started": status["pid_started"] - 3600})
     assert runs.status(tmp_path)["state"] == "interrupted"  # same pid, but a process that started later
+
+
+def test_runs_on_the_same_file_get_told_apart_by_their_start_time():
+    from core.runs import display_name
+
+    at = time.mktime((2026, 11, 30, 14, 31, 7, 0, 0, -1))
+    config = TrainConfig(data_path="/data/support_tickets.csv", run_name="support_tickets")
+    assert display_name(config, at) == "support_tickets · Nov 30 14:31:07"
+    assert display_name(config.replace(run_name=""), at) == "support_tickets · Nov 30 14:31:07"
+    assert display_name(config.replace(run_name="Baseline check"), at) == "Baseline check"  # the user's own name
+
+
+def test_a_space_with_persistent_storage_keeps_runs_and_the_hub_cache_in_data(tmp_path, monkeypatch):
+    from core import runs
+
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setattr(runs, "PERSISTENT_STORAGE", data)
+    for name in ("TEXTCLF_RUNS_DIR", "HF_HOME", "SPACE_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert runs.runs_root() == (tmp_path / "runs").resolve()  # your own machine: ./runs, even with a /data folder
+    assert runs.use_persistent_hub_cache() is None
+    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
+    assert runs.runs_root() == data / "runs"
+    assert runs.use_persistent_hub_cache() == data / ".huggingface"
+    import os
+
+    assert os.environ["HF_HOME"] == str(data / ".huggingface")
+    from ui import runs_tab
+
+    assert runs_tab.storage_note() == (
+        f" Runs are kept in {data / 'runs'}, this Space's persistent storage: they survive restarts.")
+    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path / "elsewhere"))  # an explicit folder wins
+    assert runs.runs_root() == (tmp_path / "elsewhere").resolve() and runs_tab.storage_note() == ""
+    data.chmod(0o500)  # /data without write access (no persistent storage bought): not used
+    try:
+        monkeypatch.delenv("TEXTCLF_RUNS_DIR")
+        if not os.access(data, os.W_OK):  # root ignores the mode
+            assert runs.runs_root() == (tmp_path / "runs").resolve()
+    finally:
+        data.chmod(0o700)

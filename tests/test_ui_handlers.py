@@ -1,18 +1,12 @@
 """UI handlers without a browser: UI values -> TrainConfig, events -> chart data, data check, session, run drawing."""
 from __future__ import annotations
 
-import json
-import math
-import time
-
 import pytest
 
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 from core.events import fold
 from ui import charts, data_tab, layout, session, train_tab
-from tests.fake_runs import fake_run
-from ui.context import join_run_state, split_run_state
 
 EVENTS = [
     {"type": "started", "time": 100.0, "total_steps": 20},
@@ -81,56 +75,7 @@ def test_on_start_refuses_while_the_shown_run_is_active(tmp_path):
                     'the next run when it has finished.</div>')
 
 
-# ----- events -> charts ----------------------------------------------------------------------------------------
-
-def test_loss_frame_has_training_and_validation_points():
-    df = charts.loss_frame(fold(EVENTS))
-    real = charts.real_points(df)
-    assert list(df.columns) == ["step", "loss", "series"]
-    assert real[real.series == "training loss"][["step", "loss"]].values.tolist() == [[1, 1.4], [5, 1.2], [15, 0.9]]
-    assert real[real.series == "validation loss"][["step", "loss"]].values.tolist() == [[10, 1.1]]
-    # Every series is present from the start (NaN placeholders), so the chart legend never starts empty.
-    empty = charts.loss_frame(fold([]))
-    assert set(empty.series) == {"training loss", "validation loss", charts.MARGIN_SERIES} and empty.loss.isna().all()
-    assert charts.real_points(empty).empty
-    assert str(empty.step.dtype) == "float64" and str(empty.loss.dtype) == "float64"
-
-
-def _plot(demo, elem_id: str):
-    return next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == elem_id)
-
-
-def test_a_one_epoch_run_draws_its_single_validation_points(tmp_path):
-    # One evaluation: validation loss, accuracy and macro-F1 each have a single point, which a line mark never
-    # draws (it needs two). The live charts use point marks, and every point lies inside the axes, not on an edge
-    # where the plot would clip it in half.
-    view = fold(EVENTS[:6])
-    demo = layout.build(tmp_path)
-    frames = {"tc-loss-chart": charts.loss_frame(view), "tc-metric-chart": charts.metrics_frame(view)}
-    for elem_id, frame in frames.items():
-        plot = _plot(demo, elem_id)
-        assert plot.postprocess(frame).mark == "point", elem_id
-        real = charts.real_points(frame)
-        assert real.groupby(plot.color).size().min() == 1  # the single-point case this test is about
-        x, y = frame[plot.x].dropna(), frame[plot.y].dropna()
-        assert real[plot.x].max() < x.max() and real[plot.y].max() < y.max() and real[plot.y].min() > y.min()
-        assert real[plot.x].min() > x.min()
-        # The margin points are invisible and kept out of the legend.
-        assert plot.color_map[charts.MARGIN_SERIES] == charts.HIDDEN_COLOR
-        assert charts.MARGIN_SERIES not in plot.colors_in_legend
-    # The loss chart spans the whole run from its first point on (20 steps here), not just the steps so far.
-    assert charts.loss_frame(fold(EVENTS[:3])).step.max() > 20
-
-
-def test_metrics_and_epoch_frames():
-    view = fold(EVENTS)
-    m = charts.real_points(charts.metrics_frame(view))
-    assert sorted(m[["epoch", "score", "metric"]].values.tolist()) == [[1.0, 0.4, "macro-F1"], [1.0, 0.5, "accuracy"]]
-    e = charts.epoch_frame(view)
-    assert list(e.columns) == ["epoch", "train loss", "val loss", "accuracy", "macro-F1"]
-    assert e.iloc[0].tolist() == [1, pytest.approx(1.3), 1.1, 0.5, 0.4]
-    assert e.iloc[1]["epoch"] == 2 and math.isnan(e.iloc[1]["val loss"])
-
+# ----- events -> text (the charts and the live view: tests/test_live_view.py) -----------------------------------
 
 def test_progress_and_banner_text():
     view = fold(EVENTS)
@@ -138,7 +83,9 @@ def test_progress_and_banner_text():
     assert "Step 15 / 20" in text and "ETA 0:30" in text and "31.5 samples/s" in text and "0:05 elapsed" in text
     assert 'data-state="running"' in charts.banner_html(view)
     done = fold(EVENTS + [{"type": "finished", "time": 110.0, "message": "Validation accuracy 50%."}])
-    assert "Finished" in charts.banner_html(done) and "0.400" in charts.banner_html(done)
+    assert "Finished" in charts.banner_html(done) and "Best macro-F1" not in charts.banner_html(done)  # said once
+    assert "Finished. Best macro-F1 40.0 %. Open" in charts.banner_html(fold(EVENTS + [{"type": "finished"}]))
+    assert "Stopped. Best macro-F1 40.0 %." in charts.banner_html(fold(EVENTS + [{"type": "cancelled"}]))
     assert 'style="width:100.0%"' in charts.progress_html(done)
     assert "tc-settings" not in charts.progress_html(done)  # no facts recorded: no empty line
 
@@ -238,29 +185,7 @@ def test_on_file_with_unreadable_file_keeps_the_page_usable(tmp_path):
     assert out[0] == str(bad) and out[-1]["ok"] is False and out[-1]["reason"]
 
 
-# ----- drawing runs -------------------------------------------------------------------------------------------
-
-def test_draw_running_then_finished_run(tmp_path):
-    run_dir = fake_run(tmp_path, "r1", "s-owner-1", EVENTS, "running")
-    out = train_tab.on_show(str(run_dir))
-    banner, progress, loss, metrics, table, log, log_box, stop, resume, timer, run_state, sig = out
-    assert 'data-state="running"' in banner and "Step 15 / 20" in progress
-    assert len(charts.real_points(loss)) == 4 and len(table) == 2
-    assert timer.active is True and stop.interactive is True and resume.interactive is False
-    assert split_run_state(run_state) == (str(run_dir), "running")
-    # Nothing new: the poller skips every output.
-    assert all(isinstance(x, dict) for x in train_tab.on_tick(str(run_dir), sig))
-    with open(run_dir / "events.jsonl", "a") as f:
-        f.write(json.dumps({"type": "finished", "time": 120.0, "message": "Done."}) + "\n")
-    (run_dir / "status.json").write_text(json.dumps({"state": "finished", "pid": None, "updated": time.time()}))
-    out = train_tab.on_tick(str(run_dir), sig)
-    assert 'data-state="finished"' in out[0] and out[9].active is False and out[10] == join_run_state(str(run_dir), "finished")
-
-
-def test_draw_without_a_run():
-    out = train_tab.on_show(None)
-    assert 'data-state="none"' in out[0] and out[9].active is False and out[10] == "|"
-
+# ----- settings kept over a reload -------------------------------------------------------------------------------------------
 
 def test_settings_survive_a_reload_but_never_name_arbitrary_files(tmp_path, example_data):
     saved = layout.remember_settings(str(example_data), "text", "label", DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1,
@@ -301,13 +226,6 @@ def test_a_reload_restores_the_chosen_columns_not_the_guessed_ones(tmp_path, mon
         assert (out[2].value, out[3].value) == ("body", "label")
 
 
-def test_a_resumed_run_keeps_being_polled_before_it_logs_started(tmp_path):
-    # Just resumed: the last event is still "cancelled" but status.json says the process is starting.
-    run_dir = fake_run(tmp_path, "r-resumed", "s-owner-1", EVENTS + [{"type": "cancelled", "time": 106.0}], "queued")
-    out = train_tab.on_show(str(run_dir))
-    assert 'data-state="queued"' in out[0] and out[9].active is True
-
-
 def test_sign_in_is_offered_only_on_a_real_space_with_oauth(monkeypatch):
     from ui import publish_tab
 
@@ -319,3 +237,24 @@ def test_sign_in_is_offered_only_on_a_real_space_with_oauth(monkeypatch):
     monkeypatch.setenv("SYSTEM", "spaces")
     monkeypatch.setenv("OAUTH_CLIENT_ID", "client-id")
     assert publish_tab.on_spaces() is True
+
+
+def test_layout_fixes_empty_preview_and_start_above_advanced(tmp_path):
+    assert list(data_tab.empty_preview().columns) == ["Your table's first rows appear here"]  # not "1 2 3"
+    demo = layout.build(tmp_path)
+    by_id = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
+    # Start and Stop come before Advanced, so opening Advanced never pushes them below the fold.
+    assert by_id["tc-start"]._id < by_id["tc-stop"]._id < by_id["tc-advanced"]._id
+    assert by_id["tc-preview"].value["headers"] == ["Your table's first rows appear here"]
+
+
+def test_runs_table_leaves_room_for_the_whole_id():
+    from types import SimpleNamespace
+
+    run = SimpleNamespace(name="support_tickets · Nov 30 14:31:07", state="finished", best_f1=0.8454,
+                          best_accuracy=0.85, model="sentence-transformers/all-MiniLM-L6-v2",
+                          run_id="20261130-143107-support-tickets-7f3689d45a94693f")
+    table = charts.run_rows([run])
+    assert list(table.columns) == ["run", "state", "best macro-F1", "best accuracy", "model", "id"]
+    assert table.values.tolist() == [["support_tickets · Nov 30 14:31:07", "Finished", "84.5 %", "85.0 %",
+                                      "all-MiniLM-L6-v2", "20261130-143107-support-tickets-7f3689d45a94693f"]]

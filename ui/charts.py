@@ -13,8 +13,6 @@ import pandas as pd
 from core.plotting import axis_labels
 from core.events import RunView
 
-LOSS_COLUMNS = ["step", "loss", "series"]
-METRIC_COLUMNS = ["epoch", "score", "metric"]
 EPOCH_COLUMNS = ["epoch", "train loss", "val loss", "accuracy", "macro-F1"]
 
 STATE_TEXT = {
@@ -34,90 +32,21 @@ def _frame(rows: list[tuple], columns: list[str], dtypes: list[str]) -> pd.DataF
     return df.astype(dict(zip(columns, dtypes)))
 
 
-LOSS_COLORS = {"training loss": "#6366f1", "validation loss": "#f97316"}
-METRIC_COLORS = {"accuracy": "#10b981", "macro-F1": "#a855f7"}  # green and purple: apart at a glance
-LOSS_SERIES = tuple(LOSS_COLORS)
-METRIC_SERIES = tuple(METRIC_COLORS)
+def fmt_loss(x: float | None) -> str:
+    """Losses: always 4 decimals ('0.6931'), '–' when missing."""
+    return "–" if x is None or not math.isfinite(float(x)) else f"{float(x):.4f}"
 
 
-def _placeholders(series: Sequence[str]) -> list[tuple]:
-    """One empty (x=0, y=NaN) point per series. Gradio's native plots fix their colour legend from the first value
-    they draw, so a chart that starts empty never shows its coloured series; these invisible points avoid that."""
-    return [(0, float("nan"), name) for name in series]
-
-
-# The live charts are gr.ScatterPlot, not gr.LinePlot: a line needs two points of a series to draw anything, so a
-# one-epoch run (one evaluation) would show no validation points. The plot fits each axis exactly to the data and
-# clips marks at its edges, which would cut the outermost points in half; two points of an invisible series just
-# outside the data's corners give the axes a margin. (Changing x_lim/y_lim on a live plot instead makes Gradio
-# rebuild the chart and drop the data sent with that update.)
-MARGIN_SERIES = ""
-MARGIN_SHARE = 0.04
-HIDDEN_COLOR = "rgba(0,0,0,0)"
-
-
-def _margin_rows(x_range: tuple[float, float], y_range: tuple[float, float]) -> list[tuple]:
-    """(x, y, MARGIN_SERIES) at the bottom-left and top-right: MARGIN_SHARE of each span outside the data, except
-    on the left, where the x-axis starts at x_range[0] (step or epoch 0, before any point)."""
-    (x0, x1), (y0, y1) = x_range, y_range
-    dx = MARGIN_SHARE * ((x1 - x0) or max(abs(x1), 1.0))
-    dy = MARGIN_SHARE * ((y1 - y0) or max(abs(y1), 1.0))
-    return [(x0, y0 - dy, MARGIN_SERIES), (x1 + dx, y1 + dy, MARGIN_SERIES)]
-
-
-def plot_colors(colors: dict[str, str]) -> dict[str, Any]:
-    """color_map and colors_in_legend for a live chart: the named series, and the margin series hidden."""
-    return {"color_map": {**colors, MARGIN_SERIES: HIDDEN_COLOR}, "colors_in_legend": list(colors)}
-
-
-def loss_frame(view: RunView) -> pd.DataFrame:
-    """Training loss (every logged step) and validation loss (every evaluation), long format for one plot.
-
-    Starts with one invisible NaN point per series (see _placeholders); once there are points, the x-axis spans the
-    whole run (they fill it as training goes) with a margin around the data. `real_points` gives the drawn points.
-    """
-    rows = [(int(s), float(v), "training loss") for s, v in view.train_loss]
-    rows += [(int(e["step"]), float(e["loss"]), "validation loss") for e in view.evals if e.get("loss") is not None]
-    margin = []
-    if rows:
-        last = max([view.total_steps, view.step] + [r[0] for r in rows])
-        losses = [r[1] for r in rows]
-        margin = _margin_rows((0, last), (min(losses), max(losses)))
-    return _frame(_placeholders(LOSS_SERIES + (MARGIN_SERIES,)) + rows + margin, LOSS_COLUMNS,
-                  ["float64", "float64", "str"])
-
-
-def metrics_frame(view: RunView) -> pd.DataFrame:
-    """Validation accuracy and macro-F1 by epoch (fractional when evaluating every N steps) on a 0..1 scale from
-    epoch 0; NaN placeholders first and the margin points last, as in loss_frame."""
-    rows: list[tuple[float, float, str]] = []
-    for e in view.evals:
-        epoch = round(float(e.get("epoch") or 0.0), 3)
-        if e.get("accuracy") is not None:
-            rows.append((epoch, float(e["accuracy"]), "accuracy"))
-        if e.get("f1_macro") is not None:
-            rows.append((epoch, float(e["f1_macro"]), "macro-F1"))
-    margin = _margin_rows((0, max([1.0] + [r[0] for r in rows])), (0.0, 1.0)) if rows else []
-    return _frame(_placeholders(METRIC_SERIES + (MARGIN_SERIES,)) + rows + margin, METRIC_COLUMNS,
-                  ["float64", "float64", "str"])
-
-
-def real_points(frame: pd.DataFrame) -> pd.DataFrame:
-    """The points a live chart draws for its series: no placeholders, no margin."""
-    series = frame.columns[2]
-    return frame[(frame[series] != MARGIN_SERIES)].dropna()
-
-
-def _round(x: float | None, digits: int = 4) -> float | None:
-    return None if x is None else round(float(x), digits)
+def fmt_pct(x: float | None) -> str:
+    """Scores between 0 and 1 as percentages with one decimal ('84.5 %'), '–' when missing."""
+    return "–" if x is None or not math.isfinite(float(x)) else f"{100 * float(x):.1f} %"
 
 
 def epoch_frame(view: RunView) -> pd.DataFrame:
-    rows = [
-        (r.epoch, _round(r.train_loss), _round(r.val_loss), _round(r.accuracy), _round(r.f1_macro))
-        for r in view.epochs
-    ]
-    return _frame(rows, EPOCH_COLUMNS, ["int64", "float64", "float64", "float64", "float64"])
+    """The epoch table: one format per column (whole epochs, losses to 4 decimals, scores as percentages)."""
+    rows = [(str(r.epoch), fmt_loss(r.train_loss), fmt_loss(r.val_loss), fmt_pct(r.accuracy), fmt_pct(r.f1_macro))
+            for r in view.epochs]
+    return _frame(rows, EPOCH_COLUMNS, ["str"] * len(EPOCH_COLUMNS))
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -165,7 +94,7 @@ def banner_html(view: RunView | None, queue_position: int | None = None, run_nam
         )
     state = view.state
     name = f" <b>{html.escape(run_name)}</b>" if run_name else ""
-    best = f" Best macro-F1 {view.best_f1:.3f}." if view.best_f1 is not None else ""
+    best = f" Best macro-F1 {fmt_pct(view.best_f1)}." if view.best_f1 is not None else ""
     if state == "queued":
         if queue_position and queue_position > 1:
             text = (f"Queued{name}: another training job is using the machine. You are number {queue_position} "
@@ -175,7 +104,9 @@ def banner_html(view: RunView | None, queue_position: int | None = None, run_nam
     elif state == "running":
         text = f"Training{name}… {html.escape(progress_text(view))}. You can close this tab; training continues."
     elif state == "finished":
-        text = f"Finished{name}.{best} {html.escape(view.message or '')} Open <b>Evaluate</b> to see how it does."
+        # The run's own ending names the saved model's scores; the best evaluation only when it has none.
+        ending = f" {html.escape(view.message)}" if view.message else best
+        text = f"Finished{name}.{ending} Open <b>Evaluate</b> to see how it does."
     elif state == "cancelled":
         text = f"Stopped{name}.{best} Press <b>Resume</b> to continue from the last checkpoint."
     elif state == "interrupted":
@@ -297,19 +228,19 @@ def sentences_markdown(sentences: Sequence[str]) -> str:
     return "\n".join(f"- {s}" for s in sentences)
 
 
-def run_rows(summaries: Sequence[Any]) -> pd.DataFrame:
-    """core.runs.RunSummary list -> the Runs table."""
-    import datetime as _dt
+def short_model(model: str) -> str:
+    """'sentence-transformers/all-MiniLM-L6-v2' -> 'all-MiniLM-L6-v2', a folder -> its name: leaves room for the id."""
+    return model.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] or model
 
+
+def run_rows(summaries: Sequence[Any]) -> pd.DataFrame:
+    """core.runs.RunSummary list -> the Runs table. No 'created' column: the id starts with the start time (and an
+    unnamed run's name carries it), and without it the id, which the API takes, is not cut off."""
     rows = []
     for s in summaries:
-        created = getattr(s, "created", None)
-        if isinstance(created, (int, float)):
-            created = _dt.datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M")
-        best = getattr(s, "best_f1", None)
-        acc = getattr(s, "best_accuracy", None)
         rows.append((
             getattr(s, "name", "") or getattr(s, "run_id", ""), STATE_TEXT.get(s.state, s.state),
-            _round(best, 3), _round(acc, 3), str(getattr(s, "model", "")), str(created or ""), getattr(s, "run_id", ""),
+            fmt_pct(getattr(s, "best_f1", None)), fmt_pct(getattr(s, "best_accuracy", None)),
+            short_model(str(getattr(s, "model", ""))), getattr(s, "run_id", ""),
         ))
-    return pd.DataFrame(rows, columns=["run", "state", "best macro-F1", "best accuracy", "model", "created", "id"])
+    return pd.DataFrame(rows, columns=["run", "state", "best macro-F1", "best accuracy", "model", "id"])

@@ -53,7 +53,9 @@ class DataCheck:
 
     def status(self) -> dict[str, Any]:
         """The small dict other steps read (Train enables Start when ok)."""
-        return {"ok": self.ok, "reason": self.reason, "summary": self.summary, "suggested_max_length": self.suggested_max_length}
+        return {"ok": self.ok, "reason": self.reason, "summary": self.summary,
+                "suggested_max_length": self.suggested_max_length,
+                "lengths": list(self.lengths)}  # server-side (gr.State): the Train step's time estimate reads them
 
 
 @functools.lru_cache(maxsize=4)
@@ -142,9 +144,12 @@ BASELINE_PENDING = "*Fitting a classic baseline (TF-IDF + linear SVM) on the sam
 def baseline_markdown(baseline: dict[str, Any] | None) -> str:
     if not baseline or baseline.get("accuracy") is None:
         return ""
+    perfect = float(baseline["accuracy"]) >= 1.0
+    then = (" It already gets every validation text right: fine-tuning can only tie it here, so the classic model "
+            "may be all you need." if perfect else " Fine-tuning has to beat this to be worth its cost.")
     return (f"**A classic baseline** ({baseline.get('method', 'TF-IDF + linear SVM')}, "
-            f"{baseline.get('seconds', 0):.1f} s) reaches **{baseline['accuracy']:.1%} accuracy** and "
-            f"**{baseline.get('f1_macro', 0):.3f} macro-F1** on the same validation rows. Fine-tuning should beat it.")
+            f"{baseline.get('seconds', 0):.1f} s) reaches **{100 * baseline['accuracy']:.1f} % accuracy** and "
+            f"**{100 * baseline.get('f1_macro', 0):.1f} % macro-F1** on the same validation rows.{then}")
 
 
 def status_html(check: DataCheck) -> str:
@@ -188,6 +193,14 @@ def _dropdown(columns: list[str], value: str | None) -> gr.Dropdown:
     return gr.Dropdown(choices=columns, value=value if value in columns else None, interactive=bool(columns))
 
 
+EMPTY_PREVIEW_HEADER = "Your table's first rows appear here"
+
+
+def empty_preview() -> pd.DataFrame:
+    """No file yet: one header that says so (an empty gr.Dataframe shows the headers '1 2 3')."""
+    return pd.DataFrame(columns=[EMPTY_PREVIEW_HEADER])
+
+
 def preview_update(df: pd.DataFrame, text_column: str | None) -> gr.Dataframe:
     """First rows, the text column wide and the others narrow, so every column is visible."""
     columns = [str(c) for c in df.columns]
@@ -219,13 +232,13 @@ def on_file(path: str | None, model: str, max_length: float, val_share: float, s
     """A new file (upload, example or restored after a reload): preview, the wanted or guessed columns, full check."""
     if not path:
         empty = DataCheck()
-        return ("", pd.DataFrame(), _dropdown([], None), _dropdown([], None)) + check_outputs(empty)
+        return ("", empty_preview(), _dropdown([], None), _dropdown([], None)) + check_outputs(empty)
     try:
         df, text_col, label_col = read_columns(path)
     except UserError as exc:
         gr.Warning(exc.message)
         bad = DataCheck(file_name=Path(path).name, reason=exc.message)
-        return (path, pd.DataFrame(), _dropdown([], None), _dropdown([], None)) + check_outputs(bad)
+        return (path, empty_preview(), _dropdown([], None), _dropdown([], None)) + check_outputs(bad)
     columns = [str(c) for c in df.columns]
     text_col, label_col = _wanted_for(wanted, path, columns) or (text_col, label_col)
     check = check_data(path, text_col, label_col, model, max_length, val_share, seed)
@@ -295,8 +308,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                 text_col = gr.Dropdown(label="Text column", choices=[], interactive=False, elem_id="tc-text-col")
                 label_col = gr.Dropdown(label="Label column", choices=[], interactive=False, elem_id="tc-label-col")
         with gr.Column(scale=3, min_width=320):
-            preview = gr.Dataframe(label=f"Preview (first {PREVIEW_ROWS} rows)", interactive=False, max_height=330,
-                                   wrap=False, elem_id="tc-preview")
+            preview = gr.Dataframe(empty_preview(), label=f"Preview (first {PREVIEW_ROWS} rows)", interactive=False,
+                                   max_height=330, wrap=False, elem_id="tc-preview")
     status = gr.HTML(status_html(DataCheck()), elem_id="tc-data-status")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):

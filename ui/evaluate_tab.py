@@ -35,6 +35,22 @@ def _mistakes_note(shown: int, total: int) -> str:
     return f"{shown} of {total} misclassified validation texts, most confident mistakes first."
 
 
+SCORE_COLUMNS = ("accuracy", "macro-F1", "precision", "recall", "f1", "baseline f1")
+
+
+def as_percentages(table: pd.DataFrame) -> pd.DataFrame:
+    """Scores as '84.5 %' (one format per column; blank where there is none), counts as whole numbers."""
+    from ui.charts import fmt_pct
+
+    out = table.copy()
+    for column in out.columns:
+        if column in SCORE_COLUMNS:
+            out[column] = [fmt_pct(None if pd.isna(x) else x) for x in out[column]]
+        elif column == "support":
+            out[column] = out[column].astype(int)
+    return out
+
+
 def show(run_state: str | None) -> tuple:
     """(note, content visible, headline, per-class, confusion plot, true filter, predicted filter, mistakes, count)."""
     run_dir, state = split_run_state(run_state)
@@ -54,8 +70,8 @@ def show(run_state: str | None) -> tuple:
     return (
         _note(f"{ev.name}: {evaluation.verdict(ev)}", "warn" if evaluation.outcome(ev) in ("worse", "same") else "ok"),
         gr.Column(visible=True),
-        evaluation.headline_table(ev),
-        evaluation.per_class_table(ev),
+        as_percentages(evaluation.headline_table(ev)),
+        as_percentages(evaluation.per_class_table(ev)),
         evaluation.confusion_figure(ev),
         gr.Dropdown(choices=choices, value=ALL),
         gr.Dropdown(choices=choices, value=ALL),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +29,67 @@ def _optional(module: str) -> Any | None:
     return importlib.import_module(module)
 
 
+def _newest_active(caller: Caller, root: Path, after: float = 0.0) -> Any | None:
+    """This caller's newest queued or training run created after `after` (list_runs is newest first)."""
+    for run in list_runs(root, owner=caller.owners):
+        if run.state in ACTIVE and (run.created or 0) > after:
+            return run
+    return None
+
+
 def on_load(stored: Any, profile: gr.OAuthProfile | None = None) -> tuple[Caller, dict, str | None, Any]:
-    """Page (re)load: keep or issue this browser's signed owner key and re-attach to the run it showed last."""
+    """Page (re)load: keep or issue this browser's signed owner key and re-attach to the run it showed last, unless
+    a newer run of this caller is training: a reload right after Start (before the browser stored the new run)
+    must show the new run, not the one before it."""
     root = session.runs_root()
     sess = session.resolve_session(stored, root)
     caller = session.browser_caller(sess["key"], root, getattr(profile, "username", None))
     run_dir = session.owned_run(sess["last_run"], caller, root)
-    if run_dir is None:
-        # The newest of this session's own runs that is still going, so a reopened tab finds its training.
-        for run in list_runs(root, owner=caller.owners):
-            if run.state in ("queued", "running"):
-                run_dir = str(run.run_dir)
-                break
+    shown = _summary(run_dir)
+    if shown is None or shown.state not in ACTIVE:
+        newer = _newest_active(caller, root, after=shown.created if shown else 0.0)
+        if newer is not None:
+            run_dir = str(newer.run_dir)
     sess["last_run"] = run_dir or ""
     return caller, sess, run_dir, (gr.Tabs(selected="train") if run_dir else gr.skip())
+
+
+ACTIVE = ("queued", "running")
+WATCH_TICKS = 10  # after a load, look for a just-started run for 10 ticks of 2 s
+
+
+@dataclass(frozen=True)
+class _Shown:
+    state: str
+    created: float
+
+
+def _summary(run_dir: str | None) -> _Shown | None:
+    """The state and creation time of the run on screen (an owned run folder), or None."""
+    if not run_dir:
+        return None
+    from core import rundir
+    from core.runs import status
+
+    info = rundir.read_json(Path(run_dir) / rundir.RUN_INFO, {}) or {}
+    return _Shown(state=status(Path(run_dir))["state"], created=float(info.get("created") or 0.0))
+
+
+def on_watch(caller: Caller | None, run_dir: str | None, ticks: int) -> tuple[Any, Any, int]:
+    """For a few seconds after a load: a Start pressed just before the reload may still be writing its run
+    folder. When a newer run of this caller appears and the shown one is not training, show the new one."""
+    ticks = int(ticks or 0) + 1
+    timer = gr.Timer(active=ticks < WATCH_TICKS)
+    if caller is None:
+        return gr.skip(), timer, ticks
+    root = session.runs_root()
+    shown = _summary(session.owned_run(run_dir, caller, root))
+    if shown is not None and shown.state in ACTIVE:
+        return gr.skip(), gr.Timer(active=False), ticks
+    newer = _newest_active(caller, root, after=shown.created if shown else 0.0)
+    if newer is None:
+        return gr.skip(), timer, ticks
+    return str(newer.run_dir), gr.Timer(active=False), ticks
 
 
 def remember_run(caller: Caller | None, run_dir: str | None) -> Any:
@@ -63,12 +111,38 @@ def restore_settings(stored: Any) -> tuple:
     The columns go to the Data step's "wanted" state, which its file handler uses instead of guessing (the file's
     change event would otherwise overwrite restored dropdowns with guesses)."""
     stored = stored if isinstance(stored, dict) else {}
-    settings = session.clean_settings(stored)
+    settings = usable_settings(session.clean_settings(stored))
     path = session.restorable_file(stored.get("data_path"), extra_roots=(data_tab.EXAMPLE_DATA.parent,))
     if not path:
         return (gr.skip(), gr.skip()) + tuple(settings.get(n, gr.skip()) for n in session.SETTING_NAMES)
     wanted = data_tab.wanted_columns(path, settings.get("text_column"), settings.get("label_column"))
     return (path, wanted) + tuple(settings.get(n, gr.skip()) for n in session.SETTING_NAMES)
+
+
+def usable_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings worth restoring: a model folder that is not there (a failed Start with './no-such-folder') is not
+    brought back, and on a shared server no folder path is (the default is shown instead)."""
+    model = settings.get("model")
+    if isinstance(model, str) and access.looks_like_path(model.strip()):
+        if access.shared_server() or not Path(model.strip()).expanduser().is_dir():
+            settings = {k: v for k, v in settings.items() if k != "model"}
+    return settings
+
+
+def settings_of_run(run_dir: str | None, caller: Caller | None) -> tuple:
+    """Opening a run from Runs: the left panel shows that run's data file (while it is still on the server) and
+    settings, like restore_settings; nothing changes for a run this caller may not open."""
+    root = session.runs_root()
+    owned = session.owned_run(run_dir, caller, root) if caller is not None else None
+    if not owned:
+        return tuple(gr.skip() for _ in range(2 + len(session.SETTING_NAMES)))
+    from core import rundir
+
+    config = rundir.read_json(Path(owned) / rundir.CONFIG, {}) or {}
+    stored = {name: config.get(name) for name in session.SETTING_NAMES}
+    stored.update(data_path=config.get("data_path"), text_column=config.get("text_column"),
+                  label_column=config.get("label_column"))
+    return restore_settings(stored)
 
 
 MISSING_VALUES_MESSAGE = ("The request is missing some of this endpoint's parameters: send a value for every parameter "
@@ -125,8 +199,9 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
             with gr.Tab("Runs", id="runs", elem_id="tc-tab-runs") as runs_tab_item:
                 runs = runs_tab.render(ctx)
         data_tab.wire(data, train["model"], train["max_length"], train["val_share"], train["seed"])
-        runs_tab_item.select(runs_tab.on_refresh, [ctx.caller], [runs["table"], runs["choice"], runs["note"]],
-                             api_visibility="private", concurrency_limit=None)
+        runs_tab_item.select(runs_tab.on_refresh, [ctx.caller, runs["picks"]],
+                             [runs["table"], runs["choice"], runs["note"], runs["picks"]], api_visibility="private",
+                             concurrency_limit=None)
 
         demo.load(on_load, [browser], [ctx.caller, browser, ctx.run_dir, tabs], api_visibility="private",
                   concurrency_limit=None)
@@ -134,10 +209,25 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         demo.load(restore_settings, [saved_settings], [data["file"], data["wanted_columns"]] + setting_inputs,
                   api_visibility="private", concurrency_limit=None)
         remembered = [data["data_path"], data["text_column"], data["label_column"]] + setting_inputs
-        for trigger in (train["start"].click, data["data_path"].change, data["text_column"].input,
-                        data["label_column"].input):
+        # Remembered as shown: on every edit of a setting, not only when Start is pressed.
+        triggers = [train["start"].click, data["data_path"].change, data["text_column"].input,
+                    data["label_column"].input] + [c.input for c in setting_inputs]
+        for trigger in triggers:
             trigger(remember_settings, remembered, [saved_settings], api_visibility="private",
                     concurrency_limit=None, show_progress="hidden")
+        watch, ticks = gr.Timer(2.0, active=True), gr.State(0)
+        for opened in runs["opened"]:
+            opened.then(lambda: gr.Timer(active=False), None, [watch], api_visibility="private")  # the user chose
+            opened.then(settings_of_run, [ctx.run_dir, ctx.caller], [data["file"], data["wanted_columns"]] +
+                        setting_inputs, api_visibility="private", concurrency_limit=None).then(
+                remember_settings, remembered, [saved_settings], api_visibility="private", concurrency_limit=None,
+                show_progress="hidden")
+        # Re-run with changes: the Train step filled in from the chosen run (its data file and settings).
+        runs["rerun"].click(settings_of_run, [runs["choice"], ctx.caller], [data["file"], data["wanted_columns"]] +
+                            setting_inputs, api_visibility="private", concurrency_limit=None).then(
+            lambda: gr.Tabs(selected="train"), None, [tabs], api_visibility="private")
+        watch.tick(on_watch, [ctx.caller, ctx.run_dir, ticks], [ctx.run_dir, watch, ticks], api_visibility="private",
+                   concurrency_limit=None, show_progress="hidden")
         ctx.run_dir.change(remember_run, [ctx.caller, ctx.run_dir], [browser], api_visibility="private",
                            concurrency_limit=None)
 
@@ -147,4 +237,5 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         gr.api(train_tab.api_resume, api_name="resume", concurrency_limit=None)
         gr.api(runs_tab.api_runs, api_name="runs", concurrency_limit=None)
     demo.ctx = ctx  # for tests
+    demo.train = train
     return demo

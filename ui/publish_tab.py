@@ -72,6 +72,11 @@ def on_zip(run_state: str | None) -> str | None:
         return None
 
 
+def no_token_message() -> str:
+    """Sign-in is mentioned only where the page has the button."""
+    return hub.NO_TOKEN_SIGN_IN_MESSAGE if on_spaces() else hub.NO_TOKEN_MESSAGE
+
+
 def on_push(run_state: str | None, repo_id: str | None, private: bool, token: str | None,
             oauth_token: gr.OAuthToken | None = None) -> str:
     """Push to the Hub; returns a short result line. Errors are one sentence (gr.Warning and the result line)."""
@@ -82,8 +87,9 @@ def on_push(run_state: str | None, repo_id: str | None, private: bool, token: st
         result = hub.push_to_hub(run_dir, repo_id=repo_id, private=bool(private), token=token,
                                  oauth_token=oauth_token.token if oauth_token else None)
     except UserError as exc:
-        gr.Warning(exc.message)
-        return f"❌ {_esc(exc.message)}"
+        message = no_token_message() if exc.message == hub.NO_TOKEN_MESSAGE else exc.message
+        gr.Warning(message)
+        return f"❌ {_esc(message)}"
     visibility = "private" if result.private else "public"
     return f"✅ Pushed to [{result.repo_id}]({result.url}) ({visibility})."
 

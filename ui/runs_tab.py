@@ -10,21 +10,25 @@ import pandas as pd
 from core import access
 from core.access import Caller
 from core.runs import list_runs
-from ui import charts, session
+from ui import charts, compare_view, session
 from ui.context import AppContext
 
 
-def runs_table(caller: Caller | None) -> tuple[pd.DataFrame, gr.Dropdown, str]:
+def runs_table(caller: Caller | None, picked: Any = None) -> tuple[pd.DataFrame, gr.Dropdown, str, gr.Dropdown]:
+    """(table, the one-run choice, note, the runs to compare: the picks that still exist are kept)."""
     runs = session.visible_runs(caller, session.runs_root())
-    choices = [(f"{r.name} · {charts.STATE_TEXT.get(r.state, r.state)} · {r.run_id}", str(r.run_dir)) for r in runs]
+    choices = [(f"{r.name} · {charts.STATE_TEXT.get(r.state, r.state)}", str(r.run_dir)) for r in runs]
     where = "in this browser session" if session.runs_are_private() else f"in {session.runs_root()}"
     note = (f"No runs yet {where}. Start one on the Train step." if not runs
             else f"{len(runs)} run{'s' if len(runs) != 1 else ''} {where}, newest first.")
-    return (charts.run_rows(runs), gr.Dropdown(choices=choices, value=choices[0][1] if choices else None), note)
+    known = {value for _, value in choices}
+    kept = [p for p in (picked or []) if p in known] if isinstance(picked, list) else []
+    return (charts.run_rows(runs), gr.Dropdown(choices=choices, value=choices[0][1] if choices else None), note,
+            gr.Dropdown(choices=choices, value=kept, multiselect=True))
 
 
-def on_refresh(caller: Caller | None) -> tuple:
-    return runs_table(caller)
+def on_refresh(caller: Caller | None, picked: Any = None) -> tuple:
+    return runs_table(caller, picked)
 
 
 def open_run(choice: str | None, caller: Caller | None) -> tuple[Any, Any]:
@@ -63,30 +67,55 @@ def api_runs(key: str = "", request: gr.Request = None) -> list[dict[str, Any]]:
              "best_f1": r.best_f1, "best_accuracy": r.best_accuracy} for r in list_runs(root, owner=owners)]
 
 
+def storage_note() -> str:
+    """Said on the page: where runs are kept, when that is a Space's persistent storage."""
+    from core.runs import persistent_storage
+
+    root = session.runs_root()
+    storage = persistent_storage()
+    if storage is not None and root.is_relative_to(storage):
+        return f" Runs are kept in {root}, this Space's persistent storage: they survive restarts."
+    return ""
+
+
 def render(ctx: AppContext) -> dict[str, gr.Component]:
     which = ("Every run started in this browser." if session.runs_are_private()
              else "Every run in the runs folder: from this page, another browser or the command line.")
     gr.Markdown(f"### Runs\n{which} Runs keep going when you close the tab; "
-                "open one to see its curves, evaluate it or try it out.")
+                f"open one to see its curves, evaluate it or try it out.{storage_note()}")
     note = gr.Markdown(elem_id="tc-runs-note")
-    table = gr.Dataframe(charts.run_rows([]), interactive=False, elem_id="tc-runs-table", max_height=420)
+    # Wrapped, so the id (a date, the name and 16 hex digits: what the API takes) is never cut off.
+    table = gr.Dataframe(charts.run_rows([]), interactive=False, elem_id="tc-runs-table", max_height=420, wrap=True)
     with gr.Row():
         choice = gr.Dropdown(label="Run", choices=[], scale=4, elem_id="tc-run-choice")
         open_btn = gr.Button("Open", variant="primary", scale=1, elem_id="tc-open-run")
         refresh = gr.Button("Refresh", scale=1, elem_id="tc-refresh-runs")
-    outputs = [table, choice, note]
-    refresh.click(on_refresh, [ctx.caller], outputs, api_visibility="private", concurrency_limit=None)
-    ctx.caller.change(on_refresh, [ctx.caller], outputs, api_visibility="private", concurrency_limit=None)
-    ctx.run_state.change(on_refresh, [ctx.caller], outputs, api_visibility="private", concurrency_limit=None,
+    tools = compare_view.render()
+    outputs = [table, choice, note, tools["picks"]]
+    listing = [ctx.caller, tools["picks"]]
+    refresh.click(on_refresh, listing, outputs, api_visibility="private", concurrency_limit=None)
+    ctx.caller.change(on_refresh, listing, outputs, api_visibility="private", concurrency_limit=None)
+    ctx.run_state.change(on_refresh, listing, outputs, api_visibility="private", concurrency_limit=None,
                          show_progress="hidden")
+    tools["go"].click(compare_view.on_compare, [tools["picks"], ctx.caller],
+                      [tools["message"], tools["results"], tools["loss"], tools["scores"], tools["summary"],
+                       tools["diff"]], api_visibility="private", concurrency_limit=None)
+    tools["rename"].click(compare_view.on_rename, [choice, tools["new_name"], ctx.caller], [tools["message"]],
+                          api_visibility="private").then(on_refresh, listing, outputs, api_visibility="private")
+    tools["delete"].click(compare_view.on_delete_ask, [choice, ctx.caller],
+                          [tools["confirm_row"], tools["question"], tools["message"]], api_visibility="private")
+    tools["cancel"].click(lambda: gr.Row(visible=False), None, [tools["confirm_row"]], api_visibility="private")
+    tools["confirm"].click(compare_view.on_delete, [choice, ctx.caller, ctx.run_dir],
+                           [tools["confirm_row"], tools["message"], ctx.run_dir], api_visibility="private").then(
+        on_refresh, listing, outputs, api_visibility="private")
     targets = [ctx.run_dir] + ([ctx.tabs] if ctx.tabs is not None else [])
 
     def _fit(result: tuple) -> tuple:
         return result if ctx.tabs is not None else result[0]
 
-    open_btn.click(lambda c, o: _fit(open_run(c, o)), [choice, ctx.caller], targets, api_visibility="private")
+    opened = [open_btn.click(lambda c, o: _fit(open_run(c, o)), [choice, ctx.caller], targets, api_visibility="private")]
     def _select(t: pd.DataFrame, o: str, evt: gr.SelectData) -> Any:
         return _fit(on_select(t, o, evt))
 
-    table.select(_select, [table, ctx.caller], targets, api_visibility="private")
-    return dict(table=table, choice=choice, open=open_btn, refresh=refresh, note=note)
+    opened.append(table.select(_select, [table, ctx.caller], targets, api_visibility="private"))
+    return dict(table=table, choice=choice, open=open_btn, refresh=refresh, note=note, opened=opened, **tools)

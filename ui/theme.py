@@ -36,6 +36,10 @@ CSS = """
 .tc-blocked { background: #fef2f2; border: 1px solid #fca5a5; color: #7f1d1d; padding: 10px 14px; border-radius: 10px; }
 .tc-ready { background: #ecfdf5; border: 1px solid #6ee7b7; color: #065f46; padding: 10px 14px; border-radius: 10px; }
 .tc-note { font-size: 0.9em; opacity: 0.8; }
+/* Dropdowns: the text stops before the arrow ("(defaul‡t)" otherwise) and a long value ends in an ellipsis. */
+.gradio-container .secondary-wrap input[role="combobox"] { padding-right: 26px; text-overflow: ellipsis; }
+.gradio-container .secondary-wrap .icon-wrap { pointer-events: none; }
+.tc-estimate { font-size: 0.9em; margin: 2px 0 6px 0; opacity: 0.85; }
 @media (prefers-color-scheme: dark) {
   .dark .tc-banner[data-state="running"] { background: #1e1b4b; color: #c7d2fe; }
   .dark .tc-banner[data-state="finished"], .dark .tc-ok, .dark .tc-ready { background: #052e2b; color: #a7f3d0; }

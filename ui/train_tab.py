@@ -14,10 +14,10 @@ from gradio.data_classes import FileData
 
 from core import access
 from core.access import Caller
-from core.config import DEFAULT_MODEL, TrainConfig
+from core.config import DEFAULT_MODEL, REPORT_TO, TrainConfig
 from core.errors import UserError
-from ui import charts, session
-from ui.context import AppContext, join_run_state
+from ui import charts, live_charts, live_view, session
+from ui.context import AppContext, split_run_state
 
 POLL_SECONDS = 1.0
 _HELP = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(TrainConfig)}
@@ -45,7 +45,8 @@ def _num(value: Any, cast: type, default: Any) -> Any:
 def config_from_ui(data_path: str | None, text_column: str | None, label_column: str | None, model: str | None,
                    epochs: Any, learning_rate: Any = 0, batch_size: Any = 0, max_length: Any = 0,
                    val_share: Any = 0.2, early_stopping_patience: Any = 0, class_weights: Any = _DEFAULTS.class_weights,
-                   seed: Any = 42, run_name: str = "", warm_start_head: Any = _DEFAULTS.warm_start_head) -> TrainConfig:
+                   seed: Any = 42, run_name: str = "", warm_start_head: Any = _DEFAULTS.warm_start_head,
+                   report_to: str | None = "none") -> TrainConfig:
     """UI values (strings, floats from sliders, None from empty boxes) -> TrainConfig. Validation is separate."""
     d = _DEFAULTS
     return TrainConfig(
@@ -63,6 +64,7 @@ def config_from_ui(data_path: str | None, text_column: str | None, label_column:
         seed=int(_num(seed, float, d.seed)),
         run_name=(run_name or "").strip(),
         warm_start_head=bool(warm_start_head),
+        report_to=(report_to or "none").strip().lower(),
     )
 
 
@@ -80,70 +82,20 @@ def start_training(config: TrainConfig, caller: Caller | None, root: Path) -> st
     return str(launch(config, root=root, owner=caller.owner))
 
 
-# ----- drawing a run -------------------------------------------------------------------------------------------
+# ----- drawing a run (ui/live_view.py) ---------------------------------------------------------------------------
 
 def _run_name(run_dir: str) -> str:
-    from core import rundir
-
-    return rundir.read_json(Path(run_dir) / rundir.RUN_INFO, {}).get("name", "") or Path(run_dir).name
+    return live_view.run_name(run_dir)
 
 
 def _view(run_dir: str | None) -> tuple[Any, int | None]:
-    if not run_dir or not Path(run_dir).is_dir():
-        return None, None
-    from core.runs import queue_position, view
-
-    v = view(Path(run_dir))  # its state comes from status.json, so a just-resumed run already reads as active
-    return v, (queue_position(Path(run_dir)) if v.state == "queued" else None)
-
-
-def _log(run_dir: str | None) -> str:
-    if not run_dir:
-        return ""
-    from core.runs import log_tail
-
-    return log_tail(Path(run_dir), lines=60)
-
-
-def draw(run_dir: str | None, previous_signature: str = "", force: bool = True) -> tuple:
-    """(banner, progress, loss plot, metric plot, epoch table, log, log accordion, stop, resume, timer, run_state, signature)."""
-    v, position = _view(run_dir)
-    signature = charts.view_signature(v) + f"|{position}"
-    if not force and signature == previous_signature:
-        return tuple(gr.skip() for _ in range(12))
-    active = v is not None and v.state in charts.ACTIVE_STATES
-    if v is None:
-        empty = charts.RunView()
-        return (charts.banner_html(None), "", charts.loss_frame(empty), charts.metrics_frame(empty),
-                charts.epoch_frame(empty), "", gr.Accordion(open=False), gr.Button(interactive=False),
-                gr.Button(interactive=False), gr.Timer(active=False), join_run_state(None, ""), signature)
-    return (
-        charts.banner_html(v, position, _run_name(run_dir)),
-        charts.progress_html(v),
-        charts.loss_frame(v),
-        charts.metrics_frame(v),
-        charts.epoch_frame(v),
-        _log(run_dir),
-        gr.Accordion(open=v.state == "failed"),
-        gr.Button(interactive=active),
-        gr.Button(interactive=v.state in ("cancelled", "interrupted", "failed")),
-        gr.Timer(active=active),
-        join_run_state(run_dir, v.state),
-        signature,
-    )
-
-
-def on_tick(run_dir: str | None, signature: str) -> tuple:
-    return draw(run_dir, signature, force=False)
-
-
-def on_show(run_dir: str | None) -> tuple:
-    return draw(run_dir, force=True)
+    return live_view.read_view(run_dir)
 
 
 def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, model: str, epochs: float,
              lr: float, batch: float, max_len: float, val_share: float, patience: float, class_weights: bool,
-             warm_start_head: bool, seed: float, caller: Caller | None, run_dir: str | None) -> tuple[Any, Any]:
+             warm_start_head: bool, seed: float, caller: Caller | None, run_dir: str | None,
+             report_to: str = "none") -> tuple[Any, Any]:
     """-> (run_dir, start-status html). The shown run switches to the new one; settings stay as they are."""
     status = data_status or {}
     if not status.get("ok"):
@@ -158,7 +110,7 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, m
         return gr.skip(), f'<div class="tc-blocked">{_esc(message)}</div>'
     try:
         config = config_from_ui(data_path, text_col, label_col, model, epochs, lr, batch, max_len, val_share,
-                                patience, class_weights, seed, warm_start_head=warm_start_head)
+                                patience, class_weights, seed, warm_start_head=warm_start_head, report_to=report_to)
         new_dir = start_training(config, caller, session.runs_root())
     except UserError as exc:
         gr.Warning(exc.message)
@@ -187,14 +139,13 @@ def on_stop(run_dir: str | None) -> None:
         gr.Warning(exc.message)
 
 
-def on_resume(run_dir: str | None, caller: Caller | None = None) -> tuple:
+def on_resume(run_dir: str | None, caller: Caller | None = None) -> None:
     if not run_dir:
-        return draw(None)
+        return
     try:
         resume_within_limits(Path(run_dir), caller or Caller(), session.runs_root())
     except UserError as exc:
         gr.Warning(exc.message)
-    return draw(run_dir)
 
 
 def _esc(text: str) -> str:
@@ -211,8 +162,31 @@ def start_note_html(status: dict | None) -> str:
     return f'<div class="tc-blocked" id="tc-train-blocked">Start is disabled: {_esc(reason)}</div>'
 
 
-def on_data_status(status: dict | None) -> tuple:
-    return gr.Button(interactive=bool((status or {}).get("ok"))), start_note_html(status)
+def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: Any, val_share: Any,
+                  caller: Caller | None) -> str:
+    """'About N minutes on this machine …' before Start, from the data's token lengths and this machine's speed."""
+    from core import estimate
+
+    status = status or {}
+    if not status.get("ok") or not status.get("lengths"):
+        return ""
+    try:
+        max_length = int(float(max_len or 0)) or status.get("suggested_max_length")
+        epochs_value = float(epochs or _DEFAULTS.epochs)
+        share = float(val_share or _DEFAULTS.val_share)
+    except (TypeError, ValueError):
+        return ""
+    runs = [r.run_dir for r in session.visible_runs(caller, session.runs_root())] if caller is not None else []
+    found = estimate.for_data(status["lengths"], share, epochs_value, max_length,
+                              (model or "").strip() or DEFAULT_MODEL, runs)
+    return f'<div class="tc-estimate" id="tc-estimate-text">{_esc(found.sentence())}</div>' if found else ""
+
+
+def on_data_status(status: dict | None, run_state: str | None = None) -> tuple:
+    """Start is ready when the data is, unless the shown run is still queued or training."""
+    _, state = split_run_state(run_state)
+    ready = bool((status or {}).get("ok")) and state not in charts.ACTIVE_STATES
+    return gr.Button(interactive=ready), start_note_html(status)
 
 
 # ----- layout --------------------------------------------------------------------------------------------------
@@ -227,6 +201,13 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                                 elem_id="tc-model")
             epochs = gr.Slider(1, 20, value=_DEFAULTS.epochs, step=1, label="Epochs", info=_HELP["epochs"],
                                elem_id="tc-epochs")
+            # Start / Stop above Advanced: with Advanced open they would be far below the fold.
+            start_note = gr.HTML(start_note_html(None), elem_id="tc-start-note")
+            estimate = gr.HTML("", elem_id="tc-estimate")
+            with gr.Row():
+                start = gr.Button("Start training", variant="primary", interactive=False, elem_id="tc-start")
+                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="tc-stop")
+                resume = gr.Button("Resume", interactive=False, elem_id="tc-resume")
             with gr.Accordion("Advanced", open=False, elem_id="tc-advanced"):
                 lr = gr.Number(_DEFAULTS.learning_rate, label="Learning rate (0 = automatic)", info=_HELP["learning_rate"],
                                minimum=0, step=1e-5)
@@ -242,51 +223,70 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                 warm_start_head = gr.Checkbox(_DEFAULTS.warm_start_head, label="Warm-start the classification head",
                                               info=_HELP["warm_start_head"], elem_id="tc-warm-start")
                 seed = gr.Number(_DEFAULTS.seed, label="Seed", info=_HELP["seed"], precision=0)
-            start_note = gr.HTML(start_note_html(None), elem_id="tc-start-note")
-            with gr.Row():
-                start = gr.Button("Start training", variant="primary", interactive=False, elem_id="tc-start")
-                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="tc-stop")
-                resume = gr.Button("Resume", interactive=False, elem_id="tc-resume")
-        with gr.Column(scale=3, min_width=360):
+                report_to = gr.Dropdown(list(REPORT_TO), value="none", label="Report to", info=_HELP["report_to"],
+                                        elem_id="tc-report-to")
+        with gr.Column(scale=3, min_width=300):
             banner = gr.HTML(charts.banner_html(None), elem_id="tc-banner")
             progress = gr.HTML("", elem_id="tc-progress")
-            # Points, not lines: a one-epoch run has one validation point per series (see ui/charts.py).
-            loss_plot = gr.ScatterPlot(charts.loss_frame(charts.RunView()), x="step", y="loss", color="series",
-                                       title="Loss by step", height=260, elem_id="tc-loss-chart",
-                                       **charts.plot_colors(charts.LOSS_COLORS))
-            metric_plot = gr.ScatterPlot(charts.metrics_frame(charts.RunView()), x="epoch", y="score",
-                                         color="metric", title="Validation accuracy and macro-F1 by epoch",
-                                         height=220, x_axis_format=".2~f", elem_id="tc-metric-chart",
-                                         **charts.plot_colors(charts.METRIC_COLORS))
+            empty = live_view.charts_for(None)
+            # gr.Plot with Vega-Lite specs (ui/live_charts.py): lines with markers, a style per series, fitted axes.
+            loss_plot = gr.Plot(live_charts.plot_value(empty["loss"]), show_label=False, elem_id="tc-loss-chart")
+            score_plot = gr.Plot(live_charts.plot_value(empty["scores"]), show_label=False,
+                                 elem_id="tc-metric-chart")
+            with gr.Row(equal_height=True):
+                lr_plot = gr.Plot(live_charts.plot_value(empty["lr"]), show_label=False, min_width=240,
+                                  elem_id="tc-lr-chart")
+                grad_plot = gr.Plot(live_charts.plot_value(empty["grad"]), show_label=False, min_width=240,
+                                    elem_id="tc-grad-chart")
             epoch_table = gr.Dataframe(charts.epoch_frame(charts.RunView()), label="Epochs", interactive=False,
                                        elem_id="tc-epoch-table")
-            with gr.Accordion("Log", open=False) as log_box:
+            with gr.Accordion("Log", open=False, elem_id="tc-log-box") as log_box:
                 log = gr.Textbox(show_label=False, lines=10, max_lines=20, autoscroll=True, elem_id="tc-log")
     timer = gr.Timer(POLL_SECONDS, active=False)
     signature = gr.State("")
-
-    live = [banner, progress, loss_plot, metric_plot, epoch_table, log, log_box, stop, resume, timer, ctx.run_state, signature]
-    timer.tick(on_tick, [ctx.run_dir, signature], live, api_visibility="private", concurrency_limit=None,
-               show_progress="hidden", trigger_mode="always_last")
-    ctx.run_dir.change(on_show, [ctx.run_dir], live, api_visibility="private", concurrency_limit=None,
-                       show_progress="hidden")
+    lv = live_view.LiveView(banner=banner, progress=progress, loss_plot=loss_plot, score_plot=score_plot,
+                            lr_plot=lr_plot, grad_plot=grad_plot, epoch_table=epoch_table, log=log, log_box=log_box,
+                            start=start, stop=stop, resume=resume, timer=timer, run_state=ctx.run_state,
+                            signature=signature)
     data_status = ctx.shared.get("data_status")
+    status_input = [data_status] if data_status is not None else []
+
+    def _ok(status: Any) -> bool:
+        return bool((status or {}).get("ok")) if isinstance(status, dict) else False
+
+    def on_tick(run_dir: str | None, sig: str, *status: Any) -> dict:
+        return live_view.draw(lv, run_dir, sig, force=False, data_ok=_ok(status[0] if status else None))
+
+    def on_show(run_dir: str | None, *status: Any) -> dict:
+        return live_view.draw(lv, run_dir, force=True, data_ok=_ok(status[0] if status else None))
+
+    live = lv.outputs()
+    timer.tick(on_tick, [ctx.run_dir, signature] + status_input, live, api_visibility="private",
+               concurrency_limit=None, show_progress="hidden", trigger_mode="always_last")
+    ctx.run_dir.change(on_show, [ctx.run_dir] + status_input, live, api_visibility="private", concurrency_limit=None,
+                       show_progress="hidden")
+    log_box.expand(None, None, None, js=live_view.SCROLL_LOG_TO_END)
     inputs = [data_status, ctx.shared.get("data_path"), ctx.shared.get("text_column"), ctx.shared.get("label_column"),
               model, epochs, lr, batch, max_len, val_share, patience, class_weights, warm_start_head, seed, ctx.caller,
-              ctx.run_dir]
+              ctx.run_dir, report_to]
     if all(i is not None for i in inputs):
         start.click(on_start, inputs, [ctx.run_dir, start_note], api_visibility="private", concurrency_limit=2,
                     show_progress="minimal", show_progress_on=[banner])
-        data_status.change(on_data_status, [data_status], [start, start_note], api_visibility="private",
-                           show_progress="hidden")
+        data_status.change(on_data_status, [data_status, ctx.run_state], [start, start_note],
+                           api_visibility="private", show_progress="hidden")
+        estimate_inputs = [data_status, model, epochs, max_len, val_share, ctx.caller]
+        for trigger in (data_status.change, model.change, epochs.change, max_len.change, val_share.change):
+            trigger(estimate_html, estimate_inputs, [estimate], api_visibility="private", show_progress="hidden",
+                    trigger_mode="always_last")
     stop.click(on_stop, [ctx.run_dir], None, api_visibility="private", concurrency_limit=None)
-    resume.click(on_resume, [ctx.run_dir, ctx.caller], live, api_visibility="private", concurrency_limit=None,
-                 show_progress="hidden")
+    resume.click(on_resume, [ctx.run_dir, ctx.caller], None, api_visibility="private", concurrency_limit=None,
+                 show_progress="hidden").then(on_show, [ctx.run_dir] + status_input, live, api_visibility="private",
+                                              concurrency_limit=None, show_progress="hidden")
     return dict(model=model, epochs=epochs, learning_rate=lr, batch_size=batch, max_length=max_len, val_share=val_share,
                 early_stopping_patience=patience, class_weights=class_weights, warm_start_head=warm_start_head,
-                seed=seed, start=start, stop=stop,
-                resume=resume, banner=banner, progress=progress, loss_plot=loss_plot, metric_plot=metric_plot,
-                epoch_table=epoch_table, log=log, timer=timer)
+                seed=seed, start=start, stop=stop, resume=resume, banner=banner, progress=progress,
+                loss_plot=loss_plot, metric_plot=score_plot, lr_plot=lr_plot, grad_plot=grad_plot,
+                epoch_table=epoch_table, log=log, timer=timer, live_view=lv, on_show=on_show)
 
 
 # ----- API endpoints (registered by ui/layout.py with gr.api) ----------------------------------------------------
@@ -315,7 +315,8 @@ def api_train(data_file: FileData, text_column: str = "", label_column: str = ""
               epochs: float = 3.0, learning_rate: float = 0.0, batch_size: int = 0, max_length: int = 0,
               val_share: float = 0.2, early_stopping_patience: int = 0, class_weights: bool = _DEFAULTS.class_weights, seed: int = 42,
               run_name: str = "", key: str = "",
-              warm_start_head: bool = _DEFAULTS.warm_start_head, request: gr.Request = None) -> dict[str, Any]:
+              warm_start_head: bool = _DEFAULTS.warm_start_head, report_to: str = "none",
+              request: gr.Request = None) -> dict[str, Any]:
     """Start training a text classifier on a table (CSV, TSV, JSONL, Parquet or XLSX).
 
     Returns the new run's id, its state ("queued" or "running") and `key`: pass the key to /status, /stop, /resume,
@@ -338,11 +339,12 @@ def api_train(data_file: FileData, text_column: str = "", label_column: str = ""
         run_name: a name for the run; made from the file name when empty
         key: the key an earlier /train returned, so this run joins your other runs; empty for a new key
         warm_start_head: start the classification head from a logistic regression on the base model's features
+        report_to: also log to an experiment tracker: none (default), trackio, tensorboard, wandb or mlflow
     """
     try:
         config = config_from_ui(session.uploaded_file(data_file), text_column, label_column, model, epochs, learning_rate,
                                 batch_size, max_length, val_share, early_stopping_patience, class_weights, seed,
-                                run_name, warm_start_head)
+                                run_name, warm_start_head, report_to)
         root = session.runs_root()
         caller = session.api_caller(key or "", root, request, mint=True)
         run_dir = start_training(config, caller, root)

@@ -1,0 +1,144 @@
+"""How long a run will take on this machine, said before Start: from the texts' token lengths and the speed this
+machine measured on earlier runs (else a rough guess from the device and the model's size).
+
+Cost model: a text of L tokens (after the max length cuts it) costs L * (1 + L / 384) "token units" to train on:
+linear in its tokens, plus attention, which grows with the square of the length. An evaluation pass costs a third
+of a training pass (forward only). A run's measured speed is its samples/s times the cost of its average text.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+ATTENTION_TOKENS = 384  # the length at which attention costs as much as the rest of the layer
+EVAL_SHARE = 1 / 3  # forward only
+FIXED_SECONDS = 15.0  # loading the model, warm-starting the head, saving
+SHORTER = 256  # the "faster" suggestion: cut texts to this many tokens
+# A guess when nothing was measured here: the default MiniLM (22.7M parameters) trains ~3,000 units/s on 2 CPU cores.
+GUESS_UNITS_PER_SECOND_PER_CORE = 1_500.0
+GUESS_GPU_FACTOR = 40.0
+REFERENCE_PARAMETERS = 22.7e6
+
+
+def text_cost(length: float) -> float:
+    return float(length) * (1.0 + float(length) / ATTENTION_TOKENS)
+
+
+def data_cost(lengths: Sequence[int], max_length: int | None) -> float:
+    """Summed cost of these texts, each cut to max_length tokens (None or 0: not cut)."""
+    cap = max_length or math.inf
+    return sum(text_cost(min(int(n), cap)) for n in lengths)
+
+
+def guess_parameters(model: str) -> float:
+    """A rough size from the model's name, for the guess before any run of it finished here."""
+    name = (model or "").lower()
+    for word, size in (("tiny", 4.4e6), ("mini", 22.7e6), ("small", 30e6), ("distil", 66e6), ("large", 335e6),
+                       ("base", 110e6)):
+        if word in name:
+            return size
+    return 110e6
+
+
+def guessed_rate(model: str, device: str) -> float:
+    """Units per second without a measurement: scaled by cores (CPU) or a GPU factor, and by model size."""
+    if device.startswith("cuda"):
+        per_device = GUESS_UNITS_PER_SECOND_PER_CORE * 2 * GUESS_GPU_FACTOR
+    else:
+        cores = 2
+        if "(" in device:
+            try:
+                cores = int(device.split("(")[1].split()[0])
+            except (ValueError, IndexError):
+                pass
+        per_device = GUESS_UNITS_PER_SECOND_PER_CORE * max(1, cores)
+    return per_device * REFERENCE_PARAMETERS / guess_parameters(model)
+
+
+def measured_rate(run_dirs: Sequence[Path], model: str, device: str) -> float | None:
+    """Units per second of the newest run of this model on this device that trained long enough to be timed."""
+    from core import rundir
+    from core.events import fold, read_events
+
+    for run_dir in run_dirs:
+        view = fold(read_events(run_dir))
+        info = view.info
+        if info.get("model") != model or info.get("device") != device or not view.samples_per_second:
+            continue
+        report = rundir.read_json(Path(run_dir) / rundir.REPORT, {}) or {}
+        lengths = report.get("lengths") or {}
+        mean, cap = lengths.get("mean"), report.get("effective_max_length") or info.get("max_length")
+        if not mean:
+            continue
+        return float(view.samples_per_second) * text_cost(min(float(mean), float(cap or mean)))
+    return None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    measured: bool
+    train_texts: int
+    mean_tokens: float
+    epochs: float
+    faster_seconds: float | None = None  # the same run with texts cut to SHORTER tokens
+    cut_share: float = 0.0  # share of texts the shorter cut would shorten
+
+    def sentence(self) -> str:
+        how = ("measured on this machine's earlier runs of this model" if self.measured
+               else "a rough guess: no run of this model has been timed on this machine yet")
+        text = (f"{duration(self.seconds).capitalize()} on this machine: {self.train_texts:,} training texts of "
+                f"~{self.mean_tokens:,.0f} tokens × {self.epochs:g} epoch{'s' if self.epochs != 1 else ''} ({how}).")
+        if self.faster_seconds is not None:
+            text += (f" Faster: Max length {SHORTER} under Advanced takes {duration(self.faster_seconds)}; it "
+                     f"cuts {self.cut_share:.0%} of the texts to their first {SHORTER} tokens, which may cost some "
+                     "accuracy.")
+        return text
+
+
+def duration(seconds: float) -> str:
+    """'under a minute', 'about 1 minute', 'about 26 minutes', 'about 2.5 hours'."""
+    if seconds < 45:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+    return f"about {seconds / 3600:.1f} hours"
+
+
+def estimate(lengths: Sequence[int], val_share: float, epochs: float, max_length: int | None, rate: float,
+             measured: bool) -> Estimate:
+    """The run's wall time from its texts' token lengths (training and validation together) at `rate` units/s."""
+    n = len(lengths)
+    train_share = 1.0 - min(max(val_share, 0.0), 0.9)
+
+    def seconds(cap: int | None) -> float:
+        total = data_cost(lengths, cap)
+        per_epoch = total * train_share + total * (1 - train_share) * EVAL_SHARE
+        return FIXED_SECONDS + epochs * per_epoch / max(rate, 1e-9)
+
+    cap = max_length or None
+    mean = sum(min(x, cap or math.inf) for x in lengths) / n if n else 0.0
+    faster = None
+    longer = sum(1 for x in lengths if x > SHORTER)
+    if (cap is None or cap > SHORTER) and longer:
+        faster = seconds(SHORTER)
+        if faster > 0.8 * seconds(cap):  # saves too little to mention
+            faster = None
+    return Estimate(seconds=seconds(cap), measured=measured, train_texts=round(n * train_share), mean_tokens=mean,
+                    epochs=epochs, faster_seconds=faster, cut_share=longer / n if n else 0.0)
+
+
+def for_data(lengths: Sequence[int], val_share: float, epochs: float, max_length: int | None, model: str,
+             run_dirs: Sequence[Path], device: str | None = None) -> Estimate | None:
+    """The estimate the Train step shows, or None without data."""
+    if not lengths:
+        return None
+    if device is None:
+        from core.hardware import device_name
+
+        device = device_name()
+    rate = measured_rate(run_dirs, model, device)
+    return estimate(lengths, val_share, epochs, max_length, rate or guessed_rate(model, device), rate is not None)

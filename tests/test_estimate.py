@@ -1,0 +1,57 @@
+"""The time estimate shown before Start: token lengths × this machine's measured speed."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core import estimate
+from tests.fake_runs import fake_run
+
+DEVICE = "cpu (2 cores)"
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_long_news_articles_get_an_honest_estimate_and_a_faster_option():
+    # ~1,800 news articles of ~450 tokens, 3 epochs, at 3,000 units/s.
+    est = estimate.estimate([450] * 1800, 0.2, 3, None, rate=3000.0, measured=True)
+    per_text = 450 * (1 + 450 / 384)
+    expected = 15 + 3 * (1800 * per_text * 0.8 + 1800 * per_text * 0.2 / 3) / 3000
+    assert est.seconds == pytest.approx(expected)
+    assert est.sentence() == (
+        "About 26 minutes on this machine: 1,440 training texts of ~450 tokens × 3 epochs (measured on this "
+        "machine's earlier runs of this model). Faster: Max length 256 under Advanced takes about 11 minutes; it "
+        "cuts 100% of the texts to their first 256 tokens, which may cost some accuracy.")
+    # Texts already short, or a max length at or under 256: no faster option.
+    assert estimate.estimate([450] * 1800, 0.2, 3, 128, 3000.0, True).faster_seconds is None
+    short = estimate.estimate([20] * 320, 0.2, 3, None, 3000.0, False)
+    assert short.sentence() == (
+        "Under a minute on this machine: 256 training texts of ~20 tokens × 3 epochs (a rough guess: no run "
+        "of this model has been timed on this machine yet).")
+
+
+def test_the_speed_is_measured_from_an_earlier_run_of_the_same_model_here(tmp_path):
+    events = [{"type": "started", "time": 1.0, "total_steps": 30, "model": MODEL, "device": DEVICE},
+              {"type": "progress", "time": 2.0, "step": 10, "total_steps": 30, "epoch": 1.0,
+               "samples_per_second": 150.0}]
+    run = fake_run(tmp_path, "r1", "", events, "finished")
+    (run / "data_report.json").write_text(json.dumps({"lengths": {"mean": 24.0}, "effective_max_length": 56}))
+    rate = estimate.measured_rate([run], MODEL, DEVICE)
+    assert rate == pytest.approx(150.0 * 24 * (1 + 24 / 384))
+    assert estimate.measured_rate([run], "bert-base-uncased", DEVICE) is None  # another model: not this speed
+    assert estimate.measured_rate([run], MODEL, "cuda:0 (H200)") is None  # another device
+    found = estimate.for_data([24] * 1000, 0.2, 3, None, MODEL, [run], device=DEVICE)
+    assert found.measured and "measured on this machine" in found.sentence()
+    guess = estimate.for_data([24] * 1000, 0.2, 3, None, "bert-base-uncased", [run], device=DEVICE)
+    assert not guess.measured and guess.seconds > found.seconds  # a 5x bigger model is slower
+    assert estimate.for_data([], 0.2, 3, None, MODEL, [run], device=DEVICE) is None
+
+
+def test_the_train_step_shows_the_estimate_for_the_checked_data(tmp_path, monkeypatch):
+    from ui import train_tab
+
+    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
+    status = {"ok": True, "summary": "x", "suggested_max_length": 32, "lengths": [20] * 320}
+    html = train_tab.estimate_html(status, MODEL, 3, 0, 0.2, None)
+    assert html.startswith('<div class="tc-estimate" id="tc-estimate-text">Under a minute on this machine')
+    assert train_tab.estimate_html({"ok": False}, MODEL, 3, 0, 0.2, None) == ""

@@ -1,0 +1,137 @@
+"""The Runs step's comparison of 2-5 runs (overlaid curves, what differs in their settings, final scores, duration,
+speed) and the actions on one run: re-run with changes, rename, delete (with a confirmation; never while it trains).
+
+Every handler that takes runs checks that this caller may open each of them (core.access.may_open via
+ui.session.owned_run); a run it may not open answers like a run that does not exist.
+"""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from core import compare
+from core.access import Caller
+from core.errors import UserError
+from ui import charts, live_charts, session
+
+SUMMARY_COLUMNS = ["run", "state", "best accuracy", "best macro-F1", "final val loss", "duration", "samples/s", "id"]
+
+
+def _owned(run_dirs: Any, caller: Caller | None) -> list[str]:
+    """The chosen runs this caller may open, in the order chosen; a UserError names any other one as missing."""
+    root = session.runs_root()
+    chosen = [run_dirs] if isinstance(run_dirs, str) else list(run_dirs or [])
+    out = []
+    for run_dir in chosen:
+        owned = session.owned_run(run_dir, caller, root) if caller is not None else None
+        if not owned:
+            name = str(run_dir).rstrip("/").rsplit("/", 1)[-1]
+            raise UserError(f"There is no run '{name}'.")
+        out.append(owned)
+    return out
+
+
+def _note(text: str, kind: str = "note") -> str:
+    return f'<div class="tc-{kind}" id="tc-compare-message">{html.escape(text)}</div>'
+
+
+def summary_frame(runs: list[compare.RunFacts]) -> pd.DataFrame:
+    rows = [{**r, "state": charts.STATE_TEXT.get(r["state"], r["state"]),
+             "best accuracy": charts.fmt_pct(r["best accuracy"]), "best macro-F1": charts.fmt_pct(r["best macro-F1"]),
+             "final val loss": charts.fmt_loss(r["final val loss"]), "duration": charts.fmt_duration(r["duration"]),
+             "samples/s": "–" if r["samples/s"] is None else f"{r['samples/s']:.1f}"}
+            for r in compare.summary_rows(runs)]
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def diff_frame(runs: list[compare.RunFacts]) -> pd.DataFrame:
+    rows = compare.settings_diff(runs)
+    columns = ["setting"] + compare.unique_labels(runs)
+    if not rows:
+        return pd.DataFrame([["(none: every setting is the same)"] + [""] * (len(columns) - 1)], columns=columns)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def on_compare(picks: Any, caller: Caller | None) -> tuple:
+    """-> (message, results visible, loss chart, score chart, summary table, settings diff)."""
+    hidden = (gr.Column(visible=False), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+    try:
+        run_dirs = _owned(picks, caller)
+        compare.check_count(run_dirs)
+    except UserError as exc:
+        return (_note(exc.message, "blocked"),) + hidden
+    runs = [compare.facts(d) for d in run_dirs]
+    labels = compare.unique_labels(runs)
+    views = [r.view for r in runs]
+    return (_note(f"Comparing {len(runs)} runs."), gr.Column(visible=True),
+            live_charts.plot_value(live_charts.compare_loss_spec(views, labels)),
+            live_charts.plot_value(live_charts.compare_scores_spec(views, labels)),
+            summary_frame(runs), diff_frame(runs))
+
+
+def on_rename(choice: str | None, name: str, caller: Caller | None) -> str:
+    try:
+        (run_dir,) = _owned(choice, caller) if choice else (None,)
+        if run_dir is None:
+            raise UserError("Choose one of your runs first.")
+        new = compare.rename(run_dir, name)
+    except UserError as exc:
+        return _note(exc.message, "blocked")
+    return _note(f"Renamed to '{new}'.")
+
+
+def on_delete_ask(choice: str | None, caller: Caller | None) -> tuple:
+    """-> (confirmation row visible, its question, message). Nothing is deleted yet."""
+    try:
+        (run_dir,) = _owned(choice, caller) if choice else (None,)
+        if run_dir is None:
+            raise UserError("Choose one of your runs first.")
+    except UserError as exc:
+        return gr.Row(visible=False), gr.skip(), _note(exc.message, "blocked")
+    name = compare.facts(run_dir).name
+    question = f"Delete **{name}** with its model, data copy and curves? This cannot be undone."
+    return gr.Row(visible=True), question, ""
+
+
+def on_delete(choice: str | None, caller: Caller | None, shown: str | None) -> tuple:
+    """-> (confirmation row hidden, message, the run shown in Train: cleared when it was the deleted one)."""
+    try:
+        (run_dir,) = _owned(choice, caller) if choice else (None,)
+        if run_dir is None:
+            raise UserError("Choose one of your runs first.")
+        name = compare.delete(run_dir)
+    except UserError as exc:
+        return gr.Row(visible=False), _note(exc.message, "blocked"), gr.skip()
+    return gr.Row(visible=False), _note(f"Deleted '{name}'."), (None if shown == run_dir else gr.skip())
+
+
+def render() -> dict[str, Any]:
+    """Components of the comparison and the run actions; ui/runs_tab.py wires them."""
+    with gr.Row():
+        rerun = gr.Button("Re-run with changes", scale=1, elem_id="tc-rerun")
+        new_name = gr.Textbox(label="New name", scale=3, max_length=compare.NAME_LENGTH, elem_id="tc-new-name")
+        rename = gr.Button("Rename", scale=1, elem_id="tc-rename")
+        delete = gr.Button("Delete…", variant="stop", scale=1, elem_id="tc-delete")
+    with gr.Row(visible=False, elem_id="tc-delete-confirm") as confirm_row:
+        question = gr.Markdown(elem_id="tc-delete-question")
+        confirm = gr.Button("Yes, delete it", variant="stop", scale=0, elem_id="tc-delete-yes")
+        cancel = gr.Button("Cancel", scale=0, elem_id="tc-delete-no")
+    gr.Markdown("#### Compare runs\nPick 2 to 5 runs: their curves on one chart, what differs in their settings, "
+                "final scores, duration and speed.")
+    with gr.Row():
+        picks = gr.Dropdown(label="Runs to compare", choices=[], multiselect=True, max_choices=compare.MAX_RUNS,
+                            scale=4, elem_id="tc-compare-pick")
+        go = gr.Button("Compare", variant="primary", scale=1, elem_id="tc-compare")
+    message = gr.HTML(elem_id="tc-compare-note")
+    with gr.Column(visible=False, elem_id="tc-compare-results") as results:
+        loss = gr.Plot(show_label=False, elem_id="tc-compare-loss")
+        scores = gr.Plot(show_label=False, elem_id="tc-compare-scores")
+        summary = gr.Dataframe(label="Final scores, duration and speed", interactive=False, wrap=True,
+                               elem_id="tc-compare-summary")
+        diff = gr.Dataframe(label="Settings that differ", interactive=False, wrap=True, elem_id="tc-compare-diff")
+    return dict(rerun=rerun, new_name=new_name, rename=rename, delete=delete, confirm_row=confirm_row,
+                question=question, confirm=confirm, cancel=cancel, picks=picks, go=go, message=message,
+                results=results, loss=loss, scores=scores, summary=summary, diff=diff)
