@@ -113,6 +113,7 @@ def build_report(
         "validation_source": data.validation_source,
         "num_train": len(train),
         "num_validation": len(val),
+        "num_test": len(data.test),
         "labels": list(data.labels),
         "class_counts": {"train": _counts(data.labels, train["label"]),
                          "validation": _counts(data.labels, val["label"]), "total": total},
@@ -243,9 +244,12 @@ def report_sentences(report: dict[str, Any]) -> list[str]:
         lines = [f"{read:,} rows read, {kept:,} kept ({report['rows_dropped']:,} dropped: {why})."]
     else:
         lines = [f"{read:,} rows read, all kept."]
-    source = ("a stratified split of the file" if report["validation_source"] == "split"
-              else "from the validation file")
+    source = {"split": "a stratified split of the file", "dataset": "the dataset's validation split"}.get(
+        report["validation_source"], "from the validation file")
     lines.append(f"{report['num_train']:,} rows for training and {report['num_validation']:,} for validation ({source}).")
+    if report.get("num_test"):
+        lines.append(f"{report['num_test']:,} rows in the dataset's test split, scored once after training and "
+                     "reported apart from validation.")
     lines.append(_labels_sentence(report["class_counts"]["total"]))
     lengths = report["lengths"]
     unit = lengths["unit"]

@@ -62,21 +62,15 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
 
     All problems surface here as UserError, before any process starts, so the user can fix them at once.
     """
-    from core.models import load_tokenizer, model_max_length
-    from core.prepared import baseline, data_report, prepared_data
+    from core.checking import check
 
     problems = config.validate()
     if problems:
         raise UserError(" ".join(problems))
-    tokenizer = load_tokenizer(config.model)  # first: fails fast for an unreachable Hub id or a broken folder
-    data = prepared_data(  # the Data step usually prepared this file already: reused, not recomputed
-        config.data_path, config.text_column, config.label_column, config.val_data_path, config.val_share, config.seed
-    )
-    name = config.run_name or Path(config.data_path).stem
+    checked = check(config)
+    data, report, fitted = checked.data, checked.report, checked.baseline
+    name = config.run_name or Path(config.data_path.rstrip("/")).stem or "dataset"
     config = config.replace(text_column=data.text_column, label_column=data.label_column, run_name=name)
-
-    report = data_report(data, tokenizer, config.max_length or None, model_max_length(tokenizer))
-    fitted = baseline(data)
 
     root = Path(root) if root else runs_root()
     # 8 random bytes: on a shared Space the id is what the API takes, so it must not be guessable.
@@ -92,7 +86,10 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
     try:  # all or nothing: an interrupted write (Ctrl-C, a full disk) leaves no half-made run behind
         config.save(run_dir / rundir.CONFIG)
         rundir.write_json(run_dir / rundir.LABELS, data.labels)
-        for frame, name in ((data.train, rundir.TRAIN_DATA), (data.validation, rundir.VALIDATION_DATA)):
+        frames = [(data.train, rundir.TRAIN_DATA), (data.validation, rundir.VALIDATION_DATA)]
+        if len(data.test):  # a dataset's own test split: scored once, after training (core/train.py)
+            frames.append((data.test, rundir.TEST_DATA))
+        for frame, name in frames:
             frame.to_parquet(run_dir / name, index=False)
             os.chmod(run_dir / name, rundir.FILE_MODE)
         rundir.write_json(run_dir / rundir.REPORT, report)
