@@ -37,6 +37,8 @@ class DatasetTables:
     config: str | None = None
     label_column: str | None = None  # a ClassLabel column: the dataset says it is the label
     warnings: list[str] = field(default_factory=list)
+    configs: list[str] = field(default_factory=list)  # what the dataset offers, for the Data step's choices
+    splits: list[str] = field(default_factory=list)
 
 
 def is_dataset(data_path: Any) -> bool:
@@ -119,8 +121,8 @@ def _configs(path: str) -> list[str]:
         return []
 
 
-def _load(path: str, name: str, config: str | None, local: bool) -> tuple[Any, str | None, list[str]]:
-    """(DatasetDict, the config used, warnings)."""
+def _load(path: str, name: str, config: str | None, local: bool) -> tuple[Any, str | None, list[str], list[str]]:
+    """(DatasetDict, the config used, warnings, the configs the dataset offers)."""
     import datasets
 
     datasets.disable_progress_bars()
@@ -151,7 +153,7 @@ def _load(path: str, name: str, config: str | None, local: bool) -> tuple[Any, s
         used = config or configs[0]
         warnings.append(f"The dataset '{name}' has {len(configs)} configs ({', '.join(configs)}); '{used}' was used. "
                         "Choose another with the dataset config setting.")
-    return loaded, config, warnings
+    return loaded, config or (configs[0] if configs else None), warnings, configs
 
 
 def _class_names(values: Any, names: list[str]) -> list[str | None]:
@@ -175,7 +177,7 @@ def read_dataset(data_path: str, config: str | None = None, split: str | None = 
     path, local = resolve(data_path)
     if not local:
         _check_hub(path)
-    loaded, config, warnings = _load(path, name, (config or "").strip() or None, local)
+    loaded, config, warnings, configs = _load(path, name, (config or "").strip() or None, local)
     splits = list(loaded)
     split = (split or "").strip() or None
     if split and split not in splits:
@@ -202,4 +204,4 @@ def read_dataset(data_path: str, config: str | None = None, split: str | None = 
     if len(frames[split]) == 0:
         raise DataError(f"The split '{split}' of the dataset '{name}' has no rows of data.")
     return DatasetTables(name=name, train=frames[split], train_split=split, validation=validation, test=test,
-                         config=config, label_column=label_column, warnings=warnings)
+                         config=config, label_column=label_column, warnings=warnings, configs=configs, splits=splits)

@@ -72,7 +72,9 @@ def _read(data_path: str | Path, data_config: str | None, data_split: str | None
           ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, str | None, list[str]]:
     """(training table, the dataset's validation and test tables or None, a ClassLabel column, warnings)."""
     if hub_data.is_dataset(data_path):
-        tables = hub_data.read_dataset(str(data_path), data_config, data_split)
+        from core.prepared import dataset_tables  # imported here: core.prepared imports this module's package
+
+        tables = dataset_tables(str(data_path), data_config, data_split)
         return tables.train, tables.validation, tables.test, tables.label_column, list(tables.warnings)
     df = read_table(data_path)
     return df, None, None, None, list(df.attrs.get("read_warnings", []))

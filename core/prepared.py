@@ -75,6 +75,15 @@ def data_key(data_path: str | Path, text_column: str | None, label_column: str |
         (data_config or "").strip() or None, (data_split or "").strip() or None)
 
 
+def dataset_tables(data_path: str, data_config: str | None = None, data_split: str | None = None) -> Any:
+    """core.hub_data.read_dataset, cached: the Data step's preview and the prepared data read a dataset once."""
+    from core.hub_data import read_dataset, resolve
+
+    resolve(str(data_path))  # before the cache: what a shared server refuses is refused every time
+    config, split = (data_config or "").strip(), (data_split or "").strip()
+    return cached(("dataset",) + file_key(data_path) + (config, split), lambda: read_dataset(str(data_path), config, split))
+
+
 def prepared_data(data_path: str | Path, text_column: str | None = None, label_column: str | None = None,
                   val_data_path: str | Path | None = None, val_share: float = 0.2, seed: int = 42,
                   data_config: str | None = None, data_split: str | None = None) -> PreparedData:

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from gradio.data_classes import FileData
 
 from core import access
 from core.access import Caller
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 from ui import charts, session
+from ui.data_check import data_options
 from ui.context import AppContext, join_run_state
 
 POLL_SECONDS = 1.0
@@ -45,11 +45,16 @@ def _num(value: Any, cast: type, default: Any) -> Any:
 def config_from_ui(data_path: str | None, text_column: str | None, label_column: str | None, model: str | None,
                    epochs: Any, learning_rate: Any = 0, batch_size: Any = 0, max_length: Any = 0,
                    val_share: Any = 0.2, early_stopping_patience: Any = 0, class_weights: Any = _DEFAULTS.class_weights,
-                   seed: Any = 42, run_name: str = "", warm_start_head: Any = _DEFAULTS.warm_start_head) -> TrainConfig:
+                   seed: Any = 42, run_name: str = "", warm_start_head: Any = _DEFAULTS.warm_start_head,
+                   val_data_path: str | None = None, data_config: str | None = "", data_split: str | None = "",
+                   ) -> TrainConfig:
     """UI values (strings, floats from sliders, None from empty boxes) -> TrainConfig. Validation is separate."""
     d = _DEFAULTS
     return TrainConfig(
         data_path=str(data_path or ""),
+        val_data_path=str(val_data_path) if val_data_path else None,
+        data_config=(data_config or "").strip(),
+        data_split=(data_split or "").strip(),
         text_column=(text_column or "").strip() or None,
         label_column=(label_column or "").strip() or None,
         model=(model or "").strip() or DEFAULT_MODEL,
@@ -143,7 +148,8 @@ def on_show(run_dir: str | None) -> tuple:
 
 def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, model: str, epochs: float,
              lr: float, batch: float, max_len: float, val_share: float, patience: float, class_weights: bool,
-             warm_start_head: bool, seed: float, caller: Caller | None, run_dir: str | None) -> tuple[Any, Any]:
+             warm_start_head: bool, seed: float, caller: Caller | None, run_dir: str | None,
+             extra: dict | None = None) -> tuple[Any, Any]:
     """-> (run_dir, start-status html). The shown run switches to the new one; settings stay as they are."""
     status = data_status or {}
     if not status.get("ok"):
@@ -157,8 +163,11 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, m
         gr.Warning(message)
         return gr.skip(), f'<div class="tc-blocked">{_esc(message)}</div>'
     try:
+        options = data_options(extra)
         config = config_from_ui(data_path, text_col, label_col, model, epochs, lr, batch, max_len, val_share,
-                                patience, class_weights, seed, warm_start_head=warm_start_head)
+                                patience, class_weights, seed, warm_start_head=warm_start_head,
+                                val_data_path=options["val_data_path"] or None, data_config=options["data_config"],
+                                data_split=options["data_split"])
         new_dir = start_training(config, caller, session.runs_root())
     except UserError as exc:
         gr.Warning(exc.message)
@@ -266,7 +275,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     data_status = ctx.shared.get("data_status")
     inputs = [data_status, ctx.shared.get("data_path"), ctx.shared.get("text_column"), ctx.shared.get("label_column"),
               model, epochs, lr, batch, max_len, val_share, patience, class_weights, warm_start_head, seed, ctx.caller,
-              ctx.run_dir]
+              ctx.run_dir, ctx.shared.get("data_extra")]
     if all(i is not None for i in inputs):
         start.click(on_start, inputs, [ctx.run_dir, start_note], api_visibility="private", concurrency_limit=2,
                     show_progress="minimal", show_progress_on=[banner])
@@ -280,111 +289,3 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                 seed=seed, start=start, stop=stop,
                 resume=resume, banner=banner, progress=progress, loss_plot=loss_plot, metric_plot=metric_plot,
                 epoch_table=epoch_table, log=log, timer=timer)
-
-
-# ----- API endpoints (registered by ui/layout.py with gr.api) ----------------------------------------------------
-
-def _api_error(exc: UserError) -> gr.Error:
-    return gr.Error(exc.message, print_exception=False)
-
-
-def run_status(run_dir: Path) -> dict[str, Any]:
-    """A run as plain JSON: state, progress, scores, the epoch table and the curves."""
-    from core.runs import queue_position, view
-
-    v = view(run_dir)
-    return {
-        "run_id": run_dir.name, "name": _run_name(str(run_dir)), "state": v.state, "message": v.message,
-        "stage": v.stage if v.state == "running" else "", "step": v.step, "total_steps": v.total_steps, "epoch": v.epoch,
-        "elapsed_seconds": round(v.elapsed_seconds, 1), "eta_seconds": v.eta_seconds,
-        "samples_per_second": v.samples_per_second, "best_f1": v.best_f1, "best_accuracy": v.best_accuracy,
-        "queue_position": queue_position(run_dir) if v.state == "queued" else None,
-        "epochs": [dataclasses.asdict(r) for r in v.epochs], "evals": v.evals,
-        "train_loss": [[s, l] for s, l in v.train_loss],
-    }
-
-
-def api_train(data_file: FileData, text_column: str = "", label_column: str = "", model: str = DEFAULT_MODEL,
-              epochs: float = 3.0, learning_rate: float = 0.0, batch_size: int = 0, max_length: int = 0,
-              val_share: float = 0.2, early_stopping_patience: int = 0, class_weights: bool = _DEFAULTS.class_weights, seed: int = 42,
-              run_name: str = "", key: str = "",
-              warm_start_head: bool = _DEFAULTS.warm_start_head, request: gr.Request = None) -> dict[str, Any]:
-    """Start training a text classifier on a table (CSV, TSV, JSONL, Parquet or XLSX).
-
-    Returns the new run's id, its state ("queued" or "running") and `key`: pass the key to /status, /stop, /resume,
-    /predict and /runs (and to your next /train, to keep your runs together). On a shared server it is what makes the
-    run yours; keep it private.
-
-    Args:
-        data_file: the table of texts and labels
-        text_column: column with the texts; guessed when empty
-        label_column: column with the labels; guessed when empty
-        model: base model: the offline default, a Hub id or a local folder
-        epochs: passes over the training data
-        learning_rate: peak learning rate; 0 picks one from the model size
-        batch_size: texts per training step; 0 picks one (32 on a CPU, larger on a GPU for large data)
-        max_length: longest text in tokens; 0 picks one from the data
-        val_share: share of rows held out for validation
-        early_stopping_patience: evaluations without improvement before stopping; 0 turns it off
-        class_weights: weight the loss by inverse class frequency
-        seed: random seed
-        run_name: a name for the run; made from the file name when empty
-        key: the key an earlier /train returned, so this run joins your other runs; empty for a new key
-        warm_start_head: start the classification head from a logistic regression on the base model's features
-    """
-    try:
-        config = config_from_ui(session.uploaded_file(data_file), text_column, label_column, model, epochs, learning_rate,
-                                batch_size, max_length, val_share, early_stopping_patience, class_weights, seed,
-                                run_name, warm_start_head)
-        root = session.runs_root()
-        caller = session.api_caller(key or "", root, request, mint=True)
-        run_dir = start_training(config, caller, root)
-    except UserError as exc:
-        raise _api_error(exc)
-    return {**run_status(Path(run_dir)), "key": caller.key}
-
-
-def _run_action(run_id: str, key: str, request: gr.Request | None, action: Any = None) -> dict[str, Any]:
-    """Find the caller's run, apply the action (if any) and return its status; a UserError becomes an API error."""
-    try:
-        root = session.runs_root()
-        run_dir = session.run_dir_for(run_id, session.api_caller(key or "", root, request), root)
-        if action is not None:
-            action(run_dir)
-        return run_status(run_dir)
-    except UserError as exc:
-        raise _api_error(exc)
-
-
-def api_status(run_id: str, key: str = "", request: gr.Request = None) -> dict[str, Any]:
-    """The state, progress, epoch table and curves of a run.
-
-    Args:
-        run_id: the id returned by /train
-        key: the key returned by /train (needed on a shared server)
-    """
-    return _run_action(run_id, key, request)
-
-
-def api_stop(run_id: str, key: str = "", request: gr.Request = None) -> dict[str, Any]:
-    """Stop a run within seconds; it keeps a checkpoint so /resume can continue it.
-
-    Args:
-        run_id: the id returned by /train
-        key: the key returned by /train (needed on a shared server)
-    """
-    from core.runs import cancel
-
-    return _run_action(run_id, key, request, cancel)
-
-
-def api_resume(run_id: str, key: str = "", request: gr.Request = None) -> dict[str, Any]:
-    """Continue a stopped, interrupted or failed run from its last checkpoint.
-
-    Args:
-        run_id: the id returned by /train
-        key: the key returned by /train (needed on a shared server)
-    """
-    from core.runs import resume
-
-    return _run_action(run_id, key, request, resume)
