@@ -53,6 +53,8 @@ def _is_texty(series: pd.Series) -> bool:
 
 
 def _nested(series: pd.Series) -> bool:
+    if pd.api.types.is_string_dtype(series) and series.dtype != object:  # a column of strings holds no lists
+        return False
     return any(isinstance(v, (dict, list, tuple, np.ndarray)) for v in series.dropna())
 
 
@@ -180,8 +182,18 @@ def _clean(df: pd.DataFrame, text_column: str, label_column: str, dropped: dict[
     if _nested(df[label_column]):
         raise DataError(f"Column '{label_column}' holds lists of labels (several per text). This app learns one "
                         "label per text: give each row a single label.")
-    texts = ["" if _is_missing(v) else str(v).strip() for v in df[text_column]]
-    labels = [_label_name(v) for v in df[label_column]]
+    # Columns of strings (every delimited file) are cleaned column-wise: per value in Python, 1M rows took 10.3 s
+    # of the 23 s read + detect + split, mostly iterating Arrow-backed strings one by one.
+    text, label = df[text_column], df[label_column]
+    if pd.api.types.is_string_dtype(text) and text.dtype != object:
+        texts = text.fillna("").str.strip().astype(object)
+    else:
+        texts = ["" if _is_missing(v) else str(v).strip() for v in text]
+    if pd.api.types.is_string_dtype(label) and label.dtype != object:
+        codes, uniques = pd.factorize(label)  # name each distinct label once; code -1 (missing) becomes None
+        labels = np.array([_label_name(u) for u in uniques] + [None], dtype=object)[codes]
+    else:
+        labels = [_label_name(v) for v in label]
     out = pd.DataFrame({"text": texts, "label": labels}, dtype=object)
     empty_text = out["text"] == ""
     missing_label = out["label"].isna() & ~empty_text

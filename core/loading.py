@@ -18,6 +18,8 @@ from core.data import (
     single_example_warning, single_examples_warning,
 )
 
+DETECT_SAMPLE = 20_000
+
 
 @dataclass
 class PreparedData:
@@ -80,6 +82,11 @@ def _read(data_path: str | Path, data_config: str | None, data_split: str | None
     return df, None, None, None, list(df.attrs.get("read_warnings", []))
 
 
+def detection_sample(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows columns are guessed from: all, or DETECT_SAMPLE of them drawn at random (seeded)."""
+    return df if len(df) <= DETECT_SAMPLE else df.sample(DETECT_SAMPLE, random_state=0)
+
+
 def _columns(df: pd.DataFrame, text_column: str | None, label_column: str | None, hint: str | None) -> tuple[str, str]:
     for column in (text_column, label_column):
         if column is not None:
@@ -88,12 +95,16 @@ def _columns(df: pd.DataFrame, text_column: str | None, label_column: str | None
         raise DataError(f"The text column and the label column are both '{text_column}'. Choose two different columns.")
     if label_column is None and hint is not None and hint != text_column:
         label_column = hint  # a ClassLabel feature: the dataset itself says which column holds the labels
+    # Guessed from a fixed random sample of a big table: on 1M rows, guessing from every row took 9.2 s of the 23 s
+    # read + detect + split, and the answer (longest texts, fewest distinct values) is the same. Cleaning and the
+    # label checks below still see every row.
+    probe = detection_sample(df)
     if text_column is None and label_column is None:
-        text_column, label_column = detect_columns(df)
+        text_column, label_column = detect_columns(probe)
     elif text_column is None:
-        text_column = _detect_text(df, exclude=[label_column])
+        text_column = _detect_text(probe, exclude=[label_column])
     elif label_column is None:
-        label_column = _detect_label(df, text_column)
+        label_column = _detect_label(probe, text_column)
     return text_column, label_column
 
 

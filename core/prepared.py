@@ -101,12 +101,13 @@ def _tokenizer_name(tokenizer: Any) -> str:
 
 
 def text_lengths(data: PreparedData, tokenizer: Any) -> list[int]:
-    """Tokens per text, training texts then validation texts, cached per prepared data and tokenizer: the report
-    and the Data step's histogram share one tokenisation."""
-    from core.data_report import text_lengths as measure
+    """Tokens per text of length_sample(training texts then validation texts), cached per prepared data and
+    tokenizer: the report and the Data step's histogram share one tokenisation."""
+    from core.data_report import length_sample, text_lengths as measure
 
     key = ("lengths", id(data), _tokenizer_name(tokenizer))
-    return cached(key, lambda: (data, measure(list(data.train["text"]) + list(data.validation["text"]), tokenizer)))[1]
+    texts = lambda: length_sample(list(data.train["text"]) + list(data.validation["text"]))  # noqa: E731
+    return cached(key, lambda: (data, measure(texts(), tokenizer)))[1]
 
 
 def data_report(data: PreparedData, tokenizer: Any, max_length: int | None, model_max_length: int) -> dict[str, Any]:

@@ -89,9 +89,9 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
         frames = [(data.train, rundir.TRAIN_DATA), (data.validation, rundir.VALIDATION_DATA)]
         if len(data.test):  # a dataset's own test split: scored once, after training (core/train.py)
             frames.append((data.test, rundir.TEST_DATA))
-        for frame, name in frames:
-            frame.to_parquet(run_dir / name, index=False)
-            os.chmod(run_dir / name, rundir.FILE_MODE)
+        for frame, file_name in frames:  # not `name`: that is the run's name, written to run.json below
+            frame.to_parquet(run_dir / file_name, index=False)
+            os.chmod(run_dir / file_name, rundir.FILE_MODE)
         rundir.write_json(run_dir / rundir.REPORT, report)
         rundir.write_json(run_dir / rundir.BASELINE, fitted)
         rundir.write_status(run_dir, "queued", pid=None)

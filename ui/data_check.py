@@ -91,6 +91,7 @@ def read_columns(path: str, extra: Any = None) -> tuple[pd.DataFrame, str | None
     """The table (a dataset's training split), and the guessed text/label columns (None when they cannot be
     guessed). A dataset's own choices (configs, splits, the config used) ride along in df.attrs["dataset"]."""
     from core.data import detect_columns, read_table
+    from core.loading import detection_sample
     from core.prepared import cached, dataset_tables, file_key
 
     if hub_data.is_dataset(path):
@@ -102,7 +103,7 @@ def read_columns(path: str, extra: Any = None) -> tuple[pd.DataFrame, str | None
     else:
         df = cached(("table",) + file_key(path), lambda: read_table(path))
     try:
-        text_col, label_col = detect_columns(df)
+        text_col, label_col = detect_columns(detection_sample(df))  # as training guesses them
     except UserError:
         text_col = label_col = None
     hint = df.attrs.get("dataset", {}).get("label_column")

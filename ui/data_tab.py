@@ -31,7 +31,8 @@ BASELINE_PENDING = "*Fitting a classic baseline (TF-IDF + linear SVM) on the sam
 def baseline_markdown(baseline: dict[str, Any] | None) -> str:
     if not baseline or baseline.get("accuracy") is None:
         return ""
-    return (f"**A classic baseline** ({baseline.get('method', 'TF-IDF + linear SVM')}, "
+    sample = f", {baseline['sample_note']}" if baseline.get("sample_note") else ""
+    return (f"**A classic baseline** ({baseline.get('method', 'TF-IDF + linear SVM')}{sample}, "
             f"{baseline.get('seconds', 0):.1f} s) reaches **{baseline['accuracy']:.1%} accuracy** and "
             f"**{baseline.get('f1_macro', 0):.3f} macro-F1** on the same validation rows. Fine-tuning should beat it.")
 
