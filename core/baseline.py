@@ -11,7 +11,7 @@ from core.metrics import compute_metrics
 
 METHOD = "TF-IDF + linear SVM"
 # Past this many training rows the baseline is fitted on a stratified sample. On 1M synthetic short texts (10 labels,
-# 800k training rows; BENCHMARKS.md#data-at-scale) fitting all of them took 164 s; with 100k vs 200k rows (2 cores,
+# 800k training rows; BENCHMARKS.md#data-at-scale-checking-100k-and-1m-short-texts) fitting all of them took 164 s; with 100k vs 200k rows (2 cores,
 # measured apart) accuracy was 0.711 vs 0.717 while fitting took 20 s vs 50 s, so 100k keeps the check near a minute.
 MAX_TRAIN_ROWS = 100_000
 # And scored on a stratified sample of this many validation rows: on the 1M file, scoring all 200k validation texts
