@@ -10,9 +10,10 @@ import pandas as pd
 from core.metrics import compute_metrics
 
 METHOD = "TF-IDF + linear SVM"
-# Past this many training rows the baseline is fitted on a stratified sample. On 1M synthetic short texts (10 labels,
-# 800k training rows; BENCHMARKS.md#data-at-scale-checking-100k-and-1m-short-texts) fitting all of them took 164 s; with 100k vs 200k rows (2 cores,
-# measured apart) accuracy was 0.711 vs 0.717 while fitting took 20 s vs 50 s, so 100k keeps the check near a minute.
+# Past this many training rows the baseline is fitted on a stratified sample. On 1M short texts (10 labels, 800k
+# training rows) fitting on all of them took 164 s (577 s on our busy 2 cores); fitting on 100k vs 200k took 20 s vs
+# 50 s for accuracy 0.711 vs 0.717 (all rows: 0.718), so 100k keeps the whole check within a minute.
+# BENCHMARKS.md#data-at-scale-checking-100k-and-1m-short-texts
 MAX_TRAIN_ROWS = 100_000
 # And scored on a stratified sample of this many validation rows: on the 1M file, scoring all 200k validation texts
 # is TF-IDF work on another 200k texts, for an accuracy whose 95 % margin at 50k rows is already +-0.4 points.
