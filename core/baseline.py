@@ -27,8 +27,11 @@ def stratified_sample(df: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     codes, uniques = pd.factorize(df["label"])
     members = pd.Series(np.arange(len(df))).groupby(codes).indices
-    keep = [rng.choice(index, size=min(len(index), max(1, round(len(index) * n / len(df)))), replace=False)
-            for _, index in sorted(members.items())]
+    groups = [index for _, index in sorted(members.items())]
+    sizes = [min(len(index), max(1, round(len(index) * n / len(df)))) for index in groups]
+    biggest = int(np.argmax(sizes))
+    sizes[biggest] -= max(0, sum(sizes) - max(n, len(groups)))  # rounding up must not pass n ("50,001 of ...")
+    keep = [rng.choice(index, size=size, replace=False) for index, size in zip(groups, sizes)]
     return df.iloc[np.sort(np.concatenate(keep))]
 
 
