@@ -149,6 +149,8 @@ def _load(path: str, name: str, config: str | None, local: bool) -> tuple[Any, s
             raise _offline_error(name) from None
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise DataError(f"The dataset '{name}' could not be loaded: {detail.rstrip('.')}.") from None
+    if not config:  # the dataset's default config (a README can mark any one `default: true`)
+        config = next((d.info.config_name for d in loaded.values() if d.info.config_name), None)
     if len(configs) > 1:
         used = config or configs[0]
         warnings.append(f"The dataset '{name}' has {len(configs)} configs ({', '.join(configs)}); '{used}' was used. "

@@ -164,3 +164,17 @@ def test_a_run_on_a_dataset_scores_its_test_split_apart(hub_repo, tiny_model_dir
     assert test["rows"] == 2 and 0 <= test["accuracy"] <= 1
     message = rundir.read_status(run_dir).get("message") or runs.view(run_dir).message
     assert message.endswith(f"Test split: accuracy {test['accuracy']:.1%}, macro-F1 {test['f1_macro']:.3f}.")
+
+
+def test_a_config_marked_default_is_the_one_used_and_named(hub_repo, tmp_path):
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(hub_repo, repo)
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    (repo / "README.md").write_text(readme.replace("    path: topics/train.parquet\n",
+                                                   "    path: topics/train.parquet\n  default: true\n"), encoding="utf-8")
+    data = load_training_data(str(repo))
+    assert data.labels == ["politics", "sport"]
+    assert data.warnings[0] == (f"The dataset '{repo}' has 2 configs (sentiment, topics); 'topics' was used. "
+                                "Choose another with the dataset config setting.")
