@@ -164,6 +164,11 @@ def test_a_run_on_a_dataset_scores_its_test_split_apart(hub_repo, tiny_model_dir
     assert test["rows"] == 2 and 0 <= test["accuracy"] <= 1
     message = rundir.read_status(run_dir).get("message") or runs.view(run_dir).message
     assert message.endswith(f"Test split: accuracy {test['accuracy']:.1%}, macro-F1 {test['f1_macro']:.3f}.")
+    from core.evaluation import headline_table, load_evaluation
+
+    table = headline_table(load_evaluation(run_dir))
+    assert table["model"].tolist()[-1] == "Fine-tuned transformer on the dataset's test split (2 texts)"
+    assert table["accuracy"].tolist()[-1] == round(test["accuracy"], 4)
 
 
 def test_a_config_marked_default_is_the_one_used_and_named(hub_repo, tmp_path):
