@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     train_parser = sub.add_parser("train", help="train a classifier on a table of texts and labels")
     _add_config_flags(train_parser)
+    check_parser = sub.add_parser("check", help="check the data (report and baseline) without training")
+    _add_config_flags(check_parser)
     resume_parser = sub.add_parser("resume", help="continue a stopped or interrupted run")
     resume_parser.add_argument("run_dir", type=Path)
     sub.add_parser("runs", help="list runs")
@@ -143,9 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.runs_dir is not None and args.runs_dir.exists() and not args.runs_dir.is_dir():
             raise UserError(f"The runs folder '{args.runs_dir}' cannot be used: Not a directory.")
+        if args.command in ("train", "check") and args.data_path is None:
+            raise UserError("Give the data with --data, e.g. --data reviews.csv or --data hf://ag_news")
+        if args.command == "check":
+            return _check(_config_from_args(args))
         if args.command == "train":
-            if args.data_path is None:
-                raise UserError("Give the data file with --data, e.g. --data reviews.csv")
             config = _config_from_args(args)
             print("Checking the data...", flush=True)
             from core import warm_child
@@ -179,18 +183,46 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _check(config: TrainConfig) -> int:
+    """`python -m core check`: the report and the baseline, exactly as `train` would print them, and no run."""
+    from core.checking import check
+
+    problems = config.validate()
+    if problems:
+        raise UserError(" ".join(problems))
+    start = time.perf_counter()
+    print("Checking the data...", flush=True)
+    checked = check(config, with_baseline=False)
+    _print_report(checked.report, guessed=not (config.text_column and config.label_column))
+    print("  Fitting the baseline...", flush=True)
+    from core.prepared import baseline
+
+    _print_baseline(baseline(checked.data))
+    print(f"Checked in {time.perf_counter() - start:.1f} s. Train with: python -m core train " + " ".join(sys.argv[2:]))
+    return 0
+
+
 def _print_data_summary(run_dir: Path, guessed: bool) -> None:
     from core import rundir
+
+    _print_report(rundir.read_json(run_dir / rundir.REPORT, {}), guessed)
+    _print_baseline(rundir.read_json(run_dir / rundir.BASELINE, {}))
+
+
+def _print_report(report: dict, guessed: bool) -> None:
     from core.data_report import report_sentences
 
-    report = rundir.read_json(run_dir / rundir.REPORT, {})
     hint = " (guessed; choose others with --text and --label)" if guessed else ""
     print(f"  Texts from column '{report['text_column']}', labels from column '{report['label_column']}'{hint}.")
     for sentence in report_sentences(report):
         print(f"  {sentence}")
-    baseline = rundir.read_json(run_dir / rundir.BASELINE, {})
+
+
+def _print_baseline(baseline: dict) -> None:
     if baseline:
-        print(f"  Baseline ({baseline['method']}): accuracy {baseline['accuracy']:.3f}, macro-F1 {baseline['f1_macro']:.3f}")
+        sample = f", {baseline['sample_note']}" if baseline.get("sample_note") else ""
+        print(f"  Baseline ({baseline['method']}{sample}): accuracy {baseline['accuracy']:.3f}, "
+              f"macro-F1 {baseline['f1_macro']:.3f}")
 
 
 if __name__ == "__main__":

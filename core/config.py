@@ -34,7 +34,19 @@ def _help(text: str) -> dict[str, str]:
 class TrainConfig:
     """Everything needed to reproduce a run. Saved as config.json in the run directory (never holds a token)."""
 
-    data_path: str = field(default="", metadata=_help("Table of texts and labels (CSV, TSV, JSONL, Parquet or XLSX)."))
+    data_path: str = field(
+        default="",
+        metadata=_help("Table of texts and labels (CSV, TSV, JSONL, Parquet or XLSX), or a Hugging Face Hub dataset as "
+                       "hf://<id> (e.g. hf://ag_news; on your own machine also a folder laid out like a Hub dataset)."),
+    )
+    data_config: str = field(
+        default="", metadata=_help("The dataset's config (subset), for a Hub dataset; empty: its default, else its first.")
+    )
+    data_split: str = field(
+        default="",
+        metadata=_help("The dataset split to train on, for a Hub dataset; empty: 'train'. Its 'validation' and 'test' "
+                       "splits are used as such."),
+    )
     text_column: str | None = field(default=None, metadata=_help("Column with the texts; guessed when empty."))
     label_column: str | None = field(default=None, metadata=_help("Column with the labels; guessed when empty."))
     val_data_path: str | None = field(

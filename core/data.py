@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
@@ -55,6 +53,8 @@ def _is_texty(series: pd.Series) -> bool:
 
 
 def _nested(series: pd.Series) -> bool:
+    if pd.api.types.is_string_dtype(series) and series.dtype != object:  # a column of strings holds no lists
+        return False
     return any(isinstance(v, (dict, list, tuple, np.ndarray)) for v in series.dropna())
 
 
@@ -172,22 +172,6 @@ def _natural_key(name: str) -> tuple[list[str | int], str]:
 
 # ---------------------------------------------------------------- preparing
 
-@dataclass
-class PreparedData:
-    """Clean train/validation tables with exactly the columns "text" and "label" (label names as strings)."""
-
-    train: pd.DataFrame
-    validation: pd.DataFrame
-    labels: list[str]
-    text_column: str
-    label_column: str
-    rows_read: int
-    rows_kept: int
-    dropped: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    validation_source: str = "split"
-
-
 def _check_column(df: pd.DataFrame, column: str, where: str = "the file") -> None:
     if column not in df.columns:
         raise DataError(f"Column '{column}' is not in {where}. Columns: {_names(df)}.")
@@ -198,8 +182,18 @@ def _clean(df: pd.DataFrame, text_column: str, label_column: str, dropped: dict[
     if _nested(df[label_column]):
         raise DataError(f"Column '{label_column}' holds lists of labels (several per text). This app learns one "
                         "label per text: give each row a single label.")
-    texts = ["" if _is_missing(v) else str(v).strip() for v in df[text_column]]
-    labels = [_label_name(v) for v in df[label_column]]
+    # Columns of strings (every delimited file) are cleaned column-wise: per value in Python, 1M rows took 10.3 s
+    # of the 23 s read + detect + split, mostly iterating Arrow-backed strings one by one.
+    text, label = df[text_column], df[label_column]
+    if pd.api.types.is_string_dtype(text) and text.dtype != object:
+        texts = text.fillna("").str.strip().astype(object)
+    else:
+        texts = ["" if _is_missing(v) else str(v).strip() for v in text]
+    if pd.api.types.is_string_dtype(label) and label.dtype != object:
+        codes, uniques = pd.factorize(label)  # name each distinct label once; code -1 (missing) becomes None
+        labels = np.array([_label_name(u) for u in uniques] + [None], dtype=object)[codes]
+    else:
+        labels = [_label_name(v) for v in label]
     out = pd.DataFrame({"text": texts, "label": labels}, dtype=object)
     empty_text = out["text"] == ""
     missing_label = out["label"].isna() & ~empty_text
@@ -260,112 +254,6 @@ def _rows_read(df: pd.DataFrame, dropped: dict[str, int]) -> int:
     return len(df) + blank
 
 
-def _split(df: pd.DataFrame, val_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Per-class seeded split: every class with >= 2 rows gets >= 1 validation row and keeps >= 1 training row.
-
-    Done per class rather than with sklearn's stratify=..., which neither guarantees a validation row for
-    a rare class nor accepts classes with a single example.
-    """
-    rng = np.random.default_rng(seed)
-    val_index: list[int] = []
-    single: list[str] = []
-    for label in order_labels(df["label"]):  # fixed class order keeps the random stream reproducible
-        index = np.flatnonzero((df["label"] == label).to_numpy())
-        if len(index) < 2:
-            single.append(label)
-            continue
-        n_val = min(len(index) - 1, max(1, round(len(index) * val_share)))
-        val_index.extend(rng.permutation(index)[:n_val].tolist())
-    if not val_index:
-        raise DataError("Every label has only one example, so nothing is left to validate on. Add at least two examples per label.")
-    warnings = ([single_examples_warning(single)] if len(single) > SINGLE_EXAMPLE_LISTED
-                else [single_example_warning(label) for label in single])
-    is_val = np.zeros(len(df), dtype=bool)
-    is_val[val_index] = True
-    # Keep file order inside each part: easier to read back, and still deterministic.
-    return df[~is_val].reset_index(drop=True), df[is_val].reset_index(drop=True), warnings
-
-
-def load_training_data(
-    data_path: str | Path,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    val_data_path: str | Path | None = None,
-    val_share: float = 0.2,
-    seed: int = 42,
-) -> PreparedData:
-    """Read, pick/validate columns, clean, and split (or read the validation file) into a PreparedData."""
-    text_column = (text_column or "").strip() or None  # the UI sends "" for "guess it"
-    label_column = (label_column or "").strip() or None
-    df = read_table(data_path)
-    read_warnings = list(df.attrs.get("read_warnings", []))
-    for column in (text_column, label_column):
-        if column is not None:
-            _check_column(df, column)
-    if text_column is not None and text_column == label_column:
-        raise DataError(f"The text column and the label column are both '{text_column}'. Choose two different columns.")
-    if text_column is None and label_column is None:
-        text_column, label_column = detect_columns(df)
-    elif text_column is None:
-        text_column = _detect_text(df, exclude=[label_column])
-    elif label_column is None:
-        label_column = _detect_label(df, text_column)
-    numbers = df[text_column].dropna()
-    if len(numbers) and numbers.map(_looks_numeric).all():  # chosen by hand too: numbers are no texts to learn from
-        raise _not_texts(df, text_column)
-
-    dropped: dict[str, int] = {}
-    rows_read = _rows_read(df, dropped)
-    data = _clean(df, text_column, label_column, dropped)
-    if data.empty:
-        raise DataError(
-            f"None of the {rows_read:,} rows can be used: each has an empty '{text_column}' or a missing '{label_column}'."
-        )
-    _check_label_column(order_labels(data["label"]), len(data), label_column)
-    warnings: list[str] = []
-    if val_data_path:
-        vdf = read_table(val_data_path)
-        read_warnings += vdf.attrs.get("read_warnings", [])
-        for column in (text_column, label_column):
-            _check_column(vdf, column, where="the validation file")
-        rows_read += _rows_read(vdf, dropped)
-        train, validation = data, _clean(vdf, text_column, label_column, dropped)
-        if validation.empty:
-            raise DataError(f"The validation file has no usable rows: each has an empty '{text_column}' or a missing '{label_column}'.")
-        source = "file"
-    else:
-        if not 0 < val_share < 1:
-            raise DataError(f"The validation share must be between 0 and 1 (for example 0.2), not {val_share}.")
-        train, validation, source = data, data.iloc[0:0], "split"
-
-    train_labels = order_labels(train["label"])
-    if len(train_labels) < 2:
-        raise DataError(
-            f"The file has only one label ('{train_labels[0]}'). A classifier needs at least two different labels."
-        )
-    if source == "split":
-        train, validation, warnings = _split(data, val_share, seed)
-    else:
-        counts = train["label"].value_counts()
-        val_labels = set(validation["label"])
-        for label in order_labels(set(val_labels) | set(train_labels)):
-            if label not in counts:
-                warnings.append(f"Label '{label}' appears only in the validation file, so the model can never predict it.")
-            elif counts[label] == 1:
-                warnings.append(single_example_warning(label, in_validation=label in val_labels))
-            elif label not in val_labels:
-                warnings.append(f"Label '{label}' has no validation examples, so its score cannot be measured.")
-
-    labels = order_labels(list(train["label"]) + list(validation["label"]))
-    warnings = read_warnings + label_warnings(labels, label_column) + warnings
-    return PreparedData(
-        train=train, validation=validation,
-        labels=labels,
-        text_column=text_column, label_column=label_column,
-        rows_read=rows_read, rows_kept=len(train) + len(validation), dropped=dropped,
-        warnings=warnings, validation_source=source,
-    )
-
-
 # Re-exported so every caller imports the data layer from one place.
+from core.loading import PreparedData, load_training_data  # noqa: E402
 from core.data_report import build_report, report_sentences, suggest_max_length  # noqa: E402

@@ -71,3 +71,29 @@ def save_model_atomically(run_dir: Path, trainer: Any, tokenizer: Any) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, final)
+
+
+def write_test_metrics(run_dir: Path, trainer: Any, tokenizer: Any, labels: list[str], max_length: int) -> dict | None:
+    """A dataset's own test split, scored once with the final model and kept apart from validation
+    (test_metrics.json); None when the run has no test split. Test rows whose label the model never saw are left
+    out (the model cannot predict them) and counted."""
+    from core.metrics import compute_metrics
+    from core.tokenize import encode_splits
+
+    path = run_dir / rundir.TEST_DATA
+    if not path.exists():
+        return None
+    test_df = pd.read_parquet(path)
+    known = test_df["label"].astype(str).isin(labels)
+    test_df = test_df[known].reset_index(drop=True)
+    if test_df.empty:
+        return None
+    (test_set,), _ = encode_splits(tokenizer, [test_df], labels, max_length, max_length)
+    output = trainer.predict(test_set, metric_key_prefix="test")
+    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+    label_id = {name: i for i, name in enumerate(labels)}
+    metrics = compute_metrics([label_id[name] for name in test_df["label"].astype(str)],
+                              np.asarray(logits).argmax(axis=1).tolist(), labels)
+    metrics.update(loss=output.metrics.get("test_loss"), rows=len(test_df), unknown_label_rows=int((~known).sum()))
+    rundir.write_json(run_dir / rundir.TEST_METRICS, metrics)
+    return metrics

@@ -55,7 +55,12 @@ def cached(key: tuple, make: Callable[[], T]) -> T:
 def file_key(path: str | Path | None) -> tuple:
     if not path:
         return (None,)
+    if str(path).startswith("hf://"):
+        return (str(path), None, None)  # a Hub dataset: `datasets` keeps its own cache of the download
     try:
+        if os.path.isdir(path):  # a dataset folder: its newest file is its version
+            stats = [os.stat(p) for p in Path(path).rglob("*") if p.is_file()]
+            return (str(path), max((s.st_mtime_ns for s in stats), default=0), sum(s.st_size for s in stats))
         st = os.stat(path)
     except OSError:  # missing or unreadable: the reader raises the user-facing message (errors are not cached)
         return (str(path), None, None)
@@ -63,18 +68,32 @@ def file_key(path: str | Path | None) -> tuple:
 
 
 def data_key(data_path: str | Path, text_column: str | None, label_column: str | None,
-             val_data_path: str | Path | None, val_share: float, seed: int) -> tuple:
+             val_data_path: str | Path | None, val_share: float, seed: int, data_config: str | None = None,
+             data_split: str | None = None) -> tuple:
     return file_key(data_path) + file_key(val_data_path) + (
-        (text_column or "").strip() or None, (label_column or "").strip() or None, float(val_share), int(seed))
+        (text_column or "").strip() or None, (label_column or "").strip() or None, float(val_share), int(seed),
+        (data_config or "").strip() or None, (data_split or "").strip() or None)
+
+
+def dataset_tables(data_path: str, data_config: str | None = None, data_split: str | None = None) -> Any:
+    """core.hub_data.read_dataset, cached: the Data step's preview and the prepared data read a dataset once."""
+    from core.hub_data import read_dataset, resolve
+
+    resolve(str(data_path))  # before the cache: what a shared server refuses is refused every time
+    config, split = (data_config or "").strip(), (data_split or "").strip()
+    return cached(("dataset",) + file_key(data_path) + (config, split), lambda: read_dataset(str(data_path), config, split))
 
 
 def prepared_data(data_path: str | Path, text_column: str | None = None, label_column: str | None = None,
-                  val_data_path: str | Path | None = None, val_share: float = 0.2, seed: int = 42) -> PreparedData:
+                  val_data_path: str | Path | None = None, val_share: float = 0.2, seed: int = 42,
+                  data_config: str | None = None, data_split: str | None = None) -> PreparedData:
     """core.data.load_training_data, cached. Callers must not modify the frames."""
     from core.data import load_training_data
 
-    key = ("prepared",) + data_key(data_path, text_column, label_column, val_data_path, val_share, seed)
-    return cached(key, lambda: load_training_data(data_path, text_column, label_column, val_data_path, val_share, seed))
+    key = ("prepared",) + data_key(data_path, text_column, label_column, val_data_path, val_share, seed,
+                                   data_config, data_split)
+    return cached(key, lambda: load_training_data(data_path, text_column, label_column, val_data_path, val_share, seed,
+                                                  data_config=data_config, data_split=data_split))
 
 
 def _tokenizer_name(tokenizer: Any) -> str:
@@ -82,12 +101,13 @@ def _tokenizer_name(tokenizer: Any) -> str:
 
 
 def text_lengths(data: PreparedData, tokenizer: Any) -> list[int]:
-    """Tokens per text, training texts then validation texts, cached per prepared data and tokenizer: the report
-    and the Data step's histogram share one tokenisation."""
-    from core.data_report import text_lengths as measure
+    """Tokens per text of length_sample(training texts then validation texts), cached per prepared data and
+    tokenizer: the report and the Data step's histogram share one tokenisation."""
+    from core.data_report import length_sample, text_lengths as measure
 
     key = ("lengths", id(data), _tokenizer_name(tokenizer))
-    return cached(key, lambda: (data, measure(list(data.train["text"]) + list(data.validation["text"]), tokenizer)))[1]
+    texts = lambda: length_sample(list(data.train["text"]) + list(data.validation["text"]))  # noqa: E731
+    return cached(key, lambda: (data, measure(texts(), tokenizer)))[1]
 
 
 def data_report(data: PreparedData, tokenizer: Any, max_length: int | None, model_max_length: int) -> dict[str, Any]:

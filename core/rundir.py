@@ -21,6 +21,8 @@ MODEL = "model"
 CHECKPOINTS = "checkpoints"
 TRAIN_DATA = "data/train.parquet"
 VALIDATION_DATA = "data/validation.parquet"
+TEST_DATA = "data/test.parquet"
+TEST_METRICS = "test_metrics.json"
 
 TERMINAL_STATES = ("finished", "failed", "cancelled")
 

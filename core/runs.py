@@ -87,8 +87,7 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
 
     All problems surface here as UserError, before any process starts, so the user can fix them at once.
     """
-    from core.models import load_tokenizer, model_max_length
-    from core.prepared import baseline, data_report, prepared_data
+    from core.checking import check
 
     problems = config.validate()
     if problems:
@@ -97,15 +96,10 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
 
     if problem := tracker_problem(config.report_to):  # before any work, not when the training process starts
         raise UserError(problem)
-    tokenizer = load_tokenizer(config.model)  # first: fails fast for an unreachable Hub id or a broken folder
-    data = prepared_data(  # the Data step usually prepared this file already: reused, not recomputed
-        config.data_path, config.text_column, config.label_column, config.val_data_path, config.val_share, config.seed
-    )
-    name = config.run_name or Path(config.data_path).stem
+    checked = check(config)
+    data, report, fitted = checked.data, checked.report, checked.baseline
+    name = config.run_name or Path(config.data_path.rstrip("/")).stem or "dataset"
     config = config.replace(text_column=data.text_column, label_column=data.label_column, run_name=name)
-
-    report = data_report(data, tokenizer, config.max_length or None, model_max_length(tokenizer))
-    fitted = baseline(data)
 
     root = Path(root) if root else runs_root()
     # 8 random bytes: on a shared Space the id is what the API takes, so it must not be guessable.
@@ -121,9 +115,12 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
     try:  # all or nothing: an interrupted write (Ctrl-C, a full disk) leaves no half-made run behind
         config.save(run_dir / rundir.CONFIG)
         rundir.write_json(run_dir / rundir.LABELS, data.labels)
-        for frame, name in ((data.train, rundir.TRAIN_DATA), (data.validation, rundir.VALIDATION_DATA)):
-            frame.to_parquet(run_dir / name, index=False)
-            os.chmod(run_dir / name, rundir.FILE_MODE)
+        frames = [(data.train, rundir.TRAIN_DATA), (data.validation, rundir.VALIDATION_DATA)]
+        if len(data.test):  # a dataset's own test split: scored once, after training (core/train.py)
+            frames.append((data.test, rundir.TEST_DATA))
+        for frame, file_name in frames:  # not `name`: that is the run's name, written to run.json below
+            frame.to_parquet(run_dir / file_name, index=False)
+            os.chmod(run_dir / file_name, rundir.FILE_MODE)
         rundir.write_json(run_dir / rundir.REPORT, report)
         rundir.write_json(run_dir / rundir.BASELINE, fitted)
         rundir.write_status(run_dir, "queued", pid=None)

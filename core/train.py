@@ -69,7 +69,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     from core.batching import auto_batch_size
     from core.callback import EventCallback
     from core.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
-    from core.final_files import save_model_atomically, write_final_metrics
+    from core.final_files import save_model_atomically, write_final_metrics, write_test_metrics
     from core.metrics import eval_scores
     from core.models import model_max_length, resolve_model
     from core.tokenize import EncodedDataset, encode_splits
@@ -201,10 +201,16 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     final_step = trainer.state.global_step if best.step is None else best.step
     write_final_metrics(run_dir, trainer, val_set, val_order, val_df, labels, final_step, eval_logits.get(final_step),
                         best_step=best.step)
+    if (run_dir / rundir.TEST_DATA).exists():
+        append_event(run_dir, "status", message="Scoring the test split")
+    test = write_test_metrics(run_dir, trainer, tokenizer, labels, max_length)
     save_model_atomically(run_dir, trainer, tokenizer)
     shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)  # a finished run needs no resume state
     metrics = rundir.read_json(run_dir / rundir.METRICS)
-    return _end(run_dir, "finished", _finished_message(metrics, trainer.state, total_steps, config, best.step))
+    message = _finished_message(metrics, trainer.state, total_steps, config, best.step)
+    if test:  # reported apart: the test split never chose the model, so it is the honest score
+        message += f" Test split: accuracy {test['accuracy']:.1%}, macro-F1 {test['f1_macro']:.3f}."
+    return _end(run_dir, "finished", message)
 
 
 def _finished_message(metrics: dict[str, Any], state: Any, total_steps: int, config: TrainConfig,

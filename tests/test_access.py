@@ -13,7 +13,7 @@ from core.access import Caller
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
 from tests import fake_runs
-from ui import layout, runs_tab, session, train_tab
+from ui import layout, runs_tab, session, train_api
 
 EVENTS = [
     {"type": "started", "time": 100.0, "total_steps": 20},
@@ -147,15 +147,15 @@ def test_the_api_lists_and_reaches_only_the_keys_runs(space):
     fake_run(space, "r-theirs", browser(space).owner)
     assert [r["run_id"] for r in runs_tab.api_runs(train_key)] == ["r-mine"]
     assert runs_tab.api_runs("") == [] and runs_tab.api_runs(owner) == []  # an owner id is not a key
-    assert train_tab.api_status("r-mine", key)["run_id"] == "r-mine"
+    assert train_api.api_status("r-mine", key)["run_id"] == "r-mine"
     with pytest.raises(UserError) as info:
         session.api_caller(owner + "." + "0" * 32, space, mint=True)
     assert info.value.message == "That key was not issued by this server: leave it empty to get a new one."
     assert session.api_caller(key, space, mint=True).key == key and session.api_caller("", space, mint=True).key
     import gradio as gr
 
-    for call in (lambda: train_tab.api_status("r-mine"), lambda: train_tab.api_stop("r-mine", "nonsense"),
-                 lambda: train_tab.api_resume("r-theirs", key)):
+    for call in (lambda: train_api.api_status("r-mine"), lambda: train_api.api_stop("r-mine", "nonsense"),
+                 lambda: train_api.api_resume("r-theirs", key)):
         with pytest.raises(gr.Error) as info:
             call()
         assert info.value.message in ("There is no run 'r-mine'.", "There is no run 'r-theirs'.")
@@ -169,7 +169,7 @@ def test_the_api_on_your_own_machine_lists_every_run_or_one_keys_runs(own_machin
     assert sorted(r["run_id"] for r in runs_tab.api_runs()) == ["r-cli", "r-key"]
     assert [r["run_id"] for r in runs_tab.api_runs(key)] == ["r-key"]
     assert runs_tab.api_runs("not-a-key") == []
-    assert train_tab.api_status("r-cli")["run_id"] == "r-cli"
+    assert train_api.api_status("r-cli")["run_id"] == "r-cli"
 
 
 # ----- base models on a shared server ----------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def test_resume_counts_against_the_same_limits_as_start(space):
     for i in range(2):
         rundir.write_status(fake_run(space, f"r-busy{i}", owner, state="running"), "running", pid=os.getpid())
     with pytest.raises(gr.Error) as info:
-        train_tab.api_resume("r-stopped", key)
+        train_api.api_resume("r-stopped", key)
     assert info.value.message == ("You already have 2 runs queued or training: wait for one to finish or stop it, "
                                   "then start the next.")
     assert rundir.read_status(stopped)["state"] == "cancelled"  # nothing was started

@@ -228,3 +228,19 @@ def test_attention_cell_times_a_real_step_of_the_default_model(kernel: str, drop
 
     cell = one_cell(kernel, width=16, dropout=dropout, batch=2, steps=1, inference=inference)
     assert cell["seconds"] > 0 and cell["peak_rss_gib"] > 0.1  # the model and its step were really there
+
+
+def test_data_scale_generates_its_csv_and_measures_every_phase(tmp_path: Path, monkeypatch) -> None:
+    """The data-scale bench on 2,000 generated rows: every phase timed in a child, peak RSS, a results file."""
+    from bench import data_scale
+
+    monkeypatch.setattr(data_scale, "DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(data_scale, "RESULTS", tmp_path / "results")
+    assert data_scale.main(["--rows", "2000", "--encode"]) == 0
+    frame = pd.read_csv(tmp_path / "data" / "synthetic-2000.csv")
+    assert len(frame) == 2000 and frame["label"].nunique() == 10
+    info = json.loads(next((tmp_path / "results").glob("data-scale-*.json")).read_text())
+    result = info["results"]["2000"]
+    assert set(result["phases"]) == {"read_detect_split", "report", "baseline", "check", "encode"}
+    assert result["peak_rss_bytes"] >= result["check_peak_rss_bytes"] > 0
+    assert result["baseline"]["accuracy"] > 0.3  # the label words are learnable

@@ -227,3 +227,42 @@ def test_words_the_model_cannot_read_are_warned_about(tmp_path, default_model_pa
         "xlm-roberta-base reads them.") for w in chinese["warnings"])
     english = build_report(prepared([("my parcel is late", "a"), ("refund please", "b")], []), tokenizer=tok)
     assert english["unknown_token_share"] == 0.0 and not any("[UNK]" in w for w in english["warnings"])
+
+
+def test_big_data_measures_lengths_on_a_sample_and_says_so(monkeypatch):
+    """Past LENGTH_SAMPLE texts, token lengths come from a seeded random sample; counts scale to all texts."""
+    import pandas as pd
+
+    from core import data_report
+    from core.data import PreparedData, build_report, report_sentences
+
+    monkeypatch.setattr(data_report, "LENGTH_SAMPLE", 50)
+    texts = [f"text number {i} " + "word " * (i % 7) for i in range(200)]
+    train = pd.DataFrame({"text": texts[:160], "label": ["a", "b"] * 80})
+    val = pd.DataFrame({"text": texts[160:], "label": ["a", "b"] * 20})
+    data = PreparedData(train=train, validation=val, labels=["a", "b"], text_column="text", label_column="label",
+                        rows_read=200, rows_kept=200)
+    report = build_report(data, None, max_length=None)
+    assert report["lengths"]["sampled"] == 50 and report["lengths"]["texts"] == 200
+    assert "Lengths are measured on a random sample of 50 of the 200 texts." in report_sentences(report)
+    assert build_report(data, None)["lengths"] == report["lengths"]  # the same sample every time
+
+
+def test_the_baseline_is_fitted_on_a_stratified_sample_of_big_data(monkeypatch):
+    import pandas as pd
+
+    from core import baseline
+
+    monkeypatch.setattr(baseline, "MAX_TRAIN_ROWS", 100)
+    train = pd.DataFrame({"text": [f"good thing {i}" for i in range(300)] + [f"bad thing {i}" for i in range(100)]
+                          + ["rare thing"], "label": ["pos"] * 300 + ["neg"] * 100 + ["rare"]})
+    sample = baseline.stratified_sample(train, 100)
+    assert sample["label"].value_counts().to_dict() == {"pos": 74, "neg": 25, "rare": 1}  # shares kept, rare kept, n at most
+    assert sample.index.is_monotonic_increasing
+    val = pd.DataFrame({"text": ["good thing 1", "bad thing 2"], "label": ["pos", "neg"]})
+    result = baseline.train_baseline(train, val, ["neg", "pos", "rare"])
+    assert result["train_rows"] == 100
+    assert result["sample_note"] == "fitted on a stratified sample of 100 of the 401 training rows"
+    from ui.data_tab import baseline_markdown
+
+    assert "(TF-IDF + linear SVM, fitted on a stratified sample of 100 of the 401 training rows, " in baseline_markdown(result)

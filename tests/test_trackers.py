@@ -46,7 +46,7 @@ def test_trainer_gets_the_tracker_and_tensorboard_writes_into_the_run(tmp_path, 
 
 def test_cli_ui_and_api_offer_it(tmp_path):
     from core.__main__ import _add_config_flags
-    from ui import layout, train_tab
+    from ui import layout, train_api, train_tab
 
     parser = argparse.ArgumentParser()
     _add_config_flags(parser)
@@ -57,4 +57,4 @@ def test_cli_ui_and_api_offer_it(tmp_path):
     assert [c[1] for c in box.choices] == ["none", "trackio", "tensorboard", "wandb", "mlflow"] and box.value == "none"
     import inspect
 
-    assert inspect.signature(train_tab.api_train).parameters["report_to"].default == "none"
+    assert inspect.signature(train_api.api_train).parameters["report_to"].default == "none"

@@ -4,138 +4,25 @@ Handlers only turn UI values into core.data / core.baseline calls and their resu
 """
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from core import access
+from core import hub_data
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
 from ui import charts
 from ui.context import AppContext
+from ui.data_check import (  # noqa: F401 - re-exported: the Data step's handlers and tests use them from here
+    DataCheck, _tokenizer, check_data, data_options, histogram_sample, hub_path, read_columns, tokenizer_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DATA = ROOT / "examples" / "support_tickets.csv"
 FILE_TYPES = [".csv", ".tsv", ".txt", ".jsonl", ".json", ".parquet", ".xlsx"]
 PREVIEW_ROWS = 50
-HISTOGRAM_SAMPLE = 5000
-
-
-@dataclass
-class DataCheck:
-    """What the Data step shows, and whether training may start (pure data, easy to test)."""
-
-    ok: bool = False
-    reason: str = "Upload a table or press “Use example data” to begin."
-    file_name: str = ""
-    columns: list[str] = field(default_factory=list)
-    text_column: str | None = None
-    label_column: str | None = None
-    sentences: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    class_counts: dict[str, int] = field(default_factory=dict)
-    lengths: list[int] = field(default_factory=list)
-    marked_max_length: int | None = None
-    suggested_max_length: int | None = None
-    baseline: dict[str, Any] | None = None
-    note: str = ""
-
-    @property
-    def summary(self) -> str:
-        if not self.ok:
-            return self.reason
-        rows = sum(self.class_counts.values())
-        return f"{self.file_name}: {rows:,} rows, {len(self.class_counts)} labels ('{self.text_column}' → '{self.label_column}')."
-
-    def status(self) -> dict[str, Any]:
-        """The small dict other steps read (Train enables Start when ok)."""
-        return {"ok": self.ok, "reason": self.reason, "summary": self.summary,
-                "suggested_max_length": self.suggested_max_length,
-                "lengths": list(self.lengths)}  # server-side (gr.State): the Train step's time estimate reads them
-
-
-@functools.lru_cache(maxsize=4)
-def _tokenizer(model: str) -> Any:
-    from core.models import load_tokenizer
-
-    return load_tokenizer(model)
-
-
-def tokenizer_for(model: str | None) -> tuple[Any, str]:
-    """The chosen model's tokenizer, or the default model's with a note when it cannot be loaded (offline Hub id)."""
-    model = (model or "").strip() or DEFAULT_MODEL
-    try:
-        if access.shared_server() and (access.looks_like_path(model) or Path(model).exists()):
-            # A shared server never reads a typed folder here: Start checks it belongs to one of the visitor's runs.
-            raise UserError(access.SHARED_MODEL_MESSAGE)
-        return _tokenizer(model), ""
-    except UserError:
-        if model == DEFAULT_MODEL:
-            raise
-        return _tokenizer(DEFAULT_MODEL), "Token lengths are measured with the default model's tokenizer (the chosen model is not available)."
-
-
-def histogram_sample(lengths: list[int]) -> list[int]:
-    """At most HISTOGRAM_SAMPLE lengths (a fixed random sample): the chart looks the same and stays light."""
-    if len(lengths) <= HISTOGRAM_SAMPLE:
-        return lengths
-    return pd.Series(lengths).sample(HISTOGRAM_SAMPLE, random_state=0).tolist()
-
-
-def read_columns(path: str) -> tuple[pd.DataFrame, str | None, str | None]:
-    """The table, and the guessed text/label columns (None when they cannot be guessed)."""
-    from core.data import detect_columns, read_table
-
-    from core.prepared import cached, file_key
-
-    df = cached(("table",) + file_key(path), lambda: read_table(path))
-    try:
-        text_col, label_col = detect_columns(df)
-    except UserError:
-        text_col = label_col = None
-    return df, text_col, label_col
-
-
-def check_data(path: str | None, text_column: str | None, label_column: str | None, model: str | None = None,
-               max_length: int | float | None = 0, val_share: float = 0.2, seed: int = 42,
-               with_baseline: bool = False) -> DataCheck:
-    """Read, prepare and report on the data exactly as training will; never raises for user mistakes. The baseline
-    is included only when already fitted, unless `with_baseline` (the app fits it afterwards: on_baseline)."""
-    from core.data import report_sentences
-    from core.models import model_max_length
-    from core.prepared import baseline, baseline_if_ready, data_report, prepared_data, text_lengths
-
-    check = DataCheck()
-    if not path:
-        return check
-    check.file_name = Path(path).name
-    try:
-        df, guessed_text, guessed_label = read_columns(path)
-        check.columns = [str(c) for c in df.columns]
-        check.text_column = text_column or guessed_text
-        check.label_column = label_column or guessed_label
-        data = prepared_data(path, check.text_column, check.label_column, val_share=float(val_share), seed=int(seed))
-        check.text_column, check.label_column = data.text_column, data.label_column
-        tokenizer, check.note = tokenizer_for(model)
-        limit = model_max_length(tokenizer)
-        chosen = int(max_length or 0) or None
-        report = data_report(data, tokenizer, chosen, limit)
-        check.sentences = report_sentences(report)
-        check.warnings = list(report.get("warnings", []))
-        check.sentences = [s for s in check.sentences if s not in check.warnings]
-        check.class_counts = dict(report["class_counts"]["total"])
-        check.suggested_max_length = int(report["suggested_max_length"])
-        check.marked_max_length = int(report["effective_max_length"])  # never beyond what the model reads
-        check.lengths = histogram_sample(text_lengths(data, tokenizer))  # the report's own measurement
-        check.baseline = baseline(data) if with_baseline else baseline_if_ready(data)
-        check.ok, check.reason = True, ""
-    except UserError as exc:
-        check.ok, check.reason = False, exc.message
-    return check
 
 
 BASELINE_PENDING = "*Fitting a classic baseline (TF-IDF + linear SVM) on the same split…*"
@@ -147,7 +34,8 @@ def baseline_markdown(baseline: dict[str, Any] | None) -> str:
     perfect = float(baseline["accuracy"]) >= 1.0
     then = (" It already gets every validation text right: fine-tuning can only tie it here, so the classic model "
             "may be all you need." if perfect else " Fine-tuning has to beat this to be worth its cost.")
-    return (f"**A classic baseline** ({baseline.get('method', 'TF-IDF + linear SVM')}, "
+    sample = f", {baseline['sample_note']}" if baseline.get("sample_note") else ""
+    return (f"**A classic baseline** ({baseline.get('method', 'TF-IDF + linear SVM')}{sample}, "
             f"{baseline.get('seconds', 0):.1f} s) reaches **{100 * baseline['accuracy']:.1f} % accuracy** and "
             f"**{100 * baseline.get('f1_macro', 0):.1f} % macro-F1** on the same validation rows.{then}")
 
@@ -228,44 +116,73 @@ def _wanted_for(wanted: Any, path: str, columns: list[str]) -> tuple[str, str] |
 
 
 def on_file(path: str | None, model: str, max_length: float, val_share: float, seed: float,
-            wanted: dict | None = None) -> tuple:
+            wanted: dict | None = None, extra: Any = None) -> tuple:
     """A new file (upload, example or restored after a reload): preview, the wanted or guessed columns, full check."""
     if not path:
         empty = DataCheck()
         return ("", empty_preview(), _dropdown([], None), _dropdown([], None)) + check_outputs(empty)
     try:
-        df, text_col, label_col = read_columns(path)
+        df, text_col, label_col = read_columns(path, extra)
     except UserError as exc:
         gr.Warning(exc.message)
-        bad = DataCheck(file_name=Path(path).name, reason=exc.message)
+        bad = DataCheck(file_name=hub_data.dataset_name(path) if hub_data.is_dataset(path) else Path(path).name,
+                        reason=exc.message)
         return (path, empty_preview(), _dropdown([], None), _dropdown([], None)) + check_outputs(bad)
     columns = [str(c) for c in df.columns]
     text_col, label_col = _wanted_for(wanted, path, columns) or (text_col, label_col)
-    check = check_data(path, text_col, label_col, model, max_length, val_share, seed)
+    check = check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=extra)
     return (path, preview_update(df, check.text_column or text_col), _dropdown(columns, check.text_column or text_col),
             _dropdown(columns, check.label_column or label_col)) + check_outputs(check)
 
 
 def on_file_event(path: str | None, model: str, max_length: float, val_share: float, seed: float,
-                  wanted: dict | None) -> tuple:
+                  wanted: dict | None, extra: Any = None) -> tuple:
     """on_file, then forget the wanted columns: they were for the file restored after a reload, not the next one."""
-    return on_file(path, model, max_length, val_share, seed, wanted) + ({},)
+    return on_file(path, model, max_length, val_share, seed, wanted, extra) + ({},)
 
 
-def on_columns(path: str, text_col: str, label_col: str, model: str, max_length: float, val_share: float, seed: float) -> tuple:
-    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed))
+def on_hub(name: str | None, extra: Any, model: str, max_length: float, val_share: float, seed: float,
+           config: str | None = "", split: str | None = "") -> tuple:
+    """A Hub dataset typed (Enter), or its config or split chosen: the same preview and check as a file, then the
+    configs and splits the dataset offers. -> on_file's outputs + (config, split, options)."""
+    options = {**data_options(extra), "data_config": config or "", "data_split": split or ""}
+    path = hub_path(name)
+    result = on_file(path or None, model, max_length, val_share, seed, None, options)
+    offered: dict[str, Any] = {}
+    if path:
+        try:
+            offered = read_columns(path, options)[0].attrs.get("dataset", {})  # cached: read once by on_file
+        except UserError:
+            pass  # on_file has already said why
+    configs, splits = offered.get("configs") or [], offered.get("splits") or []
+    return result + (gr.Dropdown(choices=configs, value=offered.get("config") or None, interactive=len(configs) > 1),
+                     gr.Dropdown(choices=splits, value=offered.get("split") or None, interactive=len(splits) > 1),
+                     options)
+
+
+def on_val_file(val_path: str | None, extra: Any, path: str, text_col: str, label_col: str, model: str,
+                max_length: float, val_share: float, seed: float) -> tuple:
+    """A separate validation table (or none again): the check redone with it. -> check outputs + (options,)."""
+    options = {**data_options(extra), "val_data_path": val_path or ""}
+    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed,
+                                    extra=options)) + (options,)
+
+
+def on_columns(path: str, text_col: str, label_col: str, model: str, max_length: float, val_share: float, seed: float,
+               extra: Any = None) -> tuple:
+    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=extra))
 
 
 def on_length_settings(path: str, text_col: str, label_col: str, model: str, max_length: float,
-                       val_share: float, seed: float) -> tuple:
+                       val_share: float, seed: float, extra: Any = None) -> tuple:
     """Model or max length changed: redo the report and histogram (the baseline is cached)."""
     if not path:
         return tuple(gr.skip() for _ in range(8))
-    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed))
+    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=extra))
 
 
 def on_baseline(path: str | None, text_col: str | None, label_col: str | None, model: str, max_length: float,
-                val_share: float, seed: float) -> str:
+                val_share: float, seed: float, extra: Any = None) -> str:
     """The baseline on the split just checked, after the report is on screen: fitting it takes seconds on big files.
     (Start asks for the same cached result, and waits for it if it is still being fitted.)"""
     from core.prepared import baseline, prepared_data
@@ -273,7 +190,9 @@ def on_baseline(path: str | None, text_col: str | None, label_col: str | None, m
     if not path:
         return ""
     try:
-        data = prepared_data(path, text_col, label_col, val_share=float(val_share), seed=int(seed))
+        options = data_options(extra)
+        data = prepared_data(path, text_col, label_col, options["val_data_path"] or None, val_share=float(val_share),
+                             seed=int(seed), data_config=options["data_config"], data_split=options["data_split"])
         return baseline_markdown(baseline(data))
     except UserError:  # the check above has already said what is wrong with the data
         return ""
@@ -297,13 +216,22 @@ def use_example() -> str:
 
 
 def render(ctx: AppContext) -> dict[str, gr.Component]:
-    gr.Markdown("### 1 · Your data\nA table with one column of texts and one column of labels. "
-                "CSV, TSV, JSONL, Parquet or Excel.")
+    gr.Markdown("### 1 · Your data\nA table with one column of texts and one column of labels "
+                "(CSV, TSV, JSONL, Parquet or Excel), or a dataset from the Hugging Face Hub.")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=280):
             file = gr.File(label="Upload a table", file_types=FILE_TYPES, type="filepath", elem_id="tc-data-file")
             example = gr.Button("Use example data (support tickets, 4 labels)", elem_id="tc-use-example",
                                 interactive=EXAMPLE_DATA.exists())
+            with gr.Row():
+                hub = gr.Textbox(label="Or a Hugging Face dataset (press Enter)", placeholder="ag_news or org/name",
+                                 scale=2, elem_id="tc-hub-dataset")
+                hub_config = gr.Dropdown(label="Config", choices=[], interactive=False, allow_custom_value=True,
+                                         scale=1, elem_id="tc-hub-config")
+                hub_split = gr.Dropdown(label="Split to train on", choices=[], interactive=False,
+                                        allow_custom_value=True, scale=1, elem_id="tc-hub-split")
+            val_file = gr.File(label="Validation table (optional; else a stratified share of the data)",
+                               file_types=FILE_TYPES, type="filepath", height=110, elem_id="tc-val-file")
             with gr.Row():
                 text_col = gr.Dropdown(label="Text column", choices=[], interactive=False, elem_id="tc-text-col")
                 label_col = gr.Dropdown(label="Label column", choices=[], interactive=False, elem_id="tc-label-col")
@@ -326,12 +254,15 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     data_path = gr.State("")
     data_status = gr.State(DataCheck().status())
     wanted = gr.State({})
+    data_extra = gr.State(data_options({}))
 
-    ctx.shared.update(data_path=data_path, data_status=data_status, text_column=text_col, label_column=label_col)
+    ctx.shared.update(data_path=data_path, data_status=data_status, text_column=text_col, label_column=label_col,
+                      data_extra=data_extra)
     comps = dict(file=file, example=example, text_column=text_col, label_column=label_col, preview=preview,
                  status=status, sentences=sentences, warnings=warnings, baseline=baseline, counts_plot=counts_plot,
                  length_plot=length_plot, next=next_btn, data_path=data_path, data_status=data_status,
-                 wanted_columns=wanted)
+                 wanted_columns=wanted, hub=hub, hub_config=hub_config, hub_split=hub_split, val_file=val_file,
+                 data_extra=data_extra)
     example.click(use_example, None, file, api_visibility="private")
     if ctx.tabs is not None:
         next_btn.click(lambda: gr.Tabs(selected="train"), None, ctx.tabs, api_visibility="private")
@@ -347,13 +278,24 @@ def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Compone
          val_share: gr.Component, seed: gr.Component) -> None:
     """Events that need the Train step's settings (rendered later): called by ui/layout.py."""
     settings = [model, max_length, val_share, seed]
-    column_inputs = [c["data_path"], c["text_column"], c["label_column"]] + settings
+    column_inputs = [c["data_path"], c["text_column"], c["label_column"]] + settings + [c["data_extra"]]
     fit_baseline = dict(fn=on_baseline, inputs=column_inputs, outputs=[c["baseline"]], api_visibility="private",
                         concurrency_limit=4, show_progress="hidden")
-    c["file"].change(on_file_event, [c["file"]] + settings + [c["wanted_columns"]],
-                     [c["data_path"], c["preview"], c["text_column"], c["label_column"]] + check_targets(c)
-                     + [c["wanted_columns"]],
+    loaded = [c["data_path"], c["preview"], c["text_column"], c["label_column"]] + check_targets(c)
+    c["file"].change(on_file_event, [c["file"]] + settings + [c["wanted_columns"], c["data_extra"]],
+                     loaded + [c["wanted_columns"]],
                      api_visibility="private", concurrency_limit=4, trigger_mode="always_last").then(**fit_baseline)
+    hub_inputs = [c["hub"], c["data_extra"]] + settings
+    hub_outputs = loaded + [c["hub_config"], c["hub_split"], c["data_extra"]]
+    c["hub"].submit(on_hub, hub_inputs, hub_outputs, api_visibility="private", concurrency_limit=4,
+                    trigger_mode="always_last").then(**fit_baseline)
+    c["hub_config"].input(lambda *a: on_hub(*a, split=""), hub_inputs + [c["hub_config"]], hub_outputs,
+                          api_visibility="private", concurrency_limit=4, trigger_mode="always_last").then(**fit_baseline)
+    c["hub_split"].input(on_hub, hub_inputs + [c["hub_config"], c["hub_split"]], hub_outputs, api_visibility="private",
+                         concurrency_limit=4, trigger_mode="always_last").then(**fit_baseline)
+    c["val_file"].change(on_val_file, [c["val_file"], c["data_extra"]] + column_inputs[:-1],
+                         check_targets(c) + [c["data_extra"]], api_visibility="private", concurrency_limit=4,
+                         trigger_mode="always_last").then(**fit_baseline)
     for dd in (c["text_column"], c["label_column"]):
         dd.input(on_columns, column_inputs, check_targets(c), api_visibility="private", concurrency_limit=4,
                  trigger_mode="always_last").then(**fit_baseline)

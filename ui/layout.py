@@ -12,7 +12,7 @@ import gradio as gr
 from core import access
 from core.access import Caller
 from core.runs import list_runs
-from ui import data_tab, runs_tab, session, train_tab
+from ui import data_tab, runs_tab, session, train_api, train_tab
 from ui.context import AppContext, join_run_state
 
 TITLE = "Text Classifier Studio"
@@ -231,10 +231,10 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         ctx.run_dir.change(remember_run, [ctx.caller, ctx.run_dir], [browser], api_visibility="private",
                            concurrency_limit=None)
 
-        gr.api(train_tab.api_train, api_name="train", concurrency_limit=2)
-        gr.api(train_tab.api_status, api_name="status", concurrency_limit=None)
-        gr.api(train_tab.api_stop, api_name="stop", concurrency_limit=None)
-        gr.api(train_tab.api_resume, api_name="resume", concurrency_limit=None)
+        gr.api(train_api.api_train, api_name="train", concurrency_limit=2)
+        gr.api(train_api.api_status, api_name="status", concurrency_limit=None)
+        gr.api(train_api.api_stop, api_name="stop", concurrency_limit=None)
+        gr.api(train_api.api_resume, api_name="resume", concurrency_limit=None)
         gr.api(runs_tab.api_runs, api_name="runs", concurrency_limit=None)
     demo.ctx = ctx  # for tests
     demo.train = train

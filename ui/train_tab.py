@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from gradio.data_classes import FileData
 
 from core import access
 from core.access import Caller
@@ -18,6 +17,7 @@ from core.config import DEFAULT_MODEL, REPORT_TO, TrainConfig
 from core.errors import UserError
 from ui import charts, live_charts, live_view, session
 from ui.context import AppContext, split_run_state
+from ui.data_check import data_options
 
 POLL_SECONDS = 1.0
 _HELP = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(TrainConfig)}
@@ -46,11 +46,15 @@ def config_from_ui(data_path: str | None, text_column: str | None, label_column:
                    epochs: Any, learning_rate: Any = 0, batch_size: Any = 0, max_length: Any = 0,
                    val_share: Any = 0.2, early_stopping_patience: Any = 0, class_weights: Any = _DEFAULTS.class_weights,
                    seed: Any = 42, run_name: str = "", warm_start_head: Any = _DEFAULTS.warm_start_head,
-                   report_to: str | None = "none") -> TrainConfig:
+                   report_to: str | None = "none", val_data_path: str | None = None, data_config: str | None = "",
+                   data_split: str | None = "") -> TrainConfig:
     """UI values (strings, floats from sliders, None from empty boxes) -> TrainConfig. Validation is separate."""
     d = _DEFAULTS
     return TrainConfig(
         data_path=str(data_path or ""),
+        val_data_path=str(val_data_path) if val_data_path else None,
+        data_config=(data_config or "").strip(),
+        data_split=(data_split or "").strip(),
         text_column=(text_column or "").strip() or None,
         label_column=(label_column or "").strip() or None,
         model=(model or "").strip() or DEFAULT_MODEL,
@@ -95,7 +99,7 @@ def _view(run_dir: str | None) -> tuple[Any, int | None]:
 def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, model: str, epochs: float,
              lr: float, batch: float, max_len: float, val_share: float, patience: float, class_weights: bool,
              warm_start_head: bool, seed: float, caller: Caller | None, run_dir: str | None,
-             report_to: str = "none") -> tuple[Any, Any]:
+             report_to: str = "none", extra: dict | None = None) -> tuple[Any, Any]:
     """-> (run_dir, start-status html). The shown run switches to the new one; settings stay as they are."""
     status = data_status or {}
     if not status.get("ok"):
@@ -109,8 +113,11 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, m
         gr.Warning(message)
         return gr.skip(), f'<div class="tc-blocked">{_esc(message)}</div>'
     try:
+        options = data_options(extra)
         config = config_from_ui(data_path, text_col, label_col, model, epochs, lr, batch, max_len, val_share,
-                                patience, class_weights, seed, warm_start_head=warm_start_head, report_to=report_to)
+                                patience, class_weights, seed, warm_start_head=warm_start_head, report_to=report_to,
+                                val_data_path=options["val_data_path"] or None, data_config=options["data_config"],
+                                data_split=options["data_split"])
         new_dir = start_training(config, caller, session.runs_root())
     except UserError as exc:
         gr.Warning(exc.message)
@@ -268,7 +275,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     log_box.expand(None, None, None, js=live_view.SCROLL_LOG_TO_END)
     inputs = [data_status, ctx.shared.get("data_path"), ctx.shared.get("text_column"), ctx.shared.get("label_column"),
               model, epochs, lr, batch, max_len, val_share, patience, class_weights, warm_start_head, seed, ctx.caller,
-              ctx.run_dir, report_to]
+              ctx.run_dir, report_to, ctx.shared.get("data_extra")]
     if all(i is not None for i in inputs):
         start.click(on_start, inputs, [ctx.run_dir, start_note], api_visibility="private", concurrency_limit=2,
                     show_progress="minimal", show_progress_on=[banner])
@@ -288,111 +295,3 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                 loss_plot=loss_plot, metric_plot=score_plot, lr_plot=lr_plot, grad_plot=grad_plot,
                 epoch_table=epoch_table, log=log, timer=timer, live_view=lv, on_show=on_show)
 
-
-# ----- API endpoints (registered by ui/layout.py with gr.api) ----------------------------------------------------
-
-def _api_error(exc: UserError) -> gr.Error:
-    return gr.Error(exc.message, print_exception=False)
-
-
-def run_status(run_dir: Path) -> dict[str, Any]:
-    """A run as plain JSON: state, progress, scores, the epoch table and the curves."""
-    from core.runs import queue_position, view
-
-    v = view(run_dir)
-    return {
-        "run_id": run_dir.name, "name": _run_name(str(run_dir)), "state": v.state, "message": v.message,
-        "stage": v.stage if v.state == "running" else "", "step": v.step, "total_steps": v.total_steps, "epoch": v.epoch,
-        "elapsed_seconds": round(v.elapsed_seconds, 1), "eta_seconds": v.eta_seconds,
-        "samples_per_second": v.samples_per_second, "best_f1": v.best_f1, "best_accuracy": v.best_accuracy,
-        "queue_position": queue_position(run_dir) if v.state == "queued" else None,
-        "epochs": [dataclasses.asdict(r) for r in v.epochs], "evals": v.evals,
-        "train_loss": [[s, l] for s, l in v.train_loss],
-    }
-
-
-def api_train(data_file: FileData, text_column: str = "", label_column: str = "", model: str = DEFAULT_MODEL,
-              epochs: float = 3.0, learning_rate: float = 0.0, batch_size: int = 0, max_length: int = 0,
-              val_share: float = 0.2, early_stopping_patience: int = 0, class_weights: bool = _DEFAULTS.class_weights, seed: int = 42,
-              run_name: str = "", key: str = "",
-              warm_start_head: bool = _DEFAULTS.warm_start_head, report_to: str = "none",
-              request: gr.Request = None) -> dict[str, Any]:
-    """Start training a text classifier on a table (CSV, TSV, JSONL, Parquet or XLSX).
-
-    Returns the new run's id, its state ("queued" or "running") and `key`: pass the key to /status, /stop, /resume,
-    /predict and /runs (and to your next /train, to keep your runs together). On a shared server it is what makes the
-    run yours; keep it private.
-
-    Args:
-        data_file: the table of texts and labels
-        text_column: column with the texts; guessed when empty
-        label_column: column with the labels; guessed when empty
-        model: base model: the offline default, a Hub id or a local folder
-        epochs: passes over the training data
-        learning_rate: peak learning rate; 0 picks one from the model size
-        batch_size: texts per training step; 0 picks one (32 on a CPU, larger on a GPU for large data)
-        max_length: longest text in tokens; 0 picks one from the data
-        val_share: share of rows held out for validation
-        early_stopping_patience: evaluations without improvement before stopping; 0 turns it off
-        class_weights: weight the loss by inverse class frequency
-        seed: random seed
-        run_name: a name for the run; made from the file name when empty
-        key: the key an earlier /train returned, so this run joins your other runs; empty for a new key
-        warm_start_head: start the classification head from a logistic regression on the base model's features
-        report_to: also log to an experiment tracker: none (default), trackio, tensorboard, wandb or mlflow
-    """
-    try:
-        config = config_from_ui(session.uploaded_file(data_file), text_column, label_column, model, epochs, learning_rate,
-                                batch_size, max_length, val_share, early_stopping_patience, class_weights, seed,
-                                run_name, warm_start_head, report_to)
-        root = session.runs_root()
-        caller = session.api_caller(key or "", root, request, mint=True)
-        run_dir = start_training(config, caller, root)
-    except UserError as exc:
-        raise _api_error(exc)
-    return {**run_status(Path(run_dir)), "key": caller.key}
-
-
-def _run_action(run_id: str, key: str, request: gr.Request | None, action: Any = None) -> dict[str, Any]:
-    """Find the caller's run, apply the action (if any) and return its status; a UserError becomes an API error."""
-    try:
-        root = session.runs_root()
-        caller = session.api_caller(key or "", root, request)
-        run_dir = session.run_dir_for(run_id, caller, root)
-        if action is not None:
-            action(run_dir, caller, root)
-        return run_status(run_dir)
-    except UserError as exc:
-        raise _api_error(exc)
-
-
-def api_status(run_id: str, key: str = "", request: gr.Request = None) -> dict[str, Any]:
-    """The state, progress, epoch table and curves of a run.
-
-    Args:
-        run_id: the id returned by /train
-        key: the key returned by /train (needed on a shared server)
-    """
-    return _run_action(run_id, key, request)
-
-
-def api_stop(run_id: str, key: str = "", request: gr.Request = None) -> dict[str, Any]:
-    """Stop a run within seconds; it keeps a checkpoint so /resume can continue it.
-
-    Args:
-        run_id: the id returned by /train
-        key: the key returned by /train (needed on a shared server)
-    """
-    from core.runs import cancel
-
-    return _run_action(run_id, key, request, lambda run_dir, caller, root: cancel(run_dir))
-
-
-def api_resume(run_id: str, key: str = "", request: gr.Request = None) -> dict[str, Any]:
-    """Continue a stopped, interrupted or failed run from its last checkpoint.
-
-    Args:
-        run_id: the id returned by /train
-        key: the key returned by /train (needed on a shared server)
-    """
-    return _run_action(run_id, key, request, resume_within_limits)

@@ -1,0 +1,119 @@
+"""The Data step's other sources: a Hub dataset typed in the box (configs and splits offered), a separate validation
+table, and /train's hub_dataset parameter (files still only from uploads; no server folder on a shared server)."""
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import pytest
+
+from tests.hub_repo import make_hub_repo
+from ui import data_tab, train_api
+
+SHARED_DATASET = ("On this shared server a dataset must be a Hugging Face Hub id (like hf://ag_news); upload a file to "
+                  "use your own data.")
+
+
+@pytest.fixture(scope="module")
+def hub_repo(tmp_path_factory) -> Path:
+    return make_hub_repo(tmp_path_factory.mktemp("hub-dataset"))
+
+
+@pytest.fixture()
+def own_machine(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
+    for name in ("SPACE_ID", "TEXTCLF_PRIVATE_RUNS"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def _check_text(outputs) -> tuple[str, str]:
+    """(status html, report markdown) from a handler's check outputs."""
+    return outputs[4], outputs[5]
+
+
+def test_a_dataset_in_the_box_is_checked_like_a_file_and_offers_its_configs_and_splits(hub_repo, own_machine):
+    out = data_tab.on_hub(str(hub_repo), {}, "", 0, 0.2, 42)
+    path, preview, text_dd, label_dd = out[:4]
+    assert path == f"hf://{hub_repo}"
+    assert (text_dd.value, label_dd.value) == ("text", "label")
+    status, report = _check_text(out)
+    assert "Ready to train." in status
+    assert "60 rows for training and 4 for validation (the dataset's validation split)." in report
+    config_dd, split_dd, options = out[-3:]
+    assert ([c[0] for c in config_dd.choices], config_dd.value) == (["sentiment", "topics"], "sentiment")
+    assert split_dd.value == "train" and [c[0] for c in split_dd.choices] == ["train", "validation", "test"]
+    assert options == {"val_data_path": "", "data_config": "", "data_split": ""}
+
+    out = data_tab.on_hub(str(hub_repo), {}, "", 0, 0.2, 42, "topics")
+    assert "Ready to train." in out[4] and "2 labels: politics 10, sport 10." in out[5]
+    assert out[-1]["data_config"] == "topics"
+    out = data_tab.on_hub(str(hub_repo), {}, "", 0, 0.2, 42, "topics", "test")
+    assert f"Training is blocked: The dataset &#x27;{hub_repo}&#x27; has no split &#x27;test&#x27;. Splits: train." in out[4]
+
+
+def test_an_unreachable_dataset_blocks_training_with_its_sentence(own_machine):
+    out = data_tab.on_hub("ag_news", {}, "", 0, 0.2, 42)
+    assert out[0] == "hf://ag_news"
+    assert ("Training is blocked: The dataset &#x27;ag_news&#x27; is not downloaded and the app is offline: upload a "
+            "file instead, or connect to the internet.") in out[4]
+    assert out[-1]["data_config"] == ""
+
+
+def test_a_validation_table_replaces_the_split(tmp_path, example_data, own_machine):
+    val = tmp_path / "val.csv"
+    pd.DataFrame({"text": ["my card was charged twice", "the app crashes on start"],
+                  "label": ["billing", "technical"]}).to_csv(val, index=False)
+    out = data_tab.on_val_file(str(val), {}, str(example_data), "text", "label", "", 0, 0.2, 42)
+    assert out[-1]["val_data_path"] == str(val)
+    assert "320 rows for training and 2 for validation (from the validation file)." in out[1]
+    assert "Label &#x27;account&#x27; has no validation examples" in out[2]  # the warnings box
+    # Removing it again goes back to the stratified split.
+    out = data_tab.on_val_file(None, out[-1], str(example_data), "text", "label", "", 0, 0.2, 42)
+    assert out[-1]["val_data_path"] == "" and "(a stratified split of the file)" in out[1]
+
+
+def test_start_passes_the_validation_table_and_the_dataset_choices(monkeypatch, example_data, own_machine):
+    from ui import train_tab
+
+    seen = {}
+    monkeypatch.setattr(train_tab, "start_training", lambda config, caller, root: seen.setdefault("c", config) and "x")
+    extra = {"val_data_path": "/tmp/val.csv", "data_config": "topics", "data_split": "train"}
+    train_tab.on_start({"ok": True}, "hf://someone/data", "", "", "", 1, 0, 0, 0, 0.2, 0, True, True, 42, None, None,
+                       extra)
+    config = seen["c"]
+    assert (config.data_path, config.val_data_path, config.data_config, config.data_split) == (
+        "hf://someone/data", "/tmp/val.csv", "topics", "train")
+
+
+def test_api_train_takes_a_hub_dataset_instead_of_a_file(monkeypatch, own_machine):
+    seen = {}
+
+    def fake_start(config, caller, root):
+        seen["config"] = config
+        raise train_api.UserError("stop here")
+
+    monkeypatch.setattr(train_api, "start_training", fake_start)
+    with pytest.raises(gr.Error):
+        train_api.api_train(hub_dataset="ag_news", dataset_config="default", dataset_split="train")
+    assert (seen["config"].data_path, seen["config"].data_config, seen["config"].data_split) == (
+        "hf://ag_news", "default", "train")
+    with pytest.raises(gr.Error) as err:
+        train_api.api_train({"path": "/etc/passwd"}, hub_dataset="ag_news")
+    assert err.value.message == "Give either a data file or a Hub dataset, not both."
+    with pytest.raises(gr.Error) as err:  # no file and no dataset
+        train_api.api_train()
+    assert err.value.message == "Choose a data file to train on."
+
+
+@pytest.mark.parametrize("given", ["REPO", "/etc", "../runs", "hf://data"])
+def test_api_train_on_a_shared_server_reads_no_folder_as_a_dataset(given, hub_repo, tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    with pytest.raises(gr.Error) as err:
+        train_api.api_train(hub_dataset=str(hub_repo) if given == "REPO" else given)
+    assert err.value.message == SHARED_DATASET
+    # The Data step says the same, and blocks Start.
+    out = data_tab.on_hub(str(hub_repo) if given == "REPO" else given, {}, "", 0, 0.2, 42)
+    assert "Training is blocked: On this shared server a dataset must be a Hugging Face Hub id" in out[4]

@@ -1,0 +1,157 @@
+"""The Data step's check, without any component: read a table or a dataset, prepare and report on it exactly as
+training will (the same cached core functions Start uses). Pure data in, a DataCheck out: easy to test."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core import access, hub_data
+from core.config import DEFAULT_MODEL
+from core.errors import UserError
+
+HISTOGRAM_SAMPLE = 5000
+
+
+def data_options(extra: Any) -> dict[str, str]:
+    """The Data step's choices beside the main data: a validation table, a dataset's config and split."""
+    extra = extra if isinstance(extra, dict) else {}
+    return {name: str(extra.get(name) or "") for name in ("val_data_path", "data_config", "data_split")}
+
+
+def hub_path(name: str | None) -> str:
+    """What the dataset box holds as a data path: `hf://<id>` ('' for an empty box)."""
+    name = (name or "").strip()
+    return "" if not name else name if name.startswith(hub_data.PREFIX) else hub_data.PREFIX + name
+
+
+@dataclass
+class DataCheck:
+    """What the Data step shows, and whether training may start (pure data, easy to test)."""
+
+    ok: bool = False
+    reason: str = "Upload a table or press “Use example data” to begin."
+    file_name: str = ""
+    columns: list[str] = field(default_factory=list)
+    text_column: str | None = None
+    label_column: str | None = None
+    sentences: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    class_counts: dict[str, int] = field(default_factory=dict)
+    lengths: list[int] = field(default_factory=list)
+    marked_max_length: int | None = None
+    suggested_max_length: int | None = None
+    baseline: dict[str, Any] | None = None
+    note: str = ""
+
+    @property
+    def summary(self) -> str:
+        if not self.ok:
+            return self.reason
+        rows = sum(self.class_counts.values())
+        return f"{self.file_name}: {rows:,} rows, {len(self.class_counts)} labels ('{self.text_column}' → '{self.label_column}')."
+
+    def status(self) -> dict[str, Any]:
+        """The small dict other steps read (Train enables Start when ok)."""
+        return {"ok": self.ok, "reason": self.reason, "summary": self.summary,
+                "suggested_max_length": self.suggested_max_length,
+                "lengths": list(self.lengths)}  # server-side (gr.State): the Train step's time estimate reads them
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer(model: str) -> Any:
+    from core.models import load_tokenizer
+
+    return load_tokenizer(model)
+
+
+def tokenizer_for(model: str | None) -> tuple[Any, str]:
+    """The chosen model's tokenizer, or the default model's with a note when it cannot be loaded (offline Hub id)."""
+    model = (model or "").strip() or DEFAULT_MODEL
+    try:
+        if access.shared_server() and (access.looks_like_path(model) or Path(model).exists()):
+            # A shared server never reads a typed folder here: Start checks it belongs to one of the visitor's runs.
+            raise UserError(access.SHARED_MODEL_MESSAGE)
+        return _tokenizer(model), ""
+    except UserError:
+        if model == DEFAULT_MODEL:
+            raise
+        return _tokenizer(DEFAULT_MODEL), "Token lengths are measured with the default model's tokenizer (the chosen model is not available)."
+
+
+def histogram_sample(lengths: list[int]) -> list[int]:
+    """At most HISTOGRAM_SAMPLE lengths (a fixed random sample): the chart looks the same and stays light."""
+    if len(lengths) <= HISTOGRAM_SAMPLE:
+        return lengths
+    return pd.Series(lengths).sample(HISTOGRAM_SAMPLE, random_state=0).tolist()
+
+
+def read_columns(path: str, extra: Any = None) -> tuple[pd.DataFrame, str | None, str | None]:
+    """The table (a dataset's training split), and the guessed text/label columns (None when they cannot be
+    guessed). A dataset's own choices (configs, splits, the config used) ride along in df.attrs["dataset"]."""
+    from core.data import detect_columns, read_table
+    from core.loading import detection_sample
+    from core.prepared import cached, dataset_tables, file_key
+
+    if hub_data.is_dataset(path):
+        options = data_options(extra)
+        tables = dataset_tables(path, options["data_config"], options["data_split"])
+        df = tables.train.head(1000).copy()  # enough to guess columns and preview; prepared_data reads it whole
+        df.attrs["dataset"] = {"configs": tables.configs, "splits": tables.splits, "config": tables.config or "",
+                               "split": tables.train_split, "label_column": tables.label_column}
+    else:
+        df = cached(("table",) + file_key(path), lambda: read_table(path))
+    try:
+        text_col, label_col = detect_columns(detection_sample(df))  # as training guesses them
+    except UserError:
+        text_col = label_col = None
+    hint = df.attrs.get("dataset", {}).get("label_column")
+    if hint and hint != text_col:
+        label_col = hint  # a ClassLabel feature names the labels
+    return df, text_col, label_col
+
+
+def check_data(path: str | None, text_column: str | None, label_column: str | None, model: str | None = None,
+               max_length: int | float | None = 0, val_share: float = 0.2, seed: int = 42,
+               with_baseline: bool = False, extra: Any = None) -> DataCheck:
+    """Read, prepare and report on the data exactly as training will; never raises for user mistakes. The baseline
+    is included only when already fitted, unless `with_baseline` (the app fits it afterwards: on_baseline)."""
+    from core.data import report_sentences
+    from core.models import model_max_length
+    from core.prepared import baseline, baseline_if_ready, data_report, prepared_data, text_lengths
+
+    check = DataCheck()
+    if not path:
+        return check
+    options = data_options(extra)
+    check.file_name = hub_data.dataset_name(path) if hub_data.is_dataset(path) else Path(path).name
+    try:
+        df, guessed_text, guessed_label = read_columns(path, options)
+        check.columns = [str(c) for c in df.columns]
+        check.text_column = text_column or guessed_text
+        check.label_column = label_column or guessed_label
+        data = prepared_data(path, check.text_column, check.label_column, options["val_data_path"] or None,
+                             val_share=float(val_share), seed=int(seed), data_config=options["data_config"],
+                             data_split=options["data_split"])
+        check.text_column, check.label_column = data.text_column, data.label_column
+        tokenizer, check.note = tokenizer_for(model)
+        limit = model_max_length(tokenizer)
+        chosen = int(max_length or 0) or None
+        report = data_report(data, tokenizer, chosen, limit)
+        check.sentences = report_sentences(report)
+        check.warnings = list(report.get("warnings", []))
+        check.sentences = [s for s in check.sentences if s not in check.warnings]
+        check.class_counts = dict(report["class_counts"]["total"])
+        check.suggested_max_length = int(report["suggested_max_length"])
+        check.marked_max_length = int(report["effective_max_length"])  # never beyond what the model reads
+        check.lengths = histogram_sample(text_lengths(data, tokenizer))  # the report's own measurement
+        check.baseline = baseline(data) if with_baseline else baseline_if_ready(data)
+        check.ok, check.reason = True, ""
+    except UserError as exc:
+        check.ok, check.reason = False, exc.message
+    return check
+
+
