@@ -79,7 +79,7 @@ def test_start_passes_the_validation_table_and_the_dataset_choices(monkeypatch, 
     monkeypatch.setattr(train_tab, "start_training", lambda config, caller, root: seen.setdefault("c", config) and "x")
     extra = {"val_data_path": "/tmp/val.csv", "data_config": "topics", "data_split": "train"}
     train_tab.on_start({"ok": True}, "hf://someone/data", "", "", "", 1, 0, 0, 0, 0.2, 0, True, True, 42, None, None,
-                       extra)
+                       extra=extra)
     config = seen["c"]
     assert (config.data_path, config.val_data_path, config.data_config, config.data_split) == (
         "hf://someone/data", "/tmp/val.csv", "topics", "train")
