@@ -9,8 +9,9 @@ import os
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import pytest
 
@@ -210,16 +211,20 @@ def test_the_async_path_waits_without_a_thread_and_gives_the_same_figures(sharp_
         predict._CACHE.clear()
     assert predict.loaded_predictor(sharp_run) is None  # not loaded yet: the async path loads it in a thread
 
+    def run(coroutine_fn: Any) -> Any:  # its own thread: a browser test's session may hold this thread's loop
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coroutine_fn()).result()
+
     async def many() -> list[dict[str, float]]:
         return await asyncio.gather(*(predict.predict_one_async(sharp_run, t) for t in TEXTS))
 
-    got = asyncio.run(many())
+    got = run(many)
     predictor = predict.loaded_predictor(sharp_run)
     assert predictor is not None
     for text, probs in zip(TEXTS, got):
         assert probs == pytest.approx(predictor.predict([text])[0], abs=1e-5)
     monkeypatch.setenv("TEXTCLF_PREDICT_BATCH", "0")
-    assert asyncio.run(predict.predict_one_async(sharp_run, "refund")) == predictor.predict(["refund"])[0]
+    assert run(lambda: predict.predict_one_async(sharp_run, "refund")) == predictor.predict(["refund"])[0]
     (sharp_run / "model" / "config.json").unlink()
     with pytest.raises(UserError):
         predict.loaded_predictor(sharp_run)
