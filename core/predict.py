@@ -62,9 +62,10 @@ class Predictor:
         with self._lock, self._torch.inference_mode(), autocast:
             # One sentence is fastest on one thread (measured: 2 threads on a busy 2-core box were 3-7x slower,
             # OpenMP threads wait on each other); big batches use every core, or half while a run trains. The API's
-            # coalesced batches (exact) stay on one: the server's own HTTP and queue work needs the other core
-            # (batches of 48 on a busy 2-core box: 72 texts/s on one thread, 30 on two).
-            self._torch.set_num_threads(_batch_threads(self.model_dir.parent.parent) if batch and not exact else 1)
+            # coalesced batches (exact) of 160+ tokens do the same: 50 clients on an idle 2-core box, 94 -> 103
+            # predictions/s; with both threads while a run trained it fell to 27/s, hence half the cores then.
+            many = batch or (exact and tokens >= 160)
+            self._torch.set_num_threads(_batch_threads(self.model_dir.parent.parent) if many else 1)
             return self.model(**encoded).logits.float()
 
     def predict_proba(self, texts: Sequence[str], exact: bool = False) -> list[list[float]]:
