@@ -170,16 +170,14 @@ def upload_limit() -> str | None:
     return None
 
 
-def check_can_start(caller: Caller, root: Path, run_name: str = "", limits: Limits | None = None) -> None:
-    """Refuse a new run past the limits, with one sentence. Only on a shared server."""
+def check_limits(caller: Caller, active: list[str], run_name: str = "", limits: Limits | None = None) -> None:
+    """Refuse a new run past the limits, with one sentence; `active` holds the owner of each run queued or training
+    (core.runs.check_can_start counts them). Only on a shared server."""
     if not shared_server():
         return
     limits = limits or Limits.from_env()
     if len(run_name or "") > limits.name_length:
         raise UserError(f"The run name is too long: use at most {limits.name_length} characters.")
-    from core.runs import active_runs
-
-    active = active_runs(root)
     mine = sum(1 for owner in active if caller.owns(owner))
     if mine >= limits.runs_per_owner:
         raise UserError(f"You already have {mine} run{'s' if mine != 1 else ''} queued or training: wait for one to "

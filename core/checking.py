@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.config import TrainConfig
-from core.data import PreparedData
+from core.loading import PreparedData
 
 
 @dataclass

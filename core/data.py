@@ -17,8 +17,8 @@ from core.errors import DataError
 from core.tables import read_table
 
 __all__ = [
-    "DataError", "PreparedData", "read_table", "detect_columns", "guess_text_column", "order_labels", "load_training_data",
-    "build_report", "suggest_max_length", "report_sentences",
+    "DataError", "read_table", "detect_columns", "guess_text_column", "order_labels", "build_report",
+    "suggest_max_length", "report_sentences",
 ]
 
 # Preferred label column names, best first (compared case-insensitively).
@@ -255,5 +255,4 @@ def _rows_read(df: pd.DataFrame, dropped: dict[str, int]) -> int:
 
 
 # Re-exported so every caller imports the data layer from one place.
-from core.loading import PreparedData, load_training_data  # noqa: E402
 from core.data_report import build_report, report_sentences, suggest_max_length  # noqa: E402

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 if TYPE_CHECKING:  # core.data imports this module at its end, so only type-check the reverse import
-    from core.data import PreparedData
+    from core.loading import PreparedData
 
 IMBALANCE_WARN_RATIO = 5.0
 FEW_EXAMPLES = 10  # a label with fewer examples than this (but more than one) is learnt only roughly

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from core import hub_data
+from core.memo import dataset_tables
 from core.data import (
     SINGLE_EXAMPLE_LISTED, DataError, _check_column, _check_label_column, _clean, _detect_label, _detect_text,
     _looks_numeric, _not_texts, _rows_read, detect_columns, label_warnings, order_labels, read_table,
@@ -74,7 +75,6 @@ def _read(data_path: str | Path, data_config: str | None, data_split: str | None
           ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, str | None, list[str]]:
     """(training table, the dataset's validation and test tables or None, a ClassLabel column, warnings)."""
     if hub_data.is_dataset(data_path):
-        from core.prepared import dataset_tables  # imported here: core.prepared imports this module's package
 
         tables = dataset_tables(str(data_path), data_config, data_split)
         return tables.train, tables.validation, tables.test, tables.label_column, list(tables.warnings)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import rundir, warm_child
+from core import access, rundir, warm_child
 from core.config import TrainConfig
 from core.errors import UserError, is_disk_full
 from core.events import TERMINAL_TYPES, RunView, fold, read_events
@@ -274,6 +274,12 @@ def active_runs(root: Path | None = None) -> list[str]:
         if status(run_dir)["state"] in ("queued", "running"):
             owners.append(str((rundir.read_json(run_dir / rundir.RUN_INFO, {}) or {}).get("owner") or ""))
     return owners
+
+
+def check_can_start(caller: access.Caller, root: Path, run_name: str = "") -> None:
+    """The shared server's limits on runs per visitor and in total, for a run about to start (or resume)."""
+    if access.shared_server():
+        access.check_limits(caller, active_runs(root), run_name)
 
 
 def list_runs(root: Path | None = None, owner: str | Collection[str] | None = None) -> list[RunSummary]:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.data import DataError, detect_columns, load_training_data, order_labels, read_table
+from core.data import DataError, detect_columns, order_labels, read_table
+from core.loading import load_training_data
 
 ROWS = [("I love this product, it works", "pos"), ("Terrible; broke after a day", "neg"),
         ("Great value for the money", "pos"), ("Would not buy again", "neg")]

@@ -6,7 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from core.data import PreparedData, build_report, load_training_data, order_labels, report_sentences, suggest_max_length
+from core.data import build_report, order_labels, report_sentences, suggest_max_length
+from core.loading import PreparedData, load_training_data
 from tests.test_data import write
 
 
@@ -234,7 +235,8 @@ def test_big_data_measures_lengths_on_a_sample_and_says_so(monkeypatch):
     import pandas as pd
 
     from core import data_report
-    from core.data import PreparedData, build_report, report_sentences
+    from core.data import build_report, report_sentences
+    from core.loading import PreparedData
 
     monkeypatch.setattr(data_report, "LENGTH_SAMPLE", 50)
     texts = [f"text number {i} " + "word " * (i % 7) for i in range(200)]

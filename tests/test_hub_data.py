@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from core import hub_data
-from core.data import DataError, load_training_data
+from core.data import DataError
+from core.loading import load_training_data
 from tests.hub_repo import NEGATIVE, POSITIVE, make_hub_repo
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import prepared, runs
+from core import memo, runs
 from core.config import TrainConfig
 from ui import data_tab
 
@@ -29,10 +29,11 @@ def test_start_after_the_data_step_reuses_report_and_baseline(tmp_path: Path, ex
     import core.baseline
     import core.data
     import core.data_report
+    import core.loading
 
     data_file = tmp_path / "tickets.csv"
     data_file.write_bytes(example_data.read_bytes())
-    reads = _count_calls(monkeypatch, core.data, "load_training_data")
+    reads = _count_calls(monkeypatch, core.loading, "load_training_data")
     reports = _count_calls(monkeypatch, core.data, "build_report")
     baselines = _count_calls(monkeypatch, core.baseline, "train_baseline")
     tokenisations = _count_calls(monkeypatch, core.data_report, "text_lengths")
@@ -61,8 +62,8 @@ def test_start_after_the_data_step_reuses_report_and_baseline(tmp_path: Path, ex
 
 def test_cache_keeps_a_bounded_number_of_entries_and_does_not_cache_errors() -> None:
     for i in range(100):
-        prepared.cached(("test-entry", i), lambda i=i: i)
-    assert len(prepared._cache) <= prepared._ENTRIES
+        memo.cached(("test-entry", i), lambda i=i: i)
+    assert len(memo._cache) <= memo._ENTRIES
     attempts = []
 
     def failing():
@@ -71,7 +72,7 @@ def test_cache_keeps_a_bounded_number_of_entries_and_does_not_cache_errors() -> 
 
     for _ in range(2):
         try:
-            prepared.cached(("test-failing",), failing)
+            memo.cached(("test-failing",), failing)
         except ValueError:
             pass
     assert len(attempts) == 2
@@ -88,10 +89,10 @@ def test_a_second_caller_waits_for_the_running_computation_instead_of_repeating_
         release.wait(10)
         return "fitted"
 
-    first = threading.Thread(target=lambda: results.append(prepared.cached(("test-slow",), slow)))
+    first = threading.Thread(target=lambda: results.append(memo.cached(("test-slow",), slow)))
     first.start()
     assert started.wait(10)
-    second = threading.Thread(target=lambda: results.append(prepared.cached(("test-slow",), slow)))
+    second = threading.Thread(target=lambda: results.append(memo.cached(("test-slow",), slow)))
     second.start()
     time.sleep(0.2)
     assert second.is_alive()  # waiting, not computing
@@ -113,14 +114,14 @@ def test_after_a_failed_computation_a_waiting_caller_tries_itself() -> None:
 
     def run_failing():
         try:
-            prepared.cached(("test-retry",), failing)
+            memo.cached(("test-retry",), failing)
         except ValueError:
             results.append("failed")
 
     first = threading.Thread(target=run_failing)
     first.start()
     assert started.wait(10)
-    second = threading.Thread(target=lambda: results.append(prepared.cached(("test-retry",), lambda: "second")))
+    second = threading.Thread(target=lambda: results.append(memo.cached(("test-retry",), lambda: "second")))
     second.start()
     time.sleep(0.2)
     release.set()

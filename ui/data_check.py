@@ -94,7 +94,7 @@ def read_columns(path: str, extra: Any = None) -> tuple[pd.DataFrame, str | None
     guessed). A dataset's own choices (configs, splits, the config used) ride along in df.attrs["dataset"]."""
     from core.data import detect_columns, read_table
     from core.loading import detection_sample
-    from core.prepared import cached, dataset_tables, file_key
+    from core.memo import cached, dataset_tables, file_key
 
     if hub_data.is_dataset(path):
         options = data_options(extra)

@@ -75,14 +75,14 @@ def config_from_ui(data_path: str | None, text_column: str | None, label_column:
 def start_training(config: TrainConfig, caller: Caller | None, root: Path) -> str:
     """Validate, check what a shared server allows, prepare and start (queued when the device is busy); UserError
     carries the reason."""
-    from core.runs import launch
+    from core.runs import check_can_start, launch
 
     problems = config.validate()
     if problems:
         raise UserError(" ".join(problems))
     caller = caller or Caller()
     access.check_model(config.model, caller, root)
-    access.check_can_start(caller, root, config.run_name)
+    check_can_start(caller, root, config.run_name)
     return str(launch(config, root=root, owner=caller.owner))
 
 
@@ -127,10 +127,10 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, m
 
 def resume_within_limits(run_dir: Path, caller: Caller, root: Path) -> None:
     """Resume starts a training process too: the same per-visitor and server limits as Start apply."""
-    from core.runs import resume, status
+    from core.runs import check_can_start, resume, status
 
     if status(run_dir)["state"] in ("cancelled", "interrupted", "failed"):
-        access.check_can_start(caller, root)
+        check_can_start(caller, root)
     resume(run_dir)
 
 
