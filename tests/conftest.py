@@ -43,3 +43,21 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, default_model_path:
 @pytest.fixture(scope="session")
 def example_data() -> Path:
     return EXAMPLE_DATA
+
+
+@pytest.fixture()
+def space(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A shared server (SPACE_ID set) whose runs folder is tmp_path."""
+    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
+    monkeypatch.delenv("TEXTCLF_SERVER_SECRET", raising=False)
+    return tmp_path
+
+
+@pytest.fixture()
+def own_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Your own machine (no SPACE_ID, no TEXTCLF_PRIVATE_RUNS) whose runs folder is tmp_path."""
+    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
+    for name in ("SPACE_ID", "TEXTCLF_PRIVATE_RUNS"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path

@@ -25,23 +25,6 @@ def fake_run(root: Path, run_id: str, owner: str, state: str = "finished") -> Pa
     return fake_runs.fake_run(root, run_id, owner, EVENTS, state)
 
 
-@pytest.fixture()
-def space(tmp_path, monkeypatch) -> Path:
-    """A shared server (SPACE_ID set) whose runs folder is tmp_path."""
-    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
-    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
-    monkeypatch.delenv("TEXTCLF_SERVER_SECRET", raising=False)
-    return tmp_path
-
-
-@pytest.fixture()
-def own_machine(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
-    for name in ("SPACE_ID", "TEXTCLF_PRIVATE_RUNS"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
 def browser(root: Path) -> Caller:
     return session.browser_caller(access.new_key(root, "b"), root)
 

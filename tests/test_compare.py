@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -23,14 +22,6 @@ def _events(f1s, losses, sps=50.0):
                 {"type": "eval", "time": 101.0 + 10 * i, "step": 2 * i, "epoch": float(i), "loss": loss,
                  "accuracy": f1 + 0.05, "f1_macro": f1}]
     return out + [{"type": "finished", "time": 100.0 + 10 * len(f1s) + 5, "message": "Done."}]
-
-
-@pytest.fixture()
-def space(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
-    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
-    monkeypatch.delenv("TEXTCLF_SERVER_SECRET", raising=False)
-    return tmp_path
 
 
 def _run(root, run_id, owner, f1s, losses, state="finished", **settings):

@@ -18,14 +18,6 @@ def hub_repo(tmp_path_factory) -> Path:
     return make_hub_repo(tmp_path_factory.mktemp("hub-dataset"))
 
 
-@pytest.fixture()
-def own_machine(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
-    for name in ("SPACE_ID", "TEXTCLF_PRIVATE_RUNS"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
 def _check_text(outputs) -> tuple[str, str]:
     """(status html, report markdown) from a handler's check outputs."""
     return outputs[4], outputs[5]

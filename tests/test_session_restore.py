@@ -6,7 +6,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 
 from core import access
 from core.config import TrainConfig
@@ -14,14 +13,6 @@ from tests.fake_runs import fake_run
 from ui import layout, session
 
 EVENTS = [{"type": "started", "time": 100.0, "total_steps": 20}]
-
-
-@pytest.fixture()
-def space(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
-    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
-    monkeypatch.delenv("TEXTCLF_SERVER_SECRET", raising=False)
-    return tmp_path
 
 
 def _run(root: Path, run_id: str, owner: str, state: str, created: float) -> Path:

@@ -36,7 +36,7 @@ def hub_cache(tmp_path_factory, tiny_model_dir) -> Path:
 
 
 @pytest.fixture(scope="module")
-def space(tmp_path_factory, hub_cache, artifacts_dir):
+def space_server(tmp_path_factory, hub_cache, artifacts_dir):
     runs_dir = tmp_path_factory.mktemp("space-runs")
     env = {"SPACE_ID": "someone/classifier-studio", "HF_HOME": str(hub_cache), "TEXTCLF_MAX_RUNS_PER_OWNER": "1",
            "TEXTCLF_MAX_UPLOAD_MB": "1"}
@@ -84,8 +84,8 @@ def wait_for(c, run_id: str, key: str, states: tuple[str, ...], timeout: float =
     raise AssertionError(f"run {run_id} still {status.get('state')} after {timeout}s")
 
 
-def test_no_secret_reaches_a_visitor(space):
-    _, url, runs_dir = space
+def test_no_secret_reaches_a_visitor(space_server):
+    _, url, runs_dir = space_server
     with urllib.request.urlopen(url + "config", timeout=10) as r:
         config = r.read().decode()
     secret = (runs_dir / access.SECRET_FILE).read_text().strip()
@@ -94,10 +94,10 @@ def test_no_secret_reaches_a_visitor(space):
     assert stat.S_IMODE((runs_dir / access.SECRET_FILE).stat().st_mode) == 0o600
 
 
-def test_two_api_clients_cannot_touch_each_others_runs(space, example_data, tmp_path):
+def test_two_api_clients_cannot_touch_each_others_runs(space_server, example_data, tmp_path):
     from gradio_client import handle_file
 
-    proc, url, runs_dir = space
+    proc, url, runs_dir = space_server
     alice, mallory = client(url), client(url)
     started = alice.predict(handle_file(str(example_data)), model=TINY_HUB_ID, epochs=1, api_name="/train")
     run_id, key = started["run_id"], started["key"]
@@ -158,8 +158,8 @@ def test_two_api_clients_cannot_touch_each_others_runs(space, example_data, tmp_
     assert zombies == []
 
 
-def test_uploads_past_the_limit_are_refused(space, tmp_path):
-    _, url, _ = space
+def test_uploads_past_the_limit_are_refused(space_server, tmp_path):
+    _, url, _ = space_server
     big = tmp_path / "big.csv"
     big.write_text("text,label\n" + "".join(f"text number {i} with some words,{i % 3}\n" for i in range(60_000)))
     boundary = "textclf-boundary"
@@ -172,8 +172,8 @@ def test_uploads_past_the_limit_are_refused(space, tmp_path):
     assert info.value.code == 413
 
 
-def test_two_browser_sessions_see_only_their_own_runs(space, chromium, example_data):
-    _, url, runs_dir = space
+def test_two_browser_sessions_see_only_their_own_runs(space_server, chromium, example_data):
+    _, url, runs_dir = space_server
     first = chromium.new_context(viewport={"width": 1400, "height": 1000})
     second = chromium.new_context(viewport={"width": 1400, "height": 1000})
     try:
