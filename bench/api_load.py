@@ -26,7 +26,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.predict_bench import ROOT, _free_port, _wait_http, _wait_until_idle, percentile  # noqa: E402
+from bench.predict_bench import ROOT, _free_port, _wait_http, _wait_until_idle, percentile, stop_app  # noqa: E402
 
 EXAMPLE_DATA = ROOT / "examples" / "support_tickets.csv"
 REQUEST_TIMEOUT_S = 60.0
@@ -63,15 +63,6 @@ def start_app(runs_root: Path, log_path: Path, batched: bool) -> tuple[subproces
         _wait_until_idle(child.pid)
     _wait_until_idle(proc.pid)
     return proc, port
-
-
-def stop_app(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 class _Client:

@@ -113,12 +113,7 @@ def app_startup_and_api(run_dir: Path | None, work: Path, api_calls: int = 100) 
             out["api_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
         return out
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_app(proc)
         log.close()
         out["process_seconds"] = time.perf_counter() - t0
 
@@ -162,6 +157,15 @@ def _wait_until_idle(pid: int, timeout: float = 120.0) -> None:
             before = used
     except psutil.NoSuchProcess:
         pass
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def first_loss_point(train_csv: Path, val_csv: Path, work: Path, prepared: bool = True) -> dict[str, Any]:
