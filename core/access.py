@@ -50,7 +50,7 @@ def server_secret(root: Path) -> bytes:
     try:
         value = path.read_text(encoding="utf-8").strip() if path.exists() else ""
         if not value:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=rundir.DIR_MODE)  # a new runs folder: 0700
             rundir.write_text(path, secrets.token_hex(32))
             value = path.read_text(encoding="utf-8").strip()
     except OSError:  # a read-only disk: keys then last as long as this server process

@@ -52,7 +52,7 @@ def write_json(path: Path, value: Any) -> None:
 
 def make_private_dir(path: Path) -> None:
     """Create a run folder (and its parents) readable by this user only; an existing one is an error."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)  # a new runs folder too
     Path(path).mkdir(mode=DIR_MODE)
     os.chmod(path, DIR_MODE)  # mkdir's mode is masked by the umask; never looser than 0700
 

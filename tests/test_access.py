@@ -32,6 +32,9 @@ def browser(root: Path) -> Caller:
 # ----- keys ----------------------------------------------------------------------------------------------------
 
 def test_keys_are_signed_by_a_secret_that_stays_on_the_server(tmp_path):
+    fresh_root = tmp_path / "new-runs-folder"
+    access.server_secret(fresh_root)
+    assert stat.S_IMODE(fresh_root.stat().st_mode) == 0o700  # a runs folder the server makes is its user's alone
     key = access.new_key(tmp_path, "b")
     owner = access.owner_of_key(key, tmp_path)
     assert owner and key.startswith(owner + ".")
