@@ -296,3 +296,15 @@ def test_a_space_with_persistent_storage_keeps_runs_and_the_hub_cache_in_data(tm
             assert runs.runs_root() == (tmp_path / "runs").resolve()
     finally:
         data.chmod(0o700)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/autogroup"), reason="the kernel groups no processes by session")
+def test_a_run_in_its_own_session_yields_the_cpu_to_the_server_as_a_group():
+    """A run starts in a session of its own; where the kernel schedules sessions as groups, a process's nice value
+    only ranks it inside its group, so the group's own priority must drop too (BENCHMARKS.md: the server got one of
+    two cores under load until it did)."""
+    code = ("from core.train import _yield_cpu_to_the_app; _yield_cpu_to_the_app(); import os; "
+            "print(os.nice(0), open('/proc/self/autogroup').read().split()[-1])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         start_new_session=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}).stdout.split()
+    assert out == ["10", "10"]
