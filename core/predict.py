@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _BATCH_TOKENS = 8192  # tokens per forward pass in batch prediction: bounded memory, few padding tokens
-# The API's coalesced batches (exact fp32, one thread) are cut finer: texts of mixed lengths padded together cost
-# more than the extra passes (50 support tickets: 8.1 ms of CPU per text in one pass, 6.0 in passes of <= 320 tokens).
-_EXACT_BATCH_TOKENS = 320
 
 
 class Predictor:
@@ -50,60 +47,57 @@ class Predictor:
         self._batcher_lock = threading.Lock()
         self._batcher: Batcher[dict[str, float]] | None = None
 
-    def _forward(self, encoded: dict[str, Any], exact: bool = False) -> Any:
-        """Logits for one padded batch; inference_mode skips autograd bookkeeping entirely. `exact`: fp32 even for
-        a big batch, so each text gets what it would get alone (up to float noise from padding)."""
+    def _forward(self, encoded: dict[str, Any]) -> Any:
+        """Logits for one padded batch; inference_mode skips autograd bookkeeping entirely."""
         tokens = int(encoded["input_ids"].numel())
         batch = tokens > 512
-        # bf16 for batches where the CPU has native bf16: ~3x the fp32 throughput (406 vs 128 sentences/s on one
-        # thread; 998 of 1,000 labels unchanged, the two flips near 0.5). A single sentence, whose trace shows the
-        # logits, stays exact fp32: it is fast enough already.
-        autocast = self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=batch and not exact and _cpu_bf16())
+        # bf16 for passes of over 512 tokens where the CPU has native bf16: ~3x the fp32 throughput (406 vs 128
+        # sentences/s on one thread; 998 of 1,000 labels unchanged, the two flips near 0.5). A single sentence, whose
+        # trace shows the logits, stays exact fp32: it is fast enough already. The API's coalesced batches follow the
+        # same rule: 50 clients while a run trained, 93 predictions/s in fp32 -> 111 (bench.api_load); a call that
+        # arrives alone is answered in fp32.
+        autocast = self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=batch and _cpu_bf16())
         with self._lock, self._torch.inference_mode(), autocast:
             # One sentence is fastest on one thread (measured: 2 threads on a busy 2-core box were 3-7x slower,
-            # OpenMP threads wait on each other); big batches use every core, or half while a run trains. The API's
-            # coalesced batches (exact) of 160+ tokens do the same: 50 clients on an idle 2-core box, 94 -> 103
-            # predictions/s; with both threads while a run trained it fell to 27/s, hence half the cores then.
-            many = batch or (exact and tokens >= 160)
-            self._torch.set_num_threads(_batch_threads(self.model_dir.parent.parent) if many else 1)
+            # OpenMP threads wait on each other); big batches use every core, or half while a run trains.
+            self._torch.set_num_threads(_batch_threads(self.model_dir.parent.parent) if batch else 1)
             return self.model(**encoded).logits.float()
 
-    def predict_proba(self, texts: Sequence[str], exact: bool = False) -> list[list[float]]:
-        """Class probabilities (in label order) for each text, batched by similar length to avoid padding.
-        `exact`: fp32 throughout (see _forward), for results that must not depend on what else is in the batch."""
+    def predict_proba(self, texts: Sequence[str]) -> list[list[float]]:
+        """Class probabilities (in label order) for each text, batched by similar length to avoid padding."""
         texts = [str(t) for t in texts]
         if not texts:
             return []
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         out: list[list[float]] = [[] for _ in texts]
-        budget = _EXACT_BATCH_TOKENS if exact else _BATCH_TOKENS
         start = 0
         while start < len(order):
             # Lengths grow along `order`: grow the batch while (members x longest length) fits the token budget.
             end = start + 1
-            while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= budget:
+            while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= _BATCH_TOKENS:
                 end += 1
             chunk = order[start:end]
             batch = self.tokenizer.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt")
-            probs = self._forward(dict(batch), exact).softmax(-1).tolist()
+            probs = self._forward(dict(batch)).softmax(-1).tolist()
             for i, p in zip(chunk, probs):
                 out[i] = p
             start = end
         return out
 
-    def predict(self, texts: Sequence[str], exact: bool = False) -> list[dict[str, float]]:
+    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """One {label: probability} dict per text (the shape gr.Label shows)."""
-        return [dict(zip(self.labels, p)) for p in self.predict_proba(texts, exact)]
+        return [dict(zip(self.labels, p)) for p in self.predict_proba(texts)]
 
     @property
     def batcher(self) -> "Batcher[dict[str, float]]":
-        """This model's queue for concurrent single texts: one worker, exact fp32 batches (core/predict_batch.py)."""
+        """This model's queue for concurrent single texts: one worker, batches predicted like a file's rows
+        (core/predict_batch.py)."""
         with self._batcher_lock:
             if self._batcher is None:
                 from core.predict_batch import Batcher
 
-                self._batcher = Batcher(lambda texts: self.predict(texts, exact=True),
+                self._batcher = Batcher(self.predict,
                                         name=f"predict-batcher-{self.model_dir.parent.name}")
             return self._batcher
 

@@ -18,7 +18,9 @@ from tests.test_predict import make_run_dir
 def served_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: str):
     root = tmp_path_factory.mktemp("load-runs")
     run = make_run_dir(root, tiny_model_dir, predictions=False)
-    proc, url = start_app(root, root / "app.log")
+    # fp32: each client must get exactly its own text's figures (bf16 batches move them by thousandths, see
+    # tests/test_predict_batch.py), so a mix-up between callers could not hide in bf16 noise.
+    proc, url = start_app(root, root / "app.log", extra_env={"TEXTCLF_PRECISION": "fp32"})
     try:
         yield run, int(url.rstrip("/").rsplit(":", 1)[1])
     finally:
@@ -28,7 +30,9 @@ def served_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: str):
 def test_concurrent_api_clients_each_get_their_own_texts_result(served_run: tuple[Path, int]) -> None:
     run, port = served_run
     texts = [t for t in TEXTS if t.strip()]
-    want = {t: predict.get_predictor(run).predict([t])[0] for t in texts}
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TEXTCLF_PRECISION", "fp32")
+        want = {t: predict.get_predictor(run).predict([t])[0] for t in texts}
     got: list[tuple[str, dict[str, float]]] = []
     errors: list[BaseException] = []
 

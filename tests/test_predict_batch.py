@@ -1,6 +1,6 @@
 """The batcher behind /predict: concurrent single texts share forward passes, and nobody can tell.
 
-Each caller must get exactly its own result (the same as predicting its text alone), a failing batch must fail each
+Each caller must get its own result (in fp32 exactly what its text gets alone), a failing batch must fail each
 of its callers and nobody else, and a model reloaded or dropped from the cache mid-stream must not strand anyone.
 """
 from __future__ import annotations
@@ -136,10 +136,17 @@ def sharp_run(tmp_path: Path, tiny_model_dir: str) -> Path:
     return run
 
 
-def test_predict_one_from_many_threads_equals_predicting_alone(sharp_run: Path) -> None:
+@pytest.mark.parametrize("precision", ["fp32", "auto"])
+def test_predict_one_from_many_threads_equals_predicting_alone(sharp_run: Path, precision: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """In fp32 each caller gets what its text gets alone, to float noise: nobody receives a neighbour's numbers. With
+    the automatic precision a coalesced pass of over 512 tokens runs in bf16 where the CPU has it, as a file's rows
+    do: the numbers move by at most a few thousandths and no clear label changes."""
+    if precision == "fp32":
+        monkeypatch.setenv("TEXTCLF_PRECISION", "fp32")
     predictor = predict.get_predictor(sharp_run)
     alone = {t: predictor.predict([t])[0] for t in TEXTS}
-    assert max(max(p.values()) for p in alone.values()) > 0.5  # far from uniform (1/3 each): bf16 would be off by ~5e-3
+    assert max(max(p.values()) for p in alone.values()) > 0.5  # far from uniform (1/3 each): a mix-up would show
     got: dict[tuple[int, int], dict[str, float]] = {}
 
     def caller(k: int) -> None:
@@ -151,7 +158,13 @@ def test_predict_one_from_many_threads_equals_predicting_alone(sharp_run: Path) 
     for (k, i), probs in got.items():
         want = alone[TEXTS[(k + i) % len(TEXTS)]]
         assert list(probs) == list(want)
-        assert probs == pytest.approx(want, abs=1e-5)  # float noise from padding only, never bf16
+        if precision == "fp32":
+            assert probs == pytest.approx(want, abs=1e-5)  # float noise from padding only
+        else:
+            assert probs == pytest.approx(want, abs=2e-2)
+            top, second = sorted(want.values(), reverse=True)[:2]
+            if top - second > 0.1:
+                assert max(probs, key=probs.get) == max(want, key=want.get)
 
 
 def test_predict_one_unbatched_when_switched_off(sharp_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,6 +220,7 @@ def test_the_async_path_waits_without_a_thread_and_gives_the_same_figures(sharp_
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
+    monkeypatch.setenv("TEXTCLF_PRECISION", "fp32")  # each text's own figures to float noise (bf16: see above)
     with predict._CACHE_LOCK:
         predict._CACHE.clear()
     assert predict.loaded_predictor(sharp_run) is None  # not loaded yet: the async path loads it in a thread
