@@ -100,7 +100,8 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     train_df = pd.read_parquet(run_dir / rundir.TRAIN_DATA)
     val_df = pd.read_parquet(run_dir / rundir.VALIDATION_DATA)
     limit = model_max_length(tokenizer, model.config)
-    (train_set, val_set), max_length = encode_splits(tokenizer, [train_df, val_df], labels, config.max_length, limit)
+    (train_set, val_set), max_length = encode_splits(tokenizer, [train_df, val_df], labels, config.max_length, limit,
+                                                     lambda: _stop_before_training_if_asked(run_dir, stop_flag))
     # Validation is evaluated in order, longest first: batches are length-grouped, and every evaluation's
     # predictions line up with the texts, so the final report reuses them instead of predicting again.
     val_order = np.argsort([-len(f["input_ids"]) for f in val_set.features], kind="stable")

@@ -87,3 +87,29 @@ def test_stop_while_the_head_is_fitted_ends_the_run_before_training(tmp_path, ex
     assert fitted == [] and evaluations == []
     assert not any(e["type"] == "started" for e in events)  # the Trainer never began
     assert not (run_dir / "checkpoints").exists()
+
+
+def test_stop_while_tokenising_ends_the_run_before_the_rest_is_tokenised(tmp_path, example_data, tiny_model_dir,
+                                                                        evaluations, monkeypatch):
+    """A million rows take about a minute to tokenise: Stop is seen between chunks, not after all of them."""
+    import core.tokenize
+
+    monkeypatch.setattr(core.tokenize, "CHUNK_TEXTS", 10)
+    calls = []
+    original = core.tokenize._encode_in_chunks
+
+    def counting(tokenizer, texts, cap, between_chunks):
+        def counted():
+            calls.append(1)
+            between_chunks()
+        return original(tokenizer, texts, cap, counted)
+
+    monkeypatch.setattr(core.tokenize, "_encode_in_chunks", counting)
+    config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
+    run_dir = runs.create_run(config, tmp_path)
+    _stop_when(monkeypatch, "core.train", lambda kind, fields: fields.get("message") == "Tokenising")
+    assert train(run_dir) == "cancelled"
+    events = read_events(run_dir)
+    assert events[-1] == {**events[-1], "type": "cancelled", "message": STOPPED_BEFORE_TRAINING}
+    assert calls == [1]  # the first chunk boundary saw the Stop; the ~25 other chunks were never tokenised
+    assert evaluations == [] and not any(e["type"] == "started" for e in events)
