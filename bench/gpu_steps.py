@@ -77,7 +77,7 @@ def child(variant: str, model_path: str, train_csv: str, epochs: int, seed: int,
     labels = sorted(df["label"].unique())
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     data, max_length = encode_split(tokenizer, df, labels, 0, 512)
-    lengths = [len(f["input_ids"]) for f in data.features]
+    lengths = data.lengths.tolist()
     model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=len(labels)).to(device)
     collate = (BucketPaddingCollator(tokenizer.pad_token_id, max_length) if "-bucket" in variant
                else DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8, return_tensors="pt"))
@@ -97,7 +97,7 @@ def child(variant: str, model_path: str, train_csv: str, epochs: int, seed: int,
             prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA])
             prof.__enter__()
         for step, ids in enumerate(batches):
-            batch = collate([data.features[i] for i in ids])
+            batch = collate(data.__getitems__(ids))
             batch = {k: (v.pin_memory() if device == "cuda" else v).to(device, non_blocking=True) for k, v in batch.items()}
             shapes.add(tuple(batch["input_ids"].shape))
             padded += batch["input_ids"].numel()

@@ -8,9 +8,12 @@ over (a sample of) the training texts.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from core.tokenize import EncodedDataset
 
 PROBE_ROWS = 2000  # enough to place 50 classes; larger training sets are sampled (stratified) to keep it cheap
 # Longer texts are cut to this many tokens for the probe (the first ones and the closing special token): the head
@@ -124,7 +127,7 @@ def fit_probe(x: np.ndarray, y: np.ndarray, num_labels: int, balanced: bool) -> 
     return weight, bias
 
 
-def init_head_from_probe(model: Any, new_parameter_names: Sequence[str], features: Sequence[dict[str, Any]],
+def init_head_from_probe(model: Any, new_parameter_names: Sequence[str], features: EncodedDataset,
                          num_labels: int, pad_token_id: int, precision: str, balanced: bool, seed: int,
                          progress: Callable[[int, int], None] | None = None) -> bool:
     """Fit the probe and copy it into the output layer; False (head left as is) when the head is not a plain
@@ -134,7 +137,7 @@ def init_head_from_probe(model: Any, new_parameter_names: Sequence[str], feature
     layer = output_layer(model, new_parameter_names, num_labels)
     if layer is None:
         return False
-    labels = np.array([f["labels"] for f in features])
+    labels = features.label_ids
     rows = probe_sample(labels, PROBE_ROWS, seed)
     x = head_features(model, layer, [shortened(features[i], PROBE_MAX_TOKENS) for i in rows], pad_token_id, precision,
                       progress)

@@ -72,7 +72,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     from core.final_files import save_model_atomically, write_final_metrics, write_test_metrics
     from core.metrics import eval_scores
     from core.models import model_max_length, resolve_model
-    from core.tokenize import EncodedDataset, encode_splits
+    from core.tokenize import STORE_FOLDER, encode_splits
     from core.trainer_setup import collator, early_stopping, engine_trainer, weighted_loss
 
     config = TrainConfig.load(run_dir / rundir.CONFIG)
@@ -101,11 +101,12 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     val_df = pd.read_parquet(run_dir / rundir.VALIDATION_DATA)
     limit = model_max_length(tokenizer, model.config)
     (train_set, val_set), max_length = encode_splits(tokenizer, [train_df, val_df], labels, config.max_length, limit,
-                                                     lambda: _stop_before_training_if_asked(run_dir, stop_flag))
+                                                     lambda: _stop_before_training_if_asked(run_dir, stop_flag),
+                                                     store=run_dir.parent / STORE_FOLDER)
     # Validation is evaluated in order, longest first: batches are length-grouped, and every evaluation's
     # predictions line up with the texts, so the final report reuses them instead of predicting again.
-    val_order = np.argsort([-len(f["input_ids"]) for f in val_set.features], kind="stable")
-    val_set = EncodedDataset([val_set.features[i] for i in val_order])
+    val_order = np.argsort(-val_set.lengths, kind="stable")
+    val_set = val_set.select(val_order)
 
     checkpoint = None
     if resume and (run_dir / rundir.CHECKPOINTS).is_dir():
@@ -115,12 +116,12 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
 
         append_event(run_dir, "status", message="Fitting the classification head")
         _stop_before_training_if_asked(run_dir, stop_flag)
-        if not init_head_from_probe(model.to("cuda") if cuda else model, sorted(new_parameters), train_set.features,
+        if not init_head_from_probe(model.to("cuda") if cuda else model, sorted(new_parameters), train_set,
                                     len(labels), tokenizer.pad_token_id or 0, precision, config.class_weights,
                                     config.seed, _probe_progress(run_dir, stop_flag)):
             print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
     batch_size = config.batch_size or auto_batch_size(
-        [len(f["input_ids"]) for f in train_set.features], cuda, _gpu_memory() if cuda else 0, model.num_parameters())
+        train_set.lengths.tolist(), cuda, _gpu_memory() if cuda else 0, model.num_parameters())
     steps_per_epoch = math.ceil(len(train_set) / batch_size)
     total_steps = math.ceil(steps_per_epoch * config.epochs)
     evaluate_by_steps = config.eval_steps > 0

@@ -63,6 +63,18 @@ def engine_trainer(best: Any) -> type:
         def _get_eval_sampler(self, eval_dataset: Any) -> Any:
             return torch.utils.data.SequentialSampler(eval_dataset)
 
+        def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+            """Length-grouped batches from the lengths the tokenised data already holds: the Trainer would otherwise
+            read every row back to measure it (a million rows: a long wait before the first step)."""
+            from transformers.trainer_pt_utils import LengthGroupedSampler
+
+            dataset = self.train_dataset if train_dataset is None else train_dataset
+            lengths = getattr(dataset, "lengths", None)
+            if self.args.train_sampling_strategy != "group_by_length" or lengths is None:
+                return super()._get_train_sampler(train_dataset)
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                        lengths=lengths.tolist())
+
         def _determine_best_metric(self, metrics: dict[str, float], trial: Any) -> bool:
             is_new_best = super()._determine_best_metric(metrics, trial)
             if is_new_best:

@@ -9,7 +9,7 @@ import torch
 from core.head_init import (
     PROBE_C, fit_probe, head_features, init_head_from_probe, output_layer, probe_sample, shortened,
 )
-from core.tokenize import encode_split
+from core.tokenize import EncodedDataset, encode_split
 
 
 def test_probe_sample_keeps_every_class_and_respects_the_limit() -> None:
@@ -53,17 +53,17 @@ def test_warm_started_head_predicts_what_the_probe_learned(tiny_model_dir: str, 
     data, _ = encode_split(tokenizer, df, labels, 32, 128)
     before = model.classifier.weight.detach().clone()
 
-    assert init_head_from_probe(model, new, data.features, len(labels), tokenizer.pad_token_id, "fp32",
+    assert init_head_from_probe(model, new, data, len(labels), tokenizer.pad_token_id, "fp32",
                                 balanced=True, seed=0)
 
     assert not torch.equal(before, model.classifier.weight)
-    x = head_features(model, model.classifier, data.features, tokenizer.pad_token_id, "fp32")
-    y = np.array([f["labels"] for f in data.features])
+    x = head_features(model, model.classifier, data, tokenizer.pad_token_id, "fp32")
+    y = np.array([f["labels"] for f in data])
     weight, bias = fit_probe(x, y, len(labels), balanced=True)
     logits = x @ weight.T + bias
     with torch.no_grad():
         model.eval()
-        ids = [torch.tensor([f["input_ids"]]) for f in data.features[:20]]
+        ids = [torch.tensor([f["input_ids"]]) for f in [data[i] for i in range(20)]]
         model_logits = np.vstack([model(input_ids=i).logits.numpy() for i in ids])
     np.testing.assert_allclose(model_logits, logits[:20], rtol=1e-3, atol=1e-3)
 
@@ -85,7 +85,8 @@ def test_long_texts_are_cut_for_the_probe_keeping_their_closing_token(tiny_model
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
     features = [dict(long, labels=i % 2) for i in range(6)] + [{"input_ids": [101, 5, 102], "attention_mask": [1] * 3,
                                                                   "token_type_ids": [0] * 3, "labels": 0}]
-    assert init_head_from_probe(model, ["classifier.weight", "classifier.bias"], features, 2, 0, "fp32", True, 0)
+    assert init_head_from_probe(model, ["classifier.weight", "classifier.bias"], EncodedDataset.from_rows(features), 2,
+                                0, "fp32", True, 0)
     assert seen == [4] * 6 + [3]
 
 
@@ -142,7 +143,7 @@ def test_two_layer_heads_get_their_logit_layer_warm_started(family: str, tmp_pat
     assert layer is (model.classifier.out_proj if family == "roberta" else model.classifier)
     features = [{"input_ids": [0] + [5 + (i % 3) * 10 + j for j in range(4)] + [2], "attention_mask": [1] * 6,
                  "labels": i % 3} for i in range(30)]
-    assert init_head_from_probe(model, new, features, 3, 1, "fp32", balanced=True, seed=0)
+    assert init_head_from_probe(model, new, EncodedDataset.from_rows(features), 3, 1, "fp32", balanced=True, seed=0)
     model.eval()
     with torch.no_grad():
         predicted = [int(model(input_ids=torch.tensor([f["input_ids"]])).logits.argmax()) for f in features]

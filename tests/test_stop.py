@@ -93,18 +93,12 @@ def test_stop_while_tokenising_ends_the_run_before_the_rest_is_tokenised(tmp_pat
                                                                         evaluations, monkeypatch):
     """A million rows take about a minute to tokenise: Stop is seen between chunks, not after all of them."""
     import core.tokenize
+    import core.train
 
     monkeypatch.setattr(core.tokenize, "CHUNK_TEXTS", 10)
     calls = []
-    original = core.tokenize._encode_in_chunks
-
-    def counting(tokenizer, texts, cap, between_chunks):
-        def counted():
-            calls.append(1)
-            between_chunks()
-        return original(tokenizer, texts, cap, counted)
-
-    monkeypatch.setattr(core.tokenize, "_encode_in_chunks", counting)
+    original = core.train._stop_before_training_if_asked
+    monkeypatch.setattr(core.train, "_stop_before_training_if_asked", lambda *a: calls.append(1) or original(*a))
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
     run_dir = runs.create_run(config, tmp_path)
     _stop_when(monkeypatch, "core.train", lambda kind, fields: fields.get("message") == "Tokenising")
