@@ -36,8 +36,9 @@ def test_two_runs_compared_side_by_side(space):
     caller = session.browser_caller(access.new_key(space, "b"), space)
     a = _run(space, "r-a", caller.owner, [0.70, 0.80], [0.9, 0.6], epochs=2.0)
     b = _run(space, "r-b", caller.owner, [0.75, 0.82, 0.85], [0.8, 0.5, 0.4], epochs=3.0, learning_rate=5e-5)
-    message, results, loss, scores, summary, diff = compare_view.on_compare([str(a), str(b)], caller)
-    assert "Comparing 2 runs." in message and results.visible is True
+    out = compare_view.on_compare([str(a), str(b)], caller)
+    loss, scores, summary, diff = out["loss"], out["scores"], out["summary"], out["diff"]
+    assert "Comparing 2 runs." in out["message"] and out["results"].visible is True
     # Same names are told apart in legends and tables.
     pts = live_charts.points(json.loads(scores.plot))
     assert pts == {"support_tickets": [(1.0, 0.7), (2.0, 0.8)], "support_tickets (2)": [(1.0, 0.75), (2.0, 0.82),
@@ -56,9 +57,10 @@ def test_compare_needs_two_to_five_of_your_own_runs(space):
     other = session.browser_caller(access.new_key(space, "b"), space)
     mine = _run(space, "r-mine", me.owner, [0.7], [0.9])
     theirs = _run(space, "r-theirs", other.owner, [0.7], [0.9])
-    assert "Choose 2 to 5 runs to compare (1 chosen)." in compare_view.on_compare([str(mine)], me)[0]
+    assert "Choose 2 to 5 runs to compare (1 chosen)." in compare_view.on_compare([str(mine)], me)["message"]
     out = compare_view.on_compare([str(mine), str(theirs)], me)
-    assert "There is no run &#x27;r-theirs&#x27;." in out[0] and out[1].visible is False
+    assert "There is no run &#x27;r-theirs&#x27;." in out["message"] and out["results"].visible is False
+    assert "loss" not in out  # the hidden charts keep what they showed
 
 
 def test_rename_and_delete_check_ownership_and_refuse_a_training_run(space):

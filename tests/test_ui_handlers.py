@@ -156,11 +156,11 @@ def test_check_data_explains_unusable_data(tmp_path, example_data):
 
 def test_on_file_fills_preview_and_guessed_columns(example_data):
     out = data_tab.on_file(str(example_data), DEFAULT_MODEL, 0, 0.2, 42)
-    path, preview, text_dd, label_dd = out[:4]
-    assert path == str(example_data)
+    assert set(out) == set(data_tab.FILE_OUTPUTS) and out["data_path"] == str(example_data)
+    preview = out["preview"]
     assert list(preview.value["headers"] if isinstance(preview.value, dict) else preview.value.columns) == ["text", "label"]
-    assert text_dd.value == "text" and label_dd.value == "label"
-    assert out[-1]["ok"] is True
+    assert out["text_column"].value == "text" and out["label_column"].value == "label"
+    assert out["data_status"]["ok"] is True and out["next"].interactive is True
 
 
 def test_the_report_comes_first_and_the_baseline_follows(tmp_path, example_data):
@@ -169,12 +169,11 @@ def test_the_report_comes_first_and_the_baseline_follows(tmp_path, example_data)
     copy = tmp_path / "tickets.csv"
     copy.write_bytes(example_data.read_bytes())  # a file version no other test has fitted a baseline for
     out = data_tab.on_file(str(copy), DEFAULT_MODEL, 0, 0.2, 42)
-    baseline_slot = 4 + 3  # after path, preview, two dropdowns: status, sentences, warnings, baseline
-    assert out[baseline_slot] == "*Fitting a classic baseline (TF-IDF + linear SVM) on the same split…*"
+    assert out["baseline"] == "*Fitting a classic baseline (TF-IDF + linear SVM) on the same split…*"
     fitted = data_tab.on_baseline(str(copy), "text", "label", DEFAULT_MODEL, 0, 0.2, 42)
     assert fitted.startswith("**A classic baseline** (TF-IDF + linear SVM, ") and "accuracy" in fitted
     again = data_tab.on_columns(str(copy), "text", "label", DEFAULT_MODEL, 0, 0.2, 42)
-    assert again[3] == fitted
+    assert again["baseline"] == fitted
     assert data_tab.on_baseline(str(copy), "text", "text", DEFAULT_MODEL, 0, 0.2, 42) == ""  # the check said why
 
 
@@ -182,7 +181,7 @@ def test_on_file_with_unreadable_file_keeps_the_page_usable(tmp_path):
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"not a parquet file")
     out = data_tab.on_file(str(bad), DEFAULT_MODEL, 0, 0.2, 42)
-    assert out[0] == str(bad) and out[-1]["ok"] is False and out[-1]["reason"]
+    assert out["data_path"] == str(bad) and out["data_status"]["ok"] is False and out["data_status"]["reason"]
 
 
 # ----- settings kept over a reload -------------------------------------------------------------------------------------------
@@ -212,18 +211,18 @@ def test_a_reload_restores_the_chosen_columns_not_the_guessed_ones(tmp_path, mon
     table.write_text("\n".join(rows) + "\n", encoding="utf-8")
     monkeypatch.setattr(session, "restorable_file", lambda path, extra_roots=(): path)
     guessed = data_tab.on_file_event(str(table), DEFAULT_MODEL, 0, 0.2, 42, {})
-    assert (guessed[2].value, guessed[3].value) == ("body", "label")
+    assert (guessed["text_column"].value, guessed["label_column"].value) == ("body", "label")
 
     saved = layout.remember_settings(str(table), "title", "topic", DEFAULT_MODEL, 1.0, 0.0, 32, 0, 0.2, 0, False, 42)
     file, wanted = layout.restore_settings(saved)[:2]
     out = data_tab.on_file_event(file, DEFAULT_MODEL, 0, 0.2, 42, wanted)
-    assert (out[2].value, out[3].value) == ("title", "topic")
-    assert out[-2]["ok"] is True and "'title' → 'topic'" in out[-2]["summary"]
-    assert out[-1] == {}  # used once: the next file gets guessed columns again
+    assert (out["text_column"].value, out["label_column"].value) == ("title", "topic")
+    assert out["data_status"]["ok"] is True and "'title' → 'topic'" in out["data_status"]["summary"]
+    assert out["wanted_columns"] == {}  # used once: the next file gets guessed columns again
     # Not for this file, or a chosen column is gone: guessed as usual.
     for other in ({**wanted, "file_name": "other.csv"}, {**wanted, "label_column": "gone"}):
         out = data_tab.on_file_event(file, DEFAULT_MODEL, 0, 0.2, 42, other)
-        assert (out[2].value, out[3].value) == ("body", "label")
+        assert (out["text_column"].value, out["label_column"].value) == ("body", "label")
 
 
 def test_sign_in_is_offered_only_on_a_real_space_with_oauth(monkeypatch):
@@ -258,3 +257,17 @@ def test_runs_table_leaves_room_for_the_whole_id():
     assert list(table.columns) == ["run", "state", "best macro-F1", "best accuracy", "model", "id"]
     assert table.values.tolist() == [["support_tickets · Nov 30 14:31:07", "Finished", "84.5 %", "85.0 %",
                                       "all-MiniLM-L6-v2", "20261130-143107-support-tickets-7f3689d45a94693f"]]
+
+
+# ----- handlers answer by name ----------------------------------------------------------------------------------
+
+def test_a_handler_answers_by_name_and_gradio_gets_components():
+    from ui.wiring import keyed
+
+    status, note = object(), object()  # stand-ins: keyed only maps names to whatever the event outputs
+    fn = keyed(lambda ok: {"status": "ready"} if ok else {}, {"status": status, "note": note})
+    assert fn(True) == {status: "ready"}  # the note is left as it is
+    skipped = fn(False)  # nothing changes: every output skipped (an empty dict would be read as one value)
+    assert list(skipped) == [status, note] and all(v == {"__type__": "update"} for v in skipped.values())
+    with pytest.raises(KeyError, match=r"answered \['preview'\], which its event does not output"):
+        keyed(lambda: {"preview": 1}, {"status": status})()

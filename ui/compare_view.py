@@ -55,21 +55,23 @@ def diff_frame(runs: list[compare.RunFacts]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def on_compare(picks: Any, caller: Caller | None) -> tuple:
-    """-> (message, results visible, loss chart, score chart, summary table, settings diff)."""
-    hidden = (gr.Column(visible=False), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+COMPARE_OUTPUTS = ("message", "results", "loss", "scores", "summary", "diff")
+
+
+def on_compare(picks: Any, caller: Caller | None) -> dict[str, Any]:
+    """The chosen runs side by side, by component name (COMPARE_OUTPUTS); only a message when they cannot be."""
     try:
         run_dirs = _owned(picks, caller)
         compare.check_count(run_dirs)
     except UserError as exc:
-        return (_note(exc.message, "blocked"),) + hidden
+        return {"message": _note(exc.message, "blocked"), "results": gr.Column(visible=False)}
     runs = [compare.facts(d) for d in run_dirs]
     labels = compare.unique_labels(runs)
     views = [r.view for r in runs]
-    return (_note(f"Comparing {len(runs)} runs."), gr.Column(visible=True),
-            live_charts.plot_value(live_charts.compare_loss_spec(views, labels)),
-            live_charts.plot_value(live_charts.compare_scores_spec(views, labels)),
-            summary_frame(runs), diff_frame(runs))
+    return {"message": _note(f"Comparing {len(runs)} runs."), "results": gr.Column(visible=True),
+            "loss": live_charts.plot_value(live_charts.compare_loss_spec(views, labels)),
+            "scores": live_charts.plot_value(live_charts.compare_scores_spec(views, labels)),
+            "summary": summary_frame(runs), "diff": diff_frame(runs)}
 
 
 def on_rename(choice: str | None, name: str, caller: Caller | None) -> str:

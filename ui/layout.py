@@ -14,6 +14,7 @@ from core.access import Caller
 from core.runs import list_runs
 from ui import data_tab, runs_tab, session, train_api, train_tab
 from ui.context import AppContext, join_run_state
+from ui.wiring import keyed, pick
 
 TITLE = "Text Classifier Studio"
 OPTIONAL_TABS = (("Evaluate", "evaluate", "ui.evaluate_tab"), ("Predict", "predict", "ui.predict_tab"),
@@ -199,9 +200,9 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
             with gr.Tab("Runs", id="runs", elem_id="tc-tab-runs") as runs_tab_item:
                 runs = runs_tab.render(ctx)
         data_tab.wire(data, train["model"], train["max_length"], train["val_share"], train["seed"])
-        runs_tab_item.select(runs_tab.on_refresh, [ctx.caller, runs["picks"]],
-                             [runs["table"], runs["choice"], runs["note"], runs["picks"]], api_visibility="private",
-                             concurrency_limit=None)
+        listed = pick(runs, *runs_tab.LIST_OUTPUTS)
+        runs_tab_item.select(keyed(runs_tab.on_refresh, listed), [ctx.caller, runs["picks"]], list(listed.values()),
+                             api_visibility="private", concurrency_limit=None)
 
         demo.load(on_load, [browser], [ctx.caller, browser, ctx.run_dir, tabs], api_visibility="private",
                   concurrency_limit=None)

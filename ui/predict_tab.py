@@ -18,6 +18,7 @@ from core.predict_batch import api_concurrency
 from ui import session
 from ui.context import AppContext, split_run_state
 from ui.downloads import fresh_folder
+from ui.wiring import keyed, pick
 
 FILE_TYPES = [".csv", ".tsv", ".txt", ".xlsx", ".jsonl", ".json", ".parquet"]
 PREVIEW_ROWS = 20
@@ -46,22 +47,31 @@ def _finished_run(run_state: str | None) -> tuple[str | None, str | None]:
     return run_dir, None
 
 
-def on_run(run_state: str | None) -> tuple:
-    """(note, examples, label, trace summary, tokens, scores, interactive x2): re-drawn for the run on screen."""
+RUN_OUTPUTS = ("note", "examples", "label", "summary", "tokens", "scores", "button", "batch_button")
+PREDICT_OUTPUTS = ("label", "summary", "tokens", "scores")
+
+
+def _cleared(note: str, examples: list[str] | None = None) -> dict[str, Any]:
+    """The run's note and examples, the last prediction cleared, Predict usable only with examples to show."""
+    ready = examples is not None
+    return {"note": note, "examples": gr.Dataset(samples=[[t] for t in examples or []]), "label": None,
+            "summary": "", "tokens": pd.DataFrame(columns=_TOKEN_COLUMNS),
+            "scores": pd.DataFrame(columns=_SCORE_COLUMNS), "button": gr.Button(interactive=ready),
+            "batch_button": gr.Button(interactive=ready)}
+
+
+def on_run(run_state: str | None) -> dict[str, Any]:
+    """Re-drawn for the run on screen, by component name (RUN_OUTPUTS)."""
     run_dir, problem = _finished_run(run_state)
-    cleared = (None, "", pd.DataFrame(columns=_TOKEN_COLUMNS), pd.DataFrame(columns=_SCORE_COLUMNS))
     if problem:
-        return (_note(problem), gr.Dataset(samples=[]), *cleared, gr.Button(interactive=False),
-                gr.Button(interactive=False))
+        return _cleared(_note(problem))
     try:
         predictor = predict.get_predictor(run_dir)  # load now: the first prediction is then fast
         examples = predict.example_texts(run_dir, 6)
     except UserError as exc:
-        return (_note(exc.message, "error"), gr.Dataset(samples=[]), *cleared, gr.Button(interactive=False),
-                gr.Button(interactive=False))
-    return (_note(f"Model of run {Path(run_dir).name} is ready. {labels_phrase(predictor.labels)}.", "ok"),
-            gr.Dataset(samples=[[t] for t in examples]), *cleared, gr.Button(interactive=True),
-            gr.Button(interactive=True))
+        return _cleared(_note(exc.message, "error"))
+    return _cleared(_note(f"Model of run {Path(run_dir).name} is ready. {labels_phrase(predictor.labels)}.", "ok"),
+                    examples)
 
 
 def labels_phrase(labels: list[str]) -> str:
@@ -90,37 +100,42 @@ def trace_tables(trace: dict[str, Any]) -> tuple[str, pd.DataFrame, pd.DataFrame
     return summary, tokens, scores
 
 
-def on_predict(text: str | None, run_state: str | None) -> tuple:
-    """(label probabilities, trace summary, tokens table, scores table) for one sentence."""
+def on_predict(text: str | None, run_state: str | None) -> dict[str, Any]:
+    """The label probabilities and the trace of one sentence (PREDICT_OUTPUTS); nothing changes on a warning."""
     run_dir, problem = _finished_run(run_state)
     if problem:
         gr.Warning(problem)
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return {}
     if not text or not text.strip():
         gr.Warning(EMPTY_TEXT_MESSAGE)
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return {}
     try:
         trace = predict.get_predictor(run_dir).trace(text)
     except UserError as exc:
         gr.Warning(exc.message)
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return (trace["probs"], *trace_tables(trace))
+        return {}
+    summary, tokens, scores = trace_tables(trace)
+    return {"label": trace["probs"], "summary": summary, "tokens": tokens, "scores": scores}
 
 
-def on_upload(file_path: str | None) -> tuple:
-    """(text column dropdown, note, preview, download) for an uploaded table: its columns, the likely text column
-    preselected; the previous file's predictions are cleared so they are never taken for this file's."""
-    cleared = (_empty_preview(), None)
+UPLOAD_OUTPUTS = ("column", "batch_note", "preview", "download")
+
+
+def on_upload(file_path: str | None) -> dict[str, Any]:
+    """An uploaded table's columns with the likely text column preselected (UPLOAD_OUTPUTS); the previous file's
+    predictions are cleared so they are never taken for this file's."""
+    cleared = {"preview": _empty_preview(), "download": None}
     if not file_path:
-        return gr.Dropdown(choices=[], value=None), "", *cleared
+        return {"column": gr.Dropdown(choices=[], value=None), "batch_note": "", **cleared}
     try:
         df = predict.read_input_table(file_path)
     except UserError as exc:
         gr.Warning(exc.message)
-        return gr.Dropdown(choices=[], value=None), _esc(exc.message), *cleared
+        return {"column": gr.Dropdown(choices=[], value=None), "batch_note": _esc(exc.message), **cleared}
     columns = [str(c) for c in df.columns]
-    return (gr.Dropdown(choices=columns, value=predict.guess_text_column(df)),
-            f"{len(df):,} rows, {len(columns)} columns. Check the text column, then press Predict file.", *cleared)
+    return {"column": gr.Dropdown(choices=columns, value=predict.guess_text_column(df)),
+            "batch_note": f"{len(df):,} rows, {len(columns)} columns. Check the text column, then press Predict file.",
+            **cleared}
 
 
 def _empty_preview() -> pd.DataFrame:
@@ -205,20 +220,21 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                                    label=f"Preview (first {PREVIEW_ROWS} rows)", interactive=False, max_height=400,
                                    elem_id="tc-batch-preview")
 
-    outputs = [label, summary, tokens, scores]
-    ctx.run_state.change(on_run, [ctx.run_state], [note, examples, *outputs, button, batch_button],
-                         api_visibility="private", show_progress="minimal", show_progress_on=[note],
-                         trigger_mode="always_last")
+    comps = dict(note=note, text=text, button=button, examples=examples, label=label, summary=summary, tokens=tokens,
+                 scores=scores, upload=upload, column=column, batch_button=batch_button, batch_note=batch_note,
+                 download=download, preview=preview)
+    drawn, predicted, uploaded = (pick(comps, *names) for names in (RUN_OUTPUTS, PREDICT_OUTPUTS, UPLOAD_OUTPUTS))
+    ctx.run_state.change(keyed(on_run, drawn), [ctx.run_state], list(drawn.values()), api_visibility="private",
+                         show_progress="minimal", show_progress_on=[note], trigger_mode="always_last")
     for trigger in (text.submit, button.click):
-        trigger(on_predict, [text, ctx.run_state], outputs, api_visibility="private", show_progress="hidden",
-                trigger_mode="always_last", concurrency_limit=4)
+        trigger(keyed(on_predict, predicted), [text, ctx.run_state], list(predicted.values()),
+                api_visibility="private", show_progress="hidden", trigger_mode="always_last", concurrency_limit=4)
     examples.click(lambda sample: sample[0], [examples], [text], api_visibility="private", queue=False,
                    show_progress="hidden").then(
-        on_predict, [text, ctx.run_state], outputs, api_visibility="private", show_progress="hidden")
-    upload.change(on_upload, [upload], [column, batch_note, preview, download], api_visibility="private")
+        keyed(on_predict, predicted), [text, ctx.run_state], list(predicted.values()), api_visibility="private",
+        show_progress="hidden")
+    upload.change(keyed(on_upload, uploaded), [upload], list(uploaded.values()), api_visibility="private")
     batch_button.click(on_predict_file, [upload, column, ctx.run_state], [preview, download, batch_note],
                        api_visibility="private", concurrency_limit=1)
     gr.api(api_predict, api_name="predict", concurrency_limit=api_concurrency())
-    return dict(note=note, text=text, button=button, examples=examples, label=label, summary=summary, tokens=tokens,
-                scores=scores, upload=upload, column=column, batch_button=batch_button, download=download,
-                preview=preview)
+    return comps

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -15,6 +16,7 @@ from core.errors import UserError
 from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
 from ui.context import AppContext, split_run_state
 from ui.downloads import fresh_folder
+from ui.wiring import keyed, pick
 
 
 def _esc(text: str) -> str:
@@ -48,16 +50,19 @@ def _finished_run(run_state: str | None) -> tuple[str | None, str | None]:
     return run_dir, None
 
 
-def on_run(run_state: str | None) -> tuple:
-    """(note, zip file, repo box, push result, zip button, push button) for the run on screen."""
+RUN_OUTPUTS = ("note", "zip_file", "repo", "result", "zip_button", "push")
+
+
+def on_run(run_state: str | None) -> dict[str, Any]:
+    """The run on screen, by component name (RUN_OUTPUTS): what it is ready for; the last zip and push cleared."""
     run_dir, problem = _finished_run(run_state)
-    if problem:
-        return (_note(problem), None, gr.Textbox(placeholder="your-name/model-name"), "",
-                gr.Button(interactive=False), gr.Button(interactive=False))
-    name = modelcard.export_name(run_dir)
-    return (_note(f"Ready to share the model of run {Path(run_dir).name}.", "ok"), None,
-            gr.Textbox(placeholder=f"your-name/{name} (leave empty for this default)"), "",
-            gr.Button(interactive=True), gr.Button(interactive=True))
+    ready = problem is None
+    placeholder = (f"your-name/{modelcard.export_name(run_dir)} (leave empty for this default)" if ready
+                   else "your-name/model-name")
+    note = _note(problem) if problem else _note(f"Ready to share the model of run {Path(run_dir).name}.", "ok")
+    return {"note": note,
+            "zip_file": None, "repo": gr.Textbox(placeholder=placeholder), "result": "",
+            "zip_button": gr.Button(interactive=ready), "push": gr.Button(interactive=ready)}
 
 
 def on_zip(run_state: str | None) -> str | None:
@@ -118,10 +123,12 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
             private = gr.Checkbox(True, label="Private repository", elem_id="tc-hub-private")
             push = gr.Button("Push to Hub", variant="primary", interactive=False, elem_id="tc-push-button")
             result = gr.Markdown(elem_id="tc-push-result")
-    ctx.run_state.change(on_run, [ctx.run_state], [note, zip_file, repo, result, zip_button, push],
-                         api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+    comps = dict(note=note, zip_button=zip_button, zip_file=zip_file, token=token, repo=repo, private=private,
+                 push=push, result=result)
+    drawn = pick(comps, *RUN_OUTPUTS)
+    ctx.run_state.change(keyed(on_run, drawn), [ctx.run_state], list(drawn.values()), api_visibility="private",
+                         show_progress="hidden", trigger_mode="always_last")
     zip_button.click(on_zip, [ctx.run_state], [zip_file], api_visibility="private", concurrency_limit=2)
     push.click(on_push, [ctx.run_state, repo, private, token], [result], api_visibility="private",
                concurrency_limit=2, show_progress="minimal")
-    return dict(note=note, zip_button=zip_button, zip_file=zip_file, token=token, repo=repo, private=private,
-                push=push, result=result)
+    return comps

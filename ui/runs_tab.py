@@ -12,10 +12,14 @@ from core.access import Caller
 from core.runs import list_runs
 from ui import charts, compare_view, session
 from ui.context import AppContext
+from ui.wiring import keyed, pick
 
 
-def runs_table(caller: Caller | None, picked: Any = None) -> tuple[pd.DataFrame, gr.Dropdown, str, gr.Dropdown]:
-    """(table, the one-run choice, note, the runs to compare: the picks that still exist are kept)."""
+LIST_OUTPUTS = ("table", "choice", "note", "picks")
+
+
+def runs_table(caller: Caller | None, picked: Any = None) -> dict[str, Any]:
+    """The table, the one-run choice, a note and the runs to compare (the picks that still exist are kept)."""
     runs = session.visible_runs(caller, session.runs_root())
     choices = [(f"{r.name} · {charts.STATE_TEXT.get(r.state, r.state)}", str(r.run_dir)) for r in runs]
     where = "in this browser session" if session.runs_are_private() else f"in {session.runs_root()}"
@@ -23,11 +27,12 @@ def runs_table(caller: Caller | None, picked: Any = None) -> tuple[pd.DataFrame,
             else f"{len(runs)} run{'s' if len(runs) != 1 else ''} {where}, newest first.")
     known = {value for _, value in choices}
     kept = [p for p in (picked or []) if p in known] if isinstance(picked, list) else []
-    return (charts.run_rows(runs), gr.Dropdown(choices=choices, value=choices[0][1] if choices else None), note,
-            gr.Dropdown(choices=choices, value=kept, multiselect=True))
+    return {"table": charts.run_rows(runs),
+            "choice": gr.Dropdown(choices=choices, value=choices[0][1] if choices else None), "note": note,
+            "picks": gr.Dropdown(choices=choices, value=kept, multiselect=True)}
 
 
-def on_refresh(caller: Caller | None, picked: Any = None) -> tuple:
+def on_refresh(caller: Caller | None, picked: Any = None) -> dict[str, Any]:
     return runs_table(caller, picked)
 
 
@@ -91,23 +96,23 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
         open_btn = gr.Button("Open", variant="primary", scale=1, elem_id="tc-open-run")
         refresh = gr.Button("Refresh", scale=1, elem_id="tc-refresh-runs")
     tools = compare_view.render()
-    outputs = [table, choice, note, tools["picks"]]
-    listing = [ctx.caller, tools["picks"]]
-    refresh.click(on_refresh, listing, outputs, api_visibility="private", concurrency_limit=None)
-    ctx.caller.change(on_refresh, listing, outputs, api_visibility="private", concurrency_limit=None)
-    ctx.run_state.change(on_refresh, listing, outputs, api_visibility="private", concurrency_limit=None,
+    listed = dict(table=table, choice=choice, note=note, picks=tools["picks"])
+    listing, outputs, refreshed = [ctx.caller, tools["picks"]], list(listed.values()), keyed(on_refresh, listed)
+    refresh.click(refreshed, listing, outputs, api_visibility="private", concurrency_limit=None)
+    ctx.caller.change(refreshed, listing, outputs, api_visibility="private", concurrency_limit=None)
+    ctx.run_state.change(refreshed, listing, outputs, api_visibility="private", concurrency_limit=None,
                          show_progress="hidden")
-    tools["go"].click(compare_view.on_compare, [tools["picks"], ctx.caller],
-                      [tools["message"], tools["results"], tools["loss"], tools["scores"], tools["summary"],
-                       tools["diff"]], api_visibility="private", concurrency_limit=None)
+    compared = pick(tools, *compare_view.COMPARE_OUTPUTS)
+    tools["go"].click(keyed(compare_view.on_compare, compared), [tools["picks"], ctx.caller], list(compared.values()),
+                      api_visibility="private", concurrency_limit=None)
     tools["rename"].click(compare_view.on_rename, [choice, tools["new_name"], ctx.caller], [tools["message"]],
-                          api_visibility="private").then(on_refresh, listing, outputs, api_visibility="private")
+                          api_visibility="private").then(refreshed, listing, outputs, api_visibility="private")
     tools["delete"].click(compare_view.on_delete_ask, [choice, ctx.caller],
                           [tools["confirm_row"], tools["question"], tools["message"]], api_visibility="private")
     tools["cancel"].click(lambda: gr.Row(visible=False), None, [tools["confirm_row"]], api_visibility="private")
     tools["confirm"].click(compare_view.on_delete, [choice, ctx.caller, ctx.run_dir],
                            [tools["confirm_row"], tools["message"], ctx.run_dir], api_visibility="private").then(
-        on_refresh, listing, outputs, api_visibility="private")
+        refreshed, listing, outputs, api_visibility="private")
     targets = [ctx.run_dir] + ([ctx.tabs] if ctx.tabs is not None else [])
 
     def _fit(result: tuple) -> tuple:
