@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.hub_repo import make_hub_repo
+from tests.page import setting_values
 from ui import data_tab, train_api
 
 SHARED_DATASET = ("On this shared server a dataset must be a Hugging Face Hub id (like hf://ag_news); upload a file to "
@@ -69,8 +70,7 @@ def test_start_passes_the_validation_table_and_the_dataset_choices(monkeypatch, 
     seen = {}
     monkeypatch.setattr(train_tab, "start_training", lambda config, caller, root: seen.setdefault("c", config) and "x")
     extra = {"val_data_path": "/tmp/val.csv", "data_config": "topics", "data_split": "train"}
-    train_tab.on_start({"ok": True}, "hf://someone/data", "", "", "", 1, 0, 0, 0, 0.2, 0, True, True, 42, None, None,
-                       extra=extra)
+    train_tab.on_start({"ok": True}, "hf://someone/data", "", "", None, None, extra, *setting_values(epochs=1))
     config = seen["c"]
     assert (config.data_path, config.val_data_path, config.data_config, config.data_split) == (
         "hf://someone/data", "/tmp/val.csv", "topics", "train")

@@ -6,7 +6,8 @@ import pytest
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 from core.events import fold
-from ui import charts, data_tab, layout, session, train_tab
+from tests.page import setting_values
+from ui import charts, data_tab, layout, session, settings, train_tab
 
 EVENTS = [
     {"type": "started", "time": 100.0, "total_steps": 20},
@@ -23,8 +24,9 @@ EVENTS = [
 # ----- UI values -> TrainConfig --------------------------------------------------------------------------------
 
 def test_config_from_ui_converts_widget_values():
-    cfg = train_tab.config_from_ui("/d.csv", "text", "label", " my/model ", 2.0, "0.0003", 16.0, 128.0, 0.25, 2.0,
-                                   True, 7.0, " name ", False)
+    cfg = settings.config_from_ui("/d.csv", "text", "label", model=" my/model ", epochs=2.0, learning_rate="0.0003",
+                                  batch_size=16.0, max_length=128.0, val_share=0.25, early_stopping_patience=2.0,
+                                  class_weights=True, seed=7.0, run_name=" name ", warm_start_head=False)
     assert cfg == TrainConfig(data_path="/d.csv", text_column="text", label_column="label", model="my/model", epochs=2.0,
                               learning_rate=3e-4, batch_size=16, max_length=128, val_share=0.25,
                               early_stopping_patience=2, class_weights=True, seed=7, run_name="name",
@@ -34,16 +36,18 @@ def test_config_from_ui_converts_widget_values():
 
 
 def test_config_from_ui_empty_values_fall_back_to_defaults():
-    cfg = train_tab.config_from_ui("/d.csv", "", None, "", None, None, "", None, None, None, None, None)
+    cfg = settings.config_from_ui("/d.csv", "", None, **dict.fromkeys(settings.NAMES))
     d = TrainConfig()
     assert cfg.model == DEFAULT_MODEL and cfg.text_column is None and cfg.label_column is None
-    assert (cfg.epochs, cfg.learning_rate, cfg.batch_size, cfg.max_length, cfg.val_share, cfg.seed) == (
-        d.epochs, d.learning_rate, d.batch_size, d.max_length, d.val_share, d.seed)
+    assert cfg == TrainConfig(data_path="/d.csv")
+    assert cfg.class_weights is d.class_weights is True and cfg.report_to == d.report_to == "none"
 
 
 def test_config_from_ui_rejects_text_in_number_boxes():
     with pytest.raises(UserError, match="not a number"):
-        train_tab.config_from_ui("/d.csv", None, None, None, "three")
+        settings.config_from_ui("/d.csv", None, None, epochs="three")
+    with pytest.raises(TypeError, match="not TrainConfig settings: \\['epoch'\\]"):
+        settings.config_from_ui("/d.csv", epoch=3)
 
 
 def test_start_training_reports_all_problems_in_one_sentence(tmp_path):
@@ -54,8 +58,8 @@ def test_start_training_reports_all_problems_in_one_sentence(tmp_path):
 
 
 def test_on_start_refuses_while_data_is_unusable():
-    out = train_tab.on_start({"ok": False, "reason": "The file has only one label."}, "", "", "", DEFAULT_MODEL, 1,
-                             0, 32, 0, 0.2, 0, False, True, 42, None, None)
+    out = train_tab.on_start({"ok": False, "reason": "The file has only one label."}, "", "", "", None, None, {},
+                             *setting_values(epochs=1, batch_size=32))
     run_dir, note = out
     assert isinstance(run_dir, dict)  # gr.skip(): the shown run does not change
     assert "only one label" in note and "disabled" in note
@@ -68,8 +72,8 @@ def test_on_start_refuses_while_the_shown_run_is_active(tmp_path):
     run_dir.mkdir()
     rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": "r1", "name": "support_tickets"})
     rundir.write_status(run_dir, "running", pid=None)
-    run_id, note = train_tab.on_start({"ok": True}, "d.csv", "", "", DEFAULT_MODEL, 1, 0, 0, 0, 0.2, 0, True, True, 42,
-                                      None, str(run_dir))
+    run_id, note = train_tab.on_start({"ok": True}, "d.csv", "", "", None, str(run_dir), {},
+                                      *setting_values(epochs=1))
     assert isinstance(run_id, dict) and list(tmp_path.iterdir()) == [run_dir]  # nothing new was created
     assert note == ('<div class="tc-blocked">&#x27;support_tickets&#x27; is still running. Stop it first, or start '
                     'the next run when it has finished.</div>')
@@ -187,19 +191,20 @@ def test_on_file_with_unreadable_file_keeps_the_page_usable(tmp_path):
 # ----- settings kept over a reload -------------------------------------------------------------------------------------------
 
 def test_settings_survive_a_reload_but_never_name_arbitrary_files(tmp_path, example_data):
-    saved = layout.remember_settings(str(example_data), "text", "label", DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1,
-                                     True, False, 7)
+    chosen = dict(epochs=2.0, batch_size=16, max_length=64, val_share=0.25, early_stopping_patience=1,
+                  warm_start_head=False, seed=7, report_to="tensorboard")
+    saved = layout.remember_settings(str(example_data), "text", "label", *setting_values(**chosen))
     restored = layout.restore_settings(saved)
-    assert restored[0] == str(example_data.resolve())  # the example folder is allowed
-    assert restored[1] == {"file_name": "support_tickets.csv", "text_column": "text", "label_column": "label"}
-    assert restored[2:] == (DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1, True, False, 7)
+    assert restored.pop("file") == str(example_data.resolve())  # the example folder is allowed
+    assert restored.pop("wanted_columns") == {"file_name": "support_tickets.csv", "text_column": "text",
+                                              "label_column": "label"}
+    assert restored == dict(zip(settings.NAMES, setting_values(**chosen)))
     outside = tmp_path / "secret.csv"
     outside.write_text("text,label\n")
     forged = layout.restore_settings({"data_path": str(outside), "epochs": "lots", "batch_size": 8,
                                       "text_column": "text", "label_column": "label"})
-    assert isinstance(forged[0], dict) and isinstance(forged[1], dict) and not forged[1].get("file_name")
-    assert isinstance(forged[3], dict) and forged[5] == 8
-    assert all(isinstance(x, dict) for x in layout.restore_settings(None))  # all skipped
+    assert forged == {"batch_size": 8}  # no file, no columns for it, no epochs
+    assert layout.restore_settings(None) == {}  # nothing changes
 
 
 def test_a_reload_restores_the_chosen_columns_not_the_guessed_ones(tmp_path, monkeypatch):
@@ -213,8 +218,9 @@ def test_a_reload_restores_the_chosen_columns_not_the_guessed_ones(tmp_path, mon
     guessed = data_tab.on_file_event(str(table), DEFAULT_MODEL, 0, 0.2, 42, {})
     assert (guessed["text_column"].value, guessed["label_column"].value) == ("body", "label")
 
-    saved = layout.remember_settings(str(table), "title", "topic", DEFAULT_MODEL, 1.0, 0.0, 32, 0, 0.2, 0, False, 42)
-    file, wanted = layout.restore_settings(saved)[:2]
+    saved = layout.remember_settings(str(table), "title", "topic", *setting_values(epochs=1.0))
+    restored = layout.restore_settings(saved)
+    file, wanted = restored["file"], restored["wanted_columns"]
     out = data_tab.on_file_event(file, DEFAULT_MODEL, 0, 0.2, 42, wanted)
     assert (out["text_column"].value, out["label_column"].value) == ("title", "topic")
     assert out["data_status"]["ok"] is True and "'title' → 'topic'" in out["data_status"]["summary"]

@@ -106,18 +106,20 @@ def remember_settings(data_path: str, text_column: str | None, label_column: str
             **dict(zip(session.SETTING_NAMES, values))}
 
 
-def restore_settings(stored: Any) -> tuple:
-    """-> (data file, columns wanted for it, *settings): the stored ones, or unchanged (skip) where none is stored.
+def restore_settings(stored: Any) -> dict[str, Any]:
+    """The stored data file ("file"), the columns wanted for it ("wanted_columns") and each stored setting (by its
+    name); what is not stored stays as it is.
 
     The columns go to the Data step's "wanted" state, which its file handler uses instead of guessing (the file's
     change event would otherwise overwrite restored dropdowns with guesses)."""
     stored = stored if isinstance(stored, dict) else {}
-    settings = usable_settings(session.clean_settings(stored))
+    chosen = usable_settings(session.clean_settings(stored))
+    restored = {n: chosen[n] for n in session.SETTING_NAMES if n in chosen}
     path = session.restorable_file(stored.get("data_path"), extra_roots=(data_tab.EXAMPLE_DATA.parent,))
     if not path:
-        return (gr.skip(), gr.skip()) + tuple(settings.get(n, gr.skip()) for n in session.SETTING_NAMES)
-    wanted = data_tab.wanted_columns(path, settings.get("text_column"), settings.get("label_column"))
-    return (path, wanted) + tuple(settings.get(n, gr.skip()) for n in session.SETTING_NAMES)
+        return restored
+    wanted = data_tab.wanted_columns(path, chosen.get("text_column"), chosen.get("label_column"))
+    return {"file": path, "wanted_columns": wanted, **restored}
 
 
 def usable_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -130,13 +132,13 @@ def usable_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def settings_of_run(run_dir: str | None, caller: Caller | None) -> tuple:
+def settings_of_run(run_dir: str | None, caller: Caller | None) -> dict[str, Any]:
     """Opening a run from Runs: the left panel shows that run's data file (while it is still on the server) and
     settings, like restore_settings; nothing changes for a run this caller may not open."""
     root = session.runs_root()
     owned = session.owned_run(run_dir, caller, root) if caller is not None else None
     if not owned:
-        return tuple(gr.skip() for _ in range(2 + len(session.SETTING_NAMES)))
+        return {}
     from core import rundir
 
     config = rundir.read_json(Path(owned) / rundir.CONFIG, {}) or {}
@@ -207,7 +209,9 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         demo.load(on_load, [browser], [ctx.caller, browser, ctx.run_dir, tabs], api_visibility="private",
                   concurrency_limit=None)
         setting_inputs = [train[n] for n in session.SETTING_NAMES]
-        demo.load(restore_settings, [saved_settings], [data["file"], data["wanted_columns"]] + setting_inputs,
+        restored = {"file": data["file"], "wanted_columns": data["wanted_columns"],
+                    **{n: train[n] for n in session.SETTING_NAMES}}
+        demo.load(keyed(restore_settings, restored), [saved_settings], list(restored.values()),
                   api_visibility="private", concurrency_limit=None)
         remembered = [data["data_path"], data["text_column"], data["label_column"]] + setting_inputs
         # Remembered as shown: on every edit of a setting, not only when Start is pressed.
@@ -219,13 +223,13 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         watch, ticks = gr.Timer(2.0, active=True), gr.State(0)
         for opened in runs["opened"]:
             opened.then(lambda: gr.Timer(active=False), None, [watch], api_visibility="private")  # the user chose
-            opened.then(settings_of_run, [ctx.run_dir, ctx.caller], [data["file"], data["wanted_columns"]] +
-                        setting_inputs, api_visibility="private", concurrency_limit=None).then(
+            opened.then(keyed(settings_of_run, restored), [ctx.run_dir, ctx.caller], list(restored.values()),
+                        api_visibility="private", concurrency_limit=None).then(
                 remember_settings, remembered, [saved_settings], api_visibility="private", concurrency_limit=None,
                 show_progress="hidden")
         # Re-run with changes: the Train step filled in from the chosen run (its data file and settings).
-        runs["rerun"].click(settings_of_run, [runs["choice"], ctx.caller], [data["file"], data["wanted_columns"]] +
-                            setting_inputs, api_visibility="private", concurrency_limit=None).then(
+        runs["rerun"].click(keyed(settings_of_run, restored), [runs["choice"], ctx.caller], list(restored.values()),
+                            api_visibility="private", concurrency_limit=None).then(
             lambda: gr.Tabs(selected="train"), None, [tabs], api_visibility="private")
         watch.tick(on_watch, [ctx.caller, ctx.run_dir, ticks], [ctx.run_dir, watch, ticks], api_visibility="private",
                    concurrency_limit=None, show_progress="hidden")
