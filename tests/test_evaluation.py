@@ -232,9 +232,10 @@ def test_a_real_run_evaluates_predicts_and_exports(real_run: Path, tmp_path: Pat
 
 def test_evaluate_tab_handlers(tmp_path: Path) -> None:
     from ui import evaluate_tab
+    from ui.context import RunOnScreen
 
     run = write_run(tmp_path, baseline_f1=0.05)
-    out = evaluate_tab.show(f"{run}|finished")
+    out = evaluate_tab.show(RunOnScreen(str(run), "finished"))
     assert set(out) == set(evaluate_tab.SHOW_OUTPUTS)
     note = out["note"]
     assert "tickets: Accuracy 33.3 %, macro-F1" in note and "A tie with the TF-IDF + linear SVM baseline" in note
@@ -243,12 +244,12 @@ def test_evaluate_tab_handlers(tmp_path: Path) -> None:
     assert out["true_filter"].choices == out["pred_filter"].choices == [(c, c) for c in ["(all)"] + LABELS]
     assert len(out["mistakes"]) == 4
     assert out["count"] == "4 of 4 misclassified validation texts, most confident mistakes first."
-    shown, count = evaluate_tab.filter_mistakes(f"{run}|finished", "bug", "(all)")
+    shown, count = evaluate_tab.filter_mistakes(RunOnScreen(str(run), "finished"), "bug", "(all)")
     assert shown["text"].tolist() == ["error 500", "app crashes"] and count.startswith("2 of 4")
-    out = evaluate_tab.show("|")
+    out = evaluate_tab.show(RunOnScreen())
     assert "Train a model or open a run from the Runs tab first." in out["note"] and out["content"].visible is False
     assert "headline" not in out  # kept as it was, behind the hidden column
-    assert "This run has not finished training yet" in evaluate_tab.show(f"{run}|running")["note"]
+    assert "This run has not finished training yet" in evaluate_tab.show(RunOnScreen(str(run), "running"))["note"]
 
 
 def test_chart_labels_no_font_can_draw_are_shown_by_position() -> None:

@@ -191,16 +191,17 @@ def test_guess_text_column() -> None:
 def test_predict_tab_handlers(run_dir: Path, tmp_path: Path) -> None:
     """UI handlers: ready note and examples for a finished run, probabilities + trace, a whole file."""
     from ui import predict_tab
+    from ui.context import RunOnScreen
 
-    state = f"{run_dir}|finished"
+    state = RunOnScreen(str(run_dir), "finished")
     shown = predict_tab.on_run(state)
     assert set(shown) == set(predict_tab.RUN_OUTPUTS) and shown["button"].interactive is True
     note, examples = shown["note"], shown["examples"]
     assert "is ready. Labels: billing, bug, praise." in note
     assert predict_tab.labels_phrase([f"class_{i}" for i in range(50)]) == "50 labels: class_0, class_1, … class_49"
     assert len(examples.raw_samples) == 6 and all(len(s) == 1 for s in examples.raw_samples)
-    assert "Train a model or open a run from the Runs tab first." in predict_tab.on_run("|")["note"]
-    unfinished = predict_tab.on_run(f"{run_dir}|running")
+    assert "Train a model or open a run from the Runs tab first." in predict_tab.on_run(RunOnScreen())["note"]
+    unfinished = predict_tab.on_run(RunOnScreen(str(run_dir), "running"))
     assert "has not finished training yet" in unfinished["note"] and unfinished["batch_button"].interactive is False
 
     out = predict_tab.on_predict("refund my card", state)

@@ -277,3 +277,34 @@ def test_a_handler_answers_by_name_and_gradio_gets_components():
     assert list(skipped) == [status, note] and all(v == {"__type__": "update"} for v in skipped.values())
     with pytest.raises(KeyError, match=r"answered \['preview'\], which its event does not output"):
         keyed(lambda: {"preview": 1}, {"status": status})()
+
+
+# ----- what the tabs share is typed, and wired at build time -------------------------------------------------------
+
+def test_a_missing_piece_fails_the_build_instead_of_leaving_start_unwired(tmp_path):
+    import gradio as gr
+
+    from ui.context import AppContext, DataPieces
+
+    with gr.Blocks():
+        state, dropdown = gr.State(), gr.Dropdown()
+        with pytest.raises(ValueError, match="^DataPieces is missing text_column, extra$"):
+            DataPieces(path=state, status=state, text_column=None, label_column=dropdown, extra=None)
+        with pytest.raises(TypeError):  # every piece must be named
+            DataPieces(path=state, status=state, label_column=dropdown, extra=state)  # type: ignore[call-arg]
+        with pytest.raises(ValueError, match="^AppContext is missing tabs$"):
+            AppContext(runs_root=tmp_path, run_dir=state, run_state=state, caller=state, tabs=None)
+        ctx = AppContext(runs_root=tmp_path, run_dir=state, run_state=state, caller=state, tabs=gr.Tabs())
+        with pytest.raises(KeyError, match="data_extra"):  # the Data step's components without one of the pieces
+            train_tab.render(ctx, data_tab.pieces({"data_path": state, "data_status": state, "text_column": dropdown,
+                                                   "label_column": dropdown}))
+
+
+def test_start_is_wired_to_the_data_steps_pieces(tmp_path):
+    demo = layout.build(tmp_path)
+    start = next(d for d in demo.fns.values() if d.fn is train_tab.on_start)
+    names = {b._id: n for n, b in demo.train.items() if hasattr(b, "_id")}
+    data_ids = [b._id for b in demo.blocks.values() if getattr(b, "elem_id", None) in ("tc-text-col", "tc-label-col")]
+    inputs = [b._id for b in start.inputs]
+    assert inputs[2:4] == data_ids  # the text and label columns the Data step shows
+    assert [names[i] for i in inputs[7:]] == list(settings.NAMES)

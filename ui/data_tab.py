@@ -14,7 +14,7 @@ from core import hub_data
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
 from ui import charts
-from ui.context import AppContext
+from ui.context import AppContext, DataPieces
 from ui.data_check import (  # noqa: F401 - re-exported: the Data step's handlers and tests use them from here
     DataCheck, _tokenizer, check_data, data_options, histogram_sample, hub_path, read_columns, tokenizer_for,
 )
@@ -269,17 +269,20 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     wanted = gr.State({})
     data_extra = gr.State(data_options({}))
 
-    ctx.shared.update(data_path=data_path, data_status=data_status, text_column=text_col, label_column=label_col,
-                      data_extra=data_extra)
     comps = dict(file=file, example=example, text_column=text_col, label_column=label_col, preview=preview,
                  status=status, sentences=sentences, warnings=warnings, baseline=baseline, counts_plot=counts_plot,
                  length_plot=length_plot, next=next_btn, data_path=data_path, data_status=data_status,
                  wanted_columns=wanted, hub=hub, hub_config=hub_config, hub_split=hub_split, val_file=val_file,
                  data_extra=data_extra)
     example.click(use_example, None, file, api_visibility="private")
-    if ctx.tabs is not None:
-        next_btn.click(lambda: gr.Tabs(selected="train"), None, ctx.tabs, api_visibility="private")
+    next_btn.click(lambda: gr.Tabs(selected="train"), None, ctx.tabs, api_visibility="private")
     return comps
+
+
+def pieces(c: dict[str, gr.Component]) -> DataPieces:
+    """What the Train step takes from this step."""
+    return DataPieces(path=c["data_path"], status=c["data_status"], text_column=c["text_column"],
+                      label_column=c["label_column"], extra=c["data_extra"])
 
 
 def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Component,

@@ -11,7 +11,7 @@ import pandas as pd
 
 from core import evaluation
 from core.errors import UserError
-from ui.context import AppContext, split_run_state
+from ui.context import AppContext, RunOnScreen
 from ui.wiring import keyed, pick
 
 ALL = "(all)"
@@ -56,9 +56,10 @@ SHOW_OUTPUTS = ("note", "content", "headline", "per_class", "confusion", "true_f
                 "count")
 
 
-def show(run_state: str | None) -> dict[str, Any]:
+def show(shown: RunOnScreen | None) -> dict[str, Any]:
     """The run on screen's evaluation, by component name (SHOW_OUTPUTS); only the note when there is none."""
-    run_dir, state = split_run_state(run_state)
+    shown = shown or RunOnScreen()
+    run_dir, state = shown.run_dir, shown.state
     hidden = {"content": gr.Column(visible=False), "true_filter": gr.Dropdown(choices=[ALL], value=ALL),
               "pred_filter": gr.Dropdown(choices=[ALL], value=ALL),
               "mistakes": pd.DataFrame(columns=_MISTAKE_COLUMNS), "count": ""}
@@ -86,11 +87,10 @@ def show(run_state: str | None) -> dict[str, Any]:
     }
 
 
-def filter_mistakes(run_state: str | None, true_label: str | None, predicted_label: str | None) -> tuple:
+def filter_mistakes(shown: RunOnScreen | None, true_label: str | None, predicted_label: str | None) -> tuple:
     """(mistakes table, count note) for the chosen true/predicted labels."""
-    run_dir, _ = split_run_state(run_state)
     try:
-        ev = evaluation.load_evaluation(run_dir)
+        ev = evaluation.load_evaluation((shown or RunOnScreen()).run_dir)
     except UserError as exc:
         gr.Warning(exc.message)
         return pd.DataFrame(columns=_MISTAKE_COLUMNS), ""

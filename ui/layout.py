@@ -13,7 +13,7 @@ from core import access
 from core.access import Caller
 from core.runs import list_runs
 from ui import data_tab, runs_tab, session, train_api, train_tab
-from ui.context import AppContext, join_run_state
+from ui.context import AppContext, RunOnScreen
 from ui.wiring import keyed, pick
 
 TITLE = "Text Classifier Studio"
@@ -182,17 +182,16 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
     with gr.Blocks(title=TITLE, fill_width=False, delete_cache=(3600, 86400)) as demo:
         browser = session.make_browser_state(root)
         saved_settings = session.make_settings_state(root)
-        ctx = AppContext(runs_root=root, run_dir=gr.State(None), run_state=gr.State(join_run_state(None, "")),
-                         caller=gr.State(None))
+        run_dir, run_state, caller = gr.State(None), gr.State(RunOnScreen()), gr.State(None)
         gr.Markdown(f"# {TITLE}\nFine-tune a text classifier without code: **upload** a table of texts and labels → "
                     "**check** it → **train** with live curves → **evaluate** → **try** it → **publish** to the Hub.",
                     elem_classes=["tc-header"])
         with gr.Tabs(selected="data", elem_id="tc-steps") as tabs:
-            ctx.tabs = tabs
+            ctx = AppContext(runs_root=root, run_dir=run_dir, run_state=run_state, caller=caller, tabs=tabs)
             with gr.Tab("1 · Data", id="data", elem_id="tc-tab-data"):
                 data = data_tab.render(ctx)
             with gr.Tab("2 · Train", id="train", elem_id="tc-tab-train"):
-                train = train_tab.render(ctx)
+                train = train_tab.render(ctx, data_tab.pieces(data))
             for number, (label, tab_id, module_name) in enumerate(OPTIONAL_TABS, start=3):
                 module = _optional(module_name)
                 if module is None:

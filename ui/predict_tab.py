@@ -13,10 +13,10 @@ import pandas as pd
 
 from core import predict
 from core.errors import UserError
-from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
+from core.evaluation import NO_RUN_MESSAGE
 from core.predict_batch import api_concurrency
 from ui import session
-from ui.context import AppContext, split_run_state
+from ui.context import AppContext, RunOnScreen, finished_run
 from ui.downloads import fresh_folder
 from ui.wiring import keyed, pick
 
@@ -35,18 +35,6 @@ def _note(text: str, kind: str = "info") -> str:
     return f"<div class='tc-predict-note tc-{kind}'>{_esc(text)}</div>"
 
 
-def _finished_run(run_state: str | None) -> tuple[str | None, str | None]:
-    """(run_dir, None) for a run with a trained model, else (None, the message to show)."""
-    run_dir, state = split_run_state(run_state)
-    if not run_dir:
-        return None, NO_RUN_MESSAGE
-    if state and state != "finished":
-        return None, NOT_FINISHED_MESSAGE
-    if not (Path(run_dir) / "model" / "config.json").exists():
-        return None, NOT_FINISHED_MESSAGE
-    return run_dir, None
-
-
 RUN_OUTPUTS = ("note", "examples", "label", "summary", "tokens", "scores", "button", "batch_button")
 PREDICT_OUTPUTS = ("label", "summary", "tokens", "scores")
 
@@ -60,9 +48,9 @@ def _cleared(note: str, examples: list[str] | None = None) -> dict[str, Any]:
             "batch_button": gr.Button(interactive=ready)}
 
 
-def on_run(run_state: str | None) -> dict[str, Any]:
+def on_run(shown: RunOnScreen | None) -> dict[str, Any]:
     """Re-drawn for the run on screen, by component name (RUN_OUTPUTS)."""
-    run_dir, problem = _finished_run(run_state)
+    run_dir, problem = finished_run(shown)
     if problem:
         return _cleared(_note(problem))
     try:
@@ -100,9 +88,9 @@ def trace_tables(trace: dict[str, Any]) -> tuple[str, pd.DataFrame, pd.DataFrame
     return summary, tokens, scores
 
 
-def on_predict(text: str | None, run_state: str | None) -> dict[str, Any]:
+def on_predict(text: str | None, shown: RunOnScreen | None) -> dict[str, Any]:
     """The label probabilities and the trace of one sentence (PREDICT_OUTPUTS); nothing changes on a warning."""
-    run_dir, problem = _finished_run(run_state)
+    run_dir, problem = finished_run(shown)
     if problem:
         gr.Warning(problem)
         return {}
@@ -142,10 +130,10 @@ def _empty_preview() -> pd.DataFrame:
     return pd.DataFrame(columns=["your columns", "predicted", "confidence", "prob_<label> for each label"])
 
 
-def on_predict_file(file_path: str | None, column: str | None, run_state: str | None,
+def on_predict_file(file_path: str | None, column: str | None, shown: RunOnScreen | None,
                     progress: gr.Progress = gr.Progress()) -> tuple:
     """(preview table, downloadable CSV, note) for a whole uploaded table."""
-    run_dir, problem = _finished_run(run_state)
+    run_dir, problem = finished_run(shown)
     try:
         if problem:
             raise UserError(problem)

@@ -13,8 +13,8 @@ import gradio as gr
 
 from core import hub, modelcard
 from core.errors import UserError
-from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
-from ui.context import AppContext, split_run_state
+from core.evaluation import NO_RUN_MESSAGE
+from ui.context import AppContext, RunOnScreen, finished_run
 from ui.downloads import fresh_folder
 from ui.wiring import keyed, pick
 
@@ -41,21 +41,12 @@ def on_spaces() -> bool:
     return True
 
 
-def _finished_run(run_state: str | None) -> tuple[str | None, str | None]:
-    run_dir, state = split_run_state(run_state)
-    if not run_dir:
-        return None, NO_RUN_MESSAGE
-    if (state and state != "finished") or not (Path(run_dir) / "model" / "config.json").exists():
-        return None, NOT_FINISHED_MESSAGE
-    return run_dir, None
-
-
 RUN_OUTPUTS = ("note", "zip_file", "repo", "result", "zip_button", "push")
 
 
-def on_run(run_state: str | None) -> dict[str, Any]:
+def on_run(shown: RunOnScreen | None) -> dict[str, Any]:
     """The run on screen, by component name (RUN_OUTPUTS): what it is ready for; the last zip and push cleared."""
-    run_dir, problem = _finished_run(run_state)
+    run_dir, problem = finished_run(shown)
     ready = problem is None
     placeholder = (f"your-name/{modelcard.export_name(run_dir)} (leave empty for this default)" if ready
                    else "your-name/model-name")
@@ -65,9 +56,9 @@ def on_run(run_state: str | None) -> dict[str, Any]:
             "zip_button": gr.Button(interactive=ready), "push": gr.Button(interactive=ready)}
 
 
-def on_zip(run_state: str | None) -> str | None:
+def on_zip(shown: RunOnScreen | None) -> str | None:
     """The model folder (weights, tokenizer, config with label names, model card) as a zip to download."""
-    run_dir, problem = _finished_run(run_state)
+    run_dir, problem = finished_run(shown)
     try:
         if problem:
             raise UserError(problem)
@@ -82,10 +73,10 @@ def no_token_message() -> str:
     return hub.NO_TOKEN_SIGN_IN_MESSAGE if on_spaces() else hub.NO_TOKEN_MESSAGE
 
 
-def on_push(run_state: str | None, repo_id: str | None, private: bool, token: str | None,
+def on_push(shown: RunOnScreen | None, repo_id: str | None, private: bool, token: str | None,
             oauth_token: gr.OAuthToken | None = None) -> str:
     """Push to the Hub; returns a short result line. Errors are one sentence (gr.Warning and the result line)."""
-    run_dir, problem = _finished_run(run_state)
+    run_dir, problem = finished_run(shown)
     try:
         if problem:
             raise UserError(problem)

@@ -113,14 +113,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     tools["confirm"].click(compare_view.on_delete, [choice, ctx.caller, ctx.run_dir],
                            [tools["confirm_row"], tools["message"], ctx.run_dir], api_visibility="private").then(
         refreshed, listing, outputs, api_visibility="private")
-    targets = [ctx.run_dir] + ([ctx.tabs] if ctx.tabs is not None else [])
-
-    def _fit(result: tuple) -> tuple:
-        return result if ctx.tabs is not None else result[0]
-
-    opened = [open_btn.click(lambda c, o: _fit(open_run(c, o)), [choice, ctx.caller], targets, api_visibility="private")]
-    def _select(t: pd.DataFrame, o: str, evt: gr.SelectData) -> Any:
-        return _fit(on_select(t, o, evt))
-
-    opened.append(table.select(_select, [table, ctx.caller], targets, api_visibility="private"))
+    targets = [ctx.run_dir, ctx.tabs]
+    opened = [open_btn.click(open_run, [choice, ctx.caller], targets, api_visibility="private"),
+              table.select(on_select, [table, ctx.caller], targets, api_visibility="private")]
     return dict(table=table, choice=choice, open=open_btn, refresh=refresh, note=note, opened=opened, **tools)

@@ -15,7 +15,7 @@ from core.access import Caller
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 from ui import charts, live_charts, live_view, session, settings
-from ui.context import AppContext, split_run_state
+from ui.context import AppContext, DataPieces, RunOnScreen
 from ui.data_check import data_options
 
 POLL_SECONDS = 1.0
@@ -137,16 +137,15 @@ def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: 
     return f'<div class="tc-estimate" id="tc-estimate-text">{_esc(found.sentence())}</div>' if found else ""
 
 
-def on_data_status(status: dict | None, run_state: str | None = None) -> tuple:
+def on_data_status(status: dict | None, shown: RunOnScreen | None = None) -> tuple:
     """Start is ready when the data is, unless the shown run is still queued or training."""
-    _, state = split_run_state(run_state)
-    ready = bool((status or {}).get("ok")) and state not in charts.ACTIVE_STATES
+    ready = bool((status or {}).get("ok")) and not (shown or RunOnScreen()).active
     return gr.Button(interactive=ready), start_note_html(status)
 
 
 # ----- layout --------------------------------------------------------------------------------------------------
 
-def render(ctx: AppContext) -> dict[str, gr.Component]:
+def render(ctx: AppContext, data: DataPieces) -> dict[str, gr.Component]:
     gr.Markdown("### 2 · Train\nPick a base model and press **Start**. Curves appear within seconds; "
                 "you can close the tab, training goes on.")
     with gr.Row(equal_height=False):
@@ -184,41 +183,35 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                             lr_plot=lr_plot, grad_plot=grad_plot, epoch_table=epoch_table, log=log, log_box=log_box,
                             start=start, stop=stop, resume=resume, timer=timer, run_state=ctx.run_state,
                             signature=signature)
-    data_status = ctx.shared.get("data_status")
-    status_input = [data_status] if data_status is not None else []
 
-    def _ok(status: Any) -> bool:
-        return bool((status or {}).get("ok")) if isinstance(status, dict) else False
+    def on_tick(run_dir: str | None, sig: str, status: dict | None) -> dict:
+        return live_view.draw(lv, run_dir, sig, force=False, data_ok=bool((status or {}).get("ok")))
 
-    def on_tick(run_dir: str | None, sig: str, *status: Any) -> dict:
-        return live_view.draw(lv, run_dir, sig, force=False, data_ok=_ok(status[0] if status else None))
-
-    def on_show(run_dir: str | None, *status: Any) -> dict:
-        return live_view.draw(lv, run_dir, force=True, data_ok=_ok(status[0] if status else None))
+    def on_show(run_dir: str | None, status: dict | None) -> dict:
+        return live_view.draw(lv, run_dir, force=True, data_ok=bool((status or {}).get("ok")))
 
     live = lv.outputs()
-    timer.tick(on_tick, [ctx.run_dir, signature] + status_input, live, api_visibility="private",
+    timer.tick(on_tick, [ctx.run_dir, signature, data.status], live, api_visibility="private",
                concurrency_limit=None, show_progress="hidden", trigger_mode="always_last")
-    ctx.run_dir.change(on_show, [ctx.run_dir] + status_input, live, api_visibility="private", concurrency_limit=None,
+    ctx.run_dir.change(on_show, [ctx.run_dir, data.status], live, api_visibility="private", concurrency_limit=None,
                        show_progress="hidden")
     log_box.expand(None, None, None, js=live_view.SCROLL_LOG_TO_END)
-    inputs = [data_status, ctx.shared.get("data_path"), ctx.shared.get("text_column"), ctx.shared.get("label_column"),
-              ctx.caller, ctx.run_dir, ctx.shared.get("data_extra")] + [widgets[n] for n in settings.NAMES]
+    inputs = [data.status, data.path, data.text_column, data.label_column, ctx.caller, ctx.run_dir,
+              data.extra] + [widgets[n] for n in settings.NAMES]
+    start.click(on_start, inputs, [ctx.run_dir, start_note], api_visibility="private", concurrency_limit=2,
+                show_progress="minimal", show_progress_on=[banner])
+    data.status.change(on_data_status, [data.status, ctx.run_state], [start, start_note], api_visibility="private",
+                       show_progress="hidden")
     model, epochs, max_len, val_share = (widgets[n] for n in ("model", "epochs", "max_length", "val_share"))
-    if all(i is not None for i in inputs):
-        start.click(on_start, inputs, [ctx.run_dir, start_note], api_visibility="private", concurrency_limit=2,
-                    show_progress="minimal", show_progress_on=[banner])
-        data_status.change(on_data_status, [data_status, ctx.run_state], [start, start_note],
-                           api_visibility="private", show_progress="hidden")
-        estimate_inputs = [data_status, model, epochs, max_len, val_share, ctx.caller]
-        for trigger in (data_status.change, model.change, epochs.change, max_len.change, val_share.change):
-            trigger(estimate_html, estimate_inputs, [estimate], api_visibility="private", show_progress="hidden",
-                    trigger_mode="always_last")
+    estimate_inputs = [data.status, model, epochs, max_len, val_share, ctx.caller]
+    for trigger in (data.status.change, model.change, epochs.change, max_len.change, val_share.change):
+        trigger(estimate_html, estimate_inputs, [estimate], api_visibility="private", show_progress="hidden",
+                trigger_mode="always_last")
     stop.click(on_stop, [ctx.run_dir], None, api_visibility="private", concurrency_limit=None)
     resume.click(on_resume, [ctx.run_dir, ctx.caller], None, api_visibility="private", concurrency_limit=None,
-                 show_progress="hidden").then(on_show, [ctx.run_dir] + status_input, live, api_visibility="private",
+                 show_progress="hidden").then(on_show, [ctx.run_dir, data.status], live, api_visibility="private",
                                               concurrency_limit=None, show_progress="hidden")
     return dict(**widgets, start=start, stop=stop, resume=resume, banner=banner, progress=progress,
                 loss_plot=loss_plot, metric_plot=score_plot, lr_plot=lr_plot, grad_plot=grad_plot,
-                epoch_table=epoch_table, log=log, timer=timer, live_view=lv, on_show=on_show)
+                epoch_table=epoch_table, log=log, timer=timer, live_view=lv)
 
