@@ -194,8 +194,8 @@ def test_publish_tab_push_uses_the_oauth_token_and_shows_errors(run_dir: Path, m
     monkeypatch.setattr(hub, "_api", lambda: FakeApi(fail={"create_repo": http_error(403)}))
     with pytest.warns(UserWarning):  # gr.Warning outside a request: the message still reaches the user
         failed = publish_tab.on_push(state, "tickets", True, TOKEN, None)
-    assert failed == ("❌ This token cannot write to 'alice/tickets': use a token with write access to that account "
-                      "or organisation.")
+    assert failed == ("❌ This token cannot write to &#x27;alice/tickets&#x27;: use a token with write access to that "
+                      "account or organisation.")  # the Markdown box shows the escaped quotes as quotes
     with pytest.warns(UserWarning):
         assert publish_tab.on_push(RunOnScreen(), "", True, TOKEN, None) == "❌ Train a model or open a run from the Runs tab first."
 

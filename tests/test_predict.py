@@ -228,10 +228,11 @@ def test_predict_tab_handlers(run_dir: Path, tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.csv"
     garbage.write_bytes(b"\x00\x01\x02binary")
     out = predict_tab.on_upload(str(garbage))
-    assert out["batch_note"] == "The file 'garbage.csv' is not a text table; it may be damaged or in another format."
+    assert out["batch_note"] == ("The file &#x27;garbage.csv&#x27; is not a text table; it may be damaged or in another "
+                                 "format.")  # escaped once, quotes too: the Markdown box shows them as quotes
     assert out["download"] is None and out["preview"].empty
     preview, out_path, note = predict_tab.on_predict_file(str(garbage), None, state)
-    assert out_path is None and note.startswith("The file 'garbage.csv' is not a text table")
+    assert out_path is None and note.startswith("The file &#x27;garbage.csv&#x27; is not a text table")
 
 
 def test_cache_keeps_only_the_most_recent_models(run_dir: Path, tmp_path: Path, tiny_model_dir: str,

@@ -308,3 +308,26 @@ def test_start_is_wired_to_the_data_steps_pieces(tmp_path):
     inputs = [b._id for b in start.inputs]
     assert inputs[2:4] == data_ids  # the text and label columns the Data step shows
     assert [names[i] for i in inputs[7:]] == list(settings.NAMES)
+
+
+def test_every_style_the_page_names_is_defined():
+    """A class in the page's HTML or components has a rule in the theme's CSS (an undefined one styles nothing)."""
+    import re
+    from pathlib import Path
+
+    from ui import notes, theme
+
+    source = "\n".join(p.read_text(encoding="utf-8") for p in Path(layout.__file__).parent.glob("*.py"))
+    used = set(re.findall(r"""class=["'](tc-[a-z-]+)["']""", source))
+    used |= set(re.findall(r"""elem_classes=\[["'](tc-[a-z-]+)["']\]""", source))
+    used |= {f"tc-{kind}" for kind in notes.KINDS if kind}
+    assert used and {name for name in used if f".{name}" not in theme.CSS} == set()
+
+
+def test_a_note_escapes_its_text_quotes_too():
+    from ui.notes import note
+
+    assert note("It's <b>", "blocked", "tc-x") == '<div class="tc-blocked" id="tc-x">It&#x27;s &lt;b&gt;</div>'
+    assert note("plain") == "<div>plain</div>"
+    with pytest.raises(ValueError, match="no style for a note of kind 'info'"):
+        note("x", "info")

@@ -6,7 +6,6 @@ ui.session.owned_run); a run it may not open answers like a run that does not ex
 """
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import gradio as gr
@@ -16,6 +15,7 @@ from core import compare
 from core.access import Caller
 from core.errors import UserError
 from ui import charts, live_charts, session
+from ui.notes import note
 
 SUMMARY_COLUMNS = ["run", "state", "best accuracy", "best macro-F1", "final val loss", "duration", "samples/s", "id"]
 
@@ -34,8 +34,8 @@ def _owned(run_dirs: Any, caller: Caller | None) -> list[str]:
     return out
 
 
-def _note(text: str, kind: str = "note") -> str:
-    return f'<div class="tc-{kind}" id="tc-compare-message">{html.escape(text)}</div>'
+def _message(text: str, kind: str = "note") -> str:
+    return note(text, kind, "tc-compare-message")
 
 
 def summary_frame(runs: list[compare.RunFacts]) -> pd.DataFrame:
@@ -64,11 +64,11 @@ def on_compare(picks: Any, caller: Caller | None) -> dict[str, Any]:
         run_dirs = _owned(picks, caller)
         compare.check_count(run_dirs)
     except UserError as exc:
-        return {"message": _note(exc.message, "blocked"), "results": gr.Column(visible=False)}
+        return {"message": _message(exc.message, "blocked"), "results": gr.Column(visible=False)}
     runs = [compare.facts(d) for d in run_dirs]
     labels = compare.unique_labels(runs)
     views = [r.view for r in runs]
-    return {"message": _note(f"Comparing {len(runs)} runs."), "results": gr.Column(visible=True),
+    return {"message": _message(f"Comparing {len(runs)} runs."), "results": gr.Column(visible=True),
             "loss": live_charts.plot_value(live_charts.compare_loss_spec(views, labels)),
             "scores": live_charts.plot_value(live_charts.compare_scores_spec(views, labels)),
             "summary": summary_frame(runs), "diff": diff_frame(runs)}
@@ -81,8 +81,8 @@ def on_rename(choice: str | None, name: str, caller: Caller | None) -> str:
             raise UserError("Choose one of your runs first.")
         new = compare.rename(run_dir, name)
     except UserError as exc:
-        return _note(exc.message, "blocked")
-    return _note(f"Renamed to '{new}'.")
+        return _message(exc.message, "blocked")
+    return _message(f"Renamed to '{new}'.")
 
 
 def on_delete_ask(choice: str | None, caller: Caller | None) -> tuple:
@@ -92,7 +92,7 @@ def on_delete_ask(choice: str | None, caller: Caller | None) -> tuple:
         if run_dir is None:
             raise UserError("Choose one of your runs first.")
     except UserError as exc:
-        return gr.Row(visible=False), gr.skip(), _note(exc.message, "blocked")
+        return gr.Row(visible=False), gr.skip(), _message(exc.message, "blocked")
     name = compare.facts(run_dir).name
     question = f"Delete **{name}** with its model, data copy and curves? This cannot be undone."
     return gr.Row(visible=True), question, ""
@@ -106,8 +106,8 @@ def on_delete(choice: str | None, caller: Caller | None, shown: str | None) -> t
             raise UserError("Choose one of your runs first.")
         name = compare.delete(run_dir)
     except UserError as exc:
-        return gr.Row(visible=False), _note(exc.message, "blocked"), gr.skip()
-    return gr.Row(visible=False), _note(f"Deleted '{name}'."), (None if shown == run_dir else gr.skip())
+        return gr.Row(visible=False), _message(exc.message, "blocked"), gr.skip()
+    return gr.Row(visible=False), _message(f"Deleted '{name}'."), (None if shown == run_dir else gr.skip())
 
 
 def render() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from ui.context import AppContext, DataPieces
 from ui.data_check import (  # noqa: F401 - re-exported: the Data step's handlers and tests use them from here
     DataCheck, _tokenizer, check_data, data_options, histogram_sample, hub_path, read_columns, tokenizer_for,
 )
+from ui.notes import note
 from ui.wiring import keyed, pick
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,13 +43,11 @@ def baseline_markdown(baseline: dict[str, Any] | None) -> str:
 
 
 def status_html(check: DataCheck) -> str:
-    import html
-
     if check.ok:
-        return f'<div class="tc-ready" id="tc-data-ready">✓ Ready to train. {html.escape(check.summary)}</div>'
-    cls = "tc-note" if not check.file_name else "tc-blocked"
-    prefix = "" if not check.file_name else "Training is blocked: "
-    return f'<div class="{cls}" id="tc-data-blocked">{prefix}{html.escape(check.reason)}</div>'
+        return note(f"✓ Ready to train. {check.summary}", "ready", "tc-data-ready")
+    if not check.file_name:
+        return note(check.reason, "note", "tc-data-blocked")
+    return note(f"Training is blocked: {check.reason}", "blocked", "tc-data-blocked")
 
 
 BLOCKED_CHART = "No chart: this data cannot be used yet (see above)"

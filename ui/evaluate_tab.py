@@ -12,6 +12,7 @@ import pandas as pd
 from core import evaluation
 from core.errors import UserError
 from ui.context import AppContext, RunOnScreen
+from ui.notes import note
 from ui.wiring import keyed, pick
 
 ALL = "(all)"
@@ -20,14 +21,6 @@ _MISTAKE_COLUMNS = ["text", "true label", "predicted label", "confidence"]
 
 def _filter_value(value: str | None) -> str | None:
     return None if not value or value == ALL else value
-
-
-def _note(text: str, kind: str = "info") -> str:
-    return f"<div class='tc-eval-note tc-{kind}'>{_esc(text)}</div>"
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _mistakes_note(shown: int, total: int) -> str:
@@ -64,18 +57,18 @@ def show(shown: RunOnScreen | None) -> dict[str, Any]:
               "pred_filter": gr.Dropdown(choices=[ALL], value=ALL),
               "mistakes": pd.DataFrame(columns=_MISTAKE_COLUMNS), "count": ""}
     if not run_dir:
-        return {"note": _note(evaluation.NO_RUN_MESSAGE), **hidden}
+        return {"note": note(evaluation.NO_RUN_MESSAGE), **hidden}
     if state and state != "finished":
-        return {"note": _note(evaluation.NOT_FINISHED_MESSAGE), **hidden}
+        return {"note": note(evaluation.NOT_FINISHED_MESSAGE), **hidden}
     try:
         ev = evaluation.load_evaluation(run_dir)
     except UserError as exc:
-        return {"note": _note(exc.message), **hidden}
+        return {"note": note(exc.message), **hidden}
     mistakes = evaluation.misclassified(ev)
     choices = [ALL] + ev.labels
     return {
-        "note": _note(f"{ev.name}: {evaluation.verdict(ev)}",
-                      "warn" if evaluation.outcome(ev) in ("worse", "same") else "ok"),
+        "note": note(f"{ev.name}: {evaluation.verdict(ev)}",
+                     "warn" if evaluation.outcome(ev) in ("worse", "same") else "ok"),
         "content": gr.Column(visible=True),
         "headline": as_percentages(evaluation.headline_table(ev)),
         "per_class": as_percentages(evaluation.per_class_table(ev)),
@@ -102,7 +95,7 @@ def filter_mistakes(shown: RunOnScreen | None, true_label: str | None, predicted
 def render(ctx: AppContext) -> dict[str, gr.Component]:
     gr.Markdown("### 3 · Evaluate\nHow good is the model on the validation texts it never trained on, and is it "
                 "better than a classic baseline trained in seconds?")
-    note = gr.HTML(_note(evaluation.NO_RUN_MESSAGE), elem_id="tc-eval-note")
+    message = gr.HTML(note(evaluation.NO_RUN_MESSAGE), elem_id="tc-eval-note")
     with gr.Column(visible=False) as content:
         headline = gr.Dataframe(label="Headline: fine-tuned model vs. TF-IDF + linear SVM baseline",
                                 interactive=False, elem_id="tc-eval-headline")
@@ -122,11 +115,11 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
         mistakes = gr.Dataframe(pd.DataFrame(columns=_MISTAKE_COLUMNS), interactive=False, wrap=True,
                                 max_height=480, column_widths=["62%", "14%", "14%", "10%"], max_chars=500,
                                 elem_id="tc-eval-mistakes")
-    comps = dict(note=note, content=content, headline=headline, per_class=per_class, confusion=confusion,
+    comps = dict(note=message, content=content, headline=headline, per_class=per_class, confusion=confusion,
                  true_filter=true_filter, pred_filter=pred_filter, mistakes=mistakes, count=count)
     shown = pick(comps, *SHOW_OUTPUTS)
     ctx.run_state.change(keyed(show, shown), [ctx.run_state], list(shown.values()), api_visibility="private",
-                         show_progress="minimal", show_progress_on=[note], trigger_mode="always_last")
+                         show_progress="minimal", show_progress_on=[message], trigger_mode="always_last")
     for dropdown in (true_filter, pred_filter):
         dropdown.input(filter_mistakes, [ctx.run_state, true_filter, pred_filter], [mistakes, count],
                        api_visibility="private", show_progress="hidden")

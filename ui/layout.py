@@ -1,8 +1,6 @@
 """The whole page: header, the six steps as tabs, session restore on load, and the named API endpoints."""
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,22 +10,14 @@ import gradio as gr
 from core import access
 from core.access import Caller
 from core.runs import list_runs
-from ui import data_tab, runs_tab, session, train_api, train_tab
+from ui import data_tab, evaluate_tab, predict_tab, publish_tab, runs_tab, session, train_api, train_tab
 from ui.context import AppContext, RunOnScreen
 from ui.wiring import keyed, pick
 
 TITLE = "Text Classifier Studio"
-OPTIONAL_TABS = (("Evaluate", "evaluate", "ui.evaluate_tab"), ("Predict", "predict", "ui.predict_tab"),
-                 ("Publish", "publish", "ui.publish_tab"))
-
-
-def _optional(module: str) -> Any | None:
-    try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module(module)
+# The steps after Train: they only read the run on screen (ctx.run_state).
+LATER_STEPS = (("3 · Evaluate", "evaluate", evaluate_tab), ("4 · Predict", "predict", predict_tab),
+               ("5 · Publish", "publish", publish_tab))
 
 
 def _newest_active(caller: Caller, root: Path, after: float = 0.0) -> Any | None:
@@ -192,11 +182,8 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
                 data = data_tab.render(ctx)
             with gr.Tab("2 · Train", id="train", elem_id="tc-tab-train"):
                 train = train_tab.render(ctx, data_tab.pieces(data))
-            for number, (label, tab_id, module_name) in enumerate(OPTIONAL_TABS, start=3):
-                module = _optional(module_name)
-                if module is None:
-                    continue
-                with gr.Tab(f"{number} · {label}", id=tab_id, elem_id=f"tc-tab-{tab_id}"):
+            for label, tab_id, module in LATER_STEPS:
+                with gr.Tab(label, id=tab_id, elem_id=f"tc-tab-{tab_id}"):
                     module.render(ctx)
             with gr.Tab("Runs", id="runs", elem_id="tc-tab-runs") as runs_tab_item:
                 runs = runs_tab.render(ctx)
@@ -240,6 +227,5 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         gr.api(train_api.api_stop, api_name="stop", concurrency_limit=None)
         gr.api(train_api.api_resume, api_name="resume", concurrency_limit=None)
         gr.api(runs_tab.api_runs, api_name="runs", concurrency_limit=None)
-    demo.ctx = ctx  # for tests
-    demo.train = train
+    demo.train = train  # the Train step's components by name: tests find its settings and live view here
     return demo

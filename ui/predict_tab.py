@@ -5,6 +5,7 @@ screen is loaded when the run is shown (core.predict keeps it), so the first pre
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from core.predict_batch import api_concurrency
 from ui import session
 from ui.context import AppContext, RunOnScreen, finished_run
 from ui.downloads import fresh_folder
+from ui.notes import note
 from ui.wiring import keyed, pick
 
 FILE_TYPES = [".csv", ".tsv", ".txt", ".xlsx", ".jsonl", ".json", ".parquet"]
@@ -25,14 +27,6 @@ PREVIEW_ROWS = 20
 EMPTY_TEXT_MESSAGE = "Type a text to classify first."
 _TOKEN_COLUMNS = ["#", "token", "input id", "attention mask"]
 _SCORE_COLUMNS = ["label", "logit", "softmax probability"]
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _note(text: str, kind: str = "info") -> str:
-    return f"<div class='tc-predict-note tc-{kind}'>{_esc(text)}</div>"
 
 
 RUN_OUTPUTS = ("note", "examples", "label", "summary", "tokens", "scores", "button", "batch_button")
@@ -52,13 +46,13 @@ def on_run(shown: RunOnScreen | None) -> dict[str, Any]:
     """Re-drawn for the run on screen, by component name (RUN_OUTPUTS)."""
     run_dir, problem = finished_run(shown)
     if problem:
-        return _cleared(_note(problem))
+        return _cleared(note(problem))
     try:
         predictor = predict.get_predictor(run_dir)  # load now: the first prediction is then fast
         examples = predict.example_texts(run_dir, 6)
     except UserError as exc:
-        return _cleared(_note(exc.message, "error"))
-    return _cleared(_note(f"Model of run {Path(run_dir).name} is ready. {labels_phrase(predictor.labels)}.", "ok"),
+        return _cleared(note(exc.message))
+    return _cleared(note(f"Model of run {Path(run_dir).name} is ready. {labels_phrase(predictor.labels)}.", "ok"),
                     examples)
 
 
@@ -79,7 +73,7 @@ def trace_tables(trace: dict[str, Any]) -> tuple[str, pd.DataFrame, pd.DataFrame
                            "logit": [round(v, 4) for v in trace["logits"].values()],
                            "softmax probability": [round(v, 4) for v in trace["probs"].values()]})
     # First-strong isolate: a right-to-left label (Arabic, Hebrew) does not reorder the sentence around it.
-    summary = (f"**Predicted:** \u2068{_esc(trace['predicted'])}\u2069 ({trace['confidence']:.1%}) · "
+    summary = (f"**Predicted:** \u2068{html.escape(trace['predicted'])}\u2069 ({trace['confidence']:.1%}) · "
                f"{len(trace['tokens'])} tokens, including the special [CLS]/[SEP]-style markers. "
                "Text → tokenizer (word pieces → ids, attention mask 1 = real token) → model → one logit per "
                "label → softmax → probabilities that sum to 1.")
@@ -119,7 +113,7 @@ def on_upload(file_path: str | None) -> dict[str, Any]:
         df = predict.read_input_table(file_path)
     except UserError as exc:
         gr.Warning(exc.message)
-        return {"column": gr.Dropdown(choices=[], value=None), "batch_note": _esc(exc.message), **cleared}
+        return {"column": gr.Dropdown(choices=[], value=None), "batch_note": html.escape(exc.message), **cleared}
     columns = [str(c) for c in df.columns]
     return {"column": gr.Dropdown(choices=columns, value=predict.guess_text_column(df)),
             "batch_note": f"{len(df):,} rows, {len(columns)} columns. Check the text column, then press Predict file.",
@@ -146,7 +140,7 @@ def on_predict_file(file_path: str | None, column: str | None, shown: RunOnScree
         result = predict.predict_table(run_dir, df, column, out, progress=lambda f: progress(f, desc="Predicting"))
     except UserError as exc:
         gr.Warning(exc.message)
-        return _empty_preview(), None, _esc(exc.message)
+        return _empty_preview(), None, html.escape(exc.message)
     empty = int((result["predicted"] == "").sum())
     skipped = f" {empty:,} rows with no text were left without a prediction." if empty > 1 else (
         " 1 row with no text was left without a prediction." if empty else "")
@@ -175,7 +169,7 @@ async def api_predict(text: str, run_id: str, key: str = "", request: gr.Request
 
 def render(ctx: AppContext) -> dict[str, gr.Component]:
     gr.Markdown("### 4 · Predict\nTry the model: type a text and press Enter, or predict a whole file.")
-    note = gr.HTML(_note(NO_RUN_MESSAGE), elem_id="tc-predict-note")
+    message = gr.HTML(note(NO_RUN_MESSAGE), elem_id="tc-predict-note")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=320):
             text = gr.Textbox(label="Text", placeholder="Type a sentence and press Enter", lines=1, max_lines=8,
@@ -208,12 +202,12 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                                    label=f"Preview (first {PREVIEW_ROWS} rows)", interactive=False, max_height=400,
                                    elem_id="tc-batch-preview")
 
-    comps = dict(note=note, text=text, button=button, examples=examples, label=label, summary=summary, tokens=tokens,
+    comps = dict(note=message, text=text, button=button, examples=examples, label=label, summary=summary, tokens=tokens,
                  scores=scores, upload=upload, column=column, batch_button=batch_button, batch_note=batch_note,
                  download=download, preview=preview)
     drawn, predicted, uploaded = (pick(comps, *names) for names in (RUN_OUTPUTS, PREDICT_OUTPUTS, UPLOAD_OUTPUTS))
     ctx.run_state.change(keyed(on_run, drawn), [ctx.run_state], list(drawn.values()), api_visibility="private",
-                         show_progress="minimal", show_progress_on=[note], trigger_mode="always_last")
+                         show_progress="minimal", show_progress_on=[message], trigger_mode="always_last")
     for trigger in (text.submit, button.click):
         trigger(keyed(on_predict, predicted), [text, ctx.run_state], list(predicted.values()),
                 api_visibility="private", show_progress="hidden", trigger_mode="always_last", concurrency_limit=4)

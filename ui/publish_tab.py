@@ -5,6 +5,7 @@ HF_TOKEN; it is passed straight to core.hub and never kept in a State, a file or
 """
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 from typing import Any
@@ -16,15 +17,8 @@ from core.errors import UserError
 from core.evaluation import NO_RUN_MESSAGE
 from ui.context import AppContext, RunOnScreen, finished_run
 from ui.downloads import fresh_folder
+from ui.notes import note
 from ui.wiring import keyed, pick
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _note(text: str, kind: str = "info") -> str:
-    return f"<div class='tc-publish-note tc-{kind}'>{_esc(text)}</div>"
 
 
 def on_spaces() -> bool:
@@ -50,8 +44,8 @@ def on_run(shown: RunOnScreen | None) -> dict[str, Any]:
     ready = problem is None
     placeholder = (f"your-name/{modelcard.export_name(run_dir)} (leave empty for this default)" if ready
                    else "your-name/model-name")
-    note = _note(problem) if problem else _note(f"Ready to share the model of run {Path(run_dir).name}.", "ok")
-    return {"note": note,
+    ready_note = note(problem) if problem else note(f"Ready to share the model of run {Path(run_dir).name}.", "ok")
+    return {"note": ready_note,
             "zip_file": None, "repo": gr.Textbox(placeholder=placeholder), "result": "",
             "zip_button": gr.Button(interactive=ready), "push": gr.Button(interactive=ready)}
 
@@ -85,7 +79,7 @@ def on_push(shown: RunOnScreen | None, repo_id: str | None, private: bool, token
     except UserError as exc:
         message = no_token_message() if exc.message == hub.NO_TOKEN_MESSAGE else exc.message
         gr.Warning(message)
-        return f"❌ {_esc(message)}"
+        return f"❌ {html.escape(message)}"
     visibility = "private" if result.private else "public"
     return f"✅ Pushed to [{result.repo_id}]({result.url}) ({visibility})."
 
@@ -93,7 +87,7 @@ def on_push(shown: RunOnScreen | None, repo_id: str | None, private: bool, token
 def render(ctx: AppContext) -> dict[str, gr.Component]:
     gr.Markdown("### 5 · Publish\nTake the model with you as a zip, or share it on the Hugging Face Hub. Both hold "
                 "the same folder: weights, tokenizer, config with your label names, and a model card.")
-    note = gr.HTML(_note(NO_RUN_MESSAGE), elem_id="tc-publish-note")
+    message = gr.HTML(note(NO_RUN_MESSAGE), elem_id="tc-publish-note")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             gr.Markdown("#### Download\nLoad it anywhere with `pipeline(\"text-classification\", model=\"<unzipped "
@@ -114,7 +108,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
             private = gr.Checkbox(True, label="Private repository", elem_id="tc-hub-private")
             push = gr.Button("Push to Hub", variant="primary", interactive=False, elem_id="tc-push-button")
             result = gr.Markdown(elem_id="tc-push-result")
-    comps = dict(note=note, zip_button=zip_button, zip_file=zip_file, token=token, repo=repo, private=private,
+    comps = dict(note=message, zip_button=zip_button, zip_file=zip_file, token=token, repo=repo, private=private,
                  push=push, result=result)
     drawn = pick(comps, *RUN_OUTPUTS)
     ctx.run_state.change(keyed(on_run, drawn), [ctx.run_state], list(drawn.values()), api_visibility="private",

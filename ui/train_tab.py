@@ -17,6 +17,7 @@ from core.errors import UserError
 from ui import charts, live_charts, live_view, session, settings
 from ui.context import AppContext, DataPieces, RunOnScreen
 from ui.data_check import data_options
+from ui.notes import note
 
 POLL_SECONDS = 1.0
 _DEFAULTS = TrainConfig()
@@ -60,7 +61,7 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, c
         message = (f"'{_run_name(run_dir)}' is still {shown.state}. Stop it first, or start the next run when it "
                    "has finished.")
         gr.Warning(message)
-        return gr.skip(), f'<div class="tc-blocked">{_esc(message)}</div>'
+        return gr.skip(), note(message, "blocked")
     try:
         options = data_options(extra)
         config = settings.config_from_ui(data_path, text_col, label_col, val_data_path=options["val_data_path"] or None,
@@ -69,7 +70,7 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, c
         new_dir = start_training(config, caller, session.runs_root())
     except UserError as exc:
         gr.Warning(exc.message)
-        return gr.skip(), f'<div class="tc-blocked">Could not start: {_esc(exc.message)}</div>'
+        return gr.skip(), note(f"Could not start: {exc.message}", "blocked")
     return new_dir, start_note_html(status)
 
 
@@ -103,18 +104,12 @@ def on_resume(run_dir: str | None, caller: Caller | None = None) -> None:
         gr.Warning(exc.message)
 
 
-def _esc(text: str) -> str:
-    import html
-
-    return html.escape(text or "")
-
-
 def start_note_html(status: dict | None) -> str:
     status = status or {}
     if status.get("ok"):
-        return f'<div class="tc-note">Training data: {_esc(status.get("summary", ""))}</div>'
+        return note(f"Training data: {status.get('summary', '')}", "note")
     reason = status.get("reason") or "Choose your data on the Data step first."
-    return f'<div class="tc-blocked" id="tc-train-blocked">Start is disabled: {_esc(reason)}</div>'
+    return note(f"Start is disabled: {reason}", "blocked", "tc-train-blocked")
 
 
 def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: Any, val_share: Any,
@@ -134,7 +129,7 @@ def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: 
     runs = [r.run_dir for r in session.visible_runs(caller, session.runs_root())] if caller is not None else []
     found = estimate.for_data(status["lengths"], share, epochs_value, max_length,
                               (model or "").strip() or DEFAULT_MODEL, runs)
-    return f'<div class="tc-estimate" id="tc-estimate-text">{_esc(found.sentence())}</div>' if found else ""
+    return note(found.sentence(), "estimate", "tc-estimate-text") if found else ""
 
 
 def on_data_status(status: dict | None, shown: RunOnScreen | None = None) -> tuple:
