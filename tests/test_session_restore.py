@@ -90,3 +90,6 @@ def test_opening_a_run_shows_its_settings_but_not_a_strangers(space):
     stranger = _run(space, "r-stranger", "b-" + "0" * 32, "finished", created=time.time())
     (stranger / "config.json").write_text((mine / "config.json").read_text())
     assert layout.settings_of_run(str(stranger), caller) == {}  # nothing changes
+    # Re-run with changes gets the Runs step's choice: a run id, checked the same way.
+    assert layout.settings_of_choice("r-mine", caller) == out
+    assert layout.settings_of_choice("r-stranger", caller) == layout.settings_of_choice(str(mine), None) == {}

@@ -1,8 +1,8 @@
 """The Runs step's comparison of 2-5 runs (overlaid curves, what differs in their settings, final scores, duration,
 speed) and the actions on one run: re-run with changes, rename, delete (with a confirmation; never while it trains).
 
-Every handler that takes runs checks that this caller may open each of them (core.access.may_open via
-ui.session.owned_run); a run it may not open answers like a run that does not exist.
+The choices carry run ids, never server paths. Every handler that takes runs resolves each id through this caller's
+ownership check (core.access.find_run); a run it may not open answers like a run that does not exist.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from core import compare
+from core import access, compare
 from core.access import Caller
 from core.errors import UserError
 from ui import charts, live_charts, session
@@ -20,18 +20,14 @@ from ui.notes import note
 SUMMARY_COLUMNS = ["run", "state", "best accuracy", "best macro-F1", "final val loss", "duration", "samples/s", "id"]
 
 
-def _owned(run_dirs: Any, caller: Caller | None) -> list[str]:
-    """The chosen runs this caller may open, in the order chosen; a UserError names any other one as missing."""
+def _owned(run_ids: Any, caller: Caller | None) -> list[str]:
+    """The folders of the chosen runs this caller may open, in the order chosen; a UserError names any other one as
+    missing."""
     root = session.runs_root()
-    chosen = [run_dirs] if isinstance(run_dirs, str) else list(run_dirs or [])
-    out = []
-    for run_dir in chosen:
-        owned = session.owned_run(run_dir, caller, root) if caller is not None else None
-        if not owned:
-            name = str(run_dir).rstrip("/").rsplit("/", 1)[-1]
-            raise UserError(f"There is no run '{name}'.")
-        out.append(owned)
-    return out
+    chosen = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
+    if caller is None and chosen:  # the page has not said who it is yet: it owns nothing
+        raise access.no_run(str(chosen[0]))
+    return [str(access.find_run(run_id, caller, root)) for run_id in chosen]
 
 
 def _message(text: str, kind: str = "note") -> str:

@@ -138,6 +138,11 @@ def settings_of_run(run_dir: str | None, caller: Caller | None) -> dict[str, Any
     return restore_settings(stored)
 
 
+def settings_of_choice(run_id: str | None, caller: Caller | None) -> dict[str, Any]:
+    """Re-run with changes: settings_of_run for the run chosen on the Runs step (an id, checked like any other)."""
+    return settings_of_run(session.run_of_id(run_id, caller, session.runs_root()), caller)
+
+
 MISSING_VALUES_MESSAGE = ("The request is missing some of this endpoint's parameters: send a value for every parameter "
                           "the API page lists, in order.")
 
@@ -214,7 +219,7 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
                 remember_settings, remembered, [saved_settings], api_visibility="private", concurrency_limit=None,
                 show_progress="hidden")
         # Re-run with changes: the Train step filled in from the chosen run (its data file and settings).
-        runs["rerun"].click(keyed(settings_of_run, restored), [runs["choice"], ctx.caller], list(restored.values()),
+        runs["rerun"].click(keyed(settings_of_choice, restored), [runs["choice"], ctx.caller], list(restored.values()),
                             api_visibility="private", concurrency_limit=None).then(
             lambda: gr.Tabs(selected="train"), None, [tabs], api_visibility="private")
         watch.tick(on_watch, [ctx.caller, ctx.run_dir, ticks], [ctx.run_dir, watch, ticks], api_visibility="private",

@@ -21,7 +21,7 @@ LIST_OUTPUTS = ("table", "choice", "note", "picks")
 def runs_table(caller: Caller | None, picked: Any = None) -> dict[str, Any]:
     """The table, the one-run choice, a note and the runs to compare (the picks that still exist are kept)."""
     runs = session.visible_runs(caller, session.runs_root())
-    choices = [(f"{r.name} · {charts.STATE_TEXT.get(r.state, r.state)}", str(r.run_dir)) for r in runs]
+    choices = [(f"{r.name} · {charts.STATE_TEXT.get(r.state, r.state)}", r.run_id) for r in runs]
     where = "in this browser session" if session.runs_are_private() else f"in {session.runs_root()}"
     note = (f"No runs yet {where}. Start one on the Train step." if not runs
             else f"{len(runs)} run{'s' if len(runs) != 1 else ''} {where}, newest first.")
@@ -36,9 +36,9 @@ def on_refresh(caller: Caller | None, picked: Any = None) -> dict[str, Any]:
     return runs_table(caller, picked)
 
 
-def open_run(choice: str | None, caller: Caller | None) -> tuple[Any, Any]:
+def open_run(run_id: str | None, caller: Caller | None) -> tuple[Any, Any]:
     """-> (run_dir, selected tab). Only this session's runs can be opened."""
-    run_dir = session.owned_run(choice, caller, session.runs_root())
+    run_dir = session.run_of_id(run_id, caller, session.runs_root())
     if not run_dir:
         gr.Warning("Choose one of your runs to open.")
         return gr.skip(), gr.skip()
@@ -50,9 +50,7 @@ def on_select(table: pd.DataFrame, caller: Caller | None, evt: gr.SelectData) ->
         run_id = str(table.iloc[evt.index[0]]["id"])
     except (IndexError, KeyError, TypeError):
         return gr.skip(), gr.skip()
-    if "/" in run_id or run_id in ("", ".", ".."):
-        return gr.skip(), gr.skip()
-    return open_run(str(session.runs_root() / run_id), caller)
+    return open_run(run_id, caller)
 
 
 def api_runs(key: str = "", request: gr.Request = None) -> list[dict[str, Any]]:

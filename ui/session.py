@@ -82,6 +82,17 @@ def visible_runs(caller: Caller | None, root: Path) -> list[Any]:
     return list_runs(root, owner=access.visible_owners(caller))
 
 
+def run_of_id(run_id: Any, caller: Caller | None, root: Path) -> str | None:
+    """The folder of a run id the page sent (the Runs step's choices carry ids, never server paths), only for a run
+    this caller may open (core.access.find_run); else None."""
+    if caller is None:
+        return None
+    try:
+        return str(access.find_run(run_id, caller, root))
+    except UserError:
+        return None
+
+
 def owned_run(run_dir: str | None, caller: Caller | None, root: Path) -> str | None:
     """run_dir if it is a run of this runs folder that this caller may open."""
     if caller is None:
