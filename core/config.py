@@ -26,8 +26,9 @@ def tracker_problem(report_to: str) -> str | None:
     return f"{report_to} is not installed here: pip install {package}, or set Report to none."
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
+def _help(text: str, **more: Any) -> dict[str, Any]:
+    """A field's metadata: its help text, and for the UI and /train optionally `choices` or a `range` (low, high)."""
+    return {"help": text, **more}
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ class TrainConfig:
         default="none",
         metadata=_help("Also log the run to an experiment tracker: none (default), trackio, tensorboard, wandb or "
                        "mlflow. Off unless chosen; the tracker's package must be installed, and it sends data only "
-                       "where it is set up to (trackio and TensorBoard write local files). Never a token."),
+                       "where it is set up to (trackio and TensorBoard write local files). Never a token.",
+                       choices=REPORT_TO),
     )
     run_name: str = field(default="", metadata=_help("A name for the run; made from the data file when empty."))
 

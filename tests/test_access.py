@@ -88,12 +88,15 @@ def test_runs_are_listed_and_opened_per_session_on_a_space(space):
     alice, bob = browser(space), browser(space)
     mine = fake_run(space, "r-mine", alice.owner)
     theirs = fake_run(space, "r-theirs", bob.owner)
-    table, dropdown, note, picks = runs_tab.runs_table(alice)
-    assert [v for _, v in picks.choices] == [str(mine)]  # only my runs can be picked to compare
-    assert table["id"].tolist() == ["r-mine"] and note == "1 run in this browser session, newest first."
-    assert runs_tab.open_run(str(mine), alice)[0] == str(mine)
-    assert isinstance(runs_tab.open_run(str(theirs), alice)[0], dict)  # skipped: not this session's run
-    assert runs_tab.runs_table(None)[0].empty and runs_tab.runs_table(Caller())[0].empty
+    listed = runs_tab.runs_table(alice)
+    assert [v for _, v in listed["picks"].choices] == ["r-mine"]  # only my runs, by id: never a server path
+    assert [v for _, v in listed["choice"].choices] == ["r-mine"]
+    assert listed["table"]["id"].tolist() == ["r-mine"]
+    assert listed["note"] == "1 run in this browser session, newest first."
+    assert runs_tab.open_run("r-mine", alice)[0] == str(mine)
+    for not_mine in ("r-theirs", str(theirs), "..", "", None):  # a stranger's (even as a path), or no id at all
+        assert isinstance(runs_tab.open_run(not_mine, alice)[0], dict), not_mine  # skipped: nothing opens
+    assert runs_tab.runs_table(None)["table"].empty and runs_tab.runs_table(Caller())["table"].empty
 
 
 def test_a_signed_in_visitor_also_owns_the_runs_of_their_hub_account(space):

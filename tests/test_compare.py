@@ -36,8 +36,9 @@ def test_two_runs_compared_side_by_side(space):
     caller = session.browser_caller(access.new_key(space, "b"), space)
     a = _run(space, "r-a", caller.owner, [0.70, 0.80], [0.9, 0.6], epochs=2.0)
     b = _run(space, "r-b", caller.owner, [0.75, 0.82, 0.85], [0.8, 0.5, 0.4], epochs=3.0, learning_rate=5e-5)
-    message, results, loss, scores, summary, diff = compare_view.on_compare([str(a), str(b)], caller)
-    assert "Comparing 2 runs." in message and results.visible is True
+    out = compare_view.on_compare([a.name, b.name], caller)
+    loss, scores, summary, diff = out["loss"], out["scores"], out["summary"], out["diff"]
+    assert "Comparing 2 runs." in out["message"] and out["results"].visible is True
     # Same names are told apart in legends and tables.
     pts = live_charts.points(json.loads(scores.plot))
     assert pts == {"support_tickets": [(1.0, 0.7), (2.0, 0.8)], "support_tickets (2)": [(1.0, 0.75), (2.0, 0.82),
@@ -56,9 +57,10 @@ def test_compare_needs_two_to_five_of_your_own_runs(space):
     other = session.browser_caller(access.new_key(space, "b"), space)
     mine = _run(space, "r-mine", me.owner, [0.7], [0.9])
     theirs = _run(space, "r-theirs", other.owner, [0.7], [0.9])
-    assert "Choose 2 to 5 runs to compare (1 chosen)." in compare_view.on_compare([str(mine)], me)[0]
-    out = compare_view.on_compare([str(mine), str(theirs)], me)
-    assert "There is no run &#x27;r-theirs&#x27;." in out[0] and out[1].visible is False
+    assert "Choose 2 to 5 runs to compare (1 chosen)." in compare_view.on_compare([mine.name], me)["message"]
+    out = compare_view.on_compare([mine.name, theirs.name], me)
+    assert "There is no run &#x27;r-theirs&#x27;." in out["message"] and out["results"].visible is False
+    assert "loss" not in out  # the hidden charts keep what they showed
 
 
 def test_rename_and_delete_check_ownership_and_refuse_a_training_run(space):
@@ -66,22 +68,22 @@ def test_rename_and_delete_check_ownership_and_refuse_a_training_run(space):
     other = session.browser_caller(access.new_key(space, "b"), space)
     mine = _run(space, "r-mine", me.owner, [0.7], [0.9])
     theirs = _run(space, "r-theirs", other.owner, [0.7], [0.9])
-    assert "Renamed to &#x27;Short texts, lr 5e-5&#x27;." in compare_view.on_rename(str(mine), " Short texts,  lr 5e-5 ",
+    assert "Renamed to &#x27;Short texts, lr 5e-5&#x27;." in compare_view.on_rename(mine.name, " Short texts,  lr 5e-5 ",
                                                                                     me)
     assert json.loads((mine / "run.json").read_text())["name"] == "Short texts, lr 5e-5"
-    assert "There is no run" in compare_view.on_rename(str(theirs), "mine now", me)
+    assert "There is no run" in compare_view.on_rename(theirs.name, "mine now", me)
     assert json.loads((theirs / "run.json").read_text())["name"] == "support_tickets"
     # Delete asks first; a stranger's run cannot even be asked about.
-    row, question, _ = compare_view.on_delete_ask(str(mine), me)
+    row, question, _ = compare_view.on_delete_ask(mine.name, me)
     assert row.visible is True and question.startswith("Delete **Short texts, lr 5e-5** with its model")
-    assert compare_view.on_delete_ask(str(theirs), me)[0].visible is False
-    assert "There is no run" in compare_view.on_delete(str(theirs), me, None)[1] and theirs.exists()
+    assert compare_view.on_delete_ask(theirs.name, me)[0].visible is False
+    assert "There is no run" in compare_view.on_delete(theirs.name, me, None)[1] and theirs.exists()
     training = _run(space, "r-training", me.owner, [0.7], [0.9], state="running")
     (training / "status.json").write_text(json.dumps({"state": "running", "pid": None, "updated": time.time()}))
-    refused = compare_view.on_delete(str(training), me, None)[1]
+    refused = compare_view.on_delete(training.name, me, None)[1]
     assert "&#x27;support_tickets&#x27; is still training: stop it first, then delete it." in refused
     assert training.exists()
-    _, message, shown = compare_view.on_delete(str(mine), me, str(mine))
+    _, message, shown = compare_view.on_delete(mine.name, me, str(mine))
     assert "Deleted &#x27;Short texts, lr 5e-5&#x27;." in message and shown is None and not mine.exists()
 
 

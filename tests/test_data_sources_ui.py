@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.hub_repo import make_hub_repo
+from tests.page import setting_values
 from ui import data_tab, train_api
 
 SHARED_DATASET = ("On this shared server a dataset must be a Hugging Face Hub id (like hf://ag_news); upload a file to "
@@ -20,35 +21,34 @@ def hub_repo(tmp_path_factory) -> Path:
 
 def _check_text(outputs) -> tuple[str, str]:
     """(status html, report markdown) from a handler's check outputs."""
-    return outputs[4], outputs[5]
+    return outputs["status"], outputs["sentences"]
 
 
 def test_a_dataset_in_the_box_is_checked_like_a_file_and_offers_its_configs_and_splits(hub_repo, own_machine):
     out = data_tab.on_hub(str(hub_repo), {}, "", 0, 0.2, 42)
-    path, preview, text_dd, label_dd = out[:4]
-    assert path == f"hf://{hub_repo}"
-    assert (text_dd.value, label_dd.value) == ("text", "label")
+    assert out["data_path"] == f"hf://{hub_repo}"
+    assert (out["text_column"].value, out["label_column"].value) == ("text", "label")
     status, report = _check_text(out)
     assert "Ready to train." in status
     assert "60 rows for training and 4 for validation (the dataset's validation split)." in report
-    config_dd, split_dd, options = out[-3:]
+    config_dd, split_dd, options = out["hub_config"], out["hub_split"], out["data_extra"]
     assert ([c[0] for c in config_dd.choices], config_dd.value) == (["sentiment", "topics"], "sentiment")
     assert split_dd.value == "train" and [c[0] for c in split_dd.choices] == ["train", "validation", "test"]
     assert options == {"val_data_path": "", "data_config": "", "data_split": ""}
 
     out = data_tab.on_hub(str(hub_repo), {}, "", 0, 0.2, 42, "topics")
-    assert "Ready to train." in out[4] and "2 labels: politics 10, sport 10." in out[5]
-    assert out[-1]["data_config"] == "topics"
+    assert "Ready to train." in out["status"] and "2 labels: politics 10, sport 10." in out["sentences"]
+    assert out["data_extra"]["data_config"] == "topics"
     out = data_tab.on_hub(str(hub_repo), {}, "", 0, 0.2, 42, "topics", "test")
-    assert f"Training is blocked: The dataset &#x27;{hub_repo}&#x27; has no split &#x27;test&#x27;. Splits: train." in out[4]
+    assert f"Training is blocked: The dataset &#x27;{hub_repo}&#x27; has no split &#x27;test&#x27;. Splits: train." in out["status"]
 
 
 def test_an_unreachable_dataset_blocks_training_with_its_sentence(own_machine):
     out = data_tab.on_hub("ag_news", {}, "", 0, 0.2, 42)
-    assert out[0] == "hf://ag_news"
+    assert out["data_path"] == "hf://ag_news"
     assert ("Training is blocked: The dataset &#x27;ag_news&#x27; is not downloaded and the app is offline: upload a "
-            "file instead, or connect to the internet.") in out[4]
-    assert out[-1]["data_config"] == ""
+            "file instead, or connect to the internet.") in out["status"]
+    assert out["data_extra"]["data_config"] == ""
 
 
 def test_a_validation_table_replaces_the_split(tmp_path, example_data, own_machine):
@@ -56,12 +56,12 @@ def test_a_validation_table_replaces_the_split(tmp_path, example_data, own_machi
     pd.DataFrame({"text": ["my card was charged twice", "the app crashes on start"],
                   "label": ["billing", "technical"]}).to_csv(val, index=False)
     out = data_tab.on_val_file(str(val), {}, str(example_data), "text", "label", "", 0, 0.2, 42)
-    assert out[-1]["val_data_path"] == str(val)
-    assert "320 rows for training and 2 for validation (from the validation file)." in out[1]
-    assert "Label &#x27;account&#x27; has no validation examples" in out[2]  # the warnings box
+    assert out["data_extra"]["val_data_path"] == str(val)
+    assert "320 rows for training and 2 for validation (from the validation file)." in out["sentences"]
+    assert "Label &#x27;account&#x27; has no validation examples" in out["warnings"]
     # Removing it again goes back to the stratified split.
-    out = data_tab.on_val_file(None, out[-1], str(example_data), "text", "label", "", 0, 0.2, 42)
-    assert out[-1]["val_data_path"] == "" and "(a stratified split of the file)" in out[1]
+    out = data_tab.on_val_file(None, out["data_extra"], str(example_data), "text", "label", "", 0, 0.2, 42)
+    assert out["data_extra"]["val_data_path"] == "" and "(a stratified split of the file)" in out["sentences"]
 
 
 def test_start_passes_the_validation_table_and_the_dataset_choices(monkeypatch, example_data, own_machine):
@@ -70,8 +70,7 @@ def test_start_passes_the_validation_table_and_the_dataset_choices(monkeypatch, 
     seen = {}
     monkeypatch.setattr(train_tab, "start_training", lambda config, caller, root: seen.setdefault("c", config) and "x")
     extra = {"val_data_path": "/tmp/val.csv", "data_config": "topics", "data_split": "train"}
-    train_tab.on_start({"ok": True}, "hf://someone/data", "", "", "", 1, 0, 0, 0, 0.2, 0, True, True, 42, None, None,
-                       extra=extra)
+    train_tab.on_start({"ok": True}, "hf://someone/data", "", "", None, None, extra, *setting_values(epochs=1))
     config = seen["c"]
     assert (config.data_path, config.val_data_path, config.data_config, config.data_split) == (
         "hf://someone/data", "/tmp/val.csv", "topics", "train")
@@ -108,4 +107,4 @@ def test_api_train_on_a_shared_server_reads_no_folder_as_a_dataset(given, hub_re
     assert err.value.message == SHARED_DATASET
     # The Data step says the same, and blocks Start.
     out = data_tab.on_hub(str(hub_repo) if given == "REPO" else given, {}, "", 0, 0.2, 42)
-    assert "Training is blocked: On this shared server a dataset must be a Hugging Face Hub id" in out[4]
+    assert "Training is blocked: On this shared server a dataset must be a Hugging Face Hub id" in out["status"]

@@ -232,20 +232,24 @@ def test_a_real_run_evaluates_predicts_and_exports(real_run: Path, tmp_path: Pat
 
 def test_evaluate_tab_handlers(tmp_path: Path) -> None:
     from ui import evaluate_tab
+    from ui.context import RunOnScreen
 
     run = write_run(tmp_path, baseline_f1=0.05)
-    note, content, headline, per_class, figure, true_f, pred_f, mistakes, count = evaluate_tab.show(f"{run}|finished")
+    out = evaluate_tab.show(RunOnScreen(str(run), "finished"))
+    assert set(out) == set(evaluate_tab.SHOW_OUTPUTS)
+    note = out["note"]
     assert "tickets: Accuracy 33.3 %, macro-F1" in note and "A tie with the TF-IDF + linear SVM baseline" in note
     assert "tc-warn" in note  # a tie is no win
-    assert content.visible is True and len(headline) == 2 and len(per_class) == 3
-    assert true_f.choices == pred_f.choices == [(c, c) for c in ["(all)"] + LABELS]
-    assert len(mistakes) == 4 and count == "4 of 4 misclassified validation texts, most confident mistakes first."
-    shown, count = evaluate_tab.filter_mistakes(f"{run}|finished", "bug", "(all)")
+    assert out["content"].visible is True and len(out["headline"]) == 2 and len(out["per_class"]) == 3
+    assert out["true_filter"].choices == out["pred_filter"].choices == [(c, c) for c in ["(all)"] + LABELS]
+    assert len(out["mistakes"]) == 4
+    assert out["count"] == "4 of 4 misclassified validation texts, most confident mistakes first."
+    shown, count = evaluate_tab.filter_mistakes(RunOnScreen(str(run), "finished"), "bug", "(all)")
     assert shown["text"].tolist() == ["error 500", "app crashes"] and count.startswith("2 of 4")
-    note, content, *_ = evaluate_tab.show("|")
-    assert "Train a model or open a run from the Runs tab first." in note and content.visible is False
-    note, *_ = evaluate_tab.show(f"{run}|running")
-    assert "This run has not finished training yet" in note
+    out = evaluate_tab.show(RunOnScreen())
+    assert "Train a model or open a run from the Runs tab first." in out["note"] and out["content"].visible is False
+    assert "headline" not in out  # kept as it was, behind the hidden column
+    assert "This run has not finished training yet" in evaluate_tab.show(RunOnScreen(str(run), "running"))["note"]
 
 
 def test_chart_labels_no_font_can_draw_are_shown_by_position() -> None:

@@ -181,8 +181,9 @@ def test_publish_tab_push_uses_the_oauth_token_and_shows_errors(run_dir: Path, m
     import gradio as gr
 
     from ui import publish_tab
+    from ui.context import RunOnScreen
 
-    state = f"{run_dir}|finished"
+    state = RunOnScreen(str(run_dir), "finished")
     api = FakeApi()
     monkeypatch.setattr(hub, "_api", lambda: api)
     oauth = gr.OAuthToken(token="hf_oauth_abc", scope="write-repos", expires_at=0)
@@ -193,10 +194,10 @@ def test_publish_tab_push_uses_the_oauth_token_and_shows_errors(run_dir: Path, m
     monkeypatch.setattr(hub, "_api", lambda: FakeApi(fail={"create_repo": http_error(403)}))
     with pytest.warns(UserWarning):  # gr.Warning outside a request: the message still reaches the user
         failed = publish_tab.on_push(state, "tickets", True, TOKEN, None)
-    assert failed == ("❌ This token cannot write to 'alice/tickets': use a token with write access to that account "
-                      "or organisation.")
+    assert failed == ("❌ This token cannot write to &#x27;alice/tickets&#x27;: use a token with write access to that "
+                      "account or organisation.")  # the Markdown box shows the escaped quotes as quotes
     with pytest.warns(UserWarning):
-        assert publish_tab.on_push("|", "", True, TOKEN, None) == "❌ Train a model or open a run from the Runs tab first."
+        assert publish_tab.on_push(RunOnScreen(), "", True, TOKEN, None) == "❌ Train a model or open a run from the Runs tab first."
 
 
 def test_real_huggingface_hub_offline_gives_the_offline_message(run_dir: Path) -> None:
@@ -209,6 +210,7 @@ def test_real_huggingface_hub_offline_gives_the_offline_message(run_dir: Path) -
 
 def test_the_no_token_message_mentions_sign_in_only_where_the_button_is(monkeypatch) -> None:
     from ui import publish_tab
+    from ui.context import RunOnScreen
 
     for name in ("SPACE_ID", "SYSTEM", "OAUTH_CLIENT_ID"):
         monkeypatch.delenv(name, raising=False)

@@ -10,7 +10,7 @@ import pytest
 from core.events import fold
 from tests.fake_runs import fake_run
 from ui import charts, layout, live_charts, live_view
-from ui.context import join_run_state, split_run_state
+from ui.context import RunOnScreen
 
 EVENTS = [
     {"type": "started", "time": 100.0, "total_steps": 20},
@@ -118,7 +118,7 @@ def test_draw_running_then_finished_run(tmp_path):
     assert len(out[lv.epoch_table]) == 2
     assert out[lv.timer].active is True and out[lv.stop].interactive is True and out[lv.resume].interactive is False
     assert out[lv.start].interactive is False  # no second Start while this one trains
-    assert split_run_state(out[lv.run_state]) == (str(run_dir), "running")
+    assert out[lv.run_state] == RunOnScreen(str(run_dir), "running")
     unchanged = live_view.draw(lv, str(run_dir), out[lv.signature], force=False, data_ok=True)
     assert set(unchanged) == set(lv.outputs()) and all(v == gr.skip() for v in unchanged.values())  # nothing new
     with open(run_dir / "events.jsonl", "a") as f:
@@ -126,9 +126,9 @@ def test_draw_running_then_finished_run(tmp_path):
     (run_dir / "status.json").write_text(json.dumps({"state": "finished", "pid": None, "updated": time.time()}))
     out = live_view.draw(lv, str(run_dir), out[lv.signature], force=False, data_ok=True)
     assert 'data-state="finished"' in out[lv.banner] and out[lv.timer].active is False
-    assert out[lv.run_state] == join_run_state(str(run_dir), "finished") and out[lv.start].interactive is True
+    assert out[lv.run_state] == RunOnScreen(str(run_dir), "finished") and out[lv.start].interactive is True
     empty = live_view.draw(lv, None)
-    assert 'data-state="none"' in empty[lv.banner] and empty[lv.timer].active is False and empty[lv.run_state] == "|"
+    assert 'data-state="none"' in empty[lv.banner] and empty[lv.timer].active is False and empty[lv.run_state] == RunOnScreen()
 
 
 def test_a_resumed_run_keeps_being_polled_before_it_logs_started(tmp_path):
@@ -148,9 +148,9 @@ def _live_view(demo) -> live_view.LiveView:
 def test_start_stays_disabled_when_data_arrives_during_a_run(state):
     from ui import train_tab
 
-    button, _ = train_tab.on_data_status({"ok": True, "summary": "x"}, join_run_state("/runs/r1", state))
+    button, _ = train_tab.on_data_status({"ok": True, "summary": "x"}, RunOnScreen("/runs/r1", state))
     assert button.interactive is False
-    button, _ = train_tab.on_data_status({"ok": True, "summary": "x"}, join_run_state("/runs/r1", "finished"))
+    button, _ = train_tab.on_data_status({"ok": True, "summary": "x"}, RunOnScreen("/runs/r1", "finished"))
     assert button.interactive is True
 
 

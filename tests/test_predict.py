@@ -191,23 +191,28 @@ def test_guess_text_column() -> None:
 def test_predict_tab_handlers(run_dir: Path, tmp_path: Path) -> None:
     """UI handlers: ready note and examples for a finished run, probabilities + trace, a whole file."""
     from ui import predict_tab
+    from ui.context import RunOnScreen
 
-    state = f"{run_dir}|finished"
-    note, examples, *_ = predict_tab.on_run(state)
+    state = RunOnScreen(str(run_dir), "finished")
+    shown = predict_tab.on_run(state)
+    assert set(shown) == set(predict_tab.RUN_OUTPUTS) and shown["button"].interactive is True
+    note, examples = shown["note"], shown["examples"]
     assert "is ready. Labels: billing, bug, praise." in note
     assert predict_tab.labels_phrase([f"class_{i}" for i in range(50)]) == "50 labels: class_0, class_1, … class_49"
     assert len(examples.raw_samples) == 6 and all(len(s) == 1 for s in examples.raw_samples)
-    assert "Train a model or open a run from the Runs tab first." in predict_tab.on_run("|")[0]
-    assert "has not finished training yet" in predict_tab.on_run(f"{run_dir}|running")[0]
+    assert "Train a model or open a run from the Runs tab first." in predict_tab.on_run(RunOnScreen())["note"]
+    unfinished = predict_tab.on_run(RunOnScreen(str(run_dir), "running"))
+    assert "has not finished training yet" in unfinished["note"] and unfinished["batch_button"].interactive is False
 
-    probs, summary, tokens, scores = predict_tab.on_predict("refund my card", state)
-    assert list(probs) == LABELS and summary.startswith("**Predicted:** ")
-    assert tokens["token"].tolist()[0] == "[CLS]" and scores["label"].tolist() == LABELS
+    out = predict_tab.on_predict("refund my card", state)
+    assert list(out["label"]) == LABELS and out["summary"].startswith("**Predicted:** ")
+    assert out["tokens"]["token"].tolist()[0] == "[CLS]" and out["scores"]["label"].tolist() == LABELS
 
     upload = tmp_path / "in.tsv"
     upload.write_text("id\tbody\n1\trefund my card please\n2\t@SUM(1)\n\t\n")
-    column, note, preview, download = predict_tab.on_upload(str(upload))
-    assert column.value == "body" and note.startswith("3 rows, 2 columns.") and download is None
+    out = predict_tab.on_upload(str(upload))
+    assert out["column"].value == "body" and out["batch_note"].startswith("3 rows, 2 columns.")
+    assert out["download"] is None
     preview, out_path, note = predict_tab.on_predict_file(str(upload), "body", state)
     assert note == ("Predicted 2 of 3 rows. 1 row with no text was left without a prediction. "
                     "Download the CSV below (first 20 rows shown).")
@@ -222,11 +227,12 @@ def test_predict_tab_handlers(run_dir: Path, tmp_path: Path) -> None:
     # A file that cannot be read: its reason, not "pick a column", and no stale predictions left on show.
     garbage = tmp_path / "garbage.csv"
     garbage.write_bytes(b"\x00\x01\x02binary")
-    column, note, preview, download = predict_tab.on_upload(str(garbage))
-    assert note == "The file 'garbage.csv' is not a text table; it may be damaged or in another format."
-    assert download is None and preview.empty
+    out = predict_tab.on_upload(str(garbage))
+    assert out["batch_note"] == ("The file &#x27;garbage.csv&#x27; is not a text table; it may be damaged or in another "
+                                 "format.")  # escaped once, quotes too: the Markdown box shows them as quotes
+    assert out["download"] is None and out["preview"].empty
     preview, out_path, note = predict_tab.on_predict_file(str(garbage), None, state)
-    assert out_path is None and note.startswith("The file 'garbage.csv' is not a text table")
+    assert out_path is None and note.startswith("The file &#x27;garbage.csv&#x27; is not a text table")
 
 
 def test_cache_keeps_only_the_most_recent_models(run_dir: Path, tmp_path: Path, tiny_model_dir: str,

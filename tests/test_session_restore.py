@@ -10,6 +10,7 @@ from pathlib import Path
 from core import access
 from core.config import TrainConfig
 from tests.fake_runs import fake_run
+from tests.page import setting_values
 from ui import layout, session
 
 EVENTS = [{"type": "started", "time": 100.0, "total_steps": 20}]
@@ -56,14 +57,14 @@ def test_the_page_watches_for_a_run_that_a_start_before_the_reload_is_still_writ
 def test_a_model_folder_that_failed_to_start_is_not_restored(tmp_path, monkeypatch):
     for name in ("SPACE_ID", "TEXTCLF_PRIVATE_RUNS"):
         monkeypatch.delenv(name, raising=False)
-    saved = layout.remember_settings("", "", "", "./no-such-folder", 2.0, 0.0, 16, 64, 0.25, 1, True, False, 7)
+    saved = layout.remember_settings("", "", "", *setting_values(model="./no-such-folder", epochs=2.0))
     restored = layout.restore_settings(saved)
-    assert isinstance(restored[2], dict) and restored[3] == 2.0  # the model is skipped; the rest as shown
+    assert "model" not in restored and restored["epochs"] == 2.0  # the model is left as it is; the rest as shown
     folder = tmp_path / "my-model"
     folder.mkdir()
-    assert layout.restore_settings({**saved, "model": str(folder)})[2] == str(folder)  # a real folder comes back
+    assert layout.restore_settings({**saved, "model": str(folder)})["model"] == str(folder)  # a real folder comes back
     monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
-    assert isinstance(layout.restore_settings({**saved, "model": str(folder)})[2], dict)  # never a path on a Space
+    assert "model" not in layout.restore_settings({**saved, "model": str(folder)})  # never a path on a Space
 
 
 def test_settings_are_remembered_on_every_edit_not_only_on_start(tmp_path):
@@ -82,8 +83,13 @@ def test_opening_a_run_shows_its_settings_but_not_a_strangers(space):
                 batch_size=8, max_length=64, val_share=0.3, early_stopping_patience=2, class_weights=False,
                 warm_start_head=False, seed=7).save(mine / "config.json")
     out = layout.settings_of_run(str(mine), caller)
-    assert isinstance(out[0], dict)  # the data file is gone from the server: the data step keeps its own
-    assert out[2:] == ("prajjwal1/bert-tiny", 5.0, 3e-5, 8, 64, 0.3, 2, False, False, 7)
+    assert "file" not in out  # the data file is gone from the server: the data step keeps its own
+    assert out == dict(model="prajjwal1/bert-tiny", epochs=5.0, learning_rate=3e-5, batch_size=8, max_length=64,
+                       val_share=0.3, early_stopping_patience=2, class_weights=False, warm_start_head=False, seed=7,
+                       report_to="none")
     stranger = _run(space, "r-stranger", "b-" + "0" * 32, "finished", created=time.time())
     (stranger / "config.json").write_text((mine / "config.json").read_text())
-    assert all(isinstance(x, dict) for x in layout.settings_of_run(str(stranger), caller))
+    assert layout.settings_of_run(str(stranger), caller) == {}  # nothing changes
+    # Re-run with changes gets the Runs step's choice: a run id, checked the same way.
+    assert layout.settings_of_choice("r-mine", caller) == out
+    assert layout.settings_of_choice("r-stranger", caller) == layout.settings_of_choice(str(mine), None) == {}

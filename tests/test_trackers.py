@@ -46,12 +46,12 @@ def test_trainer_gets_the_tracker_and_tensorboard_writes_into_the_run(tmp_path, 
 
 def test_cli_ui_and_api_offer_it(tmp_path):
     from core.__main__ import _add_config_flags
-    from ui import layout, train_api, train_tab
+    from ui import layout, settings, train_api
 
     parser = argparse.ArgumentParser()
     _add_config_flags(parser)
     assert parser.parse_args(["--report-to", "trackio"]).report_to == "trackio"
-    assert train_tab.config_from_ui("d.csv", None, None, None, 1, report_to="TensorBoard").report_to == "tensorboard"
+    assert settings.config_from_ui("d.csv", epochs=1, report_to="TensorBoard").report_to == "tensorboard"
     demo = layout.build(tmp_path)
     box = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "tc-report-to")
     assert [c[1] for c in box.choices] == ["none", "trackio", "tensorboard", "wandb", "mlflow"] and box.value == "none"

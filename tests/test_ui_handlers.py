@@ -6,7 +6,8 @@ import pytest
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 from core.events import fold
-from ui import charts, data_tab, layout, session, train_tab
+from tests.page import setting_values
+from ui import charts, data_tab, layout, session, settings, train_tab
 
 EVENTS = [
     {"type": "started", "time": 100.0, "total_steps": 20},
@@ -23,8 +24,9 @@ EVENTS = [
 # ----- UI values -> TrainConfig --------------------------------------------------------------------------------
 
 def test_config_from_ui_converts_widget_values():
-    cfg = train_tab.config_from_ui("/d.csv", "text", "label", " my/model ", 2.0, "0.0003", 16.0, 128.0, 0.25, 2.0,
-                                   True, 7.0, " name ", False)
+    cfg = settings.config_from_ui("/d.csv", "text", "label", model=" my/model ", epochs=2.0, learning_rate="0.0003",
+                                  batch_size=16.0, max_length=128.0, val_share=0.25, early_stopping_patience=2.0,
+                                  class_weights=True, seed=7.0, run_name=" name ", warm_start_head=False)
     assert cfg == TrainConfig(data_path="/d.csv", text_column="text", label_column="label", model="my/model", epochs=2.0,
                               learning_rate=3e-4, batch_size=16, max_length=128, val_share=0.25,
                               early_stopping_patience=2, class_weights=True, seed=7, run_name="name",
@@ -34,16 +36,18 @@ def test_config_from_ui_converts_widget_values():
 
 
 def test_config_from_ui_empty_values_fall_back_to_defaults():
-    cfg = train_tab.config_from_ui("/d.csv", "", None, "", None, None, "", None, None, None, None, None)
+    cfg = settings.config_from_ui("/d.csv", "", None, **dict.fromkeys(settings.NAMES))
     d = TrainConfig()
     assert cfg.model == DEFAULT_MODEL and cfg.text_column is None and cfg.label_column is None
-    assert (cfg.epochs, cfg.learning_rate, cfg.batch_size, cfg.max_length, cfg.val_share, cfg.seed) == (
-        d.epochs, d.learning_rate, d.batch_size, d.max_length, d.val_share, d.seed)
+    assert cfg == TrainConfig(data_path="/d.csv")
+    assert cfg.class_weights is d.class_weights is True and cfg.report_to == d.report_to == "none"
 
 
 def test_config_from_ui_rejects_text_in_number_boxes():
     with pytest.raises(UserError, match="not a number"):
-        train_tab.config_from_ui("/d.csv", None, None, None, "three")
+        settings.config_from_ui("/d.csv", None, None, epochs="three")
+    with pytest.raises(TypeError, match="not TrainConfig settings: \\['epoch'\\]"):
+        settings.config_from_ui("/d.csv", epoch=3)
 
 
 def test_start_training_reports_all_problems_in_one_sentence(tmp_path):
@@ -54,8 +58,8 @@ def test_start_training_reports_all_problems_in_one_sentence(tmp_path):
 
 
 def test_on_start_refuses_while_data_is_unusable():
-    out = train_tab.on_start({"ok": False, "reason": "The file has only one label."}, "", "", "", DEFAULT_MODEL, 1,
-                             0, 32, 0, 0.2, 0, False, True, 42, None, None)
+    out = train_tab.on_start({"ok": False, "reason": "The file has only one label."}, "", "", "", None, None, {},
+                             *setting_values(epochs=1, batch_size=32))
     run_dir, note = out
     assert isinstance(run_dir, dict)  # gr.skip(): the shown run does not change
     assert "only one label" in note and "disabled" in note
@@ -68,8 +72,8 @@ def test_on_start_refuses_while_the_shown_run_is_active(tmp_path):
     run_dir.mkdir()
     rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": "r1", "name": "support_tickets"})
     rundir.write_status(run_dir, "running", pid=None)
-    run_id, note = train_tab.on_start({"ok": True}, "d.csv", "", "", DEFAULT_MODEL, 1, 0, 0, 0, 0.2, 0, True, True, 42,
-                                      None, str(run_dir))
+    run_id, note = train_tab.on_start({"ok": True}, "d.csv", "", "", None, str(run_dir), {},
+                                      *setting_values(epochs=1))
     assert isinstance(run_id, dict) and list(tmp_path.iterdir()) == [run_dir]  # nothing new was created
     assert note == ('<div class="tc-blocked">&#x27;support_tickets&#x27; is still running. Stop it first, or start '
                     'the next run when it has finished.</div>')
@@ -156,11 +160,11 @@ def test_check_data_explains_unusable_data(tmp_path, example_data):
 
 def test_on_file_fills_preview_and_guessed_columns(example_data):
     out = data_tab.on_file(str(example_data), DEFAULT_MODEL, 0, 0.2, 42)
-    path, preview, text_dd, label_dd = out[:4]
-    assert path == str(example_data)
+    assert set(out) == set(data_tab.FILE_OUTPUTS) and out["data_path"] == str(example_data)
+    preview = out["preview"]
     assert list(preview.value["headers"] if isinstance(preview.value, dict) else preview.value.columns) == ["text", "label"]
-    assert text_dd.value == "text" and label_dd.value == "label"
-    assert out[-1]["ok"] is True
+    assert out["text_column"].value == "text" and out["label_column"].value == "label"
+    assert out["data_status"]["ok"] is True and out["next"].interactive is True
 
 
 def test_the_report_comes_first_and_the_baseline_follows(tmp_path, example_data):
@@ -169,12 +173,11 @@ def test_the_report_comes_first_and_the_baseline_follows(tmp_path, example_data)
     copy = tmp_path / "tickets.csv"
     copy.write_bytes(example_data.read_bytes())  # a file version no other test has fitted a baseline for
     out = data_tab.on_file(str(copy), DEFAULT_MODEL, 0, 0.2, 42)
-    baseline_slot = 4 + 3  # after path, preview, two dropdowns: status, sentences, warnings, baseline
-    assert out[baseline_slot] == "*Fitting a classic baseline (TF-IDF + linear SVM) on the same split…*"
+    assert out["baseline"] == "*Fitting a classic baseline (TF-IDF + linear SVM) on the same split…*"
     fitted = data_tab.on_baseline(str(copy), "text", "label", DEFAULT_MODEL, 0, 0.2, 42)
     assert fitted.startswith("**A classic baseline** (TF-IDF + linear SVM, ") and "accuracy" in fitted
     again = data_tab.on_columns(str(copy), "text", "label", DEFAULT_MODEL, 0, 0.2, 42)
-    assert again[3] == fitted
+    assert again["baseline"] == fitted
     assert data_tab.on_baseline(str(copy), "text", "text", DEFAULT_MODEL, 0, 0.2, 42) == ""  # the check said why
 
 
@@ -182,25 +185,26 @@ def test_on_file_with_unreadable_file_keeps_the_page_usable(tmp_path):
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"not a parquet file")
     out = data_tab.on_file(str(bad), DEFAULT_MODEL, 0, 0.2, 42)
-    assert out[0] == str(bad) and out[-1]["ok"] is False and out[-1]["reason"]
+    assert out["data_path"] == str(bad) and out["data_status"]["ok"] is False and out["data_status"]["reason"]
 
 
 # ----- settings kept over a reload -------------------------------------------------------------------------------------------
 
 def test_settings_survive_a_reload_but_never_name_arbitrary_files(tmp_path, example_data):
-    saved = layout.remember_settings(str(example_data), "text", "label", DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1,
-                                     True, False, 7)
+    chosen = dict(epochs=2.0, batch_size=16, max_length=64, val_share=0.25, early_stopping_patience=1,
+                  warm_start_head=False, seed=7, report_to="tensorboard")
+    saved = layout.remember_settings(str(example_data), "text", "label", *setting_values(**chosen))
     restored = layout.restore_settings(saved)
-    assert restored[0] == str(example_data.resolve())  # the example folder is allowed
-    assert restored[1] == {"file_name": "support_tickets.csv", "text_column": "text", "label_column": "label"}
-    assert restored[2:] == (DEFAULT_MODEL, 2.0, 0.0, 16, 64, 0.25, 1, True, False, 7)
+    assert restored.pop("file") == str(example_data.resolve())  # the example folder is allowed
+    assert restored.pop("wanted_columns") == {"file_name": "support_tickets.csv", "text_column": "text",
+                                              "label_column": "label"}
+    assert restored == dict(zip(settings.NAMES, setting_values(**chosen)))
     outside = tmp_path / "secret.csv"
     outside.write_text("text,label\n")
     forged = layout.restore_settings({"data_path": str(outside), "epochs": "lots", "batch_size": 8,
                                       "text_column": "text", "label_column": "label"})
-    assert isinstance(forged[0], dict) and isinstance(forged[1], dict) and not forged[1].get("file_name")
-    assert isinstance(forged[3], dict) and forged[5] == 8
-    assert all(isinstance(x, dict) for x in layout.restore_settings(None))  # all skipped
+    assert forged == {"batch_size": 8}  # no file, no columns for it, no epochs
+    assert layout.restore_settings(None) == {}  # nothing changes
 
 
 def test_a_reload_restores_the_chosen_columns_not_the_guessed_ones(tmp_path, monkeypatch):
@@ -212,18 +216,19 @@ def test_a_reload_restores_the_chosen_columns_not_the_guessed_ones(tmp_path, mon
     table.write_text("\n".join(rows) + "\n", encoding="utf-8")
     monkeypatch.setattr(session, "restorable_file", lambda path, extra_roots=(): path)
     guessed = data_tab.on_file_event(str(table), DEFAULT_MODEL, 0, 0.2, 42, {})
-    assert (guessed[2].value, guessed[3].value) == ("body", "label")
+    assert (guessed["text_column"].value, guessed["label_column"].value) == ("body", "label")
 
-    saved = layout.remember_settings(str(table), "title", "topic", DEFAULT_MODEL, 1.0, 0.0, 32, 0, 0.2, 0, False, 42)
-    file, wanted = layout.restore_settings(saved)[:2]
+    saved = layout.remember_settings(str(table), "title", "topic", *setting_values(epochs=1.0))
+    restored = layout.restore_settings(saved)
+    file, wanted = restored["file"], restored["wanted_columns"]
     out = data_tab.on_file_event(file, DEFAULT_MODEL, 0, 0.2, 42, wanted)
-    assert (out[2].value, out[3].value) == ("title", "topic")
-    assert out[-2]["ok"] is True and "'title' → 'topic'" in out[-2]["summary"]
-    assert out[-1] == {}  # used once: the next file gets guessed columns again
+    assert (out["text_column"].value, out["label_column"].value) == ("title", "topic")
+    assert out["data_status"]["ok"] is True and "'title' → 'topic'" in out["data_status"]["summary"]
+    assert out["wanted_columns"] == {}  # used once: the next file gets guessed columns again
     # Not for this file, or a chosen column is gone: guessed as usual.
     for other in ({**wanted, "file_name": "other.csv"}, {**wanted, "label_column": "gone"}):
         out = data_tab.on_file_event(file, DEFAULT_MODEL, 0, 0.2, 42, other)
-        assert (out[2].value, out[3].value) == ("body", "label")
+        assert (out["text_column"].value, out["label_column"].value) == ("body", "label")
 
 
 def test_sign_in_is_offered_only_on_a_real_space_with_oauth(monkeypatch):
@@ -258,3 +263,71 @@ def test_runs_table_leaves_room_for_the_whole_id():
     assert list(table.columns) == ["run", "state", "best macro-F1", "best accuracy", "model", "id"]
     assert table.values.tolist() == [["support_tickets · Nov 30 14:31:07", "Finished", "84.5 %", "85.0 %",
                                       "all-MiniLM-L6-v2", "20261130-143107-support-tickets-7f3689d45a94693f"]]
+
+
+# ----- handlers answer by name ----------------------------------------------------------------------------------
+
+def test_a_handler_answers_by_name_and_gradio_gets_components():
+    from ui.wiring import keyed
+
+    status, note = object(), object()  # stand-ins: keyed only maps names to whatever the event outputs
+    fn = keyed(lambda ok: {"status": "ready"} if ok else {}, {"status": status, "note": note})
+    assert fn(True) == {status: "ready"}  # the note is left as it is
+    skipped = fn(False)  # nothing changes: every output skipped (an empty dict would be read as one value)
+    assert list(skipped) == [status, note] and all(v == {"__type__": "update"} for v in skipped.values())
+    with pytest.raises(KeyError, match=r"answered \['preview'\], which its event does not output"):
+        keyed(lambda: {"preview": 1}, {"status": status})()
+
+
+# ----- what the tabs share is typed, and wired at build time -------------------------------------------------------
+
+def test_a_missing_piece_fails_the_build_instead_of_leaving_start_unwired(tmp_path):
+    import gradio as gr
+
+    from ui.context import AppContext, DataPieces
+
+    with gr.Blocks():
+        state, dropdown = gr.State(), gr.Dropdown()
+        with pytest.raises(ValueError, match="^DataPieces is missing text_column, extra$"):
+            DataPieces(path=state, status=state, text_column=None, label_column=dropdown, extra=None)
+        with pytest.raises(TypeError):  # every piece must be named
+            DataPieces(path=state, status=state, label_column=dropdown, extra=state)  # type: ignore[call-arg]
+        with pytest.raises(ValueError, match="^AppContext is missing tabs$"):
+            AppContext(runs_root=tmp_path, run_dir=state, run_state=state, caller=state, tabs=None)
+        ctx = AppContext(runs_root=tmp_path, run_dir=state, run_state=state, caller=state, tabs=gr.Tabs())
+        with pytest.raises(KeyError, match="data_extra"):  # the Data step's components without one of the pieces
+            train_tab.render(ctx, data_tab.pieces({"data_path": state, "data_status": state, "text_column": dropdown,
+                                                   "label_column": dropdown}))
+
+
+def test_start_is_wired_to_the_data_steps_pieces(tmp_path):
+    demo = layout.build(tmp_path)
+    start = next(d for d in demo.fns.values() if d.fn is train_tab.on_start)
+    names = {b._id: n for n, b in demo.train.items() if hasattr(b, "_id")}
+    data_ids = [b._id for b in demo.blocks.values() if getattr(b, "elem_id", None) in ("tc-text-col", "tc-label-col")]
+    inputs = [b._id for b in start.inputs]
+    assert inputs[2:4] == data_ids  # the text and label columns the Data step shows
+    assert [names[i] for i in inputs[7:]] == list(settings.NAMES)
+
+
+def test_every_style_the_page_names_is_defined():
+    """A class in the page's HTML or components has a rule in the theme's CSS (an undefined one styles nothing)."""
+    import re
+    from pathlib import Path
+
+    from ui import notes, theme
+
+    source = "\n".join(p.read_text(encoding="utf-8") for p in Path(layout.__file__).parent.glob("*.py"))
+    used = set(re.findall(r"""class=["'](tc-[a-z-]+)["']""", source))
+    used |= set(re.findall(r"""elem_classes=\[["'](tc-[a-z-]+)["']\]""", source))
+    used |= {f"tc-{kind}" for kind in notes.KINDS if kind}
+    assert used and {name for name in used if f".{name}" not in theme.CSS} == set()
+
+
+def test_a_note_escapes_its_text_quotes_too():
+    from ui.notes import note
+
+    assert note("It's <b>", "blocked", "tc-x") == '<div class="tc-blocked" id="tc-x">It&#x27;s &lt;b&gt;</div>'
+    assert note("plain") == "<div>plain</div>"
+    with pytest.raises(ValueError, match="no style for a note of kind 'info'"):
+        note("x", "info")

@@ -1,41 +1,37 @@
 """The Runs step's comparison of 2-5 runs (overlaid curves, what differs in their settings, final scores, duration,
 speed) and the actions on one run: re-run with changes, rename, delete (with a confirmation; never while it trains).
 
-Every handler that takes runs checks that this caller may open each of them (core.access.may_open via
-ui.session.owned_run); a run it may not open answers like a run that does not exist.
+The choices carry run ids, never server paths. Every handler that takes runs resolves each id through this caller's
+ownership check (core.access.find_run); a run it may not open answers like a run that does not exist.
 """
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from core import compare
+from core import access, compare
 from core.access import Caller
 from core.errors import UserError
 from ui import charts, live_charts, session
+from ui.notes import note
 
 SUMMARY_COLUMNS = ["run", "state", "best accuracy", "best macro-F1", "final val loss", "duration", "samples/s", "id"]
 
 
-def _owned(run_dirs: Any, caller: Caller | None) -> list[str]:
-    """The chosen runs this caller may open, in the order chosen; a UserError names any other one as missing."""
+def _owned(run_ids: Any, caller: Caller | None) -> list[str]:
+    """The folders of the chosen runs this caller may open, in the order chosen; a UserError names any other one as
+    missing."""
     root = session.runs_root()
-    chosen = [run_dirs] if isinstance(run_dirs, str) else list(run_dirs or [])
-    out = []
-    for run_dir in chosen:
-        owned = session.owned_run(run_dir, caller, root) if caller is not None else None
-        if not owned:
-            name = str(run_dir).rstrip("/").rsplit("/", 1)[-1]
-            raise UserError(f"There is no run '{name}'.")
-        out.append(owned)
-    return out
+    chosen = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
+    if caller is None and chosen:  # the page has not said who it is yet: it owns nothing
+        raise access.no_run(str(chosen[0]))
+    return [str(access.find_run(run_id, caller, root)) for run_id in chosen]
 
 
-def _note(text: str, kind: str = "note") -> str:
-    return f'<div class="tc-{kind}" id="tc-compare-message">{html.escape(text)}</div>'
+def _message(text: str, kind: str = "note") -> str:
+    return note(text, kind, "tc-compare-message")
 
 
 def summary_frame(runs: list[compare.RunFacts]) -> pd.DataFrame:
@@ -55,21 +51,23 @@ def diff_frame(runs: list[compare.RunFacts]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def on_compare(picks: Any, caller: Caller | None) -> tuple:
-    """-> (message, results visible, loss chart, score chart, summary table, settings diff)."""
-    hidden = (gr.Column(visible=False), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+COMPARE_OUTPUTS = ("message", "results", "loss", "scores", "summary", "diff")
+
+
+def on_compare(picks: Any, caller: Caller | None) -> dict[str, Any]:
+    """The chosen runs side by side, by component name (COMPARE_OUTPUTS); only a message when they cannot be."""
     try:
         run_dirs = _owned(picks, caller)
         compare.check_count(run_dirs)
     except UserError as exc:
-        return (_note(exc.message, "blocked"),) + hidden
+        return {"message": _message(exc.message, "blocked"), "results": gr.Column(visible=False)}
     runs = [compare.facts(d) for d in run_dirs]
     labels = compare.unique_labels(runs)
     views = [r.view for r in runs]
-    return (_note(f"Comparing {len(runs)} runs."), gr.Column(visible=True),
-            live_charts.plot_value(live_charts.compare_loss_spec(views, labels)),
-            live_charts.plot_value(live_charts.compare_scores_spec(views, labels)),
-            summary_frame(runs), diff_frame(runs))
+    return {"message": _message(f"Comparing {len(runs)} runs."), "results": gr.Column(visible=True),
+            "loss": live_charts.plot_value(live_charts.compare_loss_spec(views, labels)),
+            "scores": live_charts.plot_value(live_charts.compare_scores_spec(views, labels)),
+            "summary": summary_frame(runs), "diff": diff_frame(runs)}
 
 
 def on_rename(choice: str | None, name: str, caller: Caller | None) -> str:
@@ -79,8 +77,8 @@ def on_rename(choice: str | None, name: str, caller: Caller | None) -> str:
             raise UserError("Choose one of your runs first.")
         new = compare.rename(run_dir, name)
     except UserError as exc:
-        return _note(exc.message, "blocked")
-    return _note(f"Renamed to '{new}'.")
+        return _message(exc.message, "blocked")
+    return _message(f"Renamed to '{new}'.")
 
 
 def on_delete_ask(choice: str | None, caller: Caller | None) -> tuple:
@@ -90,7 +88,7 @@ def on_delete_ask(choice: str | None, caller: Caller | None) -> tuple:
         if run_dir is None:
             raise UserError("Choose one of your runs first.")
     except UserError as exc:
-        return gr.Row(visible=False), gr.skip(), _note(exc.message, "blocked")
+        return gr.Row(visible=False), gr.skip(), _message(exc.message, "blocked")
     name = compare.facts(run_dir).name
     question = f"Delete **{name}** with its model, data copy and curves? This cannot be undone."
     return gr.Row(visible=True), question, ""
@@ -104,8 +102,8 @@ def on_delete(choice: str | None, caller: Caller | None, shown: str | None) -> t
             raise UserError("Choose one of your runs first.")
         name = compare.delete(run_dir)
     except UserError as exc:
-        return gr.Row(visible=False), _note(exc.message, "blocked"), gr.skip()
-    return gr.Row(visible=False), _note(f"Deleted '{name}'."), (None if shown == run_dir else gr.skip())
+        return gr.Row(visible=False), _message(exc.message, "blocked"), gr.skip()
+    return gr.Row(visible=False), _message(f"Deleted '{name}'."), (None if shown == run_dir else gr.skip())
 
 
 def render() -> dict[str, Any]:

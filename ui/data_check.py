@@ -10,10 +10,11 @@ from typing import Any
 import pandas as pd
 
 from core import access, hub_data
-from core.config import DEFAULT_MODEL
+from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 
 HISTOGRAM_SAMPLE = 5000
+_DEFAULTS = TrainConfig()
 
 
 def data_options(extra: Any) -> dict[str, str]:
@@ -115,8 +116,8 @@ def read_columns(path: str, extra: Any = None) -> tuple[pd.DataFrame, str | None
 
 
 def check_data(path: str | None, text_column: str | None, label_column: str | None, model: str | None = None,
-               max_length: int | float | None = 0, val_share: float = 0.2, seed: int = 42,
-               with_baseline: bool = False, extra: Any = None) -> DataCheck:
+               max_length: int | float | None = 0, val_share: float = _DEFAULTS.val_share,
+               seed: int = _DEFAULTS.seed, with_baseline: bool = False, extra: Any = None) -> DataCheck:
     """Read, prepare and report on the data exactly as training will; never raises for user mistakes. The baseline
     is included only when already fitted, unless `with_baseline` (the app fits it afterwards: on_baseline)."""
     from core.data import report_sentences

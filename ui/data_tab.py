@@ -14,10 +14,12 @@ from core import hub_data
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
 from ui import charts
-from ui.context import AppContext
+from ui.context import AppContext, DataPieces
 from ui.data_check import (  # noqa: F401 - re-exported: the Data step's handlers and tests use them from here
     DataCheck, _tokenizer, check_data, data_options, histogram_sample, hub_path, read_columns, tokenizer_for,
 )
+from ui.notes import note
+from ui.wiring import keyed, pick
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DATA = ROOT / "examples" / "support_tickets.csv"
@@ -41,13 +43,11 @@ def baseline_markdown(baseline: dict[str, Any] | None) -> str:
 
 
 def status_html(check: DataCheck) -> str:
-    import html
-
     if check.ok:
-        return f'<div class="tc-ready" id="tc-data-ready">✓ Ready to train. {html.escape(check.summary)}</div>'
-    cls = "tc-note" if not check.file_name else "tc-blocked"
-    prefix = "" if not check.file_name else "Training is blocked: "
-    return f'<div class="{cls}" id="tc-data-blocked">{prefix}{html.escape(check.reason)}</div>'
+        return note(f"✓ Ready to train. {check.summary}", "ready", "tc-data-ready")
+    if not check.file_name:
+        return note(check.reason, "note", "tc-data-blocked")
+    return note(f"Training is blocked: {check.reason}", "blocked", "tc-data-blocked")
 
 
 BLOCKED_CHART = "No chart: this data cannot be used yet (see above)"
@@ -58,18 +58,21 @@ def _blocked_note(check: DataCheck) -> list[str]:
     return [BLOCKED_CHART] if check.file_name and not check.ok else []
 
 
-def check_outputs(check: DataCheck) -> tuple:
-    """DataCheck -> (status, sentences, warnings, baseline, class plot, length plot, next button, data status)."""
-    return (
-        status_html(check),
-        charts.sentences_markdown(check.sentences + ([check.note] if check.note else [])),
-        charts.warnings_html(check.warnings) if check.ok else "",
-        BASELINE_PENDING if check.ok and check.baseline is None else baseline_markdown(check.baseline),
-        charts.class_counts_figure(check.class_counts, *_blocked_note(check)),
-        length_plot_update(check),
-        gr.Button(interactive=check.ok),
-        check.status(),
-    )
+CHECK_OUTPUTS = ("status", "sentences", "warnings", "baseline", "counts_plot", "length_plot", "next", "data_status")
+
+
+def check_outputs(check: DataCheck) -> dict[str, Any]:
+    """DataCheck -> what the page shows of it, by component name (CHECK_OUTPUTS)."""
+    return {
+        "status": status_html(check),
+        "sentences": charts.sentences_markdown(check.sentences + ([check.note] if check.note else [])),
+        "warnings": charts.warnings_html(check.warnings) if check.ok else "",
+        "baseline": BASELINE_PENDING if check.ok and check.baseline is None else baseline_markdown(check.baseline),
+        "counts_plot": charts.class_counts_figure(check.class_counts, *_blocked_note(check)),
+        "length_plot": length_plot_update(check),
+        "next": gr.Button(interactive=check.ok),
+        "data_status": check.status(),
+    }
 
 
 def length_plot_update(check: DataCheck) -> Any:
@@ -115,36 +118,44 @@ def _wanted_for(wanted: Any, path: str, columns: list[str]) -> tuple[str, str] |
     return (text_col, label_col) if text_col in columns and label_col in columns else None
 
 
+FILE_OUTPUTS = ("data_path", "preview", "text_column", "label_column") + CHECK_OUTPUTS
+
+
+def _no_table(path: str, check: DataCheck) -> dict[str, Any]:
+    return {"data_path": path, "preview": empty_preview(), "text_column": _dropdown([], None),
+            "label_column": _dropdown([], None), **check_outputs(check)}
+
+
 def on_file(path: str | None, model: str, max_length: float, val_share: float, seed: float,
-            wanted: dict | None = None, extra: Any = None) -> tuple:
+            wanted: dict | None = None, extra: Any = None) -> dict[str, Any]:
     """A new file (upload, example or restored after a reload): preview, the wanted or guessed columns, full check."""
     if not path:
-        empty = DataCheck()
-        return ("", empty_preview(), _dropdown([], None), _dropdown([], None)) + check_outputs(empty)
+        return _no_table("", DataCheck())
     try:
         df, text_col, label_col = read_columns(path, extra)
     except UserError as exc:
         gr.Warning(exc.message)
         bad = DataCheck(file_name=hub_data.dataset_name(path) if hub_data.is_dataset(path) else Path(path).name,
                         reason=exc.message)
-        return (path, empty_preview(), _dropdown([], None), _dropdown([], None)) + check_outputs(bad)
+        return _no_table(path, bad)
     columns = [str(c) for c in df.columns]
     text_col, label_col = _wanted_for(wanted, path, columns) or (text_col, label_col)
     check = check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=extra)
-    return (path, preview_update(df, check.text_column or text_col), _dropdown(columns, check.text_column or text_col),
-            _dropdown(columns, check.label_column or label_col)) + check_outputs(check)
+    return {"data_path": path, "preview": preview_update(df, check.text_column or text_col),
+            "text_column": _dropdown(columns, check.text_column or text_col),
+            "label_column": _dropdown(columns, check.label_column or label_col), **check_outputs(check)}
 
 
 def on_file_event(path: str | None, model: str, max_length: float, val_share: float, seed: float,
-                  wanted: dict | None, extra: Any = None) -> tuple:
+                  wanted: dict | None, extra: Any = None) -> dict[str, Any]:
     """on_file, then forget the wanted columns: they were for the file restored after a reload, not the next one."""
-    return on_file(path, model, max_length, val_share, seed, wanted, extra) + ({},)
+    return {**on_file(path, model, max_length, val_share, seed, wanted, extra), "wanted_columns": {}}
 
 
 def on_hub(name: str | None, extra: Any, model: str, max_length: float, val_share: float, seed: float,
-           config: str | None = "", split: str | None = "") -> tuple:
-    """A Hub dataset typed (Enter), or its config or split chosen: the same preview and check as a file, then the
-    configs and splits the dataset offers. -> on_file's outputs + (config, split, options)."""
+           config: str | None = "", split: str | None = "") -> dict[str, Any]:
+    """A Hub dataset typed (Enter), or its config or split chosen: the same preview and check as a file, and the
+    configs and splits the dataset offers (hub_config, hub_split, data_extra)."""
     options = {**data_options(extra), "data_config": config or "", "data_split": split or ""}
     path = hub_path(name)
     result = on_file(path or None, model, max_length, val_share, seed, None, options)
@@ -155,29 +166,30 @@ def on_hub(name: str | None, extra: Any, model: str, max_length: float, val_shar
         except UserError:
             pass  # on_file has already said why
     configs, splits = offered.get("configs") or [], offered.get("splits") or []
-    return result + (gr.Dropdown(choices=configs, value=offered.get("config") or None, interactive=len(configs) > 1),
-                     gr.Dropdown(choices=splits, value=offered.get("split") or None, interactive=len(splits) > 1),
-                     options)
+    return {**result,
+            "hub_config": gr.Dropdown(choices=configs, value=offered.get("config") or None, interactive=len(configs) > 1),
+            "hub_split": gr.Dropdown(choices=splits, value=offered.get("split") or None, interactive=len(splits) > 1),
+            "data_extra": options}
 
 
 def on_val_file(val_path: str | None, extra: Any, path: str, text_col: str, label_col: str, model: str,
-                max_length: float, val_share: float, seed: float) -> tuple:
-    """A separate validation table (or none again): the check redone with it. -> check outputs + (options,)."""
+                max_length: float, val_share: float, seed: float) -> dict[str, Any]:
+    """A separate validation table (or none again): the check redone with it, and the options now (data_extra)."""
     options = {**data_options(extra), "val_data_path": val_path or ""}
-    return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed,
-                                    extra=options)) + (options,)
+    return {**check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=options)),
+            "data_extra": options}
 
 
 def on_columns(path: str, text_col: str, label_col: str, model: str, max_length: float, val_share: float, seed: float,
-               extra: Any = None) -> tuple:
+               extra: Any = None) -> dict[str, Any]:
     return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=extra))
 
 
 def on_length_settings(path: str, text_col: str, label_col: str, model: str, max_length: float,
-                       val_share: float, seed: float, extra: Any = None) -> tuple:
+                       val_share: float, seed: float, extra: Any = None) -> dict[str, Any]:
     """Model or max length changed: redo the report and histogram (the baseline is cached)."""
     if not path:
-        return tuple(gr.skip() for _ in range(8))
+        return {}
     return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=extra))
 
 
@@ -256,22 +268,20 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     wanted = gr.State({})
     data_extra = gr.State(data_options({}))
 
-    ctx.shared.update(data_path=data_path, data_status=data_status, text_column=text_col, label_column=label_col,
-                      data_extra=data_extra)
     comps = dict(file=file, example=example, text_column=text_col, label_column=label_col, preview=preview,
                  status=status, sentences=sentences, warnings=warnings, baseline=baseline, counts_plot=counts_plot,
                  length_plot=length_plot, next=next_btn, data_path=data_path, data_status=data_status,
                  wanted_columns=wanted, hub=hub, hub_config=hub_config, hub_split=hub_split, val_file=val_file,
                  data_extra=data_extra)
     example.click(use_example, None, file, api_visibility="private")
-    if ctx.tabs is not None:
-        next_btn.click(lambda: gr.Tabs(selected="train"), None, ctx.tabs, api_visibility="private")
+    next_btn.click(lambda: gr.Tabs(selected="train"), None, ctx.tabs, api_visibility="private")
     return comps
 
 
-def check_targets(c: dict[str, gr.Component]) -> list[gr.Component]:
-    return [c["status"], c["sentences"], c["warnings"], c["baseline"], c["counts_plot"], c["length_plot"],
-            c["next"], c["data_status"]]
+def pieces(c: dict[str, gr.Component]) -> DataPieces:
+    """What the Train step takes from this step."""
+    return DataPieces(path=c["data_path"], status=c["data_status"], text_column=c["text_column"],
+                      label_column=c["label_column"], extra=c["data_extra"])
 
 
 def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Component,
@@ -281,24 +291,24 @@ def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Compone
     column_inputs = [c["data_path"], c["text_column"], c["label_column"]] + settings + [c["data_extra"]]
     fit_baseline = dict(fn=on_baseline, inputs=column_inputs, outputs=[c["baseline"]], api_visibility="private",
                         concurrency_limit=4, show_progress="hidden")
-    loaded = [c["data_path"], c["preview"], c["text_column"], c["label_column"]] + check_targets(c)
-    c["file"].change(on_file_event, [c["file"]] + settings + [c["wanted_columns"], c["data_extra"]],
-                     loaded + [c["wanted_columns"]],
+    checked = pick(c, *CHECK_OUTPUTS)
+    loaded = pick(c, *FILE_OUTPUTS, "wanted_columns")
+    c["file"].change(keyed(on_file_event, loaded), [c["file"]] + settings + [c["wanted_columns"], c["data_extra"]],
+                     list(loaded.values()),
                      api_visibility="private", concurrency_limit=4, trigger_mode="always_last").then(**fit_baseline)
     hub_inputs = [c["hub"], c["data_extra"]] + settings
-    hub_outputs = loaded + [c["hub_config"], c["hub_split"], c["data_extra"]]
-    c["hub"].submit(on_hub, hub_inputs, hub_outputs, api_visibility="private", concurrency_limit=4,
-                    trigger_mode="always_last").then(**fit_baseline)
-    c["hub_config"].input(lambda *a: on_hub(*a, split=""), hub_inputs + [c["hub_config"]], hub_outputs,
-                          api_visibility="private", concurrency_limit=4, trigger_mode="always_last").then(**fit_baseline)
-    c["hub_split"].input(on_hub, hub_inputs + [c["hub_config"], c["hub_split"]], hub_outputs, api_visibility="private",
-                         concurrency_limit=4, trigger_mode="always_last").then(**fit_baseline)
-    c["val_file"].change(on_val_file, [c["val_file"], c["data_extra"]] + column_inputs[:-1],
-                         check_targets(c) + [c["data_extra"]], api_visibility="private", concurrency_limit=4,
-                         trigger_mode="always_last").then(**fit_baseline)
+    hub_outputs = pick(c, *FILE_OUTPUTS, "hub_config", "hub_split", "data_extra")
+    events = dict(api_visibility="private", concurrency_limit=4, trigger_mode="always_last")
+    c["hub"].submit(keyed(on_hub, hub_outputs), hub_inputs, list(hub_outputs.values()), **events).then(**fit_baseline)
+    c["hub_config"].input(keyed(lambda *a: on_hub(*a, split=""), hub_outputs), hub_inputs + [c["hub_config"]],
+                          list(hub_outputs.values()), **events).then(**fit_baseline)
+    c["hub_split"].input(keyed(on_hub, hub_outputs), hub_inputs + [c["hub_config"], c["hub_split"]],
+                         list(hub_outputs.values()), **events).then(**fit_baseline)
+    val_outputs = pick(c, *CHECK_OUTPUTS, "data_extra")
+    c["val_file"].change(keyed(on_val_file, val_outputs), [c["val_file"], c["data_extra"]] + column_inputs[:-1],
+                         list(val_outputs.values()), **events).then(**fit_baseline)
     for dd in (c["text_column"], c["label_column"]):
-        dd.input(on_columns, column_inputs, check_targets(c), api_visibility="private", concurrency_limit=4,
-                 trigger_mode="always_last").then(**fit_baseline)
+        dd.input(keyed(on_columns, checked), column_inputs, list(checked.values()), **events).then(**fit_baseline)
     for comp in (model, max_length, val_share, seed):
-        comp.change(on_length_settings, column_inputs, check_targets(c), api_visibility="private",
-                    concurrency_limit=4, trigger_mode="always_last", show_progress="hidden").then(**fit_baseline)
+        comp.change(keyed(on_length_settings, checked), column_inputs, list(checked.values()), **events,
+                    show_progress="hidden").then(**fit_baseline)

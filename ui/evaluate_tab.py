@@ -11,7 +11,9 @@ import pandas as pd
 
 from core import evaluation
 from core.errors import UserError
-from ui.context import AppContext, split_run_state
+from ui.context import AppContext, RunOnScreen
+from ui.notes import note
+from ui.wiring import keyed, pick
 
 ALL = "(all)"
 _MISTAKE_COLUMNS = ["text", "true label", "predicted label", "confidence"]
@@ -19,14 +21,6 @@ _MISTAKE_COLUMNS = ["text", "true label", "predicted label", "confidence"]
 
 def _filter_value(value: str | None) -> str | None:
     return None if not value or value == ALL else value
-
-
-def _note(text: str, kind: str = "info") -> str:
-    return f"<div class='tc-eval-note tc-{kind}'>{_esc(text)}</div>"
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _mistakes_note(shown: int, total: int) -> str:
@@ -51,40 +45,45 @@ def as_percentages(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def show(run_state: str | None) -> tuple:
-    """(note, content visible, headline, per-class, confusion plot, true filter, predicted filter, mistakes, count)."""
-    run_dir, state = split_run_state(run_state)
-    empty = pd.DataFrame(columns=_MISTAKE_COLUMNS)
-    hidden = (gr.Column(visible=False), gr.skip(), gr.skip(), gr.skip(),
-              gr.Dropdown(choices=[ALL], value=ALL), gr.Dropdown(choices=[ALL], value=ALL), empty, "")
+SHOW_OUTPUTS = ("note", "content", "headline", "per_class", "confusion", "true_filter", "pred_filter", "mistakes",
+                "count")
+
+
+def show(shown: RunOnScreen | None) -> dict[str, Any]:
+    """The run on screen's evaluation, by component name (SHOW_OUTPUTS); only the note when there is none."""
+    shown = shown or RunOnScreen()
+    run_dir, state = shown.run_dir, shown.state
+    hidden = {"content": gr.Column(visible=False), "true_filter": gr.Dropdown(choices=[ALL], value=ALL),
+              "pred_filter": gr.Dropdown(choices=[ALL], value=ALL),
+              "mistakes": pd.DataFrame(columns=_MISTAKE_COLUMNS), "count": ""}
     if not run_dir:
-        return (_note(evaluation.NO_RUN_MESSAGE), *hidden)
+        return {"note": note(evaluation.NO_RUN_MESSAGE), **hidden}
     if state and state != "finished":
-        return (_note(evaluation.NOT_FINISHED_MESSAGE), *hidden)
+        return {"note": note(evaluation.NOT_FINISHED_MESSAGE), **hidden}
     try:
         ev = evaluation.load_evaluation(run_dir)
     except UserError as exc:
-        return (_note(exc.message), *hidden)
+        return {"note": note(exc.message), **hidden}
     mistakes = evaluation.misclassified(ev)
     choices = [ALL] + ev.labels
-    return (
-        _note(f"{ev.name}: {evaluation.verdict(ev)}", "warn" if evaluation.outcome(ev) in ("worse", "same") else "ok"),
-        gr.Column(visible=True),
-        as_percentages(evaluation.headline_table(ev)),
-        as_percentages(evaluation.per_class_table(ev)),
-        evaluation.confusion_figure(ev),
-        gr.Dropdown(choices=choices, value=ALL),
-        gr.Dropdown(choices=choices, value=ALL),
-        mistakes,
-        _mistakes_note(len(mistakes), len(mistakes)),
-    )
+    return {
+        "note": note(f"{ev.name}: {evaluation.verdict(ev)}",
+                     "warn" if evaluation.outcome(ev) in ("worse", "same") else "ok"),
+        "content": gr.Column(visible=True),
+        "headline": as_percentages(evaluation.headline_table(ev)),
+        "per_class": as_percentages(evaluation.per_class_table(ev)),
+        "confusion": evaluation.confusion_figure(ev),
+        "true_filter": gr.Dropdown(choices=choices, value=ALL),
+        "pred_filter": gr.Dropdown(choices=choices, value=ALL),
+        "mistakes": mistakes,
+        "count": _mistakes_note(len(mistakes), len(mistakes)),
+    }
 
 
-def filter_mistakes(run_state: str | None, true_label: str | None, predicted_label: str | None) -> tuple:
+def filter_mistakes(shown: RunOnScreen | None, true_label: str | None, predicted_label: str | None) -> tuple:
     """(mistakes table, count note) for the chosen true/predicted labels."""
-    run_dir, _ = split_run_state(run_state)
     try:
-        ev = evaluation.load_evaluation(run_dir)
+        ev = evaluation.load_evaluation((shown or RunOnScreen()).run_dir)
     except UserError as exc:
         gr.Warning(exc.message)
         return pd.DataFrame(columns=_MISTAKE_COLUMNS), ""
@@ -96,7 +95,7 @@ def filter_mistakes(run_state: str | None, true_label: str | None, predicted_lab
 def render(ctx: AppContext) -> dict[str, gr.Component]:
     gr.Markdown("### 3 · Evaluate\nHow good is the model on the validation texts it never trained on, and is it "
                 "better than a classic baseline trained in seconds?")
-    note = gr.HTML(_note(evaluation.NO_RUN_MESSAGE), elem_id="tc-eval-note")
+    message = gr.HTML(note(evaluation.NO_RUN_MESSAGE), elem_id="tc-eval-note")
     with gr.Column(visible=False) as content:
         headline = gr.Dataframe(label="Headline: fine-tuned model vs. TF-IDF + linear SVM baseline",
                                 interactive=False, elem_id="tc-eval-headline")
@@ -116,11 +115,12 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
         mistakes = gr.Dataframe(pd.DataFrame(columns=_MISTAKE_COLUMNS), interactive=False, wrap=True,
                                 max_height=480, column_widths=["62%", "14%", "14%", "10%"], max_chars=500,
                                 elem_id="tc-eval-mistakes")
-    outputs = [note, content, headline, per_class, confusion, true_filter, pred_filter, mistakes, count]
-    ctx.run_state.change(show, [ctx.run_state], outputs, api_visibility="private", show_progress="minimal",
-                         show_progress_on=[note], trigger_mode="always_last")
+    comps = dict(note=message, content=content, headline=headline, per_class=per_class, confusion=confusion,
+                 true_filter=true_filter, pred_filter=pred_filter, mistakes=mistakes, count=count)
+    shown = pick(comps, *SHOW_OUTPUTS)
+    ctx.run_state.change(keyed(show, shown), [ctx.run_state], list(shown.values()), api_visibility="private",
+                         show_progress="minimal", show_progress_on=[message], trigger_mode="always_last")
     for dropdown in (true_filter, pred_filter):
         dropdown.input(filter_mistakes, [ctx.run_state, true_filter, pred_filter], [mistakes, count],
                        api_visibility="private", show_progress="hidden")
-    return dict(note=note, content=content, headline=headline, per_class=per_class, confusion=confusion,
-                true_filter=true_filter, pred_filter=pred_filter, mistakes=mistakes, count=count)
+    return comps

@@ -1,8 +1,6 @@
 """The whole page: header, the six steps as tabs, session restore on load, and the named API endpoints."""
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,21 +10,14 @@ import gradio as gr
 from core import access
 from core.access import Caller
 from core.runs import list_runs
-from ui import data_tab, runs_tab, session, train_api, train_tab
-from ui.context import AppContext, join_run_state
+from ui import data_tab, evaluate_tab, predict_tab, publish_tab, runs_tab, session, train_api, train_tab
+from ui.context import AppContext, RunOnScreen
+from ui.wiring import keyed, pick
 
 TITLE = "Text Classifier Studio"
-OPTIONAL_TABS = (("Evaluate", "evaluate", "ui.evaluate_tab"), ("Predict", "predict", "ui.predict_tab"),
-                 ("Publish", "publish", "ui.publish_tab"))
-
-
-def _optional(module: str) -> Any | None:
-    try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module(module)
+# The steps after Train: they only read the run on screen (ctx.run_state).
+LATER_STEPS = (("3 · Evaluate", "evaluate", evaluate_tab), ("4 · Predict", "predict", predict_tab),
+               ("5 · Publish", "publish", publish_tab))
 
 
 def _newest_active(caller: Caller, root: Path, after: float = 0.0) -> Any | None:
@@ -105,18 +96,20 @@ def remember_settings(data_path: str, text_column: str | None, label_column: str
             **dict(zip(session.SETTING_NAMES, values))}
 
 
-def restore_settings(stored: Any) -> tuple:
-    """-> (data file, columns wanted for it, *settings): the stored ones, or unchanged (skip) where none is stored.
+def restore_settings(stored: Any) -> dict[str, Any]:
+    """The stored data file ("file"), the columns wanted for it ("wanted_columns") and each stored setting (by its
+    name); what is not stored stays as it is.
 
     The columns go to the Data step's "wanted" state, which its file handler uses instead of guessing (the file's
     change event would otherwise overwrite restored dropdowns with guesses)."""
     stored = stored if isinstance(stored, dict) else {}
-    settings = usable_settings(session.clean_settings(stored))
+    chosen = usable_settings(session.clean_settings(stored))
+    restored = {n: chosen[n] for n in session.SETTING_NAMES if n in chosen}
     path = session.restorable_file(stored.get("data_path"), extra_roots=(data_tab.EXAMPLE_DATA.parent,))
     if not path:
-        return (gr.skip(), gr.skip()) + tuple(settings.get(n, gr.skip()) for n in session.SETTING_NAMES)
-    wanted = data_tab.wanted_columns(path, settings.get("text_column"), settings.get("label_column"))
-    return (path, wanted) + tuple(settings.get(n, gr.skip()) for n in session.SETTING_NAMES)
+        return restored
+    wanted = data_tab.wanted_columns(path, chosen.get("text_column"), chosen.get("label_column"))
+    return {"file": path, "wanted_columns": wanted, **restored}
 
 
 def usable_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -129,13 +122,13 @@ def usable_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def settings_of_run(run_dir: str | None, caller: Caller | None) -> tuple:
+def settings_of_run(run_dir: str | None, caller: Caller | None) -> dict[str, Any]:
     """Opening a run from Runs: the left panel shows that run's data file (while it is still on the server) and
     settings, like restore_settings; nothing changes for a run this caller may not open."""
     root = session.runs_root()
     owned = session.owned_run(run_dir, caller, root) if caller is not None else None
     if not owned:
-        return tuple(gr.skip() for _ in range(2 + len(session.SETTING_NAMES)))
+        return {}
     from core import rundir
 
     config = rundir.read_json(Path(owned) / rundir.CONFIG, {}) or {}
@@ -143,6 +136,11 @@ def settings_of_run(run_dir: str | None, caller: Caller | None) -> tuple:
     stored.update(data_path=config.get("data_path"), text_column=config.get("text_column"),
                   label_column=config.get("label_column"))
     return restore_settings(stored)
+
+
+def settings_of_choice(run_id: str | None, caller: Caller | None) -> dict[str, Any]:
+    """Re-run with changes: settings_of_run for the run chosen on the Runs step (an id, checked like any other)."""
+    return settings_of_run(session.run_of_id(run_id, caller, session.runs_root()), caller)
 
 
 MISSING_VALUES_MESSAGE = ("The request is missing some of this endpoint's parameters: send a value for every parameter "
@@ -179,34 +177,32 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
     with gr.Blocks(title=TITLE, fill_width=False, delete_cache=(3600, 86400)) as demo:
         browser = session.make_browser_state(root)
         saved_settings = session.make_settings_state(root)
-        ctx = AppContext(runs_root=root, run_dir=gr.State(None), run_state=gr.State(join_run_state(None, "")),
-                         caller=gr.State(None))
+        run_dir, run_state, caller = gr.State(None), gr.State(RunOnScreen()), gr.State(None)
         gr.Markdown(f"# {TITLE}\nFine-tune a text classifier without code: **upload** a table of texts and labels → "
                     "**check** it → **train** with live curves → **evaluate** → **try** it → **publish** to the Hub.",
                     elem_classes=["tc-header"])
         with gr.Tabs(selected="data", elem_id="tc-steps") as tabs:
-            ctx.tabs = tabs
+            ctx = AppContext(runs_root=root, run_dir=run_dir, run_state=run_state, caller=caller, tabs=tabs)
             with gr.Tab("1 · Data", id="data", elem_id="tc-tab-data"):
                 data = data_tab.render(ctx)
             with gr.Tab("2 · Train", id="train", elem_id="tc-tab-train"):
-                train = train_tab.render(ctx)
-            for number, (label, tab_id, module_name) in enumerate(OPTIONAL_TABS, start=3):
-                module = _optional(module_name)
-                if module is None:
-                    continue
-                with gr.Tab(f"{number} · {label}", id=tab_id, elem_id=f"tc-tab-{tab_id}"):
+                train = train_tab.render(ctx, data_tab.pieces(data))
+            for label, tab_id, module in LATER_STEPS:
+                with gr.Tab(label, id=tab_id, elem_id=f"tc-tab-{tab_id}"):
                     module.render(ctx)
             with gr.Tab("Runs", id="runs", elem_id="tc-tab-runs") as runs_tab_item:
                 runs = runs_tab.render(ctx)
         data_tab.wire(data, train["model"], train["max_length"], train["val_share"], train["seed"])
-        runs_tab_item.select(runs_tab.on_refresh, [ctx.caller, runs["picks"]],
-                             [runs["table"], runs["choice"], runs["note"], runs["picks"]], api_visibility="private",
-                             concurrency_limit=None)
+        listed = pick(runs, *runs_tab.LIST_OUTPUTS)
+        runs_tab_item.select(keyed(runs_tab.on_refresh, listed), [ctx.caller, runs["picks"]], list(listed.values()),
+                             api_visibility="private", concurrency_limit=None)
 
         demo.load(on_load, [browser], [ctx.caller, browser, ctx.run_dir, tabs], api_visibility="private",
                   concurrency_limit=None)
         setting_inputs = [train[n] for n in session.SETTING_NAMES]
-        demo.load(restore_settings, [saved_settings], [data["file"], data["wanted_columns"]] + setting_inputs,
+        restored = {"file": data["file"], "wanted_columns": data["wanted_columns"],
+                    **{n: train[n] for n in session.SETTING_NAMES}}
+        demo.load(keyed(restore_settings, restored), [saved_settings], list(restored.values()),
                   api_visibility="private", concurrency_limit=None)
         remembered = [data["data_path"], data["text_column"], data["label_column"]] + setting_inputs
         # Remembered as shown: on every edit of a setting, not only when Start is pressed.
@@ -218,13 +214,13 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         watch, ticks = gr.Timer(2.0, active=True), gr.State(0)
         for opened in runs["opened"]:
             opened.then(lambda: gr.Timer(active=False), None, [watch], api_visibility="private")  # the user chose
-            opened.then(settings_of_run, [ctx.run_dir, ctx.caller], [data["file"], data["wanted_columns"]] +
-                        setting_inputs, api_visibility="private", concurrency_limit=None).then(
+            opened.then(keyed(settings_of_run, restored), [ctx.run_dir, ctx.caller], list(restored.values()),
+                        api_visibility="private", concurrency_limit=None).then(
                 remember_settings, remembered, [saved_settings], api_visibility="private", concurrency_limit=None,
                 show_progress="hidden")
         # Re-run with changes: the Train step filled in from the chosen run (its data file and settings).
-        runs["rerun"].click(settings_of_run, [runs["choice"], ctx.caller], [data["file"], data["wanted_columns"]] +
-                            setting_inputs, api_visibility="private", concurrency_limit=None).then(
+        runs["rerun"].click(keyed(settings_of_choice, restored), [runs["choice"], ctx.caller], list(restored.values()),
+                            api_visibility="private", concurrency_limit=None).then(
             lambda: gr.Tabs(selected="train"), None, [tabs], api_visibility="private")
         watch.tick(on_watch, [ctx.caller, ctx.run_dir, ticks], [ctx.run_dir, watch, ticks], api_visibility="private",
                    concurrency_limit=None, show_progress="hidden")
@@ -236,6 +232,5 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         gr.api(train_api.api_stop, api_name="stop", concurrency_limit=None)
         gr.api(train_api.api_resume, api_name="resume", concurrency_limit=None)
         gr.api(runs_tab.api_runs, api_name="runs", concurrency_limit=None)
-    demo.ctx = ctx  # for tests
-    demo.train = train
+    demo.train = train  # the Train step's components by name: tests find its settings and live view here
     return demo

@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from ui import charts, live_charts
-from ui.context import join_run_state
+from ui.context import RunOnScreen
 
 LOG_LINES = 80
 
@@ -171,7 +171,7 @@ def draw(lv: LiveView, run_dir: str | None, previous_signature: str = "", force:
     if v is None:
         return {**out, lv.banner: charts.banner_html(None), lv.progress: "", lv.log: "",
                 lv.log_box: gr.Accordion(open=False), lv.resume: gr.Button(interactive=False),
-                lv.run_state: join_run_state(None, "")}
+                lv.run_state: RunOnScreen()}
     return {
         **out,
         lv.banner: charts.banner_html(v, position, run_name(run_dir)),
@@ -179,7 +179,7 @@ def draw(lv: LiveView, run_dir: str | None, previous_signature: str = "", force:
         lv.log: log_text(run_dir),
         lv.log_box: gr.Accordion(open=v.state == "failed"),
         lv.resume: gr.Button(interactive=v.state in ("cancelled", "interrupted", "failed")),
-        lv.run_state: join_run_state(run_dir, v.state),
+        lv.run_state: RunOnScreen(run_dir, v.state),
     }
 
 

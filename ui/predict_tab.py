@@ -5,6 +5,7 @@ screen is loaded when the run is shown (core.predict keeps it), so the first pre
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,13 @@ import pandas as pd
 
 from core import predict
 from core.errors import UserError
-from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
+from core.evaluation import NO_RUN_MESSAGE
 from core.predict_batch import api_concurrency
 from ui import session
-from ui.context import AppContext, split_run_state
+from ui.context import AppContext, RunOnScreen, finished_run
 from ui.downloads import fresh_folder
+from ui.notes import note
+from ui.wiring import keyed, pick
 
 FILE_TYPES = [".csv", ".tsv", ".txt", ".xlsx", ".jsonl", ".json", ".parquet"]
 PREVIEW_ROWS = 20
@@ -26,42 +29,31 @@ _TOKEN_COLUMNS = ["#", "token", "input id", "attention mask"]
 _SCORE_COLUMNS = ["label", "logit", "softmax probability"]
 
 
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+RUN_OUTPUTS = ("note", "examples", "label", "summary", "tokens", "scores", "button", "batch_button")
+PREDICT_OUTPUTS = ("label", "summary", "tokens", "scores")
 
 
-def _note(text: str, kind: str = "info") -> str:
-    return f"<div class='tc-predict-note tc-{kind}'>{_esc(text)}</div>"
+def _cleared(note: str, examples: list[str] | None = None) -> dict[str, Any]:
+    """The run's note and examples, the last prediction cleared, Predict usable only with examples to show."""
+    ready = examples is not None
+    return {"note": note, "examples": gr.Dataset(samples=[[t] for t in examples or []]), "label": None,
+            "summary": "", "tokens": pd.DataFrame(columns=_TOKEN_COLUMNS),
+            "scores": pd.DataFrame(columns=_SCORE_COLUMNS), "button": gr.Button(interactive=ready),
+            "batch_button": gr.Button(interactive=ready)}
 
 
-def _finished_run(run_state: str | None) -> tuple[str | None, str | None]:
-    """(run_dir, None) for a run with a trained model, else (None, the message to show)."""
-    run_dir, state = split_run_state(run_state)
-    if not run_dir:
-        return None, NO_RUN_MESSAGE
-    if state and state != "finished":
-        return None, NOT_FINISHED_MESSAGE
-    if not (Path(run_dir) / "model" / "config.json").exists():
-        return None, NOT_FINISHED_MESSAGE
-    return run_dir, None
-
-
-def on_run(run_state: str | None) -> tuple:
-    """(note, examples, label, trace summary, tokens, scores, interactive x2): re-drawn for the run on screen."""
-    run_dir, problem = _finished_run(run_state)
-    cleared = (None, "", pd.DataFrame(columns=_TOKEN_COLUMNS), pd.DataFrame(columns=_SCORE_COLUMNS))
+def on_run(shown: RunOnScreen | None) -> dict[str, Any]:
+    """Re-drawn for the run on screen, by component name (RUN_OUTPUTS)."""
+    run_dir, problem = finished_run(shown)
     if problem:
-        return (_note(problem), gr.Dataset(samples=[]), *cleared, gr.Button(interactive=False),
-                gr.Button(interactive=False))
+        return _cleared(note(problem))
     try:
         predictor = predict.get_predictor(run_dir)  # load now: the first prediction is then fast
         examples = predict.example_texts(run_dir, 6)
     except UserError as exc:
-        return (_note(exc.message, "error"), gr.Dataset(samples=[]), *cleared, gr.Button(interactive=False),
-                gr.Button(interactive=False))
-    return (_note(f"Model of run {Path(run_dir).name} is ready. {labels_phrase(predictor.labels)}.", "ok"),
-            gr.Dataset(samples=[[t] for t in examples]), *cleared, gr.Button(interactive=True),
-            gr.Button(interactive=True))
+        return _cleared(note(exc.message))
+    return _cleared(note(f"Model of run {Path(run_dir).name} is ready. {labels_phrase(predictor.labels)}.", "ok"),
+                    examples)
 
 
 def labels_phrase(labels: list[str]) -> str:
@@ -81,7 +73,7 @@ def trace_tables(trace: dict[str, Any]) -> tuple[str, pd.DataFrame, pd.DataFrame
                            "logit": [round(v, 4) for v in trace["logits"].values()],
                            "softmax probability": [round(v, 4) for v in trace["probs"].values()]})
     # First-strong isolate: a right-to-left label (Arabic, Hebrew) does not reorder the sentence around it.
-    summary = (f"**Predicted:** \u2068{_esc(trace['predicted'])}\u2069 ({trace['confidence']:.1%}) · "
+    summary = (f"**Predicted:** \u2068{html.escape(trace['predicted'])}\u2069 ({trace['confidence']:.1%}) · "
                f"{len(trace['tokens'])} tokens, including the special [CLS]/[SEP]-style markers. "
                "Text → tokenizer (word pieces → ids, attention mask 1 = real token) → model → one logit per "
                "label → softmax → probabilities that sum to 1.")
@@ -90,47 +82,52 @@ def trace_tables(trace: dict[str, Any]) -> tuple[str, pd.DataFrame, pd.DataFrame
     return summary, tokens, scores
 
 
-def on_predict(text: str | None, run_state: str | None) -> tuple:
-    """(label probabilities, trace summary, tokens table, scores table) for one sentence."""
-    run_dir, problem = _finished_run(run_state)
+def on_predict(text: str | None, shown: RunOnScreen | None) -> dict[str, Any]:
+    """The label probabilities and the trace of one sentence (PREDICT_OUTPUTS); nothing changes on a warning."""
+    run_dir, problem = finished_run(shown)
     if problem:
         gr.Warning(problem)
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return {}
     if not text or not text.strip():
         gr.Warning(EMPTY_TEXT_MESSAGE)
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return {}
     try:
         trace = predict.get_predictor(run_dir).trace(text)
     except UserError as exc:
         gr.Warning(exc.message)
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return (trace["probs"], *trace_tables(trace))
+        return {}
+    summary, tokens, scores = trace_tables(trace)
+    return {"label": trace["probs"], "summary": summary, "tokens": tokens, "scores": scores}
 
 
-def on_upload(file_path: str | None) -> tuple:
-    """(text column dropdown, note, preview, download) for an uploaded table: its columns, the likely text column
-    preselected; the previous file's predictions are cleared so they are never taken for this file's."""
-    cleared = (_empty_preview(), None)
+UPLOAD_OUTPUTS = ("column", "batch_note", "preview", "download")
+
+
+def on_upload(file_path: str | None) -> dict[str, Any]:
+    """An uploaded table's columns with the likely text column preselected (UPLOAD_OUTPUTS); the previous file's
+    predictions are cleared so they are never taken for this file's."""
+    cleared = {"preview": _empty_preview(), "download": None}
     if not file_path:
-        return gr.Dropdown(choices=[], value=None), "", *cleared
+        return {"column": gr.Dropdown(choices=[], value=None), "batch_note": "", **cleared}
     try:
         df = predict.read_input_table(file_path)
     except UserError as exc:
         gr.Warning(exc.message)
-        return gr.Dropdown(choices=[], value=None), _esc(exc.message), *cleared
+        return {"column": gr.Dropdown(choices=[], value=None), "batch_note": html.escape(exc.message), **cleared}
     columns = [str(c) for c in df.columns]
-    return (gr.Dropdown(choices=columns, value=predict.guess_text_column(df)),
-            f"{len(df):,} rows, {len(columns)} columns. Check the text column, then press Predict file.", *cleared)
+    return {"column": gr.Dropdown(choices=columns, value=predict.guess_text_column(df)),
+            "batch_note": f"{len(df):,} rows, {len(columns)} columns. Check the text column, then press Predict file.",
+            **cleared}
 
 
 def _empty_preview() -> pd.DataFrame:
     return pd.DataFrame(columns=["your columns", "predicted", "confidence", "prob_<label> for each label"])
 
 
-def on_predict_file(file_path: str | None, column: str | None, run_state: str | None,
+def on_predict_file(file_path: str | None, column: str | None, shown: RunOnScreen | None,
                     progress: gr.Progress = gr.Progress()) -> tuple:
     """(preview table, downloadable CSV, note) for a whole uploaded table."""
-    run_dir, problem = _finished_run(run_state)
+    run_dir, problem = finished_run(shown)
     try:
         if problem:
             raise UserError(problem)
@@ -143,7 +140,7 @@ def on_predict_file(file_path: str | None, column: str | None, run_state: str | 
         result = predict.predict_table(run_dir, df, column, out, progress=lambda f: progress(f, desc="Predicting"))
     except UserError as exc:
         gr.Warning(exc.message)
-        return _empty_preview(), None, _esc(exc.message)
+        return _empty_preview(), None, html.escape(exc.message)
     empty = int((result["predicted"] == "").sum())
     skipped = f" {empty:,} rows with no text were left without a prediction." if empty > 1 else (
         " 1 row with no text was left without a prediction." if empty else "")
@@ -172,7 +169,7 @@ async def api_predict(text: str, run_id: str, key: str = "", request: gr.Request
 
 def render(ctx: AppContext) -> dict[str, gr.Component]:
     gr.Markdown("### 4 · Predict\nTry the model: type a text and press Enter, or predict a whole file.")
-    note = gr.HTML(_note(NO_RUN_MESSAGE), elem_id="tc-predict-note")
+    message = gr.HTML(note(NO_RUN_MESSAGE), elem_id="tc-predict-note")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=320):
             text = gr.Textbox(label="Text", placeholder="Type a sentence and press Enter", lines=1, max_lines=8,
@@ -205,20 +202,21 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                                    label=f"Preview (first {PREVIEW_ROWS} rows)", interactive=False, max_height=400,
                                    elem_id="tc-batch-preview")
 
-    outputs = [label, summary, tokens, scores]
-    ctx.run_state.change(on_run, [ctx.run_state], [note, examples, *outputs, button, batch_button],
-                         api_visibility="private", show_progress="minimal", show_progress_on=[note],
-                         trigger_mode="always_last")
+    comps = dict(note=message, text=text, button=button, examples=examples, label=label, summary=summary, tokens=tokens,
+                 scores=scores, upload=upload, column=column, batch_button=batch_button, batch_note=batch_note,
+                 download=download, preview=preview)
+    drawn, predicted, uploaded = (pick(comps, *names) for names in (RUN_OUTPUTS, PREDICT_OUTPUTS, UPLOAD_OUTPUTS))
+    ctx.run_state.change(keyed(on_run, drawn), [ctx.run_state], list(drawn.values()), api_visibility="private",
+                         show_progress="minimal", show_progress_on=[message], trigger_mode="always_last")
     for trigger in (text.submit, button.click):
-        trigger(on_predict, [text, ctx.run_state], outputs, api_visibility="private", show_progress="hidden",
-                trigger_mode="always_last", concurrency_limit=4)
+        trigger(keyed(on_predict, predicted), [text, ctx.run_state], list(predicted.values()),
+                api_visibility="private", show_progress="hidden", trigger_mode="always_last", concurrency_limit=4)
     examples.click(lambda sample: sample[0], [examples], [text], api_visibility="private", queue=False,
                    show_progress="hidden").then(
-        on_predict, [text, ctx.run_state], outputs, api_visibility="private", show_progress="hidden")
-    upload.change(on_upload, [upload], [column, batch_note, preview, download], api_visibility="private")
+        keyed(on_predict, predicted), [text, ctx.run_state], list(predicted.values()), api_visibility="private",
+        show_progress="hidden")
+    upload.change(keyed(on_upload, uploaded), [upload], list(uploaded.values()), api_visibility="private")
     batch_button.click(on_predict_file, [upload, column, ctx.run_state], [preview, download, batch_note],
                        api_visibility="private", concurrency_limit=1)
     gr.api(api_predict, api_name="predict", concurrency_limit=api_concurrency())
-    return dict(note=note, text=text, button=button, examples=examples, label=label, summary=summary, tokens=tokens,
-                scores=scores, upload=upload, column=column, batch_button=batch_button, download=download,
-                preview=preview)
+    return comps

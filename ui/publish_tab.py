@@ -5,24 +5,20 @@ HF_TOKEN; it is passed straight to core.hub and never kept in a State, a file or
 """
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from core import hub, modelcard
 from core.errors import UserError
-from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
-from ui.context import AppContext, split_run_state
+from core.evaluation import NO_RUN_MESSAGE
+from ui.context import AppContext, RunOnScreen, finished_run
 from ui.downloads import fresh_folder
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _note(text: str, kind: str = "info") -> str:
-    return f"<div class='tc-publish-note tc-{kind}'>{_esc(text)}</div>"
+from ui.notes import note
+from ui.wiring import keyed, pick
 
 
 def on_spaces() -> bool:
@@ -39,30 +35,24 @@ def on_spaces() -> bool:
     return True
 
 
-def _finished_run(run_state: str | None) -> tuple[str | None, str | None]:
-    run_dir, state = split_run_state(run_state)
-    if not run_dir:
-        return None, NO_RUN_MESSAGE
-    if (state and state != "finished") or not (Path(run_dir) / "model" / "config.json").exists():
-        return None, NOT_FINISHED_MESSAGE
-    return run_dir, None
+RUN_OUTPUTS = ("note", "zip_file", "repo", "result", "zip_button", "push")
 
 
-def on_run(run_state: str | None) -> tuple:
-    """(note, zip file, repo box, push result, zip button, push button) for the run on screen."""
-    run_dir, problem = _finished_run(run_state)
-    if problem:
-        return (_note(problem), None, gr.Textbox(placeholder="your-name/model-name"), "",
-                gr.Button(interactive=False), gr.Button(interactive=False))
-    name = modelcard.export_name(run_dir)
-    return (_note(f"Ready to share the model of run {Path(run_dir).name}.", "ok"), None,
-            gr.Textbox(placeholder=f"your-name/{name} (leave empty for this default)"), "",
-            gr.Button(interactive=True), gr.Button(interactive=True))
+def on_run(shown: RunOnScreen | None) -> dict[str, Any]:
+    """The run on screen, by component name (RUN_OUTPUTS): what it is ready for; the last zip and push cleared."""
+    run_dir, problem = finished_run(shown)
+    ready = problem is None
+    placeholder = (f"your-name/{modelcard.export_name(run_dir)} (leave empty for this default)" if ready
+                   else "your-name/model-name")
+    ready_note = note(problem) if problem else note(f"Ready to share the model of run {Path(run_dir).name}.", "ok")
+    return {"note": ready_note,
+            "zip_file": None, "repo": gr.Textbox(placeholder=placeholder), "result": "",
+            "zip_button": gr.Button(interactive=ready), "push": gr.Button(interactive=ready)}
 
 
-def on_zip(run_state: str | None) -> str | None:
+def on_zip(shown: RunOnScreen | None) -> str | None:
     """The model folder (weights, tokenizer, config with label names, model card) as a zip to download."""
-    run_dir, problem = _finished_run(run_state)
+    run_dir, problem = finished_run(shown)
     try:
         if problem:
             raise UserError(problem)
@@ -77,10 +67,10 @@ def no_token_message() -> str:
     return hub.NO_TOKEN_SIGN_IN_MESSAGE if on_spaces() else hub.NO_TOKEN_MESSAGE
 
 
-def on_push(run_state: str | None, repo_id: str | None, private: bool, token: str | None,
+def on_push(shown: RunOnScreen | None, repo_id: str | None, private: bool, token: str | None,
             oauth_token: gr.OAuthToken | None = None) -> str:
     """Push to the Hub; returns a short result line. Errors are one sentence (gr.Warning and the result line)."""
-    run_dir, problem = _finished_run(run_state)
+    run_dir, problem = finished_run(shown)
     try:
         if problem:
             raise UserError(problem)
@@ -89,7 +79,7 @@ def on_push(run_state: str | None, repo_id: str | None, private: bool, token: st
     except UserError as exc:
         message = no_token_message() if exc.message == hub.NO_TOKEN_MESSAGE else exc.message
         gr.Warning(message)
-        return f"❌ {_esc(message)}"
+        return f"❌ {html.escape(message)}"
     visibility = "private" if result.private else "public"
     return f"✅ Pushed to [{result.repo_id}]({result.url}) ({visibility})."
 
@@ -97,7 +87,7 @@ def on_push(run_state: str | None, repo_id: str | None, private: bool, token: st
 def render(ctx: AppContext) -> dict[str, gr.Component]:
     gr.Markdown("### 5 · Publish\nTake the model with you as a zip, or share it on the Hugging Face Hub. Both hold "
                 "the same folder: weights, tokenizer, config with your label names, and a model card.")
-    note = gr.HTML(_note(NO_RUN_MESSAGE), elem_id="tc-publish-note")
+    message = gr.HTML(note(NO_RUN_MESSAGE), elem_id="tc-publish-note")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             gr.Markdown("#### Download\nLoad it anywhere with `pipeline(\"text-classification\", model=\"<unzipped "
@@ -118,10 +108,12 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
             private = gr.Checkbox(True, label="Private repository", elem_id="tc-hub-private")
             push = gr.Button("Push to Hub", variant="primary", interactive=False, elem_id="tc-push-button")
             result = gr.Markdown(elem_id="tc-push-result")
-    ctx.run_state.change(on_run, [ctx.run_state], [note, zip_file, repo, result, zip_button, push],
-                         api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+    comps = dict(note=message, zip_button=zip_button, zip_file=zip_file, token=token, repo=repo, private=private,
+                 push=push, result=result)
+    drawn = pick(comps, *RUN_OUTPUTS)
+    ctx.run_state.change(keyed(on_run, drawn), [ctx.run_state], list(drawn.values()), api_visibility="private",
+                         show_progress="hidden", trigger_mode="always_last")
     zip_button.click(on_zip, [ctx.run_state], [zip_file], api_visibility="private", concurrency_limit=2)
     push.click(on_push, [ctx.run_state, repo, private, token], [result], api_visibility="private",
                concurrency_limit=2, show_progress="minimal")
-    return dict(note=note, zip_button=zip_button, zip_file=zip_file, token=token, repo=repo, private=private,
-                push=push, result=result)
+    return comps

@@ -12,28 +12,33 @@ from core.access import Caller
 from core.runs import list_runs
 from ui import charts, compare_view, session
 from ui.context import AppContext
+from ui.wiring import keyed, pick
 
 
-def runs_table(caller: Caller | None, picked: Any = None) -> tuple[pd.DataFrame, gr.Dropdown, str, gr.Dropdown]:
-    """(table, the one-run choice, note, the runs to compare: the picks that still exist are kept)."""
+LIST_OUTPUTS = ("table", "choice", "note", "picks")
+
+
+def runs_table(caller: Caller | None, picked: Any = None) -> dict[str, Any]:
+    """The table, the one-run choice, a note and the runs to compare (the picks that still exist are kept)."""
     runs = session.visible_runs(caller, session.runs_root())
-    choices = [(f"{r.name} · {charts.STATE_TEXT.get(r.state, r.state)}", str(r.run_dir)) for r in runs]
+    choices = [(f"{r.name} · {charts.STATE_TEXT.get(r.state, r.state)}", r.run_id) for r in runs]
     where = "in this browser session" if session.runs_are_private() else f"in {session.runs_root()}"
     note = (f"No runs yet {where}. Start one on the Train step." if not runs
             else f"{len(runs)} run{'s' if len(runs) != 1 else ''} {where}, newest first.")
     known = {value for _, value in choices}
     kept = [p for p in (picked or []) if p in known] if isinstance(picked, list) else []
-    return (charts.run_rows(runs), gr.Dropdown(choices=choices, value=choices[0][1] if choices else None), note,
-            gr.Dropdown(choices=choices, value=kept, multiselect=True))
+    return {"table": charts.run_rows(runs),
+            "choice": gr.Dropdown(choices=choices, value=choices[0][1] if choices else None), "note": note,
+            "picks": gr.Dropdown(choices=choices, value=kept, multiselect=True)}
 
 
-def on_refresh(caller: Caller | None, picked: Any = None) -> tuple:
+def on_refresh(caller: Caller | None, picked: Any = None) -> dict[str, Any]:
     return runs_table(caller, picked)
 
 
-def open_run(choice: str | None, caller: Caller | None) -> tuple[Any, Any]:
+def open_run(run_id: str | None, caller: Caller | None) -> tuple[Any, Any]:
     """-> (run_dir, selected tab). Only this session's runs can be opened."""
-    run_dir = session.owned_run(choice, caller, session.runs_root())
+    run_dir = session.run_of_id(run_id, caller, session.runs_root())
     if not run_dir:
         gr.Warning("Choose one of your runs to open.")
         return gr.skip(), gr.skip()
@@ -45,9 +50,7 @@ def on_select(table: pd.DataFrame, caller: Caller | None, evt: gr.SelectData) ->
         run_id = str(table.iloc[evt.index[0]]["id"])
     except (IndexError, KeyError, TypeError):
         return gr.skip(), gr.skip()
-    if "/" in run_id or run_id in ("", ".", ".."):
-        return gr.skip(), gr.skip()
-    return open_run(str(session.runs_root() / run_id), caller)
+    return open_run(run_id, caller)
 
 
 def api_runs(key: str = "", request: gr.Request = None) -> list[dict[str, Any]]:
@@ -91,31 +94,24 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
         open_btn = gr.Button("Open", variant="primary", scale=1, elem_id="tc-open-run")
         refresh = gr.Button("Refresh", scale=1, elem_id="tc-refresh-runs")
     tools = compare_view.render()
-    outputs = [table, choice, note, tools["picks"]]
-    listing = [ctx.caller, tools["picks"]]
-    refresh.click(on_refresh, listing, outputs, api_visibility="private", concurrency_limit=None)
-    ctx.caller.change(on_refresh, listing, outputs, api_visibility="private", concurrency_limit=None)
-    ctx.run_state.change(on_refresh, listing, outputs, api_visibility="private", concurrency_limit=None,
+    listed = dict(table=table, choice=choice, note=note, picks=tools["picks"])
+    listing, outputs, refreshed = [ctx.caller, tools["picks"]], list(listed.values()), keyed(on_refresh, listed)
+    refresh.click(refreshed, listing, outputs, api_visibility="private", concurrency_limit=None)
+    ctx.caller.change(refreshed, listing, outputs, api_visibility="private", concurrency_limit=None)
+    ctx.run_state.change(refreshed, listing, outputs, api_visibility="private", concurrency_limit=None,
                          show_progress="hidden")
-    tools["go"].click(compare_view.on_compare, [tools["picks"], ctx.caller],
-                      [tools["message"], tools["results"], tools["loss"], tools["scores"], tools["summary"],
-                       tools["diff"]], api_visibility="private", concurrency_limit=None)
+    compared = pick(tools, *compare_view.COMPARE_OUTPUTS)
+    tools["go"].click(keyed(compare_view.on_compare, compared), [tools["picks"], ctx.caller], list(compared.values()),
+                      api_visibility="private", concurrency_limit=None)
     tools["rename"].click(compare_view.on_rename, [choice, tools["new_name"], ctx.caller], [tools["message"]],
-                          api_visibility="private").then(on_refresh, listing, outputs, api_visibility="private")
+                          api_visibility="private").then(refreshed, listing, outputs, api_visibility="private")
     tools["delete"].click(compare_view.on_delete_ask, [choice, ctx.caller],
                           [tools["confirm_row"], tools["question"], tools["message"]], api_visibility="private")
     tools["cancel"].click(lambda: gr.Row(visible=False), None, [tools["confirm_row"]], api_visibility="private")
     tools["confirm"].click(compare_view.on_delete, [choice, ctx.caller, ctx.run_dir],
                            [tools["confirm_row"], tools["message"], ctx.run_dir], api_visibility="private").then(
-        on_refresh, listing, outputs, api_visibility="private")
-    targets = [ctx.run_dir] + ([ctx.tabs] if ctx.tabs is not None else [])
-
-    def _fit(result: tuple) -> tuple:
-        return result if ctx.tabs is not None else result[0]
-
-    opened = [open_btn.click(lambda c, o: _fit(open_run(c, o)), [choice, ctx.caller], targets, api_visibility="private")]
-    def _select(t: pd.DataFrame, o: str, evt: gr.SelectData) -> Any:
-        return _fit(on_select(t, o, evt))
-
-    opened.append(table.select(_select, [table, ctx.caller], targets, api_visibility="private"))
+        refreshed, listing, outputs, api_visibility="private")
+    targets = [ctx.run_dir, ctx.tabs]
+    opened = [open_btn.click(open_run, [choice, ctx.caller], targets, api_visibility="private"),
+              table.select(on_select, [table, ctx.caller], targets, api_visibility="private")]
     return dict(table=table, choice=choice, open=open_btn, refresh=refresh, note=note, opened=opened, **tools)

@@ -15,6 +15,7 @@ from core import access
 from core.access import Caller
 from core.errors import UserError
 from core.runs import list_runs, runs_root as core_runs_root
+from ui import settings
 
 STORAGE_KEY = "textclf-session-v2"
 # gr.BrowserState encrypts in the page with this value, which Gradio sends to every visitor: it protects nothing and
@@ -81,6 +82,17 @@ def visible_runs(caller: Caller | None, root: Path) -> list[Any]:
     return list_runs(root, owner=access.visible_owners(caller))
 
 
+def run_of_id(run_id: Any, caller: Caller | None, root: Path) -> str | None:
+    """The folder of a run id the page sent (the Runs step's choices carry ids, never server paths), only for a run
+    this caller may open (core.access.find_run); else None."""
+    if caller is None:
+        return None
+    try:
+        return str(access.find_run(run_id, caller, root))
+    except UserError:
+        return None
+
+
 def owned_run(run_dir: str | None, caller: Caller | None, root: Path) -> str | None:
     """run_dir if it is a run of this runs folder that this caller may open."""
     if caller is None:
@@ -91,12 +103,8 @@ def owned_run(run_dir: str | None, caller: Caller | None, root: Path) -> str | N
 # ----- the user's last data file and settings (restored after a reload) -----------------------------------------
 
 SETTINGS_KEY = "textclf-settings-v2"
-SETTING_NAMES = ("model", "epochs", "learning_rate", "batch_size", "max_length", "val_share",
-                 "early_stopping_patience", "class_weights", "warm_start_head", "seed")
-_SETTING_TYPES = {"model": str, "epochs": float, "learning_rate": float, "batch_size": int, "max_length": int,
-                  "val_share": float, "early_stopping_patience": int, "class_weights": bool, "warm_start_head": bool,
-                  "seed": int,
-                  "text_column": str, "label_column": str}
+SETTING_NAMES = settings.NAMES
+_SETTING_TYPES = {**{s.name: s.kind for s in settings.SETTINGS}, "text_column": str, "label_column": str}
 
 
 def make_settings_state(root: Path) -> gr.BrowserState:

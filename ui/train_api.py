@@ -4,17 +4,18 @@ readable API error."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from gradio.data_classes import FileData
 
-from core.config import DEFAULT_MODEL
+from core.config import TrainConfig
 from core.errors import UserError
-from ui import session
+from ui import session, settings
 from ui.data_check import hub_path
-from ui.train_tab import _DEFAULTS, _run_name, config_from_ui, resume_within_limits, start_training
+from ui.train_tab import _run_name, resume_within_limits, start_training
 
 
 def _api_error(exc: UserError) -> gr.Error:
@@ -46,55 +47,105 @@ def _test_scores(run_dir: Path) -> dict[str, Any] | None:
     return {k: test.get(k) for k in ("accuracy", "f1_macro", "rows")} if isinstance(test, dict) else None
 
 
-def api_train(data_file: FileData | None = None, text_column: str = "", label_column: str = "", model: str = DEFAULT_MODEL,
-              epochs: float = 3.0, learning_rate: float = 0.0, batch_size: int = 0, max_length: int = 0,
-              val_share: float = 0.2, early_stopping_patience: int = 0, class_weights: bool = _DEFAULTS.class_weights, seed: int = 42,
-              run_name: str = "", key: str = "",
-              warm_start_head: bool = _DEFAULTS.warm_start_head, hub_dataset: str = "", dataset_config: str = "",
-              dataset_split: str = "", report_to: str = "none", request: gr.Request = None) -> dict[str, Any]:
-    """Start training a text classifier on a table (CSV, TSV, JSONL, Parquet or XLSX) or a Hugging Face Hub dataset.
+# /train's parameters before any setting added later, in their public order: clients pass them by position too, so
+# a new TrainConfig setting is appended after these (and before `request`, which Gradio fills in).
+PUBLIC_ORDER = ("data_file", "text_column", "label_column", "model", "epochs", "learning_rate", "batch_size",
+                "max_length", "val_share", "early_stopping_patience", "class_weights", "seed", "run_name", "key",
+                "warm_start_head", "hub_dataset", "dataset_config", "dataset_split", "report_to")
+# The parameters that are not TrainConfig settings: (type, default, description).
+_OWN = {
+    "data_file": (FileData | None, None, "the table of texts and labels (leave it empty when giving hub_dataset)"),
+    "text_column": (str, "", "column with the texts; guessed when empty"),
+    "label_column": (str, "", "column with the labels; guessed when empty"),
+    "key": (str, "", "the key an earlier /train returned, so this run joins your other runs; empty for a new key"),
+    "hub_dataset": (str, "", "a Hugging Face Hub dataset id (like ag_news or hf://org/name) instead of a file"),
+    "dataset_config": (str, "", "the dataset's config; empty for its default (else its first)"),
+    "dataset_split": (str, "", "the dataset split to train on; empty for 'train' (its validation and test splits are "
+                               "used as such)"),
+}
+# The API page's words for the settings it has always had (shorter than TrainConfig's help, which describes the rest).
+_WORDS = {
+    "model": "base model: the offline default, a Hub id or a local folder",
+    "epochs": "passes over the training data",
+    "learning_rate": "peak learning rate; 0 picks one from the model size",
+    "batch_size": "texts per training step; 0 picks one (32 on a CPU, larger on a GPU for large data)",
+    "max_length": "longest text in tokens; 0 picks one from the data",
+    "val_share": "share of rows held out for validation",
+    "early_stopping_patience": "evaluations without improvement before stopping; 0 turns it off",
+    "class_weights": "weight the loss by inverse class frequency",
+    "seed": "random seed",
+    "run_name": "a name for the run; made from the file name when empty",
+    "warm_start_head": "start the classification head from a logistic regression on the base model's features",
+    "report_to": "also log to an experiment tracker: none (default), trackio, tensorboard, wandb or mlflow",
+}
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
-    Returns the new run's id, its state ("queued" or "running") and `key`: pass the key to /status, /stop, /resume,
-    /predict and /runs (and to your next /train, to keep your runs together). On a shared server it is what makes the
-    run yours; keep it private.
 
-    Args:
-        data_file: the table of texts and labels (leave it empty when giving hub_dataset)
-        text_column: column with the texts; guessed when empty
-        label_column: column with the labels; guessed when empty
-        model: base model: the offline default, a Hub id or a local folder
-        epochs: passes over the training data
-        learning_rate: peak learning rate; 0 picks one from the model size
-        batch_size: texts per training step; 0 picks one (32 on a CPU, larger on a GPU for large data)
-        max_length: longest text in tokens; 0 picks one from the data
-        val_share: share of rows held out for validation
-        early_stopping_patience: evaluations without improvement before stopping; 0 turns it off
-        class_weights: weight the loss by inverse class frequency
-        seed: random seed
-        run_name: a name for the run; made from the file name when empty
-        key: the key an earlier /train returned, so this run joins your other runs; empty for a new key
-        warm_start_head: start the classification head from a logistic regression on the base model's features
-        hub_dataset: a Hugging Face Hub dataset id (like ag_news or hf://org/name) instead of a file
-        dataset_config: the dataset's config; empty for its default (else its first)
-        dataset_split: the dataset split to train on; empty for 'train' (its validation and test splits are used as such)
-        report_to: also log to an experiment tracker: none (default), trackio, tensorboard, wandb or mlflow
-    """
+def _parameter_specs() -> dict[str, tuple[Any, Any, str]]:
+    """name -> (type, default, description) for every /train parameter, in order."""
+    kinds = {s.name: s for s in settings.SETTINGS}
+    names = list(PUBLIC_ORDER) + [n for n in settings.NAMES if n not in PUBLIC_ORDER]
+    specs = {}
+    for name in names:
+        if name in _OWN:
+            specs[name] = _OWN[name]
+        elif name in kinds:
+            s = kinds[name]
+            specs[name] = (s.kind, s.default, _WORDS.get(name) or s.help)
+        else:  # a TrainConfig field /train takes that is no Train-step setting (settings.API_ONLY)
+            f = _FIELDS[name]
+            specs[name] = (str, f.default, _WORDS.get(name) or f.metadata.get("help", ""))
+    return specs
+
+
+_SPECS = _parameter_specs()
+_P = inspect.Parameter
+SIGNATURE = inspect.Signature(
+    [_P(n, _P.POSITIONAL_OR_KEYWORD, default=d, annotation=t) for n, (t, d, _) in _SPECS.items()]
+    + [_P("request", _P.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)],
+    return_annotation="dict[str, Any]")  # a string like every endpoint's here (this module has future annotations)
+
+
+def _start(values: dict[str, Any]) -> dict[str, Any]:
     try:
-        if (hub_dataset or "").strip() and data_file:
+        data_file, hub_dataset = values["data_file"], (values["hub_dataset"] or "").strip()
+        if hub_dataset and data_file:
             raise UserError("Give either a data file or a Hub dataset, not both.")
         # Files only from the upload folder (session.uploaded_file); a dataset is a Hub id, which core.hub_data
         # checks on a shared server (no folder of the server's disk is read as one).
-        data_path = hub_path(hub_dataset) if (hub_dataset or "").strip() else session.uploaded_file(data_file)
-        config = config_from_ui(data_path, text_column, label_column, model, epochs, learning_rate,
-                                batch_size, max_length, val_share, early_stopping_patience, class_weights, seed,
-                                run_name, warm_start_head, report_to=report_to, data_config=dataset_config,
-                                data_split=dataset_split)
+        data_path = hub_path(hub_dataset) if hub_dataset else session.uploaded_file(data_file)
+        config = settings.config_from_ui(data_path, values["text_column"], values["label_column"],
+                                         data_config=values["dataset_config"], data_split=values["dataset_split"],
+                                         run_name=values["run_name"], **{n: values[n] for n in settings.NAMES})
         root = session.runs_root()
-        caller = session.api_caller(key or "", root, request, mint=True)
+        caller = session.api_caller(values["key"] or "", root, values["request"], mint=True)
         run_dir = start_training(config, caller, root)
     except UserError as exc:
         raise _api_error(exc)
     return {**run_status(Path(run_dir)), "key": caller.key}
+
+
+def api_train(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    bound = SIGNATURE.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return _start(bound.arguments)
+
+
+# Gradio builds the endpoint (its parameters, types, defaults and the API page's descriptions) from the function's
+# signature, type hints and docstring: these are generated, so a new TrainConfig setting is a new /train parameter.
+api_train.__signature__ = SIGNATURE  # type: ignore[attr-defined]
+api_train.__annotations__ = {**{n: t for n, (t, _, _) in _SPECS.items()}, "request": gr.Request,
+                             "return": "dict[str, Any]"}
+api_train.__doc__ = "\n".join([
+    "Start training a text classifier on a table (CSV, TSV, JSONL, Parquet or XLSX) or a Hugging Face Hub dataset.",
+    "",
+    "Returns the new run's id, its state (\"queued\" or \"running\") and `key`: pass the key to /status, /stop, "
+    "/resume, /predict and /runs (and to your next /train, to keep your runs together). On a shared server it is "
+    "what makes the run yours; keep it private.",
+    "",
+    "Args:",
+    *(f"    {name}: {words}" for name, (_, _, words) in _SPECS.items()),
+])
 
 
 def _run_action(run_id: str, key: str, request: gr.Request | None, action: Any = None) -> dict[str, Any]:
