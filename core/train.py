@@ -210,7 +210,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     metrics = rundir.read_json(run_dir / rundir.METRICS)
     message = _finished_message(metrics, trainer.state, total_steps, config, best.step)
     if test:  # reported apart: the test split never chose the model, so it is the honest score
-        message += f" Test split: accuracy {test['accuracy']:.1%}, macro-F1 {test['f1_macro']:.3f}."
+        message += f" Test split: accuracy {100 * test['accuracy']:.1f} %, macro-F1 {100 * test['f1_macro']:.1f} %."
     return _end(run_dir, "finished", message)
 
 

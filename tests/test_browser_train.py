@@ -76,8 +76,10 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     assert page.input_value("#tc-label-col input") == "label"
     # The baseline is fitted after the report is shown, then replaces its "Fitting…" note.
     page.locator("#tc-baseline").filter(has_text="macro-F1 on the same validation rows").wait_for(timeout=60_000)
-    for chart in ("#tc-class-chart img", "#tc-length-chart img"):  # both render as images in the page
-        page.locator(chart).wait_for(state="visible", timeout=10_000)
+    # Both are drawn in the page: one bar per label, and the histogram's bars beside the max-length line.
+    page.wait_for_function("() => document.querySelectorAll('#tc-class-chart svg .mark-rect.role-mark path')"
+                           ".length === 4", timeout=10_000)
+    page.locator("#tc-length-chart svg .mark-rule.role-mark").wait_for(state="attached", timeout=10_000)
     page.screenshot(path=str(artifacts_dir / "browser-data.png"), full_page=True)
 
     # 2. Train: a local model folder typed in the model box, one epoch.
