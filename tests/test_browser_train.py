@@ -55,7 +55,8 @@ def assert_one_epoch_charts(page) -> None:
     assert live_charts.TRAIN_LOSS.color in chart_lines(page, "tc-loss-chart")
     assert chart_points(page, "tc-metric-chart", SCORES) == {"accuracy": 1, "macro-F1": 1}
     labels = axis_labels(page, "tc-metric-chart")
-    assert labels[:2] == ["0", "1"] and all(x.endswith("%") for x in labels[2:]), labels  # epochs, then scores
+    # Whole epochs, then scores written like the epoch table's ('85 %' or '85.5 %', not d3's '85%').
+    assert labels[:2] == ["0", "1"] and all(re.fullmatch(r"\d+(\.\d)? %", x) for x in labels[2:]), labels
     for chart in ("tc-lr-chart", "tc-grad-chart"):
         assert sum(chart_points(page, chart, (live_charts.LEARNING_RATE, live_charts.GRAD_NORM)).values()) >= 2, chart
 
