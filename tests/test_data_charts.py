@@ -5,7 +5,7 @@ from ui import data_charts
 
 
 def layer(spec: dict, mark: str) -> dict:
-    return next(l for l in spec.get("layer", [spec]) if (l["mark"]["type"] if isinstance(l["mark"], dict) else l["mark"]) == mark)
+    return next(part for part in spec.get("layer", [spec]) if part["mark"]["type"] == mark)
 
 
 def test_class_counts_most_first_and_names_turn_when_many():

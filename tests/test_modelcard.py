@@ -220,7 +220,8 @@ def test_card_language_follows_the_training_texts(tmp_path: Path, run_dir: Path)
 
     train = run_dir / "data" / "train.parquet"
     original = train.read_bytes()
-    german = ["Die Rechnung ist falsch und ich habe zweimal bezahlt", "Der Knopf funktioniert nicht mehr, wie kann das sein"]
+    german = ["Die Rechnung ist falsch und ich habe zweimal bezahlt",
+              "Der Knopf funktioniert nicht mehr, wie kann das sein"]
     pd.DataFrame({"text": german * 4, "label": ["billing", "bug"] * 4}).to_parquet(train)
     try:
         meta, text = card_of(run_dir)

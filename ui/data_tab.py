@@ -248,8 +248,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     with gr.Row():
         counts_plot = gr.Plot(data_charts.class_counts_plot({}), label="Examples per label", show_label=False,
                               elem_id="tc-class-chart")
-        length_plot = gr.Plot(data_charts.token_histogram_plot([], None), label="Text length in tokens", show_label=False,
-                              elem_id="tc-length-chart")  # titled inside, like the bar chart beside it
+        length_plot = gr.Plot(data_charts.token_histogram_plot([], None), label="Text length in tokens",
+                              show_label=False, elem_id="tc-length-chart")  # titled inside, like the bars beside it
     next_btn = gr.Button("Next: choose a model and train →", variant="primary", interactive=False, elem_id="tc-data-next")
     data_path = gr.State("")
     data_status = gr.State(DataCheck().status())
