@@ -1,10 +1,12 @@
 """Text Classifier Studio: `python app.py` serves the web app (http://127.0.0.1:7860 by default).
 
 Honours GRADIO_SERVER_NAME / GRADIO_SERVER_PORT; binds 0.0.0.0 on Hugging Face Spaces (SPACE_ID is set).
+`python app.py --mcp` (or TEXTCLF_MCP=1) also serves the API endpoints as MCP tools at /gradio_api/mcp/.
 """
 from __future__ import annotations
 
 import os
+import sys
 
 # Gradio's queue re-summarises up to its last 10,000 events with pandas after every single event (its monitoring
 # page): under 50 concurrent /predict clients that was ~25 % of the server's CPU samples and grew with traffic.
@@ -24,7 +26,13 @@ from ui.theme import CSS, theme  # noqa: E402
 demo = build()
 
 
-def launch_options() -> dict:
+def mcp_wanted(argv: list[str] | None = None) -> bool:
+    """MCP tools only when asked for: `--mcp`, or TEXTCLF_MCP=1 where the command line is not yours (a Space)."""
+    argv = sys.argv[1:] if argv is None else argv
+    return "--mcp" in argv or os.environ.get("TEXTCLF_MCP", "").strip().lower() in ("1", "true", "yes")
+
+
+def launch_options(argv: list[str] | None = None) -> dict:
     on_spaces = bool(os.environ.get("SPACE_ID"))
     default_host = "0.0.0.0" if on_spaces else "127.0.0.1"
     return {
@@ -37,6 +45,9 @@ def launch_options() -> dict:
         # Uploads past this size are refused by Gradio before they reach the disk (shared servers; see README).
         "max_file_size": access.upload_limit(),
         "max_threads": server_threads(),  # /predict's waiting callers each hold one (core/predict_batch.py)
+        # The tools call the same endpoint functions, so they check the same keys (README, Security and limits).
+        # None leaves Gradio's own GRADIO_MCP_SERVER switch working.
+        "mcp_server": True if mcp_wanted(argv) else None,
     }
 
 

@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                 warm_child.discard()
                 raise
             _print_data_summary(run_dir, guessed=not (config.text_column and config.label_column))
+            _print_estimate(config, run_dir)
             runs.start(run_dir)
             return _follow_with_ctrl_c(run_dir)
         if args.command == "resume":
@@ -207,6 +208,23 @@ def _print_data_summary(run_dir: Path, guessed: bool) -> None:
 
     _print_report(rundir.read_json(run_dir / rundir.REPORT, {}), guessed)
     _print_baseline(rundir.read_json(run_dir / rundir.BASELINE, {}))
+
+
+def _print_estimate(config: TrainConfig, run_dir: Path) -> None:
+    """The Train step's "About N minutes on this machine" line, from the same lengths, settings and earlier runs."""
+    from core import estimate, rundir, runs
+    from core.checking import check
+    from core.prepared import text_lengths
+
+    checked = check(config, with_baseline=False)  # create_run's own check, from the in-process cache
+    data = checked.data
+    report = rundir.read_json(run_dir / rundir.REPORT, {}) or {}
+    found = estimate.for_data(text_lengths(data, checked.tokenizer), config.val_share, config.epochs,
+                              config.max_length or report.get("suggested_max_length"), config.model,
+                              [r.run_dir for r in runs.list_runs(run_dir.parent)],
+                              texts=len(data.train) + len(data.validation))
+    if found is not None:
+        print(f"  {found.sentence()}")
 
 
 def _print_report(report: dict, guessed: bool) -> None:

@@ -109,18 +109,20 @@ def duration(seconds: float) -> str:
 
 
 def estimate(lengths: Sequence[int], val_share: float, epochs: float, max_length: int | None, rate: float,
-             measured: bool) -> Estimate:
-    """The run's wall time from its texts' token lengths (training and validation together) at `rate` units/s."""
-    n = len(lengths)
+             measured: bool, texts: int | None = None) -> Estimate:
+    """The run's wall time from its texts' token lengths (training and validation together) at `rate` units/s.
+    `texts`: how many texts there are when `lengths` is a sample of them (big data is measured on a sample)."""
+    n = texts or len(lengths)
+    scale = n / len(lengths) if lengths else 0.0
     train_share = 1.0 - min(max(val_share, 0.0), 0.9)
 
     def seconds(cap: int | None) -> float:
-        total = data_cost(lengths, cap)
+        total = data_cost(lengths, cap) * scale
         per_epoch = total * train_share + total * (1 - train_share) * EVAL_SHARE
         return FIXED_SECONDS + epochs * per_epoch / max(rate, 1e-9)
 
     cap = max_length or None
-    mean = sum(min(x, cap or math.inf) for x in lengths) / n if n else 0.0
+    mean = sum(min(x, cap or math.inf) for x in lengths) / len(lengths) if lengths else 0.0
     faster = None
     longer = sum(1 for x in lengths if x > SHORTER)
     if (cap is None or cap > SHORTER) and longer:
@@ -128,12 +130,12 @@ def estimate(lengths: Sequence[int], val_share: float, epochs: float, max_length
         if faster > 0.8 * seconds(cap):  # saves too little to mention
             faster = None
     return Estimate(seconds=seconds(cap), measured=measured, train_texts=round(n * train_share), mean_tokens=mean,
-                    epochs=epochs, faster_seconds=faster, cut_share=longer / n if n else 0.0)
+                    epochs=epochs, faster_seconds=faster, cut_share=longer / len(lengths) if lengths else 0.0)
 
 
 def for_data(lengths: Sequence[int], val_share: float, epochs: float, max_length: int | None, model: str,
-             run_dirs: Sequence[Path], device: str | None = None) -> Estimate | None:
-    """The estimate the Train step shows, or None without data."""
+             run_dirs: Sequence[Path], device: str | None = None, texts: int | None = None) -> Estimate | None:
+    """The estimate the Train step and `python -m core train` show, or None without data."""
     if not lengths:
         return None
     if device is None:
@@ -141,4 +143,5 @@ def for_data(lengths: Sequence[int], val_share: float, epochs: float, max_length
 
         device = device_name()
     rate = measured_rate(run_dirs, model, device)
-    return estimate(lengths, val_share, epochs, max_length, rate or guessed_rate(model, device), rate is not None)
+    return estimate(lengths, val_share, epochs, max_length, rate or guessed_rate(model, device), rate is not None,
+                    texts=texts)

@@ -52,7 +52,21 @@ def card_facts(run_dir: Path | str) -> dict[str, Any]:
         "report": rundir.read_json(run_dir / rundir.REPORT) or {},
         "base_model": base_model,
         "examples": _example_texts(run_dir),
+        "languages": _languages(run_dir),
     }
+
+
+def _languages(run_dir: Path) -> list[str]:
+    """The training texts' language(s) for the card's `language` field; [] when the data does not tell."""
+    from core.language import SAMPLE, detect_languages
+
+    try:
+        import pyarrow.parquet as pq
+
+        batch = next(pq.ParquetFile(run_dir / rundir.TRAIN_DATA).iter_batches(batch_size=SAMPLE, columns=["text"]))
+    except (OSError, StopIteration, KeyError, ValueError):  # the card must still render for a run whose data is gone
+        return []
+    return detect_languages(batch.column(0).to_pylist())
 
 
 def _licence(f: dict[str, Any], online: bool) -> str:
@@ -84,6 +98,7 @@ def card_data(f: dict[str, Any], online: bool = False) -> Any:
         ]
     return ModelCardData(
         library_name="transformers", pipeline_tag="text-classification", license=_licence(f, online),
+        language=f["languages"] or None,
         base_model=f["base_model"] or None, tags=["text-classification", "generated-by-textclf"],
         metrics=["accuracy", "f1"], model_name=f["name"], eval_results=results,
         widget=[{"text": t} for t in f["examples"]] or None,
@@ -136,6 +151,8 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     )
     parts += ["", "## Labels", "", _table(["id", "label"], [[i, lab] for i, lab in enumerate(labels)]), ""]
     parts += ["## Data", ""]
+    if f["languages"]:
+        parts += [f"Language: {', '.join(f['languages'])} (detected from the training texts).", ""]
     facts = [("rows read", report.get("rows_read")), ("rows kept", report.get("rows_kept")),
              ("rows dropped", report.get("rows_dropped")), ("training texts", report.get("num_train")),
              ("validation texts", report.get("num_validation", m.get("num_validation")))]

@@ -153,6 +153,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         logging_first_step=True,  # the live chart gets its first point after one step
         report_to=tracker_settings(config, run_dir),
         run_name=run_dir.name,  # the tracker's name for this run
+        project=TRACKER_PROJECT,  # trackio's project (Trainer passes this, not TRACKIO_PROJECT, to trackio.init)
         disable_tqdm=True,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
@@ -211,7 +212,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     metrics = rundir.read_json(run_dir / rundir.METRICS)
     message = _finished_message(metrics, trainer.state, total_steps, config, best.step)
     if test:  # reported apart: the test split never chose the model, so it is the honest score
-        message += f" Test split: accuracy {test['accuracy']:.1%}, macro-F1 {test['f1_macro']:.3f}."
+        message += f" Test split: accuracy {100 * test['accuracy']:.1f} %, macro-F1 {100 * test['f1_macro']:.1f} %."
     return _end(run_dir, "finished", message)
 
 
@@ -257,13 +258,15 @@ def _gpu_memory() -> int:
     return int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
 
 
+TRACKER_PROJECT = "text-classifier-studio"
+
+
 def tracker_settings(config: TrainConfig, run_dir: Path) -> str | list[str]:
     """Trainer's report_to: "none" unless the user chose a tracker. TensorBoard writes into the run folder; a
     tracker's run is named after the run id. TrainingArguments never holds a Hub token here, so none is logged."""
     if config.report_to in ("", "none"):
         return "none"
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(run_dir / "tensorboard"))
-    os.environ.setdefault("TRACKIO_PROJECT", "text-classifier-studio")
     return [config.report_to]
 
 

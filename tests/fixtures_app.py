@@ -32,9 +32,9 @@ def free_port() -> int:
 
 
 def start_app(runs_dir: Path, log_path: Path, port: int | None = None,
-              extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """Start `python app.py` on a free port; returns (process, base URL) once the page answers. `extra_env` (e.g.
-    SPACE_ID) is set after the defaults."""
+              extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """Start `python app.py [args]` on a free port; returns (process, base URL) once the page answers. `extra_env`
+    (e.g. SPACE_ID) is set after the defaults."""
     port = port or free_port()
     env = {
         **os.environ,
@@ -50,7 +50,7 @@ def start_app(runs_dir: Path, log_path: Path, port: int | None = None,
     env.pop("SPACE_ID", None)
     env.update(extra_env or {})
     log = open(log_path, "ab")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "app.py", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + STARTUP_SECONDS
     while time.time() < deadline:

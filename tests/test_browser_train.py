@@ -55,7 +55,8 @@ def assert_one_epoch_charts(page) -> None:
     assert live_charts.TRAIN_LOSS.color in chart_lines(page, "tc-loss-chart")
     assert chart_points(page, "tc-metric-chart", SCORES) == {"accuracy": 1, "macro-F1": 1}
     labels = axis_labels(page, "tc-metric-chart")
-    assert labels[:2] == ["0", "1"] and all(x.endswith("%") for x in labels[2:]), labels  # epochs, then scores
+    # Whole epochs, then scores written like the epoch table's ('85 %' or '85.5 %', not d3's '85%').
+    assert labels[:2] == ["0", "1"] and all(re.fullmatch(r"\d+(\.\d)? %", x) for x in labels[2:]), labels
     for chart in ("tc-lr-chart", "tc-grad-chart"):
         assert sum(chart_points(page, chart, (live_charts.LEARNING_RATE, live_charts.GRAD_NORM)).values()) >= 2, chart
 
@@ -76,8 +77,10 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     assert page.input_value("#tc-label-col input") == "label"
     # The baseline is fitted after the report is shown, then replaces its "Fitting…" note.
     page.locator("#tc-baseline").filter(has_text="macro-F1 on the same validation rows").wait_for(timeout=60_000)
-    for chart in ("#tc-class-chart img", "#tc-length-chart img"):  # both render as images in the page
-        page.locator(chart).wait_for(state="visible", timeout=10_000)
+    # Both are drawn in the page: one bar per label, and the histogram's bars beside the max-length line.
+    page.wait_for_function("() => document.querySelectorAll('#tc-class-chart svg .mark-rect.role-mark path')"
+                           ".length === 4", timeout=10_000)
+    page.locator("#tc-length-chart svg .mark-rule.role-mark").wait_for(state="attached", timeout=10_000)
     page.screenshot(path=str(artifacts_dir / "browser-data.png"), full_page=True)
 
     # 2. Train: a local model folder typed in the model box, one epoch.

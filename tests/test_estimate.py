@@ -30,6 +30,14 @@ def test_long_news_articles_get_an_honest_estimate_and_a_faster_option():
         "of this model has been timed on this machine yet).")
 
 
+def test_lengths_measured_on_a_sample_count_every_text():
+    # Big data: the Data step keeps 5,000 of the 11,000 texts' lengths; the run still trains on all of them.
+    sampled = estimate.estimate([300] * 5000, 0.2, 3, None, 3000.0, True, texts=11_000)
+    whole = estimate.estimate([300] * 11_000, 0.2, 3, None, 3000.0, True)
+    assert sampled.train_texts == whole.train_texts == 8800 and sampled.seconds == pytest.approx(whole.seconds)
+    assert sampled.sentence() == whole.sentence()
+
+
 def test_the_speed_is_measured_from_an_earlier_run_of_the_same_model_here(tmp_path):
     events = [{"type": "started", "time": 1.0, "total_steps": 30, "model": MODEL, "device": DEVICE},
               {"type": "progress", "time": 2.0, "step": 10, "total_steps": 30, "epoch": 1.0,
@@ -55,3 +63,5 @@ def test_the_train_step_shows_the_estimate_for_the_checked_data(tmp_path, monkey
     html = train_tab.estimate_html(status, MODEL, 3, 0, 0.2, None)
     assert html.startswith('<div class="tc-estimate" id="tc-estimate-text">Under a minute on this machine')
     assert train_tab.estimate_html({"ok": False}, MODEL, 3, 0, 0.2, None) == ""
+    big = train_tab.estimate_html({**status, "texts": 11_000}, MODEL, 3, 0, 0.2, None)  # lengths: a sample
+    assert ": 8,800 training texts of ~20 tokens" in big

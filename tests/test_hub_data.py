@@ -164,7 +164,8 @@ def test_a_run_on_a_dataset_scores_its_test_split_apart(hub_repo, tiny_model_dir
     test = rundir.read_json(run_dir / rundir.TEST_METRICS)
     assert test["rows"] == 2 and 0 <= test["accuracy"] <= 1
     message = rundir.read_status(run_dir).get("message") or runs.view(run_dir).message
-    assert message.endswith(f"Test split: accuracy {test['accuracy']:.1%}, macro-F1 {test['f1_macro']:.3f}.")
+    assert message.endswith(
+        f"Test split: accuracy {100 * test['accuracy']:.1f} %, macro-F1 {100 * test['f1_macro']:.1f} %.")
     from core.evaluation import headline_table, load_evaluation
 
     table = headline_table(load_evaluation(run_dir))

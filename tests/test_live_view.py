@@ -57,7 +57,13 @@ def test_axes_fit_the_data_and_epoch_ticks_are_whole():
     assert sx["axis"]["values"] == [0, 1, 2] and sx["scale"]["domain"] == [0, 2]  # not 0.1 … 1.45, not to 3
     low, high = sy["scale"]["domain"]
     assert 0.7 < low < 0.8 and 0.85 < high < 0.9  # fitted: 0.82 and 0.85 look apart, no fixed 0-1 axis
-    assert sy["axis"]["format"] == ".1%"
+    # Labelled '84.5 %' like the epoch table (one decimal: the scores lie within 5 points), tooltips too.
+    assert sy["axis"] == {"labelExpr": "format(datum.value * 100, '.1f') + ' %'"}
+    assert {"calculate": "format(datum.value * 100, '.1f') + ' %'", "as": "shown"} in scores["layer"][0]["transform"]
+    apart = fold(EVENTS + [{"type": "eval", "time": 109.0, "step": 20, "epoch": 2.0, "loss": 0.5, "accuracy": 0.99,
+                            "f1_macro": 0.99}])
+    assert live_charts.scores_spec(apart)["layer"][0]["encoding"]["y"]["axis"]["labelExpr"] == (
+        "format(datum.value * 100, '.0f') + ' %'")
     # While training, the epoch axis spans the planned epochs (20 steps at 10 per epoch).
     assert live_charts.scores_spec(running)["layer"][0]["encoding"]["x"]["axis"]["values"] == [0, 1, 2]
 

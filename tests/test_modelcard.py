@@ -38,6 +38,7 @@ def test_card_metadata(run_dir: Path) -> None:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert meta["library_name"] == "transformers"
     assert meta["pipeline_tag"] == "text-classification"
+    assert meta["language"] == ["en"] and meta["metrics"] == ["accuracy", "f1"]  # from the training texts
     assert meta["license"] == "other"  # a local base model: its licence is unknown
     assert "base_model" not in meta  # a local folder is not a Hub id the Hub could link
     val_texts = set(__import__("pandas").read_parquet(run_dir / "data" / "validation.parquet")["text"])
@@ -103,6 +104,7 @@ def test_card_escapes_awkward_label_names(tmp_path: Path, tiny_model_dir: str) -
     (run / "labels.json").write_text(json.dumps(["a|b", 'say "hi"', "no"]))
     meta, text = card_of(run)  # the YAML still parses
     assert meta["pipeline_tag"] == "text-classification"
+    assert meta["language"] == ["en"] and meta["metrics"] == ["accuracy", "f1"]  # from the training texts
     assert "| 0 | a\\|b |" in text
     assert "No validation metrics were recorded for this run." in text and "model-index" not in meta
 
@@ -110,7 +112,7 @@ def test_card_escapes_awkward_label_names(tmp_path: Path, tiny_model_dir: str) -
 def test_prepare_export_writes_the_card_into_the_model_folder(run_dir: Path) -> None:
     folder = modelcard.prepare_export(run_dir)
     assert folder == run_dir / "model"
-    assert (folder / "README.md").read_text().startswith("---\nlibrary_name: transformers\n")
+    assert (folder / "README.md").read_text().startswith("---\nlanguage:\n- en\nlibrary_name: transformers\n")
 
 
 def test_prepare_export_without_model(tmp_path: Path) -> None:
@@ -211,3 +213,21 @@ def test_card_metadata_is_written_by_model_card_data_and_licences_read_by_metada
     assert _readme_license(readme) == "mit"  # a list and quotes: YAML, not a regex
     readme.write_text("---\nlicense: [unclosed\n---\n", encoding="utf-8")
     assert _readme_license(readme) is None
+
+
+def test_card_language_follows_the_training_texts(tmp_path: Path, run_dir: Path) -> None:
+    import pandas as pd
+
+    train = run_dir / "data" / "train.parquet"
+    original = train.read_bytes()
+    german = ["Die Rechnung ist falsch und ich habe zweimal bezahlt",
+              "Der Knopf funktioniert nicht mehr, wie kann das sein"]
+    pd.DataFrame({"text": german * 4, "label": ["billing", "bug"] * 4}).to_parquet(train)
+    try:
+        meta, text = card_of(run_dir)
+        train.unlink()  # a run whose data files are gone still gets a card, without a language
+        gone, _ = card_of(run_dir)
+    finally:
+        train.write_bytes(original)
+    assert meta["language"] == ["de"] and "Language: de (detected from the training texts)." in text
+    assert "language" not in gone

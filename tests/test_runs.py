@@ -166,7 +166,17 @@ def _cli(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
-def test_cli_trains_and_prints_the_epoch_table(tmp_path, example_data, tiny_model_dir):
+def test_cli_trains_and_prints_the_epoch_table(tmp_path, example_data, tiny_model_dir, monkeypatch):
+    import html
+    import re
+
+    from ui import data_tab, train_tab
+
+    # What the Train step says before Start for the same data, model and epochs, with the same (empty) runs folder.
+    monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path))
+    status = data_tab.check_data(str(example_data), None, None, tiny_model_dir, 0, 0.2, 42).status()
+    shown = html.unescape(re.sub(r"<[^>]+>", "", train_tab.estimate_html(status, tiny_model_dir, 2, 0, 0.2, None)))
+    assert shown.startswith("Under a minute on this machine: 256 training texts of ~")
     result = _cli("--runs-dir", str(tmp_path), "train", "--data", str(example_data), "--model", tiny_model_dir,
                   "--epochs", "2", "--lr", "0.001")
     assert result.returncode == 0, result.stderr
@@ -176,6 +186,8 @@ def test_cli_trains_and_prints_the_epoch_table(tmp_path, example_data, tiny_mode
     assert ("Texts from column 'text', labels from column 'label' (guessed; choose others with --text and --label)."
             in result.stdout)
     assert "Settings: cpu (" in result.stdout and " · batch 32 · learning rate 0.001 · " in result.stdout
+    assert f"\n  {shown}\n" in result.stdout  # the same estimate, before training starts
+    assert result.stdout.index(shown) < result.stdout.index("epoch | train loss")
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert (run_dir / "model" / "config.json").exists()
 

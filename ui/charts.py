@@ -10,7 +10,6 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from core.plotting import axis_labels
 from core.events import RunView
 
 EPOCH_COLUMNS = ["epoch", "train loss", "val loss", "accuracy", "macro-F1"]
@@ -134,88 +133,6 @@ def view_signature(view: RunView | None) -> str:
 
 
 # ----- data report ---------------------------------------------------------------------------------------------
-
-def _report_figure(title: str) -> tuple[Any, Any]:
-    """The data step's two charts share one size and look, so they sit side by side evenly."""
-    from core.plotting import figure
-
-    fig = figure(figsize=(6.4, 2.9), dpi=100, layout="constrained")
-    ax = fig.add_subplot()
-    ax.set_title(title, fontsize=11, fontweight="bold")
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    return fig, ax
-
-
-def _placeholder(fig: Any, ax: Any, note: str) -> Any:
-    ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes, color="#64748b")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return fig
-
-
-def class_counts_figure(counts: dict[str, int] | None,
-                        empty_note: str = "Label counts appear here once the data is checked") -> Any:
-    """Examples per label as a matplotlib bar chart, most frequent first. Matplotlib rather than gr.BarPlot: the
-    names must turn upright when there are many, and Gradio's bar chart neither takes a new label angle in an
-    update nor makes room for slanted names."""
-    fig, ax = _report_figure("Examples per label")
-    items = sorted((counts or {}).items(), key=lambda kv: -kv[1])  # stable: equal counts keep the label order
-    if not items:
-        return _placeholder(fig, ax, empty_note)
-    names = axis_labels([str(k) for k, _ in items])
-    ax.bar(range(len(items)), [int(v) for _, v in items], color="#6366f1")
-    angle = label_angle(names)
-    font = 9 if len(names) <= 20 else max(5, 9 - (len(names) - 20) // 10)
-    ax.set_xticks(range(len(names)), labels=names, rotation=-angle, ha="right" if angle == -45 else "center",
-                  rotation_mode="anchor" if angle == -45 else "default", fontsize=font)
-    ax.set_xlim(-0.6, len(names) - 0.4)
-    ax.set_ylabel("rows")
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    return fig
-
-
-def label_angle(labels: Sequence[str]) -> int:
-    """Angle of the bar chart's label names: level while they fit side by side, slanted for a dozen or two,
-    upright for more (50 level names print on top of each other)."""
-    if sum(len(str(x)) + 2 for x in labels) <= 70:
-        return 0
-    return -45 if len(labels) <= 20 else -90
-
-
-def token_histogram_figure(lengths: Sequence[int], max_length: int | None, automatic: bool = True,
-                           empty_note: str = "Token lengths appear here once the data is checked") -> Any:
-    """A matplotlib histogram of token lengths with the max length drawn as a line; texts past it are red."""
-    fig, ax = _report_figure("Text length in tokens")
-    values = [int(x) for x in lengths if x is not None]
-    ax.set_xlabel("tokens per text")
-    ax.set_ylabel("texts")
-    if not values:
-        return _placeholder(fig, ax, empty_note)
-    # Bins span the line too: with every text past a short max length, bins over the texts alone would be
-    # slivers a token wide beside the line.
-    low, top = min(min(values), int(max_length or min(values))), max(max(values), int(max_length or 0))
-    bins = min(40, max(5, top - low + 1))
-    edges = [low + i * (top + 1 - low) / bins for i in range(bins + 1)]
-    fits = [v for v in values if not max_length or v <= max_length]
-    cut = [v for v in values if max_length and v > max_length]
-    ax.hist([fits, cut], bins=edges, stacked=True, color=["#6366f1", "#ef4444"],
-            label=["fits", f"cut off ({len(cut)})"])
-    if max_length:
-        how = "automatic" if automatic else "chosen"
-        ax.axvline(max_length + 0.5, color="#0f172a", linestyle="--", linewidth=1.4)
-        # The note sits on the side of the line with room: left of a line near the right edge, else right of it
-        # (a line at the left edge, when every text is longer, would push it over the axis).
-        near_left = (max_length - low) < 0.4 * (top + 1 - low)
-        ax.annotate(f"max length {max_length} ({how})", xy=(max_length + 0.5, 1), xycoords=("data", "axes fraction"),
-                    xytext=(4 if near_left else -4, -4), textcoords="offset points", ha="left" if near_left else "right",
-                    va="top", fontsize=9, color="#0f172a")
-        if cut:
-            ax.legend(frameon=False, fontsize=8, loc="upper right" if near_left else "upper left")
-        ax.set_ylim(top=ax.get_ylim()[1] * 1.3)  # headroom: the note and the legend sit above the bars
-    ax.yaxis.get_major_locator().set_params(integer=True)  # counts of texts
-    return fig
-
 
 def warnings_html(warnings: Sequence[str]) -> str:
     if not warnings:

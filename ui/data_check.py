@@ -59,7 +59,8 @@ class DataCheck:
         """The small dict other steps read (Train enables Start when ok)."""
         return {"ok": self.ok, "reason": self.reason, "summary": self.summary,
                 "suggested_max_length": self.suggested_max_length,
-                "lengths": list(self.lengths)}  # server-side (gr.State): the Train step's time estimate reads them
+                # server-side (gr.State): the Train step's time estimate reads them; `lengths` may be a sample
+                "lengths": list(self.lengths), "texts": sum(self.class_counts.values())}
 
 
 @functools.lru_cache(maxsize=4)

@@ -13,7 +13,7 @@ import pandas as pd
 from core import hub_data
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
-from ui import charts
+from ui import charts, data_charts
 from ui.context import AppContext, DataPieces
 from ui.data_check import (  # noqa: F401 - re-exported: the Data step's handlers and tests use them from here
     DataCheck, _tokenizer, check_data, data_options, histogram_sample, hub_path, read_columns, tokenizer_for,
@@ -68,7 +68,7 @@ def check_outputs(check: DataCheck) -> dict[str, Any]:
         "sentences": charts.sentences_markdown(check.sentences + ([check.note] if check.note else [])),
         "warnings": charts.warnings_html(check.warnings) if check.ok else "",
         "baseline": BASELINE_PENDING if check.ok and check.baseline is None else baseline_markdown(check.baseline),
-        "counts_plot": charts.class_counts_figure(check.class_counts, *_blocked_note(check)),
+        "counts_plot": data_charts.class_counts_plot(check.class_counts, *_blocked_note(check)),
         "length_plot": length_plot_update(check),
         "next": gr.Button(interactive=check.ok),
         "data_status": check.status(),
@@ -77,7 +77,7 @@ def check_outputs(check: DataCheck) -> dict[str, Any]:
 
 def length_plot_update(check: DataCheck) -> Any:
     automatic = check.marked_max_length == check.suggested_max_length
-    return charts.token_histogram_figure(check.lengths, check.marked_max_length, automatic, *_blocked_note(check))
+    return data_charts.token_histogram_plot(check.lengths, check.marked_max_length, automatic, *_blocked_note(check))
 
 
 def _dropdown(columns: list[str], value: str | None) -> gr.Dropdown:
@@ -258,10 +258,10 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
         with gr.Column(scale=2):
             warnings = gr.HTML(elem_id="tc-data-warnings")
     with gr.Row():
-        counts_plot = gr.Plot(charts.class_counts_figure({}), label="Examples per label", show_label=False,
-                              format="png", elem_id="tc-class-chart")
-        length_plot = gr.Plot(charts.token_histogram_figure([], None), label="Text length in tokens", show_label=False,
-                              format="png", elem_id="tc-length-chart")  # titled inside, like the bar chart beside it
+        counts_plot = gr.Plot(data_charts.class_counts_plot({}), label="Examples per label", show_label=False,
+                              elem_id="tc-class-chart")
+        length_plot = gr.Plot(data_charts.token_histogram_plot([], None), label="Text length in tokens",
+                              show_label=False, elem_id="tc-length-chart")  # titled inside, like the bars beside it
     next_btn = gr.Button("Next: choose a model and train →", variant="primary", interactive=False, elem_id="tc-data-next")
     data_path = gr.State("")
     data_status = gr.State(DataCheck().status())

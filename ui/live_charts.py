@@ -53,6 +53,16 @@ def _padded(values: list[float], share: float = 0.08, floor: float | None = None
     return [low, high]
 
 
+def percent_axis(values: list[float]) -> dict[str, Any]:
+    """Scores (0-1) labelled like every other score on the page, '85 %' (charts.fmt_pct): d3's '.0%' writes '85%'.
+    One decimal when the scores lie within 5 points of each other, so neighbouring ticks differ."""
+    decimals = 0 if max(values) - min(values) >= 0.05 else 1
+    return {"labelExpr": f"format(datum.value * 100, '.{decimals}f') + ' %'"}
+
+
+PERCENT_TOOLTIP = "format(datum.value * 100, '.1f') + ' %'"
+
+
 def _layer(series: Series, x: dict[str, Any], y: dict[str, Any], domain: list[str], colors: list[str]) -> dict:
     # Marker colours are set here: Gradio's chart theme would give every marker its accent-coloured outline.
     point = {"shape": series.shape, "filled": series.filled, "size": series.size, "strokeWidth": 2,
@@ -60,16 +70,20 @@ def _layer(series: Series, x: dict[str, Any], y: dict[str, Any], domain: list[st
     mark: dict[str, Any] = {"type": "line", "strokeWidth": 2, "clip": False, "point": point}
     if series.dash:
         mark["strokeDash"] = list(series.dash)
+    transform: list[dict[str, Any]] = [{"filter": {"field": "series", "equal": series.name}}]
+    shown = {"field": "value", "type": "quantitative", "title": y.get("title") or "value",
+             "format": y.get("axis", {}).get("format", "")}
+    if "labelExpr" in y.get("axis", {}):  # a percent axis: the tooltip says '84.5 %' too
+        transform.append({"calculate": PERCENT_TOOLTIP, "as": "shown"})
+        shown = {"field": "shown", "type": "nominal", "title": y.get("title") or "value"}
     return {
-        "transform": [{"filter": {"field": "series", "equal": series.name}}],
+        "transform": transform,
         "mark": mark,
         "encoding": {"x": x, "y": y,
                      "color": {"field": "series", "type": "nominal", "title": None,
                                "scale": {"domain": domain, "range": colors},
                                "legend": {"orient": "top", "symbolType": "stroke"}},
-                     "tooltip": [{"field": x["field"], "type": "quantitative"},
-                                 {"field": "value", "type": "quantitative", "title": y.get("title") or "value",
-                                  "format": y.get("axis", {}).get("format", "")}]},
+                     "tooltip": [{"field": x["field"], "type": "quantitative"}, shown]},
     }
 
 
@@ -144,7 +158,7 @@ def scores_spec(view: RunView) -> dict[str, Any]:
     values = [r["value"] for r in rows] or [0.0, 1.0]
     y = {"field": "value", "type": "quantitative", "title": "validation score",
          "scale": {"domain": _padded(values, share=0.15, floor=0.0, ceiling=1.0), "nice": False, "zero": False},
-         "axis": {"format": ".0%" if max(values) - min(values) >= 0.05 else ".1%"}}
+         "axis": percent_axis(values)}
     return chart_spec(rows, [ACCURACY, MACRO_F1], x, y, "Validation scores by epoch", CHART_HEIGHT["scores"])
 
 
@@ -226,7 +240,7 @@ def compare_scores_spec(views: list[RunView], labels: list[str]) -> dict[str, An
     values = [r["value"] for r in rows] or [0.0, 1.0]
     y = {"field": "value", "type": "quantitative", "title": "validation macro-F1",
          "scale": {"domain": _padded(values, share=0.15, floor=0.0, ceiling=1.0), "nice": False, "zero": False},
-         "axis": {"format": ".0%" if max(values) - min(values) >= 0.05 else ".1%"}}
+         "axis": percent_axis(values)}
     return _wide_legend(chart_spec(rows, series, x, y, "Validation macro-F1 by epoch", CHART_HEIGHT["scores"] + 30))
 
 

@@ -128,7 +128,7 @@ def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: 
         return ""
     runs = [r.run_dir for r in session.visible_runs(caller, session.runs_root())] if caller is not None else []
     found = estimate.for_data(status["lengths"], share, epochs_value, max_length,
-                              (model or "").strip() or DEFAULT_MODEL, runs)
+                              (model or "").strip() or DEFAULT_MODEL, runs, texts=status.get("texts"))
     return note(found.sentence(), "estimate", "tc-estimate-text") if found else ""
 
 
