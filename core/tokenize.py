@@ -6,6 +6,8 @@ from typing import Any
 import pandas as pd
 import torch
 
+from core import tasks
+
 
 class EncodedDataset(torch.utils.data.Dataset):
     """Plain Python lists: the collator pads them per batch; no Arrow round-trips on every step."""
@@ -21,15 +23,17 @@ class EncodedDataset(torch.utils.data.Dataset):
 
 
 def encode_split(
-    tokenizer: Any, df: pd.DataFrame, labels: list[str], max_length: int, model_limit: int
+    tokenizer: Any, df: pd.DataFrame, labels: list[str], max_length: int, model_limit: int,
+    kind: tasks.TaskKind = tasks.DEFAULT,
 ) -> tuple[EncodedDataset, int]:
     """Encode texts and labels; max_length 0 picks one that covers ~99% of these texts (never above the model's limit)."""
-    (encoded,), cap = encode_splits(tokenizer, [df], labels, max_length, model_limit)
+    (encoded,), cap = encode_splits(tokenizer, [df], labels, max_length, model_limit, kind)
     return encoded, cap
 
 
 def encode_splits(
-    tokenizer: Any, frames: list[pd.DataFrame], labels: list[str], max_length: int, model_limit: int
+    tokenizer: Any, frames: list[pd.DataFrame], labels: list[str], max_length: int, model_limit: int,
+    kind: tasks.TaskKind = tasks.DEFAULT,
 ) -> tuple[list[EncodedDataset], int]:
     """Encode several tables with one max length; 0 picks it from all their texts together (~99 % kept whole),
     the same texts the data report measures, so the length it suggests is the length training uses."""
@@ -42,8 +46,8 @@ def encode_splits(
         cap = suggest_max_length([len(ids) for enc in encoded for ids in enc["input_ids"]], model_limit)
         for enc, frame_texts in zip(encoded, texts):
             _shorten(tokenizer, enc, frame_texts, cap)
-    label_id = {name: i for i, name in enumerate(labels)}
-    return [_features(enc, df, label_id) for enc, df in zip(encoded, frames)], cap
+    targets = [kind.targets(df["label"].astype(str).tolist(), labels) for df in frames]
+    return [_features(enc, frame_targets) for enc, frame_targets in zip(encoded, targets)], cap
 
 
 def _shorten(tokenizer: Any, encoded: Any, texts: list[str], cap: int) -> None:
@@ -55,9 +59,6 @@ def _shorten(tokenizer: Any, encoded: Any, texts: list[str], cap: int) -> None:
                 encoded[key][i] = again[key][j]
 
 
-def _features(encoded: Any, df: pd.DataFrame, label_id: dict[str, int]) -> EncodedDataset:
+def _features(encoded: Any, targets: list[Any]) -> EncodedDataset:
     keys = list(encoded.keys())
-    return EncodedDataset([
-        {**{k: encoded[k][i] for k in keys}, "labels": label_id[label]}
-        for i, label in enumerate(df["label"].astype(str).tolist())
-    ])
+    return EncodedDataset([{**{k: encoded[k][i] for k in keys}, "labels": target} for i, target in enumerate(targets)])
