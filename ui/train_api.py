@@ -3,7 +3,6 @@ same core calls as the page's buttons, with the caller's key checked first and e
 readable API error."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,10 @@ def run_status(run_dir: Path) -> dict[str, Any]:
         "elapsed_seconds": round(v.elapsed_seconds, 1), "eta_seconds": v.eta_seconds,
         "samples_per_second": v.samples_per_second, "best_f1": v.best_f1, "best_accuracy": v.best_accuracy,
         "queue_position": queue_position(run_dir) if v.state == "queued" else None,
-        "epochs": [dataclasses.asdict(r) for r in v.epochs], "evals": v.evals,
+        # Each epoch's scores side by side with its losses: {"epoch", "train_loss", "val_loss", "accuracy", ...}.
+        "epochs": [{"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss,
+                    **{m.key: r.scores.get(m.key) for m in v.kind.metrics}} for r in v.epochs],
+        "evals": v.evals,
         "train_loss": [[s, l] for s, l in v.train_loss],
         "test": _test_scores(run_dir),
     }
