@@ -156,3 +156,21 @@ def test_a_run_directory_written_before_kinds_existed_still_reads_as_single_labe
     from core import rundir
 
     assert tasks.read_labels(rundir.read_json(tmp_path / rundir.LABELS)) == (SINGLE_LABEL, ["negative", "positive"])
+
+
+def test_the_api_status_of_a_run_from_before_kinds_keeps_its_fields(tmp_path):
+    from tests.fake_runs import fake_run
+    from ui.train_api import run_status
+
+    events = [{"type": "started", "time": 1.0, "total_steps": 2},
+              {"type": "log", "time": 2.0, "step": 1, "epoch": 0.5, "loss": 0.9},
+              {"type": "eval", "time": 3.0, "step": 2, "epoch": 1.0, "loss": 0.5, "accuracy": 0.75, "f1_macro": 0.7},
+              {"type": "finished", "time": 4.0, "message": "done"}]
+    run_dir = fake_run(tmp_path, "old-run", "", events, "finished")
+    (run_dir / "test_metrics.json").write_text(json.dumps({"accuracy": 0.8, "f1_macro": 0.75, "rows": 20,
+                                                           "per_class": []}))
+    status = run_status(run_dir)
+    assert status["epochs"] == [{"epoch": 1, "train_loss": 0.9, "val_loss": 0.5, "accuracy": 0.75, "f1_macro": 0.7}]
+    assert status["evals"] == [{"step": 2, "epoch": 1.0, "loss": 0.5, "accuracy": 0.75, "f1_macro": 0.7}]
+    assert status["test"] == {"accuracy": 0.8, "f1_macro": 0.75, "rows": 20}
+    assert (status["best_f1"], status["best_accuracy"]) == (0.7, 0.75)

@@ -11,6 +11,7 @@ from gradio.data_classes import FileData
 
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
+from core.tasks import TaskKind
 from ui import session
 from ui.data_check import hub_path
 from ui.train_tab import _DEFAULTS, _run_name, config_from_ui, resume_within_limits, start_training
@@ -36,16 +37,17 @@ def run_status(run_dir: Path) -> dict[str, Any]:
                     **{m.key: r.scores.get(m.key) for m in v.kind.metrics}} for r in v.epochs],
         "evals": v.evals,
         "train_loss": [[s, l] for s, l in v.train_loss],
-        "test": _test_scores(run_dir),
+        "test": _test_scores(run_dir, v.kind),
     }
 
 
-def _test_scores(run_dir: Path) -> dict[str, Any] | None:
+def _test_scores(run_dir: Path, kind: TaskKind) -> dict[str, Any] | None:
     """A Hub dataset's test split, scored once after training, apart from validation (None without one)."""
     from core import rundir
 
     test = rundir.read_json(run_dir / rundir.TEST_METRICS, None)
-    return {k: test.get(k) for k in ("accuracy", "f1_macro", "rows")} if isinstance(test, dict) else None
+    keys = [*(m.key for m in kind.metrics), "rows"]
+    return {k: test.get(k) for k in keys} if isinstance(test, dict) else None
 
 
 def api_train(data_file: FileData | None = None, text_column: str = "", label_column: str = "", model: str = DEFAULT_MODEL,
