@@ -6,9 +6,13 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.config import TrainConfig
 from core.errors import UserError
+
+if TYPE_CHECKING:
+    from core.tasks import TaskKind
 
 CLI_FLAGS = {  # TrainConfig field -> flag (the rest use --field-name)
     "data_path": "--data", "val_data_path": "--val-data", "text_column": "--text", "label_column": "--label",
@@ -53,7 +57,7 @@ class _Printed:
 def follow(run_dir: Path, out=sys.stdout, printed: _Printed | None = None) -> str:
     """Print a live progress line and each epoch's validation numbers until the run ends; returns the final state."""
     from core import runs
-    from core.events import EPOCH_TABLE_HEADER, format_epoch_row
+    from core.events import epoch_table_header, format_epoch_row
 
     p = printed or _Printed()
     while True:
@@ -67,12 +71,12 @@ def follow(run_dir: Path, out=sys.stdout, printed: _Printed | None = None) -> st
             if position and position > 1 and line != p.line:
                 p.line = line
                 out.write(f"\r{line}   " + ("" if out.isatty() else "\n"))
-        complete = [r for r in view.epochs if r.accuracy is not None]
+        complete = [r for r in view.epochs if r.scores.get(view.kind.main_metric) is not None]
         for row in complete[p.epochs:]:
             if not p.header:
-                out.write(f"\n{EPOCH_TABLE_HEADER}\n")
+                out.write(f"\n{epoch_table_header(view.kind)}\n")
                 p.header = True
-            out.write(f"\r{format_epoch_row(row)}{' ' * 40}\n")
+            out.write(f"\r{format_epoch_row(row, view.kind)}{' ' * 40}\n")
         p.epochs = len(complete)
         # Evaluations, then the stage, then progress: a poll that sees the last evaluation and "Saving the model"
         # prints them in the order they happened.
@@ -198,16 +202,17 @@ def _check(config: TrainConfig) -> int:
     print("  Fitting the baseline...", flush=True)
     from core.prepared import baseline
 
-    _print_baseline(baseline(checked.data))
+    _print_baseline(baseline(checked.data), checked.data.kind)
     print(f"Checked in {time.perf_counter() - start:.1f} s. Train with: python -m core train " + " ".join(sys.argv[2:]))
     return 0
 
 
 def _print_data_summary(run_dir: Path, guessed: bool) -> None:
-    from core import rundir
+    from core import rundir, tasks
 
     _print_report(rundir.read_json(run_dir / rundir.REPORT, {}), guessed)
-    _print_baseline(rundir.read_json(run_dir / rundir.BASELINE, {}))
+    kind, _ = tasks.read_labels(rundir.read_json(run_dir / rundir.LABELS))
+    _print_baseline(rundir.read_json(run_dir / rundir.BASELINE, {}), kind)
 
 
 def _print_estimate(config: TrainConfig, run_dir: Path) -> None:
@@ -236,11 +241,11 @@ def _print_report(report: dict, guessed: bool) -> None:
         print(f"  {sentence}")
 
 
-def _print_baseline(baseline: dict) -> None:
+def _print_baseline(baseline: dict, kind: TaskKind) -> None:
     if baseline:
         sample = f", {baseline['sample_note']}" if baseline.get("sample_note") else ""
-        print(f"  Baseline ({baseline['method']}{sample}): accuracy {baseline['accuracy']:.3f}, "
-              f"macro-F1 {baseline['f1_macro']:.3f}")
+        scores = ", ".join(f"{m.label} {baseline[m.key]:.3f}" for m in kind.metrics)
+        print(f"  Baseline ({baseline['method']}{sample}): {scores}")
 
 
 if __name__ == "__main__":

@@ -9,16 +9,19 @@ from transformers import TrainerCallback
 
 from core.events import append_event
 from core.rundir import stop_requested
+from core.tasks import DEFAULT, TaskKind
 
 PROGRESS_EVERY_SECONDS = 0.5
 
 
 class EventCallback(TrainerCallback):
-    def __init__(self, run_dir: Path, batch_size: int, facts: dict[str, Any], stop_flag: list[bool]) -> None:
+    def __init__(self, run_dir: Path, batch_size: int, facts: dict[str, Any], stop_flag: list[bool],
+                 kind: TaskKind = DEFAULT) -> None:
         self.run_dir = Path(run_dir)
         self.batch_size = batch_size
         self.facts = facts  # written into the "started" event
         self.stop_flag = stop_flag  # set by the SIGTERM handler
+        self.kind = kind  # whose metrics each evaluation records
         self.cancelled = False
         self._train_seconds = 0.0
         self._steps_timed = 0
@@ -80,5 +83,5 @@ class EventCallback(TrainerCallback):
         if metrics:
             append_event(
                 self.run_dir, "eval", step=state.global_step, epoch=round(state.epoch or 0.0, 4),
-                loss=metrics.get("eval_loss"), accuracy=metrics.get("eval_accuracy"), f1_macro=metrics.get("eval_f1_macro"),
+                loss=metrics.get("eval_loss"), **{m.key: metrics.get(f"eval_{m.key}") for m in self.kind.metrics},
             )

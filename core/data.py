@@ -178,10 +178,8 @@ def _check_column(df: pd.DataFrame, column: str, where: str = "the file") -> Non
 
 
 def _clean(df: pd.DataFrame, text_column: str, label_column: str, dropped: dict[str, int]) -> pd.DataFrame:
-    """Strip texts, name labels, drop empty texts and missing labels (a row missing both counts as empty text)."""
-    if _nested(df[label_column]):
-        raise DataError(f"Column '{label_column}' holds lists of labels (several per text). This app learns one "
-                        "label per text: give each row a single label.")
+    """Strip texts, name labels, drop empty texts and missing labels (a row missing both counts as empty text).
+    Whether the labels can be learnt at all is the task kinds' call (core/tasks/, through core/loading.py)."""
     # Columns of strings (every delimited file) are cleaned column-wise: per value in Python, 1M rows took 10.3 s
     # of the 23 s read + detect + split, mostly iterating Arrow-backed strings one by one.
     text, label = df[text_column], df[label_column]
@@ -232,18 +230,6 @@ def label_warnings(labels: list[str], label_column: str) -> list[str]:
         warnings.append(f"'{label_column}' is both the label column's name and one of its labels: if the file has no "
                         "header row, its first row was taken as the column names. Add a header row (like text,label).")
     return warnings
-
-
-def _check_label_column(labels: list[str], rows: int, label_column: str) -> None:
-    """Refuse columns that cannot be labels: an id (a new value in every row), or decimal numbers that hardly repeat
-    (a score to predict, i.e. regression, not classes)."""
-    if (len(labels) > max(10, rows // 2) and all(_NUMBER_RE.match(n) for n in labels)
-            and not all(_INT_RE.match(n) for n in labels)):
-        raise DataError(f"Column '{label_column}' holds {len(labels):,} different numbers in {rows:,} rows, so it looks "
-                        "like a score, not a label. A classifier needs a column of a few repeated labels.")
-    if len(labels) == rows >= 4:
-        raise DataError(f"Column '{label_column}' has a different value in every row, so it is not a column of labels "
-                        "(an id?). Choose the column whose values repeat, like 'spam' / 'not spam'.")
 
 
 def _rows_read(df: pd.DataFrame, dropped: dict[str, int]) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from core import rundir
+from core import rundir, tasks
 from core.baseline import METHOD
 from core.errors import UserError
 from core.predict import neutralise
@@ -19,11 +19,9 @@ NOT_FINISHED_MESSAGE = "This run has not finished training yet: its evaluation a
 
 def _scores(y_true: list[str], y_pred: list[str], labels: list[str]) -> dict[str, Any]:
     """metrics.json-shaped numbers from label names (for runs whose metrics.json lacks the per-class report)."""
-    from core.metrics import compute_metrics
-
     index = {lab: i for i, lab in enumerate(labels)}
     pairs = [(index[t], index[p]) for t, p in zip(y_true, y_pred) if t in index and p in index]
-    return compute_metrics([t for t, _ in pairs], [p for _, p in pairs], labels)
+    return tasks.SINGLE_LABEL.scores([t for t, _ in pairs], [p for _, p in pairs], labels)
 
 
 def ensure_baseline(run_dir: Path | str) -> dict[str, Any] | None:
@@ -33,12 +31,11 @@ def ensure_baseline(run_dir: Path | str) -> dict[str, Any] | None:
     if isinstance(existing, dict) and "accuracy" in existing:
         return existing
     train_path, val_path = run_dir / rundir.TRAIN_DATA, run_dir / rundir.VALIDATION_DATA
-    labels = rundir.read_json(run_dir / rundir.LABELS)
-    if not (train_path.exists() and val_path.exists() and isinstance(labels, list)):
+    stored = rundir.read_json(run_dir / rundir.LABELS)
+    if not (train_path.exists() and val_path.exists() and stored):
         return None
-    from core.baseline import train_baseline  # the same baseline core.runs computes for new runs
-
-    baseline = train_baseline(pd.read_parquet(train_path), pd.read_parquet(val_path), [str(x) for x in labels])
+    kind, labels = tasks.read_labels(stored)
+    baseline = kind.baseline(pd.read_parquet(train_path), pd.read_parquet(val_path), labels)
     rundir.write_json(run_dir / rundir.BASELINE, baseline)
     return baseline
 

@@ -1,10 +1,11 @@
 """The events a run appends to events.jsonl, and the pure fold that turns them into what the UI and CLI show.
 
 Event shapes (one JSON object per line):
-  {"type": "started",  "time", "total_steps", "num_train", "num_validation", "max_length", "device", "precision"}
+  {"type": "started",  "time", "total_steps", "num_train", "num_validation", "max_length", "device", "precision",
+                       "task"}                                    the task kind's name (absent: single-label)
   {"type": "log",      "time", "step", "epoch", "loss", "learning_rate", "grad_norm"}
   {"type": "progress", "time", "step", "total_steps", "epoch", "samples_per_second", "eta_seconds", "elapsed_seconds"}
-  {"type": "eval",     "time", "step", "epoch", "loss", "accuracy", "f1_macro"}
+  {"type": "eval",     "time", "step", "epoch", "loss", <the task kind's metrics>}   single-label: accuracy, f1_macro
   {"type": "status",   "time", "message"}                       free-text stage ("Loading model", "Tokenising", ...)
   {"type": "finished" | "cancelled" | "failed", "time", "message"}   exactly one, last
 """
@@ -15,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
+
+from core import tasks
 
 TERMINAL_TYPES = ("finished", "cancelled", "failed")
 EVENTS_FILE = "events.jsonl"
@@ -47,8 +50,7 @@ class EpochRow:
     epoch: int
     train_loss: float | None = None
     val_loss: float | None = None
-    accuracy: float | None = None
-    f1_macro: float | None = None
+    scores: dict[str, float | None] = field(default_factory=dict)  # by metric key (the run's TaskKind.metrics)
 
 
 @dataclass
@@ -69,9 +71,14 @@ class RunView:
     train_loss: list[tuple[int, float]] = field(default_factory=list)  # (step, loss)
     learning_rate: list[tuple[int, float]] = field(default_factory=list)  # (step, learning rate), from the same logs
     grad_norm: list[tuple[int, float]] = field(default_factory=list)  # (step, gradient norm before clipping)
-    evals: list[dict[str, Any]] = field(default_factory=list)  # step, epoch, loss, accuracy, f1_macro
+    evals: list[dict[str, Any]] = field(default_factory=list)  # step, epoch, loss and the kind's metrics
     epochs: list[EpochRow] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # the "started" event's facts
+
+    @property
+    def kind(self) -> tasks.TaskKind:
+        """The run's task kind, as its training process reported it (a run from before kinds: single-label)."""
+        return tasks.named(self.info.get("task"))
 
     @property
     def fraction_done(self) -> float:
@@ -151,7 +158,8 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
         elif kind == "eval":
             step = int(e.get("step", 0))
             view.evals = [x for x in view.evals if x["step"] < step]
-            view.evals.append({k: e.get(k) for k in ("step", "epoch", "loss", "accuracy", "f1_macro")})
+            keys = ("step", "epoch", "loss", *(m.key for m in view.kind.metrics))
+            view.evals.append({k: e.get(k) for k in keys})
         elif kind in TERMINAL_TYPES:
             if kind == "cancelled" and view.evals and _stop_evaluation(view.evals[-1], last_kind):
                 view.evals.pop()
@@ -166,7 +174,7 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
             view.elapsed_seconds = before_segment + (t - active_since)
         if kind not in ("progress", "status"):
             last_kind = kind
-    view.epochs = _epoch_rows(train_by_epoch, view.evals)
+    view.epochs = _epoch_rows(train_by_epoch, view.evals, view.kind)
     return view
 
 
@@ -177,7 +185,8 @@ def _stop_evaluation(evaluation: dict[str, Any], last_kind: str) -> bool:
     return last_kind == "eval" and abs(epoch - round(epoch)) > 1e-3
 
 
-def _epoch_rows(train_by_epoch: dict[int, list[float]], evals: list[dict[str, Any]]) -> list[EpochRow]:
+def _epoch_rows(train_by_epoch: dict[int, list[float]], evals: list[dict[str, Any]],
+                kind: tasks.TaskKind) -> list[EpochRow]:
     rows: dict[int, EpochRow] = {}
     for ep, losses in train_by_epoch.items():
         rows[ep] = EpochRow(epoch=ep, train_loss=sum(losses) / len(losses))
@@ -185,16 +194,19 @@ def _epoch_rows(train_by_epoch: dict[int, list[float]], evals: list[dict[str, An
         ep = _epoch_index(ev.get("epoch") or 0.0)
         row = rows.setdefault(ep, EpochRow(epoch=ep))
         # With evaluation every N steps, the epoch row shows the last evaluation inside that epoch.
-        row.val_loss, row.accuracy, row.f1_macro = ev.get("loss"), ev.get("accuracy"), ev.get("f1_macro")
+        row.val_loss, row.scores = ev.get("loss"), {m.key: ev.get(m.key) for m in kind.metrics}
     return [rows[k] for k in sorted(rows)]
 
 
-EPOCH_TABLE_HEADER = "epoch | train loss | val loss | accuracy | macro-F1"
+def epoch_table_header(kind: tasks.TaskKind) -> str:
+    """The CLI's epoch table header: "epoch | train loss | val loss | accuracy | macro-F1" for single-label."""
+    return " | ".join(["epoch", "train loss", "val loss", *(m.label for m in kind.metrics)])
 
 
-def format_epoch_row(row: EpochRow) -> str:
-    """One line of the CLI's epoch table, aligned under EPOCH_TABLE_HEADER."""
+def format_epoch_row(row: EpochRow, kind: tasks.TaskKind) -> str:
+    """One line of the CLI's epoch table, aligned under epoch_table_header."""
     def num(x: float | None) -> str:
         return "-" if x is None else f"{x:.4f}"
 
-    return f"{row.epoch:>5} | {num(row.train_loss):>10} | {num(row.val_loss):>8} | {num(row.accuracy):>8} | {num(row.f1_macro):>8}"
+    scores = [f"{num(row.scores.get(m.key)):>{max(8, len(m.label))}}" for m in kind.metrics]
+    return " | ".join([f"{row.epoch:>5}", f"{num(row.train_loss):>10}", f"{num(row.val_loss):>8}", *scores])

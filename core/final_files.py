@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 
 from core import rundir
+from core.tasks import TaskKind
 
 
 def write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np.ndarray, val_df: pd.DataFrame,
-                        labels: list[str], final_step: int, logits: np.ndarray | None, best_step: int | None) -> None:
+                        kind: TaskKind, labels: list[str], final_step: int, logits: np.ndarray | None,
+                        best_step: int | None) -> None:
     """metrics.json and the validation predictions table (in the data's original order), from the final model's
     evaluation when training kept it (the best or the last one), else from a fresh prediction."""
-    from core.metrics import compute_metrics
     from core.predict import neutralise_frame
 
     loss = eval_loss(trainer, final_step)
@@ -28,17 +29,16 @@ def write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np
     unsorted = np.empty((len(val_order), np.shape(logits)[1]), dtype=np.float64)
     unsorted[val_order] = np.asarray(logits, dtype=np.float64)
     logits = unsorted
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    predicted = probs.argmax(axis=1)
-    label_id = {name: i for i, name in enumerate(labels)}
-    metrics = compute_metrics([label_id[name] for name in val_df["label"].astype(str)], predicted.tolist(), labels)
+    probs = kind.probabilities(logits)
+    predicted, confidence = kind.predicted(probs, labels)
+    targets = kind.targets(val_df["label"].astype(str).tolist(), labels)
+    metrics = kind.scores(targets, kind.decisions(probs).tolist(), labels)
     metrics["loss"] = loss
     metrics["best_step"] = best_step
     rundir.write_json(run_dir / rundir.METRICS, metrics)
     table = pd.DataFrame({
         "text": val_df["text"].to_numpy(), "label": val_df["label"].to_numpy(),
-        "predicted": [labels[i] for i in predicted], "confidence": probs.max(axis=1).round(6),
+        "predicted": predicted, "confidence": np.round(confidence, 6),
     })
     for i, name in enumerate(labels):
         table[f"prob_{name}"] = probs[:, i].round(6)
@@ -73,11 +73,11 @@ def save_model_atomically(run_dir: Path, trainer: Any, tokenizer: Any) -> None:
         os.replace(tmp, final)
 
 
-def write_test_metrics(run_dir: Path, trainer: Any, tokenizer: Any, labels: list[str], max_length: int) -> dict | None:
+def write_test_metrics(run_dir: Path, trainer: Any, tokenizer: Any, kind: TaskKind, labels: list[str],
+                       max_length: int) -> dict | None:
     """A dataset's own test split, scored once with the final model and kept apart from validation
     (test_metrics.json); None when the run has no test split. Test rows whose label the model never saw are left
     out (the model cannot predict them) and counted."""
-    from core.metrics import compute_metrics
     from core.tokenize import encode_splits
 
     path = run_dir / rundir.TEST_DATA
@@ -88,12 +88,11 @@ def write_test_metrics(run_dir: Path, trainer: Any, tokenizer: Any, labels: list
     test_df = test_df[known].reset_index(drop=True)
     if test_df.empty:
         return None
-    (test_set,), _ = encode_splits(tokenizer, [test_df], labels, max_length, max_length)
+    (test_set,), _ = encode_splits(tokenizer, [test_df], labels, max_length, max_length, kind=kind)
     output = trainer.predict(test_set, metric_key_prefix="test")
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-    label_id = {name: i for i, name in enumerate(labels)}
-    metrics = compute_metrics([label_id[name] for name in test_df["label"].astype(str)],
-                              np.asarray(logits).argmax(axis=1).tolist(), labels)
+    decisions = kind.decisions(kind.probabilities(np.asarray(logits)))
+    metrics = kind.scores(test_set.label_ids.tolist(), decisions.tolist(), labels)
     metrics.update(loss=output.metrics.get("test_loss"), rows=len(test_df), unknown_label_rows=int((~known).sum()))
     rundir.write_json(run_dir / rundir.TEST_METRICS, metrics)
     return metrics

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core import hub_data
+from core import hub_data, tasks
 from core.memo import dataset_tables
 from core.data import (
-    SINGLE_EXAMPLE_LISTED, DataError, _check_column, _check_label_column, _clean, _detect_label, _detect_text,
+    SINGLE_EXAMPLE_LISTED, DataError, _check_column, _clean, _detect_label, _detect_text,
     _looks_numeric, _not_texts, _rows_read, detect_columns, label_warnings, order_labels, read_table,
     single_example_warning, single_examples_warning,
 )
@@ -39,6 +39,7 @@ class PreparedData:
     warnings: list[str] = field(default_factory=list)
     validation_source: str = "split"
     test: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"text": [], "label": []}, dtype=str))
+    kind: tasks.TaskKind = tasks.DEFAULT  # what the label column holds (core/tasks/)
 
 
 def _split(df: pd.DataFrame, val_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
@@ -132,12 +133,12 @@ def load_training_data(
     dropped: dict[str, int] = {}
     rows_read = _rows_read(df, dropped)
     data = _clean(df, text_column, label_column, dropped)
+    kind = _kind(tasks.LabelColumn(label_column, df[label_column], data["label"]))
     del df
     if data.empty:
         raise DataError(
             f"None of the {rows_read:,} rows can be used: each has an empty '{text_column}' or a missing '{label_column}'."
         )
-    _check_label_column(order_labels(data["label"].unique()), len(data), label_column)
     warnings: list[str] = []
     if val_data_path or dataset_val is not None:
         if val_data_path:
@@ -148,6 +149,7 @@ def load_training_data(
         for column in (text_column, label_column):
             _check_column(vdf, column, where=where)
         rows_read += _rows_read(vdf, dropped)
+        _refuse(kind, tasks.LabelColumn(label_column, vdf[label_column]))
         train, validation = data, _clean(vdf, text_column, label_column, dropped)
         if validation.empty:
             raise DataError(f"{where[0].upper()}{where[1:]} has no usable rows: each has an empty '{text_column}' or a "
@@ -157,7 +159,7 @@ def load_training_data(
             raise DataError(f"The validation share must be between 0 and 1 (for example 0.2), not {val_share}.")
         train, validation, source = data, data.iloc[0:0], "split"
 
-    test = _test_split(dataset_test, text_column, label_column, read_warnings)
+    test = _test_split(dataset_test, text_column, label_column, read_warnings, kind)
     train_labels = order_labels(train["label"].unique())
     if len(train_labels) < 2:
         raise DataError(
@@ -175,12 +177,26 @@ def load_training_data(
         labels=labels,
         text_column=text_column, label_column=label_column,
         rows_read=rows_read, rows_kept=len(train) + len(validation), dropped=dropped,
-        warnings=warnings, validation_source=source, test=test,
+        warnings=warnings, validation_source=source, test=test, kind=kind,
     )
 
 
+def _kind(column: tasks.LabelColumn) -> tasks.TaskKind:
+    found = tasks.detect(column)
+    if isinstance(found, str):
+        raise DataError(found)
+    return found
+
+
+def _refuse(kind: tasks.TaskKind, column: tasks.LabelColumn) -> None:
+    """A validation or test table's labels must be of the kind the training labels are."""
+    reason = kind.refusal(column)
+    if reason is not None:
+        raise DataError(reason)
+
+
 def _test_split(dataset_test: pd.DataFrame | None, text_column: str, label_column: str,
-                warnings: list[str]) -> pd.DataFrame:
+                warnings: list[str], kind: tasks.TaskKind) -> pd.DataFrame:
     """The dataset's test split, cleaned like the rest; empty (with a sentence why) when it cannot be scored."""
     empty = pd.DataFrame({"text": [], "label": []}, dtype=str)
     if dataset_test is None:
@@ -188,6 +204,7 @@ def _test_split(dataset_test: pd.DataFrame | None, text_column: str, label_colum
     if text_column not in dataset_test.columns or label_column not in dataset_test.columns:
         warnings.append(f"The dataset's test split has no '{text_column}' and '{label_column}' columns, so it is not used.")
         return empty
+    _refuse(kind, tasks.LabelColumn(label_column, dataset_test[label_column]))
     test = _clean(dataset_test, text_column, label_column, {})
     if test.empty:
         # GLUE-style test splits hide their labels (-1): nothing to score against.

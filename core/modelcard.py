@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from core import rundir
+from core import rundir, tasks
 from core.baseline import METHOD
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
@@ -35,7 +35,8 @@ def card_facts(run_dir: Path | str) -> dict[str, Any]:
     cfg = TrainConfig.load(run_dir / "config.json") if (run_dir / "config.json").exists() else TrainConfig()
     metrics = rundir.read_json(run_dir / rundir.METRICS) or {}
     model_cfg = rundir.read_json(run_dir / rundir.MODEL / "config.json") or {}
-    labels = metrics.get("labels") or rundir.read_json(run_dir / rundir.LABELS)
+    kind, stored_labels = tasks.read_labels(rundir.read_json(run_dir / rundir.LABELS))
+    labels = metrics.get("labels") or stored_labels
     if not labels and model_cfg.get("id2label"):
         labels = [model_cfg["id2label"][k] for k in sorted(model_cfg["id2label"], key=int)]
     run_info = rundir.read_json(run_dir / rundir.RUN_INFO) or {}
@@ -47,6 +48,7 @@ def card_facts(run_dir: Path | str) -> dict[str, Any]:
         "name": str(run_info.get("name") or cfg.run_name or run_dir.name),
         "config": cfg,
         "labels": [str(x) for x in labels or []],
+        "kind": kind,
         "metrics": metrics,
         "baseline": rundir.read_json(run_dir / rundir.BASELINE),
         "report": rundir.read_json(run_dir / rundir.REPORT) or {},
@@ -84,23 +86,23 @@ def card_data(f: dict[str, Any], online: bool = False) -> Any:
     Hub's model-index), instead of hand-written YAML: the Hub's own code writes what its parser reads back."""
     from huggingface_hub import EvalResult, ModelCardData
 
-    m = f["metrics"]
+    m, kind = f["metrics"], f["kind"]
     results = None
-    if "accuracy" in m:
+    if kind.metrics[0].key in m:
         common = dict(task_type="text-classification", task_name="Text Classification",
                       dataset_type="custom", dataset_name=Path(f["config"].data_path).name or "user data",
                       dataset_split="validation")
         results = [
-            EvalResult(**common, metric_type="accuracy", metric_name="Accuracy",
-                       metric_value=round(float(m["accuracy"]), 4)),
-            EvalResult(**common, metric_type="f1", metric_name="Macro F1",
-                       metric_value=round(float(m.get("f1_macro", 0.0)), 4), metric_args={"average": "macro"}),
+            EvalResult(**common, metric_type=metric.hub_type, metric_name=metric.hub_name,
+                       metric_value=round(float(m.get(metric.key, 0.0)), 4),
+                       **({"metric_args": {"average": metric.hub_average}} if metric.hub_average else {}))
+            for metric in kind.metrics
         ]
     return ModelCardData(
         library_name="transformers", pipeline_tag="text-classification", license=_licence(f, online),
         language=f["languages"] or None,
         base_model=f["base_model"] or None, tags=["text-classification", "generated-by-textclf"],
-        metrics=["accuracy", "f1"], model_name=f["name"], eval_results=results,
+        metrics=[metric.hub_type for metric in kind.metrics], model_name=f["name"], eval_results=results,
         widget=[{"text": t} for t in f["examples"]] or None,
     )
 
@@ -144,8 +146,7 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     # Pushing is online anyway, so only then may the licence be asked of the Hub; a zip never waits on the network.
     parts = [_front_matter(f, online=repo_id is not None), f"# {f['name']}", ""]
     parts.append(
-        f"A text classifier that sorts a text into one of {len(labels)} labels: "
-        + ", ".join(f"`{lab}`" for lab in labels) + ". "
+        f["kind"].card_summary(labels)
         + (f"Fine-tuned from [{f['base_model']}](https://huggingface.co/{f['base_model']})" if f["base_model"] else "Fine-tuned")
         + " with a no-code text-classification app (transformers Trainer)."
     )
@@ -181,13 +182,13 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
         settings.append(("model kept: the best evaluation, at step", m["best_step"]))
     parts += [_table(["setting", "value"], [[k, str(v)] for k, v in settings]), ""]  # str: no 4-decimal rounding
     parts += ["## Evaluation (validation split)", ""]
-    if "accuracy" in m:
-        rows = [["fine-tuned model", float(m["accuracy"]), float(m.get("f1_macro", 0.0))]]
-        if base and "accuracy" in base:
-            rows.append([f"baseline: {base.get('method', METHOD)}",
-                         float(base["accuracy"]), float(base.get("f1_macro", 0.0))])
-        parts += [_table(["model", "accuracy", "macro-F1"], rows), ""]
-        if base and "f1_macro" in base:
+    scores = f["kind"].metrics
+    if scores[0].key in m:
+        rows = [["fine-tuned model", *(float(m.get(s.key, 0.0)) for s in scores)]]
+        if base and scores[0].key in base:
+            rows.append([f"baseline: {base.get('method', METHOD)}", *(float(base.get(s.key, 0.0)) for s in scores)])
+        parts += [_table(["model", *(s.label for s in scores)], rows), ""]
+        if base and f["kind"].main_metric in base:
             parts += ["The baseline is trained in seconds on the same split, to show what the transformer adds.", ""]
         per_class = [[r["label"], float(r["precision"]), float(r["recall"]), float(r["f1"]), int(r["support"])]
                      for r in m.get("per_class", [])]

@@ -8,9 +8,10 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
-from core import rundir
+from core import rundir, tasks
 from core.errors import DataError, UserError
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class Predictor:
         self.model.eval()
         id2label = self.model.config.id2label
         self.labels: list[str] = [str(id2label[i]) for i in range(len(id2label))]
+        self.kind = tasks.for_problem_type(self.model.config.problem_type)
         limit = getattr(self.model.config, "max_position_embeddings", 512) or 512
         tok_limit = self.tokenizer.model_max_length if self.tokenizer.model_max_length < 100_000 else limit
         # Predict with the length the model was trained with (longer inputs are truncated the same way).
@@ -64,7 +66,8 @@ class Predictor:
             return self.model(**encoded).logits.float()
 
     def predict_proba(self, texts: Sequence[str]) -> list[list[float]]:
-        """Class probabilities (in label order) for each text, batched by similar length to avoid padding."""
+        """The kind's per-label scores (single-label: class probabilities, in label order) for each text, batched by
+        similar length to avoid padding."""
         texts = [str(t) for t in texts]
         if not texts:
             return []
@@ -79,7 +82,7 @@ class Predictor:
                 end += 1
             chunk = order[start:end]
             batch = self.tokenizer.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt")
-            probs = self._forward(dict(batch)).softmax(-1).tolist()
+            probs = self.kind.probabilities(self._forward(dict(batch)).numpy()).tolist()
             for i, p in zip(chunk, probs):
                 out[i] = p
             start = end
@@ -102,21 +105,21 @@ class Predictor:
             return self._batcher
 
     def trace(self, text: str) -> dict[str, Any]:
-        """Every step for one sentence: tokens, ids, attention mask, logits, softmax probabilities."""
+        """Every step for one sentence: tokens, ids, attention mask, logits, the kind's probabilities."""
         encoded = self.tokenizer(str(text), truncation=True, max_length=self.max_length, return_tensors="pt")
         full_length = len(self.tokenizer(str(text))["input_ids"])
-        logits = self._forward(dict(encoded))[0]
-        probs = logits.softmax(-1)
+        logits = self._forward(dict(encoded))[0].numpy()
+        probs = self.kind.probabilities(logits)
         ids = encoded["input_ids"][0].tolist()
-        best = int(probs.argmax())
+        (predicted,), (confidence,) = self.kind.predicted(probs[None], self.labels)
         return {
             "tokens": self.tokenizer.convert_ids_to_tokens(ids),
             "input_ids": ids,
             "attention_mask": encoded["attention_mask"][0].tolist(),
             "logits": dict(zip(self.labels, logits.tolist())),
             "probs": dict(zip(self.labels, probs.tolist())),
-            "predicted": self.labels[best],
-            "confidence": float(probs[best]),
+            "predicted": predicted,
+            "confidence": float(confidence),
             "max_length": self.max_length,
             "truncated": full_length > len(ids),
         }
@@ -318,9 +321,9 @@ def predict_table(
     predicted = [""] * len(df)
     confidence: list[float | None] = [None] * len(df)
     prob_cols: dict[str, list[float | None]] = {f"prob_{lab}": [None] * len(df) for lab in labels}
-    for row, p in zip(filled, probs):
-        best = max(range(len(p)), key=p.__getitem__)
-        predicted[row], confidence[row] = labels[best], round(p[best], 6)
+    names, confidences = predictor.kind.predicted(np.asarray(probs).reshape(len(probs), len(labels)), labels)
+    for row, p, name, sure in zip(filled, probs, names, confidences):
+        predicted[row], confidence[row] = name, round(sure, 6)
         for lab, value in zip(labels, p):
             prob_cols[f"prob_{lab}"][row] = round(value, 6)
     out["predicted"] = predicted

@@ -58,10 +58,8 @@ def data_report(data: PreparedData, tokenizer: Any, max_length: int | None, mode
 
 
 def baseline(data: PreparedData) -> dict[str, Any]:
-    """core.baseline.train_baseline on the prepared split, cached per prepared data (by identity)."""
-    from core.baseline import train_baseline
-
-    return cached(_baseline_key(data), lambda: (data, train_baseline(data.train, data.validation, data.labels)))[1]
+    """The task kind's baseline on the prepared split, cached per prepared data (by identity)."""
+    return cached(_baseline_key(data), lambda: (data, data.kind.baseline(data.train, data.validation, data.labels)))[1]
 
 
 def baseline_if_ready(data: PreparedData) -> dict[str, Any] | None:

@@ -114,7 +114,7 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
         raise UserError(f"The runs folder '{root}' cannot be used: {exc.strerror or exc}.") from None
     try:  # all or nothing: an interrupted write (Ctrl-C, a full disk) leaves no half-made run behind
         config.save(run_dir / rundir.CONFIG)
-        rundir.write_json(run_dir / rundir.LABELS, data.labels)
+        rundir.write_json(run_dir / rundir.LABELS, data.kind.labels_json(data.labels))
         frames = [(data.train, rundir.TRAIN_DATA), (data.validation, rundir.VALIDATION_DATA)]
         if len(data.test):  # a dataset's own test split: scored once, after training (core/train.py)
             frames.append((data.test, rundir.TEST_DATA))

@@ -21,6 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from core import tasks
+
 # Texts per tokenizer call. One call over a million texts runs for about a minute in Rust and nothing can stop it;
 # between chunks a Stop is seen, so it waits at most one chunk (~2 s of short texts on 2 busy cores). Measured on
 # 160,000 short texts: one call 6.9 s, chunks of 50,000 within noise of it.
@@ -30,19 +32,18 @@ STORE_ENTRIES = 4  # tokenised data sets kept; the least recently used goes firs
 _STORE_FORMAT = 1  # part of every key: a change of layout never reads an old entry
 _NARROW = {"attention_mask": pa.int8(), "token_type_ids": pa.int8(), "special_tokens_mask": pa.int8()}
 
-
 class EncodedDataset(torch.utils.data.Dataset):
     """Rows of an Arrow table as the collator wants them: {"input_ids": [...], "attention_mask": [...], "labels": 3}."""
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table
         self.lengths = np.asarray(pc.list_value_length(table["input_ids"]).to_numpy(), dtype=np.int64)
-        self.label_ids = np.asarray(table["labels"].to_numpy(), dtype=np.int64)
+        self.label_ids = np.asarray(table["labels"].to_numpy(zero_copy_only=False))  # the task kind's targets
 
     @classmethod
     def from_rows(cls, rows: list[dict[str, Any]]) -> "EncodedDataset":
         return cls(_table({key: [row[key] for row in rows] for key in rows[0] if key != "labels"},
-                          np.array([row["labels"] for row in rows], dtype=np.int64)))
+                          [row["labels"] for row in rows]))
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -63,29 +64,30 @@ class EncodedDataset(torch.utils.data.Dataset):
 
 
 def encode_split(
-    tokenizer: Any, df: pd.DataFrame, labels: list[str], max_length: int, model_limit: int
+    tokenizer: Any, df: pd.DataFrame, labels: list[str], max_length: int, model_limit: int,
+    kind: tasks.TaskKind = tasks.DEFAULT,
 ) -> tuple[EncodedDataset, int]:
     """Encode texts and labels; max_length 0 picks one that covers ~99% of these texts (never above the model's limit)."""
-    (encoded,), cap = encode_splits(tokenizer, [df], labels, max_length, model_limit)
+    (encoded,), cap = encode_splits(tokenizer, [df], labels, max_length, model_limit, kind=kind)
     return encoded, cap
 
 
 def encode_splits(
     tokenizer: Any, frames: list[pd.DataFrame], labels: list[str], max_length: int, model_limit: int,
     between_chunks: Callable[[], None] = lambda: None, store: Path | None = None,
+    kind: tasks.TaskKind = tasks.DEFAULT,
 ) -> tuple[list[EncodedDataset], int]:
     """Encode several tables with one max length; 0 picks it from all their texts together (~99 % kept whole),
     the same texts the data report measures (a sample of them past data_report.LENGTH_SAMPLE), so the length it
     suggests is the length training uses. `between_chunks` runs after every CHUNK_TEXTS texts; it raises to abandon
     the work (a Stop). `store`: a cache folder to reuse and keep the result in (memory-mapped from there)."""
-    key = _store_key(tokenizer, frames, labels, max_length, model_limit) if store is not None else None
+    key = _store_key(tokenizer, frames, labels, max_length, model_limit, kind) if store is not None else None
     if key is not None:
         found = _load(store / key, len(frames))
         if found is not None:
             return found
     texts = [df["text"].astype(str).tolist() for df in frames]
-    label_id = {name: i for i, name in enumerate(labels)}
-    ids = [np.fromiter((label_id[x] for x in df["label"].astype(str)), dtype=np.int64, count=len(df)) for df in frames]
+    ids = [kind.targets(df["label"].astype(str).tolist(), labels) for df in frames]
     cap = min(max_length, model_limit) if max_length else model_limit
     if max_length:
         tables = [_encode_table(tokenizer, t, y, cap, between_chunks) for t, y in zip(texts, ids)]
@@ -98,7 +100,7 @@ def encode_splits(
     return [EncodedDataset(t) for t in tables], cap
 
 
-def _encode_choosing_length(tokenizer: Any, texts: list[list[str]], ids: list[np.ndarray], model_limit: int,
+def _encode_choosing_length(tokenizer: Any, texts: list[list[str]], ids: list[list[Any]], model_limit: int,
                             between_chunks: Callable[[], None]) -> tuple[list[pa.Table], int]:
     from core.data_report import length_sample, suggest_max_length, text_lengths
 
@@ -114,7 +116,7 @@ def _encode_choosing_length(tokenizer: Any, texts: list[list[str]], ids: list[np
     return [_table(enc, y) for enc, y in zip(encoded, ids)], cap
 
 
-def _encode_table(tokenizer: Any, texts: list[str], label_ids: np.ndarray, cap: int,
+def _encode_table(tokenizer: Any, texts: list[str], targets: list[Any], cap: int,
                   between_chunks: Callable[[], None]) -> pa.Table:
     """Chunk by chunk, so only one chunk's Python lists exist at a time."""
     parts = []
@@ -122,7 +124,7 @@ def _encode_table(tokenizer: Any, texts: list[str], label_ids: np.ndarray, cap: 
         if start:
             between_chunks()
         encoded = tokenizer(texts[start:start + CHUNK_TEXTS], truncation=True, max_length=cap)
-        parts.append(_table(encoded, label_ids[start:start + CHUNK_TEXTS]))
+        parts.append(_table(encoded, targets[start:start + CHUNK_TEXTS]))
     return pa.concat_tables(parts).combine_chunks()
 
 
@@ -145,19 +147,20 @@ def _shorten(tokenizer: Any, encoded: Any, texts: list[str], cap: int) -> None:
                 encoded[key][i] = again[key][j]
 
 
-def _table(encoded: Any, label_ids: np.ndarray) -> pa.Table:
+def _table(encoded: Any, targets: Any) -> pa.Table:
+    """Token columns narrowed; the targets as the task kind makes them (single-label: class ids, int64)."""
     columns = {key: pa.array(encoded[key], pa.list_(_NARROW.get(key, pa.int32()))) for key in encoded.keys()}
-    return pa.table({**columns, "labels": pa.array(label_ids, pa.int64())})
+    return pa.table({**columns, "labels": pa.array(targets)})
 
 
 def _store_key(tokenizer: Any, frames: list[pd.DataFrame], labels: list[str], max_length: int,
-               model_limit: int) -> str | None:
+               model_limit: int, kind: tasks.TaskKind) -> str | None:
     """What the tokenised tables depend on: the texts and labels, the tokenizer's whole definition and the length
     settings. None (no caching) for a tokenizer without a serialisable definition (a slow, Python one)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return None
-    digest = hashlib.sha256(json.dumps([_STORE_FORMAT, labels, max_length, model_limit, CHUNK_TEXTS]).encode())
+    digest = hashlib.sha256(json.dumps([_STORE_FORMAT, kind.name, labels, max_length, model_limit, CHUNK_TEXTS]).encode())
     definition = json.loads(backend.to_str())
     for setting in ("truncation", "padding"):  # the last call's settings, not the tokenizer's definition
         definition.pop(setting, None)

@@ -22,7 +22,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from core import rundir
+from core import rundir, tasks
 from core.config import TrainConfig, auto_learning_rate
 from core.errors import UserError, is_disk_full
 from core.events import append_event
@@ -70,13 +70,12 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     from core.callback import EventCallback
     from core.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
     from core.final_files import save_model_atomically, write_final_metrics, write_test_metrics
-    from core.metrics import eval_scores
     from core.models import model_max_length, resolve_model
     from core.tokenize import STORE_FOLDER, encode_splits
-    from core.trainer_setup import collator, early_stopping, engine_trainer, weighted_loss
+    from core.trainer_setup import collator, early_stopping, engine_trainer
 
     config = TrainConfig.load(run_dir / rundir.CONFIG)
-    labels: list[str] = rundir.read_json(run_dir / rundir.LABELS)
+    kind, labels = tasks.read_labels(rundir.read_json(run_dir / rundir.LABELS))
     set_seed(config.seed)
     cuda = cuda_available()
     precision = choose_precision()
@@ -88,13 +87,11 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     source = resolve_model(config.model)
     tokenizer = AutoTokenizer.from_pretrained(source)
     model, loading = AutoModelForSequenceClassification.from_pretrained(
-        source, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True, output_loading_info=True,
+        source, **kind.model_settings(labels), ignore_mismatched_sizes=True, output_loading_info=True,
     )
     if not cuda:
         choose_kernel_per_batch(model, config.fused_attention_long_batches)
     new_parameters = set(loading["missing_keys"]) | {k if isinstance(k, str) else k[0] for k in loading["mismatched_keys"]}
-    model.config.problem_type = "single_label_classification"
 
     append_event(run_dir, "status", message="Tokenising")
     train_df = pd.read_parquet(run_dir / rundir.TRAIN_DATA)
@@ -102,7 +99,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     limit = model_max_length(tokenizer, model.config)
     (train_set, val_set), max_length = encode_splits(tokenizer, [train_df, val_df], labels, config.max_length, limit,
                                                      lambda: _stop_before_training_if_asked(run_dir, stop_flag),
-                                                     store=run_dir.parent / STORE_FOLDER)
+                                                     store=run_dir.parent / STORE_FOLDER, kind=kind)
     # Validation is evaluated in order, longest first: batches are length-grouped, and every evaluation's
     # predictions line up with the texts, so the final report reuses them instead of predicting again.
     val_order = np.argsort(-val_set.lengths, kind="stable")
@@ -112,12 +109,10 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     if resume and (run_dir / rundir.CHECKPOINTS).is_dir():
         checkpoint = get_last_checkpoint(str(run_dir / rundir.CHECKPOINTS))
     if config.warm_start_head and checkpoint is None:  # a resumed run loads its head from the checkpoint
-        from core.head_init import init_head_from_probe
-
         append_event(run_dir, "status", message="Fitting the classification head")
         _stop_before_training_if_asked(run_dir, stop_flag)
-        if not init_head_from_probe(model.to("cuda") if cuda else model, sorted(new_parameters), train_set,
-                                    len(labels), tokenizer.pad_token_id or 0, precision, config.class_weights,
+        if not kind.warm_start_head(model.to("cuda") if cuda else model, sorted(new_parameters), train_set,
+                                    labels, tokenizer.pad_token_id or 0, precision, config.class_weights,
                                     config.seed, _probe_progress(run_dir, stop_flag)):
             print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
     batch_size = config.batch_size or auto_batch_size(
@@ -146,8 +141,8 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         save_total_limit=1,  # only to resume: the best weights travel inside it (core/checkpoints.py)
         # The best weights are kept in memory instead (core/checkpoints.py): no checkpoint per evaluation needed.
         load_best_model_at_end=False,
-        metric_for_best_model="selection" if keep_best else None,  # macro-F1, ties to the lower loss
-        greater_is_better=True if keep_best else None,
+        metric_for_best_model="selection" if keep_best else None,  # the kind's main metric (core/tasks/)
+        greater_is_better=True if keep_best else None,  # `selection` is made so that higher is better
         # A curve of a one-minute run needs >= 20 points; long runs need not log every step.
         logging_steps=max(1, min(50, total_steps // 100)),
         logging_first_step=True,  # the live chart gets its first point after one step
@@ -173,14 +168,14 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         for stale in [s for s in eval_logits if s != best.step]:
             del eval_logits[stale]
         eval_logits[step] = logits
-        return eval_scores(logits, prediction.label_ids)
+        return kind.eval_scores(logits, prediction.label_ids)
 
     facts = {
         "num_train": len(train_set), "num_validation": len(val_set), "max_length": max_length,
         "device": device_name(), "precision": precision, "learning_rate": learning_rate,
-        "batch_size": batch_size, "model": config.model, "labels": labels,
+        "batch_size": batch_size, "model": config.model, "labels": labels, "task": kind.name,
     }
-    events = EventCallback(run_dir, batch_size, facts, stop_flag)
+    events = EventCallback(run_dir, batch_size, facts, stop_flag, kind)
     every = config.checkpoint_every_minutes * 60 or auto_checkpoint_seconds(model.num_parameters())
     callbacks: list[Any] = [events, CheckpointPolicy(every, lambda: events.cancelled, best, best_is_resumed_model)]
     if config.early_stopping_patience > 0:
@@ -189,7 +184,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set, processing_class=tokenizer,
         data_collator=collator(tokenizer, max_length, cuda, lean_gpu),
         compute_metrics=compute_metrics, callbacks=callbacks,
-        compute_loss_func=weighted_loss(train_df, labels) if config.class_weights else None,
+        compute_loss_func=kind.loss(train_df["label"], labels) if config.class_weights else None,
     )
     append_event(run_dir, "status", message="Training")
     trainer.train(resume_from_checkpoint=checkpoint)
@@ -202,29 +197,27 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     if best.step is not None and best.step != trainer.state.global_step:
         best.restore(trainer.model)
     final_step = trainer.state.global_step if best.step is None else best.step
-    write_final_metrics(run_dir, trainer, val_set, val_order, val_df, labels, final_step, eval_logits.get(final_step),
-                        best_step=best.step)
+    write_final_metrics(run_dir, trainer, val_set, val_order, val_df, kind, labels, final_step,
+                        eval_logits.get(final_step), best_step=best.step)
     if (run_dir / rundir.TEST_DATA).exists():
         append_event(run_dir, "status", message="Scoring the test split")
-    test = write_test_metrics(run_dir, trainer, tokenizer, labels, max_length)
+    test = write_test_metrics(run_dir, trainer, tokenizer, kind, labels, max_length)
     save_model_atomically(run_dir, trainer, tokenizer)
     shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)  # a finished run needs no resume state
     metrics = rundir.read_json(run_dir / rundir.METRICS)
-    message = _finished_message(metrics, trainer.state, total_steps, config, best.step)
+    message = _finished_message(kind, metrics, trainer.state, total_steps, config, best.step)
     if test:  # reported apart: the test split never chose the model, so it is the honest score
-        message += f" Test split: accuracy {100 * test['accuracy']:.1f} %, macro-F1 {100 * test['f1_macro']:.1f} %."
+        message += f" Test split: {kind.scores_words(test)}."
     return _end(run_dir, "finished", message)
 
 
-def _finished_message(metrics: dict[str, Any], state: Any, total_steps: int, config: TrainConfig,
-                      best_step: int | None) -> str:
+def _finished_message(kind: tasks.TaskKind, metrics: dict[str, Any], state: Any, total_steps: int,
+                      config: TrainConfig, best_step: int | None) -> str:
     """The scores, and why the run ended before its last epoch or kept an earlier model, if it did."""
-    # Scores as percentages, as the epoch table, the banner and Evaluate write them.
-    message = (f"Validation accuracy {100 * metrics['accuracy']:.1f} %, "
-               f"macro-F1 {100 * metrics['f1_macro']:.1f} %.")
+    message = f"Validation {kind.scores_words(metrics)}."
     if state.global_step < total_steps:  # not stopped by the user (that ends as cancelled): early stopping
-        message = (f"Stopped early at epoch {state.epoch:g} of {config.epochs:g}: no better validation macro-F1 in "
-                   f"{config.early_stopping_patience} evaluations. {message}")
+        message = (f"Stopped early at epoch {state.epoch:g} of {config.epochs:g}: no better validation "
+                   f"{kind.metric_label(kind.main_metric)} in {config.early_stopping_patience} evaluations. {message}")
     if best_step is not None and best_step != state.global_step:
         message += f" Kept the model of step {best_step}, the best evaluation."
     return message

@@ -1,10 +1,8 @@
-"""The Hugging Face Trainer as the engine uses it: the collator, the class-weighted loss, evaluation in dataset order
-with the best weights captured (core/checkpoints.py), and early stopping."""
+"""The Hugging Face Trainer as the engine uses it: the collator, evaluation in dataset order with the best
+weights captured (core/checkpoints.py), and early stopping. The loss is the task kind's (core/tasks/)."""
 from __future__ import annotations
 
 from typing import Any
-
-import pandas as pd
 
 
 def collator(tokenizer: Any, max_length: int, cuda: bool, lean_gpu: bool) -> Any:
@@ -16,31 +14,6 @@ def collator(tokenizer: Any, max_length: int, cuda: bool, lean_gpu: bool) -> Any
     if lean_gpu:
         return BucketPaddingCollator(tokenizer.pad_token_id or 0, max_length)
     return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None)
-
-
-def class_weight_values(counts: list[int]) -> list[float]:
-    """Inverse-frequency weights normalised to average 1 over the classes present, so the learning rate keeps its
-    meaning and balanced data gets exactly 1 everywhere. A class absent from training gets 0."""
-    present = [c for c in counts if c > 0]
-    raw = [sum(present) / (len(present) * c) if c > 0 else 0.0 for c in counts]
-    mean = sum(w for w in raw if w > 0) / len(present)
-    return [w / mean for w in raw]
-
-
-def weighted_loss(train_df: pd.DataFrame, labels: list[str]) -> Any:
-    import torch
-
-    counts = train_df["label"].value_counts().reindex(labels, fill_value=0).astype(int).tolist()
-    weight_tensor = torch.tensor(class_weight_values(counts), dtype=torch.float32)
-
-    def loss(outputs: Any, target: Any, num_items_in_batch: Any = None) -> Any:
-        nonlocal weight_tensor
-        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
-        if weight_tensor.device != logits.device:  # moved once: a copy per step makes the GPU wait every step
-            weight_tensor = weight_tensor.to(logits.device)
-        return torch.nn.functional.cross_entropy(logits.float(), target, weight=weight_tensor)
-
-    return loss
 
 
 def early_stopping(patience: int) -> Any:

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from core.tasks import SINGLE_LABEL
 from tests.fixtures_app import start_from_train_step
 from ui import live_charts
 
@@ -40,7 +41,7 @@ def axis_labels(page, chart_id: str) -> list[str]:
 
 
 LOSS = (live_charts.TRAIN_LOSS, live_charts.VAL_LOSS)
-SCORES = (live_charts.ACCURACY, live_charts.MACRO_F1)
+SCORES = tuple(live_charts.score_series(SINGLE_LABEL))
 
 
 def loss_points(page) -> int:

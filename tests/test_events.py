@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from core.events import EPOCH_TABLE_HEADER, append_event, fold, format_epoch_row, read_events
+from core.events import append_event, epoch_table_header, fold, format_epoch_row, read_events
+from core.tasks import SINGLE_LABEL
 
 
 def _ev(kind, **fields):
@@ -35,7 +36,7 @@ def test_fold_builds_curves_epoch_table_and_final_state(two_epoch_events):
     assert view.best_f1 == 0.7 and view.best_accuracy == 0.75
     assert view.total_steps == 4 and view.step == 4 and view.fraction_done == 1.0
     assert view.elapsed_seconds == 10.0
-    assert [(r.epoch, r.train_loss, r.val_loss, r.accuracy) for r in view.epochs] == [
+    assert [(r.epoch, r.train_loss, r.val_loss, r.scores["accuracy"]) for r in view.epochs] == [
         (1, pytest.approx(0.9), 0.9, 0.5), (2, pytest.approx(0.4), 0.5, 0.75)]
 
 
@@ -67,7 +68,8 @@ def test_a_new_start_clears_the_previous_terminal_state():
 
 
 def test_epoch_table_text(two_epoch_events):
-    assert "\n".join([EPOCH_TABLE_HEADER, *map(format_epoch_row, fold(two_epoch_events).epochs)]) == (
+    rows = [format_epoch_row(row, SINGLE_LABEL) for row in fold(two_epoch_events).epochs]
+    assert "\n".join([epoch_table_header(SINGLE_LABEL), *rows]) == (
         "epoch | train loss | val loss | accuracy | macro-F1\n"
         "    1 |     0.9000 |   0.9000 |   0.5000 |   0.4000\n"
         "    2 |     0.4000 |   0.5000 |   0.7500 |   0.7000"

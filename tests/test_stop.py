@@ -8,7 +8,8 @@ from transformers import Trainer
 
 from core import rundir, runs
 from core.config import TrainConfig
-from core.events import EPOCH_TABLE_HEADER, read_events
+from core.events import epoch_table_header, read_events
+from core.tasks import SINGLE_LABEL
 from core.train import STOPPED_BEFORE_TRAINING, train
 
 
@@ -61,7 +62,8 @@ def test_stop_saves_a_checkpoint_without_evaluating_and_resume_finishes(tmp_path
 
     out = io.StringIO()
     assert cli.follow(run_dir, out=out) == "cancelled"
-    assert EPOCH_TABLE_HEADER not in out.getvalue()  # no "epoch 1" row for an epoch that was never evaluated
+    # No "epoch 1" row for an epoch that was never evaluated.
+    assert epoch_table_header(SINGLE_LABEL) not in out.getvalue()
     assert "CANCELLED: Stopped at step 1 of 10. Resume continues from there." in out.getvalue()
 
     rundir.clear_stop(run_dir)

@@ -244,7 +244,7 @@ def test_core_never_imports_gradio():
 
 
 def test_class_weights_leave_balanced_data_alone_and_lift_rare_labels():
-    from core.trainer_setup import class_weight_values
+    from core.tasks.single_label import class_weight_values
 
     assert class_weight_values([50, 50, 50]) == [1.0, 1.0, 1.0]
     assert class_weight_values([300, 100]) == pytest.approx([0.5, 1.5])  # 1:3 inverse frequency, mean 1

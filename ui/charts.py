@@ -12,8 +12,6 @@ import pandas as pd
 
 from core.events import RunView
 
-EPOCH_COLUMNS = ["epoch", "train loss", "val loss", "accuracy", "macro-F1"]
-
 STATE_TEXT = {
     "queued": "Queued",
     "running": "Training",
@@ -41,11 +39,18 @@ def fmt_pct(x: float | None) -> str:
     return "–" if x is None or not math.isfinite(float(x)) else f"{100 * float(x):.1f} %"
 
 
+def epoch_columns(view: RunView) -> list[str]:
+    """epoch, train loss, val loss, then the task kind's metrics (single-label: accuracy, macro-F1)."""
+    return ["epoch", "train loss", "val loss", *(m.label for m in view.kind.metrics)]
+
+
 def epoch_frame(view: RunView) -> pd.DataFrame:
     """The epoch table: one format per column (whole epochs, losses to 4 decimals, scores as percentages)."""
-    rows = [(str(r.epoch), fmt_loss(r.train_loss), fmt_loss(r.val_loss), fmt_pct(r.accuracy), fmt_pct(r.f1_macro))
-            for r in view.epochs]
-    return _frame(rows, EPOCH_COLUMNS, ["str"] * len(EPOCH_COLUMNS))
+    metrics = view.kind.metrics
+    rows = [(str(r.epoch), fmt_loss(r.train_loss), fmt_loss(r.val_loss),
+             *(fmt_pct(r.scores.get(m.key)) for m in metrics)) for r in view.epochs]
+    columns = epoch_columns(view)
+    return _frame(rows, columns, ["str"] * len(columns))
 
 
 def fmt_duration(seconds: float | None) -> str:

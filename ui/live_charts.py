@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.events import RunView
+from core.tasks import DEFAULT, TaskKind
 
 ACTIVE_STATES = ("queued", "running")
 
@@ -30,10 +31,10 @@ class Series:
 
 TRAIN_LOSS = Series("training loss", "#6366f1")
 VAL_LOSS = Series("validation loss", "#f97316", dash=(6, 3), shape="square", size=44)
-# Equal scores draw on top of each other: a filled dot inside a larger hollow diamond and a dashed line over a
-# solid one keep both visible.
-ACCURACY = Series("accuracy", "#10b981")
-MACRO_F1 = Series("macro-F1", "#a855f7", dash=(6, 3), shape="diamond", filled=False, size=110)
+# The styles the task kind's metrics take in order (single-label: accuracy, macro-F1). Equal scores draw on top of
+# each other: a filled dot inside a larger hollow diamond and a dashed line over a solid one keep both visible.
+SCORE_STYLES = (Series("", "#10b981"), Series("", "#a855f7", dash=(6, 3), shape="diamond", filled=False, size=110),
+                Series("", "#f59e0b", dash=(2, 2), shape="triangle-up", filled=False, size=70))
 LEARNING_RATE = Series("learning rate", "#0ea5e9")
 GRAD_NORM = Series("gradient norm", "#ef4444")
 
@@ -144,14 +145,22 @@ def epoch_ticks(view: RunView, epochs: list[float]) -> list[int]:
     return list(range(0, max(1, last) + 1))
 
 
+def score_series(kind: TaskKind) -> list[Series]:
+    """One series per metric of the kind, named as the kind names it."""
+    return [Series(m.label, style.color, style.dash, style.shape, style.filled, style.size)
+            for m, style in zip(kind.metrics, SCORE_STYLES)]
+
+
 def scores_spec(view: RunView) -> dict[str, Any]:
-    """Validation accuracy and macro-F1 by epoch, on an axis fitted to the scores (0.82 and 0.85 look apart)."""
+    """The kind's validation scores by epoch (accuracy and macro-F1 for single-label), on an axis fitted to the
+    scores (0.82 and 0.85 look apart)."""
     rows = []
+    series = score_series(view.kind)
     for e in view.evals:
         epoch = round(float(e.get("epoch") or 0.0), 3)
-        for key, series in (("accuracy", ACCURACY), ("f1_macro", MACRO_F1)):
-            if e.get(key) is not None:
-                rows.append({"epoch": epoch, "value": float(e[key]), "series": series.name})
+        for metric, line in zip(view.kind.metrics, series):
+            if e.get(metric.key) is not None:
+                rows.append({"epoch": epoch, "value": float(e[metric.key]), "series": line.name})
     ticks = epoch_ticks(view, [r["epoch"] for r in rows])
     x = {"field": "epoch", "type": "quantitative", "title": "epoch",
          "scale": {"domain": [0, ticks[-1]], "nice": False}, "axis": {"values": ticks, "format": "d"}}
@@ -159,7 +168,7 @@ def scores_spec(view: RunView) -> dict[str, Any]:
     y = {"field": "value", "type": "quantitative", "title": "validation score",
          "scale": {"domain": _padded(values, share=0.15, floor=0.0, ceiling=1.0), "nice": False, "zero": False},
          "axis": percent_axis(values)}
-    return chart_spec(rows, [ACCURACY, MACRO_F1], x, y, "Validation scores by epoch", CHART_HEIGHT["scores"])
+    return chart_spec(rows, series, x, y, "Validation scores by epoch", CHART_HEIGHT["scores"])
 
 
 def _by_step_spec(view: RunView, points: list[tuple[int, float]], series: Series, axis_format: str,
@@ -226,22 +235,25 @@ def compare_loss_spec(views: list[RunView], labels: list[str]) -> dict[str, Any]
 
 
 def compare_scores_spec(views: list[RunView], labels: list[str]) -> dict[str, Any]:
-    """Validation macro-F1 by epoch of 2-5 runs, a colour and a marker per run."""
+    """The main metric by epoch (validation macro-F1 for single-label) of 2-5 runs, a colour and a marker per run."""
     rows, series = [], []
+    main = views[0].kind if views else DEFAULT
+    name = main.metric_label(main.main_metric)
     for i, (v, label) in enumerate(zip(views, labels)):
         series.append(Series(label, RUN_COLORS[i % len(RUN_COLORS)], shape=RUN_SHAPES[i % len(RUN_SHAPES)],
                              dash=() if i % 2 == 0 else (6, 3), size=40 + 15 * i, filled=i == 0))
-        rows += [{"epoch": round(float(e.get("epoch") or 0.0), 3), "value": float(e["f1_macro"]), "series": label}
-                 for e in v.evals if e.get("f1_macro") is not None]
+        key = v.kind.main_metric
+        rows += [{"epoch": round(float(e.get("epoch") or 0.0), 3), "value": float(e[key]), "series": label}
+                 for e in v.evals if e.get(key) is not None]
     last = math.ceil(max([r["epoch"] for r in rows] or [1]) - 1e-6)
     ticks = list(range(0, max(1, last) + 1))
     x = {"field": "epoch", "type": "quantitative", "title": "epoch", "scale": {"domain": [0, ticks[-1]], "nice": False},
          "axis": {"values": ticks, "format": "d"}}
     values = [r["value"] for r in rows] or [0.0, 1.0]
-    y = {"field": "value", "type": "quantitative", "title": "validation macro-F1",
+    y = {"field": "value", "type": "quantitative", "title": f"validation {name}",
          "scale": {"domain": _padded(values, share=0.15, floor=0.0, ceiling=1.0), "nice": False, "zero": False},
          "axis": percent_axis(values)}
-    return _wide_legend(chart_spec(rows, series, x, y, "Validation macro-F1 by epoch", CHART_HEIGHT["scores"] + 30))
+    return _wide_legend(chart_spec(rows, series, x, y, f"Validation {name} by epoch", CHART_HEIGHT["scores"] + 30))
 
 
 def _wide_legend(spec: dict[str, Any]) -> dict[str, Any]:

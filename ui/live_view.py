@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from core import tasks
 from ui import charts, live_charts
 from ui.context import RunOnScreen
 
@@ -109,9 +110,10 @@ def readable_log_line(line: str) -> str:
         return " · ".join(parts)
     if "eval_loss" in d:
         parts = [epoch, f"validation loss {_fmt(d['eval_loss'], 'loss')}"]
-        for key, label in (("eval_accuracy", "accuracy"), ("eval_f1_macro", "macro-F1")):
-            if key in d:
-                parts.append(f"{label} {_fmt(d[key], 'pct')}")
+        # The log line does not say the run's kind: every kind's metric names are looked for.
+        for metric in dict.fromkeys(m for kind in tasks.KINDS.values() for m in kind.metrics):
+            if f"eval_{metric.key}" in d:
+                parts.append(f"{metric.label} {_fmt(d[f'eval_{metric.key}'], 'pct')}")
         if "eval_runtime" in d:
             parts.append(f"took {_fmt(d['eval_runtime'], 's')}")
         return " · ".join(p for p in parts if p)

@@ -13,6 +13,7 @@ from gradio.data_classes import FileData
 
 from core.config import TrainConfig
 from core.errors import UserError
+from core.tasks import TaskKind
 from ui import session, settings
 from ui.data_check import hub_path
 from ui.train_tab import _run_name, resume_within_limits, start_training
@@ -33,18 +34,22 @@ def run_status(run_dir: Path) -> dict[str, Any]:
         "elapsed_seconds": round(v.elapsed_seconds, 1), "eta_seconds": v.eta_seconds,
         "samples_per_second": v.samples_per_second, "best_f1": v.best_f1, "best_accuracy": v.best_accuracy,
         "queue_position": queue_position(run_dir) if v.state == "queued" else None,
-        "epochs": [dataclasses.asdict(r) for r in v.epochs], "evals": v.evals,
+        # Each epoch's scores side by side with its losses: {"epoch", "train_loss", "val_loss", "accuracy", ...}.
+        "epochs": [{"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss,
+                    **{m.key: r.scores.get(m.key) for m in v.kind.metrics}} for r in v.epochs],
+        "evals": v.evals,
         "train_loss": [[s, l] for s, l in v.train_loss],
-        "test": _test_scores(run_dir),
+        "test": _test_scores(run_dir, v.kind),
     }
 
 
-def _test_scores(run_dir: Path) -> dict[str, Any] | None:
+def _test_scores(run_dir: Path, kind: TaskKind) -> dict[str, Any] | None:
     """A Hub dataset's test split, scored once after training, apart from validation (None without one)."""
     from core import rundir
 
     test = rundir.read_json(run_dir / rundir.TEST_METRICS, None)
-    return {k: test.get(k) for k in ("accuracy", "f1_macro", "rows")} if isinstance(test, dict) else None
+    keys = [*(m.key for m in kind.metrics), "rows"]
+    return {k: test.get(k) for k in keys} if isinstance(test, dict) else None
 
 
 # /train's parameters before any setting added later, in their public order: clients pass them by position too, so

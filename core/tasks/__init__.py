@@ -1,0 +1,157 @@
+"""The kinds of target a run can learn, one `TaskKind` object each, and how a run's kind is found.
+
+Everything that depends on the kind of target goes through the run's kind: the model's problem_type and label maps,
+what labels.json holds, the loss, the scores of each evaluation and which of them picks the best model, the
+warm-started head, the baseline, turning logits into predictions, the metric names the charts and epoch table show,
+and the model card's wording. Today there is one kind, single-label classification (core/tasks/single_label.py);
+README "Adding a task kind" lists what another one implements.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from core.tokenize import EncodedDataset
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A score recorded at each evaluation: its key in events and metrics.json, and the name a person reads."""
+
+    key: str
+    label: str
+    hub_type: str = ""  # the Hub's metric id in a model card's results (accuracy, f1, ...)
+    hub_name: str = ""
+    hub_average: str | None = None  # "macro", ... for metrics averaged over labels
+
+
+@dataclass(frozen=True)
+class LabelColumn:
+    """What the data layer knows about the column a user chose as the target, for a kind to accept or refuse."""
+
+    name: str
+    values: "pd.Series"  # as read, every row (a list stays a list)
+    labels: "pd.Series | None" = None  # the cleaned label names of the rows kept; None: judge the values alone
+
+
+class TaskKind(ABC):
+    """One kind of target. Subclasses are stateless: one instance each, in KINDS."""
+
+    name: str  # stored with a run; never changes once runs exist
+    problem_type: str  # transformers' config.problem_type: picks the loss a saved model is reloaded with
+    metrics: tuple[Metric, ...]  # recorded at each evaluation, in the order charts and the epoch table show them
+    main_metric: str  # the key of `metrics` that early stopping and "keep best" follow
+    greater_is_better: bool
+
+    # ---- data
+    @abstractmethod
+    def refusal(self, column: LabelColumn) -> str | None:
+        """Why this kind cannot learn the column (one sentence for the user), or None when it can."""
+
+    # ---- label encoding
+    @abstractmethod
+    def labels_json(self, labels: list[str]) -> Any:
+        """What labels.json holds for a run of this kind."""
+
+    @abstractmethod
+    def targets(self, labels_column: Sequence[str], labels: list[str]) -> list[Any]:
+        """The model's training target for each row of a cleaned label column."""
+
+    def model_settings(self, labels: list[str]) -> dict[str, Any]:
+        """Keyword arguments for from_pretrained: the output size, label maps and problem_type the model keeps."""
+        return {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
+                "label2id": {name: i for i, name in enumerate(labels)}, "problem_type": self.problem_type}
+
+    # ---- training
+    @abstractmethod
+    def loss(self, train_labels: Sequence[str], labels: list[str]) -> Callable[..., Any]:
+        """Trainer's compute_loss_func, weighted by label frequency."""
+
+    @abstractmethod
+    def eval_scores(self, logits: "np.ndarray", targets: Sequence[Any]) -> dict[str, float]:
+        """The `metrics` of one evaluation, and `selection`: the number the best model has the highest of."""
+
+    @abstractmethod
+    def scores(self, targets: Sequence[Any], decisions: Sequence[Any], labels: list[str]) -> dict[str, Any]:
+        """metrics.json from the targets and the model's `decisions`: the final evaluation in full (also
+        test_metrics.json, the baseline's scores, and the Evaluate tab's for runs whose metrics.json lacks them)."""
+
+    @abstractmethod
+    def warm_start_head(self, model: Any, new_parameter_names: Sequence[str], features: "EncodedDataset",
+                        labels: list[str], pad_token_id: int, precision: str, balanced: bool, seed: int,
+                        progress: Callable[[int, int], None] | None = None) -> bool:
+        """Fit a linear probe on the frozen model's features and copy it into the new output layer; False when the
+        head has no such layer (it then trains from where it is)."""
+
+    @abstractmethod
+    def baseline(self, train_df: "pd.DataFrame", val_df: "pd.DataFrame", labels: list[str]) -> dict[str, Any]:
+        """baseline.json: a classic model fitted in seconds on the same split, scored like `scores`."""
+
+    # ---- prediction
+    @abstractmethod
+    def probabilities(self, logits: "np.ndarray") -> "np.ndarray":
+        """What the model's logits mean to a user: one row of per-label scores per text."""
+
+    @abstractmethod
+    def decisions(self, probabilities: "np.ndarray") -> "np.ndarray":
+        """What the model decides for each text, in the form `targets` has (what `scores` compares)."""
+
+    @abstractmethod
+    def predicted(self, probabilities: "np.ndarray", labels: list[str]) -> tuple[list[str], list[float]]:
+        """The prediction shown for each text and how confident it is."""
+
+    # ---- words
+    @abstractmethod
+    def card_summary(self, labels: list[str]) -> str:
+        """The model card's first sentence: what the model does with a text."""
+
+    @abstractmethod
+    def scores_words(self, scores: dict[str, Any]) -> str:
+        """The headline scores in a sentence ("accuracy 84.5 %, macro-F1 83.9 %"), for the run's last message."""
+
+    def metric_label(self, key: str) -> str:
+        return next(m.label for m in self.metrics if m.key == key)
+
+
+from core.tasks.single_label import SingleLabel  # noqa: E402  (it subclasses TaskKind, defined above)
+
+SINGLE_LABEL = SingleLabel()
+KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (SINGLE_LABEL,)}
+DEFAULT = SINGLE_LABEL  # runs written before kinds existed, and models without a problem_type
+
+
+def named(name: str | None) -> TaskKind:
+    """The kind stored under `name`; a run or event without one is single-label (written before kinds existed)."""
+    return KINDS.get(name or "", DEFAULT)
+
+
+def detect(column: LabelColumn) -> TaskKind | str:
+    """The first kind that can learn the column, or the reason the first kind gives why it cannot."""
+    reasons = []
+    for kind in KINDS.values():
+        reason = kind.refusal(column)
+        if reason is None:
+            return kind
+        reasons.append(reason)
+    return reasons[0]
+
+
+def read_labels(stored: Any) -> tuple[TaskKind, list[str]]:
+    """(kind, label names in id order) from labels.json as read. A plain list is single-label (every run so far);
+    another kind stores {"task": name, "labels": [...], ...}."""
+    if isinstance(stored, dict):
+        return named(stored.get("task")), [str(x) for x in stored.get("labels") or []]
+    return DEFAULT, [str(x) for x in stored or []]
+
+
+def for_problem_type(problem_type: str | None) -> TaskKind:
+    """The kind of a saved model, from its config's problem_type (absent in models saved without one)."""
+    for kind in KINDS.values():
+        if kind.problem_type == problem_type:
+            return kind
+    return DEFAULT
