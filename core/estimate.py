@@ -93,7 +93,7 @@ class Estimate:
                 f"~{self.mean_tokens:,.0f} tokens × {self.epochs:g} epoch{'s' if self.epochs != 1 else ''} ({how}).")
         if self.faster_seconds is not None:
             text += (f" Faster: Max length {SHORTER} under Advanced takes {duration(self.faster_seconds)}; it "
-                     f"cuts {self.cut_share:.0%} of the texts to their first {SHORTER} tokens, which may cost some "
+                     f"cuts {100 * self.cut_share:.0f} % of the texts to their first {SHORTER} tokens, which may cost some "
                      "accuracy.")
         return text
 

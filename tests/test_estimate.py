@@ -21,7 +21,7 @@ def test_long_news_articles_get_an_honest_estimate_and_a_faster_option():
     assert est.sentence() == (
         "About 26 minutes on this machine: 1,440 training texts of ~450 tokens × 3 epochs (measured on this "
         "machine's earlier runs of this model). Faster: Max length 256 under Advanced takes about 11 minutes; it "
-        "cuts 100% of the texts to their first 256 tokens, which may cost some accuracy.")
+        "cuts 100 % of the texts to their first 256 tokens, which may cost some accuracy.")
     # Texts already short, or a max length at or under 256: no faster option.
     assert estimate.estimate([450] * 1800, 0.2, 3, 128, 3000.0, True).faster_seconds is None
     short = estimate.estimate([20] * 320, 0.2, 3, None, 3000.0, False)

@@ -73,7 +73,7 @@ def trace_tables(trace: dict[str, Any]) -> tuple[str, pd.DataFrame, pd.DataFrame
                            "logit": [round(v, 4) for v in trace["logits"].values()],
                            "softmax probability": [round(v, 4) for v in trace["probs"].values()]})
     # First-strong isolate: a right-to-left label (Arabic, Hebrew) does not reorder the sentence around it.
-    summary = (f"**Predicted:** \u2068{html.escape(trace['predicted'])}\u2069 ({trace['confidence']:.1%}) · "
+    summary = (f"**Predicted:** \u2068{html.escape(trace['predicted'])}\u2069 ({100 * trace['confidence']:.1f} %) · "
                f"{len(trace['tokens'])} tokens, including the special [CLS]/[SEP]-style markers. "
                "Text → tokenizer (word pieces → ids, attention mask 1 = real token) → model → one logit per "
                "label → softmax → probabilities that sum to 1.")
