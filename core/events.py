@@ -10,36 +10,20 @@ Event shapes (one JSON object per line):
 """
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-TERMINAL_TYPES = ("finished", "cancelled", "failed")
-EVENTS_FILE = "events.jsonl"
+from core.rundir import ENDINGS, RunDir, RunState
 
 
-def append_event(run_dir: Path, event_type: str, **fields: Any) -> dict[str, Any]:
-    """Append one event; a single write of one line so a reader never sees half an object."""
-    event = {"type": event_type, "time": time.time(), **fields}
-    with open(Path(run_dir) / EVENTS_FILE, "a", encoding="utf-8") as f:
-        f.write(json.dumps(event) + "\n")
-    return event
+def append_event(run_dir: Path | RunDir, event_type: str, **fields: Any) -> dict[str, Any]:
+    """RunDir.append_event for callers that hold a path (the training job holds a RunDir: only its writer appends)."""
+    return RunDir.of(run_dir).append_event(event_type, **fields)
 
 
-def read_events(run_dir: Path) -> list[dict[str, Any]]:
-    """All complete events; a trailing partial line (a writer mid-append) is ignored."""
-    path = Path(run_dir) / EVENTS_FILE
-    if not path.exists():
-        return []
-    events = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return events
+def read_events(run_dir: Path | RunDir) -> list[dict[str, Any]]:
+    return RunDir.of(run_dir).events()
 
 
 @dataclass
@@ -55,7 +39,7 @@ class EpochRow:
 class RunView:
     """Everything a screen needs to draw a run, derived from its events alone."""
 
-    state: str = "queued"  # queued | running | finished | cancelled | failed (runs.py adds interrupted)
+    state: RunState = RunState.QUEUED  # runs.view() corrects it from status.json (interrupted)
     message: str = ""
     stage: str = ""
     started_at: float | None = None
@@ -125,7 +109,7 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
             if view.started_at is None:
                 view.started_at = t
             active_since = t
-            view.state, view.message, view.ended_at = "running", "", None
+            view.state, view.message, view.ended_at = RunState.RUNNING, "", None
             view.total_steps = int(e.get("total_steps") or view.total_steps)
             view.info = {k: v for k, v in e.items() if k not in ("type", "time")}
         elif kind == "status":
@@ -152,10 +136,10 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
             step = int(e.get("step", 0))
             view.evals = [x for x in view.evals if x["step"] < step]
             view.evals.append({k: e.get(k) for k in ("step", "epoch", "loss", "accuracy", "f1_macro")})
-        elif kind in TERMINAL_TYPES:
-            if kind == "cancelled" and view.evals and _stop_evaluation(view.evals[-1], last_kind):
+        elif kind in ENDINGS:
+            if kind == RunState.CANCELLED and view.evals and _stop_evaluation(view.evals[-1], last_kind):
                 view.evals.pop()
-            view.state = kind
+            view.state = RunState(kind)
             view.message = e.get("message", "")
             view.ended_at = t
             if active_since is not None and t is not None:

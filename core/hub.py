@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from core import rundir
 from core.errors import UserError
-from core.modelcard import HUB_FILE, IGNORE_PATTERNS, export_name, prepare_export
+from core.modelcard import IGNORE_PATTERNS, export_name, prepare_export
+from core.rundir import RunDir
 
 NO_TOKEN_MESSAGE = "No Hugging Face token: paste a token with write access, or set HF_TOKEN."
 # Only where the page shows a "Sign in with Hugging Face" button (a Space with OAuth); ui/publish_tab.py decides.
@@ -170,5 +170,5 @@ def push_to_hub(
         )
     result = PushResult(repo_id=repo_id, url=f"https://huggingface.co/{repo_id}", private=private, folder=folder)
     # Remembered so later zips carry the same card; only public facts, never the token.
-    rundir.write_json(run_dir / HUB_FILE, {"repo_id": repo_id, "url": result.url, "private": private})
+    RunDir(run_dir).write_json(RunDir.HUB, {"repo_id": repo_id, "url": result.url, "private": private})
     return result

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import pandas as pd
 
-from core import rundir
+from core.rundir import RESUMABLE_STATES, RunDir
 from core.errors import DataError, UserError
 
 if TYPE_CHECKING:
@@ -159,8 +159,8 @@ def no_model_message(run_dir: Path) -> str:
     """Why a run has no model to use: still training (wait), or ended early (resume it)."""
     from core.runs import status  # a dead training process reads as interrupted there
 
-    state = status(Path(run_dir))["state"] if (Path(run_dir) / rundir.STATUS).exists() else None
-    if state in ("cancelled", "failed", "interrupted"):
+    state = status(Path(run_dir))["state"] if RunDir(run_dir).status_file.exists() else None
+    if state in RESUMABLE_STATES:
         return "This run ended before it finished training, so it has no model: resume it (Train step) to get one."
     return "This run has no trained model yet: wait until training has finished."
 
@@ -168,11 +168,11 @@ def no_model_message(run_dir: Path) -> str:
 def _current_stamp(run_dir: Path) -> tuple[float, ...]:
     """The model files' stamp; call under _CACHE_LOCK, so a model folder being swapped in is seen before or after,
     never half."""
-    model_dir = run_dir / rundir.MODEL
+    run = RunDir(run_dir)
     try:
-        if not (model_dir / "config.json").exists():
-            raise FileNotFoundError(model_dir)
-        return _model_stamp(model_dir)
+        if not run.has_model():
+            raise FileNotFoundError(run.model_dir)
+        return _model_stamp(run.model_dir)
     except OSError:
         raise UserError(no_model_message(run_dir)) from None
 
@@ -188,7 +188,7 @@ def loaded_predictor(run_dir: Path | str) -> Predictor | None:
 def get_predictor(run_dir: Path | str) -> Predictor:
     """The cached Predictor of a run; reloaded only when the run's model files change."""
     run_dir = Path(run_dir).resolve()
-    model_dir = run_dir / rundir.MODEL
+    model_dir = RunDir(run_dir).model_dir
     key = str(run_dir)
     with _CACHE_LOCK:
         stamp = _current_stamp(run_dir)
@@ -234,15 +234,12 @@ async def predict_one_async(run_dir: Path | str, text: str) -> dict[str, float]:
 
 def trained_max_length(run_dir: Path | str) -> int:
     """The max_length the run trained with: the "started" event, else the settings/data report (0 if unknown)."""
-    from core.events import read_events
-
-    run_dir = Path(run_dir)
-    for event in reversed(read_events(run_dir)):
+    run = RunDir(run_dir)
+    for event in reversed(run.events()):
         if event.get("type") == "started" and isinstance(event.get("max_length"), int):
             return int(event["max_length"])
-    for name in ("config.json", "data_report.json"):
-        stored = rundir.read_json(run_dir / name)
-        value = stored.get("max_length") if isinstance(stored, dict) else None
+    for stored in (run.config_dict(), run.report()):
+        value = stored.get("max_length")
         if isinstance(value, int) and value > 0:
             return value
     return 0
@@ -250,7 +247,7 @@ def trained_max_length(run_dir: Path | str) -> int:
 
 def example_texts(run_dir: Path | str, n: int = 5) -> list[str]:
     """A few of the user's own validation texts, one per label where possible (for the examples under the box)."""
-    path = Path(run_dir) / "data" / "validation.parquet"
+    path = RunDir(run_dir).validation_data
     if not path.exists():
         return []
     df = pd.read_parquet(path)

@@ -252,9 +252,9 @@ def test_batch_prediction_uses_every_core_unless_a_run_trains_on_them(tmp_path, 
 
 
 def test_a_stopped_run_without_a_model_says_to_resume(tmp_path: Path) -> None:
-    from core import rundir
+    from core.rundir import RunDir
 
-    rundir.write_status(tmp_path, "cancelled", pid=None)  # stopped early: waiting would never help
+    RunDir(tmp_path).write_status("cancelled", pid=None)  # stopped early: waiting would never help
     with pytest.raises(UserError, match=r"^This run ended before it finished training, so it has no model: resume it "
                                         r"\(Train step\) to get one.$"):
         predict.get_predictor(tmp_path)

@@ -62,12 +62,12 @@ def test_on_start_refuses_while_data_is_unusable():
 
 
 def test_on_start_refuses_while_the_shown_run_is_active(tmp_path):
-    from core import rundir
+    from core.rundir import RunDir
 
     run_dir = tmp_path / "r1"
     run_dir.mkdir()
-    rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": "r1", "name": "support_tickets"})
-    rundir.write_status(run_dir, "running", pid=None)
+    RunDir(run_dir).write_info({"run_id": "r1", "name": "support_tickets"})
+    RunDir(run_dir).write_status("running", pid=None)
     run_id, note = train_tab.on_start({"ok": True}, "d.csv", "", "", DEFAULT_MODEL, 1, 0, 0, 0, 0.2, 0, True, True, 42,
                                       None, str(run_dir))
     assert isinstance(run_id, dict) and list(tmp_path.iterdir()) == [run_dir]  # nothing new was created

@@ -11,6 +11,7 @@ import pandas as pd
 
 from core import evaluation
 from core.errors import UserError
+from core.rundir import RunState
 from ui.context import AppContext, split_run_state
 
 ALL = "(all)"
@@ -59,7 +60,7 @@ def show(run_state: str | None) -> tuple:
               gr.Dropdown(choices=[ALL], value=ALL), gr.Dropdown(choices=[ALL], value=ALL), empty, "")
     if not run_dir:
         return (_note(evaluation.NO_RUN_MESSAGE), *hidden)
-    if state and state != "finished":
+    if state and state != RunState.FINISHED:
         return (_note(evaluation.NOT_FINISHED_MESSAGE), *hidden)
     try:
         ev = evaluation.load_evaluation(run_dir)

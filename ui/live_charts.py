@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.events import RunView
-
-ACTIVE_STATES = ("queued", "running")
+from core.rundir import ACTIVE_STATES
 
 
 @dataclass(frozen=True)

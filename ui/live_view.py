@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from core.rundir import ACTIVE_STATES, RESUMABLE_STATES, RunDir, RunState
 from ui import charts, live_charts
 from ui.context import join_run_state
 
@@ -44,9 +45,7 @@ class LiveView:
 
 
 def run_name(run_dir: str) -> str:
-    from core import rundir
-
-    return rundir.read_json(Path(run_dir) / rundir.RUN_INFO, {}).get("name", "") or Path(run_dir).name
+    return RunDir(run_dir).display_name()
 
 
 def read_view(run_dir: str | None) -> tuple[Any, int | None]:
@@ -55,7 +54,7 @@ def read_view(run_dir: str | None) -> tuple[Any, int | None]:
     from core.runs import queue_position, view
 
     v = view(Path(run_dir))  # its state comes from status.json, so a just-resumed run already reads as active
-    return v, (queue_position(Path(run_dir)) if v.state == "queued" else None)
+    return v, (queue_position(Path(run_dir)) if v.state == RunState.QUEUED else None)
 
 
 # ----- the log box ----------------------------------------------------------------------------------------------
@@ -155,7 +154,7 @@ def draw(lv: LiveView, run_dir: str | None, previous_signature: str = "", force:
     if not force and signature == previous_signature:
         # Every output skipped, by name: Gradio reads an empty dict as one value, not as "nothing changes".
         return {component: gr.skip() for component in lv.outputs()}
-    active = v is not None and v.state in charts.ACTIVE_STATES
+    active = v is not None and v.state in ACTIVE_STATES
     specs = charts_for(v)
     out = {
         lv.loss_plot: live_charts.plot_value(specs["loss"]),
@@ -177,8 +176,8 @@ def draw(lv: LiveView, run_dir: str | None, previous_signature: str = "", force:
         lv.banner: charts.banner_html(v, position, run_name(run_dir)),
         lv.progress: charts.progress_html(v),
         lv.log: log_text(run_dir),
-        lv.log_box: gr.Accordion(open=v.state == "failed"),
-        lv.resume: gr.Button(interactive=v.state in ("cancelled", "interrupted", "failed")),
+        lv.log_box: gr.Accordion(open=v.state == RunState.FAILED),
+        lv.resume: gr.Button(interactive=v.state in RESUMABLE_STATES),
         lv.run_state: join_run_state(run_dir, v.state),
     }
 

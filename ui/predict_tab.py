@@ -15,6 +15,7 @@ from core import predict
 from core.errors import UserError
 from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
 from core.predict_batch import api_concurrency
+from core.rundir import RunDir, RunState
 from ui import session
 from ui.context import AppContext, split_run_state
 from ui.downloads import fresh_folder
@@ -39,9 +40,9 @@ def _finished_run(run_state: str | None) -> tuple[str | None, str | None]:
     run_dir, state = split_run_state(run_state)
     if not run_dir:
         return None, NO_RUN_MESSAGE
-    if state and state != "finished":
+    if state and state != RunState.FINISHED:
         return None, NOT_FINISHED_MESSAGE
-    if not (Path(run_dir) / "model" / "config.json").exists():
+    if not RunDir(run_dir).has_model():
         return None, NOT_FINISHED_MESSAGE
     return run_dir, None
 

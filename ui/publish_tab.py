@@ -13,6 +13,7 @@ import gradio as gr
 from core import hub, modelcard
 from core.errors import UserError
 from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
+from core.rundir import RunDir, RunState
 from ui.context import AppContext, split_run_state
 from ui.downloads import fresh_folder
 
@@ -43,7 +44,7 @@ def _finished_run(run_state: str | None) -> tuple[str | None, str | None]:
     run_dir, state = split_run_state(run_state)
     if not run_dir:
         return None, NO_RUN_MESSAGE
-    if (state and state != "finished") or not (Path(run_dir) / "model" / "config.json").exists():
+    if (state and state != RunState.FINISHED) or not RunDir(run_dir).has_model():
         return None, NOT_FINISHED_MESSAGE
     return run_dir, None
 

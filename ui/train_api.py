@@ -12,6 +12,7 @@ from gradio.data_classes import FileData
 
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
+from core.rundir import RunDir, RunState
 from ui import session
 from ui.data_check import hub_path
 from ui.train_tab import _DEFAULTS, _run_name, config_from_ui, resume_within_limits, start_training
@@ -28,10 +29,10 @@ def run_status(run_dir: Path) -> dict[str, Any]:
     v = view(run_dir)
     return {
         "run_id": run_dir.name, "name": _run_name(str(run_dir)), "state": v.state, "message": v.message,
-        "stage": v.stage if v.state == "running" else "", "step": v.step, "total_steps": v.total_steps, "epoch": v.epoch,
+        "stage": v.stage if v.state == RunState.RUNNING else "", "step": v.step, "total_steps": v.total_steps, "epoch": v.epoch,
         "elapsed_seconds": round(v.elapsed_seconds, 1), "eta_seconds": v.eta_seconds,
         "samples_per_second": v.samples_per_second, "best_f1": v.best_f1, "best_accuracy": v.best_accuracy,
-        "queue_position": queue_position(run_dir) if v.state == "queued" else None,
+        "queue_position": queue_position(run_dir) if v.state == RunState.QUEUED else None,
         "epochs": [dataclasses.asdict(r) for r in v.epochs], "evals": v.evals,
         "train_loss": [[s, l] for s, l in v.train_loss],
         "test": _test_scores(run_dir),
@@ -40,10 +41,8 @@ def run_status(run_dir: Path) -> dict[str, Any]:
 
 def _test_scores(run_dir: Path) -> dict[str, Any] | None:
     """A Hub dataset's test split, scored once after training, apart from validation (None without one)."""
-    from core import rundir
-
-    test = rundir.read_json(run_dir / rundir.TEST_METRICS, None)
-    return {k: test.get(k) for k in ("accuracy", "f1_macro", "rows")} if isinstance(test, dict) else None
+    test = RunDir(run_dir).test_metrics()
+    return {k: test.get(k) for k in ("accuracy", "f1_macro", "rows")} if test is not None else None
 
 
 def api_train(data_file: FileData | None = None, text_column: str = "", label_column: str = "", model: str = DEFAULT_MODEL,

@@ -15,6 +15,7 @@ from core import access
 from core.access import Caller
 from core.config import DEFAULT_MODEL, REPORT_TO, TrainConfig
 from core.errors import UserError
+from core.rundir import ACTIVE_STATES, RESUMABLE_STATES
 from ui import charts, live_charts, live_view, session
 from ui.context import AppContext, split_run_state
 from ui.data_check import data_options
@@ -107,7 +108,7 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, m
         gr.Warning(reason)
         return gr.skip(), start_note_html(status)
     shown, _ = _view(run_dir)
-    if shown is not None and shown.state in charts.ACTIVE_STATES:  # a second click would queue the same run twice
+    if shown is not None and shown.state in ACTIVE_STATES:  # a second click would queue the same run twice
         message = (f"'{_run_name(run_dir)}' is still {shown.state}. Stop it first, or start the next run when it "
                    "has finished.")
         gr.Warning(message)
@@ -129,7 +130,7 @@ def resume_within_limits(run_dir: Path, caller: Caller, root: Path) -> None:
     """Resume starts a training process too: the same per-visitor and server limits as Start apply."""
     from core.runs import check_can_start, resume, status
 
-    if status(run_dir)["state"] in ("cancelled", "interrupted", "failed"):
+    if status(run_dir)["state"] in RESUMABLE_STATES:
         check_can_start(caller, root)
     resume(run_dir)
 
@@ -192,7 +193,7 @@ def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: 
 def on_data_status(status: dict | None, run_state: str | None = None) -> tuple:
     """Start is ready when the data is, unless the shown run is still queued or training."""
     _, state = split_run_state(run_state)
-    ready = bool((status or {}).get("ok")) and state not in charts.ACTIVE_STATES
+    ready = bool((status or {}).get("ok")) and state not in ACTIVE_STATES
     return gr.Button(interactive=ready), start_note_html(status)
 
 
