@@ -112,3 +112,17 @@ def test_every_layout_entry_is_a_path_inside_the_run(tmp_path):
     assert run.model_dir == tmp_path / "model" and run.exports_dir == tmp_path / "exports"
     assert os.fspath(run) == str(tmp_path) and RunDir.of(run) is run and RunDir.of(tmp_path) == run
 
+
+def _readme_run_files() -> list[str]:
+    """The first column of the README's table under "A run is a directory", each `name` in order."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("### A run is a directory", 1)[1]
+    rows = [line for line in section.split("\n\n", 2)[1].splitlines() if line.startswith("| `")]
+    return [name for row in rows for name in re.findall(r"`([^`]+)`", row.split(" | ", 1)[0])]
+
+
+def test_the_readme_lists_exactly_the_files_rundir_knows():
+    assert _readme_run_files() == list(RunDir.LAYOUT)
