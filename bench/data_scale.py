@@ -35,7 +35,7 @@ sys.path.insert(0, os.getcwd())
 path, encode = sys.argv[1], sys.argv[2] == "1"
 from core.baseline import train_baseline
 from core.config import DEFAULT_MODEL
-from core.data import build_report
+from core.data_report import build_report
 from core.loading import load_training_data
 from core.models import load_tokenizer, model_max_length
 tokenizer = load_tokenizer(DEFAULT_MODEL)

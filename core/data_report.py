@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:  # core.data imports this module at its end, so only type-check the reverse import
+from core.data_warnings import SINGLE_EXAMPLE_LISTED, about_single_example, single_example_warning, single_examples_warning
+
+if TYPE_CHECKING:  # only the annotation: the report reads prepared data, it never prepares any
     from core.loading import PreparedData
 
 IMBALANCE_WARN_RATIO = 5.0
@@ -168,8 +170,6 @@ def build_report(
 
 
 def _warnings(report: dict[str, Any], data: "PreparedData") -> list[str]:
-    from core.data import SINGLE_EXAMPLE_LISTED, single_example_warning, single_examples_warning
-
     warnings = list(data.warnings)
     ratio = report["imbalance_ratio"]
     if ratio >= IMBALANCE_WARN_RATIO:
@@ -215,12 +215,11 @@ def _warnings(report: dict[str, Any], data: "PreparedData") -> list[str]:
             f"model reads, so only their first {effective:,} tokens are used."
         )
     singles = [label for label, count in report["class_counts"]["train"].items() if count == 1]
-    named = tuple(f"Label '{label}' has only one" for label in singles)  # how the data layer words them
     if len(singles) > SINGLE_EXAMPLE_LISTED:  # one sentence instead of a wall of them
-        warnings = [w for w in warnings if not w.startswith(named)] + [single_examples_warning(singles)]
+        warnings = [w for w in warnings if not about_single_example(w, set(singles))] + [single_examples_warning(singles)]
     else:
         warnings += [single_example_warning(label, in_validation=report["class_counts"]["validation"][label] > 0)
-                     for label, prefix in zip(singles, named) if not any(w.startswith(prefix) for w in warnings)]
+                     for label in singles if not any(about_single_example(w, {label}) for w in warnings)]
     total = report["class_counts"]["total"]
     # Labels with a single example have their own warning above; every other label under ten counts here.
     few = sorted((n, label) for label, n in total.items() if 1 < n < FEW_EXAMPLES)

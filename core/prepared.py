@@ -49,8 +49,8 @@ def text_lengths(data: PreparedData, tokenizer: Any) -> list[int]:
 
 
 def data_report(data: PreparedData, tokenizer: Any, max_length: int | None, model_max_length: int) -> dict[str, Any]:
-    """core.data.build_report, cached per prepared data (by identity), tokenizer and length settings."""
-    from core.data import build_report
+    """core.data_report.build_report, cached per prepared data (by identity), tokenizer and length settings."""
+    from core.data_report import build_report
 
     key = ("report", id(data), _tokenizer_name(tokenizer), max_length, model_max_length)
     return cached(key, lambda: (data, build_report(data, tokenizer, max_length, model_max_length,

@@ -6,7 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from core.data import build_report, order_labels, report_sentences, suggest_max_length
+from core.data import order_labels
+from core.data_report import build_report, report_sentences, suggest_max_length
 from core.loading import PreparedData, load_training_data
 from tests.test_data import write
 
@@ -84,6 +85,30 @@ def test_many_labels_with_one_example_are_one_sentence(tmp_path):
     assert build_report(data)["warnings"] == [warning,
         "The labels are imbalanced: 'common' has 10 times as many examples as 'rare_0'. Training weights rare labels "
         "up (class weights, on by default), but more examples of them help most."]
+
+
+def test_one_sentence_replaces_the_validation_files_warning_for_each_label_with_one_example(tmp_path):
+    rows = "".join(f"text {i},common\n" for i in range(10)) + "".join(f"rare text {i},rare_{i}\n" for i in range(6))
+    val = write(tmp_path, "v.csv", "text,label\nanother text,common\n" + "".join(f"rare {i},rare_{i}\n" for i in range(6)))
+    data = load_training_data(write(tmp_path, "t.csv", "text,label\n" + rows), val_data_path=val)
+    assert [w.kind for w in data.warnings] == ["single_example"] * 6 and data.warnings[0] == (
+        "Label 'rare_0' has only one training example. Add more examples of it.")
+    assert build_report(data)["warnings"][1] == (
+        "6 labels have only one training example each ('rare_0', 'rare_1', 'rare_2', …), so the model can hardly "
+        "learn them. Add more examples of them, or check that the label column is right.")
+    assert build_report(data)["warnings"][0].startswith("The labels are imbalanced")
+    assert not any("has only one training example. Add" in w for w in build_report(data)["warnings"])
+
+
+def test_a_warning_keeps_its_kind_when_copied():
+    import copy
+    import pickle
+
+    from core.data_warnings import single_example_warning
+
+    warning = single_example_warning("b")
+    for copied in (copy.deepcopy(warning), pickle.loads(pickle.dumps(warning))):
+        assert (copied, copied.kind, copied.label) == (warning, "single_example", "b")
 
 
 def prepared(train: list[tuple[str, str]], val: list[tuple[str, str]], warnings=()) -> PreparedData:
@@ -235,7 +260,7 @@ def test_big_data_measures_lengths_on_a_sample_and_says_so(monkeypatch):
     import pandas as pd
 
     from core import data_report
-    from core.data import build_report, report_sentences
+    from core.data_report import build_report, report_sentences
     from core.loading import PreparedData
 
     monkeypatch.setattr(data_report, "LENGTH_SAMPLE", 50)

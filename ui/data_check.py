@@ -119,7 +119,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
                with_baseline: bool = False, extra: Any = None) -> DataCheck:
     """Read, prepare and report on the data exactly as training will; never raises for user mistakes. The baseline
     is included only when already fitted, unless `with_baseline` (the app fits it afterwards: on_baseline)."""
-    from core.data import report_sentences
+    from core.data_report import report_sentences
     from core.models import model_max_length
     from core.prepared import baseline, baseline_if_ready, data_report, prepared_data, text_lengths
 
