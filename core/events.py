@@ -1,11 +1,12 @@
 """The events a run appends to events.jsonl, and the pure fold that turns them into what the UI and CLI show.
 
-Event shapes (one JSON object per line):
-  {"type": "started",  "time", "total_steps", "num_train", "num_validation", "max_length", "device", "precision"}
+Event shapes (one JSON object per line), as core/callback.py and core/train.py write them:
+  {"type": "started",  "time", "total_steps", "resumed_from_step", "num_train", "num_validation", "max_length",
+                       "device", "precision", "learning_rate", "batch_size", "model", "labels"}   again on each resume
   {"type": "log",      "time", "step", "epoch", "loss", "learning_rate", "grad_norm"}
   {"type": "progress", "time", "step", "total_steps", "epoch", "samples_per_second", "eta_seconds", "elapsed_seconds"}
   {"type": "eval",     "time", "step", "epoch", "loss", "accuracy", "f1_macro"}
-  {"type": "status",   "time", "message"}                       free-text stage ("Loading model", "Tokenising", ...)
+  {"type": "status",   "time", "message"}                       free-text stage ("Loading the model", "Tokenising", ...)
   {"type": "finished" | "cancelled" | "failed", "time", "message"}   exactly one, last
 """
 from __future__ import annotations

@@ -144,8 +144,9 @@ def push_to_hub(
 ) -> PushResult:
     """Check the token, create the repo (or reuse it), check write access, then upload exactly the export folder.
 
-    Order matters: nothing is uploaded until the repo is known to be writable, and the local model folder is only
-    ever read, so a failed push never loses it.
+    Order matters: nothing is uploaded until the repo is known to be writable. A push writes only the model card
+    (README.md) into the local model folder, before uploading it, and never removes or changes the model itself, so a
+    failed push never loses it.
     """
     if (repo_id or "").strip().strip("/"):
         check_repo_name(repo_id.strip().strip("/"))  # first: a typo is fixable without a token or a network

@@ -31,7 +31,7 @@ class Predictor:
     def __init__(self, model_dir: Path, max_length: int = 0) -> None:
         import torch
 
-        from core.models import auto_classes
+        from core.models import auto_classes, model_max_length
 
         AutoTokenizer, AutoModelForSequenceClassification = auto_classes()
 
@@ -42,10 +42,9 @@ class Predictor:
         self.model.eval()
         id2label = self.model.config.id2label
         self.labels: list[str] = [str(id2label[i]) for i in range(len(id2label))]
-        limit = getattr(self.model.config, "max_position_embeddings", 512) or 512
-        tok_limit = self.tokenizer.model_max_length if self.tokenizer.model_max_length < 100_000 else limit
+        limit = model_max_length(self.tokenizer, self.model.config)  # the rule training used (RoBERTa's offset too)
         # Predict with the length the model was trained with (longer inputs are truncated the same way).
-        self.max_length = int(min(max_length or tok_limit, tok_limit, limit))
+        self.max_length = int(min(max_length or limit, limit))
         self._lock = threading.Lock()
         self._batcher_lock = threading.Lock()
         self._batcher: Batcher[dict[str, float]] | None = None

@@ -258,3 +258,20 @@ def test_a_stopped_run_without_a_model_says_to_resume(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"^This run ended before it finished training, so it has no model: resume it "
                                         r"\(Train step\) to get one.$"):
         predict.get_predictor(tmp_path)
+
+
+def test_prediction_reads_as_many_tokens_as_training_did_roberta_offset_included(tmp_path: Path, tiny_model_dir: str):
+    """RoBERTa-style models reserve two of their positions: 66 positions read 64 tokens, in training and here."""
+    from transformers import AutoTokenizer, RobertaConfig, RobertaForSequenceClassification
+
+    from core.models import model_max_length
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    config = RobertaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=64, max_position_embeddings=66, pad_token_id=0, num_labels=2)
+    RobertaForSequenceClassification(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    predictor = predict.Predictor(tmp_path)
+    assert predictor.max_length == model_max_length(tokenizer, config) == 64
+    assert predict.Predictor(tmp_path, max_length=32).max_length == 32
+    assert set(predictor.predict(["a text " * 200])[0]) == {"LABEL_0", "LABEL_1"}  # 1,400 tokens cut to 64, not 66

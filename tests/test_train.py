@@ -40,6 +40,35 @@ def test_run_directory_has_every_file(finished_run):
     assert RunDir(finished_run).read_status()["state"] == "finished"
 
 
+def _documented_event_fields() -> dict[str, set[str]]:
+    """The fields core/events.py's docstring lists for each event type (its "Event shapes" block)."""
+    import re
+
+    from core import events
+
+    shapes: dict[str, set[str]] = {}
+    kinds: list[str] = []
+    for line in events.__doc__.split("Event shapes", 1)[1].splitlines()[1:]:
+        if not line.strip():
+            break
+        shape = line.split("}")[0]
+        if '"type":' in line:
+            kinds_part, fields_part = re.split(r',\s*"time"', shape.split('"type":', 1)[1], maxsplit=1)
+            kinds = re.findall(r'"(\w+)"', kinds_part)
+            shapes.update({kind: {"time"} for kind in kinds})
+            shape = fields_part
+        for kind in kinds:
+            shapes[kind] |= set(re.findall(r'"(\w+)"', shape))
+    return shapes
+
+
+def test_the_event_schema_in_core_events_lists_every_field_written(finished_run):
+    shapes = _documented_event_fields()
+    assert set(shapes) == {"started", "log", "progress", "eval", "status", "finished", "cancelled", "failed"}
+    for event in read_events(finished_run):
+        assert set(event) - {"type"} == shapes[event["type"]], event["type"]
+
+
 def test_config_records_detected_columns_and_no_secrets(finished_run):
     config = json.loads((finished_run / "config.json").read_text())
     assert (config["text_column"], config["label_column"]) == ("text", "label")
