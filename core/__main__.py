@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from core.artefacts import DataReport
 from core.config import TrainConfig
 from core.errors import UserError
 from core.rundir import ACTIVE_STATES, OVER_STATES, RESUMABLE_STATES, RunDir, RunState
@@ -204,15 +205,17 @@ def _check(config: TrainConfig) -> int:
 
 
 def _print_data_summary(run_dir: Path, guessed: bool) -> None:
-    _print_report(RunDir(run_dir).report(), guessed)
+    report = RunDir(run_dir).report()
+    if report is not None:
+        _print_report(report, guessed)
     _print_baseline(RunDir(run_dir).baseline() or {})
 
 
-def _print_report(report: dict, guessed: bool) -> None:
+def _print_report(report: DataReport, guessed: bool) -> None:
     from core.data_report import report_sentences
 
     hint = " (guessed; choose others with --text and --label)" if guessed else ""
-    print(f"  Texts from column '{report['text_column']}', labels from column '{report['label_column']}'{hint}.")
+    print(f"  Texts from column '{report.text_column}', labels from column '{report.label_column}'{hint}.")
     for sentence in report_sentences(report):
         print(f"  {sentence}")
 

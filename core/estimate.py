@@ -68,8 +68,8 @@ def measured_rate(run_dirs: Sequence[Path], model: str, device: str) -> float | 
         if info.get("model") != model or info.get("device") != device or not view.samples_per_second:
             continue
         report = RunDir(run_dir).report()
-        lengths = report.get("lengths") or {}
-        mean, cap = lengths.get("mean"), report.get("effective_max_length") or info.get("max_length")
+        lengths = report.lengths if report else {}
+        mean, cap = lengths.get("mean"), (report and report.effective_max_length) or info.get("max_length")
         if not mean:
             continue
         return float(view.samples_per_second) * text_cost(min(float(mean), float(cap or mean)))

@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from core.artefacts import DataReport
 from core.rundir import RunDir
 from core.baseline import METHOD
 from core.config import DEFAULT_MODEL, TrainConfig
@@ -49,7 +50,7 @@ def card_facts(run_dir: Path | str) -> dict[str, Any]:
         "labels": [str(x) for x in labels or []],
         "metrics": metrics,
         "baseline": run.baseline(),
-        "report": run.report(),
+        "report": run.report() or DataReport(),
         "base_model": base_model,
         "examples": _example_texts(run_dir),
     }
@@ -136,19 +137,19 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     )
     parts += ["", "## Labels", "", _table(["id", "label"], [[i, lab] for i, lab in enumerate(labels)]), ""]
     parts += ["## Data", ""]
-    facts = [("rows read", report.get("rows_read")), ("rows kept", report.get("rows_kept")),
-             ("rows dropped", report.get("rows_dropped")), ("training texts", report.get("num_train")),
-             ("validation texts", report.get("num_validation", m.get("num_validation")))]
+    validation = report.num_validation if report.num_validation is not None else m.get("num_validation")
+    facts = [("rows read", report.rows_read), ("rows kept", report.rows_kept), ("rows dropped", report.rows_dropped),
+             ("training texts", report.num_train), ("validation texts", validation)]
     facts = [(k, v) for k, v in facts if v is not None]
     if facts:
         parts += [_table(["", "count"], [list(x) for x in facts]), ""]
-    counts = report.get("class_counts") or {}
+    counts = report.class_counts
     if counts.get("train"):
         # data_report.json: {"train": {label: n}, "validation": {...}, "total": {...}}
         splits = [s for s in ("train", "validation", "total") if isinstance(counts.get(s), dict)]
         rows = [[lab] + [counts[s].get(lab, 0) for s in splits] for lab in labels]
         parts += ["Examples per label:", "", _table(["label"] + splits, rows), ""]
-    for warning in report.get("warnings") or []:
+    for warning in report.warnings:
         parts.append(f"- Note: {warning}")
     parts += ["", "## Training settings", ""]
     settings = [("base model", f["base_model"] or "local model"), ("epochs", cfg.epochs),

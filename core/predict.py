@@ -5,6 +5,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -23,6 +24,22 @@ _BATCH_TOKENS = 8192  # tokens per forward pass in batch prediction: bounded mem
 # The API's coalesced batches (exact fp32, one thread) are cut finer: texts of mixed lengths padded together cost
 # more than the extra passes (50 support tickets: 8.1 ms of CPU per text in one pass, 6.0 in passes of <= 320 tokens).
 _EXACT_BATCH_TOKENS = 320
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One sentence through the pipeline, every step: tokens, ids, attention mask, then one logit and one softmax
+    probability per label (both in label order)."""
+
+    tokens: list[str]
+    input_ids: list[int]
+    attention_mask: list[int]
+    logits: dict[str, float]
+    probs: dict[str, float]
+    predicted: str
+    confidence: float
+    max_length: int
+    truncated: bool  # the text had more tokens than max_length: only its beginning was read
 
 
 class Predictor:
@@ -106,7 +123,7 @@ class Predictor:
                                         name=f"predict-batcher-{self.model_dir.parent.name}")
             return self._batcher
 
-    def trace(self, text: str) -> dict[str, Any]:
+    def trace(self, text: str) -> Trace:
         """Every step for one sentence: tokens, ids, attention mask, logits, softmax probabilities."""
         encoded = self.tokenizer(str(text), truncation=True, max_length=self.max_length, return_tensors="pt")
         full_length = len(self.tokenizer(str(text))["input_ids"])
@@ -114,17 +131,17 @@ class Predictor:
         probs = logits.softmax(-1)
         ids = encoded["input_ids"][0].tolist()
         best = int(probs.argmax())
-        return {
-            "tokens": self.tokenizer.convert_ids_to_tokens(ids),
-            "input_ids": ids,
-            "attention_mask": encoded["attention_mask"][0].tolist(),
-            "logits": dict(zip(self.labels, logits.tolist())),
-            "probs": dict(zip(self.labels, probs.tolist())),
-            "predicted": self.labels[best],
-            "confidence": float(probs[best]),
-            "max_length": self.max_length,
-            "truncated": full_length > len(ids),
-        }
+        return Trace(
+            tokens=self.tokenizer.convert_ids_to_tokens(ids),
+            input_ids=ids,
+            attention_mask=encoded["attention_mask"][0].tolist(),
+            logits=dict(zip(self.labels, logits.tolist())),
+            probs=dict(zip(self.labels, probs.tolist())),
+            predicted=self.labels[best],
+            confidence=float(probs[best]),
+            max_length=self.max_length,
+            truncated=full_length > len(ids),
+        )
 
 
 _CACHE: "OrderedDict[str, tuple[tuple[float, ...], Predictor]]" = OrderedDict()
@@ -237,8 +254,8 @@ def trained_max_length(run_dir: Path | str) -> int:
     for event in reversed(run.events()):
         if event.get("type") == "started" and isinstance(event.get("max_length"), int):
             return int(event["max_length"])
-    for stored in (run.config_dict(), run.report()):
-        value = stored.get("max_length")
+    report = run.report()
+    for value in (run.config_dict().get("max_length"), report and report.max_length):
         if isinstance(value, int) and value > 0:
             return value
     return 0

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from core.artefacts import DataReport
 from core.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -200,9 +201,9 @@ class RunDir:
         labels = read_json(self.labels_file)
         return [str(x) for x in labels] if isinstance(labels, list) else None
 
-    def report(self) -> dict[str, Any]:
-        report = read_json(self.report_file, {})
-        return report if isinstance(report, dict) else {}
+    def report(self) -> DataReport | None:
+        report = read_json(self.report_file)
+        return DataReport.from_json(report) if isinstance(report, dict) else None
 
     def baseline(self) -> dict[str, Any] | None:
         baseline = read_json(self.baseline_file)
@@ -260,6 +261,9 @@ class RunDir:
         if self.writes:
             make_private_dir(self.path)
             make_private_dir(self.data_dir)
+
+    def write_report(self, report: DataReport) -> None:
+        self.write_json(self.REPORT, report.to_json())
 
     def write_config(self, config: TrainConfig) -> None:
         self.write_json(self.CONFIG, config.to_dict())

@@ -120,7 +120,7 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
             frames.append((data.test, RunDir.TEST_DATA))
         for frame, file_name in frames:  # not `name`: that is the run's name, written to run.json below
             run.write_parquet(file_name, frame)
-        run.write_json(RunDir.REPORT, report)
+        run.write_report(report)
         run.write_json(RunDir.BASELINE, fitted)
         run.write_status(RunState.QUEUED, pid=None)
         # Last: a folder is a run (listed, openable) once run.json exists.

@@ -336,7 +336,7 @@ def test_repeated_column_names_use_the_first_column_and_say_so(tmp_path):
     warning = "The file 'dup.csv' has two columns named 'label'; the first one is used."
     assert data.label_column == "label" and data.labels == ["neg", "pos"]
     assert data.warnings == [warning]
-    assert build_report(data)["warnings"][0] == warning
+    assert build_report(data).warnings[0] == warning
     assert list(read_table(path).columns) == ["text", "label"]
 
     book = tmp_path / "dup.xlsx"

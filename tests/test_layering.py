@@ -63,5 +63,6 @@ def test_no_import_circle_among_core_modules():
 
 def test_the_run_directory_and_the_data_report_sit_low():
     graph = import_graph()
-    assert graph["rundir"] == {"config"}  # anything may read a run; a run's files depend on nothing else
+    assert graph["rundir"] == {"artefacts", "config"}  # anything may read a run; its files depend on nothing else
+    assert graph["artefacts"] == set()
     assert "data" not in graph["data_report"]

@@ -34,8 +34,8 @@ def test_rundir_reads_every_file_of_a_run_from_commit_3d09c70(old_run):
         "sentence-transformers/all-MiniLM-L6-v2", 1.0, 32, "tickets.csv")
     assert old_run.labels() == LABELS
     report = old_run.report()
-    assert (report["rows_read"], report["num_train"], report["num_validation"]) == (32, 24, 8)
-    assert report["class_counts"]["validation"] == dict.fromkeys(LABELS, 2)
+    assert (report.rows_read, report.num_train, report.num_validation) == (32, 24, 8)
+    assert report.class_counts["validation"] == dict.fromkeys(LABELS, 2)
     assert old_run.metrics()["accuracy"] == 0.75 and old_run.metrics()["f1_macro"] == pytest.approx(0.7417, abs=1e-4)
     assert old_run.baseline()["accuracy"] == 0.5
     predictions = old_run.predictions()
@@ -54,3 +54,13 @@ def test_a_run_from_commit_3d09c70_lists_folds_evaluates_and_gets_a_card(old_run
     assert evaluation.labels == LABELS and evaluation.confusion[0] == [2, 0, 0, 0]
     assert evaluation.baseline["f1_macro"] == pytest.approx(0.4917, abs=1e-4)
     assert "| baseline: TF-IDF + linear SVM | 0.5000 | 0.4917 |" in render_card(old_run.path)
+
+
+def test_data_report_json_is_written_back_byte_for_byte(old_run):
+    """DataReport keeps the file's format: the old file read and written again is the same bytes."""
+    import json
+
+    from core.artefacts import DataReport
+
+    stored = old_run.report_file.read_text(encoding="utf-8")
+    assert json.dumps(DataReport.from_json(json.loads(stored)).to_json(), indent=2) == stored

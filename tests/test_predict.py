@@ -121,19 +121,19 @@ def test_large_batches_stay_close_to_exact_single_predictions(run_dir: Path, mon
 
 def test_trace_shows_every_step(run_dir: Path) -> None:
     t = predict.get_predictor(run_dir).trace("Refund my payment")
-    assert t["tokens"][0] == "[CLS]" and t["tokens"][-1] == "[SEP]"
-    assert t["tokens"][1:-1] == ["ref", "##und", "my", "payment"]  # word pieces, lower-cased
-    assert len(t["tokens"]) == len(t["input_ids"]) == len(t["attention_mask"])
-    assert set(t["attention_mask"]) == {1}
-    assert list(t["logits"]) == list(t["probs"]) == LABELS
-    assert t["predicted"] == max(t["probs"], key=t["probs"].get)
-    assert t["confidence"] == pytest.approx(max(t["probs"].values()))
-    assert t["truncated"] is False and t["max_length"] == 64  # the run's max_length is used
+    assert t.tokens[0] == "[CLS]" and t.tokens[-1] == "[SEP]"
+    assert t.tokens[1:-1] == ["ref", "##und", "my", "payment"]  # word pieces, lower-cased
+    assert len(t.tokens) == len(t.input_ids) == len(t.attention_mask)
+    assert set(t.attention_mask) == {1}
+    assert list(t.logits) == list(t.probs) == LABELS
+    assert t.predicted == max(t.probs, key=t.probs.get)
+    assert t.confidence == pytest.approx(max(t.probs.values()))
+    assert t.truncated is False and t.max_length == 64  # the run's max_length is used
 
 
 def test_trace_reports_truncation(run_dir: Path) -> None:
     t = predict.get_predictor(run_dir).trace("word " * 200)
-    assert t["truncated"] is True and len(t["input_ids"]) == 64
+    assert t.truncated is True and len(t.input_ids) == 64
 
 
 def test_missing_model_is_a_user_error(tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ def test_missing_files_read_as_nothing(tmp_path):
     run = RunDir(tmp_path)
     assert not run.is_run() and run.info() == {} and run.owner() == "" and run.display_name() == tmp_path.name
     assert run.config() is None and run.config_dict() == {} and run.labels() is None
-    assert run.report() == {} and run.baseline() is None and run.metrics() is None and run.test_metrics() is None
+    assert run.report() is None and run.baseline() is None and run.metrics() is None and run.test_metrics() is None
     assert run.predictions() is None and not run.has_model() and run.model_config() == {}
     assert run.hub() == {} and run.events() == [] and run.log_tail() == "" and not run.has_checkpoint()
 

@@ -195,7 +195,7 @@ def test_automatic_max_length_is_the_one_the_data_report_suggests(tmp_path, tiny
     config = TrainConfig(data_path=str(tmp_path / "t.csv"), val_data_path=str(tmp_path / "v.csv"),
                          model=tiny_model_dir, epochs=1)
     run_dir = runs.create_run(config, tmp_path / "runs")
-    suggested = RunDir(run_dir).report()["suggested_max_length"]
+    suggested = RunDir(run_dir).report().suggested_max_length
     assert suggested > 16
     assert train(run_dir) == "finished"
     assert next(e for e in read_events(run_dir) if e["type"] == "started")["max_length"] == suggested

@@ -142,11 +142,11 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         chosen = int(max_length or 0) or None
         report = data_report(data, tokenizer, chosen, limit)
         check.sentences = report_sentences(report)
-        check.warnings = list(report.get("warnings", []))
+        check.warnings = list(report.warnings)
         check.sentences = [s for s in check.sentences if s not in check.warnings]
-        check.class_counts = dict(report["class_counts"]["total"])
-        check.suggested_max_length = int(report["suggested_max_length"])
-        check.marked_max_length = int(report["effective_max_length"])  # never beyond what the model reads
+        check.class_counts = dict(report.class_counts["total"])
+        check.suggested_max_length = int(report.suggested_max_length)
+        check.marked_max_length = int(report.effective_max_length)  # never beyond what the model reads
         check.lengths = histogram_sample(text_lengths(data, tokenizer))  # the report's own measurement
         check.baseline = baseline(data) if with_baseline else baseline_if_ready(data)
         check.ok, check.reason = True, ""

@@ -6,7 +6,6 @@ screen is loaded when the run is shown (core.predict keeps it), so the first pre
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 import pandas as pd
@@ -74,20 +73,20 @@ def labels_phrase(labels: list[str]) -> str:
     return f"{len(labels)} labels: {labels[0]}, {labels[1]}, … {labels[-1]}"
 
 
-def trace_tables(trace: dict[str, Any]) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+def trace_tables(trace: predict.Trace) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     """The trace as (summary, tokens table, scores table)."""
-    tokens = pd.DataFrame({"#": range(len(trace["tokens"])), "token": trace["tokens"],
-                           "input id": trace["input_ids"], "attention mask": trace["attention_mask"]})
-    scores = pd.DataFrame({"label": list(trace["logits"]),
-                           "logit": [round(v, 4) for v in trace["logits"].values()],
-                           "softmax probability": [round(v, 4) for v in trace["probs"].values()]})
+    tokens = pd.DataFrame({"#": range(len(trace.tokens)), "token": trace.tokens,
+                           "input id": trace.input_ids, "attention mask": trace.attention_mask})
+    scores = pd.DataFrame({"label": list(trace.logits),
+                           "logit": [round(v, 4) for v in trace.logits.values()],
+                           "softmax probability": [round(v, 4) for v in trace.probs.values()]})
     # First-strong isolate: a right-to-left label (Arabic, Hebrew) does not reorder the sentence around it.
-    summary = (f"**Predicted:** \u2068{_esc(trace['predicted'])}\u2069 ({trace['confidence']:.1%}) · "
-               f"{len(trace['tokens'])} tokens, including the special [CLS]/[SEP]-style markers. "
+    summary = (f"**Predicted:** \u2068{_esc(trace.predicted)}\u2069 ({trace.confidence:.1%}) · "
+               f"{len(trace.tokens)} tokens, including the special [CLS]/[SEP]-style markers. "
                "Text → tokenizer (word pieces → ids, attention mask 1 = real token) → model → one logit per "
                "label → softmax → probabilities that sum to 1.")
-    if trace["truncated"]:
-        summary += f"\n\n⚠ The text is longer than {trace['max_length']} tokens: only the beginning was read."
+    if trace.truncated:
+        summary += f"\n\n⚠ The text is longer than {trace.max_length} tokens: only the beginning was read."
     return summary, tokens, scores
 
 
@@ -105,7 +104,7 @@ def on_predict(text: str | None, run_state: str | None) -> tuple:
     except UserError as exc:
         gr.Warning(exc.message)
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return (trace["probs"], *trace_tables(trace))
+    return (trace.probs, *trace_tables(trace))
 
 
 def on_upload(file_path: str | None) -> tuple:
