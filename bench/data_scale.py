@@ -49,7 +49,7 @@ t = time.perf_counter(); base = train_baseline(data.train, data.validation, data
 out["phases"]["baseline"] = time.perf_counter() - t
 out["check_peak_rss_bytes"] = peak()
 out["baseline"] = {k: base.get(k) for k in ("accuracy", "f1_macro", "train_rows", "sample_note")}
-out["suggested_max_length"] = report["suggested_max_length"]
+out["suggested_max_length"] = report.suggested_max_length
 out["rows"] = {"train": len(data.train), "validation": len(data.validation)}
 if encode:
     from core.tokenize import encode_splits
