@@ -6,6 +6,7 @@ On CUDA the child also reports torch.cuda.max_memory_allocated.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -102,7 +103,7 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         "epochs": spec["epochs"],
         "accuracy": metrics.get("accuracy"),
         "f1_macro": metrics.get("f1_macro"),
-        "evals": view.evals,
+        "evals": [dataclasses.asdict(e) for e in view.evals],
         "precision": info.get("precision"),
         "max_length": info.get("max_length"),
         "batch_size": info.get("batch_size"),

@@ -81,9 +81,9 @@ def summary_rows(runs: Sequence[RunFacts]) -> list[dict[str, Any]]:
     """Final scores, duration and speed per run (raw numbers; the UI formats them)."""
     rows = []
     for label, r in zip(unique_labels(runs), runs):
-        last = r.view.evals[-1] if r.view.evals else {}
+        last = r.view.evals[-1] if r.view.evals else None
         rows.append({"run": label, "state": r.state, "best accuracy": r.view.best_accuracy,
-                     "best macro-F1": r.view.best_f1, "final val loss": last.get("loss"),
+                     "best macro-F1": r.view.best_f1, "final val loss": last and last.loss,
                      "duration": r.view.elapsed_seconds or None, "samples/s": r.view.samples_per_second,
                      "id": r.run_dir.name})
     return rows

@@ -28,6 +28,17 @@ def read_events(run_dir: Path | RunDir) -> list[dict[str, Any]]:
 
 
 @dataclass
+class EvalPoint:
+    """One evaluation on the validation set, as its "eval" event recorded it."""
+
+    step: int
+    epoch: float | None = None
+    loss: float | None = None
+    accuracy: float | None = None
+    f1_macro: float | None = None
+
+
+@dataclass
 class EpochRow:
     epoch: int
     train_loss: float | None = None
@@ -54,7 +65,7 @@ class RunView:
     train_loss: list[tuple[int, float]] = field(default_factory=list)  # (step, loss)
     learning_rate: list[tuple[int, float]] = field(default_factory=list)  # (step, learning rate), from the same logs
     grad_norm: list[tuple[int, float]] = field(default_factory=list)  # (step, gradient norm before clipping)
-    evals: list[dict[str, Any]] = field(default_factory=list)  # step, epoch, loss, accuracy, f1_macro
+    evals: list[EvalPoint] = field(default_factory=list)
     epochs: list[EpochRow] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # the "started" event's facts
 
@@ -71,12 +82,12 @@ class RunView:
 
     @property
     def best_f1(self) -> float | None:
-        scores = [e["f1_macro"] for e in self.evals if e.get("f1_macro") is not None]
+        scores = [e.f1_macro for e in self.evals if e.f1_macro is not None]
         return max(scores) if scores else None
 
     @property
     def best_accuracy(self) -> float | None:
-        scores = [e["accuracy"] for e in self.evals if e.get("accuracy") is not None]
+        scores = [e.accuracy for e in self.evals if e.accuracy is not None]
         return max(scores) if scores else None
 
     @property
@@ -135,8 +146,9 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
             view.eta_seconds = e.get("eta_seconds")
         elif kind == "eval":
             step = int(e.get("step", 0))
-            view.evals = [x for x in view.evals if x["step"] < step]
-            view.evals.append({k: e.get(k) for k in ("step", "epoch", "loss", "accuracy", "f1_macro")})
+            view.evals = [x for x in view.evals if x.step < step]
+            view.evals.append(EvalPoint(step=step, epoch=e.get("epoch"), loss=e.get("loss"), accuracy=e.get("accuracy"),
+                                        f1_macro=e.get("f1_macro")))
         elif kind in ENDINGS:
             if kind == RunState.CANCELLED and view.evals and _stop_evaluation(view.evals[-1], last_kind):
                 view.evals.pop()
@@ -155,22 +167,22 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
     return view
 
 
-def _stop_evaluation(evaluation: dict[str, Any], last_kind: str) -> bool:
+def _stop_evaluation(evaluation: EvalPoint, last_kind: str) -> bool:
     """An evaluation mid-epoch right before the run was stopped: the stop asked for it, not the schedule. It is
     left out of the curves and the epoch table alike, so the two always show the same evaluations."""
-    epoch = float(evaluation.get("epoch") or 0.0)
+    epoch = float(evaluation.epoch or 0.0)
     return last_kind == "eval" and abs(epoch - round(epoch)) > 1e-3
 
 
-def _epoch_rows(train_by_epoch: dict[int, list[float]], evals: list[dict[str, Any]]) -> list[EpochRow]:
+def _epoch_rows(train_by_epoch: dict[int, list[float]], evals: list[EvalPoint]) -> list[EpochRow]:
     rows: dict[int, EpochRow] = {}
     for ep, losses in train_by_epoch.items():
         rows[ep] = EpochRow(epoch=ep, train_loss=sum(losses) / len(losses))
     for ev in evals:
-        ep = _epoch_index(ev.get("epoch") or 0.0)
+        ep = _epoch_index(ev.epoch or 0.0)
         row = rows.setdefault(ep, EpochRow(epoch=ep))
         # With evaluation every N steps, the epoch row shows the last evaluation inside that epoch.
-        row.val_loss, row.accuracy, row.f1_macro = ev.get("loss"), ev.get("accuracy"), ev.get("f1_macro")
+        row.val_loss, row.accuracy, row.f1_macro = ev.loss, ev.accuracy, ev.f1_macro
     return [rows[k] for k in sorted(rows)]
 
 

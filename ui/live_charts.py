@@ -112,8 +112,8 @@ def _step_axis(view: RunView, steps: list[int]) -> dict[str, Any]:
 
 def loss_spec(view: RunView) -> dict[str, Any]:
     rows = [{"step": s, "value": v, "series": TRAIN_LOSS.name} for s, v in view.train_loss]
-    rows += [{"step": int(e["step"]), "value": float(e["loss"]), "series": VAL_LOSS.name}
-             for e in view.evals if e.get("loss") is not None]
+    rows += [{"step": int(e.step), "value": float(e.loss), "series": VAL_LOSS.name}
+             for e in view.evals if e.loss is not None]
     values = [r["value"] for r in rows] or [0.0, 1.0]
     y = {"field": "value", "type": "quantitative", "title": "loss",
          "scale": {"domain": _padded(values, floor=0.0), "nice": False, "zero": False}, "axis": {"format": ".2f"}}
@@ -133,10 +133,10 @@ def scores_spec(view: RunView) -> dict[str, Any]:
     """Validation accuracy and macro-F1 by epoch, on an axis fitted to the scores (0.82 and 0.85 look apart)."""
     rows = []
     for e in view.evals:
-        epoch = round(float(e.get("epoch") or 0.0), 3)
-        for key, series in (("accuracy", ACCURACY), ("f1_macro", MACRO_F1)):
-            if e.get(key) is not None:
-                rows.append({"epoch": epoch, "value": float(e[key]), "series": series.name})
+        epoch = round(float(e.epoch or 0.0), 3)
+        for score, series in ((e.accuracy, ACCURACY), (e.f1_macro, MACRO_F1)):
+            if score is not None:
+                rows.append({"epoch": epoch, "value": float(score), "series": series.name})
     ticks = epoch_ticks(view, [r["epoch"] for r in rows])
     x = {"field": "epoch", "type": "quantitative", "title": "epoch",
          "scale": {"domain": [0, ticks[-1]], "nice": False}, "axis": {"values": ticks, "format": "d"}}
@@ -199,8 +199,8 @@ def compare_loss_spec(views: list[RunView], labels: list[str]) -> dict[str, Any]
         series += [Series(train, color, shape=shape, size=20), Series(val, color, dash=(6, 3), shape=shape, size=44,
                                                                      filled=False)]
         rows += [{"step": s, "value": x, "series": train} for s, x in v.train_loss]
-        rows += [{"step": int(e["step"]), "value": float(e["loss"]), "series": val} for e in v.evals
-                 if e.get("loss") is not None]
+        rows += [{"step": int(e.step), "value": float(e.loss), "series": val} for e in v.evals
+                 if e.loss is not None]
     values = [r["value"] for r in rows] or [0.0, 1.0]
     last = max([r["step"] for r in rows] or [1])
     x = {"field": "step", "type": "quantitative", "title": "step", "scale": {"domain": [0, last], "nice": False},
@@ -216,8 +216,8 @@ def compare_scores_spec(views: list[RunView], labels: list[str]) -> dict[str, An
     for i, (v, label) in enumerate(zip(views, labels)):
         series.append(Series(label, RUN_COLORS[i % len(RUN_COLORS)], shape=RUN_SHAPES[i % len(RUN_SHAPES)],
                              dash=() if i % 2 == 0 else (6, 3), size=40 + 15 * i, filled=i == 0))
-        rows += [{"epoch": round(float(e.get("epoch") or 0.0), 3), "value": float(e["f1_macro"]), "series": label}
-                 for e in v.evals if e.get("f1_macro") is not None]
+        rows += [{"epoch": round(float(e.epoch or 0.0), 3), "value": float(e.f1_macro), "series": label}
+                 for e in v.evals if e.f1_macro is not None]
     last = math.ceil(max([r["epoch"] for r in rows] or [1]) - 1e-6)
     ticks = list(range(0, max(1, last) + 1))
     x = {"field": "epoch", "type": "quantitative", "title": "epoch", "scale": {"domain": [0, ticks[-1]], "nice": False},

@@ -33,7 +33,7 @@ def run_status(run_dir: Path) -> dict[str, Any]:
         "elapsed_seconds": round(v.elapsed_seconds, 1), "eta_seconds": v.eta_seconds,
         "samples_per_second": v.samples_per_second, "best_f1": v.best_f1, "best_accuracy": v.best_accuracy,
         "queue_position": queue_position(run_dir) if v.state == RunState.QUEUED else None,
-        "epochs": [dataclasses.asdict(r) for r in v.epochs], "evals": v.evals,
+        "epochs": [dataclasses.asdict(r) for r in v.epochs], "evals": [dataclasses.asdict(e) for e in v.evals],
         "train_loss": [[s, l] for s, l in v.train_loss],
         "test": _test_scores(run_dir),
     }
