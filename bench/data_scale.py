@@ -36,7 +36,7 @@ sys.path.insert(0, os.getcwd())
 path, encode = sys.argv[1], sys.argv[2] == "1"
 from core.baseline import train_baseline
 from core.config import DEFAULT_MODEL
-from core.data import build_report
+from core.data_report import build_report
 from core.loading import load_training_data
 from core.models import load_tokenizer, model_max_length
 tokenizer = load_tokenizer(DEFAULT_MODEL)
@@ -50,7 +50,7 @@ t = time.perf_counter(); base = train_baseline(data.train, data.validation, data
 out["phases"]["baseline"] = time.perf_counter() - t
 out["check_peak_rss_bytes"] = peak()
 out["baseline"] = {k: base.get(k) for k in ("accuracy", "f1_macro", "train_rows", "sample_note")}
-out["suggested_max_length"] = report["suggested_max_length"]
+out["suggested_max_length"] = report.suggested_max_length
 out["rows"] = {"train": len(data.train), "validation": len(data.validation)}
 if encode:
     import inspect, tempfile, psutil

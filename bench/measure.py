@@ -102,7 +102,7 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         "epochs": spec["epochs"],
         "accuracy": metrics.get("accuracy"),
         "f1_macro": metrics.get("f1_macro"),
-        "evals": view.evals,
+        "evals": [{"step": e.step, "epoch": e.epoch, "loss": e.loss, **e.scores} for e in view.evals],
         "precision": info.get("precision"),
         "max_length": info.get("max_length"),
         "batch_size": info.get("batch_size"),

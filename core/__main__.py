@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.artefacts import DataReport
 from core.config import TrainConfig
 from core.errors import UserError
+from core.rundir import ACTIVE_STATES, OVER_STATES, RESUMABLE_STATES, RunDir, RunState
 
 if TYPE_CHECKING:
     from core.tasks import TaskKind
@@ -65,7 +67,7 @@ def follow(run_dir: Path, out=sys.stdout, printed: _Printed | None = None) -> st
         if view.settings and not p.settings:
             p.settings = True
             out.write(f"\rSettings: {view.settings}{' ' * 20}\n")
-        if view.state == "queued":
+        if view.state == RunState.QUEUED:
             position = runs.queue_position(run_dir)
             line = f"Waiting in the queue: position {position}"
             if position and position > 1 and line != p.line:
@@ -82,7 +84,7 @@ def follow(run_dir: Path, out=sys.stdout, printed: _Printed | None = None) -> st
         # prints them in the order they happened.
         # "Training" waits for the run's settings (written as training begins), so they print first.
         settings_due = view.stage == "Training" and not view.settings
-        if view.stage and view.stage != p.stage and view.state in ("queued", "running") and not settings_due:
+        if view.stage and view.stage != p.stage and view.state in ACTIVE_STATES and not settings_due:
             p.stage = view.stage
             out.write(f"\r{view.stage}...{' ' * 60}\n")
         if view.total_steps:
@@ -93,7 +95,7 @@ def follow(run_dir: Path, out=sys.stdout, printed: _Printed | None = None) -> st
                 p.line = line
                 out.write(f"\r{line}   " + ("" if out.isatty() else "\n"))
         out.flush()
-        if view.state in ("finished", "failed", "cancelled", "interrupted"):
+        if view.state in OVER_STATES:
             out.write(f"\n{view.state.upper()}: {view.message}\n")
             return view.state
         time.sleep(0.5)
@@ -115,20 +117,20 @@ def _follow_with_ctrl_c(run_dir: Path) -> int:
                   f"python -m core resume {run_dir}")
             return 3
     print(f"Run directory: {run_dir}")
-    if state == "finished":
+    if state == RunState.FINISHED:
         print(f"Try it: python -c \"from transformers import pipeline; "
-              f"print(pipeline('text-classification', model='{run_dir / 'model'}')('your text here', truncation=True))\"")
-    elif state in ("cancelled", "interrupted", "failed"):
+              f"print(pipeline('text-classification', model='{RunDir(run_dir).model_dir}')('your text here', truncation=True))\"")
+    elif state in RESUMABLE_STATES:
         print(f"Continue it with: python -m core resume {run_dir}")
-    return {"finished": 0, "cancelled": 3}.get(state, 1)
+    return {RunState.FINISHED: 0, RunState.CANCELLED: 3}.get(state, 1)
 
 
 def _run_dir(given: Path, runs_dir: Path | None) -> Path:
     """A run folder as given, or a run id (as `runs` prints it) inside the runs folder."""
-    from core import rundir, runs
+    from core import runs
 
     inside = (runs_dir or runs.runs_root()) / given
-    return inside if not (given / rundir.RUN_INFO).exists() and (inside / rundir.RUN_INFO).exists() else given
+    return inside if not RunDir(given).is_run() and RunDir(inside).is_run() else given
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,35 +210,38 @@ def _check(config: TrainConfig) -> int:
 
 
 def _print_data_summary(run_dir: Path, guessed: bool) -> None:
-    from core import rundir, tasks
+    from core import tasks
 
-    _print_report(rundir.read_json(run_dir / rundir.REPORT, {}), guessed)
-    kind, _ = tasks.read_labels(rundir.read_json(run_dir / rundir.LABELS))
-    _print_baseline(rundir.read_json(run_dir / rundir.BASELINE, {}), kind)
+    run = RunDir(run_dir)
+    report = run.report()
+    if report is not None:
+        _print_report(report, guessed)
+    kind, _ = tasks.read_labels(run.stored_labels())
+    _print_baseline(run.baseline() or {}, kind)
 
 
 def _print_estimate(config: TrainConfig, run_dir: Path) -> None:
     """The Train step's "About N minutes on this machine" line, from the same lengths, settings and earlier runs."""
-    from core import estimate, rundir, runs
+    from core import estimate, runs
     from core.checking import check
     from core.prepared import text_lengths
 
     checked = check(config, with_baseline=False)  # create_run's own check, from the in-process cache
     data = checked.data
-    report = rundir.read_json(run_dir / rundir.REPORT, {}) or {}
+    report = RunDir(run_dir).report()
     found = estimate.for_data(text_lengths(data, checked.tokenizer), config.val_share, config.epochs,
-                              config.max_length or report.get("suggested_max_length"), config.model,
+                              config.max_length or (report.suggested_max_length if report else None), config.model,
                               [r.run_dir for r in runs.list_runs(run_dir.parent)],
                               texts=len(data.train) + len(data.validation))
     if found is not None:
         print(f"  {found.sentence()}")
 
 
-def _print_report(report: dict, guessed: bool) -> None:
+def _print_report(report: DataReport, guessed: bool) -> None:
     from core.data_report import report_sentences
 
     hint = " (guessed; choose others with --text and --label)" if guessed else ""
-    print(f"  Texts from column '{report['text_column']}', labels from column '{report['label_column']}'{hint}.")
+    print(f"  Texts from column '{report.text_column}', labels from column '{report.label_column}'{hint}.")
     for sentence in report_sentences(report):
         print(f"  {sentence}")
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core import rundir
+from core.rundir import RunDir
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
 
@@ -104,7 +105,7 @@ def no_run(run_id: str) -> UserError:
 
 
 def run_owner(run_dir: Path) -> str:
-    return str((rundir.read_json(Path(run_dir) / rundir.RUN_INFO, {}) or {}).get("owner") or "")
+    return RunDir(run_dir).owner()
 
 
 def find_run(run_id: Any, caller: Caller, root: Path) -> Path:
@@ -115,7 +116,7 @@ def find_run(run_id: Any, caller: Caller, root: Path) -> Path:
     if not _RUN_ID_RE.match(name) or name in (".", ".."):
         raise UserError("That run id is not valid.")
     path = Path(root) / name
-    if not (path / rundir.RUN_INFO).is_file() or not caller.owns(run_owner(path)):
+    if not RunDir(path).is_run() or not caller.owns(run_owner(path)):
         raise no_run(name)
     return path
 
@@ -126,7 +127,7 @@ def may_open(run_dir: Any, caller: Caller, root: Path) -> str | None:
         return None
     path = Path(run_dir)
     try:
-        inside = path.resolve().parent == Path(root).resolve() and (path / rundir.RUN_INFO).is_file()
+        inside = path.resolve().parent == Path(root).resolve() and RunDir(path).is_run()
     except OSError:
         return None
     return run_dir if inside and caller.owns(run_owner(path)) else None
@@ -211,5 +212,5 @@ def check_model(name: str, caller: Caller, root: Path) -> None:
         root_path = Path(root).resolve()
     except (OSError, RuntimeError):
         raise UserError(SHARED_MODEL_MESSAGE) from None
-    if path.parent.parent != root_path or path.name != rundir.MODEL or not caller.owns(run_owner(path.parent)):
+    if path.parent.parent != root_path or path != RunDir(path.parent).model_dir or not caller.owns(run_owner(path.parent)):
         raise UserError(SHARED_MODEL_MESSAGE)

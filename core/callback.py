@@ -7,17 +7,16 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from core.events import append_event
-from core.rundir import stop_requested
+from core.rundir import RunDir
 from core.tasks import DEFAULT, TaskKind
 
 PROGRESS_EVERY_SECONDS = 0.5
 
 
 class EventCallback(TrainerCallback):
-    def __init__(self, run_dir: Path, batch_size: int, facts: dict[str, Any], stop_flag: list[bool],
+    def __init__(self, run: Path | RunDir, batch_size: int, facts: dict[str, Any], stop_flag: list[bool],
                  kind: TaskKind = DEFAULT) -> None:
-        self.run_dir = Path(run_dir)
+        self.run = RunDir.of(run)  # every rank asks whether to stop; only the writer's events reach the file
         self.batch_size = batch_size
         self.facts = facts  # written into the "started" event
         self.stop_flag = stop_flag  # set by the SIGTERM handler
@@ -33,7 +32,7 @@ class EventCallback(TrainerCallback):
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._wall_start = time.perf_counter()
         self._first_step = state.global_step
-        append_event(self.run_dir, "started", total_steps=state.max_steps, resumed_from_step=state.global_step, **self.facts)
+        self.run.append_event("started", total_steps=state.max_steps, resumed_from_step=state.global_step, **self.facts)
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._step_started = time.perf_counter()
@@ -42,7 +41,7 @@ class EventCallback(TrainerCallback):
         now = time.perf_counter()
         self._train_seconds += now - self._step_started
         self._steps_timed += 1
-        stopping = self.stop_flag[0] or stop_requested(self.run_dir)
+        stopping = self.stop_flag[0] or self.run.stop_requested()
         if stopping:
             # Save a checkpoint at this very step so Resume loses nothing, and skip the evaluation that may be due:
             # on 20,000 validation texts it made Stop take most of a minute.
@@ -66,22 +65,22 @@ class EventCallback(TrainerCallback):
         wall = now - self._wall_start
         eta = (state.max_steps - state.global_step) * wall / done if done else None
         sps = self._steps_timed * self.batch_size / self._train_seconds if self._train_seconds else None
-        append_event(
-            self.run_dir, "progress", step=state.global_step, total_steps=state.max_steps,
+        self.run.append_event(
+            "progress", step=state.global_step, total_steps=state.max_steps,
             epoch=round(state.epoch or 0.0, 4), samples_per_second=None if sps is None else round(sps, 2),
             eta_seconds=None if eta is None else round(eta, 1), elapsed_seconds=round(wall, 1),
         )
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
         if logs and "loss" in logs:
-            append_event(
-                self.run_dir, "log", step=state.global_step, epoch=round(state.epoch or 0.0, 4),
+            self.run.append_event(
+                "log", step=state.global_step, epoch=round(state.epoch or 0.0, 4),
                 loss=logs["loss"], learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
             )
 
     def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **kwargs: Any) -> None:
         if metrics:
-            append_event(
-                self.run_dir, "eval", step=state.global_step, epoch=round(state.epoch or 0.0, 4),
+            self.run.append_event(
+                "eval", step=state.global_step, epoch=round(state.epoch or 0.0, 4),
                 loss=metrics.get("eval_loss"), **{m.key: metrics.get(f"eval_{m.key}") for m in self.kind.metrics},
             )

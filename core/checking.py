@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.artefacts import DataReport
 from core.config import TrainConfig
 from core.loading import PreparedData
 
@@ -14,7 +15,7 @@ from core.loading import PreparedData
 class Checked:
     data: PreparedData
     tokenizer: Any
-    report: dict[str, Any]
+    report: DataReport
     baseline: dict[str, Any] | None
 
 

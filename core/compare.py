@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from core import rundir
+from core.rundir import ACTIVE_STATES, RunDir, RunState
 from core.errors import UserError
 from core.events import RunView
 
@@ -32,10 +32,10 @@ def facts(run_dir: Path) -> RunFacts:
     from core.runs import view
 
     run_dir = Path(run_dir)
-    info = rundir.read_json(run_dir / rundir.RUN_INFO, {}) or {}
+    run = RunDir(run_dir)
     folded = view(run_dir)
-    return RunFacts(run_dir=run_dir, name=str(info.get("name") or run_dir.name), state=folded.state,
-                    config=rundir.read_json(run_dir / rundir.CONFIG, {}) or {}, view=folded)
+    return RunFacts(run_dir=run_dir, name=run.display_name(), state=folded.state, config=run.config_dict(),
+                    view=folded)
 
 
 def check_count(run_dirs: Sequence[Any]) -> None:
@@ -81,9 +81,9 @@ def summary_rows(runs: Sequence[RunFacts]) -> list[dict[str, Any]]:
     """Final scores, duration and speed per run (raw numbers; the UI formats them)."""
     rows = []
     for label, r in zip(unique_labels(runs), runs):
-        last = r.view.evals[-1] if r.view.evals else {}
+        last = r.view.evals[-1] if r.view.evals else None
         rows.append({"run": label, "state": r.state, "best accuracy": r.view.best_accuracy,
-                     "best macro-F1": r.view.best_f1, "final val loss": last.get("loss"),
+                     "best macro-F1": r.view.best_f1, "final val loss": last and last.loss,
                      "duration": r.view.elapsed_seconds or None, "samples/s": r.view.samples_per_second,
                      "id": r.run_dir.name})
     return rows
@@ -96,8 +96,7 @@ def rename(run_dir: Path, name: str) -> str:
         raise UserError("Type a name for the run.")
     if len(name) > NAME_LENGTH:
         raise UserError(f"The run name is too long: use at most {NAME_LENGTH} characters.")
-    info = rundir.read_json(Path(run_dir) / rundir.RUN_INFO, {}) or {}
-    rundir.write_json(Path(run_dir) / rundir.RUN_INFO, {**info, "name": name})
+    RunDir(run_dir).rename(name)
     return name
 
 
@@ -106,10 +105,10 @@ def delete(run_dir: Path) -> str:
     from core.runs import status
 
     run_dir = Path(run_dir)
-    name = str((rundir.read_json(run_dir / rundir.RUN_INFO, {}) or {}).get("name") or run_dir.name)
+    name = RunDir(run_dir).display_name()
     state = status(run_dir)["state"]
-    if state in ("queued", "running"):
-        raise UserError(f"'{name}' is still {'queued' if state == 'queued' else 'training'}: stop it first, then "
+    if state in ACTIVE_STATES:
+        raise UserError(f"'{name}' is still {'queued' if state == RunState.QUEUED else 'training'}: stop it first, then "
                         "delete it.")
     # Renamed first, so the run vanishes from lists at once and a half-finished delete leaves no half a run.
     doomed = run_dir.with_name(f".deleting-{run_dir.name}")

@@ -1,8 +1,8 @@
 """The data layer: read a table (core/tables.py), guess the text and label columns, clean it, split it, and report on it.
 
 Every problem a user can fix raises DataError with one plain sentence (shown verbatim in the UI and CLI).
-The report half (build_report, suggest_max_length, report_sentences) lives in core/data_report.py and is
-re-exported here, so callers only ever import core.data.
+Preparing the data for training is core/loading.py, the report on it core/data_report.py, and the warnings both
+word core/data_warnings.py.
 """
 from __future__ import annotations
 
@@ -16,10 +16,7 @@ import pandas as pd
 from core.errors import DataError
 from core.tables import read_table
 
-__all__ = [
-    "DataError", "read_table", "detect_columns", "guess_text_column", "order_labels", "build_report",
-    "suggest_max_length", "report_sentences",
-]
+__all__ = ["DataError", "read_table", "detect_columns", "guess_text_column", "order_labels"]
 
 # Preferred label column names, best first (compared case-insensitively).
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "sentiment", "stars", "y",
@@ -29,7 +26,6 @@ TEXT_NAMES = ("text", "texts", "sentence", "review", "content", "body", "message
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _INT_FLOAT_RE = re.compile(r"^([+-]?\d+)\.0+$")
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-SINGLE_EXAMPLE_LISTED = 5  # past this many labels with one example, one sentence names a few instead of one each
 
 
 
@@ -202,20 +198,6 @@ def _clean(df: pd.DataFrame, text_column: str, label_column: str, dropped: dict[
     return kept.astype({"text": str, "label": str})
 
 
-def single_example_warning(label: str, in_validation: bool = False) -> str:
-    """A label with one training example; shared with the report so the same fact is never phrased twice."""
-    if in_validation:
-        return f"Label '{label}' has only one training example. Add more examples of it."
-    return f"Label '{label}' has only one example, so it stays in training and is never tested. Add more examples of it."
-
-
-def single_examples_warning(labels: list[str]) -> str:
-    """Many labels with one example each: one sentence, not one per label."""
-    named = ", ".join(f"'{label}'" for label in labels[:3])
-    return (f"{len(labels):,} labels have only one training example each ({named}, …), so the model can hardly learn "
-            "them. Add more examples of them, or check that the label column is right.")
-
-
 def label_warnings(labels: list[str], label_column: str) -> list[str]:
     """Labels that probably mean the same, and a header row that looks like data."""
     warnings = []
@@ -238,7 +220,3 @@ def _rows_read(df: pd.DataFrame, dropped: dict[str, int]) -> int:
     if blank:
         dropped["blank"] = dropped.get("blank", 0) + blank
     return len(df) + blank
-
-
-# Re-exported so every caller imports the data layer from one place.
-from core.data_report import build_report, report_sentences, suggest_max_length  # noqa: E402

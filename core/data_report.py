@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:  # core.data imports this module at its end, so only type-check the reverse import
+from core.artefacts import DataReport
+from core.data_warnings import SINGLE_EXAMPLE_LISTED, about_single_example, single_example_warning, single_examples_warning
+
+if TYPE_CHECKING:  # only the annotation: the report reads prepared data, it never prepares any
     from core.loading import PreparedData
 
 IMBALANCE_WARN_RATIO = 5.0
@@ -80,7 +83,7 @@ def _counts(labels: list[str], column: Any) -> dict[str, int]:
 def build_report(
     data: "PreparedData", tokenizer: Any = None, max_length: int | None = None, model_max_length: int = 512,
     lengths: Sequence[int] | None = None,
-) -> dict[str, Any]:
+) -> DataReport:
     """Counts, class balance, duplicates, conflicts, leakage and length statistics, with plain warnings.
     `lengths`: text_lengths of length_sample(training then validation texts), when the caller already has them."""
     import pandas as pd
@@ -131,97 +134,94 @@ def build_report(
     # On a sample, the count is the sample's share of all texts.
     truncated = round(sum(n > effective for n in lengths) * len(texts) / len(lengths))
 
-    report: dict[str, Any] = {
-        "rows_read": int(data.rows_read),
-        "rows_kept": int(data.rows_kept),
-        "rows_dropped": int(sum(data.dropped.values())),
-        "dropped": {k: int(v) for k, v in data.dropped.items()},
-        "text_column": data.text_column,
-        "label_column": data.label_column,
-        "validation_source": data.validation_source,
-        "num_train": len(train),
-        "num_validation": len(val),
-        "num_test": len(data.test),
-        "labels": list(data.labels),
-        "class_counts": {"train": _counts(data.labels, train["label"]),
-                         "validation": _counts(data.labels, val["label"]), "total": total},
-        "imbalance_ratio": imbalance,
-        "largest_class": big,
-        "smallest_class": small,
-        "duplicates": {"rows": len(texts) - len(distinct), "texts": len(repeated),
-                       "examples": [{"text": distinct[c], "count": int(counts[c])} for c in repeated[:EXAMPLES]]},
-        "conflicts": {"count": len(conflicting),
-                      "examples": [{"text": distinct[c], "labels": sorted(labels_of[c], key=data.labels.index)}
-                                   for c in conflicting[:EXAMPLES].tolist()]},
-        "leakage": {"count": len(leaked), "examples": [distinct[c] for c in leaked[:EXAMPLES]]},
-        "lengths": length_stats,
-        "model_max_length": int(model_max_length),
-        "max_length": int(max_length) if max_length else None,
-        "effective_max_length": int(effective),
-        "truncated_count": truncated,
-        "truncated_share": round(truncated / len(texts), 4),
-        "suggested_max_length": suggested,
-        "unknown_token_share": unknown_share(measured, tokenizer),
-    }
-    report["warnings"] = _warnings(report, data)
+    report = DataReport(
+        rows_read=int(data.rows_read),
+        rows_kept=int(data.rows_kept),
+        rows_dropped=int(sum(data.dropped.values())),
+        dropped={k: int(v) for k, v in data.dropped.items()},
+        text_column=data.text_column,
+        label_column=data.label_column,
+        validation_source=data.validation_source,
+        num_train=len(train),
+        num_validation=len(val),
+        num_test=len(data.test),
+        labels=list(data.labels),
+        class_counts={"train": _counts(data.labels, train["label"]),
+                      "validation": _counts(data.labels, val["label"]), "total": total},
+        imbalance_ratio=imbalance,
+        largest_class=big,
+        smallest_class=small,
+        duplicates={"rows": len(texts) - len(distinct), "texts": len(repeated),
+                    "examples": [{"text": distinct[c], "count": int(counts[c])} for c in repeated[:EXAMPLES]]},
+        conflicts={"count": len(conflicting),
+                   "examples": [{"text": distinct[c], "labels": sorted(labels_of[c], key=data.labels.index)}
+                                for c in conflicting[:EXAMPLES].tolist()]},
+        leakage={"count": len(leaked), "examples": [distinct[c] for c in leaked[:EXAMPLES]]},
+        lengths=length_stats,
+        model_max_length=int(model_max_length),
+        max_length=int(max_length) if max_length else None,
+        effective_max_length=int(effective),
+        truncated_count=truncated,
+        truncated_share=round(truncated / len(texts), 4),
+        suggested_max_length=suggested,
+        unknown_token_share=unknown_share(measured, tokenizer),
+    )
+    report.warnings = _warnings(report, data)
     return report
 
 
-def _warnings(report: dict[str, Any], data: "PreparedData") -> list[str]:
-    from core.data import SINGLE_EXAMPLE_LISTED, single_example_warning, single_examples_warning
-
+def _warnings(report: DataReport, data: "PreparedData") -> list[str]:
     warnings = list(data.warnings)
-    ratio = report["imbalance_ratio"]
+    ratio = report.imbalance_ratio
     if ratio >= IMBALANCE_WARN_RATIO:
         warnings.append(
-            f"The labels are imbalanced: '{report['largest_class']}' has {ratio:g} times as many examples as "
-            f"'{report['smallest_class']}'. Training weights rare labels up (class weights, on by default), "
+            f"The labels are imbalanced: '{report.largest_class}' has {ratio:g} times as many examples as "
+            f"'{report.smallest_class}'. Training weights rare labels up (class weights, on by default), "
             "but more examples of them help most."
         )
-    dup = report["duplicates"]
+    dup = report.duplicates
     if dup["rows"]:
         warnings.append(
             f"{dup['rows']:,} rows repeat a text that appears earlier (exact duplicates of {dup['texts']:,} texts). "
             "Duplicates add nothing new and can make scores look better than they are."
         )
-    if report["conflicts"]["count"]:
+    if report.conflicts["count"]:
         warnings.append(
-            f"{_texts(report['conflicts']['count'])} with two or more different labels, for example "
-            f"'{_short(report['conflicts']['examples'][0]['text'])}'. Fix their labels so the model is not taught both."
+            f"{_texts(report.conflicts['count'])} with two or more different labels, for example "
+            f"'{_short(report.conflicts['examples'][0]['text'])}'. Fix their labels so the model is not taught both."
         )
-    if report["leakage"]["count"]:
+    if report.leakage["count"]:
         warnings.append(
-            f"{_texts(report['leakage']['count'])} in both training and validation, "
+            f"{_texts(report.leakage['count'])} in both training and validation, "
             "so validation scores will look better than they really are."
         )
-    unknown = report["unknown_token_share"]
+    unknown = report.unknown_token_share
     if unknown is not None and unknown > UNKNOWN_WARN_SHARE:
         warnings.append(
             f"{_pct(unknown)} of the words are unknown to this model's vocabulary (it reads them all as the same "
             "[UNK] token): the texts are probably in a language or script it was not trained on (or mostly emoji). "
             "A multilingual model such as xlm-roberta-base reads them."
         )
-    share, effective = report["truncated_share"], report["effective_max_length"]
-    if share > TRUNCATION_WARN_SHARE and report["suggested_max_length"] > effective:
+    share, effective = report.truncated_share, report.effective_max_length
+    if share > TRUNCATION_WARN_SHARE and report.suggested_max_length > effective:
         warnings.append(
-            f"Max length {report['max_length']} cuts {_pct(share)} of texts short ({report['truncated_count']:,}). "
-            f"A max length of {report['suggested_max_length']} would keep "
-            + ("about 99 % of them whole." if report["lengths"]["p99"] <= report["suggested_max_length"]
+            f"Max length {report.max_length} cuts {_pct(share)} of texts short ({report.truncated_count:,}). "
+            f"A max length of {report.suggested_max_length} would keep "
+            + ("about 99 % of them whole." if report.lengths["p99"] <= report.suggested_max_length
                else "more of them whole (the most this model reads).")
         )
     elif share > TRUNCATION_WARN_SHARE:  # the model's own limit cuts them: no setting keeps them whole
         warnings.append(
-            f"{_pct(share)} of texts ({report['truncated_count']:,}) are longer than the {effective:,} tokens this "
+            f"{_pct(share)} of texts ({report.truncated_count:,}) are longer than the {effective:,} tokens this "
             f"model reads, so only their first {effective:,} tokens are used."
         )
-    singles = [label for label, count in report["class_counts"]["train"].items() if count == 1]
-    named = tuple(f"Label '{label}' has only one" for label in singles)  # how the data layer words them
+    singles = [label for label, count in report.class_counts["train"].items() if count == 1]
     if len(singles) > SINGLE_EXAMPLE_LISTED:  # one sentence instead of a wall of them
-        warnings = [w for w in warnings if not w.startswith(named)] + [single_examples_warning(singles)]
+        warnings = [w for w in warnings if not about_single_example(w, set(singles))] + [single_examples_warning(singles)]
     else:
-        warnings += [single_example_warning(label, in_validation=report["class_counts"]["validation"][label] > 0)
-                     for label, prefix in zip(singles, named) if not any(w.startswith(prefix) for w in warnings)]
-    total = report["class_counts"]["total"]
+        warnings += [single_example_warning(label, in_validation=report.class_counts["validation"][label] > 0)
+                     for label in singles if not any(about_single_example(w, {label}) for w in warnings)]
+    total = report.class_counts["total"]
     # Labels with a single example have their own warning above; every other label under ten counts here.
     few = sorted((n, label) for label, n in total.items() if 1 < n < FEW_EXAMPLES)
     if len(few) == 1:
@@ -264,22 +264,22 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def report_sentences(report: dict[str, Any]) -> list[str]:
+def report_sentences(report: DataReport) -> list[str]:
     """The report as short plain sentences for the UI and CLI, warnings last."""
-    read, kept, dropped = report["rows_read"], report["rows_kept"], report["dropped"]
-    if report["rows_dropped"]:
+    read, kept, dropped = report.rows_read, report.rows_kept, report.dropped
+    if report.rows_dropped:
         why = ", ".join(f"{n:,} {reason}" for reason, n in dropped.items())
-        lines = [f"{read:,} rows read, {kept:,} kept ({report['rows_dropped']:,} dropped: {why})."]
+        lines = [f"{read:,} rows read, {kept:,} kept ({report.rows_dropped:,} dropped: {why})."]
     else:
         lines = [f"{read:,} rows read, all kept."]
     source = {"split": "a stratified split of the file", "dataset": "the dataset's validation split"}.get(
-        report["validation_source"], "from the validation file")
-    lines.append(f"{report['num_train']:,} rows for training and {report['num_validation']:,} for validation ({source}).")
-    if report.get("num_test"):
-        lines.append(f"{report['num_test']:,} rows in the dataset's test split, scored once after training and "
+        report.validation_source, "from the validation file")
+    lines.append(f"{report.num_train:,} rows for training and {report.num_validation:,} for validation ({source}).")
+    if report.num_test:
+        lines.append(f"{report.num_test:,} rows in the dataset's test split, scored once after training and "
                      "reported apart from validation.")
-    lines.append(_labels_sentence(report["class_counts"]["total"]))
-    lengths = report["lengths"]
+    lines.append(_labels_sentence(report.class_counts["total"]))
+    lengths = report.lengths
     unit = lengths["unit"]
     if lengths["min"] == lengths["max"]:
         lines.append(f"Every text is {lengths['min']:,} {unit[:-1] if lengths['min'] == 1 else unit} long.")
@@ -293,14 +293,14 @@ def report_sentences(report: dict[str, Any]) -> list[str]:
                      "texts.")
     if unit == "words":
         lines.append("Lengths are counted in words because no tokenizer was given; models count tokens, usually more.")
-    lines.append(f"Suggested max length: {report['suggested_max_length']:,} tokens.")
-    chosen, effective = report["max_length"], report.get("effective_max_length", report["max_length"])
-    count = report.get("truncated_count") or 0  # None in reports of older runs without a chosen length
-    cut = f"{count:,} {'text' if count == 1 else 'texts'} short ({_pct(report['truncated_share'])})"
+    lines.append(f"Suggested max length: {report.suggested_max_length:,} tokens.")
+    chosen, effective = report.max_length, report.cut_length
+    count = report.truncated_count or 0  # None in reports of older runs without a chosen length
+    cut = f"{count:,} {'text' if count == 1 else 'texts'} short ({_pct(report.truncated_share or 0.0)})"
     if chosen and chosen > effective:
         lines.append(f"Max length {chosen:,} is more than this model reads; it uses {effective:,}, which cuts {cut}.")
     elif chosen:
         lines.append(f"Max length {chosen:,} cuts {cut}.")
     elif count:
         lines[-1] = lines[-1][:-1] + f"; it cuts {cut}."
-    return lines + list(report["warnings"])
+    return lines + list(report.warnings)

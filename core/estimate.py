@@ -59,17 +59,17 @@ def guessed_rate(model: str, device: str) -> float:
 
 def measured_rate(run_dirs: Sequence[Path], model: str, device: str) -> float | None:
     """Units per second of the newest run of this model on this device that trained long enough to be timed."""
-    from core import rundir
-    from core.events import fold, read_events
+    from core.events import fold
+    from core.rundir import RunDir
 
     for run_dir in run_dirs:
-        view = fold(read_events(run_dir))
+        view = fold(RunDir(run_dir).events())
         info = view.info
         if info.get("model") != model or info.get("device") != device or not view.samples_per_second:
             continue
-        report = rundir.read_json(Path(run_dir) / rundir.REPORT, {}) or {}
-        lengths = report.get("lengths") or {}
-        mean, cap = lengths.get("mean"), report.get("effective_max_length") or info.get("max_length")
+        report = RunDir(run_dir).report()
+        lengths = report.lengths if report else {}
+        mean, cap = lengths.get("mean"), (report and report.effective_max_length) or info.get("max_length")
         if not mean:
             continue
         return float(view.samples_per_second) * text_cost(min(float(mean), float(cap or mean)))

@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from core import rundir, tasks
+from core import tasks
+from core.rundir import RunDir
 from core.baseline import METHOD
 from core.errors import UserError
 from core.predict import neutralise
@@ -26,17 +27,17 @@ def _scores(y_true: list[str], y_pred: list[str], labels: list[str]) -> dict[str
 
 def ensure_baseline(run_dir: Path | str) -> dict[str, Any] | None:
     """The run's baseline.json; computed from data/*.parquet and written when missing (None without the data)."""
-    run_dir = Path(run_dir)
-    existing = rundir.read_json(run_dir / rundir.BASELINE)
-    if isinstance(existing, dict) and "accuracy" in existing:
+    run = RunDir(run_dir)
+    existing = run.baseline()
+    if existing and "accuracy" in existing:
         return existing
-    train_path, val_path = run_dir / rundir.TRAIN_DATA, run_dir / rundir.VALIDATION_DATA
-    stored = rundir.read_json(run_dir / rundir.LABELS)
-    if not (train_path.exists() and val_path.exists() and stored):
+    train_path, val_path = run.train_data, run.validation_data
+    stored = run.stored_labels()
+    if not (train_path.exists() and val_path.exists() and stored is not None):
         return None
     kind, labels = tasks.read_labels(stored)
     baseline = kind.baseline(pd.read_parquet(train_path), pd.read_parquet(val_path), labels)
-    rundir.write_json(run_dir / rundir.BASELINE, baseline)
+    run.write_json(RunDir.BASELINE, baseline)
     return baseline
 
 
@@ -66,33 +67,29 @@ def load_evaluation(run_dir: Path | str | None) -> Evaluation:
     if not run_dir:
         raise UserError(NO_RUN_MESSAGE)
     run_dir = Path(run_dir)
-    metrics = rundir.read_json(run_dir / rundir.METRICS)
-    preds_path = run_dir / "validation_predictions.csv"
-    if not isinstance(metrics, dict) or not preds_path.exists():
+    run = RunDir(run_dir)
+    metrics, predictions = run.metrics(), run.predictions()
+    if metrics is None or predictions is None:
         raise UserError(NOT_FINISHED_MESSAGE)
-    # keep_default_na=False: a text or label such as "NA" or "None" stays a string.
-    predictions = pd.read_csv(preds_path, keep_default_na=False, dtype={"text": str, "label": str, "predicted": str})
-    predictions["confidence"] = pd.to_numeric(predictions["confidence"], errors="coerce")
-    _restore_written_cells(run_dir, predictions)
-    labels = metrics.get("labels") or rundir.read_json(run_dir / rundir.LABELS) or sorted(set(predictions["label"]))
+    _restore_written_cells(run, predictions)
+    labels = metrics.get("labels") or run.labels() or sorted(set(predictions["label"]))
     labels = [str(x) for x in labels]
     written = {neutralise(name): name for name in labels}
     predictions["predicted"] = predictions["predicted"].map(lambda name: written.get(name, name))
     if "per_class" not in metrics or "accuracy" not in metrics:
         metrics = {**_scores(list(predictions["label"]), list(predictions["predicted"]), labels), **metrics}
-    run_info = rundir.read_json(run_dir / rundir.RUN_INFO) or {}
     return Evaluation(
         run_dir=run_dir, labels=labels, metrics=metrics, baseline=ensure_baseline(run_dir), predictions=predictions,
-        name=str(run_info.get("name") or run_dir.name),
-        extra={"test": rundir.read_json(run_dir / rundir.TEST_METRICS)},  # a Hub dataset's test split, if any
+        name=run.display_name(),
+        extra={"test": run.test_metrics()},  # a Hub dataset's test split, if any
     )
 
 
-def _restore_written_cells(run_dir: Path, predictions: pd.DataFrame) -> None:
+def _restore_written_cells(run: RunDir, predictions: pd.DataFrame) -> None:
     """validation_predictions.csv is a download whose formula-like cells carry a leading apostrophe (neutralised for
     spreadsheets). Stripping it back would be ambiguous (a text may begin with one), so the texts and labels shown
     come from data/validation.parquet: the same rows in the same order."""
-    path = run_dir / rundir.VALIDATION_DATA
+    path = run.validation_data
     if not path.exists():
         return
     validation = pd.read_parquet(path)

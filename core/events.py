@@ -1,48 +1,51 @@
 """The events a run appends to events.jsonl, and the pure fold that turns them into what the UI and CLI show.
 
-Event shapes (one JSON object per line):
-  {"type": "started",  "time", "total_steps", "num_train", "num_validation", "max_length", "device", "precision",
-                       "task"}                                    the task kind's name (absent: single-label)
+Event shapes (one JSON object per line), as core/callback.py and core/train.py write them:
+  {"type": "started",  "time", "total_steps", "resumed_from_step", "num_train", "num_validation", "max_length",
+                       "device", "precision", "learning_rate", "batch_size", "model", "labels",
+                       "task"}   again on each resume; task: the task kind's name (absent: single-label)
   {"type": "log",      "time", "step", "epoch", "loss", "learning_rate", "grad_norm"}
   {"type": "progress", "time", "step", "total_steps", "epoch", "samples_per_second", "eta_seconds", "elapsed_seconds"}
   {"type": "eval",     "time", "step", "epoch", "loss", <the task kind's metrics>}   single-label: accuracy, f1_macro
-  {"type": "status",   "time", "message"}                       free-text stage ("Loading model", "Tokenising", ...)
+  {"type": "status",   "time", "message"}                       free-text stage ("Loading the model", "Tokenising", ...)
   {"type": "finished" | "cancelled" | "failed", "time", "message"}   exactly one, last
 """
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from core import tasks
-
-TERMINAL_TYPES = ("finished", "cancelled", "failed")
-EVENTS_FILE = "events.jsonl"
+from core.rundir import ENDINGS, RunDir, RunState
 
 
-def append_event(run_dir: Path, event_type: str, **fields: Any) -> dict[str, Any]:
-    """Append one event; a single write of one line so a reader never sees half an object."""
-    event = {"type": event_type, "time": time.time(), **fields}
-    with open(Path(run_dir) / EVENTS_FILE, "a", encoding="utf-8") as f:
-        f.write(json.dumps(event) + "\n")
-    return event
+def append_event(run_dir: Path | RunDir, event_type: str, **fields: Any) -> dict[str, Any]:
+    """RunDir.append_event for callers that hold a path (the training job holds a RunDir: only its writer appends)."""
+    return RunDir.of(run_dir).append_event(event_type, **fields)
 
 
-def read_events(run_dir: Path) -> list[dict[str, Any]]:
-    """All complete events; a trailing partial line (a writer mid-append) is ignored."""
-    path = Path(run_dir) / EVENTS_FILE
-    if not path.exists():
-        return []
-    events = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return events
+def read_events(run_dir: Path | RunDir) -> list[dict[str, Any]]:
+    return RunDir.of(run_dir).events()
+
+
+@dataclass
+class EvalPoint:
+    """One evaluation on the validation set, as its "eval" event recorded it."""
+
+    step: int
+    epoch: float | None = None
+    loss: float | None = None
+    scores: dict[str, float | None] = field(default_factory=dict)  # by metric key (the run's TaskKind.metrics)
+
+    # The single-label scores by name, for the views still written for single-label runs (best_f1, Evaluate ...).
+    @property
+    def accuracy(self) -> float | None:
+        return self.scores.get("accuracy")
+
+    @property
+    def f1_macro(self) -> float | None:
+        return self.scores.get("f1_macro")
 
 
 @dataclass
@@ -57,7 +60,7 @@ class EpochRow:
 class RunView:
     """Everything a screen needs to draw a run, derived from its events alone."""
 
-    state: str = "queued"  # queued | running | finished | cancelled | failed (runs.py adds interrupted)
+    state: RunState = RunState.QUEUED  # runs.view() corrects it from status.json (interrupted)
     message: str = ""
     stage: str = ""
     started_at: float | None = None
@@ -71,7 +74,7 @@ class RunView:
     train_loss: list[tuple[int, float]] = field(default_factory=list)  # (step, loss)
     learning_rate: list[tuple[int, float]] = field(default_factory=list)  # (step, learning rate), from the same logs
     grad_norm: list[tuple[int, float]] = field(default_factory=list)  # (step, gradient norm before clipping)
-    evals: list[dict[str, Any]] = field(default_factory=list)  # step, epoch, loss and the kind's metrics
+    evals: list[EvalPoint] = field(default_factory=list)
     epochs: list[EpochRow] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # the "started" event's facts
 
@@ -93,12 +96,12 @@ class RunView:
 
     @property
     def best_f1(self) -> float | None:
-        scores = [e["f1_macro"] for e in self.evals if e.get("f1_macro") is not None]
+        scores = [e.f1_macro for e in self.evals if e.f1_macro is not None]
         return max(scores) if scores else None
 
     @property
     def best_accuracy(self) -> float | None:
-        scores = [e["accuracy"] for e in self.evals if e.get("accuracy") is not None]
+        scores = [e.accuracy for e in self.evals if e.accuracy is not None]
         return max(scores) if scores else None
 
     @property
@@ -132,7 +135,7 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
             if view.started_at is None:
                 view.started_at = t
             active_since = t
-            view.state, view.message, view.ended_at = "running", "", None
+            view.state, view.message, view.ended_at = RunState.RUNNING, "", None
             view.total_steps = int(e.get("total_steps") or view.total_steps)
             view.info = {k: v for k, v in e.items() if k not in ("type", "time")}
         elif kind == "status":
@@ -157,13 +160,13 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
             view.eta_seconds = e.get("eta_seconds")
         elif kind == "eval":
             step = int(e.get("step", 0))
-            view.evals = [x for x in view.evals if x["step"] < step]
-            keys = ("step", "epoch", "loss", *(m.key for m in view.kind.metrics))
-            view.evals.append({k: e.get(k) for k in keys})
-        elif kind in TERMINAL_TYPES:
-            if kind == "cancelled" and view.evals and _stop_evaluation(view.evals[-1], last_kind):
+            view.evals = [x for x in view.evals if x.step < step]
+            view.evals.append(EvalPoint(step=step, epoch=e.get("epoch"), loss=e.get("loss"),
+                                        scores={m.key: e.get(m.key) for m in view.kind.metrics}))
+        elif kind in ENDINGS:
+            if kind == RunState.CANCELLED and view.evals and _stop_evaluation(view.evals[-1], last_kind):
                 view.evals.pop()
-            view.state = kind
+            view.state = RunState(kind)
             view.message = e.get("message", "")
             view.ended_at = t
             if active_since is not None and t is not None:
@@ -174,27 +177,26 @@ def fold(events: Iterable[dict[str, Any]]) -> RunView:
             view.elapsed_seconds = before_segment + (t - active_since)
         if kind not in ("progress", "status"):
             last_kind = kind
-    view.epochs = _epoch_rows(train_by_epoch, view.evals, view.kind)
+    view.epochs = _epoch_rows(train_by_epoch, view.evals)
     return view
 
 
-def _stop_evaluation(evaluation: dict[str, Any], last_kind: str) -> bool:
+def _stop_evaluation(evaluation: EvalPoint, last_kind: str) -> bool:
     """An evaluation mid-epoch right before the run was stopped: the stop asked for it, not the schedule. It is
     left out of the curves and the epoch table alike, so the two always show the same evaluations."""
-    epoch = float(evaluation.get("epoch") or 0.0)
+    epoch = float(evaluation.epoch or 0.0)
     return last_kind == "eval" and abs(epoch - round(epoch)) > 1e-3
 
 
-def _epoch_rows(train_by_epoch: dict[int, list[float]], evals: list[dict[str, Any]],
-                kind: tasks.TaskKind) -> list[EpochRow]:
+def _epoch_rows(train_by_epoch: dict[int, list[float]], evals: list[EvalPoint]) -> list[EpochRow]:
     rows: dict[int, EpochRow] = {}
     for ep, losses in train_by_epoch.items():
         rows[ep] = EpochRow(epoch=ep, train_loss=sum(losses) / len(losses))
     for ev in evals:
-        ep = _epoch_index(ev.get("epoch") or 0.0)
+        ep = _epoch_index(ev.epoch or 0.0)
         row = rows.setdefault(ep, EpochRow(epoch=ep))
         # With evaluation every N steps, the epoch row shows the last evaluation inside that epoch.
-        row.val_loss, row.scores = ev.get("loss"), {m.key: ev.get(m.key) for m in kind.metrics}
+        row.val_loss, row.scores = ev.loss, dict(ev.scores)
     return [rows[k] for k in sorted(rows)]
 
 

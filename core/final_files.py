@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core import rundir
+from core.rundir import RunDir
 from core.tasks import TaskKind
 
 
-def write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np.ndarray, val_df: pd.DataFrame,
+def write_final_metrics(run: RunDir, trainer: Any, val_set: Any, val_order: np.ndarray, val_df: pd.DataFrame,
                         kind: TaskKind, labels: list[str], final_step: int, logits: np.ndarray | None,
                         best_step: int | None) -> None:
     """metrics.json and the validation predictions table (in the data's original order), from the final model's
@@ -35,7 +34,7 @@ def write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np
     metrics = kind.scores(targets, kind.decisions(probs).tolist(), labels)
     metrics["loss"] = loss
     metrics["best_step"] = best_step
-    rundir.write_json(run_dir / rundir.METRICS, metrics)
+    run.write_json(RunDir.METRICS, metrics)
     table = pd.DataFrame({
         "text": val_df["text"].to_numpy(), "label": val_df["label"].to_numpy(),
         "predicted": predicted, "confidence": np.round(confidence, 6),
@@ -44,7 +43,8 @@ def write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np
         table[f"prob_{name}"] = probs[:, i].round(6)
     # The CSV is a download, opened in spreadsheets: formula-like cells are neutralised as in predicted files. The
     # Evaluate tab shows the texts and labels as written, from data/validation.parquet (core/evaluation.py).
-    neutralise_frame(table).to_csv(run_dir / rundir.PREDICTIONS, index=False)
+    if run.writes:
+        neutralise_frame(table).to_csv(run.predictions_file, index=False)
 
 
 def eval_loss(trainer: Any, step: int) -> float | None:
@@ -52,10 +52,11 @@ def eval_loss(trainer: Any, step: int) -> float | None:
     return found[-1] if found else None
 
 
-def save_model_atomically(run_dir: Path, trainer: Any, tokenizer: Any) -> None:
+def save_model_atomically(run: RunDir, trainer: Any, tokenizer: Any) -> None:
     """Write into a temporary folder, then rename: a crash never leaves a half-written model/."""
-    final = run_dir / rundir.MODEL
-    tmp = run_dir / ".model.tmp"
+    if not run.writes:
+        return
+    final, tmp = run.model_dir, run.model_tmp_dir
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         trainer.save_model(str(tmp))
@@ -64,7 +65,7 @@ def save_model_atomically(run_dir: Path, trainer: Any, tokenizer: Any) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if final.exists():
-        old = run_dir / ".model.old"
+        old = run.model_old_dir
         shutil.rmtree(old, ignore_errors=True)
         os.replace(final, old)
         os.replace(tmp, final)
@@ -73,14 +74,14 @@ def save_model_atomically(run_dir: Path, trainer: Any, tokenizer: Any) -> None:
         os.replace(tmp, final)
 
 
-def write_test_metrics(run_dir: Path, trainer: Any, tokenizer: Any, kind: TaskKind, labels: list[str],
+def write_test_metrics(run: RunDir, trainer: Any, tokenizer: Any, kind: TaskKind, labels: list[str],
                        max_length: int) -> dict | None:
     """A dataset's own test split, scored once with the final model and kept apart from validation
     (test_metrics.json); None when the run has no test split. Test rows whose label the model never saw are left
     out (the model cannot predict them) and counted."""
     from core.tokenize import encode_splits
 
-    path = run_dir / rundir.TEST_DATA
+    path = run.test_data
     if not path.exists():
         return None
     test_df = pd.read_parquet(path)
@@ -94,5 +95,5 @@ def write_test_metrics(run_dir: Path, trainer: Any, tokenizer: Any, kind: TaskKi
     decisions = kind.decisions(kind.probabilities(np.asarray(logits)))
     metrics = kind.scores(test_set.label_ids.tolist(), decisions.tolist(), labels)
     metrics.update(loss=output.metrics.get("test_loss"), rows=len(test_df), unknown_label_rows=int((~known).sum()))
-    rundir.write_json(run_dir / rundir.TEST_METRICS, metrics)
+    run.write_json(RunDir.TEST_METRICS, metrics)
     return metrics

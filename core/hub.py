@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from core import rundir
 from core.errors import UserError
-from core.modelcard import HUB_FILE, IGNORE_PATTERNS, export_name, prepare_export
+from core.modelcard import IGNORE_PATTERNS, export_name, prepare_export
+from core.rundir import RunDir
 
 NO_TOKEN_MESSAGE = "No Hugging Face token: paste a token with write access, or set HF_TOKEN."
 # Only where the page shows a "Sign in with Hugging Face" button (a Space with OAuth); ui/publish_tab.py decides.
@@ -144,8 +144,9 @@ def push_to_hub(
 ) -> PushResult:
     """Check the token, create the repo (or reuse it), check write access, then upload exactly the export folder.
 
-    Order matters: nothing is uploaded until the repo is known to be writable, and the local model folder is only
-    ever read, so a failed push never loses it.
+    Order matters: nothing is uploaded until the repo is known to be writable. A push writes only the model card
+    (README.md) into the local model folder, before uploading it, and never removes or changes the model itself, so a
+    failed push never loses it.
     """
     if (repo_id or "").strip().strip("/"):
         check_repo_name(repo_id.strip().strip("/"))  # first: a typo is fixable without a token or a network
@@ -170,5 +171,5 @@ def push_to_hub(
         )
     result = PushResult(repo_id=repo_id, url=f"https://huggingface.co/{repo_id}", private=private, folder=folder)
     # Remembered so later zips carry the same card; only public facts, never the token.
-    rundir.write_json(run_dir / HUB_FILE, {"repo_id": repo_id, "url": result.url, "private": private})
+    RunDir(run_dir).write_json(RunDir.HUB, {"repo_id": repo_id, "url": result.url, "private": private})
     return result

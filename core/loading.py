@@ -1,7 +1,6 @@
 """Prepare the data for training: read a table file or a dataset (core/hub_data.py), pick and check the columns,
 clean, and split into train / validation (and a dataset's own test split).
 
-Import these from core.data (re-exported there); this module exists only to keep each file short.
 """
 from __future__ import annotations
 
@@ -14,10 +13,10 @@ import pandas as pd
 from core import hub_data, tasks
 from core.memo import dataset_tables
 from core.data import (
-    SINGLE_EXAMPLE_LISTED, DataError, _check_column, _clean, _detect_label, _detect_text,
-    _looks_numeric, _not_texts, _rows_read, detect_columns, label_warnings, order_labels, read_table,
-    single_example_warning, single_examples_warning,
+    DataError, _check_column, _clean, _detect_label, _detect_text, _looks_numeric, _not_texts, _rows_read,
+    detect_columns, label_warnings, order_labels, read_table,
 )
+from core.data_warnings import SINGLE_EXAMPLE_LISTED, single_example_warning, single_examples_warning
 
 DETECT_SAMPLE = 20_000
 

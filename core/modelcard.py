@@ -7,13 +7,14 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from core import rundir, tasks
+from core import tasks
+from core.artefacts import DataReport
+from core.rundir import RunDir
 from core.baseline import METHOD
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 
 CARD_FILE = "README.md"
-HUB_FILE = "hub.json"  # {"repo_id", "url", "private"} of the last successful push; never a token
 DEFAULT_LICENSE = "apache-2.0"  # the default base model's licence
 # Files that never belong in a shared model folder (optimizer state, anything that could hold secrets).
 IGNORE_PATTERNS = ["training_args.bin", "optimizer.pt", "scheduler.pt", "rng_state.pth", ".env", "*.tmp"]
@@ -32,14 +33,15 @@ def _example_texts(run_dir: Path, n: int = 3) -> list[str]:
 def card_facts(run_dir: Path | str) -> dict[str, Any]:
     """What the card says, gathered from the run directory (no network)."""
     run_dir = Path(run_dir)
-    cfg = TrainConfig.load(run_dir / "config.json") if (run_dir / "config.json").exists() else TrainConfig()
-    metrics = rundir.read_json(run_dir / rundir.METRICS) or {}
-    model_cfg = rundir.read_json(run_dir / rundir.MODEL / "config.json") or {}
-    kind, stored_labels = tasks.read_labels(rundir.read_json(run_dir / rundir.LABELS))
+    run = RunDir(run_dir)
+    cfg = run.config() or TrainConfig()
+    metrics = run.metrics() or {}
+    model_cfg = run.model_config()
+    kind, stored_labels = tasks.read_labels(run.stored_labels())
     labels = metrics.get("labels") or stored_labels
     if not labels and model_cfg.get("id2label"):
         labels = [model_cfg["id2label"][k] for k in sorted(model_cfg["id2label"], key=int)]
-    run_info = rundir.read_json(run_dir / rundir.RUN_INFO) or {}
+    run_info = run.info()
     # Only a Hub id is a base_model the Hub can link to; a local folder is described, not named.
     base_model = cfg.model if _HUB_ID.match(cfg.model or "") and not Path(cfg.model).exists() else ""
     if cfg.model in ("", "default", "all-MiniLM-L6-v2"):
@@ -50,8 +52,8 @@ def card_facts(run_dir: Path | str) -> dict[str, Any]:
         "labels": [str(x) for x in labels or []],
         "kind": kind,
         "metrics": metrics,
-        "baseline": rundir.read_json(run_dir / rundir.BASELINE),
-        "report": rundir.read_json(run_dir / rundir.REPORT) or {},
+        "baseline": run.baseline(),
+        "report": run.report() or DataReport(),
         "base_model": base_model,
         "examples": _example_texts(run_dir),
         "languages": _languages(run_dir),
@@ -65,7 +67,7 @@ def _languages(run_dir: Path) -> list[str]:
     try:
         import pyarrow.parquet as pq
 
-        batch = next(pq.ParquetFile(run_dir / rundir.TRAIN_DATA).iter_batches(batch_size=SAMPLE, columns=["text"]))
+        batch = next(pq.ParquetFile(RunDir(run_dir).train_data).iter_batches(batch_size=SAMPLE, columns=["text"]))
     except (OSError, StopIteration, KeyError, ValueError):  # the card must still render for a run whose data is gone
         return []
     return detect_languages(batch.column(0).to_pylist())
@@ -142,7 +144,7 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     m, base, report = f["metrics"], f["baseline"], f["report"]
     labels = f["labels"]
     # After a push the card (and so every later zip) names the Hub repo, so zip and Hub hold the same files.
-    model_ref = repo_id or (rundir.read_json(Path(run_dir) / HUB_FILE) or {}).get("repo_id") or "path/to/this/folder"
+    model_ref = repo_id or RunDir(run_dir).hub().get("repo_id") or "path/to/this/folder"
     # Pushing is online anyway, so only then may the licence be asked of the Hub; a zip never waits on the network.
     parts = [_front_matter(f, online=repo_id is not None), f"# {f['name']}", ""]
     parts.append(
@@ -154,19 +156,19 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     parts += ["## Data", ""]
     if f["languages"]:
         parts += [f"Language: {', '.join(f['languages'])} (detected from the training texts).", ""]
-    facts = [("rows read", report.get("rows_read")), ("rows kept", report.get("rows_kept")),
-             ("rows dropped", report.get("rows_dropped")), ("training texts", report.get("num_train")),
-             ("validation texts", report.get("num_validation", m.get("num_validation")))]
+    validation = report.num_validation if report.num_validation is not None else m.get("num_validation")
+    facts = [("rows read", report.rows_read), ("rows kept", report.rows_kept), ("rows dropped", report.rows_dropped),
+             ("training texts", report.num_train), ("validation texts", validation)]
     facts = [(k, v) for k, v in facts if v is not None]
     if facts:
         parts += [_table(["", "count"], [list(x) for x in facts]), ""]
-    counts = report.get("class_counts") or {}
+    counts = report.class_counts
     if counts.get("train"):
         # data_report.json: {"train": {label: n}, "validation": {...}, "total": {...}}
         splits = [s for s in ("train", "validation", "total") if isinstance(counts.get(s), dict)]
         rows = [[lab] + [counts[s].get(lab, 0) for s in splits] for lab in labels]
         parts += ["Examples per label:", "", _table(["label"] + splits, rows), ""]
-    for warning in report.get("warnings") or []:
+    for warning in report.warnings:
         parts.append(f"- Note: {warning}")
     parts += ["", "## Training settings", ""]
     settings = [("base model", f["base_model"] or "local model"), ("epochs", cfg.epochs),
@@ -212,8 +214,8 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
 def prepare_export(run_dir: Path | str, repo_id: str | None = None) -> Path:
     """Write the model card into model/ and return that folder: the zip and the Hub push both use exactly it."""
     run_dir = Path(run_dir)
-    model_dir = run_dir / "model"
-    if not (model_dir / "config.json").exists():
+    model_dir = RunDir(run_dir).model_dir
+    if not RunDir(run_dir).has_model():
         from core.predict import no_model_message
 
         raise UserError(no_model_message(run_dir))
@@ -232,7 +234,7 @@ def export_files(folder: Path) -> list[Path]:
 
 def export_name(run_dir: Path | str) -> str:
     """A file-system- and Hub-safe name for the run (used for the zip and the default repo name)."""
-    name = card_facts(run_dir)["name"] if (Path(run_dir) / "run.json").exists() else Path(run_dir).name
+    name = card_facts(run_dir)["name"] if RunDir(run_dir).is_run() else Path(run_dir).name
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:80]
     return slug or "text-classifier"
 
@@ -242,7 +244,7 @@ def make_zip(run_dir: Path | str, out_dir: Path | str | None = None) -> Path:
     run_dir = Path(run_dir)
     folder = prepare_export(run_dir)
     name = export_name(run_dir)
-    out_dir = Path(out_dir) if out_dir else run_dir / "exports"
+    out_dir = Path(out_dir) if out_dir else RunDir(run_dir).exports_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name}.zip"
     tmp = out_dir / f"{name}.zip.tmp"

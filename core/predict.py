@@ -5,13 +5,15 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from core import rundir, tasks
+from core import tasks
+from core.rundir import RESUMABLE_STATES, RunDir
 from core.errors import DataError, UserError
 
 if TYPE_CHECKING:
@@ -23,13 +25,29 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _BATCH_TOKENS = 8192  # tokens per forward pass in batch prediction: bounded memory, few padding tokens
 
 
+@dataclass(frozen=True)
+class Trace:
+    """One sentence through the pipeline, every step: tokens, ids, attention mask, then one logit and one
+    probability (the task kind's) per label (both in label order)."""
+
+    tokens: list[str]
+    input_ids: list[int]
+    attention_mask: list[int]
+    logits: dict[str, float]
+    probs: dict[str, float]
+    predicted: str
+    confidence: float
+    max_length: int
+    truncated: bool  # the text had more tokens than max_length: only its beginning was read
+
+
 class Predictor:
     """A run's fine-tuned model and tokenizer, loaded once and kept for fast repeated predictions."""
 
     def __init__(self, model_dir: Path, max_length: int = 0) -> None:
         import torch
 
-        from core.models import auto_classes
+        from core.models import auto_classes, model_max_length
 
         AutoTokenizer, AutoModelForSequenceClassification = auto_classes()
 
@@ -41,10 +59,9 @@ class Predictor:
         id2label = self.model.config.id2label
         self.labels: list[str] = [str(id2label[i]) for i in range(len(id2label))]
         self.kind = tasks.for_problem_type(self.model.config.problem_type)
-        limit = getattr(self.model.config, "max_position_embeddings", 512) or 512
-        tok_limit = self.tokenizer.model_max_length if self.tokenizer.model_max_length < 100_000 else limit
+        limit = model_max_length(self.tokenizer, self.model.config)  # the rule training used (RoBERTa's offset too)
         # Predict with the length the model was trained with (longer inputs are truncated the same way).
-        self.max_length = int(min(max_length or tok_limit, tok_limit, limit))
+        self.max_length = int(min(max_length or limit, limit))
         self._lock = threading.Lock()
         self._batcher_lock = threading.Lock()
         self._batcher: Batcher[dict[str, float]] | None = None
@@ -104,7 +121,7 @@ class Predictor:
                                         name=f"predict-batcher-{self.model_dir.parent.name}")
             return self._batcher
 
-    def trace(self, text: str) -> dict[str, Any]:
+    def trace(self, text: str) -> Trace:
         """Every step for one sentence: tokens, ids, attention mask, logits, the kind's probabilities."""
         encoded = self.tokenizer(str(text), truncation=True, max_length=self.max_length, return_tensors="pt")
         full_length = len(self.tokenizer(str(text))["input_ids"])
@@ -112,17 +129,17 @@ class Predictor:
         probs = self.kind.probabilities(logits)
         ids = encoded["input_ids"][0].tolist()
         (predicted,), (confidence,) = self.kind.predicted(probs[None], self.labels)
-        return {
-            "tokens": self.tokenizer.convert_ids_to_tokens(ids),
-            "input_ids": ids,
-            "attention_mask": encoded["attention_mask"][0].tolist(),
-            "logits": dict(zip(self.labels, logits.tolist())),
-            "probs": dict(zip(self.labels, probs.tolist())),
-            "predicted": predicted,
-            "confidence": float(confidence),
-            "max_length": self.max_length,
-            "truncated": full_length > len(ids),
-        }
+        return Trace(
+            tokens=self.tokenizer.convert_ids_to_tokens(ids),
+            input_ids=ids,
+            attention_mask=encoded["attention_mask"][0].tolist(),
+            logits=dict(zip(self.labels, logits.tolist())),
+            probs=dict(zip(self.labels, probs.tolist())),
+            predicted=predicted,
+            confidence=float(confidence),
+            max_length=self.max_length,
+            truncated=full_length > len(ids),
+        )
 
 
 _CACHE: "OrderedDict[str, tuple[tuple[float, ...], Predictor]]" = OrderedDict()
@@ -156,8 +173,8 @@ def no_model_message(run_dir: Path) -> str:
     """Why a run has no model to use: still training (wait), or ended early (resume it)."""
     from core.runs import status  # a dead training process reads as interrupted there
 
-    state = status(Path(run_dir))["state"] if (Path(run_dir) / rundir.STATUS).exists() else None
-    if state in ("cancelled", "failed", "interrupted"):
+    state = status(Path(run_dir))["state"] if RunDir(run_dir).status_file.exists() else None
+    if state in RESUMABLE_STATES:
         return "This run ended before it finished training, so it has no model: resume it (Train step) to get one."
     return "This run has no trained model yet: wait until training has finished."
 
@@ -165,11 +182,11 @@ def no_model_message(run_dir: Path) -> str:
 def _current_stamp(run_dir: Path) -> tuple[float, ...]:
     """The model files' stamp; call under _CACHE_LOCK, so a model folder being swapped in is seen before or after,
     never half."""
-    model_dir = run_dir / rundir.MODEL
+    run = RunDir(run_dir)
     try:
-        if not (model_dir / "config.json").exists():
-            raise FileNotFoundError(model_dir)
-        return _model_stamp(model_dir)
+        if not run.has_model():
+            raise FileNotFoundError(run.model_dir)
+        return _model_stamp(run.model_dir)
     except OSError:
         raise UserError(no_model_message(run_dir)) from None
 
@@ -185,7 +202,7 @@ def loaded_predictor(run_dir: Path | str) -> Predictor | None:
 def get_predictor(run_dir: Path | str) -> Predictor:
     """The cached Predictor of a run; reloaded only when the run's model files change."""
     run_dir = Path(run_dir).resolve()
-    model_dir = run_dir / rundir.MODEL
+    model_dir = RunDir(run_dir).model_dir
     key = str(run_dir)
     with _CACHE_LOCK:
         stamp = _current_stamp(run_dir)
@@ -231,15 +248,12 @@ async def predict_one_async(run_dir: Path | str, text: str) -> dict[str, float]:
 
 def trained_max_length(run_dir: Path | str) -> int:
     """The max_length the run trained with: the "started" event, else the settings/data report (0 if unknown)."""
-    from core.events import read_events
-
-    run_dir = Path(run_dir)
-    for event in reversed(read_events(run_dir)):
+    run = RunDir(run_dir)
+    for event in reversed(run.events()):
         if event.get("type") == "started" and isinstance(event.get("max_length"), int):
             return int(event["max_length"])
-    for name in ("config.json", "data_report.json"):
-        stored = rundir.read_json(run_dir / name)
-        value = stored.get("max_length") if isinstance(stored, dict) else None
+    report = run.report()
+    for value in (run.config_dict().get("max_length"), report and report.max_length):
         if isinstance(value, int) and value > 0:
             return value
     return 0
@@ -247,7 +261,7 @@ def trained_max_length(run_dir: Path | str) -> int:
 
 def example_texts(run_dir: Path | str, n: int = 5) -> list[str]:
     """A few of the user's own validation texts, one per label where possible (for the examples under the box)."""
-    path = Path(run_dir) / "data" / "validation.parquet"
+    path = RunDir(run_dir).validation_data
     if not path.exists():
         return []
     df = pd.read_parquet(path)

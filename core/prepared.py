@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core.artefacts import DataReport
 from core.loading import PreparedData
 from core.memo import cached, file_key, peek
 
@@ -48,9 +49,9 @@ def text_lengths(data: PreparedData, tokenizer: Any) -> list[int]:
     return cached(key, lambda: (data, measure(texts(), tokenizer)))[1]
 
 
-def data_report(data: PreparedData, tokenizer: Any, max_length: int | None, model_max_length: int) -> dict[str, Any]:
-    """core.data.build_report, cached per prepared data (by identity), tokenizer and length settings."""
-    from core.data import build_report
+def data_report(data: PreparedData, tokenizer: Any, max_length: int | None, model_max_length: int) -> DataReport:
+    """core.data_report.build_report, cached per prepared data (by identity), tokenizer and length settings."""
+    from core.data_report import build_report
 
     key = ("report", id(data), _tokenizer_name(tokenizer), max_length, model_max_length)
     return cached(key, lambda: (data, build_report(data, tokenizer, max_length, model_max_length,

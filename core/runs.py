@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import access, rundir, warm_child
+from core import access, warm_child
 from core.config import TrainConfig
 from core.errors import UserError, is_disk_full
-from core.events import TERMINAL_TYPES, RunView, fold, read_events
+from core.events import RunView, fold
+from core.rundir import ACTIVE_STATES, ENDINGS, OVER_STATES, RESUMABLE_STATES, RunDir, RunState
 
 # A queued run whose child never wrote its pid within this time is treated as dead.
 SPAWN_GRACE_SECONDS = 120
@@ -71,7 +72,7 @@ class RunSummary:
     run_id: str
     run_dir: Path
     name: str
-    state: str
+    state: RunState
     created: float
     model: str
     best_f1: float | None
@@ -104,35 +105,32 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
     root = Path(root) if root else runs_root()
     # 8 random bytes: on a shared Space the id is what the API takes, so it must not be guessable.
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}-{secrets.token_hex(8)}"
-    run_dir = root / run_id
+    run = RunDir(root / run_id)
     try:
-        rundir.make_private_dir(run_dir)
-        rundir.make_private_dir(run_dir / "data")
+        run.create()
     except OSError as exc:
         if is_disk_full(exc):
             raise UserError(DISK_FULL_MESSAGE) from None
         raise UserError(f"The runs folder '{root}' cannot be used: {exc.strerror or exc}.") from None
     try:  # all or nothing: an interrupted write (Ctrl-C, a full disk) leaves no half-made run behind
-        config.save(run_dir / rundir.CONFIG)
-        rundir.write_json(run_dir / rundir.LABELS, data.kind.labels_json(data.labels))
-        frames = [(data.train, rundir.TRAIN_DATA), (data.validation, rundir.VALIDATION_DATA)]
+        run.write_config(config)
+        run.write_json(RunDir.LABELS, data.kind.labels_json(data.labels))
+        frames = [(data.train, RunDir.TRAIN_DATA), (data.validation, RunDir.VALIDATION_DATA)]
         if len(data.test):  # a dataset's own test split: scored once, after training (core/train.py)
-            frames.append((data.test, rundir.TEST_DATA))
+            frames.append((data.test, RunDir.TEST_DATA))
         for frame, file_name in frames:  # not `name`: that is the run's name, written to run.json below
-            frame.to_parquet(run_dir / file_name, index=False)
-            os.chmod(run_dir / file_name, rundir.FILE_MODE)
-        rundir.write_json(run_dir / rundir.REPORT, report)
-        rundir.write_json(run_dir / rundir.BASELINE, fitted)
-        rundir.write_status(run_dir, "queued", pid=None)
+            run.write_parquet(file_name, frame)
+        run.write_report(report)
+        run.write_json(RunDir.BASELINE, fitted)
+        run.write_status(RunState.QUEUED, pid=None)
         # Last: a folder is a run (listed, openable) once run.json exists.
-        rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": run_id, "name": display_name(config), "owner": owner,
-                                                      "created": time.time()})
+        run.write_info({"run_id": run_id, "name": display_name(config), "owner": owner, "created": time.time()})
     except BaseException as exc:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(run.path, ignore_errors=True)
         if is_disk_full(exc):
             raise UserError(DISK_FULL_MESSAGE) from None
         raise
-    return run_dir
+    return run.path
 
 
 def display_name(config: TrainConfig, now: float | None = None) -> str:
@@ -147,8 +145,9 @@ def display_name(config: TrainConfig, now: float | None = None) -> str:
 def start(run_dir: Path, resume: bool = False) -> None:
     """Start the training child; it queues for the device by itself."""
     run_dir = Path(run_dir).resolve()
-    rundir.clear_stop(run_dir)
-    rundir.write_status(run_dir, "queued", pid=None)
+    run = RunDir(run_dir)
+    run.clear_stop()
+    run.write_status(RunState.QUEUED, pid=None)
     child = warm_child.start_training_child(run_dir, resume)
     _children[str(run_dir)] = child
     # Reaped the moment it ends, whether or not anyone asks for its status (a closed tab never does): otherwise each
@@ -165,17 +164,17 @@ def launch(config: TrainConfig, root: Path | None = None, owner: str = "") -> Pa
 def cancel(run_dir: Path) -> None:
     """Ask the run to stop at its next step; it saves a checkpoint first so Resume can continue."""
     run_dir = Path(run_dir)
-    if status(run_dir)["state"] in rundir.TERMINAL_STATES + ("interrupted",):
+    if status(run_dir)["state"] in OVER_STATES:
         return
-    rundir.request_stop(run_dir)
+    RunDir(run_dir).request_stop()
 
 
 def resume(run_dir: Path) -> None:
     run_dir = Path(run_dir)
-    if not (run_dir / rundir.RUN_INFO).exists():
+    if not RunDir(run_dir).is_run():
         raise UserError(f"There is no run at '{run_dir}'.")
     state = status(run_dir)["state"]
-    if state not in ("cancelled", "interrupted", "failed"):
+    if state not in RESUMABLE_STATES:
         raise UserError(f"Only a stopped, interrupted or failed run can be resumed; this one is {state}.")
     start(run_dir, resume=True)
 
@@ -210,10 +209,10 @@ def _alive(pid: int | None, run_dir: Path, pid_started: float | None = None) -> 
 
 
 def status(run_dir: Path) -> dict[str, Any]:
-    """status.json, with a dead process reported as 'interrupted' instead of running forever."""
+    """status.json, with a dead process reported as interrupted instead of running forever."""
     run_dir = Path(run_dir).resolve()
-    current = rundir.read_status(run_dir)
-    if current["state"] in ("queued", "running"):
+    current = RunDir(run_dir).read_status()
+    if current["state"] in ACTIVE_STATES:
         pid = current.get("pid")
         if pid is None:  # spawned, child not up yet; never started at all after the grace period
             dead = str(run_dir) not in _children and time.time() - current.get("updated", 0) > SPAWN_GRACE_SECONDS
@@ -222,40 +221,40 @@ def status(run_dir: Path) -> dict[str, Any]:
         if dead:
             # A child that could not write its final status (a full disk, a permission error) may still have
             # appended its ending: that is how the run ended. An ending older than the status is a previous one.
-            ending = read_events(run_dir)[-1:]
-            ended = ending and ending[0].get("type") in TERMINAL_TYPES and ending[0].get("time", 0) >= current.get(
+            ending = RunDir(run_dir).events()[-1:]
+            ended = ending and ending[0].get("type") in ENDINGS and ending[0].get("time", 0) >= current.get(
                 "updated", 0)
-            current = {**current, "state": ending[0]["type"] if ended else "interrupted"}
+            current = {**current, "state": RunState(ending[0]["type"]) if ended else RunState.INTERRUPTED}
     return current
 
 
 def view(run_dir: Path) -> RunView:
     """The folded events, with the state taken from status (queued and interrupted are not events)."""
-    run_view = fold(read_events(run_dir))
+    run = RunDir(run_dir)
+    run_view = fold(run.events())
     state = status(run_dir)["state"]  # the source of truth for the state; events carry the history
     if state != run_view.state:
-        if run_view.state in rundir.TERMINAL_STATES:
+        if run_view.state in ENDINGS:
             run_view.message = ""  # resumed: the previous ending no longer applies
         run_view.state = state
-        if state == "interrupted":
+        if state == RunState.INTERRUPTED:
             killed = _exit_codes.get(str(Path(run_dir).resolve())) == -signal.SIGKILL
-            has_checkpoint = any((Path(run_dir) / rundir.CHECKPOINTS).glob("checkpoint-*"))
-            run_view.message = interrupted_message(killed, has_checkpoint)
+            run_view.message = interrupted_message(killed, run.has_checkpoint())
     return run_view
 
 
 def queue_position(run_dir: Path) -> int | None:
     """1 means next in line. None when the run is not waiting."""
     run_dir = Path(run_dir).resolve()
-    if status(run_dir)["state"] != "queued":
+    if status(run_dir)["state"] != RunState.QUEUED:
         return None
-    mine = rundir.read_status(run_dir).get("updated", 0)
+    mine = RunDir(run_dir).read_status().get("updated", 0)
     ahead = 0
     for other in _run_dirs(run_dir.parent):
         if other == run_dir:
             continue
         st = status(other)
-        if st["state"] == "running" or (st["state"] == "queued" and st.get("pid") and st.get("updated", 0) < mine):
+        if st["state"] == RunState.RUNNING or (st["state"] == RunState.QUEUED and st.get("pid") and st.get("updated", 0) < mine):
             ahead += 1
     return ahead + 1
 
@@ -264,15 +263,15 @@ def _run_dirs(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
     # A name starting with "." is a run being deleted (core/compare.py), or no run at all.
-    return [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / rundir.RUN_INFO).exists()]
+    return [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and RunDir(p).is_run()]
 
 
 def active_runs(root: Path | None = None) -> list[str]:
     """The owners of the runs queued or training now, one entry per run."""
     owners = []
     for run_dir in _run_dirs(Path(root) if root else runs_root()):
-        if status(run_dir)["state"] in ("queued", "running"):
-            owners.append(str((rundir.read_json(run_dir / rundir.RUN_INFO, {}) or {}).get("owner") or ""))
+        if status(run_dir)["state"] in ACTIVE_STATES:
+            owners.append(RunDir(run_dir).owner())
     return owners
 
 
@@ -287,10 +286,11 @@ def list_runs(root: Path | None = None, owner: str | Collection[str] | None = No
     owners = {owner} if isinstance(owner, str) else (set(owner) if owner is not None else None)
     summaries = []
     for run_dir in _run_dirs(Path(root) if root else runs_root()):
-        info = rundir.read_json(run_dir / rundir.RUN_INFO, {})
+        run = RunDir(run_dir)
+        info = run.info()
         if owners is not None and info.get("owner") not in owners:
             continue
-        config = rundir.read_json(run_dir / rundir.CONFIG, {})
+        config = run.config_dict()
         run_view = view(run_dir)
         summaries.append(RunSummary(
             run_id=info.get("run_id", run_dir.name), run_dir=run_dir, name=info.get("name", run_dir.name),
@@ -301,10 +301,7 @@ def list_runs(root: Path | None = None, owner: str | Collection[str] | None = No
 
 
 def log_tail(run_dir: Path, lines: int = 40) -> str:
-    path = Path(run_dir) / rundir.LOG
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    return RunDir(run_dir).log_tail(lines)
 
 
 def wait(run_dir: Path, timeout: float = 3600, poll: float = 0.5) -> str:
@@ -312,7 +309,7 @@ def wait(run_dir: Path, timeout: float = 3600, poll: float = 0.5) -> str:
     deadline = time.time() + timeout
     while time.time() < deadline:
         state = status(run_dir)["state"]
-        if state in rundir.TERMINAL_STATES + ("interrupted",):
+        if state in OVER_STATES:
             return state
         time.sleep(poll)
     raise TimeoutError(f"run {run_dir} still {status(run_dir)['state']} after {timeout} s")

@@ -22,12 +22,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from core import rundir, tasks
+from core import tasks
 from core.config import TrainConfig, auto_learning_rate
 from core.errors import UserError, is_disk_full
-from core.events import append_event
 from core.hardware import choose_precision, cuda_available, device_key, device_name, use_fast_gpu_attention
 from core.queue import device_slot
+from core.rundir import RunDir, RunState
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
@@ -40,26 +40,26 @@ class _StoppedBeforeTraining(Exception):
 
 def train(run_dir: Path, resume: bool = False) -> str:
     """Run the whole job in this process; returns the terminal state. Writes exactly one terminal event."""
-    run_dir = Path(run_dir).resolve()
+    run = RunDir.for_process(Path(run_dir).resolve())
     stop_flag = [False]
     _install_sigterm(stop_flag)
     try:
-        rundir.write_status(run_dir, "queued", pid=os.getpid())
-        with device_slot(run_dir.parent, device_key(), should_give_up=lambda: rundir.stop_requested(run_dir)) as got:
+        run.write_status(RunState.QUEUED, pid=os.getpid())
+        with device_slot(run.path.parent, device_key(), should_give_up=run.stop_requested) as got:
             if not got:
-                return _end(run_dir, "cancelled", "Cancelled before training started.")
-            rundir.write_status(run_dir, "running", pid=os.getpid())
-            return _run(run_dir, resume, stop_flag)
+                return _end(run, RunState.CANCELLED, "Cancelled before training started.")
+            run.write_status(RunState.RUNNING, pid=os.getpid())
+            return _run(run, resume, stop_flag)
     except _StoppedBeforeTraining:
-        return _end(run_dir, "cancelled", STOPPED_BEFORE_TRAINING)
+        return _end(run, RunState.CANCELLED, STOPPED_BEFORE_TRAINING)
     except UserError as exc:
-        return _end(run_dir, "failed", exc.message)
+        return _end(run, RunState.FAILED, exc.message)
     except Exception as exc:  # the full traceback goes to train.log; the user gets one sentence
         traceback.print_exc()
-        return _end(run_dir, "failed", _explain(exc))
+        return _end(run, RunState.FAILED, _explain(exc))
 
 
-def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
+def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     from transformers import (
         AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed,
     )
@@ -74,8 +74,8 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     from core.tokenize import STORE_FOLDER, encode_splits
     from core.trainer_setup import collator, early_stopping, engine_trainer
 
-    config = TrainConfig.load(run_dir / rundir.CONFIG)
-    kind, labels = tasks.read_labels(rundir.read_json(run_dir / rundir.LABELS))
+    config = TrainConfig.load(run.config_file)
+    kind, labels = tasks.read_labels(run.stored_labels())
     set_seed(config.seed)
     cuda = cuda_available()
     precision = choose_precision()
@@ -83,7 +83,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     if cuda:
         use_fast_gpu_attention()
 
-    append_event(run_dir, "status", message="Loading the model")
+    run.append_event("status", message="Loading the model")
     source = resolve_model(config.model)
     tokenizer = AutoTokenizer.from_pretrained(source)
     model, loading = AutoModelForSequenceClassification.from_pretrained(
@@ -93,27 +93,27 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         choose_kernel_per_batch(model, config.fused_attention_long_batches)
     new_parameters = set(loading["missing_keys"]) | {k if isinstance(k, str) else k[0] for k in loading["mismatched_keys"]}
 
-    append_event(run_dir, "status", message="Tokenising")
-    train_df = pd.read_parquet(run_dir / rundir.TRAIN_DATA)
-    val_df = pd.read_parquet(run_dir / rundir.VALIDATION_DATA)
+    run.append_event("status", message="Tokenising")
+    train_df = pd.read_parquet(run.train_data)
+    val_df = pd.read_parquet(run.validation_data)
     limit = model_max_length(tokenizer, model.config)
     (train_set, val_set), max_length = encode_splits(tokenizer, [train_df, val_df], labels, config.max_length, limit,
-                                                     lambda: _stop_before_training_if_asked(run_dir, stop_flag),
-                                                     store=run_dir.parent / STORE_FOLDER, kind=kind)
+                                                     lambda: _stop_before_training_if_asked(run, stop_flag),
+                                                     store=run.path.parent / STORE_FOLDER, kind=kind)
     # Validation is evaluated in order, longest first: batches are length-grouped, and every evaluation's
     # predictions line up with the texts, so the final report reuses them instead of predicting again.
     val_order = np.argsort(-val_set.lengths, kind="stable")
     val_set = val_set.select(val_order)
 
     checkpoint = None
-    if resume and (run_dir / rundir.CHECKPOINTS).is_dir():
-        checkpoint = get_last_checkpoint(str(run_dir / rundir.CHECKPOINTS))
+    if resume and run.checkpoints_dir.is_dir():
+        checkpoint = get_last_checkpoint(str(run.checkpoints_dir))
     if config.warm_start_head and checkpoint is None:  # a resumed run loads its head from the checkpoint
-        append_event(run_dir, "status", message="Fitting the classification head")
-        _stop_before_training_if_asked(run_dir, stop_flag)
+        run.append_event("status", message="Fitting the classification head")
+        _stop_before_training_if_asked(run, stop_flag)
         if not kind.warm_start_head(model.to("cuda") if cuda else model, sorted(new_parameters), train_set,
                                     labels, tokenizer.pad_token_id or 0, precision, config.class_weights,
-                                    config.seed, _probe_progress(run_dir, stop_flag)):
+                                    config.seed, _probe_progress(run, stop_flag)):
             print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
     batch_size = config.batch_size or auto_batch_size(
         train_set.lengths.tolist(), cuda, _gpu_memory() if cuda else 0, model.num_parameters())
@@ -126,7 +126,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         best, best_is_resumed_model = best_weights_for_resume(Path(checkpoint))
     learning_rate = config.learning_rate or auto_learning_rate(model.num_parameters())
     args = TrainingArguments(
-        output_dir=str(run_dir / rundir.CHECKPOINTS),
+        output_dir=str(run.checkpoints_dir),
         num_train_epochs=config.epochs,
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=max(64, batch_size),
@@ -146,8 +146,8 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         # A curve of a one-minute run needs >= 20 points; long runs need not log every step.
         logging_steps=max(1, min(50, total_steps // 100)),
         logging_first_step=True,  # the live chart gets its first point after one step
-        report_to=tracker_settings(config, run_dir),
-        run_name=run_dir.name,  # the tracker's name for this run
+        report_to=tracker_settings(config, run),
+        run_name=run.name,  # the tracker's name for this run
         project=TRACKER_PROJECT,  # trackio's project (Trainer passes this, not TRACKIO_PROJECT, to trackio.init)
         disable_tqdm=True,
         bf16=precision == "bf16",
@@ -175,7 +175,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         "device": device_name(), "precision": precision, "learning_rate": learning_rate,
         "batch_size": batch_size, "model": config.model, "labels": labels, "task": kind.name,
     }
-    events = EventCallback(run_dir, batch_size, facts, stop_flag, kind)
+    events = EventCallback(run, batch_size, facts, stop_flag, kind)
     every = config.checkpoint_every_minutes * 60 or auto_checkpoint_seconds(model.num_parameters())
     callbacks: list[Any] = [events, CheckpointPolicy(every, lambda: events.cancelled, best, best_is_resumed_model)]
     if config.early_stopping_patience > 0:
@@ -186,29 +186,29 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
         compute_metrics=compute_metrics, callbacks=callbacks,
         compute_loss_func=kind.loss(train_df["label"], labels) if config.class_weights else None,
     )
-    append_event(run_dir, "status", message="Training")
+    run.append_event("status", message="Training")
     trainer.train(resume_from_checkpoint=checkpoint)
     if events.cancelled:
         step = trainer.state.global_step
-        return _end(run_dir, "cancelled", f"Stopped at step {step} of {total_steps}. Resume continues from there.")
+        return _end(run, RunState.CANCELLED, f"Stopped at step {step} of {total_steps}. Resume continues from there.")
 
-    append_event(run_dir, "status", message="Saving the model")
+    run.append_event("status", message="Saving the model")
     # The weights being saved: the best evaluation's (kept) or the last step's.
     if best.step is not None and best.step != trainer.state.global_step:
         best.restore(trainer.model)
     final_step = trainer.state.global_step if best.step is None else best.step
-    write_final_metrics(run_dir, trainer, val_set, val_order, val_df, kind, labels, final_step,
+    write_final_metrics(run, trainer, val_set, val_order, val_df, kind, labels, final_step,
                         eval_logits.get(final_step), best_step=best.step)
-    if (run_dir / rundir.TEST_DATA).exists():
-        append_event(run_dir, "status", message="Scoring the test split")
-    test = write_test_metrics(run_dir, trainer, tokenizer, kind, labels, max_length)
-    save_model_atomically(run_dir, trainer, tokenizer)
-    shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)  # a finished run needs no resume state
-    metrics = rundir.read_json(run_dir / rundir.METRICS)
+    if run.test_data.exists():
+        run.append_event("status", message="Scoring the test split")
+    test = write_test_metrics(run, trainer, tokenizer, kind, labels, max_length)
+    save_model_atomically(run, trainer, tokenizer)
+    shutil.rmtree(run.checkpoints_dir, ignore_errors=True)  # a finished run needs no resume state
+    metrics = run.metrics() or {}
     message = _finished_message(kind, metrics, trainer.state, total_steps, config, best.step)
     if test:  # reported apart: the test split never chose the model, so it is the honest score
         message += f" Test split: {kind.scores_words(test)}."
-    return _end(run_dir, "finished", message)
+    return _end(run, RunState.FINISHED, message)
 
 
 def _finished_message(kind: tasks.TaskKind, metrics: dict[str, Any], state: Any, total_steps: int,
@@ -223,7 +223,7 @@ def _finished_message(kind: tasks.TaskKind, metrics: dict[str, Any], state: Any,
     return message
 
 
-def _probe_progress(run_dir: Path, stop_flag: list[bool]) -> Any:
+def _probe_progress(run: RunDir, stop_flag: list[bool]) -> Any:
     """Status events while the probe reads the texts (it can take many seconds on long ones), at most one a second;
     a stop asked for meanwhile ends the run after the current batch."""
     import time
@@ -231,17 +231,17 @@ def _probe_progress(run_dir: Path, stop_flag: list[bool]) -> Any:
     last = [0.0]
 
     def report(done: int, total: int) -> None:
-        _stop_before_training_if_asked(run_dir, stop_flag)
+        _stop_before_training_if_asked(run, stop_flag)
         now = time.monotonic()
         if done < total and now - last[0] >= 1.0:
             last[0] = now
-            append_event(run_dir, "status", message=f"Fitting the classification head ({done:,} of {total:,} texts)")
+            run.append_event("status", message=f"Fitting the classification head ({done:,} of {total:,} texts)")
 
     return report
 
 
-def _stop_before_training_if_asked(run_dir: Path, stop_flag: list[bool]) -> None:
-    if stop_flag[0] or rundir.stop_requested(run_dir):
+def _stop_before_training_if_asked(run: RunDir, stop_flag: list[bool]) -> None:
+    if stop_flag[0] or run.stop_requested():
         raise _StoppedBeforeTraining
 
 
@@ -254,20 +254,20 @@ def _gpu_memory() -> int:
 TRACKER_PROJECT = "text-classifier-studio"
 
 
-def tracker_settings(config: TrainConfig, run_dir: Path) -> str | list[str]:
+def tracker_settings(config: TrainConfig, run_dir: Path | RunDir) -> str | list[str]:
     """Trainer's report_to: "none" unless the user chose a tracker. TensorBoard writes into the run folder; a
     tracker's run is named after the run id. TrainingArguments never holds a Hub token here, so none is logged."""
     if config.report_to in ("", "none"):
         return "none"
-    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(run_dir / "tensorboard"))
+    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(RunDir.of(run_dir).tensorboard_dir))
     return [config.report_to]
 
 
-def _end(run_dir: Path, state: str, message: str) -> str:
+def _end(run: RunDir, state: RunState, message: str) -> str:
     """The terminal event, then the status. Each is tried whatever happens to the other: a dead process whose status
     still says running reads as the ending its last event records (core/runs.py)."""
-    for write in (lambda: append_event(run_dir, state, message=message),
-                  lambda: rundir.write_status(run_dir, state, pid=os.getpid())):
+    for write in (lambda: run.append_event(state, message=message),
+                  lambda: run.write_status(state, pid=os.getpid())):
         try:
             write()
         except OSError:
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.run_dir is None:
         parser.error("the run directory is required")
     state = train(args.run_dir, resume=args.resume)
-    return {"finished": 0, "cancelled": 3}.get(state, 1)
+    return {RunState.FINISHED: 0, RunState.CANCELLED: 3}.get(state, 1)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from core import rundir
+from core.rundir import RunDir
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _lock = threading.Lock()
@@ -35,7 +35,7 @@ def start_training_child(run_dir: Path, resume: bool) -> subprocess.Popen:
     child = _hand_over(run_dir, resume)
     if child is not None:
         return child
-    with rundir.open_log(run_dir) as log:
+    with RunDir(run_dir).open_log() as log:
         return _popen([str(run_dir)] + (["--resume"] if resume else []), stdout=log, stderr=subprocess.STDOUT,
                       stdin=subprocess.DEVNULL)
 
@@ -109,7 +109,7 @@ def wait_for_job() -> tuple[Path, bool] | None:
         return None
     job = json.loads(line)
     run_dir = Path(job["run_dir"])
-    log = rundir.open_log(run_dir)  # noqa: SIM115 - it is this process's stdout from now on
+    log = RunDir.for_process(run_dir).open_log()  # noqa: SIM115 - it is this process's stdout from now on
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(log.fileno(), 1)

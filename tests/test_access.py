@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core import access, rundir, runs
+from core import access, runs
+from core.rundir import RunDir
 from core.access import Caller
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
@@ -148,7 +149,7 @@ def test_the_api_lists_and_reaches_only_the_keys_runs(space):
         with pytest.raises(gr.Error) as info:
             call()
         assert info.value.message in ("There is no run 'r-mine'.", "There is no run 'r-theirs'.")
-    assert mine.is_dir() and not (mine / rundir.STOP).exists()
+    assert mine.is_dir() and not RunDir(mine).stop_file.exists()
 
 
 def test_the_api_on_your_own_machine_lists_every_run_or_one_keys_runs(own_machine):
@@ -191,7 +192,7 @@ def test_limits_on_runs_per_visitor_in_total_and_on_names(space, monkeypatch):
     runs.check_can_start(alice, space)  # one active run: under the default of two
     for i in range(3):  # queued runs whose process is alive count; a dead one reads as interrupted
         run = fake_run(space, f"r-a{i}", alice.owner if i == 0 else bob.owner, state="running")
-        rundir.write_status(run, "running", pid=os.getpid())
+        RunDir(run).write_status("running", pid=os.getpid())
     with pytest.raises(UserError) as info:
         runs.check_can_start(alice, space)
     assert info.value.message == ("You already have 2 runs queued or training: wait for one to finish or stop it, "
@@ -208,7 +209,7 @@ def test_limits_on_runs_per_visitor_in_total_and_on_names(space, monkeypatch):
 def test_limits_and_upload_cap_are_off_on_your_own_machine(own_machine, monkeypatch):
     for i in range(4):
         run = fake_run(own_machine, f"r-{i}", "", state="running")
-        rundir.write_status(run, "running", pid=os.getpid())
+        RunDir(run).write_status("running", pid=os.getpid())
     runs.check_can_start(Caller(), own_machine, run_name="n" * 500)
     assert access.upload_limit() is None
     monkeypatch.setenv("TEXTCLF_MAX_UPLOAD_MB", "5")
@@ -225,9 +226,9 @@ def test_resume_counts_against_the_same_limits_as_start(space):
     owner = access.owner_of_key(key, space)
     stopped = fake_run(space, "r-stopped", owner, state="cancelled")
     for i in range(2):
-        rundir.write_status(fake_run(space, f"r-busy{i}", owner, state="running"), "running", pid=os.getpid())
+        RunDir(fake_run(space, f"r-busy{i}", owner, state="running")).write_status("running", pid=os.getpid())
     with pytest.raises(gr.Error) as info:
         train_api.api_resume("r-stopped", key)
     assert info.value.message == ("You already have 2 runs queued or training: wait for one to finish or stop it, "
                                   "then start the next.")
-    assert rundir.read_status(stopped)["state"] == "cancelled"  # nothing was started
+    assert RunDir(stopped).read_status()["state"] == "cancelled"  # nothing was started

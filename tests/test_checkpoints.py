@@ -149,18 +149,23 @@ def test_the_saved_model_is_the_best_evaluations_not_the_last_steps(first_evalua
 
 def test_a_resumed_run_still_saves_the_best_evaluation_from_before_the_stop(first_evaluation_scores_best, tmp_path,
                                                                              tiny_model_dir, example_data, monkeypatch):
+    from core.callback import EventCallback
+    from core.rundir import RunDir
+
     run_dir = runs.create_run(_config(example_data, tiny_model_dir), tmp_path)
-    calls = [0]
+    step_end = EventCallback.on_step_end
 
-    def stop_at_step_40(run_dir):  # EventCallback asks once per step
-        calls[0] += 1
-        return calls[0] == 40
+    def stop_at_step_40(self, args, state, control, **kwargs):
+        if state.global_step == 40:
+            RunDir(run_dir).request_stop()  # as the Stop button does, just before the callback looks
+        return step_end(self, args, state, control, **kwargs)
 
-    monkeypatch.setattr("core.callback.stop_requested", stop_at_step_40)
-    assert train(run_dir) == "cancelled"
+    with monkeypatch.context() as patch:
+        patch.setattr(EventCallback, "on_step_end", stop_at_step_40)
+        assert train(run_dir) == "cancelled"
     checkpoint = run_dir / "checkpoints" / "checkpoint-40"
     assert (checkpoint / BEST_WEIGHTS_FILE).exists()  # the best (step 16) is not the checkpoint's own weights
-    monkeypatch.setattr("core.callback.stop_requested", lambda run_dir: False)
+    RunDir(run_dir).clear_stop()
     assert train(run_dir, resume=True) == "finished"
     metrics = json.loads((run_dir / "metrics.json").read_text())
     evals = _evals(run_dir)

@@ -328,7 +328,7 @@ def test_load_errors(tmp_path):
 
 def test_repeated_column_names_use_the_first_column_and_say_so(tmp_path):
     """pandas would read the second 'label' as 'label.1' without a word; a workbook keeps both under one name."""
-    from core.data import build_report
+    from core.data_report import build_report
 
     rows = [("I love it", "pos", "x"), ("Hate it", "neg", "y"), ("Great", "pos", "x"), ("Awful", "neg", "y")] * 3
     path = write(tmp_path, "dup.csv", table(",", rows, header=("text", "label", "label")))
@@ -336,7 +336,7 @@ def test_repeated_column_names_use_the_first_column_and_say_so(tmp_path):
     warning = "The file 'dup.csv' has two columns named 'label'; the first one is used."
     assert data.label_column == "label" and data.labels == ["neg", "pos"]
     assert data.warnings == [warning]
-    assert build_report(data)["warnings"][0] == warning
+    assert build_report(data).warnings[0] == warning
     assert list(read_table(path).columns) == ["text", "label"]
 
     book = tmp_path / "dup.xlsx"

@@ -32,7 +32,8 @@ def test_fold_builds_curves_epoch_table_and_final_state(two_epoch_events):
     assert view.state == "finished"
     assert view.message == "Validation accuracy 75.0%, macro-F1 0.700."
     assert view.train_loss == [(1, 1.0), (2, 0.8), (3, 0.6), (4, 0.2)]
-    assert [e["f1_macro"] for e in view.evals] == [0.4, 0.7]
+    assert [e.f1_macro for e in view.evals] == [0.4, 0.7]
+    assert view.evals[-1].scores == {"accuracy": 0.75, "f1_macro": 0.7}  # the run's kind's metrics, by key
     assert view.best_f1 == 0.7 and view.best_accuracy == 0.75
     assert view.total_steps == 4 and view.step == 4 and view.fraction_done == 1.0
     assert view.elapsed_seconds == 10.0
@@ -161,8 +162,8 @@ def test_the_evaluation_a_stop_asks_for_is_not_shown():
         _ev("cancelled", message="Stopped at step 29 of 160."),
     ]
     view = fold(events)
-    assert [e["epoch"] for e in view.evals] == [1.0]
+    assert [e.epoch for e in view.evals] == [1.0]
     assert [(r.epoch, r.val_loss) for r in view.epochs] == [(1, 0.8), (2, None)]
     # A scheduled evaluation at the end of an epoch stays, stop or not.
     kept = fold(events[:3] + [_ev("cancelled", message="Stopped.")])
-    assert [e["epoch"] for e in kept.evals] == [1.0]
+    assert [e.epoch for e in kept.evals] == [1.0]

@@ -151,7 +151,8 @@ def test_cli_check_of_unusable_data_exits_2_with_the_sentence(args, message, exa
 
 @pytest.mark.slow
 def test_a_run_on_a_dataset_scores_its_test_split_apart(hub_repo, tiny_model_dir, tmp_path):
-    from core import rundir, runs
+    from core import runs
+    from core.rundir import RunDir
     from core.config import TrainConfig
     from core.train import train
 
@@ -159,11 +160,11 @@ def test_a_run_on_a_dataset_scores_its_test_split_apart(hub_repo, tiny_model_dir
                          batch_size=16, warm_start_head=False)
     run_dir = runs.create_run(config, tmp_path)
     assert "hub-dataset" in run_dir.name  # named after the dataset
-    assert len(pd.read_parquet(run_dir / rundir.TEST_DATA)) == 2
+    assert len(pd.read_parquet(RunDir(run_dir).test_data)) == 2
     assert train(run_dir) == "finished"
-    test = rundir.read_json(run_dir / rundir.TEST_METRICS)
+    test = RunDir(run_dir).test_metrics()
     assert test["rows"] == 2 and 0 <= test["accuracy"] <= 1
-    message = rundir.read_status(run_dir).get("message") or runs.view(run_dir).message
+    message = RunDir(run_dir).read_status().get("message") or runs.view(run_dir).message
     assert message.endswith(
         f"Test split: accuracy {100 * test['accuracy']:.1f} %, macro-F1 {100 * test['f1_macro']:.1f} %.")
     from core.evaluation import headline_table, load_evaluation

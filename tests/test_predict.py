@@ -121,19 +121,19 @@ def test_large_batches_stay_close_to_exact_single_predictions(run_dir: Path, mon
 
 def test_trace_shows_every_step(run_dir: Path) -> None:
     t = predict.get_predictor(run_dir).trace("Refund my payment")
-    assert t["tokens"][0] == "[CLS]" and t["tokens"][-1] == "[SEP]"
-    assert t["tokens"][1:-1] == ["ref", "##und", "my", "payment"]  # word pieces, lower-cased
-    assert len(t["tokens"]) == len(t["input_ids"]) == len(t["attention_mask"])
-    assert set(t["attention_mask"]) == {1}
-    assert list(t["logits"]) == list(t["probs"]) == LABELS
-    assert t["predicted"] == max(t["probs"], key=t["probs"].get)
-    assert t["confidence"] == pytest.approx(max(t["probs"].values()))
-    assert t["truncated"] is False and t["max_length"] == 64  # the run's max_length is used
+    assert t.tokens[0] == "[CLS]" and t.tokens[-1] == "[SEP]"
+    assert t.tokens[1:-1] == ["ref", "##und", "my", "payment"]  # word pieces, lower-cased
+    assert len(t.tokens) == len(t.input_ids) == len(t.attention_mask)
+    assert set(t.attention_mask) == {1}
+    assert list(t.logits) == list(t.probs) == LABELS
+    assert t.predicted == max(t.probs, key=t.probs.get)
+    assert t.confidence == pytest.approx(max(t.probs.values()))
+    assert t.truncated is False and t.max_length == 64  # the run's max_length is used
 
 
 def test_trace_reports_truncation(run_dir: Path) -> None:
     t = predict.get_predictor(run_dir).trace("word " * 200)
-    assert t["truncated"] is True and len(t["input_ids"]) == 64
+    assert t.truncated is True and len(t.input_ids) == 64
 
 
 def test_missing_model_is_a_user_error(tmp_path: Path) -> None:
@@ -258,9 +258,26 @@ def test_batch_prediction_uses_every_core_unless_a_run_trains_on_them(tmp_path, 
 
 
 def test_a_stopped_run_without_a_model_says_to_resume(tmp_path: Path) -> None:
-    from core import rundir
+    from core.rundir import RunDir
 
-    rundir.write_status(tmp_path, "cancelled", pid=None)  # stopped early: waiting would never help
+    RunDir(tmp_path).write_status("cancelled", pid=None)  # stopped early: waiting would never help
     with pytest.raises(UserError, match=r"^This run ended before it finished training, so it has no model: resume it "
                                         r"\(Train step\) to get one.$"):
         predict.get_predictor(tmp_path)
+
+
+def test_prediction_reads_as_many_tokens_as_training_did_roberta_offset_included(tmp_path: Path, tiny_model_dir: str):
+    """RoBERTa-style models reserve two of their positions: 66 positions read 64 tokens, in training and here."""
+    from transformers import AutoTokenizer, RobertaConfig, RobertaForSequenceClassification
+
+    from core.models import model_max_length
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    config = RobertaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=64, max_position_embeddings=66, pad_token_id=0, num_labels=2)
+    RobertaForSequenceClassification(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    predictor = predict.Predictor(tmp_path)
+    assert predictor.max_length == model_max_length(tokenizer, config) == 64
+    assert predict.Predictor(tmp_path, max_length=32).max_length == 32
+    assert set(predictor.predict(["a text " * 200])[0]) == {"LABEL_0", "LABEL_1"}  # 1,400 tokens cut to 64, not 66

@@ -27,14 +27,13 @@ def _count_calls(monkeypatch, module, name: str) -> list[int]:
 def test_start_after_the_data_step_reuses_report_and_baseline(tmp_path: Path, example_data: Path,
                                                               tiny_model_dir: str, monkeypatch) -> None:
     import core.baseline
-    import core.data
     import core.data_report
     import core.loading
 
     data_file = tmp_path / "tickets.csv"
     data_file.write_bytes(example_data.read_bytes())
     reads = _count_calls(monkeypatch, core.loading, "load_training_data")
-    reports = _count_calls(monkeypatch, core.data, "build_report")
+    reports = _count_calls(monkeypatch, core.data_report, "build_report")
     baselines = _count_calls(monkeypatch, core.baseline, "train_baseline")
     tokenisations = _count_calls(monkeypatch, core.data_report, "text_lengths")
 

@@ -4,15 +4,17 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from core import rundir, runs
+from core.rundir import RunDir
 from core.config import TrainConfig
 from core.events import read_events
 
 pytestmark = pytest.mark.slow
-ROOT = rundir.Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _long_config(example_data, tiny_model_dir, **changes):
@@ -72,7 +74,7 @@ def test_killed_process_is_reported_interrupted_and_resumes(signal_number, check
     config = _long_config(example_data, tiny_model_dir, checkpoint_every_minutes=checkpoint_minutes)
     run_dir = runs.launch(config, tmp_path)
     _wait_for(lambda: runs.view(run_dir).step >= 70)  # past the first epoch's evaluation
-    os.kill(rundir.read_status(run_dir)["pid"], signal_number)
+    os.kill(RunDir(run_dir).read_status()["pid"], signal_number)
     _wait_for(lambda: runs.status(run_dir)["state"] == "interrupted", timeout=30)
     view = runs.view(run_dir)
     assert view.state == "interrupted"
@@ -87,7 +89,7 @@ def test_runs_queue_for_the_device_and_stop_while_queued(tmp_path, example_data,
     first = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path, owner="a")
     _wait_for(lambda: runs.status(first)["state"] == "running")
     second = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path, owner="b")
-    _wait_for(lambda: rundir.read_status(second).get("pid") is not None)
+    _wait_for(lambda: RunDir(second).read_status().get("pid") is not None)
     time.sleep(1.0)
     assert runs.status(second)["state"] == "queued"
     assert runs.queue_position(second) == 2
@@ -102,8 +104,8 @@ def test_runs_queue_for_the_device_and_stop_while_queued(tmp_path, example_data,
 
 
 def test_resume_of_a_finished_run_is_refused(tmp_path):
-    rundir.write_json(tmp_path / rundir.RUN_INFO, {"run_id": "r"})
-    rundir.write_status(tmp_path, "finished", pid=None)
+    RunDir(tmp_path).write_info({"run_id": "r"})
+    RunDir(tmp_path).write_status("finished", pid=None)
     with pytest.raises(runs.UserError) as err:
         runs.resume(tmp_path)
     assert err.value.message == "Only a stopped, interrupted or failed run can be resumed; this one is finished."
@@ -119,8 +121,8 @@ def test_cli_resume_takes_a_run_id_and_runs_says_when_there_are_none(tmp_path):
     assert _cli("--runs-dir", str(tmp_path), "runs").stdout.strip() == f"No runs yet in {tmp_path}."
     run_dir = tmp_path / "20261123-101010-reviews-ab12"
     run_dir.mkdir()
-    rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": run_dir.name})
-    rundir.write_status(run_dir, "finished", pid=None)
+    RunDir(run_dir).write_info({"run_id": run_dir.name})
+    RunDir(run_dir).write_status("finished", pid=None)
     result = _cli("--runs-dir", str(tmp_path), "resume", run_dir.name)
     assert result.returncode == 2
     assert result.stderr.strip() == "Error: Only a stopped, interrupted or failed run can be resumed; this one is finished."
@@ -226,7 +228,7 @@ def test_view_of_a_resumed_run_follows_the_live_status_not_the_old_ending(tmp_pa
 
     append_event(tmp_path, "started", total_steps=10)
     append_event(tmp_path, "cancelled", message="Stopped at step 3 of 10. Resume continues from there.")
-    rundir.write_status(tmp_path, "running", pid=12345)  # the resumed child, before its first event
+    RunDir(tmp_path).write_status("running", pid=12345)  # the resumed child, before its first event
     monkeypatch.setattr(runs, "_alive", lambda pid, run_dir, pid_started=None: True)
     view = runs.view(tmp_path)
     assert (view.state, view.message) == ("running", "")
@@ -249,7 +251,7 @@ def test_a_prepared_child_takes_the_next_run_and_is_replaced_when_it_ends(tmp_pa
         second = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path)
         _wait_for(lambda: runs.view(second).step >= 5)
         runs._children.clear()  # as after a server restart: the child is known only by its status file
-        assert str(second) not in " ".join(__import__("psutil").Process(rundir.read_status(second)["pid"]).cmdline())
+        assert str(second) not in " ".join(__import__("psutil").Process(RunDir(second).read_status()["pid"]).cmdline())
         assert runs.status(second)["state"] == "running"
         runs.cancel(second)
         assert runs.wait(second, timeout=60) == "cancelled"
@@ -260,11 +262,11 @@ def test_a_prepared_child_takes_the_next_run_and_is_replaced_when_it_ends(tmp_pa
 
 def test_a_pid_now_used_by_another_process_is_not_the_run(tmp_path):
     """status.json keeps the child's pid and start time; a different process with that pid means the run died."""
-    rundir.write_json(tmp_path / rundir.RUN_INFO, {"run_id": "r"})
-    rundir.write_status(tmp_path, "running", pid=os.getpid())  # this very process: alive, same start time
+    RunDir(tmp_path).write_info({"run_id": "r"})
+    RunDir(tmp_path).write_status("running", pid=os.getpid())  # this very process: alive, same start time
     assert runs.status(tmp_path)["state"] == "running"
-    status = rundir.read_status(tmp_path)
-    rundir.write_json(tmp_path / rundir.STATUS, {**status, "pid_started": status["pid_started"] - 3600})
+    status = RunDir(tmp_path).read_status()
+    RunDir(tmp_path).write_json(RunDir.STATUS, {**status, "pid_started": status["pid_started"] - 3600})
     assert runs.status(tmp_path)["state"] == "interrupted"  # same pid, but a process that started later
 
 

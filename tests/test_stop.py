@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from transformers import Trainer
 
-from core import rundir, runs
+from core import runs
 from core.config import TrainConfig
 from core.events import epoch_table_header, read_events
+from core.rundir import RunDir
 from core.tasks import SINGLE_LABEL
 from core.train import STOPPED_BEFORE_TRAINING, train
 
@@ -32,17 +33,17 @@ def evaluations(monkeypatch):
     return calls
 
 
-def _stop_when(monkeypatch, module, wanted):
+def _stop_when(monkeypatch, wanted):
     """Ask for a stop (as the Stop button does) once the event `wanted(event_type, fields)` is appended."""
-    from core.events import append_event
+    append_event = RunDir.append_event
 
-    def appending(run_dir, event_type, **fields):
-        event = append_event(run_dir, event_type, **fields)
+    def appending(run, event_type, **fields):
+        event = append_event(run, event_type, **fields)
         if wanted(event_type, fields):
-            rundir.request_stop(run_dir)
+            RunDir(run.path).request_stop()
         return event
 
-    monkeypatch.setattr(module + ".append_event", appending)
+    monkeypatch.setattr(RunDir, "append_event", appending)
 
 
 def test_stop_saves_a_checkpoint_without_evaluating_and_resume_finishes(tmp_path, example_data, tiny_model_dir,
@@ -53,7 +54,7 @@ def test_stop_saves_a_checkpoint_without_evaluating_and_resume_finishes(tmp_path
                          epochs=1, max_length=16)
     run_dir = runs.create_run(config, tmp_path / "runs")
     with monkeypatch.context() as patch:
-        _stop_when(patch, "core.callback", lambda kind, fields: kind == "started")
+        _stop_when(patch, lambda kind, fields: kind == "started")
         assert train(run_dir) == "cancelled"
     events = read_events(run_dir)
     assert evaluations == [] and [e for e in events if e["type"] == "eval"] == []
@@ -66,7 +67,7 @@ def test_stop_saves_a_checkpoint_without_evaluating_and_resume_finishes(tmp_path
     assert epoch_table_header(SINGLE_LABEL) not in out.getvalue()
     assert "CANCELLED: Stopped at step 1 of 10. Resume continues from there." in out.getvalue()
 
-    rundir.clear_stop(run_dir)
+    RunDir(run_dir).clear_stop()
     assert train(run_dir, resume=True) == "finished"
     events = read_events(run_dir)
     assert [e["resumed_from_step"] for e in events if e["type"] == "started"] == [0, 1]
@@ -80,7 +81,7 @@ def test_stop_while_the_head_is_fitted_ends_the_run_before_training(tmp_path, ex
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
     run_dir = runs.create_run(config, tmp_path)
     # The probe reads 256 texts in 4 batches; Stop comes after the first one.
-    _stop_when(monkeypatch, "core.train",
+    _stop_when(monkeypatch,
                lambda kind, fields: fields.get("message") == "Fitting the classification head (64 of 256 texts)")
     assert train(run_dir) == "cancelled"
     events = read_events(run_dir)
@@ -103,7 +104,7 @@ def test_stop_while_tokenising_ends_the_run_before_the_rest_is_tokenised(tmp_pat
     monkeypatch.setattr(core.train, "_stop_before_training_if_asked", lambda *a: calls.append(1) or original(*a))
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
     run_dir = runs.create_run(config, tmp_path)
-    _stop_when(monkeypatch, "core.train", lambda kind, fields: fields.get("message") == "Tokenising")
+    _stop_when(monkeypatch, lambda kind, fields: fields.get("message") == "Tokenising")
     assert train(run_dir) == "cancelled"
     events = read_events(run_dir)
     assert events[-1] == {**events[-1], "type": "cancelled", "message": STOPPED_BEFORE_TRAINING}

@@ -151,9 +151,10 @@ def test_every_place_that_depends_on_the_kind_goes_through_core_tasks():
 
 def test_a_run_directory_written_before_kinds_existed_still_reads_as_single_label(tmp_path):
     (tmp_path / "labels.json").write_text(json.dumps(["negative", "positive"]))
-    from core import rundir
+    from core.rundir import RunDir
 
-    assert tasks.read_labels(rundir.read_json(tmp_path / rundir.LABELS)) == (SINGLE_LABEL, ["negative", "positive"])
+    assert tasks.read_labels(RunDir(tmp_path).stored_labels()) == (SINGLE_LABEL, ["negative", "positive"])
+    assert RunDir(tmp_path).labels() == ["negative", "positive"]
 
 
 def test_the_api_status_of_a_run_from_before_kinds_keeps_its_fields(tmp_path):

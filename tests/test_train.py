@@ -2,16 +2,18 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from core import rundir, runs
+from core import runs
+from core.rundir import RunDir
 from core.config import TrainConfig
 from core.events import read_events
 from core.train import train
 
-ROOT = rundir.Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,36 @@ def test_run_directory_has_every_file(finished_run):
         assert (finished_run / name).exists(), name
     assert not (finished_run / "checkpoints").exists()  # a finished run keeps no resume state
     assert not (finished_run / ".model.tmp").exists()
-    assert rundir.read_status(finished_run)["state"] == "finished"
+    assert RunDir(finished_run).read_status()["state"] == "finished"
+
+
+def _documented_event_fields() -> dict[str, set[str]]:
+    """The fields core/events.py's docstring lists for each event type (its "Event shapes" block)."""
+    import re
+
+    from core import events
+
+    shapes: dict[str, set[str]] = {}
+    kinds: list[str] = []
+    for line in events.__doc__.split("Event shapes", 1)[1].splitlines()[1:]:
+        if not line.strip():
+            break
+        shape = line.split("}")[0]
+        if '"type":' in line:
+            kinds_part, fields_part = re.split(r',\s*"time"', shape.split('"type":', 1)[1], maxsplit=1)
+            kinds = re.findall(r'"(\w+)"', kinds_part)
+            shapes.update({kind: {"time"} for kind in kinds})
+            shape = fields_part
+        for kind in kinds:
+            shapes[kind] |= set(re.findall(r'"(\w+)"', shape))
+    return shapes
+
+
+def test_the_event_schema_in_core_events_lists_every_field_written(finished_run):
+    shapes = _documented_event_fields()
+    assert set(shapes) == {"started", "log", "progress", "eval", "status", "finished", "cancelled", "failed"}
+    for event in read_events(finished_run):
+        assert set(event) - {"type"} == shapes[event["type"]], event["type"]
 
 
 def test_config_records_detected_columns_and_no_secrets(finished_run):
@@ -164,7 +195,7 @@ def test_automatic_max_length_is_the_one_the_data_report_suggests(tmp_path, tiny
     config = TrainConfig(data_path=str(tmp_path / "t.csv"), val_data_path=str(tmp_path / "v.csv"),
                          model=tiny_model_dir, epochs=1)
     run_dir = runs.create_run(config, tmp_path / "runs")
-    suggested = rundir.read_json(run_dir / rundir.REPORT)["suggested_max_length"]
+    suggested = RunDir(run_dir).report().suggested_max_length
     assert suggested > 16
     assert train(run_dir) == "finished"
     assert next(e for e in read_events(run_dir) if e["type"] == "started")["max_length"] == suggested

@@ -66,12 +66,12 @@ def test_on_start_refuses_while_data_is_unusable():
 
 
 def test_on_start_refuses_while_the_shown_run_is_active(tmp_path):
-    from core import rundir
+    from core.rundir import RunDir
 
     run_dir = tmp_path / "r1"
     run_dir.mkdir()
-    rundir.write_json(run_dir / rundir.RUN_INFO, {"run_id": "r1", "name": "support_tickets"})
-    rundir.write_status(run_dir, "running", pid=None)
+    RunDir(run_dir).write_info({"run_id": "r1", "name": "support_tickets"})
+    RunDir(run_dir).write_status("running", pid=None)
     run_id, note = train_tab.on_start({"ok": True}, "d.csv", "", "", None, str(run_dir), {},
                                       *setting_values(epochs=1))
     assert isinstance(run_id, dict) and list(tmp_path.iterdir()) == [run_dir]  # nothing new was created

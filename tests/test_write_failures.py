@@ -5,7 +5,8 @@ import io
 import pandas as pd
 import pytest
 
-from core import rundir, runs
+from core import runs
+from core.rundir import ENDINGS, RunDir
 from core.config import TrainConfig
 from core.errors import UserError
 from core.events import read_events
@@ -50,7 +51,7 @@ def test_a_full_disk_while_the_model_is_saved_fails_the_run_and_removes_the_part
     run_dir = runs.create_run(config, tmp_path)
     assert train(run_dir) == "failed"
     assert read_events(run_dir)[-1]["message"] == "The disk is full: free some space, then resume the run."
-    assert rundir.read_status(run_dir)["state"] == "failed"
+    assert RunDir(run_dir).read_status()["state"] == "failed"
     assert not (run_dir / ".model.tmp").exists() and not (run_dir / "model").exists()
 
 
@@ -61,30 +62,30 @@ def _as_if_the_child_had_exited(run_dir):
 
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()
-    status = rundir.read_status(run_dir)
-    rundir.write_json(run_dir / rundir.STATUS, {**status, "pid": ended.pid})  # the same "updated" time
+    status = RunDir(run_dir).read_status()
+    RunDir(run_dir).write_json(RunDir.STATUS, {**status, "pid": ended.pid})  # the same "updated" time
 
 
 def test_a_run_whose_status_cannot_be_written_still_ends_failed_with_the_reason(tmp_path, example_data,
                                                                                 tiny_model_dir, monkeypatch):
     from core import __main__ as cli
 
-    def denied(run_dir, trainer, tokenizer):
-        raise PermissionError(errno.EACCES, "Permission denied", str(run_dir / ".model.tmp"))
+    def denied(run, trainer, tokenizer):
+        raise PermissionError(errno.EACCES, "Permission denied", str(run.model_tmp_dir))
 
-    real_write_status = rundir.write_status
+    real_write_status = RunDir.write_status
 
-    def status_denied_at_the_end(run_dir, state, pid=None, **extra):
-        if state in rundir.TERMINAL_STATES:
-            raise PermissionError(errno.EACCES, "Permission denied", str(run_dir / rundir.STATUS))
-        real_write_status(run_dir, state, pid=pid, **extra)
+    def status_denied_at_the_end(run, state, pid=None, **extra):
+        if state in ENDINGS:
+            raise PermissionError(errno.EACCES, "Permission denied", str(run.status_file))
+        real_write_status(run, state, pid=pid, **extra)
 
     monkeypatch.setattr("core.final_files.save_model_atomically", denied)
-    monkeypatch.setattr(rundir, "write_status", status_denied_at_the_end)
+    monkeypatch.setattr(RunDir, "write_status", status_denied_at_the_end)
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
     run_dir = runs.create_run(config, tmp_path)
     assert train(run_dir) == "failed"
-    assert rundir.read_status(run_dir)["state"] == "running"  # as the child left it
+    assert RunDir(run_dir).read_status()["state"] == "running"  # as the child left it
     _as_if_the_child_had_exited(run_dir)
 
     message = (f"Permission denied when writing '{run_dir / '.model.tmp'}': make the runs folder writable, then "
@@ -102,6 +103,6 @@ def test_an_ending_from_before_a_resume_does_not_explain_a_dead_process(tmp_path
 
     append_event(tmp_path, "started", total_steps=10)
     append_event(tmp_path, "cancelled", message="Stopped at step 3 of 10. Resume continues from there.")
-    rundir.write_status(tmp_path, "running", pid=None)  # resumed afterwards
+    RunDir(tmp_path).write_status("running", pid=None)  # resumed afterwards
     _as_if_the_child_had_exited(tmp_path)
     assert runs.status(tmp_path)["state"] == "interrupted"

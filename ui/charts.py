@@ -11,16 +11,16 @@ from typing import Any, Sequence
 import pandas as pd
 
 from core.events import RunView
+from core.rundir import RunState
 
 STATE_TEXT = {
-    "queued": "Queued",
-    "running": "Training",
-    "finished": "Finished",
-    "cancelled": "Stopped",
-    "failed": "Failed",
-    "interrupted": "Interrupted",
+    RunState.QUEUED: "Queued",
+    RunState.RUNNING: "Training",
+    RunState.FINISHED: "Finished",
+    RunState.CANCELLED: "Stopped",
+    RunState.FAILED: "Failed",
+    RunState.INTERRUPTED: "Interrupted",
 }
-ACTIVE_STATES = ("queued", "running")
 
 
 def _frame(rows: list[tuple], columns: list[str], dtypes: list[str]) -> pd.DataFrame:
@@ -66,9 +66,9 @@ def fmt_duration(seconds: float | None) -> str:
 def progress_text(view: RunView) -> str:
     """'Step 12 / 40 · 0:35 elapsed · ETA 1:10 · 52.3 samples/s' (or the stage while nothing is counted yet)."""
     if not view.total_steps:
-        return view.stage or ("Waiting for a free slot" if view.state == "queued" else "Preparing")
+        return view.stage or ("Waiting for a free slot" if view.state == RunState.QUEUED else "Preparing")
     parts = [f"Step {view.step} / {view.total_steps}", f"{fmt_duration(view.elapsed_seconds)} elapsed"]
-    if view.state == "running":
+    if view.state == RunState.RUNNING:
         parts.append(f"ETA {fmt_duration(view.eta_seconds)}")
     if view.samples_per_second:
         parts.append(f"{view.samples_per_second:.1f} samples/s")
@@ -78,8 +78,8 @@ def progress_text(view: RunView) -> str:
 def progress_html(view: RunView | None) -> str:
     if view is None:
         return ""
-    pct = 100.0 * (1.0 if view.state == "finished" else view.fraction_done)
-    stage = f'<span class="tc-stage">{html.escape(view.stage)}</span>' if view.stage and view.state == "running" else ""
+    pct = 100.0 * (1.0 if view.state == RunState.FINISHED else view.fraction_done)
+    stage = f'<span class="tc-stage">{html.escape(view.stage)}</span>' if view.stage and view.state == RunState.RUNNING else ""
     settings = view.settings
     settings_line = f'<div class="tc-settings">{html.escape(settings)}</div>' if settings else ""
     return (
@@ -99,23 +99,23 @@ def banner_html(view: RunView | None, queue_position: int | None = None, run_nam
     state = view.state
     name = f" <b>{html.escape(run_name)}</b>" if run_name else ""
     best = f" Best macro-F1 {fmt_pct(view.best_f1)}." if view.best_f1 is not None else ""
-    if state == "queued":
+    if state == RunState.QUEUED:
         if queue_position and queue_position > 1:
             text = (f"Queued{name}: another training job is using the machine. You are number {queue_position} "
                     "in the queue; it starts by itself.")
         else:
             text = f"Starting{name}: the training process is getting ready…"
-    elif state == "running":
+    elif state == RunState.RUNNING:
         text = f"Training{name}… {html.escape(progress_text(view))}. You can close this tab; training continues."
-    elif state == "finished":
+    elif state == RunState.FINISHED:
         # The run's own ending names the saved model's scores; the best evaluation only when it has none.
         ending = f" {html.escape(view.message)}" if view.message else best
         text = f"Finished{name}.{ending} Open <b>Evaluate</b> to see how it does."
-    elif state == "cancelled":
+    elif state == RunState.CANCELLED:
         text = f"Stopped{name}.{best} Press <b>Resume</b> to continue from the last checkpoint."
-    elif state == "interrupted":
+    elif state == RunState.INTERRUPTED:
         text = f"Interrupted{name}: the training process ended unexpectedly (server restart?). Press <b>Resume</b> to continue."
-    elif state == "failed":
+    elif state == RunState.FAILED:
         reason = first_sentence(view.message) or "the training process stopped with an error."
         text = f"Failed{name}: {html.escape(reason)} The log below has the details."
     else:

@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
-from ui.charts import ACTIVE_STATES
+from core.rundir import ACTIVE_STATES, RunDir, RunState
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def finished_run(shown: RunOnScreen | None) -> tuple[str | None, str | None]:
     shown = shown or RunOnScreen()
     if not shown.run_dir:
         return None, NO_RUN_MESSAGE
-    if (shown.state and shown.state != "finished") or not (Path(shown.run_dir) / "model" / "config.json").exists():
+    if (shown.state and shown.state != RunState.FINISHED) or not RunDir(shown.run_dir).has_model():
         return None, NOT_FINISHED_MESSAGE
     return shown.run_dir, None
 

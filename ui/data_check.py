@@ -121,7 +121,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
                seed: int = _DEFAULTS.seed, with_baseline: bool = False, extra: Any = None) -> DataCheck:
     """Read, prepare and report on the data exactly as training will; never raises for user mistakes. The baseline
     is included only when already fitted, unless `with_baseline` (the app fits it afterwards: on_baseline)."""
-    from core.data import report_sentences
+    from core.data_report import report_sentences
     from core.models import model_max_length
     from core.prepared import baseline, baseline_if_ready, data_report, prepared_data, text_lengths
 
@@ -144,11 +144,11 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         chosen = int(max_length or 0) or None
         report = data_report(data, tokenizer, chosen, limit)
         check.sentences = report_sentences(report)
-        check.warnings = list(report.get("warnings", []))
+        check.warnings = list(report.warnings)
         check.sentences = [s for s in check.sentences if s not in check.warnings]
-        check.class_counts = dict(report["class_counts"]["total"])
-        check.suggested_max_length = int(report["suggested_max_length"])
-        check.marked_max_length = int(report["effective_max_length"])  # never beyond what the model reads
+        check.class_counts = dict(report.class_counts["total"])
+        check.suggested_max_length = int(report.suggested_max_length)
+        check.marked_max_length = int(report.effective_max_length)  # never beyond what the model reads
         check.lengths = histogram_sample(text_lengths(data, tokenizer))  # the report's own measurement
         check.baseline = baseline(data) if with_baseline else baseline_if_ready(data)
         check.ok, check.reason = True, ""

@@ -11,6 +11,7 @@ import pandas as pd
 
 from core import evaluation
 from core.errors import UserError
+from core.rundir import RunState
 from ui.context import AppContext, RunOnScreen
 from ui.notes import note
 from ui.wiring import keyed, pick
@@ -58,7 +59,7 @@ def show(shown: RunOnScreen | None) -> dict[str, Any]:
               "mistakes": pd.DataFrame(columns=_MISTAKE_COLUMNS), "count": ""}
     if not run_dir:
         return {"note": note(evaluation.NO_RUN_MESSAGE), **hidden}
-    if state and state != "finished":
+    if state and state != RunState.FINISHED:
         return {"note": note(evaluation.NOT_FINISHED_MESSAGE), **hidden}
     try:
         ev = evaluation.load_evaluation(run_dir)

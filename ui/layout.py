@@ -9,6 +9,7 @@ import gradio as gr
 
 from core import access
 from core.access import Caller
+from core.rundir import ACTIVE_STATES, RunDir
 from core.runs import list_runs
 from ui import data_tab, evaluate_tab, predict_tab, publish_tab, runs_tab, session, train_api, train_tab
 from ui.context import AppContext, RunOnScreen
@@ -23,7 +24,7 @@ LATER_STEPS = (("3 · Evaluate", "evaluate", evaluate_tab), ("4 · Predict", "pr
 def _newest_active(caller: Caller, root: Path, after: float = 0.0) -> Any | None:
     """This caller's newest queued or training run created after `after` (list_runs is newest first)."""
     for run in list_runs(root, owner=caller.owners):
-        if run.state in ACTIVE and (run.created or 0) > after:
+        if run.state in ACTIVE_STATES and (run.created or 0) > after:
             return run
     return None
 
@@ -37,7 +38,7 @@ def on_load(stored: Any, profile: gr.OAuthProfile | None = None) -> tuple[Caller
     caller = session.browser_caller(sess["key"], root, getattr(profile, "username", None))
     run_dir = session.owned_run(sess["last_run"], caller, root)
     shown = _summary(run_dir)
-    if shown is None or shown.state not in ACTIVE:
+    if shown is None or shown.state not in ACTIVE_STATES:
         newer = _newest_active(caller, root, after=shown.created if shown else 0.0)
         if newer is not None:
             run_dir = str(newer.run_dir)
@@ -45,7 +46,6 @@ def on_load(stored: Any, profile: gr.OAuthProfile | None = None) -> tuple[Caller
     return caller, sess, run_dir, (gr.Tabs(selected="train") if run_dir else gr.skip())
 
 
-ACTIVE = ("queued", "running")
 WATCH_TICKS = 10  # after a load, look for a just-started run for 10 ticks of 2 s
 
 
@@ -59,10 +59,9 @@ def _summary(run_dir: str | None) -> _Shown | None:
     """The state and creation time of the run on screen (an owned run folder), or None."""
     if not run_dir:
         return None
-    from core import rundir
     from core.runs import status
 
-    info = rundir.read_json(Path(run_dir) / rundir.RUN_INFO, {}) or {}
+    info = RunDir(run_dir).info()
     return _Shown(state=status(Path(run_dir))["state"], created=float(info.get("created") or 0.0))
 
 
@@ -75,7 +74,7 @@ def on_watch(caller: Caller | None, run_dir: str | None, ticks: int) -> tuple[An
         return gr.skip(), timer, ticks
     root = session.runs_root()
     shown = _summary(session.owned_run(run_dir, caller, root))
-    if shown is not None and shown.state in ACTIVE:
+    if shown is not None and shown.state in ACTIVE_STATES:
         return gr.skip(), gr.Timer(active=False), ticks
     newer = _newest_active(caller, root, after=shown.created if shown else 0.0)
     if newer is None:
@@ -129,9 +128,7 @@ def settings_of_run(run_dir: str | None, caller: Caller | None) -> dict[str, Any
     owned = session.owned_run(run_dir, caller, root) if caller is not None else None
     if not owned:
         return {}
-    from core import rundir
-
-    config = rundir.read_json(Path(owned) / rundir.CONFIG, {}) or {}
+    config = RunDir(owned).config_dict()
     stored = {name: config.get(name) for name in session.SETTING_NAMES}
     stored.update(data_path=config.get("data_path"), text_column=config.get("text_column"),
                   label_column=config.get("label_column"))

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.events import RunView
+from core.rundir import ACTIVE_STATES
 from core.tasks import DEFAULT, TaskKind
-
-ACTIVE_STATES = ("queued", "running")
 
 
 @dataclass(frozen=True)
@@ -128,8 +127,8 @@ def _step_axis(view: RunView, steps: list[int]) -> dict[str, Any]:
 
 def loss_spec(view: RunView) -> dict[str, Any]:
     rows = [{"step": s, "value": v, "series": TRAIN_LOSS.name} for s, v in view.train_loss]
-    rows += [{"step": int(e["step"]), "value": float(e["loss"]), "series": VAL_LOSS.name}
-             for e in view.evals if e.get("loss") is not None]
+    rows += [{"step": int(e.step), "value": float(e.loss), "series": VAL_LOSS.name}
+             for e in view.evals if e.loss is not None]
     values = [r["value"] for r in rows] or [0.0, 1.0]
     y = {"field": "value", "type": "quantitative", "title": "loss",
          "scale": {"domain": _padded(values, floor=0.0), "nice": False, "zero": False}, "axis": {"format": ".2f"}}
@@ -157,10 +156,10 @@ def scores_spec(view: RunView) -> dict[str, Any]:
     rows = []
     series = score_series(view.kind)
     for e in view.evals:
-        epoch = round(float(e.get("epoch") or 0.0), 3)
+        epoch = round(float(e.epoch or 0.0), 3)
         for metric, line in zip(view.kind.metrics, series):
-            if e.get(metric.key) is not None:
-                rows.append({"epoch": epoch, "value": float(e[metric.key]), "series": line.name})
+            if e.scores.get(metric.key) is not None:
+                rows.append({"epoch": epoch, "value": float(e.scores[metric.key]), "series": line.name})
     ticks = epoch_ticks(view, [r["epoch"] for r in rows])
     x = {"field": "epoch", "type": "quantitative", "title": "epoch",
          "scale": {"domain": [0, ticks[-1]], "nice": False}, "axis": {"values": ticks, "format": "d"}}
@@ -223,8 +222,8 @@ def compare_loss_spec(views: list[RunView], labels: list[str]) -> dict[str, Any]
         series += [Series(train, color, shape=shape, size=20), Series(val, color, dash=(6, 3), shape=shape, size=44,
                                                                      filled=False)]
         rows += [{"step": s, "value": x, "series": train} for s, x in v.train_loss]
-        rows += [{"step": int(e["step"]), "value": float(e["loss"]), "series": val} for e in v.evals
-                 if e.get("loss") is not None]
+        rows += [{"step": int(e.step), "value": float(e.loss), "series": val} for e in v.evals
+                 if e.loss is not None]
     values = [r["value"] for r in rows] or [0.0, 1.0]
     last = max([r["step"] for r in rows] or [1])
     x = {"field": "step", "type": "quantitative", "title": "step", "scale": {"domain": [0, last], "nice": False},
@@ -243,8 +242,8 @@ def compare_scores_spec(views: list[RunView], labels: list[str]) -> dict[str, An
         series.append(Series(label, RUN_COLORS[i % len(RUN_COLORS)], shape=RUN_SHAPES[i % len(RUN_SHAPES)],
                              dash=() if i % 2 == 0 else (6, 3), size=40 + 15 * i, filled=i == 0))
         key = v.kind.main_metric
-        rows += [{"epoch": round(float(e.get("epoch") or 0.0), 3), "value": float(e[key]), "series": label}
-                 for e in v.evals if e.get(key) is not None]
+        rows += [{"epoch": round(float(e.epoch or 0.0), 3), "value": float(e.scores[key]), "series": label}
+                 for e in v.evals if e.scores.get(key) is not None]
     last = math.ceil(max([r["epoch"] for r in rows] or [1]) - 1e-6)
     ticks = list(range(0, max(1, last) + 1))
     x = {"field": "epoch", "type": "quantitative", "title": "epoch", "scale": {"domain": [0, ticks[-1]], "nice": False},

@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from core import tasks
+from core.rundir import ACTIVE_STATES, RESUMABLE_STATES, RunDir, RunState
 from ui import charts, live_charts
 from ui.context import RunOnScreen
 
@@ -45,9 +46,7 @@ class LiveView:
 
 
 def run_name(run_dir: str) -> str:
-    from core import rundir
-
-    return rundir.read_json(Path(run_dir) / rundir.RUN_INFO, {}).get("name", "") or Path(run_dir).name
+    return RunDir(run_dir).display_name()
 
 
 def read_view(run_dir: str | None) -> tuple[Any, int | None]:
@@ -56,7 +55,7 @@ def read_view(run_dir: str | None) -> tuple[Any, int | None]:
     from core.runs import queue_position, view
 
     v = view(Path(run_dir))  # its state comes from status.json, so a just-resumed run already reads as active
-    return v, (queue_position(Path(run_dir)) if v.state == "queued" else None)
+    return v, (queue_position(Path(run_dir)) if v.state == RunState.QUEUED else None)
 
 
 # ----- the log box ----------------------------------------------------------------------------------------------
@@ -157,7 +156,7 @@ def draw(lv: LiveView, run_dir: str | None, previous_signature: str = "", force:
     if not force and signature == previous_signature:
         # Every output skipped, by name: Gradio reads an empty dict as one value, not as "nothing changes".
         return {component: gr.skip() for component in lv.outputs()}
-    active = v is not None and v.state in charts.ACTIVE_STATES
+    active = v is not None and v.state in ACTIVE_STATES
     specs = charts_for(v)
     out = {
         lv.loss_plot: live_charts.plot_value(specs["loss"]),
@@ -179,8 +178,8 @@ def draw(lv: LiveView, run_dir: str | None, previous_signature: str = "", force:
         lv.banner: charts.banner_html(v, position, run_name(run_dir)),
         lv.progress: charts.progress_html(v),
         lv.log: log_text(run_dir),
-        lv.log_box: gr.Accordion(open=v.state == "failed"),
-        lv.resume: gr.Button(interactive=v.state in ("cancelled", "interrupted", "failed")),
+        lv.log_box: gr.Accordion(open=v.state == RunState.FAILED),
+        lv.resume: gr.Button(interactive=v.state in RESUMABLE_STATES),
         lv.run_state: RunOnScreen(run_dir, v.state),
     }
 

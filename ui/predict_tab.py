@@ -65,20 +65,20 @@ def labels_phrase(labels: list[str]) -> str:
     return f"{len(labels)} labels: {labels[0]}, {labels[1]}, … {labels[-1]}"
 
 
-def trace_tables(trace: dict[str, Any]) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+def trace_tables(trace: predict.Trace) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     """The trace as (summary, tokens table, scores table)."""
-    tokens = pd.DataFrame({"#": range(len(trace["tokens"])), "token": trace["tokens"],
-                           "input id": trace["input_ids"], "attention mask": trace["attention_mask"]})
-    scores = pd.DataFrame({"label": list(trace["logits"]),
-                           "logit": [round(v, 4) for v in trace["logits"].values()],
-                           "softmax probability": [round(v, 4) for v in trace["probs"].values()]})
+    tokens = pd.DataFrame({"#": range(len(trace.tokens)), "token": trace.tokens,
+                           "input id": trace.input_ids, "attention mask": trace.attention_mask})
+    scores = pd.DataFrame({"label": list(trace.logits),
+                           "logit": [round(v, 4) for v in trace.logits.values()],
+                           "softmax probability": [round(v, 4) for v in trace.probs.values()]})
     # First-strong isolate: a right-to-left label (Arabic, Hebrew) does not reorder the sentence around it.
-    summary = (f"**Predicted:** \u2068{html.escape(trace['predicted'])}\u2069 ({100 * trace['confidence']:.1f} %) · "
-               f"{len(trace['tokens'])} tokens, including the special [CLS]/[SEP]-style markers. "
+    summary = (f"**Predicted:** \u2068{html.escape(trace.predicted)}\u2069 ({100 * trace.confidence:.1f} %) · "
+               f"{len(trace.tokens)} tokens, including the special [CLS]/[SEP]-style markers. "
                "Text → tokenizer (word pieces → ids, attention mask 1 = real token) → model → one logit per "
                "label → softmax → probabilities that sum to 1.")
-    if trace["truncated"]:
-        summary += f"\n\n⚠ The text is longer than {trace['max_length']} tokens: only the beginning was read."
+    if trace.truncated:
+        summary += f"\n\n⚠ The text is longer than {trace.max_length} tokens: only the beginning was read."
     return summary, tokens, scores
 
 
@@ -97,7 +97,7 @@ def on_predict(text: str | None, shown: RunOnScreen | None) -> dict[str, Any]:
         gr.Warning(exc.message)
         return {}
     summary, tokens, scores = trace_tables(trace)
-    return {"label": trace["probs"], "summary": summary, "tokens": tokens, "scores": scores}
+    return {"label": trace.probs, "summary": summary, "tokens": tokens, "scores": scores}
 
 
 UPLOAD_OUTPUTS = ("column", "batch_note", "preview", "download")

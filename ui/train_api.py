@@ -13,6 +13,7 @@ from gradio.data_classes import FileData
 
 from core.config import TrainConfig
 from core.errors import UserError
+from core.rundir import RunDir, RunState
 from core.tasks import TaskKind
 from ui import session, settings
 from ui.data_check import hub_path
@@ -30,14 +31,15 @@ def run_status(run_dir: Path) -> dict[str, Any]:
     v = view(run_dir)
     return {
         "run_id": run_dir.name, "name": _run_name(str(run_dir)), "state": v.state, "message": v.message,
-        "stage": v.stage if v.state == "running" else "", "step": v.step, "total_steps": v.total_steps, "epoch": v.epoch,
+        "stage": v.stage if v.state == RunState.RUNNING else "", "step": v.step, "total_steps": v.total_steps, "epoch": v.epoch,
         "elapsed_seconds": round(v.elapsed_seconds, 1), "eta_seconds": v.eta_seconds,
         "samples_per_second": v.samples_per_second, "best_f1": v.best_f1, "best_accuracy": v.best_accuracy,
-        "queue_position": queue_position(run_dir) if v.state == "queued" else None,
+        "queue_position": queue_position(run_dir) if v.state == RunState.QUEUED else None,
         # Each epoch's scores side by side with its losses: {"epoch", "train_loss", "val_loss", "accuracy", ...}.
         "epochs": [{"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss,
                     **{m.key: r.scores.get(m.key) for m in v.kind.metrics}} for r in v.epochs],
-        "evals": v.evals,
+        # Each evaluation flat, as its event recorded it: {"step", "epoch", "loss", "accuracy", "f1_macro"}.
+        "evals": [{"step": e.step, "epoch": e.epoch, "loss": e.loss, **e.scores} for e in v.evals],
         "train_loss": [[s, l] for s, l in v.train_loss],
         "test": _test_scores(run_dir, v.kind),
     }
@@ -45,11 +47,9 @@ def run_status(run_dir: Path) -> dict[str, Any]:
 
 def _test_scores(run_dir: Path, kind: TaskKind) -> dict[str, Any] | None:
     """A Hub dataset's test split, scored once after training, apart from validation (None without one)."""
-    from core import rundir
-
-    test = rundir.read_json(run_dir / rundir.TEST_METRICS, None)
+    test = RunDir(run_dir).test_metrics()
     keys = [*(m.key for m in kind.metrics), "rows"]
-    return {k: test.get(k) for k in keys} if isinstance(test, dict) else None
+    return {k: test.get(k) for k in keys} if test is not None else None
 
 
 # /train's parameters before any setting added later, in their public order: clients pass them by position too, so

@@ -14,6 +14,7 @@ from core import access
 from core.access import Caller
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
+from core.rundir import ACTIVE_STATES, RESUMABLE_STATES
 from ui import charts, live_charts, live_view, session, settings
 from ui.context import AppContext, DataPieces, RunOnScreen
 from ui.data_check import data_options
@@ -57,7 +58,7 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, c
         gr.Warning(reason)
         return gr.skip(), start_note_html(status)
     shown, _ = _view(run_dir)
-    if shown is not None and shown.state in charts.ACTIVE_STATES:  # a second click would queue the same run twice
+    if shown is not None and shown.state in ACTIVE_STATES:  # a second click would queue the same run twice
         message = (f"'{_run_name(run_dir)}' is still {shown.state}. Stop it first, or start the next run when it "
                    "has finished.")
         gr.Warning(message)
@@ -78,7 +79,7 @@ def resume_within_limits(run_dir: Path, caller: Caller, root: Path) -> None:
     """Resume starts a training process too: the same per-visitor and server limits as Start apply."""
     from core.runs import check_can_start, resume, status
 
-    if status(run_dir)["state"] in ("cancelled", "interrupted", "failed"):
+    if status(run_dir)["state"] in RESUMABLE_STATES:
         check_can_start(caller, root)
     resume(run_dir)
 
