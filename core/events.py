@@ -6,7 +6,8 @@ Event shapes (one JSON object per line), as core/callback.py and core/train.py w
                        "task"}   again on each resume; task: the task kind's name (absent: single-label)
   {"type": "log",      "time", "step", "epoch", "loss", "learning_rate", "grad_norm"}
   {"type": "progress", "time", "step", "total_steps", "epoch", "samples_per_second", "eta_seconds", "elapsed_seconds"}
-  {"type": "eval",     "time", "step", "epoch", "loss", <the task kind's metrics>}   single-label: accuracy, f1_macro
+  {"type": "eval",     "time", "step", "epoch", "loss", "accuracy", "f1_macro"}   after loss: the task kind's
+                                                                 metrics by key (single-label's shown)
   {"type": "status",   "time", "message"}                       free-text stage ("Loading the model", "Tokenising", ...)
   {"type": "finished" | "cancelled" | "failed", "time", "message"}   exactly one, last
 """
