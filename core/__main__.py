@@ -224,7 +224,8 @@ def _print_estimate(config: TrainConfig, run_dir: Path) -> None:
     checked = check(config, with_baseline=False)  # create_run's own check, from the in-process cache
     data = checked.data
     report = rundir.read_json(run_dir / rundir.REPORT, {}) or {}
-    found = estimate.for_data(text_lengths(data, checked.tokenizer), config.val_share, config.epochs,
+    share = len(data.validation) / max(len(data.train) + len(data.validation), 1)  # split by the share, or given
+    found = estimate.for_data(text_lengths(data, checked.tokenizer), share, config.epochs,
                               config.max_length or report.get("suggested_max_length"), config.model,
                               [r.run_dir for r in runs.list_runs(run_dir.parent)],
                               texts=len(data.train) + len(data.validation))

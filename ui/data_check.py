@@ -47,6 +47,9 @@ class DataCheck:
     suggested_max_length: int | None = None
     baseline: dict[str, Any] | None = None
     note: str = ""
+    # The validation rows' share of all rows when a validation table or the dataset's own split fixes them (the
+    # share setting then does not apply); None while the data is split by the share.
+    fixed_val_share: float | None = None
 
     @property
     def summary(self) -> str:
@@ -60,7 +63,8 @@ class DataCheck:
         return {"ok": self.ok, "reason": self.reason, "summary": self.summary,
                 "suggested_max_length": self.suggested_max_length,
                 # server-side (gr.State): the Train step's time estimate reads them; `lengths` may be a sample
-                "lengths": list(self.lengths), "texts": sum(self.class_counts.values())}
+                "lengths": list(self.lengths), "texts": sum(self.class_counts.values()),
+                "fixed_val_share": self.fixed_val_share}
 
 
 @functools.lru_cache(maxsize=4)
@@ -139,6 +143,8 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
                              val_share=float(val_share), seed=int(seed), data_config=options["data_config"],
                              data_split=options["data_split"])
         check.text_column, check.label_column = data.text_column, data.label_column
+        if data.validation_source != "split":
+            check.fixed_val_share = len(data.validation) / max(len(data.train) + len(data.validation), 1)
         tokenizer, check.note = tokenizer_for(model)
         limit = model_max_length(tokenizer)
         chosen = int(max_length or 0) or None
