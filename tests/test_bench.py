@@ -241,6 +241,6 @@ def test_data_scale_generates_its_csv_and_measures_every_phase(tmp_path: Path, m
     assert len(frame) == 2000 and frame["label"].nunique() == 10
     info = json.loads(next((tmp_path / "results").glob("data-scale-*.json")).read_text())
     result = info["results"]["2000"]
-    assert set(result["phases"]) == {"read_detect_split", "report", "baseline", "check", "encode"}
+    assert set(result["phases"]) == {"read_detect_split", "report", "baseline", "check", "encode", "encode_reused"}
     assert result["peak_rss_bytes"] >= result["check_peak_rss_bytes"] > 0
     assert result["baseline"]["accuracy"] > 0.3  # the label words are learnable

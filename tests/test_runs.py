@@ -188,7 +188,7 @@ def test_cli_trains_and_prints_the_epoch_table(tmp_path, example_data, tiny_mode
     assert "Settings: cpu (" in result.stdout and " · batch 32 · learning rate 0.001 · " in result.stdout
     assert f"\n  {shown}\n" in result.stdout  # the same estimate, before training starts
     assert result.stdout.index(shown) < result.stdout.index("epoch | train loss")
-    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir() and not p.name.startswith(".")]  # .tokens: the cache
     assert (run_dir / "model" / "config.json").exists()
 
 
