@@ -71,7 +71,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     from core.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
     from core.final_files import save_model_atomically, write_final_metrics, write_test_metrics
     from core.models import model_max_length, resolve_model
-    from core.tokenize import STORE_FOLDER, encode_splits
+    from core.tokenize import encode_splits
     from core.trainer_setup import collator, early_stopping, engine_trainer
 
     config = TrainConfig.load(run_dir / rundir.CONFIG)
@@ -99,7 +99,7 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     limit = model_max_length(tokenizer, model.config)
     (train_set, val_set), max_length = encode_splits(tokenizer, [train_df, val_df], labels, config.max_length, limit,
                                                      lambda: _stop_before_training_if_asked(run_dir, stop_flag),
-                                                     store=run_dir.parent / STORE_FOLDER, kind=kind)
+                                                     store=_token_store(run_dir), kind=kind)
     # Validation is evaluated in order, longest first: batches are length-grouped, and every evaluation's
     # predictions line up with the texts, so the final report reuses them instead of predicting again.
     val_order = np.argsort(-val_set.lengths, kind="stable")
@@ -238,6 +238,15 @@ def _probe_progress(run_dir: Path, stop_flag: list[bool]) -> Any:
             append_event(run_dir, "status", message=f"Fitting the classification head ({done:,} of {total:,} texts)")
 
     return report
+
+
+def _token_store(run_dir: Path) -> Path | None:
+    """Where tokenised data is kept for the next run on the same data: beside the runs on your own machine; nowhere on
+    a shared server, where a visitor's texts must not outlive the runs they delete."""
+    from core.access import shared_server
+    from core.tokenize import STORE_FOLDER
+
+    return None if shared_server() else run_dir.parent / STORE_FOLDER
 
 
 def _stop_before_training_if_asked(run_dir: Path, stop_flag: list[bool]) -> None:
