@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -122,9 +122,11 @@ def read_columns(path: str, extra: Any = None) -> tuple[pd.DataFrame, str | None
 
 def check_data(path: str | None, text_column: str | None, label_column: str | None, model: str | None = None,
                max_length: int | float | None = 0, val_share: float = _DEFAULTS.val_share,
-               seed: int = _DEFAULTS.seed, with_baseline: bool = False, extra: Any = None) -> DataCheck:
+               seed: int = _DEFAULTS.seed, with_baseline: bool = False, extra: Any = None,
+               phase: Callable[[float, str], None] = lambda done, what: None) -> DataCheck:
     """Read, prepare and report on the data exactly as training will; never raises for user mistakes. The baseline
-    is included only when already fitted, unless `with_baseline` (the app fits it afterwards: on_baseline)."""
+    is included only when already fitted, unless `with_baseline` (the app fits it afterwards: on_baseline).
+    `phase(share_done, what)` is told as each step starts: on a big file each takes seconds."""
     from core.data import report_sentences
     from core.models import model_max_length
     from core.prepared import baseline, baseline_if_ready, data_report, prepared_data, text_lengths
@@ -139,6 +141,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         check.columns = [str(c) for c in df.columns]
         check.text_column = text_column or guessed_text
         check.label_column = label_column or guessed_label
+        phase(0.3, "Cleaning and splitting the rows…")
         data = prepared_data(path, check.text_column, check.label_column, options["val_data_path"] or None,
                              val_share=float(val_share), seed=int(seed), data_config=options["data_config"],
                              data_split=options["data_split"])
@@ -148,6 +151,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         tokenizer, check.note = tokenizer_for(model)
         limit = model_max_length(tokenizer)
         chosen = int(max_length or 0) or None
+        phase(0.6, "Measuring the texts' lengths in tokens…")
         report = data_report(data, tokenizer, chosen, limit)
         check.sentences = report_sentences(report)
         check.warnings = list(report.get("warnings", []))
