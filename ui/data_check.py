@@ -42,6 +42,7 @@ class DataCheck:
     sentences: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     class_counts: dict[str, int] = field(default_factory=dict)
+    rows: int = 0  # the texts kept (a multi-label text counts once in each of its labels' counts)
     lengths: list[int] = field(default_factory=list)
     marked_max_length: int | None = None
     suggested_max_length: int | None = None
@@ -55,7 +56,7 @@ class DataCheck:
     def summary(self) -> str:
         if not self.ok:
             return self.reason
-        rows = sum(self.class_counts.values())
+        rows = self.rows or sum(self.class_counts.values())
         return f"{self.file_name}: {rows:,} rows, {len(self.class_counts)} labels ('{self.text_column}' → '{self.label_column}')."
 
     def status(self) -> dict[str, Any]:
@@ -157,6 +158,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         check.warnings = list(report.get("warnings", []))
         check.sentences = [s for s in check.sentences if s not in check.warnings]
         check.class_counts = dict(report["class_counts"]["total"])
+        check.rows = int(report["rows_kept"])
         check.suggested_max_length = int(report["suggested_max_length"])
         check.marked_max_length = int(report["effective_max_length"])  # never beyond what the model reads
         check.lengths = histogram_sample(text_lengths(data, tokenizer))  # the report's own measurement
