@@ -89,6 +89,8 @@ def _run(run_dir: Path, resume: bool, stop_flag: list[bool]) -> str:
     model, loading = AutoModelForSequenceClassification.from_pretrained(
         source, **kind.model_settings(labels), ignore_mismatched_sizes=True, output_loading_info=True,
     )
+    for key, value in kind.model_config().items():  # kept in config.json: the app and pipeline() read the same
+        setattr(model.config, key, value)
     if not cuda:
         choose_kernel_per_batch(model, config.fused_attention_long_batches)
     new_parameters = set(loading["missing_keys"]) | {k if isinstance(k, str) else k[0] for k in loading["mismatched_keys"]}
