@@ -70,6 +70,10 @@ def load_evaluation(run_dir: Path | str | None) -> Evaluation:
     preds_path = run_dir / "validation_predictions.csv"
     if not isinstance(metrics, dict) or not preds_path.exists():
         raise UserError(NOT_FINISHED_MESSAGE)
+    kind, _ = tasks.read_labels(rundir.read_json(run_dir / rundir.LABELS))
+    if kind is not tasks.SINGLE_LABEL:  # the views below (confusion matrix, verdict, mistakes) are single-label's
+        raise UserError(f"This run learnt several labels per text, which this step does not show yet. Validation "
+                        f"{kind.scores_words(metrics)}; every label's precision, recall and F1 are in metrics.json.")
     # keep_default_na=False: a text or label such as "NA" or "None" stays a string.
     predictions = pd.read_csv(preds_path, keep_default_na=False, dtype={"text": str, "label": str, "predicted": str})
     predictions["confidence"] = pd.to_numeric(predictions["confidence"], errors="coerce")

@@ -199,7 +199,7 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     example = f["examples"][0] if f["examples"] else "Type a text here"
     parts += [
         "## How to use", "", "```python", "from transformers import pipeline", "",
-        f"classifier = pipeline(\"text-classification\", model={json.dumps(model_ref)})",
+        f"classifier = pipeline(\"text-classification\", model={json.dumps(model_ref)}{f['kind'].pipeline_options})",
         # truncation=True: without it a text longer than the model reads raises an error instead of being cut.
         f"print(classifier({json.dumps(example, ensure_ascii=False)}, truncation=True))", "```", "",
         "## Limitations", "",

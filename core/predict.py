@@ -119,6 +119,7 @@ class Predictor:
             "logits": dict(zip(self.labels, logits.tolist())),
             "probs": dict(zip(self.labels, probs.tolist())),
             "predicted": predicted,
+            "task": self.kind.name,
             "confidence": float(confidence),
             "max_length": self.max_length,
             "truncated": full_length > len(ids),

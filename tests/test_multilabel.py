@@ -187,3 +187,30 @@ def test_prediction_matches_pipeline_in_a_new_process(cli_run):
     assert set(theirs) == set(TOPICS)
     assert all(theirs[name] == pytest.approx(ours[name], abs=1e-5) for name in TOPICS)
     assert sum(ours.values()) != pytest.approx(1.0)  # one sigmoid per label, not a softmax
+
+
+def test_the_card_the_predict_step_and_the_evaluate_step_follow_the_kind(cli_run, tmp_path):
+    from core import evaluation, modelcard, predict
+    from core.errors import UserError
+    from ui import predict_tab
+
+    run_dir, _ = cli_run
+    card = modelcard.render_card(run_dir)
+    assert 'classifier = pipeline("text-classification", model="path/to/this/folder", top_k=None)' in card
+    assert "| model | micro-F1 | macro-F1 | subset accuracy |" in card
+    assert card.count("A multi-label text classifier that tags a text with any of 8 labels") == 1
+    summary, _, scores = predict_tab.trace_tables(predict.get_predictor(run_dir).trace("Snowstorms closed roads."))
+    assert list(scores.columns) == ["label", "logit", "sigmoid score"]
+    assert summary.endswith("model → one logit per label → sigmoid → a score per label on its own; the labels at "
+                            "50 % or more are predicted.")
+    metrics = rundir.read_json(run_dir / rundir.METRICS)
+    with pytest.raises(UserError) as refused:
+        evaluation.load_evaluation(run_dir)
+    assert refused.value.message == (
+        "This run learnt several labels per text, which this step does not show yet. Validation "
+        f"micro-F1 {100 * metrics['f1_micro']:.1f} %, macro-F1 {100 * metrics['f1_macro']:.1f} %, subset accuracy "
+        f"{100 * metrics['subset_accuracy']:.1f} %; every label's precision, recall and F1 are in metrics.json.")
+    table = predict.predict_table(run_dir, pd.DataFrame({"text": ["Heavy rain flooded streets.", ""]}), "text",
+                                  tmp_path / "out.csv")
+    assert [f"prob_{t}" for t in TOPICS] == [c for c in table.columns if c.startswith("prob_")]
+    assert table["predicted"][1] == "" and set(filter(None, table["predicted"][0].split("; "))) <= set(TOPICS)

@@ -50,6 +50,7 @@ class TaskKind(ABC):
     metrics: tuple[Metric, ...]  # recorded at each evaluation, in the order charts and the epoch table show them
     main_metric: str  # the key of `metrics` that early stopping and "keep best" follow
     greater_is_better: bool
+    pipeline_options: str = ""  # more arguments of the model card's pipeline("text-classification", ...) example
 
     # ---- data
     @abstractmethod

@@ -95,6 +95,7 @@ class MultiLabel(TaskKind):
                Metric("subset_accuracy", "subset accuracy", "accuracy", "Subset accuracy"))
     main_metric = "f1_micro"
     greater_is_better = True
+    pipeline_options = ", top_k=None"  # every label's score: by default pipeline() returns only the highest
 
     # ---- data
     def cells(self, column: LabelColumn) -> list[list[str]]:
