@@ -32,15 +32,18 @@ def write_final_metrics(run_dir: Path, trainer: Any, val_set: Any, val_order: np
     probs = kind.probabilities(logits)
     predicted, confidence = kind.predicted(probs, labels)
     targets = kind.targets(val_df["label"].astype(str).tolist(), labels)
-    metrics = kind.scores(targets, kind.decisions(probs).tolist(), labels)
+    decided = kind.decisions(probs)
+    metrics = kind.scores(targets, decided.tolist(), labels)
     metrics["loss"] = loss
     metrics["best_step"] = best_step
     rundir.write_json(run_dir / rundir.METRICS, metrics)
     table = pd.DataFrame({
-        "text": val_df["text"].to_numpy(), "label": val_df["label"].to_numpy(),
+        "text": val_df["text"].to_numpy(), "label": kind.written(val_df["label"]).to_numpy(),
         "predicted": predicted, "confidence": np.round(confidence, 6),
     })
     for i, name in enumerate(labels):
+        if decided.ndim == 2:  # a decision per label (multi-label), as in a predicted file
+            table[f"pred_{name}"] = decided[:, i]
         table[f"prob_{name}"] = probs[:, i].round(6)
     # The CSV is a download, opened in spreadsheets: formula-like cells are neutralised as in predicted files. The
     # Evaluate tab shows the texts and labels as written, from data/validation.parquet (core/evaluation.py).

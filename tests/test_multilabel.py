@@ -164,6 +164,11 @@ def test_a_cli_run_trains_a_multi_label_model_to_the_end(cli_run):
     config = json.loads((run_dir / "model" / "config.json").read_text())
     assert config["problem_type"] == "multi_label_classification" and config["threshold"] == 0.5
     assert [config["id2label"][str(i)] for i in range(8)] == TOPICS
+    predictions = pd.read_csv(run_dir / rundir.PREDICTIONS, keep_default_na=False)
+    validation = pd.read_parquet(run_dir / rundir.VALIDATION_DATA)
+    assert predictions["label"].tolist() == ["; ".join(json.loads(cell)) for cell in validation["label"]]
+    assert (predictions[[f"pred_{t}" for t in TOPICS]].to_numpy() == (
+        predictions[[f"prob_{t}" for t in TOPICS]].to_numpy() >= 0.5)).all()
     evals = [e for e in map(json.loads, (run_dir / "events.jsonl").read_text().splitlines()) if e["type"] == "eval"]
     assert len(evals) == 2 and all({"f1_micro", "f1_macro", "subset_accuracy"} <= set(e) for e in evals)
 
@@ -212,5 +217,11 @@ def test_the_card_the_predict_step_and_the_evaluate_step_follow_the_kind(cli_run
         f"{100 * metrics['subset_accuracy']:.1f} %; every label's precision, recall and F1 are in metrics.json.")
     table = predict.predict_table(run_dir, pd.DataFrame({"text": ["Heavy rain flooded streets.", ""]}), "text",
                                   tmp_path / "out.csv")
-    assert [f"prob_{t}" for t in TOPICS] == [c for c in table.columns if c.startswith("prob_")]
-    assert table["predicted"][1] == "" and set(filter(None, table["predicted"][0].split("; "))) <= set(TOPICS)
+    per_label = [column for t in TOPICS for column in (f"pred_{t}", f"prob_{t}")]
+    assert list(table.columns) == ["text", "predicted", "confidence", *per_label]
+    assert table["predicted"][1] == "" and pd.isna(table[f"pred_{TOPICS[0]}"][1])
+    written = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, dtype=str)
+    assert written[f"pred_{TOPICS[0]}"].tolist()[0] in {"0", "1"} and written[f"pred_{TOPICS[0]}"][1] == ""
+    chosen = [t for t in TOPICS if table[f"pred_{t}"][0] == 1]
+    assert chosen == [t for t in TOPICS if table[f"prob_{t}"][0] >= 0.5]
+    assert sorted(filter(None, table["predicted"][0].split("; "))) == chosen

@@ -67,6 +67,10 @@ class TaskKind(ABC):
 
         return order_labels(cleaned)
 
+    def written(self, cleaned: "pd.Series") -> "pd.Series":
+        """A cleaned label column as a person reads it in a table, written like `predicted` writes predictions."""
+        return cleaned
+
     def each_label(self, cleaned: "pd.Series") -> "pd.Series":
         """One entry per (row, label) of a cleaned label column: what label counts are counted from."""
         return cleaned

@@ -126,6 +126,9 @@ class MultiLabel(TaskKind):
     def label_names(self, cleaned: Iterable[str]) -> list[str]:
         return order_labels({name for names in label_lists(cleaned) for name in names})
 
+    def written(self, cleaned: pd.Series) -> pd.Series:
+        return pd.Series(["; ".join(names) for names in label_lists(cleaned)], index=cleaned.index, dtype=object)
+
     def each_label(self, cleaned: pd.Series) -> pd.Series:
         return pd.Series([n for names in label_lists(cleaned) for n in names], dtype=object)
 
