@@ -17,6 +17,7 @@ IMBALANCE_WARN_RATIO = 5.0
 FEW_EXAMPLES = 10  # a label with fewer examples than this (but more than one) is learnt only roughly
 TRUNCATION_WARN_SHARE = 0.05
 EXAMPLES = 5  # how many example texts a report section carries
+PAIRS_LISTED = 3  # a multi-label report's most frequent label pairs
 TOKENIZE_BATCH = 1024
 UNKNOWN_WARN_SHARE = 0.1  # emoji are [UNK] too: a few per tweet must not set it off
 UNKNOWN_SAMPLE = 500  # texts tokenised to measure unknown words: enough for a share, cheap on any file
@@ -165,8 +166,11 @@ def build_report(
         "unknown_token_share": unknown_share(measured, tokenizer),
     }
     if data.kind.name == "multi_label":
+        from core.tasks.multi_label import label_pairs
+
         report["multi_label"] = {"labels": len(data.labels), "per_text": round(sum(total.values()) / len(both), 4),
-                                 "separator": data.label_separator}
+                                 "separator": data.label_separator,
+                                 "pairs": [list(pair) for pair in label_pairs(both["label"], PAIRS_LISTED)]}
     report["warnings"] = _warnings(report, data)
     return report
 
@@ -287,6 +291,9 @@ def report_sentences(report: dict[str, Any]) -> list[str]:
         multi = report["multi_label"]
         lines.append(f"multi-label: {multi['labels']:,} labels, {multi['per_text']:.1f} per text on average.")
     lines.append(_labels_sentence(report["class_counts"]["total"]))
+    if report.get("multi_label", {}).get("pairs"):
+        lines.append("Given together most often: " + ", ".join(
+            f"{a} + {b} {n:,}" for a, b, n in report["multi_label"]["pairs"]) + ".")
     lengths = report["lengths"]
     unit = lengths["unit"]
     if lengths["min"] == lengths["max"]:

@@ -66,6 +66,12 @@ def label_lists(cleaned: Iterable[str]) -> list[list[str]]:
     return [json.loads(cell) for cell in cleaned]
 
 
+def label_pairs(cleaned: Iterable[str], top: int) -> list[tuple[str, str, int]]:
+    """The `top` pairs of labels given together most often, as (label, label, texts), most frequent first."""
+    counts = Counter((a, b) for names in label_lists(cleaned) for i, a in enumerate(names) for b in names[i + 1:])
+    return [(a, b, n) for (a, b), n in counts.most_common(top)]
+
+
 def find_separator(values: pd.Series) -> str:
     """The separator most string cells hold (";" before "|" before "," on ties), "" when none holds any."""
     strings = [v for v in values.dropna().head(20_000) if isinstance(v, str) and not v.lstrip().startswith("[")]
