@@ -102,7 +102,7 @@ def card_data(f: dict[str, Any], online: bool = False) -> Any:
         library_name="transformers", pipeline_tag="text-classification", license=_licence(f, online),
         language=f["languages"] or None,
         base_model=f["base_model"] or None, tags=["text-classification", "generated-by-textclf"],
-        metrics=[metric.hub_type for metric in kind.metrics], model_name=f["name"], eval_results=results,
+        metrics=list(dict.fromkeys(metric.hub_type for metric in kind.metrics)), model_name=f["name"], eval_results=results,
         widget=[{"text": t} for t in f["examples"]] or None,
     )
 

@@ -205,6 +205,7 @@ def test_the_card_the_predict_step_and_the_evaluate_step_follow_the_kind(cli_run
     assert 'classifier = pipeline("text-classification", model="path/to/this/folder", top_k=None)' in card
     assert "| model | micro-F1 | macro-F1 | subset accuracy |" in card
     assert card.count("A multi-label text classifier that tags a text with any of 8 labels") == 1
+    assert "metrics:\n- f1\n- accuracy\n" in card  # micro- and macro-F1 are one Hub metric, with two averages
     summary, _, scores = predict_tab.trace_tables(predict.get_predictor(run_dir).trace("Snowstorms closed roads."))
     assert list(scores.columns) == ["label", "logit", "sigmoid score"]
     assert summary.endswith("model → one logit per label → sigmoid → a score per label on its own; the labels at "
