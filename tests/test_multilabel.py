@@ -197,8 +197,8 @@ def test_prediction_matches_pipeline_in_a_new_process(cli_run):
 
 def test_the_card_the_predict_step_and_the_evaluate_step_follow_the_kind(cli_run, tmp_path):
     from core import evaluation, modelcard, predict
-    from core.errors import UserError
-    from ui import predict_tab
+    from ui import evaluate_tab, predict_tab
+    from ui.context import RunOnScreen
 
     run_dir, _ = cli_run
     card = modelcard.render_card(run_dir)
@@ -211,12 +211,20 @@ def test_the_card_the_predict_step_and_the_evaluate_step_follow_the_kind(cli_run
     assert summary.endswith("model → one logit per label → sigmoid → a score per label on its own; the labels at "
                             "50 % or more are predicted.")
     metrics = rundir.read_json(run_dir / rundir.METRICS)
-    with pytest.raises(UserError) as refused:
-        evaluation.load_evaluation(run_dir)
-    assert refused.value.message == (
-        "This run learnt several labels per text, which this step does not show yet. Validation "
-        f"micro-F1 {100 * metrics['f1_micro']:.1f} %, macro-F1 {100 * metrics['f1_macro']:.1f} %, subset accuracy "
-        f"{100 * metrics['subset_accuracy']:.1f} %; every label's precision, recall and F1 are in metrics.json.")
+    ev = evaluation.load_evaluation(run_dir)
+    assert list(evaluation.headline_table(ev).columns) == ["model", "micro-F1", "macro-F1", "subset accuracy"]
+    assert evaluation.verdict(ev).startswith(
+        f"Micro-F1 {100 * metrics['f1_micro']:.1f} %, macro-F1 {100 * metrics['f1_macro']:.1f} %, subset accuracy "
+        f"{100 * metrics['subset_accuracy']:.1f} % on 30 validation texts.")
+    assert f"vs 100.0 % subset accuracy, micro-F1 {100 * metrics['f1_micro']:.1f} % vs 100.0 %)" in evaluation.verdict(ev)
+    assert evaluation.per_class_table(ev)["label"].tolist() == TOPICS
+    wrong = evaluation.misclassified(ev)
+    exact = round(metrics["subset_accuracy"] * 30)
+    assert len(wrong) == 30 - exact and set(wrong["true label"][0].split("; ")) <= set(TOPICS)
+    politics = evaluation.misclassified(ev, true_label="politics")
+    assert len(politics) and all("politics" in cell.split("; ") for cell in politics["true label"])
+    shown = evaluate_tab.show(RunOnScreen(run_dir=str(run_dir), state="finished"))
+    assert shown["confusion"] is None and list(shown["headline"].columns)[1] == "micro-F1"
     table = predict.predict_table(run_dir, pd.DataFrame({"text": ["Heavy rain flooded streets.", ""]}), "text",
                                   tmp_path / "out.csv")
     per_label = [column for t in TOPICS for column in (f"pred_{t}", f"prob_{t}")]

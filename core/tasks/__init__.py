@@ -51,6 +51,7 @@ class TaskKind(ABC):
     main_metric: str  # the key of `metrics` that early stopping and "keep best" follow
     greater_is_better: bool
     pipeline_options: str = ""  # more arguments of the model card's pipeline("text-classification", ...) example
+    exact_metric: str = "accuracy"  # the share of texts wholly right: what the Evaluate verdict counts in texts
 
     # ---- data
     @abstractmethod

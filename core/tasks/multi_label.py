@@ -101,6 +101,7 @@ class MultiLabel(TaskKind):
                Metric("subset_accuracy", "subset accuracy", "accuracy", "Subset accuracy"))
     main_metric = "f1_micro"
     greater_is_better = True
+    exact_metric = "subset_accuracy"
     pipeline_options = ", top_k=None"  # every label's score: by default pipeline() returns only the highest
 
     # ---- data
