@@ -83,6 +83,11 @@ def test_the_separator_can_be_given_and_the_validation_file_is_read_the_same_way
     data = load_training_data(train, val_data_path=val, label_separator="|")
     assert data.kind is MULTI_LABEL and "arts, culture" in data.labels and data.validation_source == "file"
     assert len(data.validation) == 20 and json.loads(data.validation["label"][0])[0] in TOPICS
+    # A validation table of one label is still a validation table of label lists.
+    pd.DataFrame({"text": ["Heavy rain again.", "Snow on the roads."], "topics": ["weather", "weather"]}).to_csv(
+        tmp_path / "one.csv", index=False)
+    data = load_training_data(train, val_data_path=tmp_path / "one.csv")
+    assert data.validation["label"].tolist() == ['["weather"]', '["weather"]']
 
 
 def test_targets_scores_and_predictions():

@@ -7,6 +7,7 @@ name holds a separator of another file, and what data/*.parquet keep.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
@@ -32,6 +33,7 @@ MIN_LIST_SHARE = 0.1  # of cells holding two or more labels
 MAX_LABELS = 200  # a vocabulary past this is free text (or tags too many for one output layer of a small model)
 MIN_REPEATED_SHARE = 0.9  # of label occurrences whose label is seen at least twice
 LOSS_TIE_BREAK = 1e-6  # as core/metrics.py: at equal micro-F1 the lower validation loss wins
+JUDGED_ROWS = 20_000  # rows of a big column that detection judges (as core/loading.py guesses columns from a sample)
 POS_WEIGHT_CAP = 100.0  # a label in 1 of 10,000 texts must not outweigh all others 10,000 to 1
 
 
@@ -110,6 +112,10 @@ class MultiLabel(TaskKind):
         return [items for items in (_items(v, separator) for v in column.values) if items]
 
     def refusal(self, column: LabelColumn) -> str | None:
+        if column.chosen and column.labels is None:  # a validation or test table: any cells can be read as lists
+            return None
+        if not column.chosen and len(column.values) > JUDGED_ROWS:  # asked of every column: keep it cheap
+            column = dataclasses.replace(column, values=column.values.sample(JUDGED_ROWS, random_state=0))
         cells = self.cells(column)
         counts = Counter(item for items in cells for item in items)
         if len(counts) < 2:
