@@ -87,7 +87,7 @@ def write_test_metrics(run_dir: Path, trainer: Any, tokenizer: Any, kind: TaskKi
     if not path.exists():
         return None
     test_df = pd.read_parquet(path)
-    known = test_df["label"].astype(str).isin(labels)
+    known = kind.known(test_df["label"].astype(str), labels)
     test_df = test_df[known].reset_index(drop=True)
     if test_df.empty:
         return None

@@ -72,6 +72,10 @@ class TaskKind(ABC):
         """A cleaned label column as a person reads it in a table, written like `predicted` writes predictions."""
         return cleaned
 
+    def known(self, cleaned: "pd.Series", labels: list[str]) -> "pd.Series":
+        """Which rows of a cleaned label column the model can be scored on: those of only labels it knows."""
+        return cleaned.isin(labels)
+
     def each_label(self, cleaned: "pd.Series") -> "pd.Series":
         """One entry per (row, label) of a cleaned label column: what label counts are counted from."""
         return cleaned

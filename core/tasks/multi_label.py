@@ -142,6 +142,10 @@ class MultiLabel(TaskKind):
     def written(self, cleaned: pd.Series) -> pd.Series:
         return pd.Series(["; ".join(names) for names in label_lists(cleaned)], index=cleaned.index, dtype=object)
 
+    def known(self, cleaned: pd.Series, labels: list[str]) -> pd.Series:
+        names = set(labels)
+        return pd.Series([set(row) <= names for row in label_lists(cleaned)], index=cleaned.index, dtype=bool)
+
     def each_label(self, cleaned: pd.Series) -> pd.Series:
         return pd.Series([n for names in label_lists(cleaned) for n in names], dtype=object)
 
