@@ -155,13 +155,17 @@ class Limits:
     runs_per_owner: int = 2  # TEXTCLF_MAX_RUNS_PER_OWNER: queued or training at once
     runs_in_total: int = 8  # TEXTCLF_MAX_ACTIVE_RUNS: queued or training at once, everyone together
     name_length: int = 100  # run names
+    # TEXTCLF_MAX_DATASET_MB: a Hub dataset's data files, as stored (Parquet is ~3-5x smaller than the same CSV): 500 MB
+    # of Parquet is some millions of short texts, about what the 200 MB upload allows as CSV.
+    dataset_mb: int = 500
 
     @classmethod
     def from_env(cls) -> "Limits":
         d = cls()
         return cls(upload_mb=_env_int("TEXTCLF_MAX_UPLOAD_MB", d.upload_mb),
                    runs_per_owner=_env_int("TEXTCLF_MAX_RUNS_PER_OWNER", d.runs_per_owner),
-                   runs_in_total=_env_int("TEXTCLF_MAX_ACTIVE_RUNS", d.runs_in_total))
+                   runs_in_total=_env_int("TEXTCLF_MAX_ACTIVE_RUNS", d.runs_in_total),
+                   dataset_mb=_env_int("TEXTCLF_MAX_DATASET_MB", d.dataset_mb))
 
 
 def upload_limit() -> str | None:

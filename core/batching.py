@@ -55,7 +55,8 @@ def auto_batch_size(lengths: list[int], cuda: bool, gpu_memory_bytes: int = 0, n
 
 
 class BucketPaddingCollator:
-    """Collates pre-tokenised features into padded tensors of a bucket length; labels as int64."""
+    """Collates pre-tokenised features into padded tensors of a bucket length; labels as int64 class ids or float
+    multi-hot rows."""
 
     def __init__(self, pad_token_id: int, limit: int | None = None) -> None:
         self.pad_token_id = pad_token_id
@@ -68,7 +69,9 @@ class BucketPaddingCollator:
         batch: dict[str, torch.Tensor] = {}
         for key in features[0]:
             if key == "labels":
-                batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
+                targets = [f["labels"] for f in features]  # class ids, or multi-hot rows (multi-label: BCE's floats)
+                dtype = torch.float32 if isinstance(targets[0], list) else torch.long
+                batch["labels"] = torch.tensor(targets, dtype=dtype)
                 continue
             fill = self.pad_token_id if key == "input_ids" else 0
             array = np.full((rows, width), fill, dtype=np.int64)

@@ -14,6 +14,7 @@ MAX_SEED = 2**32 - 1  # numpy's random generators take no larger seed
 # Experiment trackers a run can also log to (Trainer's report_to), and the package each needs.
 TRACKER_PACKAGES = {"trackio": "trackio", "tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
 REPORT_TO = ("none", *TRACKER_PACKAGES)
+TASKS = ("auto", "single", "multi")  # core/tasks.CHOSEN names the kinds behind single and multi
 
 
 def tracker_problem(report_to: str) -> str | None:
@@ -50,6 +51,14 @@ class TrainConfig:
     )
     text_column: str | None = field(default=None, metadata=_help("Column with the texts; guessed when empty."))
     label_column: str | None = field(default=None, metadata=_help("Column with the labels; guessed when empty."))
+    task: str = field(
+        default="auto",
+        metadata=_help("What the label column holds: auto (detected), single (one label per text) or multi (several "
+                       "labels per text, like 'sports;politics' or a JSON list).", choices=TASKS),
+    )
+    label_separator: str = field(
+        default="", metadata=_help("What separates the labels of a multi-label cell (; | or ,); detected when empty.")
+    )
     val_data_path: str | None = field(
         default=None, metadata=_help("Optional separate validation table; otherwise a stratified split is used.")
     )
@@ -145,6 +154,10 @@ class TrainConfig:
             problems.append("Evaluate-every-N-steps must be 0 (once per epoch) or more.")
         if self.checkpoint_every_minutes < 0:
             problems.append("Checkpoint interval must be 0 (automatic) or more minutes.")
+        if self.task not in TASKS:
+            problems.append(f"Task must be one of: {', '.join(TASKS)}.")
+        if len(self.label_separator) > 1 or self.label_separator.isspace():
+            problems.append("The label separator must be one character, such as ; or |.")
         if self.report_to not in REPORT_TO:
             problems.append(f"Report to must be one of: {', '.join(REPORT_TO)}.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:

@@ -20,6 +20,7 @@ IMBALANCE_WARN_RATIO = 5.0
 FEW_EXAMPLES = 10  # a label with fewer examples than this (but more than one) is learnt only roughly
 TRUNCATION_WARN_SHARE = 0.05
 EXAMPLES = 5  # how many example texts a report section carries
+PAIRS_LISTED = 3  # a multi-label report's most frequent label pairs
 TOKENIZE_BATCH = 1024
 UNKNOWN_WARN_SHARE = 0.1  # emoji are [UNK] too: a few per tweet must not set it off
 UNKNOWN_SAMPLE = 500  # texts tokenised to measure unknown words: enough for a share, cheap on any file
@@ -91,7 +92,8 @@ def build_report(
     train, val = data.train, data.validation
     both = pd.concat([train[["text", "label"]], val[["text", "label"]]], ignore_index=True)
     texts = both["text"].tolist()
-    total = _counts(data.labels, both["label"])
+    each = data.kind.each_label  # one entry per (row, label): multi-label rows count once per label they hold
+    total = _counts(data.labels, each(both["label"]))
     present = {k: v for k, v in total.items() if v > 0}
     big, small = max(present, key=present.get), min(present, key=present.get)
     imbalance = round(present[big] / present[small], 2)
@@ -146,8 +148,8 @@ def build_report(
         num_validation=len(val),
         num_test=len(data.test),
         labels=list(data.labels),
-        class_counts={"train": _counts(data.labels, train["label"]),
-                      "validation": _counts(data.labels, val["label"]), "total": total},
+        class_counts={"train": _counts(data.labels, each(train["label"])),
+                      "validation": _counts(data.labels, each(val["label"])), "total": total},
         imbalance_ratio=imbalance,
         largest_class=big,
         smallest_class=small,
@@ -166,6 +168,12 @@ def build_report(
         suggested_max_length=suggested,
         unknown_token_share=unknown_share(measured, tokenizer),
     )
+    if data.kind.name == "multi_label":
+        from core.tasks.multi_label import label_pairs
+
+        report.multi_label = {"labels": len(data.labels), "per_text": round(sum(total.values()) / len(both), 4),
+                              "separator": data.label_separator,
+                              "pairs": [list(pair) for pair in label_pairs(both["label"], PAIRS_LISTED)]}
     report.warnings = _warnings(report, data)
     return report
 
@@ -272,13 +280,20 @@ def report_sentences(report: DataReport) -> list[str]:
         lines = [f"{read:,} rows read, {kept:,} kept ({report.rows_dropped:,} dropped: {why})."]
     else:
         lines = [f"{read:,} rows read, all kept."]
-    source = {"split": "a stratified split of the file", "dataset": "the dataset's validation split"}.get(
+    split = "a random split of the file" if report.multi_label else "a stratified split of the file"
+    source = {"split": split, "dataset": "the dataset's validation split"}.get(
         report.validation_source, "from the validation file")
     lines.append(f"{report.num_train:,} rows for training and {report.num_validation:,} for validation ({source}).")
     if report.num_test:
         lines.append(f"{report.num_test:,} rows in the dataset's test split, scored once after training and "
                      "reported apart from validation.")
+    if report.multi_label:
+        multi = report.multi_label
+        lines.append(f"multi-label: {multi['labels']:,} labels, {multi['per_text']:.1f} per text on average.")
     lines.append(_labels_sentence(report.class_counts["total"]))
+    if (report.multi_label or {}).get("pairs"):
+        lines.append("Given together most often: " + ", ".join(
+            f"{a} + {b} {n:,}" for a, b, n in report.multi_label["pairs"]) + ".")
     lengths = report.lengths
     unit = lengths["unit"]
     if lengths["min"] == lengths["max"]:

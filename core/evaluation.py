@@ -52,10 +52,13 @@ class Evaluation:
     predictions: pd.DataFrame  # text, label, predicted, confidence, prob_<label>...
     name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: tasks.TaskKind = tasks.DEFAULT
 
     @property
     def confusion(self) -> list[list[int]]:
-        """Rows = true label, columns = predicted label, in `labels` order."""
+        """Rows = true label, columns = predicted label, in `labels` order; none for several labels per text."""
+        if self.kind is not tasks.SINGLE_LABEL:
+            return []
         cm = self.metrics.get("confusion_matrix")
         if cm and len(cm) == len(self.labels):
             return cm
@@ -71,21 +74,23 @@ def load_evaluation(run_dir: Path | str | None) -> Evaluation:
     metrics, predictions = run.metrics(), run.predictions()
     if metrics is None or predictions is None:
         raise UserError(NOT_FINISHED_MESSAGE)
-    _restore_written_cells(run, predictions)
+    kind, _ = tasks.read_labels(run.stored_labels())
+    _restore_written_cells(run, predictions, kind)
     labels = metrics.get("labels") or run.labels() or sorted(set(predictions["label"]))
     labels = [str(x) for x in labels]
     written = {neutralise(name): name for name in labels}
     predictions["predicted"] = predictions["predicted"].map(lambda name: written.get(name, name))
-    if "per_class" not in metrics or "accuracy" not in metrics:
+    if kind is tasks.SINGLE_LABEL and ("per_class" not in metrics or "accuracy" not in metrics):
         metrics = {**_scores(list(predictions["label"]), list(predictions["predicted"]), labels), **metrics}
     return Evaluation(
         run_dir=run_dir, labels=labels, metrics=metrics, baseline=ensure_baseline(run_dir), predictions=predictions,
         name=run.display_name(),
         extra={"test": run.test_metrics()},  # a Hub dataset's test split, if any
+        kind=kind,
     )
 
 
-def _restore_written_cells(run: RunDir, predictions: pd.DataFrame) -> None:
+def _restore_written_cells(run: RunDir, predictions: pd.DataFrame, kind: tasks.TaskKind) -> None:
     """validation_predictions.csv is a download whose formula-like cells carry a leading apostrophe (neutralised for
     spreadsheets). Stripping it back would be ambiguous (a text may begin with one), so the texts and labels shown
     come from data/validation.parquet: the same rows in the same order."""
@@ -95,7 +100,7 @@ def _restore_written_cells(run: RunDir, predictions: pd.DataFrame) -> None:
     validation = pd.read_parquet(path)
     if len(validation) == len(predictions) and {"text", "label"} <= set(validation.columns):
         predictions["text"] = validation["text"].astype(str).to_numpy()
-        predictions["label"] = validation["label"].astype(str).to_numpy()
+        predictions["label"] = kind.written(validation["label"].astype(str)).to_numpy()
 
 
 def _confusion(predictions: pd.DataFrame, labels: list[str]) -> list[list[int]]:
@@ -109,14 +114,16 @@ def _confusion(predictions: pd.DataFrame, labels: list[str]) -> list[list[int]]:
 
 def headline_table(ev: Evaluation) -> pd.DataFrame:
     """Fine-tuned model vs. baseline on the same validation split (and the model on a dataset's own test split)."""
-    rows = [{"model": "Fine-tuned transformer", "accuracy": ev.metrics.get("accuracy"), "macro-F1": ev.metrics.get("f1_macro")}]
+    def scores(found: dict[str, Any]) -> dict[str, Any]:  # the kind's metrics (single-label: accuracy, macro-F1)
+        return {m.label: found.get(m.key) for m in ev.kind.metrics}
+
+    rows = [{"model": "Fine-tuned transformer", **scores(ev.metrics)}]
     if ev.baseline:
-        rows.append({"model": f"Baseline: {ev.baseline.get('method', METHOD)}",
-                     "accuracy": ev.baseline.get("accuracy"), "macro-F1": ev.baseline.get("f1_macro")})
+        rows.append({"model": f"Baseline: {ev.baseline.get('method', METHOD)}", **scores(ev.baseline)})
     test = ev.extra.get("test")
     if isinstance(test, dict):  # scored once after training, apart from the validation rows that chose the model
         rows.append({"model": f"Fine-tuned transformer on the dataset's test split ({test.get('rows', 0):,} texts)",
-                     "accuracy": test.get("accuracy"), "macro-F1": test.get("f1_macro")})
+                     **scores(test)})
     return pd.DataFrame(rows).round(4)
 
 
@@ -157,10 +164,11 @@ class Comparison:
 def compare(ev: Evaluation) -> Comparison | None:
     """Accuracy turned into texts: how many of the n validation texts each model gets right. The margin is two
     standard errors of the difference of two accuracies on n texts (at least one text): a gap inside it is a tie."""
-    if not ev.baseline or ev.baseline.get("accuracy") is None:
+    right = ev.kind.exact_metric
+    if not ev.baseline or ev.baseline.get(right) is None:
         return None
     n = int(ev.metrics.get("num_validation") or len(ev.predictions))
-    p1, p2 = float(ev.metrics.get("accuracy") or 0.0), float(ev.baseline.get("accuracy") or 0.0)
+    p1, p2 = float(ev.metrics.get(right) or 0.0), float(ev.baseline.get(right) or 0.0)
     variance = p1 * (1 - p1) + p2 * (1 - p2)
     return Comparison(n=n, model_right=round(p1 * n), baseline_right=round(p2 * n),
                       margin=max(1, round(2 * math.sqrt(max(n, 1) * variance))), variance=variance)
@@ -184,22 +192,26 @@ def _texts(k: int) -> str:
 
 def verdict(ev: Evaluation) -> str:
     """Did the transformer earn its cost over the baseline? Said in validation texts, with a tie called a tie."""
-    f1 = float(ev.metrics.get("f1_macro") or 0.0)
-    acc = float(ev.metrics.get("accuracy") or 0.0)
+    kind = ev.kind  # single-label: accuracy (texts right) and macro-F1; multi-label: subset accuracy and micro-F1
+    right, main = kind.metric_label(kind.exact_metric), kind.metric_label(kind.main_metric)
+    f1 = float(ev.metrics.get(kind.main_metric) or 0.0)
+    acc = float(ev.metrics.get(kind.exact_metric) or 0.0)
     n = int(ev.metrics.get("num_validation") or len(ev.predictions))
     texts = "1 validation text" if n == 1 else f"{n:,} validation texts"
-    head = f"Accuracy {pct(acc)}, macro-F1 {pct(f1)} on {texts}."
+    words = kind.scores_words(ev.metrics)
+    head = f"{words[0].upper()}{words[1:]} on {texts}."
     tested = sum(1 for row in ev.metrics.get("per_class", []) if row.get("support"))
     if 0 < n < ROUGH_BELOW:
-        head += f" With so few, one text moves accuracy by {100 / n:.0f} points: treat the scores as rough."
+        head += f" With so few, one text moves {right} by {100 / n:.0f} points: treat the scores as rough."
     elif tested and n < ROUGH_PER_LABEL * tested:
         head += f" That is about {n / tested:.0f} per label: treat the per-label scores as rough."
     c = compare(ev)
     if c is None:
         return head + " (No baseline available for this run.)"
     method = ev.baseline.get("method", METHOD)
-    base_acc, base_f1 = float(ev.baseline.get("accuracy") or 0.0), float(ev.baseline.get("f1_macro") or 0.0)
-    scores = f"({pct(acc)} vs {pct(base_acc)} accuracy, macro-F1 {pct(f1)} vs {pct(base_f1)})"
+    base_acc = float(ev.baseline.get(kind.exact_metric) or 0.0)
+    base_f1 = float(ev.baseline.get(kind.main_metric) or 0.0)
+    scores = f"({pct(acc)} vs {pct(base_acc)} {right}, {main} {pct(f1)} vs {pct(base_f1)})"
     if c.model_right == c.baseline_right == c.n:
         return head + (f" A tie: the transformer and the {method} baseline both get all {_texts(c.n)} right. This "
                        "data is easy for a classic model, which is far cheaper to run; only harder or more "
@@ -240,11 +252,30 @@ def per_class_table(ev: Evaluation) -> pd.DataFrame:
 def misclassified(ev: Evaluation, true_label: str | None = None, predicted_label: str | None = None) -> pd.DataFrame:
     """Wrong validation predictions, most confident first; optionally only one true and/or predicted label."""
     df = ev.predictions
+    if ev.kind is not tasks.SINGLE_LABEL:  # several labels per text, "; "-joined: wrong unless every one is right
+        return _misread_lists(df, true_label, predicted_label)
     wrong = df[df["label"] != df["predicted"]]
     if true_label:
         wrong = wrong[wrong["label"] == true_label]
     if predicted_label:
         wrong = wrong[wrong["predicted"] == predicted_label]
+    return _mistakes(wrong)
+
+
+def _misread_lists(df: pd.DataFrame, true_label: str | None, predicted_label: str | None) -> pd.DataFrame:
+    """Texts whose predicted labels are not exactly their labels; a filter keeps those holding that label."""
+    truth = df["label"].map(lambda cell: set(filter(None, str(cell).split("; "))))
+    guess = df["predicted"].map(lambda cell: set(filter(None, str(cell).split("; "))))
+    keep = truth != guess
+    if true_label:
+        keep &= truth.map(lambda names: true_label in names)
+    if predicted_label:
+        keep &= guess.map(lambda names: predicted_label in names)
+    return _mistakes(df[keep])
+
+
+def _mistakes(wrong: pd.DataFrame) -> pd.DataFrame:
+    """The wrong rows as the Evaluate step lists them, most confident first."""
     wrong = wrong.sort_values("confidence", ascending=False, kind="stable")
     out = wrong[["text", "label", "predicted", "confidence"]].rename(columns={"label": "true label", "predicted": "predicted label"})
     return out.round({"confidence": 4}).reset_index(drop=True)

@@ -31,15 +31,18 @@ def write_final_metrics(run: RunDir, trainer: Any, val_set: Any, val_order: np.n
     probs = kind.probabilities(logits)
     predicted, confidence = kind.predicted(probs, labels)
     targets = kind.targets(val_df["label"].astype(str).tolist(), labels)
-    metrics = kind.scores(targets, kind.decisions(probs).tolist(), labels)
+    decided = kind.decisions(probs)
+    metrics = kind.scores(targets, decided.tolist(), labels)
     metrics["loss"] = loss
     metrics["best_step"] = best_step
     run.write_json(RunDir.METRICS, metrics)
     table = pd.DataFrame({
-        "text": val_df["text"].to_numpy(), "label": val_df["label"].to_numpy(),
+        "text": val_df["text"].to_numpy(), "label": kind.written(val_df["label"]).to_numpy(),
         "predicted": predicted, "confidence": np.round(confidence, 6),
     })
     for i, name in enumerate(labels):
+        if decided.ndim == 2:  # a decision per label (multi-label), as in a predicted file
+            table[f"pred_{name}"] = decided[:, i]
         table[f"prob_{name}"] = probs[:, i].round(6)
     # The CSV is a download, opened in spreadsheets: formula-like cells are neutralised as in predicted files. The
     # Evaluate tab shows the texts and labels as written, from data/validation.parquet (core/evaluation.py).
@@ -85,7 +88,7 @@ def write_test_metrics(run: RunDir, trainer: Any, tokenizer: Any, kind: TaskKind
     if not path.exists():
         return None
     test_df = pd.read_parquet(path)
-    known = test_df["label"].astype(str).isin(labels)
+    known = kind.known(test_df["label"].astype(str), labels)
     test_df = test_df[known].reset_index(drop=True)
     if test_df.empty:
         return None

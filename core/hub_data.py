@@ -97,7 +97,7 @@ def _check_hub(repo_id: str) -> None:
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     try:
-        dataset_info(repo_id, timeout=10)
+        info = dataset_info(repo_id, timeout=10, files_metadata=True)
     except GatedRepoError:
         raise DataError(f"The dataset '{repo_id}' is gated: accept its terms on huggingface.co and sign in first.") from None
     except RepositoryNotFoundError:
@@ -105,6 +105,25 @@ def _check_hub(repo_id: str) -> None:
     except Exception:
         raise DataError(f"Could not reach the Hugging Face Hub to download the dataset '{repo_id}' "
                         "(no internet connection?): upload a file instead.") from None
+    check_size(repo_id, info)
+
+
+_DATA_FILE = re.compile(r"\.(parquet|csv|tsv|jsonl?|arrow|txt)(\.(gz|bz2|xz|zst))?$", re.IGNORECASE)
+
+
+def check_size(repo_id: str, info: Any) -> None:
+    """On a shared server, refuse a dataset whose data files are over the limit before anything is downloaded (one
+    visitor's download would fill the disk and memory everyone shares). Elsewhere any size is yours to try."""
+    from core.access import Limits, shared_server
+
+    if not shared_server():
+        return
+    limit_mb = Limits.from_env().dataset_mb
+    size = sum(getattr(f, "size", None) or 0 for f in getattr(info, "siblings", None) or []
+               if _DATA_FILE.search(getattr(f, "rfilename", "") or ""))
+    if size > limit_mb * 1_000_000:
+        raise DataError(f"The dataset '{repo_id}' has {size / 1e9:.1f} GB of data files, more than this shared "
+                        f"server reads ({limit_mb:,} MB): upload a smaller file, or run the app on your own machine.")
 
 
 def _offline_error(name: str) -> DataError:

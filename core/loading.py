@@ -4,6 +4,7 @@ clean, and split into train / validation (and a dataset's own test split).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pandas as pd
 
 from core import hub_data, tasks
 from core.memo import dataset_tables
+from core.tasks.multi_label import find_separator
 from core.data import (
     DataError, _check_column, _clean, _detect_label, _detect_text, _looks_numeric, _not_texts, _rows_read,
     detect_columns, label_warnings, order_labels, read_table,
@@ -39,6 +41,7 @@ class PreparedData:
     validation_source: str = "split"
     test: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"text": [], "label": []}, dtype=str))
     kind: tasks.TaskKind = tasks.DEFAULT  # what the label column holds (core/tasks/)
+    label_separator: str = ""  # a multi-label column's separator as found or given ("" for JSON lists)
 
 
 def _split(df: pd.DataFrame, val_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
@@ -117,9 +120,12 @@ def load_training_data(
     seed: int = 42,
     data_config: str | None = None,
     data_split: str | None = None,
+    task: str = "auto",
+    label_separator: str = "",
 ) -> PreparedData:
     """Read, pick/validate columns, clean, and split (or take the validation file / the dataset's validation split)
-    into a PreparedData. A dataset's test split is cleaned alongside, for one evaluation at the end."""
+    into a PreparedData. A dataset's test split is cleaned alongside, for one evaluation at the end. `task`: the
+    kind of target (config.TASKS; "auto" detects it), `label_separator`: a multi-label cell's ("" finds it)."""
     text_column = (text_column or "").strip() or None  # the UI sends "" for "guess it"
     label_column = (label_column or "").strip() or None
     df, dataset_val, dataset_test, hint, read_warnings = _read(data_path, data_config, data_split)
@@ -132,7 +138,14 @@ def load_training_data(
     dropped: dict[str, int] = {}
     rows_read = _rows_read(df, dropped)
     data = _clean(df, text_column, label_column, dropped)
-    kind = _kind(tasks.LabelColumn(label_column, df[label_column], data["label"]))
+    column = tasks.LabelColumn(label_column, df[label_column], data["label"], separator=label_separator)
+    kind = _kind(column, task)
+    separator = label_separator or (find_separator(column.values) if kind is tasks.MULTI_LABEL else "")
+    normalised = kind.normalised(dataclasses.replace(column, separator=separator))
+    if normalised is not None:  # the labels the kind reads (multi-label: a JSON list per row), cleaned again
+        dropped.clear()
+        _rows_read(df, dropped)
+        data = _clean(df.assign(**{label_column: normalised}), text_column, label_column, dropped)
     del df
     if data.empty:
         raise DataError(
@@ -148,7 +161,7 @@ def load_training_data(
         for column in (text_column, label_column):
             _check_column(vdf, column, where=where)
         rows_read += _rows_read(vdf, dropped)
-        _refuse(kind, tasks.LabelColumn(label_column, vdf[label_column]))
+        vdf = _settled(kind, tasks.LabelColumn(label_column, vdf[label_column], separator=separator), vdf)
         train, validation = data, _clean(vdf, text_column, label_column, dropped)
         if validation.empty:
             raise DataError(f"{where[0].upper()}{where[1:]} has no usable rows: each has an empty '{text_column}' or a "
@@ -158,44 +171,63 @@ def load_training_data(
             raise DataError(f"The validation share must be between 0 and 1 (for example 0.2), not {val_share}.")
         train, validation, source = data, data.iloc[0:0], "split"
 
-    test = _test_split(dataset_test, text_column, label_column, read_warnings, kind)
-    train_labels = order_labels(train["label"].unique())
+    test = _test_split(dataset_test, text_column, label_column, read_warnings, kind, separator)
+    train_labels = kind.label_names(train["label"].unique())
     if len(train_labels) < 2:
         raise DataError(
             f"The file has only one label ('{train_labels[0]}'). A classifier needs at least two different labels."
         )
-    if source == "split":
+    if source == "split" and kind is tasks.MULTI_LABEL:
+        train, validation, warnings = _random_split(data, val_share, seed)
+    elif source == "split":
         train, validation, warnings = _split(data, val_share, seed)
     else:
-        warnings = _validation_warnings(train, validation, train_labels)
+        warnings = _validation_warnings(kind.each_label(train["label"]), kind.each_label(validation["label"]),
+                                        train_labels)
 
-    labels = order_labels(np.concatenate([train["label"].unique(), validation["label"].unique()]))
+    labels = kind.label_names(np.concatenate([train["label"].unique(), validation["label"].unique()]))
     warnings = read_warnings + label_warnings(labels, label_column) + warnings
     return PreparedData(
         train=train, validation=validation,
         labels=labels,
         text_column=text_column, label_column=label_column,
         rows_read=rows_read, rows_kept=len(train) + len(validation), dropped=dropped,
-        warnings=warnings, validation_source=source, test=test, kind=kind,
+        warnings=warnings, validation_source=source, test=test, kind=kind, label_separator=separator,
     )
 
 
-def _kind(column: tasks.LabelColumn) -> tasks.TaskKind:
-    found = tasks.detect(column)
+def _kind(column: tasks.LabelColumn, task: str) -> tasks.TaskKind:
+    found = tasks.detect(column, task)
     if isinstance(found, str):
         raise DataError(found)
     return found
 
 
-def _refuse(kind: tasks.TaskKind, column: tasks.LabelColumn) -> None:
-    """A validation or test table's labels must be of the kind the training labels are."""
+def _settled(kind: tasks.TaskKind, column: tasks.LabelColumn, df: pd.DataFrame) -> pd.DataFrame:
+    """A validation or test table, its labels checked to be of the training labels' kind and read as that kind
+    reads them."""
+    column = dataclasses.replace(column, chosen=True)  # the training labels chose the kind: refuse only the impossible
     reason = kind.refusal(column)
     if reason is not None:
         raise DataError(reason)
+    normalised = kind.normalised(column)
+    return df if normalised is None else df.assign(**{column.name: normalised})
+
+
+def _random_split(df: pd.DataFrame, val_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """A seeded random split for label lists: stratifying by the combination of labels, as `_split` would, keeps
+    every rare combination out of validation (most combinations are rare)."""
+    rng = np.random.default_rng(seed)
+    n_val = min(len(df) - 1, max(1, round(len(df) * val_share)))
+    if n_val < 1:
+        raise DataError("Only one row has labels, so nothing is left to validate on. Add more labelled rows.")
+    is_val = np.zeros(len(df), dtype=bool)
+    is_val[rng.permutation(len(df))[:n_val]] = True
+    return df[~is_val].reset_index(drop=True), df[is_val].reset_index(drop=True), []
 
 
 def _test_split(dataset_test: pd.DataFrame | None, text_column: str, label_column: str,
-                warnings: list[str], kind: tasks.TaskKind) -> pd.DataFrame:
+                warnings: list[str], kind: tasks.TaskKind, separator: str) -> pd.DataFrame:
     """The dataset's test split, cleaned like the rest; empty (with a sentence why) when it cannot be scored."""
     empty = pd.DataFrame({"text": [], "label": []}, dtype=str)
     if dataset_test is None:
@@ -203,7 +235,8 @@ def _test_split(dataset_test: pd.DataFrame | None, text_column: str, label_colum
     if text_column not in dataset_test.columns or label_column not in dataset_test.columns:
         warnings.append(f"The dataset's test split has no '{text_column}' and '{label_column}' columns, so it is not used.")
         return empty
-    _refuse(kind, tasks.LabelColumn(label_column, dataset_test[label_column]))
+    dataset_test = _settled(kind, tasks.LabelColumn(label_column, dataset_test[label_column], separator=separator),
+                            dataset_test)
     test = _clean(dataset_test, text_column, label_column, {})
     if test.empty:
         # GLUE-style test splits hide their labels (-1): nothing to score against.
@@ -211,10 +244,11 @@ def _test_split(dataset_test: pd.DataFrame | None, text_column: str, label_colum
     return test
 
 
-def _validation_warnings(train: pd.DataFrame, validation: pd.DataFrame, train_labels: list[str]) -> list[str]:
+def _validation_warnings(train: pd.Series, validation: pd.Series, train_labels: list[str]) -> list[str]:
+    """From one entry per (row, label) of each table."""
     warnings = []
-    counts = train["label"].value_counts()
-    val_labels = set(validation["label"])
+    counts = train.value_counts()
+    val_labels = set(validation)
     for label in order_labels(set(val_labels) | set(train_labels)):
         if label not in counts:
             warnings.append(f"Label '{label}' appears only in the validation file, so the model can never predict it.")

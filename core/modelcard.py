@@ -104,7 +104,7 @@ def card_data(f: dict[str, Any], online: bool = False) -> Any:
         library_name="transformers", pipeline_tag="text-classification", license=_licence(f, online),
         language=f["languages"] or None,
         base_model=f["base_model"] or None, tags=["text-classification", "generated-by-textclf"],
-        metrics=[metric.hub_type for metric in kind.metrics], model_name=f["name"], eval_results=results,
+        metrics=list(dict.fromkeys(metric.hub_type for metric in kind.metrics)), model_name=f["name"], eval_results=results,
         widget=[{"text": t} for t in f["examples"]] or None,
     )
 
@@ -201,7 +201,7 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     example = f["examples"][0] if f["examples"] else "Type a text here"
     parts += [
         "## How to use", "", "```python", "from transformers import pipeline", "",
-        f"classifier = pipeline(\"text-classification\", model={json.dumps(model_ref)})",
+        f"classifier = pipeline(\"text-classification\", model={json.dumps(model_ref)}{f['kind'].pipeline_options})",
         # truncation=True: without it a text longer than the model reads raises an error instead of being cut.
         f"print(classifier({json.dumps(example, ensure_ascii=False)}, truncation=True))", "```", "",
         "## Limitations", "",

@@ -39,6 +39,7 @@ class Trace:
     confidence: float
     max_length: int
     truncated: bool  # the text had more tokens than max_length: only its beginning was read
+    task: str = "single_label"  # the run's task kind (core/tasks/): how to read probs and predicted
 
 
 class Predictor:
@@ -136,6 +137,7 @@ class Predictor:
             logits=dict(zip(self.labels, logits.tolist())),
             probs=dict(zip(self.labels, probs.tolist())),
             predicted=predicted,
+            task=self.kind.name,
             confidence=float(confidence),
             max_length=self.max_length,
             truncated=full_length > len(ids),
@@ -308,6 +310,14 @@ def guess_text_column(df: pd.DataFrame) -> str:
     return str(data.guess_text_column(df) or df.columns[0])
 
 
+def _per_row(rows: int, filled: list[int], values: list[Any]) -> list[Any]:
+    """Values of the filled rows placed at their rows; None (a blank cell) for the rows without a text."""
+    out: list[Any] = [None] * rows
+    for row, value in zip(filled, values):
+        out[row] = value
+    return out
+
+
 def predict_table(
     run_dir: Path | str,
     df: pd.DataFrame,
@@ -315,7 +325,8 @@ def predict_table(
     out_path: Path | str,
     progress: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:
-    """Predict every row of `df`; write a CSV with the input, `predicted`, `confidence` and `prob_<label>` columns.
+    """Predict every row of `df`; write a CSV with the input, `predicted`, `confidence` and `prob_<label>` columns
+    (a multi-label model: `pred_<label>`, 1 when the label is predicted, before each `prob_<label>`).
 
     Empty text cells get no prediction (empty label, blank probabilities) rather than a guess.
     """
@@ -342,8 +353,12 @@ def predict_table(
             prob_cols[f"prob_{lab}"][row] = round(value, 6)
     out["predicted"] = predicted
     out["confidence"] = confidence
-    for name, values in prob_cols.items():
-        out[name] = values
+    decided = predictor.kind.decisions(np.asarray(probs).reshape(len(probs), len(labels)))
+    for i, lab in enumerate(labels):
+        if decided.ndim == 2:  # a decision per label (multi-label): its 0/1 next to its score
+            # Int64: 0/1 with a blank for no text (a float column would write 1.0)
+            out[f"pred_{lab}"] = pd.array(_per_row(len(df), filled, decided[:, i].tolist()), dtype="Int64")
+        out[f"prob_{lab}"] = prob_cols[f"prob_{lab}"]
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     neutralise_frame(out).to_csv(out_path, index=False)

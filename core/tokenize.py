@@ -38,7 +38,7 @@ class EncodedDataset(torch.utils.data.Dataset):
     def __init__(self, table: pa.Table) -> None:
         self.table = table
         self.lengths = np.asarray(pc.list_value_length(table["input_ids"]).to_numpy(), dtype=np.int64)
-        self.label_ids = np.asarray(table["labels"].to_numpy(zero_copy_only=False))  # the task kind's targets
+        self.label_ids = _targets(table["labels"])  # the task kind's targets
 
     @classmethod
     def from_rows(cls, rows: list[dict[str, Any]]) -> "EncodedDataset":
@@ -145,6 +145,14 @@ def _shorten(tokenizer: Any, encoded: Any, texts: list[str], cap: int) -> None:
         for key in encoded.keys():
             for j, i in enumerate(too_long):
                 encoded[key][i] = again[key][j]
+
+
+def _targets(column: pa.ChunkedArray) -> np.ndarray:
+    """One target per row: a class id, or (a list column: multi-label) a row of a 2-D array."""
+    if pa.types.is_list(column.type):
+        values = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        return values.reshape(len(column), -1) if len(column) else values.reshape(0, 0)
+    return np.asarray(column.to_numpy(zero_copy_only=False))
 
 
 def _table(encoded: Any, targets: Any) -> pa.Table:

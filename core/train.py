@@ -71,7 +71,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     from core.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
     from core.final_files import save_model_atomically, write_final_metrics, write_test_metrics
     from core.models import model_max_length, resolve_model
-    from core.tokenize import STORE_FOLDER, encode_splits
+    from core.tokenize import encode_splits
     from core.trainer_setup import collator, early_stopping, engine_trainer
 
     config = TrainConfig.load(run.config_file)
@@ -89,6 +89,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     model, loading = AutoModelForSequenceClassification.from_pretrained(
         source, **kind.model_settings(labels), ignore_mismatched_sizes=True, output_loading_info=True,
     )
+    for key, value in kind.model_config().items():  # kept in config.json: the app and pipeline() read the same
+        setattr(model.config, key, value)
     if not cuda:
         choose_kernel_per_batch(model, config.fused_attention_long_batches)
     new_parameters = set(loading["missing_keys"]) | {k if isinstance(k, str) else k[0] for k in loading["mismatched_keys"]}
@@ -99,7 +101,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     limit = model_max_length(tokenizer, model.config)
     (train_set, val_set), max_length = encode_splits(tokenizer, [train_df, val_df], labels, config.max_length, limit,
                                                      lambda: _stop_before_training_if_asked(run, stop_flag),
-                                                     store=run.path.parent / STORE_FOLDER, kind=kind)
+                                                     store=_token_store(run.path), kind=kind)
     # Validation is evaluated in order, longest first: batches are length-grouped, and every evaluation's
     # predictions line up with the texts, so the final report reuses them instead of predicting again.
     val_order = np.argsort(-val_set.lengths, kind="stable")
@@ -238,6 +240,15 @@ def _probe_progress(run: RunDir, stop_flag: list[bool]) -> Any:
             run.append_event("status", message=f"Fitting the classification head ({done:,} of {total:,} texts)")
 
     return report
+
+
+def _token_store(run_dir: Path) -> Path | None:
+    """Where tokenised data is kept for the next run on the same data: beside the runs on your own machine; nowhere on
+    a shared server, where a visitor's texts must not outlive the runs they delete."""
+    from core.access import shared_server
+    from core.tokenize import STORE_FOLDER
+
+    return None if shared_server() else run_dir.parent / STORE_FOLDER
 
 
 def _stop_before_training_if_asked(run: RunDir, stop_flag: list[bool]) -> None:

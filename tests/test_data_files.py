@@ -47,9 +47,11 @@ def test_nested_json_is_flattened(tmp_path):
 
 def test_what_cannot_be_a_label_or_a_text(tmp_path):
     lists = [{"text": f"t {i}", "labels": ["billing", "tech"][: 1 + i % 2]} for i in range(6)]
+    multi = write(tmp_path, "multi.jsonl", "\n".join(json.dumps(r) for r in lists))
+    assert load_training_data(multi).labels == ["billing", "tech"]  # lists of a few labels are multi-label now
     with raises("Column 'labels' holds lists of labels (several per text). This app learns one label per text: "
                 "give each row a single label."):
-        load_training_data(write(tmp_path, "multi.jsonl", "\n".join(json.dumps(r) for r in lists)))
+        load_training_data(multi, task="single")
     scores = "text,score\n" + "".join(f"text {i},{i / 37:.4f}\n" for i in range(40))
     with raises("Column 'score' holds 40 different numbers in 40 rows, so it looks like a score, not a label. "
                 "A classifier needs a column of a few repeated labels."):

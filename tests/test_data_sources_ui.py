@@ -108,3 +108,16 @@ def test_api_train_on_a_shared_server_reads_no_folder_as_a_dataset(given, hub_re
     # The Data step says the same, and blocks Start.
     out = data_tab.on_hub(str(hub_repo) if given == "REPO" else given, {}, "", 0, 0.2, 42)
     assert "Training is blocked: On this shared server a dataset must be a Hugging Face Hub id" in out["status"]
+
+
+def test_reading_a_table_says_each_step_as_it_starts(example_data, own_machine):
+    """A big file takes tens of seconds to read and check: the Data step names the step under way."""
+    said: list[tuple[float, str]] = []
+    out = data_tab.on_file(str(example_data), "", 0, 0.2, 42, phase=lambda done, what: said.append((done, what)))
+    assert out["data_status"]["ok"]
+    assert said == [(0.0, "Reading the table…"), (0.3, "Cleaning and splitting the rows…"),
+                    (0.6, "Measuring the texts' lengths in tokens…")]
+    import inspect
+
+    for handler in (data_tab.on_file_event, data_tab.on_hub, data_tab.on_hub_config):  # Gradio fills these in
+        assert isinstance(inspect.signature(handler).parameters["progress"].default, gr.Progress)

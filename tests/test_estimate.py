@@ -65,3 +65,21 @@ def test_the_train_step_shows_the_estimate_for_the_checked_data(tmp_path, monkey
     assert train_tab.estimate_html({"ok": False}, MODEL, 3, 0, 0.2, None) == ""
     big = train_tab.estimate_html({**status, "texts": 11_000}, MODEL, 3, 0, 0.2, None)  # lengths: a sample
     assert ": 8,800 training texts of ~20 tokens" in big
+    # A validation table fixes the validation rows: the share setting does not apply to them.
+    given = train_tab.estimate_html({**status, "texts": 4_000, "fixed_val_share": 0.25}, MODEL, 3, 0, 0.2, None)
+    assert ": 3,000 training texts of ~20 tokens" in given
+
+
+def test_the_data_check_says_when_a_validation_table_fixes_the_share(tmp_path, example_data):
+    import pandas as pd
+
+    from ui.data_check import check_data
+
+    rows = pd.read_csv(example_data)
+    rows.iloc[:240].to_csv(tmp_path / "train.csv", index=False)
+    rows.iloc[240:].to_csv(tmp_path / "val.csv", index=False)
+    split = check_data(str(tmp_path / "train.csv"), None, None, MODEL)
+    given = check_data(str(tmp_path / "train.csv"), None, None, MODEL, extra={"val_data_path": str(tmp_path / "val.csv")})
+    assert split.ok and given.ok
+    assert split.status()["fixed_val_share"] is None
+    assert given.status()["fixed_val_share"] == pytest.approx(80 / 320)

@@ -81,7 +81,7 @@ def test_an_unknown_or_unreachable_hub_id(raised, message, monkeypatch):
     import huggingface_hub
     from huggingface_hub import errors
 
-    def dataset_info(repo_id, timeout=None):
+    def dataset_info(repo_id, timeout=None, files_metadata=False):
         exc = getattr(errors, raised, None)
         if exc is errors.RepositoryNotFoundError:
             raise exc("no such repo", response=_FakeResponse())
@@ -92,6 +92,29 @@ def test_an_unknown_or_unreachable_hub_id(raised, message, monkeypatch):
     with pytest.raises(DataError) as err:
         load_training_data("hf://someone/nothing")
     assert err.value.message == message
+
+
+def test_a_shared_server_refuses_a_hub_dataset_over_the_size_limit_before_downloading(monkeypatch):
+    from types import SimpleNamespace
+
+    import huggingface_hub
+
+    files = [SimpleNamespace(rfilename="data/train-0000.parquet", size=400_000_000),
+             SimpleNamespace(rfilename="data/test-0000.parquet", size=200_000_000),
+             SimpleNamespace(rfilename="README.md", size=9_000_000_000)]  # not data: not counted
+    monkeypatch.setattr(hub_data, "_offline", lambda: False)
+    monkeypatch.setattr(huggingface_hub, "dataset_info",
+                        lambda repo_id, timeout=None, files_metadata=False: SimpleNamespace(siblings=files))
+    monkeypatch.setenv("SPACE_ID", "someone/studio")
+    with pytest.raises(DataError) as err:
+        load_training_data("hf://someone/big")
+    assert err.value.message == ("The dataset 'someone/big' has 0.6 GB of data files, more than this shared server "
+                                 "reads (500 MB): upload a smaller file, or run the app on your own machine.")
+    monkeypatch.setenv("TEXTCLF_MAX_DATASET_MB", "1000")
+    hub_data.check_size("someone/big", SimpleNamespace(siblings=files))  # under a raised limit
+    monkeypatch.delenv("SPACE_ID")
+    monkeypatch.setenv("TEXTCLF_MAX_DATASET_MB", "1")
+    hub_data.check_size("someone/big", SimpleNamespace(siblings=files))  # your own machine: any size
 
 
 class _FakeResponse:

@@ -38,7 +38,8 @@ def test_single_label_detection_accepts_classes_and_refuses_lists_scores_and_ids
     assert tasks.detect(column(["spam", "ham", "spam", "ham"])) is SINGLE_LABEL
     assert tasks.detect(column([str(i % 5) for i in range(40)])) is SINGLE_LABEL  # 1-5 stars are classes
     lists = pd.Series([["a"], ["a", "b"], ["b"]], dtype=object)
-    assert tasks.detect(LabelColumn("tags", lists)) == (
+    assert tasks.detect(LabelColumn("tags", lists)) is tasks.MULTI_LABEL  # lists of a few labels: multi-label
+    assert tasks.detect(LabelColumn("tags", lists), "single") == (
         "Column 'tags' holds lists of labels (several per text). This app learns one label per text: give each row "
         "a single label.")
     assert tasks.detect(column([f"{i / 37:.4f}" for i in range(40)], "score")) == (

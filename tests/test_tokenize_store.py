@@ -99,3 +99,14 @@ def test_big_data_uses_the_length_the_report_suggests_and_cuts_exactly(tokenizer
     want = tokenizer(frames[0]["text"].tolist(), truncation=True, max_length=cap)["input_ids"]
     assert [row["input_ids"] for row in _rows(train)] == want
     assert max(train.lengths) <= cap and np.all(train.label_ids >= 0)
+
+
+def test_a_shared_server_keeps_no_tokenised_data_beyond_the_run(tmp_path, monkeypatch):
+    """A visitor who deletes their runs must not leave their texts in a cache."""
+    from core.train import _token_store
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("TEXTCLF_PRIVATE_RUNS", raising=False)
+    assert _token_store(tmp_path / "run") == tmp_path / tokenize.STORE_FOLDER
+    monkeypatch.setenv("SPACE_ID", "someone/studio")
+    assert _token_store(tmp_path / "run") is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -42,17 +42,21 @@ class DataCheck:
     sentences: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     class_counts: dict[str, int] = field(default_factory=dict)
+    rows: int = 0  # the texts kept (a multi-label text counts once in each of its labels' counts)
     lengths: list[int] = field(default_factory=list)
     marked_max_length: int | None = None
     suggested_max_length: int | None = None
     baseline: dict[str, Any] | None = None
     note: str = ""
+    # The validation rows' share of all rows when a validation table or the dataset's own split fixes them (the
+    # share setting then does not apply); None while the data is split by the share.
+    fixed_val_share: float | None = None
 
     @property
     def summary(self) -> str:
         if not self.ok:
             return self.reason
-        rows = sum(self.class_counts.values())
+        rows = self.rows or sum(self.class_counts.values())
         return f"{self.file_name}: {rows:,} rows, {len(self.class_counts)} labels ('{self.text_column}' → '{self.label_column}')."
 
     def status(self) -> dict[str, Any]:
@@ -60,7 +64,8 @@ class DataCheck:
         return {"ok": self.ok, "reason": self.reason, "summary": self.summary,
                 "suggested_max_length": self.suggested_max_length,
                 # server-side (gr.State): the Train step's time estimate reads them; `lengths` may be a sample
-                "lengths": list(self.lengths), "texts": sum(self.class_counts.values())}
+                "lengths": list(self.lengths), "texts": sum(self.class_counts.values()),
+                "fixed_val_share": self.fixed_val_share}
 
 
 @functools.lru_cache(maxsize=4)
@@ -118,9 +123,11 @@ def read_columns(path: str, extra: Any = None) -> tuple[pd.DataFrame, str | None
 
 def check_data(path: str | None, text_column: str | None, label_column: str | None, model: str | None = None,
                max_length: int | float | None = 0, val_share: float = _DEFAULTS.val_share,
-               seed: int = _DEFAULTS.seed, with_baseline: bool = False, extra: Any = None) -> DataCheck:
+               seed: int = _DEFAULTS.seed, with_baseline: bool = False, extra: Any = None,
+               phase: Callable[[float, str], None] = lambda done, what: None) -> DataCheck:
     """Read, prepare and report on the data exactly as training will; never raises for user mistakes. The baseline
-    is included only when already fitted, unless `with_baseline` (the app fits it afterwards: on_baseline)."""
+    is included only when already fitted, unless `with_baseline` (the app fits it afterwards: on_baseline).
+    `phase(share_done, what)` is told as each step starts: on a big file each takes seconds."""
     from core.data_report import report_sentences
     from core.models import model_max_length
     from core.prepared import baseline, baseline_if_ready, data_report, prepared_data, text_lengths
@@ -135,18 +142,23 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         check.columns = [str(c) for c in df.columns]
         check.text_column = text_column or guessed_text
         check.label_column = label_column or guessed_label
+        phase(0.3, "Cleaning and splitting the rows…")
         data = prepared_data(path, check.text_column, check.label_column, options["val_data_path"] or None,
                              val_share=float(val_share), seed=int(seed), data_config=options["data_config"],
                              data_split=options["data_split"])
         check.text_column, check.label_column = data.text_column, data.label_column
+        if data.validation_source != "split":
+            check.fixed_val_share = len(data.validation) / max(len(data.train) + len(data.validation), 1)
         tokenizer, check.note = tokenizer_for(model)
         limit = model_max_length(tokenizer)
         chosen = int(max_length or 0) or None
+        phase(0.6, "Measuring the texts' lengths in tokens…")
         report = data_report(data, tokenizer, chosen, limit)
         check.sentences = report_sentences(report)
         check.warnings = list(report.warnings)
         check.sentences = [s for s in check.sentences if s not in check.warnings]
         check.class_counts = dict(report.class_counts["total"])
+        check.rows = int(report.rows_kept)
         check.suggested_max_length = int(report.suggested_max_length)
         check.marked_max_length = int(report.effective_max_length)  # never beyond what the model reads
         check.lengths = histogram_sample(text_lengths(data, tokenizer))  # the report's own measurement

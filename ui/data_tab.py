@@ -127,11 +127,14 @@ def _no_table(path: str, check: DataCheck) -> dict[str, Any]:
 
 
 def on_file(path: str | None, model: str, max_length: float, val_share: float, seed: float,
-            wanted: dict | None = None, extra: Any = None) -> dict[str, Any]:
-    """A new file (upload, example or restored after a reload): preview, the wanted or guessed columns, full check."""
+            wanted: dict | None = None, extra: Any = None, phase: Any = None) -> dict[str, Any]:
+    """A new file (upload, example or restored after a reload): preview, the wanted or guessed columns, full check.
+    `phase(share_done, what)`: the step under way, shown over the outputs (a big file takes tens of seconds)."""
     if not path:
         return _no_table("", DataCheck())
+    phase = phase or (lambda done, what: None)
     try:
+        phase(0.0, "Reading the table…")
         df, text_col, label_col = read_columns(path, extra)
     except UserError as exc:
         gr.Warning(exc.message)
@@ -140,25 +143,29 @@ def on_file(path: str | None, model: str, max_length: float, val_share: float, s
         return _no_table(path, bad)
     columns = [str(c) for c in df.columns]
     text_col, label_col = _wanted_for(wanted, path, columns) or (text_col, label_col)
-    check = check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=extra)
+    check = check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=extra, phase=phase)
     return {"data_path": path, "preview": preview_update(df, check.text_column or text_col),
             "text_column": _dropdown(columns, check.text_column or text_col),
             "label_column": _dropdown(columns, check.label_column or label_col), **check_outputs(check)}
 
 
 def on_file_event(path: str | None, model: str, max_length: float, val_share: float, seed: float,
-                  wanted: dict | None, extra: Any = None) -> dict[str, Any]:
+                  wanted: dict | None, extra: Any = None, progress: gr.Progress = gr.Progress()) -> dict[str, Any]:
     """on_file, then forget the wanted columns: they were for the file restored after a reload, not the next one."""
-    return {**on_file(path, model, max_length, val_share, seed, wanted, extra), "wanted_columns": {}}
+    return {**on_file(path, model, max_length, val_share, seed, wanted, extra, _shown(progress)), "wanted_columns": {}}
+
+
+def _shown(progress: gr.Progress) -> Any:
+    return lambda done, what: progress(done, desc=what)
 
 
 def on_hub(name: str | None, extra: Any, model: str, max_length: float, val_share: float, seed: float,
-           config: str | None = "", split: str | None = "") -> dict[str, Any]:
+           config: str | None = "", split: str | None = "", progress: gr.Progress = gr.Progress()) -> dict[str, Any]:
     """A Hub dataset typed (Enter), or its config or split chosen: the same preview and check as a file, and the
     configs and splits the dataset offers (hub_config, hub_split, data_extra)."""
     options = {**data_options(extra), "data_config": config or "", "data_split": split or ""}
     path = hub_path(name)
-    result = on_file(path or None, model, max_length, val_share, seed, None, options)
+    result = on_file(path or None, model, max_length, val_share, seed, None, options, _shown(progress))
     offered: dict[str, Any] = {}
     if path:
         try:
@@ -170,6 +177,12 @@ def on_hub(name: str | None, extra: Any, model: str, max_length: float, val_shar
             "hub_config": gr.Dropdown(choices=configs, value=offered.get("config") or None, interactive=len(configs) > 1),
             "hub_split": gr.Dropdown(choices=splits, value=offered.get("split") or None, interactive=len(splits) > 1),
             "data_extra": options}
+
+
+def on_hub_config(name: str | None, extra: Any, model: str, max_length: float, val_share: float, seed: float,
+                  config: str | None, progress: gr.Progress = gr.Progress()) -> dict[str, Any]:
+    """Another config of the dataset: its own splits, so the split chosen before no longer applies."""
+    return on_hub(name, extra, model, max_length, val_share, seed, config, "", progress)
 
 
 def on_val_file(val_path: str | None, extra: Any, path: str, text_col: str, label_col: str, model: str,
@@ -300,7 +313,7 @@ def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Compone
     hub_outputs = pick(c, *FILE_OUTPUTS, "hub_config", "hub_split", "data_extra")
     events = dict(api_visibility="private", concurrency_limit=4, trigger_mode="always_last")
     c["hub"].submit(keyed(on_hub, hub_outputs), hub_inputs, list(hub_outputs.values()), **events).then(**fit_baseline)
-    c["hub_config"].input(keyed(lambda *a: on_hub(*a, split=""), hub_outputs), hub_inputs + [c["hub_config"]],
+    c["hub_config"].input(keyed(on_hub_config, hub_outputs), hub_inputs + [c["hub_config"]],
                           list(hub_outputs.values()), **events).then(**fit_baseline)
     c["hub_split"].input(keyed(on_hub, hub_outputs), hub_inputs + [c["hub_config"], c["hub_split"]],
                          list(hub_outputs.values()), **events).then(**fit_baseline)

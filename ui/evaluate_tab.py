@@ -30,7 +30,7 @@ def _mistakes_note(shown: int, total: int) -> str:
     return f"{shown} of {total} misclassified validation texts, most confident mistakes first."
 
 
-SCORE_COLUMNS = ("accuracy", "macro-F1", "precision", "recall", "f1", "baseline f1")
+SCORE_COLUMNS = ("accuracy", "macro-F1", "micro-F1", "subset accuracy", "precision", "recall", "f1", "baseline f1")
 
 
 def as_percentages(table: pd.DataFrame) -> pd.DataFrame:
@@ -73,7 +73,7 @@ def show(shown: RunOnScreen | None) -> dict[str, Any]:
         "content": gr.Column(visible=True),
         "headline": as_percentages(evaluation.headline_table(ev)),
         "per_class": as_percentages(evaluation.per_class_table(ev)),
-        "confusion": evaluation.confusion_figure(ev),
+        "confusion": evaluation.confusion_figure(ev) if ev.confusion else None,  # none for several labels a text
         "true_filter": gr.Dropdown(choices=choices, value=ALL),
         "pred_filter": gr.Dropdown(choices=choices, value=ALL),
         "mistakes": mistakes,

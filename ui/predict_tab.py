@@ -69,14 +69,20 @@ def trace_tables(trace: predict.Trace) -> tuple[str, pd.DataFrame, pd.DataFrame]
     """The trace as (summary, tokens table, scores table)."""
     tokens = pd.DataFrame({"#": range(len(trace.tokens)), "token": trace.tokens,
                            "input id": trace.input_ids, "attention mask": trace.attention_mask})
+    multi = trace.task == "multi_label"  # each label scored on its own: no shared probability, no one winner
     scores = pd.DataFrame({"label": list(trace.logits),
                            "logit": [round(v, 4) for v in trace.logits.values()],
-                           "softmax probability": [round(v, 4) for v in trace.probs.values()]})
+                           "sigmoid score" if multi else "softmax probability":
+                               [round(v, 4) for v in trace.probs.values()]})
     # First-strong isolate: a right-to-left label (Arabic, Hebrew) does not reorder the sentence around it.
-    summary = (f"**Predicted:** \u2068{html.escape(trace.predicted)}\u2069 ({100 * trace.confidence:.1f} %) · "
+    predicted = f"\u2068{html.escape(trace.predicted) or 'no label'}\u2069" + (
+        "" if multi else f" ({100 * trace.confidence:.1f} %)")
+    then = ("sigmoid → a score per label on its own; the labels at 50 % or more are predicted." if multi
+            else "softmax → probabilities that sum to 1.")
+    summary = (f"**Predicted:** {predicted} · "
                f"{len(trace.tokens)} tokens, including the special [CLS]/[SEP]-style markers. "
                "Text → tokenizer (word pieces → ids, attention mask 1 = real token) → model → one logit per "
-               "label → softmax → probabilities that sum to 1.")
+               f"label → {then}")
     if trace.truncated:
         summary += f"\n\n⚠ The text is longer than {trace.max_length} tokens: only the beginning was read."
     return summary, tokens, scores

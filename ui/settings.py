@@ -24,7 +24,10 @@ DATA_FIELDS = ("data_path", "val_data_path", "data_config", "data_split", "text_
 CLI_ONLY = ("warmup_ratio", "weight_decay", "eval_steps", "keep_best", "checkpoint_every_minutes",
             "fused_attention_long_batches")  # expert knobs the page and /train have never offered: the CLI has them
 API_ONLY = ("run_name",)  # /train names a run; the page names it from the data file (renamed on the Runs step)
-NOT_SETTINGS = DATA_FIELDS + CLI_ONLY + API_ONLY
+# How the label column is read: the Data step will offer these next to the label column (issue 21's UI step); until
+# then the page and /train detect the kind, and the CLI can override it.
+NOT_ON_PAGE_YET = ("task", "label_separator")
+NOT_SETTINGS = DATA_FIELDS + CLI_ONLY + API_ONLY + NOT_ON_PAGE_YET
 
 # How a setting is shown, where its type and metadata alone would not say it: the two settings above Start ("main"),
 # sliders, labels that say what 0 means, the element ids the browser tests use. The Advanced box lists its settings in

@@ -124,7 +124,7 @@ def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: 
     try:
         max_length = int(float(max_len or 0)) or status.get("suggested_max_length")
         epochs_value = float(epochs or _DEFAULTS.epochs)
-        share = float(val_share or _DEFAULTS.val_share)
+        share = status.get("fixed_val_share") or float(val_share or _DEFAULTS.val_share)
     except (TypeError, ValueError):
         return ""
     runs = [r.run_dir for r in session.visible_runs(caller, session.runs_root())] if caller is not None else []

@@ -3,14 +3,15 @@
 Everything that depends on the kind of target goes through the run's kind: the model's problem_type and label maps,
 what labels.json holds, the loss, the scores of each evaluation and which of them picks the best model, the
 warm-started head, the baseline, turning logits into predictions, the metric names the charts and epoch table show,
-and the model card's wording. Today there is one kind, single-label classification (core/tasks/single_label.py);
-README "Adding a task kind" lists what another one implements.
+and the model card's wording. Two kinds: single-label classification (core/tasks/single_label.py) and multi-label
+(core/tasks/multi_label.py); README "Adding a task kind" lists what another one implements.
 """
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,6 +38,8 @@ class LabelColumn:
     name: str
     values: "pd.Series"  # as read, every row (a list stays a list)
     labels: "pd.Series | None" = None  # the cleaned label names of the rows kept; None: judge the values alone
+    separator: str = ""  # what separates the labels of a cell in a multi-label column; "" finds it
+    chosen: bool = False  # the user named the kind (--task): refuse only what it cannot learn at all
 
 
 class TaskKind(ABC):
@@ -47,11 +50,35 @@ class TaskKind(ABC):
     metrics: tuple[Metric, ...]  # recorded at each evaluation, in the order charts and the epoch table show them
     main_metric: str  # the key of `metrics` that early stopping and "keep best" follow
     greater_is_better: bool
+    pipeline_options: str = ""  # more arguments of the model card's pipeline("text-classification", ...) example
+    exact_metric: str = "accuracy"  # the share of texts wholly right: what the Evaluate verdict counts in texts
 
     # ---- data
     @abstractmethod
     def refusal(self, column: LabelColumn) -> str | None:
         """Why this kind cannot learn the column (one sentence for the user), or None when it can."""
+
+    def normalised(self, column: LabelColumn) -> "pd.Series | None":
+        """The column's values rewritten into one label string per row for cleaning to keep; None: as they are."""
+        return None
+
+    def label_names(self, cleaned: Iterable[str]) -> list[str]:
+        """The label vocabulary, in id order, of a cleaned label column."""
+        from core.data import order_labels
+
+        return order_labels(cleaned)
+
+    def written(self, cleaned: "pd.Series") -> "pd.Series":
+        """A cleaned label column as a person reads it in a table, written like `predicted` writes predictions."""
+        return cleaned
+
+    def known(self, cleaned: "pd.Series", labels: list[str]) -> "pd.Series":
+        """Which rows of a cleaned label column the model can be scored on: those of only labels it knows."""
+        return cleaned.isin(labels)
+
+    def each_label(self, cleaned: "pd.Series") -> "pd.Series":
+        """One entry per (row, label) of a cleaned label column: what label counts are counted from."""
+        return cleaned
 
     # ---- label encoding
     @abstractmethod
@@ -66,6 +93,10 @@ class TaskKind(ABC):
         """Keyword arguments for from_pretrained: the output size, label maps and problem_type the model keeps."""
         return {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
                 "label2id": {name: i for i, name in enumerate(labels)}, "problem_type": self.problem_type}
+
+    def model_config(self) -> dict[str, Any]:
+        """More settings the saved model's config keeps (set after loading: from_pretrained refuses unknown ones)."""
+        return {}
 
     # ---- training
     @abstractmethod
@@ -118,27 +149,40 @@ class TaskKind(ABC):
         return next(m.label for m in self.metrics if m.key == key)
 
 
-from core.tasks.single_label import SingleLabel  # noqa: E402  (it subclasses TaskKind, defined above)
+from core.tasks.multi_label import MultiLabel  # noqa: E402  (these subclass TaskKind, defined above)
+from core.tasks.single_label import SingleLabel  # noqa: E402
 
 SINGLE_LABEL = SingleLabel()
-KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (SINGLE_LABEL,)}
+MULTI_LABEL = MultiLabel()
+KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (SINGLE_LABEL, MULTI_LABEL)}
 DEFAULT = SINGLE_LABEL  # runs written before kinds existed, and models without a problem_type
+# What `--task` names (TrainConfig.task): "auto" detects.
+CHOSEN: dict[str, TaskKind] = {"single": SINGLE_LABEL, "multi": MULTI_LABEL}
+# Detection asks multi-label first: it takes only columns that are clearly lists of labels, which single-label would
+# otherwise refuse (a JSON list) or learn as combinations, one class per combination ("sports;politics").
+DETECTION_ORDER = (MULTI_LABEL, SINGLE_LABEL)
 
 
 def named(name: str | None) -> TaskKind:
-    """The kind stored under `name`; a run or event without one is single-label (written before kinds existed)."""
-    return KINDS.get(name or "", DEFAULT)
+    """The kind stored under `name` (its name, or the word `--task` uses for it, as labels.json keeps it); a run or
+    event without one is single-label (written before kinds existed)."""
+    return KINDS.get(name or "") or CHOSEN.get(name or "", DEFAULT)
 
 
-def detect(column: LabelColumn) -> TaskKind | str:
-    """The first kind that can learn the column, or the reason the first kind gives why it cannot."""
-    reasons = []
-    for kind in KINDS.values():
+def detect(column: LabelColumn, task: str = "auto") -> TaskKind | str:
+    """The kind `task` names ("single", "multi") if it can learn the column, else why not; for "auto" the first
+    kind of DETECTION_ORDER that can, or the reason single-label gives why it cannot (the sentences users had before
+    there were other kinds)."""
+    if task in CHOSEN:
+        kind = CHOSEN[task]
+        return kind.refusal(dataclasses.replace(column, chosen=True)) or kind
+    reasons = {}
+    for kind in DETECTION_ORDER:
         reason = kind.refusal(column)
         if reason is None:
             return kind
-        reasons.append(reason)
-    return reasons[0]
+        reasons[kind.name] = reason
+    return reasons[DEFAULT.name]
 
 
 def read_labels(stored: Any) -> tuple[TaskKind, list[str]]:
