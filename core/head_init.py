@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
-    from core.tokenize import EncodedDataset
+    from core.encoded import EncodedDataset
 
 PROBE_ROWS = 2000  # enough to place 50 classes; larger training sets are sampled (stratified) to keep it cheap
 # Longer texts are cut to this many tokens for the probe (the first ones and the closing special token): the head

@@ -1,9 +1,9 @@
 """Tokenise once, up front, with the fast tokenizer, into Arrow tables; padding happens per batch in the collator.
 
-Arrow columns (int32 token ids, int8 masks) instead of Python lists of ints: the tokenised 1,000,000 short texts of
-`bench.data_scale` held 2.03 GiB as lists and 0.41 GiB as columns (peak 3.00 -> 1.60 GiB, the data check's own). A training run keeps its tables in
-a cache next to the runs (keyed by the texts, labels, tokenizer and length settings) and maps them from disk: a second
-run or a resume on the same data skips tokenising.
+Arrow columns (int32 token ids, int8 masks; core/encoded.py) instead of Python lists of ints: the tokenised
+1,000,000 short texts of `bench.data_scale` held 2.03 GiB as lists and 0.41 GiB as columns (peak 3.00 -> 1.60 GiB,
+the data check's own). A training run keeps its tables in a cache next to the runs (keyed by the texts, labels,
+tokenizer and length settings) and maps them from disk: a second run or a resume on the same data skips tokenising.
 """
 from __future__ import annotations
 
@@ -13,15 +13,13 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import torch
 
 from core import tasks
+from core.encoded import EncodedDataset, table_of
 
 # Texts per tokenizer call. One call over a million texts runs for about a minute in Rust and nothing can stop it;
 # between chunks a Stop is seen, so it waits at most one chunk (~2 s of short texts on 2 busy cores). Measured on
@@ -30,38 +28,6 @@ CHUNK_TEXTS = 50_000
 STORE_FOLDER = ".tokens"  # in the runs folder: hidden, so it is never listed as a run
 STORE_ENTRIES = 4  # tokenised data sets kept; the least recently used goes first
 _STORE_FORMAT = 1  # part of every key: a change of layout never reads an old entry
-_NARROW = {"attention_mask": pa.int8(), "token_type_ids": pa.int8(), "special_tokens_mask": pa.int8()}
-
-class EncodedDataset(torch.utils.data.Dataset):
-    """Rows of an Arrow table as the collator wants them: {"input_ids": [...], "attention_mask": [...], "labels": 3}."""
-
-    def __init__(self, table: pa.Table) -> None:
-        self.table = table
-        self.lengths = np.asarray(pc.list_value_length(table["input_ids"]).to_numpy(), dtype=np.int64)
-        self.label_ids = _targets(table["labels"])  # the task kind's targets
-
-    @classmethod
-    def from_rows(cls, rows: list[dict[str, Any]]) -> "EncodedDataset":
-        return cls(_table({key: [row[key] for row in rows] for key in rows[0] if key != "labels"},
-                          [row["labels"] for row in rows]))
-
-    def __len__(self) -> int:
-        return self.table.num_rows
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return self.table.slice(int(index), 1).to_pylist()[0]
-
-    def __getitems__(self, indices: Iterable[int]) -> list[dict[str, Any]]:
-        """A batch in one Arrow call (torch's DataLoader asks for whole batches this way)."""
-        return self.table.take(pa.array(list(indices), pa.int64())).to_pylist()
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for batch in self.table.to_batches(max_chunksize=10_000):
-            yield from batch.to_pylist()
-
-    def select(self, indices: Iterable[int]) -> "EncodedDataset":
-        return EncodedDataset(self.table.take(pa.array(list(indices), pa.int64())))
-
 
 def encode_split(
     tokenizer: Any, df: pd.DataFrame, labels: list[str], max_length: int, model_limit: int,
@@ -113,7 +79,7 @@ def _encode_choosing_length(tokenizer: Any, texts: list[list[str]], ids: list[li
     cap = suggest_max_length([len(x) for enc in encoded for x in enc["input_ids"]], model_limit)
     for enc, frame_texts in zip(encoded, texts):
         _shorten(tokenizer, enc, frame_texts, cap)
-    return [_table(enc, y) for enc, y in zip(encoded, ids)], cap
+    return [table_of(enc, y) for enc, y in zip(encoded, ids)], cap
 
 
 def _encode_table(tokenizer: Any, texts: list[str], targets: list[Any], cap: int,
@@ -124,7 +90,7 @@ def _encode_table(tokenizer: Any, texts: list[str], targets: list[Any], cap: int
         if start:
             between_chunks()
         encoded = tokenizer(texts[start:start + CHUNK_TEXTS], truncation=True, max_length=cap)
-        parts.append(_table(encoded, targets[start:start + CHUNK_TEXTS]))
+        parts.append(table_of(encoded, targets[start:start + CHUNK_TEXTS]))
     return pa.concat_tables(parts).combine_chunks()
 
 
@@ -145,20 +111,6 @@ def _shorten(tokenizer: Any, encoded: Any, texts: list[str], cap: int) -> None:
         for key in encoded.keys():
             for j, i in enumerate(too_long):
                 encoded[key][i] = again[key][j]
-
-
-def _targets(column: pa.ChunkedArray) -> np.ndarray:
-    """One target per row: a class id, or (a list column: multi-label) a row of a 2-D array."""
-    if pa.types.is_list(column.type):
-        values = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
-        return values.reshape(len(column), -1) if len(column) else values.reshape(0, 0)
-    return np.asarray(column.to_numpy(zero_copy_only=False))
-
-
-def _table(encoded: Any, targets: Any) -> pa.Table:
-    """Token columns narrowed; the targets as the task kind makes them (single-label: class ids, int64)."""
-    columns = {key: pa.array(encoded[key], pa.list_(_NARROW.get(key, pa.int32()))) for key in encoded.keys()}
-    return pa.table({**columns, "labels": pa.array(targets)})
 
 
 def _store_key(tokenizer: Any, frames: list[pd.DataFrame], labels: list[str], max_length: int,

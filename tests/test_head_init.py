@@ -9,7 +9,8 @@ import torch
 from core.head_init import (
     PROBE_C, fit_probe, head_features, init_head_from_probe, output_layer, probe_sample, shortened,
 )
-from core.tokenize import EncodedDataset, encode_split
+from core.encoded import EncodedDataset
+from core.tokenize import encode_split
 
 
 def test_probe_sample_keeps_every_class_and_respects_the_limit() -> None:

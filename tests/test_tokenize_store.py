@@ -10,7 +10,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from core import data_report, tokenize
-from core.tokenize import STORE_ENTRIES, EncodedDataset, encode_splits
+from core.encoded import EncodedDataset
+from core.tokenize import STORE_ENTRIES, encode_splits
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from core.tokenize import EncodedDataset
+    from core.encoded import EncodedDataset
 
 
 @dataclass(frozen=True)

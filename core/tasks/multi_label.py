@@ -19,7 +19,7 @@ from core.data import _is_missing, order_labels
 from core.tasks import LabelColumn, Metric, TaskKind
 
 if TYPE_CHECKING:
-    from core.tokenize import EncodedDataset
+    from core.encoded import EncodedDataset
 
 SEPARATORS = (";", "|", ",")  # tried in this order; the one most cells hold wins
 THRESHOLD = 0.5  # a label is predicted when its sigmoid score reaches this; saved in the model's config

@@ -11,7 +11,7 @@ from core.data import _INT_RE, _NUMBER_RE, _nested, order_labels
 from core.tasks import LabelColumn, Metric, TaskKind
 
 if TYPE_CHECKING:
-    from core.tokenize import EncodedDataset
+    from core.encoded import EncodedDataset
 
 
 def class_weight_values(counts: list[int]) -> list[float]:
