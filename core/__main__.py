@@ -229,8 +229,7 @@ def _print_estimate(config: TrainConfig, run_dir: Path) -> None:
     checked = check(config, with_baseline=False)  # create_run's own check, from the in-process cache
     data = checked.data
     report = RunDir(run_dir).report()
-    share = len(data.validation) / max(len(data.train) + len(data.validation), 1)  # split by the share, or given
-    found = estimate.for_data(text_lengths(data, checked.tokenizer), share, config.epochs,
+    found = estimate.for_data(text_lengths(data, checked.tokenizer), data.validation_share, config.epochs,
                               config.max_length or (report.suggested_max_length if report else None), config.model,
                               [r.run_dir for r in runs.list_runs(run_dir.parent)],
                               texts=len(data.train) + len(data.validation))

@@ -43,6 +43,11 @@ class PreparedData:
     kind: tasks.TaskKind = tasks.DEFAULT  # what the label column holds (core/tasks/)
     label_separator: str = ""  # a multi-label column's separator as found or given ("" for JSON lists)
 
+    @property
+    def validation_share(self) -> float:
+        """The validation rows' share of all rows: the setting's split, or what a validation table leaves."""
+        return len(self.validation) / max(len(self.train) + len(self.validation), 1)
+
 
 def _split(df: pd.DataFrame, val_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Per-class seeded split: every class with >= 2 rows gets >= 1 validation row and keeps >= 1 training row.

@@ -148,7 +148,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
                              data_split=options["data_split"])
         check.text_column, check.label_column = data.text_column, data.label_column
         if data.validation_source != "split":
-            check.fixed_val_share = len(data.validation) / max(len(data.train) + len(data.validation), 1)
+            check.fixed_val_share = data.validation_share
         tokenizer, check.note = tokenizer_for(model)
         limit = model_max_length(tokenizer)
         chosen = int(max_length or 0) or None
