@@ -1,0 +1,373 @@
+"""One training job: `python -m core.train <run_dir> [--resume]` reads the run directory and fills it in.
+
+Runs as a child process (started by core/runs/launcher.py) so a crash or out-of-memory cannot take the web server down.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+# Before torch loads its OpenMP runtime: threads that find nothing to do sleep instead of spinning. On a 2-core box
+# shared with the web server (and the lower priority below), spinning threads wait on a descheduled sibling at every
+# barrier: measured an epoch of 800 sentences at 61.9 s with the default policy vs 13.5 s passive (load ~4).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from core import tasks
+from core.config import TrainConfig, auto_learning_rate
+from core.errors import UserError, is_disk_full
+from core.hardware import choose_precision, cuda_available, device_key, device_name, use_fast_gpu_attention
+from core.runs.device_lock import device_slot
+from core.runs.rundir import RunDir, RunState
+
+
+STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
+DISK_FULL_MESSAGE = "The disk is full: free some space, then resume the run."
+
+
+class _StoppedBeforeTraining(Exception):
+    """Stop was asked for while a fresh run fitted its head: there is no checkpoint yet to keep."""
+
+
+def train(run_dir: Path, resume: bool = False) -> str:
+    """Run the whole job in this process; returns the terminal state. Writes exactly one terminal event."""
+    run = RunDir.for_process(Path(run_dir).resolve())
+    stop_flag = [False]
+    _install_sigterm(stop_flag)
+    try:
+        run.write_status(RunState.QUEUED, pid=os.getpid())
+        with device_slot(run.path.parent, device_key(), should_give_up=run.stop_requested) as got:
+            if not got:
+                return _end(run, RunState.CANCELLED, "Cancelled before training started.")
+            run.write_status(RunState.RUNNING, pid=os.getpid())
+            return _run(run, resume, stop_flag)
+    except _StoppedBeforeTraining:
+        return _end(run, RunState.CANCELLED, STOPPED_BEFORE_TRAINING)
+    except UserError as exc:
+        return _end(run, RunState.FAILED, exc.message)
+    except Exception as exc:  # the full traceback goes to train.log; the user gets one sentence
+        traceback.print_exc()
+        return _end(run, RunState.FAILED, _explain(exc))
+
+
+def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
+    from transformers import (
+        AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed,
+    )
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from core.engine.attention import choose_kernel_per_batch
+    from core.batching import auto_batch_size
+    from core.engine.callback import EventCallback
+    from core.engine.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
+    from core.engine.final_files import save_model_atomically, write_final_metrics, write_test_metrics
+    from core.models import model_max_length, resolve_model
+    from core.engine.token_store import encode_splits
+    from core.engine.trainer_setup import collator, early_stopping, engine_trainer
+
+    config = TrainConfig.load(run.config_file)
+    kind, labels = tasks.read_labels(run.stored_labels())
+    set_seed(config.seed)
+    cuda = cuda_available()
+    precision = choose_precision()
+    lean_gpu = cuda and os.environ.get("TEXTCLF_GPU_PIPELINE", "lean") != "stock"
+    if cuda:
+        use_fast_gpu_attention()
+
+    run.append_event("status", message="Loading the model")
+    source = resolve_model(config.model)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model, loading = AutoModelForSequenceClassification.from_pretrained(
+        source, **kind.model_settings(labels), ignore_mismatched_sizes=True, output_loading_info=True,
+    )
+    for key, value in kind.model_config().items():  # kept in config.json: the app and pipeline() read the same
+        setattr(model.config, key, value)
+    if not cuda:
+        choose_kernel_per_batch(model, config.fused_attention_long_batches)
+    new_parameters = set(loading["missing_keys"]) | {k if isinstance(k, str) else k[0] for k in loading["mismatched_keys"]}
+
+    run.append_event("status", message="Tokenising")
+    train_df = pd.read_parquet(run.train_data)
+    val_df = pd.read_parquet(run.validation_data)
+    limit = model_max_length(tokenizer, model.config)
+    (train_set, val_set), max_length = encode_splits(tokenizer, [train_df, val_df], labels, config.max_length, limit,
+                                                     lambda: _stop_before_training_if_asked(run, stop_flag),
+                                                     store=_token_store(run.path), kind=kind)
+    # Validation is evaluated in order, longest first: batches are length-grouped, and every evaluation's
+    # predictions line up with the texts, so the final report reuses them instead of predicting again.
+    val_order = np.argsort(-val_set.lengths, kind="stable")
+    val_set = val_set.select(val_order)
+
+    checkpoint = None
+    if resume and run.checkpoints_dir.is_dir():
+        checkpoint = get_last_checkpoint(str(run.checkpoints_dir))
+    if config.warm_start_head and checkpoint is None:  # a resumed run loads its head from the checkpoint
+        run.append_event("status", message="Fitting the classification head")
+        _stop_before_training_if_asked(run, stop_flag)
+        if not kind.warm_start_head(model.to("cuda") if cuda else model, sorted(new_parameters), train_set,
+                                    labels, tokenizer.pad_token_id or 0, precision, config.class_weights,
+                                    config.seed, _probe_progress(run, stop_flag)):
+            print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
+    batch_size = config.batch_size or auto_batch_size(
+        train_set.lengths.tolist(), cuda, _gpu_memory() if cuda else 0, model.num_parameters())
+    steps_per_epoch = math.ceil(len(train_set) / batch_size)
+    total_steps = math.ceil(steps_per_epoch * config.epochs)
+    evaluate_by_steps = config.eval_steps > 0
+    keep_best = config.keep_best or config.early_stopping_patience > 0
+    best, best_is_resumed_model = BestWeights(), False  # stays empty without keep_best: nothing is ever "best"
+    if keep_best and checkpoint is not None:
+        best, best_is_resumed_model = best_weights_for_resume(Path(checkpoint))
+    learning_rate = config.learning_rate or auto_learning_rate(model.num_parameters())
+    args = TrainingArguments(
+        output_dir=str(run.checkpoints_dir),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=max(64, batch_size),
+        learning_rate=learning_rate,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of all steps
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        eval_strategy="steps" if evaluate_by_steps else "epoch",
+        save_strategy="steps" if evaluate_by_steps else "epoch",
+        eval_steps=config.eval_steps or None,
+        save_steps=config.eval_steps or None,
+        save_total_limit=1,  # only to resume: the best weights travel inside it (core/engine/checkpoints.py)
+        # The best weights are kept in memory instead (core/engine/checkpoints.py): no checkpoint per evaluation needed.
+        load_best_model_at_end=False,
+        metric_for_best_model="selection" if keep_best else None,  # the kind's main metric (core/tasks/)
+        greater_is_better=True if keep_best else None,  # `selection` is made so that higher is better
+        # A curve of a one-minute run needs >= 20 points; long runs need not log every step.
+        logging_steps=max(1, min(50, total_steps // 100)),
+        logging_first_step=True,  # the live chart gets its first point after one step
+        report_to=tracker_settings(config, run),
+        run_name=run.name,  # the tracker's name for this run
+        project=TRACKER_PROJECT,  # trackio's project (Trainer passes this, not TRACKIO_PROJECT, to trackio.init)
+        disable_tqdm=True,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not cuda,
+        dataloader_num_workers=0,  # workers would fight the model for the same few CPU cores
+        dataloader_pin_memory=cuda,
+        train_sampling_strategy="group_by_length",  # similar lengths per batch: far less padding
+        # The NaN/inf loss filter reads the loss back every step: a GPU sync that stalls the CPU's run-ahead.
+        logging_nan_inf_filter=not lean_gpu,
+    )
+
+    eval_logits: dict[int, np.ndarray] = {}  # by step: the latest evaluation's and the best one's
+
+    def compute_metrics(prediction: Any) -> dict[str, float]:
+        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+        step = trainer.state.global_step
+        for stale in [s for s in eval_logits if s != best.step]:
+            del eval_logits[stale]
+        eval_logits[step] = logits
+        return kind.eval_scores(logits, prediction.label_ids)
+
+    facts = {
+        "num_train": len(train_set), "num_validation": len(val_set), "max_length": max_length,
+        "device": device_name(), "precision": precision, "learning_rate": learning_rate,
+        "batch_size": batch_size, "model": config.model, "labels": labels, "task": kind.name,
+    }
+    events = EventCallback(run, batch_size, facts, stop_flag, kind)
+    every = config.checkpoint_every_minutes * 60 or auto_checkpoint_seconds(model.num_parameters())
+    callbacks: list[Any] = [events, CheckpointPolicy(every, lambda: events.cancelled, best, best_is_resumed_model)]
+    if config.early_stopping_patience > 0:
+        callbacks.append(early_stopping(config.early_stopping_patience))
+    trainer = engine_trainer(best)(
+        model=model, args=args, train_dataset=train_set, eval_dataset=val_set, processing_class=tokenizer,
+        data_collator=collator(tokenizer, max_length, cuda, lean_gpu),
+        compute_metrics=compute_metrics, callbacks=callbacks,
+        compute_loss_func=kind.loss(train_df["label"], labels) if config.class_weights else None,
+    )
+    run.append_event("status", message="Training")
+    trainer.train(resume_from_checkpoint=checkpoint)
+    if events.cancelled:
+        step = trainer.state.global_step
+        return _end(run, RunState.CANCELLED, f"Stopped at step {step} of {total_steps}. Resume continues from there.")
+
+    run.append_event("status", message="Saving the model")
+    # The weights being saved: the best evaluation's (kept) or the last step's.
+    if best.step is not None and best.step != trainer.state.global_step:
+        best.restore(trainer.model)
+    final_step = trainer.state.global_step if best.step is None else best.step
+    write_final_metrics(run, trainer, val_set, val_order, val_df, kind, labels, final_step,
+                        eval_logits.get(final_step), best_step=best.step)
+    if run.test_data.exists():
+        run.append_event("status", message="Scoring the test split")
+    test = write_test_metrics(run, trainer, tokenizer, kind, labels, max_length)
+    save_model_atomically(run, trainer, tokenizer)
+    shutil.rmtree(run.checkpoints_dir, ignore_errors=True)  # a finished run needs no resume state
+    metrics = run.metrics() or {}
+    message = _finished_message(kind, metrics, trainer.state, total_steps, config, best.step)
+    if test:  # reported apart: the test split never chose the model, so it is the honest score
+        message += f" Test split: {kind.scores_words(test)}."
+    return _end(run, RunState.FINISHED, message)
+
+
+def _finished_message(kind: tasks.TaskKind, metrics: dict[str, Any], state: Any, total_steps: int,
+                      config: TrainConfig, best_step: int | None) -> str:
+    """The scores, and why the run ended before its last epoch or kept an earlier model, if it did."""
+    message = f"Validation {kind.scores_words(metrics)}."
+    if state.global_step < total_steps:  # not stopped by the user (that ends as cancelled): early stopping
+        message = (f"Stopped early at epoch {state.epoch:g} of {config.epochs:g}: no better validation "
+                   f"{kind.metric_label(kind.main_metric)} in {config.early_stopping_patience} evaluations. {message}")
+    if best_step is not None and best_step != state.global_step:
+        message += f" Kept the model of step {best_step}, the best evaluation."
+    return message
+
+
+def _probe_progress(run: RunDir, stop_flag: list[bool]) -> Any:
+    """Status events while the probe reads the texts (it can take many seconds on long ones), at most one a second;
+    a stop asked for meanwhile ends the run after the current batch."""
+    import time
+
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        _stop_before_training_if_asked(run, stop_flag)
+        now = time.monotonic()
+        if done < total and now - last[0] >= 1.0:
+            last[0] = now
+            run.append_event("status", message=f"Fitting the classification head ({done:,} of {total:,} texts)")
+
+    return report
+
+
+def _token_store(run_dir: Path) -> Path | None:
+    """Where tokenised data is kept for the next run on the same data: beside the runs on your own machine; nowhere on
+    a shared server, where a visitor's texts must not outlive the runs they delete."""
+    from core.runs.access import shared_server
+    from core.engine.token_store import STORE_FOLDER
+
+    return None if shared_server() else run_dir.parent / STORE_FOLDER
+
+
+def _stop_before_training_if_asked(run: RunDir, stop_flag: list[bool]) -> None:
+    if stop_flag[0] or run.stop_requested():
+        raise _StoppedBeforeTraining
+
+
+def _gpu_memory() -> int:
+    import torch
+
+    return int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
+
+
+TRACKER_PROJECT = "text-classifier-studio"
+
+
+def tracker_settings(config: TrainConfig, run_dir: Path | RunDir) -> str | list[str]:
+    """Trainer's report_to: "none" unless the user chose a tracker. TensorBoard writes into the run folder; a
+    tracker's run is named after the run id. TrainingArguments never holds a Hub token here, so none is logged."""
+    if config.report_to in ("", "none"):
+        return "none"
+    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(RunDir.of(run_dir).tensorboard_dir))
+    return [config.report_to]
+
+
+def _end(run: RunDir, state: RunState, message: str) -> str:
+    """The terminal event, then the status. Each is tried whatever happens to the other: a dead process whose status
+    still says running reads as the ending its last event records (core/runs/launcher.py)."""
+    for write in (lambda: run.append_event(state, message=message),
+                  lambda: run.write_status(state, pid=os.getpid())):
+        try:
+            write()
+        except OSError:
+            traceback.print_exc()
+    return state
+
+
+def _explain(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+        return "Training ran out of memory: try a smaller batch size or max length."
+    if is_disk_full(exc):
+        return DISK_FULL_MESSAGE
+    if isinstance(exc, PermissionError):
+        return (f"Permission denied when writing '{exc.filename or 'the run folder'}': make the runs folder "
+                "writable, then resume the run.")
+    return f"Training stopped with an error: {type(exc).__name__}: {first[:300]}"
+
+
+def _install_sigterm(stop_flag: list[bool]) -> None:
+    """SIGTERM asks for a clean stop at the next step (with a checkpoint), like the Stop button."""
+    def handler(signum: int, frame: Any) -> None:
+        stop_flag[0] = True
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (tests calling train() from a thread)
+        pass
+
+
+def _yield_cpu_to_the_app() -> None:
+    """On a CPU-only machine the web server and prediction must stay responsive while a run uses every core;
+    a lower priority costs training nothing when the machine is otherwise idle."""
+    if hasattr(os, "nice") and not cuda_available():
+        try:
+            os.nice(10)
+        except OSError:
+            pass
+        # A run is started in a session of its own (so Stop can signal its whole process group), and where the kernel
+        # groups processes by session (sched_autogroup, on by default in most distributions) a process's nice value
+        # only ranks it inside its group: the server and the run then got one of two cores each whatever the nice
+        # (measured: server 97 % of a core, run 98 %). The group's own nice value ranks the groups; raising it needs no
+        # privilege. Where autogroup is off or /proc is absent this does nothing.
+        try:
+            Path("/proc/self/autogroup").write_text("10")
+        except OSError:
+            pass
+
+
+def _import_training_stack() -> None:
+    """What every run imports anyway, done while a prepared child waits (core/runs/warm_child.py)."""
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer  # noqa: F401
+
+    import core.engine.checkpoints  # noqa: F401
+    import core.tasks.probe  # noqa: F401
+
+    try:
+        if torch.cuda.is_available():
+            torch.zeros(1, device="cuda")  # the CUDA context takes a second or more: made while waiting, not after Start
+    except RuntimeError:  # a broken driver surfaces in the run itself, with its own message
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.train", description="Run one prepared training run.")
+    parser.add_argument("run_dir", type=Path, nargs="?")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--warm", action="store_true",
+                        help="import the training stack, then wait for a run directory on stdin (used by the app)")
+    args = parser.parse_args(argv)
+    os.umask(0o077)  # checkpoints, the model and metrics hold the user's work: this user only (run folders are 0700)
+    _yield_cpu_to_the_app()
+    if args.warm:
+        from core.runs.warm_child import wait_for_job
+
+        _import_training_stack()
+        job = wait_for_job()
+        if job is None:
+            return 0
+        args.run_dir, args.resume = job
+    elif args.run_dir is None:
+        parser.error("the run directory is required")
+    state = train(args.run_dir, resume=args.resume)
+    return {RunState.FINISHED: 0, RunState.CANCELLED: 3}.get(state, 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
