@@ -18,7 +18,7 @@ from core.runs.launcher import use_persistent_hub_cache  # noqa: E402
 
 use_persistent_hub_cache()  # before anything imports huggingface_hub: on a Space with /data, models survive restarts
 
-from core.runs import access  # noqa: E402
+from core import limits  # noqa: E402
 from core.serving.batcher import server_threads  # noqa: E402
 from ui.layout import build  # noqa: E402
 from ui.theme import CSS, theme  # noqa: E402
@@ -43,7 +43,7 @@ def launch_options(argv: list[str] | None = None) -> dict:
         "footer_links": ["api", "gradio", "settings"],
         "show_error": False,
         # Uploads past this size are refused by Gradio before they reach the disk (shared servers; see README).
-        "max_file_size": access.upload_limit(),
+        "max_file_size": limits.upload_limit(),
         "max_threads": server_threads(),  # /predict's waiting callers each hold one (core/serving/batcher.py)
         # The tools call the same endpoint functions, so they check the same keys (README, Security and limits).
         # None leaves Gradio's own GRADIO_MCP_SERVER switch working.

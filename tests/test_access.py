@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from core import limits
 from core.runs import access, launcher
 from core.runs.rundir import RunDir
 from core.runs.access import Caller
@@ -211,12 +212,12 @@ def test_limits_and_upload_cap_are_off_on_your_own_machine(own_machine, monkeypa
         run = fake_run(own_machine, f"r-{i}", "", state="running")
         RunDir(run).write_status("running", pid=os.getpid())
     launcher.check_can_start(Caller(), own_machine, run_name="n" * 500)
-    assert access.upload_limit() is None
+    assert limits.upload_limit() is None
     monkeypatch.setenv("TEXTCLF_MAX_UPLOAD_MB", "5")
-    assert access.upload_limit() == "5mb"
+    assert limits.upload_limit() == "5mb"
     monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
     monkeypatch.delenv("TEXTCLF_MAX_UPLOAD_MB")
-    assert access.upload_limit() == "200mb"
+    assert limits.upload_limit() == "200mb"
 
 
 def test_resume_counts_against_the_same_limits_as_start(space):

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.data.columns import DataError, detect_columns, order_labels, read_table
+from core.data.columns import DataError, detect_columns, read_table
+from core.tasks.label_values import order_labels
 from core.data.loading import load_training_data
 
 ROWS = [("I love this product, it works", "pos"), ("Terrible; broke after a day", "neg"),

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from core.artefacts import DataReport
-from core.data.columns import order_labels
+from core.tasks.label_values import order_labels
 from core.data.report import build_report, report_sentences, suggest_max_length
 from core.data.loading import PreparedData, load_training_data
 from tests.test_data import write

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from core import limits
 from core.runs import access
 
 from core.data import hub_datasets
@@ -81,7 +82,7 @@ def tokenizer_for(model: str | None) -> tuple[Any, str]:
     """The chosen model's tokenizer, or the default model's with a note when it cannot be loaded (offline Hub id)."""
     model = (model or "").strip() or DEFAULT_MODEL
     try:
-        if access.shared_server() and (access.looks_like_path(model) or Path(model).exists()):
+        if limits.shared_server() and (access.looks_like_path(model) or Path(model).exists()):
             # A shared server never reads a typed folder here: Start checks it belongs to one of the visitor's runs.
             raise UserError(access.SHARED_MODEL_MESSAGE)
         return _tokenizer(model), ""

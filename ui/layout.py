@@ -7,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 
+from core import limits
 from core.runs import access
 from core.runs.access import Caller
 from core.runs.rundir import ACTIVE_STATES, RunDir
@@ -116,7 +117,7 @@ def usable_settings(settings: dict[str, Any]) -> dict[str, Any]:
     brought back, and on a shared server no folder path is (the default is shown instead)."""
     model = settings.get("model")
     if isinstance(model, str) and access.looks_like_path(model.strip()):
-        if access.shared_server() or not Path(model.strip()).expanduser().is_dir():
+        if limits.shared_server() or not Path(model.strip()).expanduser().is_dir():
             settings = {k: v for k, v in settings.items() if k != "model"}
     return settings
 

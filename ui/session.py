@@ -11,6 +11,7 @@ from typing import Any
 
 import gradio as gr
 
+from core import limits
 from core.runs import access
 from core.runs.access import Caller
 from core.errors import UserError
@@ -72,7 +73,7 @@ def runs_are_private() -> bool:
     """Whether each visitor sees only their own runs: on a Space (SPACE_ID is set), or when TEXTCLF_PRIVATE_RUNS=1
     asks for it on a shared server. On your own machine a run from the CLI, from yesterday's browser or from a
     cleared localStorage is still yours, so the Runs step lists every run in the folder."""
-    return access.shared_server()
+    return limits.shared_server()
 
 
 def visible_runs(caller: Caller | None, root: Path) -> list[Any]:

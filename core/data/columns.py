@@ -6,8 +6,6 @@ word core/data/report_warnings.py.
 """
 from __future__ import annotations
 
-import math
-import re
 from typing import Any, Iterable
 
 import numpy as np
@@ -15,17 +13,16 @@ import pandas as pd
 
 from core.errors import DataError
 from core.data.tables import read_table
+from core.tasks.label_values import NUMBER_RE, is_missing, is_nested, label_name
 
-__all__ = ["DataError", "read_table", "detect_columns", "guess_text_column", "order_labels"]
+__all__ = ["DataError", "read_table", "detect_columns", "guess_text_column"]
 
 # Preferred label column names, best first (compared case-insensitively).
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "sentiment", "stars", "y",
                "intent", "topic", "tag", "emotion", "rating")
 TEXT_NAMES = ("text", "texts", "sentence", "review", "content", "body", "message", "comment", "tweet", "document",
               "question", "title", "description", "utterance")
-_INT_RE = re.compile(r"^[+-]?\d+$")
-_INT_FLOAT_RE = re.compile(r"^([+-]?\d+)\.0+$")
-_NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
 
 
 
@@ -35,7 +32,7 @@ _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 def _looks_numeric(value: Any) -> bool:
     """A number, or a string that is one (delimited files are read as text)."""
     if isinstance(value, str):
-        return bool(_NUMBER_RE.match(value.strip()))
+        return bool(NUMBER_RE.match(value.strip()))
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -46,12 +43,6 @@ def _is_texty(series: pd.Series) -> bool:
         return False
     strings = [v for v in values if isinstance(v, str)]
     return len(strings) >= 0.9 * len(values) and sum(map(_looks_numeric, strings)) < 0.9 * len(strings)
-
-
-def _nested(series: pd.Series) -> bool:
-    if pd.api.types.is_string_dtype(series) and series.dtype != object:  # a column of strings holds no lists
-        return False
-    return any(isinstance(v, (dict, list, tuple, np.ndarray)) for v in series.dropna())
 
 
 def _avg_length(series: pd.Series) -> float:
@@ -67,7 +58,7 @@ def guess_text_column(df: pd.DataFrame, exclude: Iterable[str] = ()) -> str | No
 
 
 def _not_texts(df: pd.DataFrame, column: str) -> DataError:
-    what = "lists" if _nested(df[column]) else "only numbers"
+    what = "lists" if is_nested(df[column]) else "only numbers"
     return DataError(f"Column '{column}' holds {what}, not texts. Columns: {_names(df)}.")
 
 
@@ -89,7 +80,7 @@ def _detect_label(df: pd.DataFrame, text_column: str) -> str:
     for position, col in enumerate(df.columns):
         if col == text_column:
             continue
-        values = df[col].map(_label_name).dropna()  # blank strings are no labels either
+        values = df[col].map(label_name).dropna()  # blank strings are no labels either
         distinct = values.nunique()
         lowered = col.lower()
         name_rank = LABEL_NAMES.index(lowered) if lowered in LABEL_NAMES else len(LABEL_NAMES)
@@ -117,7 +108,7 @@ def detect_columns(df: pd.DataFrame) -> tuple[str, str]:
         return text, _detect_label(df, text)
     except DataError:
         # A blank column is the likelier problem than a missing one: say which (a header with no data below it).
-        empty = [c for c in df.columns if df[c].map(_label_name).isna().all()]
+        empty = [c for c in df.columns if df[c].map(label_name).isna().all()]
         if not empty:
             raise
         which = ", ".join(f"'{c}'" for c in empty)
@@ -128,42 +119,6 @@ def detect_columns(df: pd.DataFrame) -> tuple[str, str]:
 
 def _names(df: pd.DataFrame, quote: bool = False) -> str:
     return ", ".join(f"'{c}'" if quote else str(c) for c in df.columns)
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value))
-
-
-def _label_name(value: Any) -> str | None:
-    """A label as its name: 1.0 -> "1", " spam " -> "spam"; None/NaN/empty -> None."""
-    if _is_missing(value):
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        return str(int(value)) if float(value).is_integer() else str(float(value))
-    text = str(value).strip()
-    match = _INT_FLOAT_RE.match(text)  # "3.0" from a mixed column means the integer label 3
-    return (match.group(1) if match else text) or None
-
-
-def order_labels(values: Iterable) -> list[str]:
-    """Unique label names in id order: numeric when every label is an integer ("-1" < "3" < "10"), else by string
-    with the numbers inside names compared as numbers ("class 2" < "class 10"), as a person would list them."""
-    names = {n for n in (_label_name(v) for v in values) if n is not None}
-    if names and all(_INT_RE.match(n) for n in names):
-        return sorted(names, key=lambda n: (int(n), n))
-    if names and all(_NUMBER_RE.match(n) for n in names):
-        return sorted(names, key=lambda n: (float(n), n))
-    return sorted(names, key=_natural_key)
-
-
-def _natural_key(name: str) -> tuple[list[str | int], str]:
-    # re.split with a group alternates text and digit runs, so equal positions always hold the same type.
-    parts = re.split(r"(\d+)", name)
-    return [int(p) if i % 2 else p for i, p in enumerate(parts)], name
 
 
 # ---------------------------------------------------------------- preparing
@@ -182,12 +137,12 @@ def _clean(df: pd.DataFrame, text_column: str, label_column: str, dropped: dict[
     if pd.api.types.is_string_dtype(text) and text.dtype != object:
         texts = text.fillna("").str.strip().astype(object)
     else:
-        texts = ["" if _is_missing(v) else str(v).strip() for v in text]
+        texts = ["" if is_missing(v) else str(v).strip() for v in text]
     if pd.api.types.is_string_dtype(label) and label.dtype != object:
         codes, uniques = pd.factorize(label)  # name each distinct label once; code -1 (missing) becomes None
-        labels = np.array([_label_name(u) for u in uniques] + [None], dtype=object)[codes]
+        labels = np.array([label_name(u) for u in uniques] + [None], dtype=object)[codes]
     else:
-        labels = [_label_name(v) for v in label]
+        labels = [label_name(v) for v in label]
     out = pd.DataFrame({"text": texts, "label": labels}, dtype=object)
     empty_text = out["text"] == ""
     missing_label = out["label"].isna() & ~empty_text

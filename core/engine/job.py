@@ -245,7 +245,7 @@ def _probe_progress(run: RunDir, stop_flag: list[bool]) -> Any:
 def _token_store(run_dir: Path) -> Path | None:
     """Where tokenised data is kept for the next run on the same data: beside the runs on your own machine; nowhere on
     a shared server, where a visitor's texts must not outlive the runs they delete."""
-    from core.runs.access import shared_server
+    from core.limits import shared_server
     from core.engine.token_store import STORE_FOLDER
 
     return None if shared_server() else run_dir.parent / STORE_FOLDER

@@ -24,16 +24,12 @@ from core.runs import rundir
 from core.runs.rundir import RunDir
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
+from core.limits import Limits, shared_server
 
 SECRET_FILE = ".server_secret"
 _KEY_RE = re.compile(r"^(?P<owner>[a-z]{1,2}-[0-9a-f]{32})\.(?P<sig>[0-9a-f]{32})$")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
 _secrets: dict[str, bytes] = {}  # per runs folder, read once
-
-
-def shared_server() -> bool:
-    """Whether strangers share this server: on a Space (SPACE_ID), or when TEXTCLF_PRIVATE_RUNS=1 asks for it."""
-    return bool(os.environ.get("SPACE_ID")) or os.environ.get("TEXTCLF_PRIVATE_RUNS", "").strip() not in ("", "0")
 
 
 # ----- owner keys -----------------------------------------------------------------------------------------------
@@ -139,41 +135,6 @@ def visible_owners(caller: Caller) -> tuple[str, ...] | None:
 
 
 # ----- limits on a shared server --------------------------------------------------------------------------------
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one visitor and the whole server may use at once. Enforced on a shared server; each is an env var."""
-
-    upload_mb: int = 200  # TEXTCLF_MAX_UPLOAD_MB
-    runs_per_owner: int = 2  # TEXTCLF_MAX_RUNS_PER_OWNER: queued or training at once
-    runs_in_total: int = 8  # TEXTCLF_MAX_ACTIVE_RUNS: queued or training at once, everyone together
-    name_length: int = 100  # run names
-    # TEXTCLF_MAX_DATASET_MB: a Hub dataset's data files, as stored (Parquet is ~3-5x smaller than the same CSV): 500 MB
-    # of Parquet is some millions of short texts, about what the 200 MB upload allows as CSV.
-    dataset_mb: int = 500
-
-    @classmethod
-    def from_env(cls) -> "Limits":
-        d = cls()
-        return cls(upload_mb=_env_int("TEXTCLF_MAX_UPLOAD_MB", d.upload_mb),
-                   runs_per_owner=_env_int("TEXTCLF_MAX_RUNS_PER_OWNER", d.runs_per_owner),
-                   runs_in_total=_env_int("TEXTCLF_MAX_ACTIVE_RUNS", d.runs_in_total),
-                   dataset_mb=_env_int("TEXTCLF_MAX_DATASET_MB", d.dataset_mb))
-
-
-def upload_limit() -> str | None:
-    """Gradio's max_file_size: on a shared server (or when TEXTCLF_MAX_UPLOAD_MB is set), else none."""
-    if shared_server() or os.environ.get("TEXTCLF_MAX_UPLOAD_MB"):
-        return f"{Limits.from_env().upload_mb}mb"
-    return None
-
 
 def check_limits(caller: Caller, active: list[str], run_name: str = "", limits: Limits | None = None) -> None:
     """Refuse a new run past the limits, with one sentence; `active` holds the owner of each run queued or training

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import limits
 from core.runs import access, warm_child
 from core.config import TrainConfig
 from core.errors import UserError, is_disk_full
@@ -277,7 +278,7 @@ def active_runs(root: Path | None = None) -> list[str]:
 
 def check_can_start(caller: access.Caller, root: Path, run_name: str = "") -> None:
     """The shared server's limits on runs per visitor and in total, for a run about to start (or resume)."""
-    if access.shared_server():
+    if limits.shared_server():
         access.check_limits(caller, active_runs(root), run_name)
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from core.data.columns import _is_missing, order_labels
+from core.tasks.label_values import is_missing, order_labels
 from core.tasks import LabelColumn, Metric, TaskKind
 
 if TYPE_CHECKING:
@@ -40,8 +40,8 @@ POS_WEIGHT_CAP = 100.0  # a label in 1 of 10,000 texts must not outweigh all oth
 def _items(value: Any, separator: str) -> list[str] | None:
     """A cell's labels (stripped, empties dropped), or None for a missing cell."""
     if isinstance(value, (list, tuple, np.ndarray)):
-        items = [str(v).strip() for v in value if not _is_missing(v)]
-    elif _is_missing(value):
+        items = [str(v).strip() for v in value if not is_missing(v)]
+    elif is_missing(value):
         return None
     else:
         text = str(value).strip()

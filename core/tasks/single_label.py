@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from core.tasks import baseline, probe, metrics
-from core.data.columns import _INT_RE, _NUMBER_RE, _nested, order_labels
+from core.tasks.label_values import INT_RE, NUMBER_RE, is_nested, order_labels
 from core.tasks import LabelColumn, Metric, TaskKind
 
 if TYPE_CHECKING:
@@ -34,14 +34,14 @@ class SingleLabel(TaskKind):
     def refusal(self, column: LabelColumn) -> str | None:
         """Lists of labels (several per text), or what is no label at all: an id (a new value in every row), or
         decimal numbers that hardly repeat (a score to predict, i.e. regression, not classes)."""
-        if _nested(column.values):
+        if is_nested(column.values):
             return (f"Column '{column.name}' holds lists of labels (several per text). This app learns one label per "
                     "text: give each row a single label.")
         if column.labels is None:
             return None
         labels, rows = order_labels(column.labels.unique()), len(column.labels)
-        if (len(labels) > max(10, rows // 2) and all(_NUMBER_RE.match(n) for n in labels)
-                and not all(_INT_RE.match(n) for n in labels)):
+        if (len(labels) > max(10, rows // 2) and all(NUMBER_RE.match(n) for n in labels)
+                and not all(INT_RE.match(n) for n in labels)):
             return (f"Column '{column.name}' holds {len(labels):,} different numbers in {rows:,} rows, so it looks "
                     "like a score, not a label. A classifier needs a column of a few repeated labels.")
         if len(labels) == rows >= 4:
