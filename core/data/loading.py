@@ -18,9 +18,10 @@ from core.data.table_cache import dataset_tables
 from core.tasks.multi_label import find_separator
 from core.data.columns import (
     DataError, _check_column, _clean, _detect_label, _detect_text, _looks_numeric, _not_texts, _rows_read,
-    detect_columns, label_warnings, order_labels, read_table,
+    detect_columns, label_warnings, read_table,
 )
 from core.data.report_warnings import SINGLE_EXAMPLE_LISTED, single_example_warning, single_examples_warning
+from core.tasks.label_values import order_labels
 
 DETECT_SAMPLE = 20_000
 
