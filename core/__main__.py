@@ -1,4 +1,7 @@
-"""Command line: `python -m core train --data reviews.csv --epochs 3` and friends. Same core as the web app."""
+"""Command line: `python -m core train --data reviews.csv --epochs 3` and friends. Same core as the web app.
+
+Each command imports what it needs inside its function: `--help` and `runs` answer without loading pandas or torch.
+"""
 from __future__ import annotations
 
 import argparse

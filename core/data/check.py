@@ -9,6 +9,8 @@ from typing import Any
 from core.artefacts import DataReport
 from core.config import TrainConfig
 from core.data.loading import PreparedData
+from core.data.prepared_cache import baseline, data_report, prepared_data
+from core.models import load_tokenizer, model_max_length
 
 
 @dataclass
@@ -20,8 +22,6 @@ class Checked:
 
 
 def prepare(config: TrainConfig) -> PreparedData:
-    from core.data.prepared_cache import prepared_data
-
     return prepared_data(config.data_path, config.text_column, config.label_column, config.val_data_path,
                          config.val_share, config.seed, data_config=config.data_config, data_split=config.data_split,
                          task=config.task, label_separator=config.label_separator)
@@ -29,8 +29,6 @@ def prepare(config: TrainConfig) -> PreparedData:
 
 def check(config: TrainConfig, with_baseline: bool = True) -> Checked:
     """UserError (one sentence) when the settings, the model or the data cannot be used."""
-    from core.models import load_tokenizer, model_max_length
-    from core.data.prepared_cache import baseline, data_report
 
     tokenizer = load_tokenizer(config.model)  # first: fails fast for an unreachable Hub id or a broken folder
     data = prepare(config)  # the Data step usually prepared this already: reused, not recomputed

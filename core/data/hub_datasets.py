@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from core.errors import DataError
+from core.limits import Limits, shared_server
 
 PREFIX = "hf://"
 VALIDATION_SPLITS = ("validation", "valid", "dev", "val")
@@ -68,7 +69,6 @@ def _offline() -> bool:
 
 def resolve(data_path: str) -> tuple[str, bool]:
     """(what load_dataset gets, whether it is a local folder). DataError when it cannot be one."""
-    from core.limits import shared_server
 
     name = dataset_name(data_path).strip()
     if not name:
@@ -114,7 +114,6 @@ _DATA_FILE = re.compile(r"\.(parquet|csv|tsv|jsonl?|arrow|txt)(\.(gz|bz2|xz|zst)
 def check_size(repo_id: str, info: Any) -> None:
     """On a shared server, refuse a dataset whose data files are over the limit before anything is downloaded (one
     visitor's download would fill the disk and memory everyone shares). Elsewhere any size is yours to try."""
-    from core.limits import Limits, shared_server
 
     if not shared_server():
         return

@@ -169,7 +169,7 @@ def build_report(
         unknown_token_share=unknown_share(measured, tokenizer),
     )
     if data.kind.name == "multi_label":
-        from core.tasks.multi_label import label_pairs
+        from core.tasks.multi_label import label_pairs  # pandas: only a multi-label report needs it
 
         report.multi_label = {"labels": len(data.labels), "per_text": round(sum(total.values()) / len(both), 4),
                               "separator": data.label_separator,

@@ -71,7 +71,7 @@ def file_key(path: str | Path | None) -> tuple:
 
 def dataset_tables(data_path: str, data_config: str | None = None, data_split: str | None = None) -> Any:
     """core.data.hub_datasets.read_dataset, cached: the Data step's preview and the prepared data read a dataset once."""
-    from core.data.hub_datasets import read_dataset, resolve
+    from core.data.hub_datasets import read_dataset, resolve  # pandas and datasets: only when a dataset is read
 
     resolve(str(data_path))  # before the cache: what a shared server refuses is refused every time
     config, split = (data_config or "").strip(), (data_split or "").strip()

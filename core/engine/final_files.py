@@ -10,6 +10,7 @@ import pandas as pd
 
 from core.runs.rundir import RunDir
 from core.tasks import TaskKind
+from core.serving.predict import neutralise_frame
 
 
 def write_final_metrics(run: RunDir, trainer: Any, val_set: Any, val_order: np.ndarray, val_df: pd.DataFrame,
@@ -17,7 +18,6 @@ def write_final_metrics(run: RunDir, trainer: Any, val_set: Any, val_order: np.n
                         best_step: int | None) -> None:
     """metrics.json and the validation predictions table (in the data's original order), from the final model's
     evaluation when training kept it (the best or the last one), else from a fresh prediction."""
-    from core.serving.predict import neutralise_frame
 
     loss = eval_loss(trainer, final_step)
     if logits is None or loss is None:
@@ -82,7 +82,7 @@ def write_test_metrics(run: RunDir, trainer: Any, tokenizer: Any, kind: TaskKind
     """A dataset's own test split, scored once with the final model and kept apart from validation
     (test_metrics.json); None when the run has no test split. Test rows whose label the model never saw are left
     out (the model cannot predict them) and counted."""
-    from core.engine.token_store import encode_splits
+    from core.engine.token_store import encode_splits  # torch: only when a test split is scored
 
     path = run.test_data
     if not path.exists():

@@ -28,6 +28,12 @@ from core.errors import UserError, is_disk_full
 from core.hardware import choose_precision, cuda_available, device_key, device_name, use_fast_gpu_attention
 from core.runs.device_lock import device_slot
 from core.runs.rundir import RunDir, RunState
+from core.engine.attention import choose_kernel_per_batch
+from core.engine.final_files import save_model_atomically, write_final_metrics, write_test_metrics
+from core.engine.trainer_setup import collator, early_stopping, engine_trainer
+from core.limits import shared_server
+from core.models import model_max_length, resolve_model
+from core.runs.warm_child import wait_for_job
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
@@ -60,19 +66,16 @@ def train(run_dir: Path, resume: bool = False) -> str:
 
 
 def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
+    # torch and transformers load here, not at import: the warm child imports them while it waits (main).
     from transformers import (
         AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed,
     )
     from transformers.trainer_utils import get_last_checkpoint
 
-    from core.engine.attention import choose_kernel_per_batch
     from core.batching import auto_batch_size
     from core.engine.callback import EventCallback
     from core.engine.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
-    from core.engine.final_files import save_model_atomically, write_final_metrics, write_test_metrics
-    from core.models import model_max_length, resolve_model
     from core.engine.token_store import encode_splits
-    from core.engine.trainer_setup import collator, early_stopping, engine_trainer
 
     config = TrainConfig.load(run.config_file)
     kind, labels = tasks.read_labels(run.stored_labels())
@@ -245,8 +248,7 @@ def _probe_progress(run: RunDir, stop_flag: list[bool]) -> Any:
 def _token_store(run_dir: Path) -> Path | None:
     """Where tokenised data is kept for the next run on the same data: beside the runs on your own machine; nowhere on
     a shared server, where a visitor's texts must not outlive the runs they delete."""
-    from core.limits import shared_server
-    from core.engine.token_store import STORE_FOLDER
+    from core.engine.token_store import STORE_FOLDER  # its module loads torch
 
     return None if shared_server() else run_dir.parent / STORE_FOLDER
 
@@ -356,8 +358,6 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # checkpoints, the model and metrics hold the user's work: this user only (run folders are 0700)
     _yield_cpu_to_the_app()
     if args.warm:
-        from core.runs.warm_child import wait_for_job
-
         _import_training_stack()
         job = wait_for_job()
         if job is None:

@@ -20,6 +20,8 @@ import pyarrow as pa
 
 from core import tasks
 from core.encoded import EncodedDataset, table_of
+from core.data.report import length_sample, suggest_max_length, text_lengths
+from core.runs.rundir import DIR_MODE, write_text
 
 # Texts per tokenizer call. One call over a million texts runs for about a minute in Rust and nothing can stop it;
 # between chunks a Stop is seen, so it waits at most one chunk (~2 s of short texts on 2 busy cores). Measured on
@@ -68,8 +70,6 @@ def encode_splits(
 
 def _encode_choosing_length(tokenizer: Any, texts: list[list[str]], ids: list[list[Any]], model_limit: int,
                             between_chunks: Callable[[], None]) -> tuple[list[pa.Table], int]:
-    from core.data.report import length_sample, suggest_max_length, text_lengths
-
     every = [t for frame_texts in texts for t in frame_texts]
     sample = length_sample(every)
     if len(sample) < len(every):  # big data: the report's sample decides, then one pass at that length
@@ -147,7 +147,6 @@ def _load(entry: Path, splits: int, reused: bool = True) -> tuple[list[EncodedDa
 def _save(store: Path, key: str, tables: list[pa.Table], cap: int) -> tuple[list[EncodedDataset], int] | None:
     """Write the entry aside and rename it into place, then map it from disk; None when it cannot be kept (a full
     disk, a read-only folder): training goes on with the tables in memory."""
-    from core.runs.rundir import DIR_MODE, write_text
 
     work = store / f".{key}.{os.getpid()}.tmp"
     try:

@@ -9,7 +9,7 @@ def collator(tokenizer: Any, max_length: int, cuda: bool, lean_gpu: bool) -> Any
     """CPU: pad to each batch's longest text (compute is the bottleneck). GPU: pad to a few bucket lengths."""
     from transformers import DataCollatorWithPadding
 
-    from core.batching import BucketPaddingCollator
+    from core.batching import BucketPaddingCollator  # torch, like transformers above: loaded by the job only
 
     if lean_gpu:
         return BucketPaddingCollator(tokenizer.pad_token_id or 0, max_length)

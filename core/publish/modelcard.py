@@ -13,6 +13,10 @@ from core.runs.rundir import RunDir
 from core.tasks.baseline import METHOD
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
+from core.models import base_model_license
+from core.publish.language import SAMPLE, detect_languages
+from core.runs.events import read_events
+from core.serving.predict import example_texts, no_model_message, trained_max_length
 
 CARD_FILE = "README.md"
 DEFAULT_LICENSE = "apache-2.0"  # the default base model's licence
@@ -22,8 +26,6 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def _example_texts(run_dir: Path, n: int = 3) -> list[str]:
-    from core.serving.predict import example_texts
-
     try:
         return [t[:300] for t in example_texts(run_dir, n)]
     except Exception:  # the card must still render for a run whose data files are gone
@@ -62,7 +64,6 @@ def card_facts(run_dir: Path | str) -> dict[str, Any]:
 
 def _languages(run_dir: Path) -> list[str]:
     """The training texts' language(s) for the card's `language` field; [] when the data does not tell."""
-    from core.publish.language import SAMPLE, detect_languages
 
     try:
         import pyarrow.parquet as pq
@@ -75,7 +76,6 @@ def _languages(run_dir: Path) -> list[str]:
 
 def _licence(f: dict[str, Any], online: bool) -> str:
     """A fine-tune inherits its base model's licence; "other" when it cannot be found out."""
-    from core.models import base_model_license
 
     found = base_model_license(f["config"].model, online=online)
     if not found and f["base_model"] == DEFAULT_MODEL:
@@ -124,14 +124,11 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def _max_length(run_dir: Path) -> int:
-    from core.serving.predict import trained_max_length
-
     return trained_max_length(run_dir)
 
 
 def _started_fact(run_dir: Path, key: str) -> Any:
     """What the run's training process reported when it started (the automatic batch size, the device), or None."""
-    from core.runs.events import read_events
 
     started = [e for e in read_events(run_dir) if e.get("type") == "started"]
     return started[-1].get(key) if started else None
@@ -216,8 +213,6 @@ def prepare_export(run_dir: Path | str, repo_id: str | None = None) -> Path:
     run_dir = Path(run_dir)
     model_dir = RunDir(run_dir).model_dir
     if not RunDir(run_dir).has_model():
-        from core.serving.predict import no_model_message
-
         raise UserError(no_model_message(run_dir))
     card = render_card(run_dir, repo_id)
     tmp = model_dir / (CARD_FILE + ".tmp")

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from core.runs.rundir import ACTIVE_STATES, RunDir, RunState
 from core.errors import UserError
 from core.runs.events import RunView
+from core.runs.launcher import status, view
 
 MIN_RUNS, MAX_RUNS = 2, 5
 NAME_LENGTH = 100
@@ -29,8 +30,6 @@ class RunFacts:
 
 
 def facts(run_dir: Path) -> RunFacts:
-    from core.runs.launcher import view
-
     run_dir = Path(run_dir)
     run = RunDir(run_dir)
     folded = view(run_dir)
@@ -102,7 +101,6 @@ def rename(run_dir: Path, name: str) -> str:
 
 def delete(run_dir: Path) -> str:
     """Delete a run that is not queued or training; returns its name. A training run is refused, not stopped."""
-    from core.runs.launcher import status
 
     run_dir = Path(run_dir)
     name = RunDir(run_dir).display_name()

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from core.hardware import device_name
+from core.runs.rundir import RunDir
+
 ATTENTION_TOKENS = 384  # the length at which attention costs as much as the rest of the layer
 EVAL_SHARE = 1 / 3  # forward only
 FIXED_SECONDS = 15.0  # loading the model, warm-starting the head, saving
@@ -59,8 +62,7 @@ def guessed_rate(model: str, device: str) -> float:
 
 def measured_rate(run_dirs: Sequence[Path], model: str, device: str) -> float | None:
     """Units per second of the newest run of this model on this device that trained long enough to be timed."""
-    from core.runs.events import fold
-    from core.runs.rundir import RunDir
+    from core.runs.events import fold  # pandas: the estimate's rules alone load none
 
     for run_dir in run_dirs:
         view = fold(RunDir(run_dir).events())
@@ -139,8 +141,6 @@ def for_data(lengths: Sequence[int], val_share: float, epochs: float, max_length
     if not lengths:
         return None
     if device is None:
-        from core.hardware import device_name
-
         device = device_name()
     rate = measured_rate(run_dirs, model, device)
     return estimate(lengths, val_share, epochs, max_length, rate or guessed_rate(model, device), rate is not None,

@@ -16,10 +16,11 @@ from typing import Any
 
 from core import limits
 from core.runs import access, warm_child
-from core.config import TrainConfig
+from core.config import TrainConfig, tracker_problem
 from core.errors import UserError, is_disk_full
 from core.runs.events import RunView, fold
 from core.runs.rundir import ACTIVE_STATES, ENDINGS, OVER_STATES, RESUMABLE_STATES, RunDir, RunState
+from core.data.check import check
 
 # A queued run whose child never wrote its pid within this time is treated as dead.
 SPAWN_GRACE_SECONDS = 120
@@ -89,12 +90,10 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
 
     All problems surface here as UserError, before any process starts, so the user can fix them at once.
     """
-    from core.data.check import check
 
     problems = config.validate()
     if problems:
         raise UserError(" ".join(problems))
-    from core.config import tracker_problem
 
     if problem := tracker_problem(config.report_to):  # before any work, not when the training process starts
         raise UserError(problem)

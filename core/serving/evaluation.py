@@ -13,6 +13,7 @@ from core.runs.rundir import RunDir
 from core.tasks.baseline import METHOD
 from core.errors import UserError
 from core.serving.predict import neutralise
+from core.serving.plotting import axis_labels, figure
 
 NO_RUN_MESSAGE = "Train a model or open a run from the Runs tab first."
 NOT_FINISHED_MESSAGE = "This run has not finished training yet: its evaluation appears when it finishes."
@@ -285,7 +286,6 @@ def confusion_figure(ev: Evaluation) -> Any:
     """The confusion matrix as a matplotlib Figure with label names (rows true, columns predicted)."""
     from matplotlib.ticker import MaxNLocator
 
-    from core.serving.plotting import axis_labels, figure
 
     cm = ev.confusion
     n = len(ev.labels)

@@ -64,7 +64,6 @@ class TaskKind(ABC):
 
     def label_names(self, cleaned: Iterable[str]) -> list[str]:
         """The label vocabulary, in id order, of a cleaned label column."""
-        from core.tasks.label_values import order_labels
 
         return order_labels(cleaned)
 
@@ -152,6 +151,7 @@ class TaskKind(ABC):
 from core.tasks.multi_label import MultiLabel  # noqa: E402  (these subclass TaskKind, defined above)
 from core.tasks.single_label import SingleLabel  # noqa: E402
 
+from core.tasks.label_values import order_labels
 SINGLE_LABEL = SingleLabel()
 MULTI_LABEL = MultiLabel()
 KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (SINGLE_LABEL, MULTI_LABEL)}

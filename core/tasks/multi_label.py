@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from core.tasks.label_values import is_missing, order_labels
-from core.tasks import LabelColumn, Metric, TaskKind
+from core.tasks import LabelColumn, Metric, TaskKind, probe
+from core.tasks.probe import PROBE_C
 
 if TYPE_CHECKING:
     from core.encoded import EncodedDataset
@@ -212,7 +213,6 @@ class MultiLabel(TaskKind):
         sigmoid output of the new layer."""
         import torch
 
-        from core.tasks import probe
 
         layer = probe.output_layer(model, new_parameter_names, len(labels))
         if layer is None:
@@ -306,7 +306,6 @@ def fit_probes(x: np.ndarray, targets: np.ndarray, balanced: bool) -> tuple[np.n
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    from core.tasks.probe import PROBE_C
 
     weight = np.zeros((targets.shape[1], x.shape[1]), dtype=np.float32)
     bias = np.where(targets.mean(axis=0) >= 0.5, 10.0, -10.0).astype(np.float32)

@@ -69,7 +69,7 @@ def head_features(model: Any, layer: Any, features: Sequence[dict[str, Any]], pa
     `progress(done, total)` is called after each batch."""
     import torch
 
-    from core.batching import BucketPaddingCollator
+    from core.batching import BucketPaddingCollator  # torch, as above
 
     # Never padded past the longest text: a bucket above the model's position limit would not fit.
     collate = BucketPaddingCollator(pad_token_id, limit=max(len(f["input_ids"]) for f in features))
