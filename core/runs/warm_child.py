@@ -17,7 +17,7 @@ from typing import Any
 
 from core.runs.rundir import RunDir
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # core/runs/warm_child.py -> the folder holding core/
 _lock = threading.Lock()
 _waiting: subprocess.Popen | None = None  # the prepared child, not yet given a run
 _wanted = False  # whether a handed-over child is replaced when it ends (after the first prepare())
