@@ -11,7 +11,7 @@ CORE = Path(__file__).resolve().parent.parent / "core"
 # artefacts) and tasks/, the seam every layer asks about the kind of target. serving and engine are not peers: the
 # training job writes its validation predictions the way serving does (spreadsheet-safe cells), never the reverse.
 LAYERS = ("base", "data", "runs", "serving", "engine", "publish")
-ENTRY_POINTS = {"core.__main__", "core.train"}  # the CLI and the training job's command: they may use everything
+ENTRY_POINTS = {"core.__main__", "core.train.__main__"}  # the CLI and the training job's command: they may use everything
 
 
 def core_modules() -> dict[str, Path]:
