@@ -15,7 +15,7 @@ from core.errors import UserError
 
 HISTOGRAM_SAMPLE = 5000
 _DEFAULTS = TrainConfig()
-OPTION_NAMES = ("val_data_path", "test_data_path", "data_config", "data_split")  # TrainConfig fields, as data_options
+OPTION_NAMES = ("val_data_path", "test_data_path", "data_config", "data_split")  # data_extra's keys: TrainConfig fields
 
 
 def data_options(extra: Any) -> dict[str, str]:

@@ -334,10 +334,10 @@ def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Compone
                           list(hub_outputs.values()), **events).then(**fit_baseline)
     c["hub_split"].input(keyed(on_hub, hub_outputs), hub_inputs + [c["hub_config"], c["hub_split"]],
                          list(hub_outputs.values()), **events).then(**fit_baseline)
-    val_outputs = pick(c, *CHECK_OUTPUTS, "data_extra")
+    table_outputs = pick(c, *CHECK_OUTPUTS, "data_extra")
     for upload, handler in ((c["val_file"], on_val_file), (c["test_file"], on_test_file)):
-        upload.change(keyed(handler, val_outputs), [upload, c["data_extra"]] + column_inputs[:-1],
-                      list(val_outputs.values()), **events).then(**fit_baseline)
+        upload.change(keyed(handler, table_outputs), [upload, c["data_extra"]] + column_inputs[:-1],
+                      list(table_outputs.values()), **events).then(**fit_baseline)
     for dd in (c["text_column"], c["label_column"]):
         dd.input(keyed(on_columns, checked), column_inputs, list(checked.values()), **events).then(**fit_baseline)
     for comp in (model, max_length, val_share, seed):
