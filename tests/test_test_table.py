@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.data import DataError
-from core.loading import load_training_data
+from core.data.columns import DataError
+from core.data.loading import load_training_data
 from tests.hub_repo import make_hub_repo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,8 +120,8 @@ def test_cli_refuses_a_bad_test_table_with_the_sentence_and_exit_2(command, rows
 
 @pytest.mark.slow
 def test_cli_train_scores_the_test_table_once_and_reports_it_apart(example_data, test_csv, tiny_model_dir, tmp_path):
-    from core.evaluation import headline_table, load_evaluation
-    from core.rundir import RunDir
+    from core.serving.evaluation import headline_table, load_evaluation
+    from core.runs.rundir import RunDir
     from ui.train_api import run_status
 
     result = _cli("--runs-dir", str(tmp_path), "train", "--data", str(example_data), "--test-data", str(test_csv),
