@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from core.tasks import TaskKind
 
 CLI_FLAGS = {  # TrainConfig field -> flag (the rest use --field-name)
-    "data_path": "--data", "val_data_path": "--val-data", "text_column": "--text", "label_column": "--label",
+    "data_path": "--data", "val_data_path": "--val-data", "test_data_path": "--test-data",
+    "text_column": "--text", "label_column": "--label",
     "learning_rate": "--lr", "run_name": "--name",
 }
 

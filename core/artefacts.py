@@ -20,6 +20,7 @@ class DataReport:
     num_train: int | None = None
     num_validation: int | None = None
     num_test: int | None = None
+    test_source: str | None = None  # "file" (a test table) or "dataset"; None: no test rows, or a run from before
     labels: list[str] = field(default_factory=list)
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # train / validation / total -> label -> n
     imbalance_ratio: float | None = None
@@ -42,14 +43,20 @@ class DataReport:
 
     def to_json(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        if values["multi_label"] is None:  # single-label reports keep the keys they always had
-            del values["multi_label"]
+        for key in ("multi_label", "test_source"):  # reports without them keep the keys they always had
+            if values[key] is None:
+                del values[key]
         return {**values, "warnings": [str(w) for w in self.warnings]}
 
     @classmethod
     def from_json(cls, stored: dict[str, Any]) -> DataReport:
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in stored.items() if key in known})
+
+    @property
+    def test_name(self) -> str:
+        """How sentences name the test rows (runs from before test tables only ever had a dataset's test split)."""
+        return "the test file" if self.test_source == "file" else "the dataset's test split"
 
     @property
     def cut_length(self) -> int | None:

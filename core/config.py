@@ -62,6 +62,12 @@ class TrainConfig:
     val_data_path: str | None = field(
         default=None, metadata=_help("Optional separate validation table; otherwise a stratified split is used.")
     )
+    test_data_path: str | None = field(
+        default=None,
+        metadata=_help("Optional test table with the same columns: scored once with the final model after training and "
+                       "reported apart from validation, which chose the model. For a Hub dataset it replaces the "
+                       "dataset's own test split."),
+    )
     model: str = field(
         default=DEFAULT_MODEL,
         metadata=_help("Base model: the offline default, a Hugging Face Hub id, or a local folder with a saved model."),

@@ -96,3 +96,19 @@ def test_stop_then_resume(client, example_data, tiny_model_dir):
     wait_for(client, run_id, ("running",), timeout=120)
     client.predict(run_id, api_name="/stop")
     assert wait_for(client, run_id, ("cancelled", "finished", "failed"), timeout=60)["state"] == "cancelled"
+
+
+def test_train_with_a_test_table_reports_its_scores_apart(client, example_data, tiny_model_dir, tmp_path):
+    from gradio_client import handle_file
+
+    test = tmp_path / "test.csv"
+    test.write_text("text,label\nI was charged twice,billing\nthe parcel never arrived,shipping\n"
+                    "the app crashes when I log in,technical\n", encoding="utf-8")
+    started = client.predict(handle_file(str(example_data)), model=tiny_model_dir, epochs=1,
+                             test_file=handle_file(str(test)), api_name="/train")
+    assert started["test"] is None  # scored once, after training
+    status = wait_for(client, started["run_id"], ("finished", "failed"))
+    assert status["state"] == "finished", status
+    assert status["test"]["rows"] == 3 and 0 <= status["test"]["accuracy"] <= 1
+    assert status["message"].endswith(f"Test file: accuracy {100 * status['test']['accuracy']:.1f} %, "
+                                      f"macro-F1 {100 * status['test']['f1_macro']:.1f} %.")

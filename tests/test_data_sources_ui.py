@@ -1,5 +1,5 @@
 """The Data step's other sources: a Hub dataset typed in the box (configs and splits offered), a separate validation
-table, and /train's hub_dataset parameter (files still only from uploads; no server folder on a shared server)."""
+table, a test table, and /train's hub_dataset and test_file parameters (files still only from uploads; no server folder on a shared server)."""
 from pathlib import Path
 
 import gradio as gr
@@ -34,7 +34,7 @@ def test_a_dataset_in_the_box_is_checked_like_a_file_and_offers_its_configs_and_
     config_dd, split_dd, options = out["hub_config"], out["hub_split"], out["data_extra"]
     assert ([c[0] for c in config_dd.choices], config_dd.value) == (["sentiment", "topics"], "sentiment")
     assert split_dd.value == "train" and [c[0] for c in split_dd.choices] == ["train", "validation", "test"]
-    assert options == {"val_data_path": "", "data_config": "", "data_split": ""}
+    assert options == {"val_data_path": "", "test_data_path": "", "data_config": "", "data_split": ""}
 
     out = data_tab.on_hub(str(hub_repo), {}, "", 0, 0.2, 42, "topics")
     assert "Ready to train." in out["status"] and "2 labels: politics 10, sport 10." in out["sentences"]
@@ -64,16 +64,70 @@ def test_a_validation_table_replaces_the_split(tmp_path, example_data, own_machi
     assert out["data_extra"]["val_data_path"] == "" and "(a stratified split of the file)" in out["sentences"]
 
 
-def test_start_passes_the_validation_table_and_the_dataset_choices(monkeypatch, example_data, own_machine):
+def test_a_test_table_is_checked_and_counted_and_a_bad_one_blocks_training(tmp_path, example_data, own_machine):
+    test = tmp_path / "test.csv"
+    pd.DataFrame({"text": ["my card was charged twice", "the app crashes on start", "where is my parcel"],
+                  "label": ["billing", "technical", "shipping"]}).to_csv(test, index=False)
+    val = {"val_data_path": "/kept/val.csv"}
+    out = data_tab.on_test_file(str(test), val, str(example_data), "text", "label", "", 0, 0.2, 42)
+    assert out["data_extra"] == {"val_data_path": "/kept/val.csv", "test_data_path": str(test), "data_config": "",
+                                 "data_split": ""}
+    assert out["data_status"]["ok"] is False  # /kept/val.csv is not there: the check reads both tables
+    out = data_tab.on_test_file(str(test), {}, str(example_data), "text", "label", "", 0, 0.2, 42)
+    assert "Ready to train." in out["status"] and out["data_extra"]["test_data_path"] == str(test)
+    assert ("3 rows in the test file, scored once after training and reported apart from validation."
+            in out["sentences"])
+    # The baseline the Data step fits next reads the same tables (the test table changes no validation score).
+    assert data_tab.on_baseline(str(example_data), "text", "label", "", 0, 0.2, 42, out["data_extra"]).startswith(
+        "**A classic baseline**")
+
+    pd.DataFrame({"text": ["a refund please"], "label": ["refunds"]}).to_csv(test, index=False)
+    out = data_tab.on_test_file(str(test), {}, str(example_data), "text", "label", "", 0, 0.2, 42)
+    assert ("Training is blocked: Label &#x27;refunds&#x27; appears only in the test file, so the model can never "
+            "predict it. Remove its rows from the test file or add training examples of it.") in out["status"]
+    assert out["next"].interactive is False and out["data_status"]["ok"] is False
+    # Removing it again: ready, with no test rows.
+    out = data_tab.on_test_file(None, out["data_extra"], str(example_data), "text", "label", "", 0, 0.2, 42)
+    assert out["data_status"]["ok"] and out["data_extra"]["test_data_path"] == ""
+    assert "test file" not in out["sentences"]
+
+
+def test_start_passes_the_validation_and_test_tables_and_the_dataset_choices(monkeypatch, example_data, own_machine):
     from ui import train_tab
 
     seen = {}
     monkeypatch.setattr(train_tab, "start_training", lambda config, caller, root: seen.setdefault("c", config) and "x")
-    extra = {"val_data_path": "/tmp/val.csv", "data_config": "topics", "data_split": "train"}
+    extra = {"val_data_path": "/tmp/val.csv", "test_data_path": "/tmp/test.csv", "data_config": "topics",
+             "data_split": "train"}
     train_tab.on_start({"ok": True}, "hf://someone/data", "", "", None, None, extra, *setting_values(epochs=1))
     config = seen["c"]
-    assert (config.data_path, config.val_data_path, config.data_config, config.data_split) == (
-        "hf://someone/data", "/tmp/val.csv", "topics", "train")
+    assert (config.data_path, config.val_data_path, config.test_data_path, config.data_config, config.data_split) == (
+        "hf://someone/data", "/tmp/val.csv", "/tmp/test.csv", "topics", "train")
+
+
+def test_api_train_takes_an_uploaded_test_table_and_only_an_uploaded_one(monkeypatch, tmp_path, example_data):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
+    (tmp_path / "uploads").mkdir()
+    data, test = tmp_path / "uploads" / "train.csv", tmp_path / "uploads" / "test.csv"
+    data.write_bytes(example_data.read_bytes())
+    test.write_text("text,label\nmy card was charged twice,billing\n", encoding="utf-8")
+    seen = {}
+
+    def fake_start(config, caller, root):
+        seen["config"] = config
+        raise train_api.UserError("stop here")
+
+    monkeypatch.setattr(train_api, "start_training", fake_start)
+    with pytest.raises(gr.Error):
+        train_api.api_train({"path": str(data)}, test_file={"path": str(test)})
+    assert (seen["config"].data_path, seen["config"].test_data_path) == (str(data.resolve()), str(test.resolve()))
+    with pytest.raises(gr.Error):  # no test table: none, as before
+        train_api.api_train({"path": str(data)})
+    assert seen["config"].test_data_path is None
+    with pytest.raises(gr.Error) as err:  # a server path is never read as a test table
+        train_api.api_train({"path": str(data)}, test_file={"path": str(example_data)})
+    assert err.value.message == ("The data file was not uploaded to this server: send the table itself (handle_file in "
+                                 "gradio_client).")
 
 
 def test_api_train_takes_a_hub_dataset_instead_of_a_file(monkeypatch, own_machine):

@@ -18,12 +18,13 @@ from core.errors import UserError
 
 HISTOGRAM_SAMPLE = 5000
 _DEFAULTS = TrainConfig()
+OPTION_NAMES = ("val_data_path", "test_data_path", "data_config", "data_split")  # data_extra's keys: TrainConfig fields
 
 
 def data_options(extra: Any) -> dict[str, str]:
-    """The Data step's choices beside the main data: a validation table, a dataset's config and split."""
+    """The Data step's choices beside the main data: a validation and a test table, a dataset's config and split."""
     extra = extra if isinstance(extra, dict) else {}
-    return {name: str(extra.get(name) or "") for name in ("val_data_path", "data_config", "data_split")}
+    return {name: str(extra.get(name) or "") for name in OPTION_NAMES}
 
 
 def hub_path(name: str | None) -> str:
@@ -148,7 +149,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         phase(0.3, "Cleaning and splitting the rows…")
         data = prepared_data(path, check.text_column, check.label_column, options["val_data_path"] or None,
                              val_share=float(val_share), seed=int(seed), data_config=options["data_config"],
-                             data_split=options["data_split"])
+                             data_split=options["data_split"], test_data_path=options["test_data_path"] or None)
         check.text_column, check.label_column = data.text_column, data.label_column
         if data.validation_source != "split":
             check.fixed_val_share = data.validation_share

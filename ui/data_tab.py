@@ -188,7 +188,20 @@ def on_hub_config(name: str | None, extra: Any, model: str, max_length: float, v
 def on_val_file(val_path: str | None, extra: Any, path: str, text_col: str, label_col: str, model: str,
                 max_length: float, val_share: float, seed: float) -> dict[str, Any]:
     """A separate validation table (or none again): the check redone with it, and the options now (data_extra)."""
-    options = {**data_options(extra), "val_data_path": val_path or ""}
+    return _with_option("val_data_path", val_path, extra, path, text_col, label_col, model, max_length, val_share, seed)
+
+
+def on_test_file(test_path: str | None, extra: Any, path: str, text_col: str, label_col: str, model: str,
+                 max_length: float, val_share: float, seed: float) -> dict[str, Any]:
+    """A test table (or none again): the check redone with it (its labels must be training labels), and the options
+    now (data_extra)."""
+    return _with_option("test_data_path", test_path, extra, path, text_col, label_col, model, max_length, val_share,
+                        seed)
+
+
+def _with_option(name: str, value: str | None, extra: Any, path: str, text_col: str, label_col: str, model: str,
+                 max_length: float, val_share: float, seed: float) -> dict[str, Any]:
+    options = {**data_options(extra), name: value or ""}
     return {**check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=options)),
             "data_extra": options}
 
@@ -217,7 +230,8 @@ def on_baseline(path: str | None, text_col: str | None, label_col: str | None, m
     try:
         options = data_options(extra)
         data = prepared_data(path, text_col, label_col, options["val_data_path"] or None, val_share=float(val_share),
-                             seed=int(seed), data_config=options["data_config"], data_split=options["data_split"])
+                             seed=int(seed), data_config=options["data_config"], data_split=options["data_split"],
+                             test_data_path=options["test_data_path"] or None)
         return baseline_markdown(baseline(data))
     except UserError:  # the check above has already said what is wrong with the data
         return ""
@@ -255,8 +269,11 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                                          scale=1, elem_id="tc-hub-config")
                 hub_split = gr.Dropdown(label="Split to train on", choices=[], interactive=False,
                                         allow_custom_value=True, scale=1, elem_id="tc-hub-split")
-            val_file = gr.File(label="Validation table (optional; else a stratified share of the data)",
-                               file_types=FILE_TYPES, type="filepath", height=110, elem_id="tc-val-file")
+            with gr.Row():
+                val_file = gr.File(label="Validation table (optional; else a stratified share of the data)",
+                                   file_types=FILE_TYPES, type="filepath", height=110, elem_id="tc-val-file")
+                test_file = gr.File(label="Test table (optional; scored once after training)",
+                                    file_types=FILE_TYPES, type="filepath", height=110, elem_id="tc-test-file")
             with gr.Row():
                 text_col = gr.Dropdown(label="Text column", choices=[], interactive=False, elem_id="tc-text-col")
                 label_col = gr.Dropdown(label="Label column", choices=[], interactive=False, elem_id="tc-label-col")
@@ -285,7 +302,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                  status=status, sentences=sentences, warnings=warnings, baseline=baseline, counts_plot=counts_plot,
                  length_plot=length_plot, next=next_btn, data_path=data_path, data_status=data_status,
                  wanted_columns=wanted, hub=hub, hub_config=hub_config, hub_split=hub_split, val_file=val_file,
-                 data_extra=data_extra)
+                 test_file=test_file, data_extra=data_extra)
     example.click(use_example, None, file, api_visibility="private")
     next_btn.click(lambda: gr.Tabs(selected="train"), None, ctx.tabs, api_visibility="private")
     return comps
@@ -317,9 +334,10 @@ def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Compone
                           list(hub_outputs.values()), **events).then(**fit_baseline)
     c["hub_split"].input(keyed(on_hub, hub_outputs), hub_inputs + [c["hub_config"], c["hub_split"]],
                          list(hub_outputs.values()), **events).then(**fit_baseline)
-    val_outputs = pick(c, *CHECK_OUTPUTS, "data_extra")
-    c["val_file"].change(keyed(on_val_file, val_outputs), [c["val_file"], c["data_extra"]] + column_inputs[:-1],
-                         list(val_outputs.values()), **events).then(**fit_baseline)
+    table_outputs = pick(c, *CHECK_OUTPUTS, "data_extra")
+    for upload, handler in ((c["val_file"], on_val_file), (c["test_file"], on_test_file)):
+        upload.change(keyed(handler, table_outputs), [upload, c["data_extra"]] + column_inputs[:-1],
+                      list(table_outputs.values()), **events).then(**fit_baseline)
     for dd in (c["text_column"], c["label_column"]):
         dd.input(keyed(on_columns, checked), column_inputs, list(checked.values()), **events).then(**fit_baseline)
     for comp in (model, max_length, val_share, seed):

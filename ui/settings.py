@@ -19,8 +19,9 @@ from core.errors import UserError
 from core.models import MODEL_CHOICES
 
 # Fields that are not Train-step settings, each for a reason:
-DATA_FIELDS = ("data_path", "val_data_path", "data_config", "data_split", "text_column", "label_column")  # the Data
-# step sets these (and /train has its own data parameters: data_file, hub_dataset, dataset_config, dataset_split).
+DATA_FIELDS = ("data_path", "val_data_path", "test_data_path", "data_config", "data_split", "text_column",
+               "label_column")  # the Data step sets these (and /train has its own data parameters: data_file,
+# test_file, hub_dataset, dataset_config, dataset_split).
 CLI_ONLY = ("warmup_ratio", "weight_decay", "eval_steps", "keep_best", "checkpoint_every_minutes",
             "fused_attention_long_batches")  # expert knobs the page and /train have never offered: the CLI has them
 API_ONLY = ("run_name",)  # /train names a run; the page names it from the data file (renamed on the Runs step)
@@ -125,8 +126,8 @@ def render(place: str) -> dict[str, gr.components.Component]:
 
 
 def config_from_ui(data_path: str | None, text_column: str | None = None, label_column: str | None = None, *,
-                   val_data_path: str | None = None, data_config: str | None = "", data_split: str | None = "",
-                   run_name: str | None = "", **values: Any) -> TrainConfig:
+                   val_data_path: str | None = None, test_data_path: str | None = None, data_config: str | None = "",
+                   data_split: str | None = "", run_name: str | None = "", **values: Any) -> TrainConfig:
     """UI or API values (strings, floats from sliders, None from empty boxes) -> TrainConfig, each setting converted
     to its field's type (an empty one is its default). Validation is separate."""
     unknown = sorted(set(values) - set(BY_NAME))
@@ -135,6 +136,7 @@ def config_from_ui(data_path: str | None, text_column: str | None = None, label_
     return TrainConfig(
         data_path=str(data_path or ""),
         val_data_path=str(val_data_path) if val_data_path else None,
+        test_data_path=str(test_data_path) if test_data_path else None,
         data_config=(data_config or "").strip(),
         data_split=(data_split or "").strip(),
         text_column=(text_column or "").strip() or None,

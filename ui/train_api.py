@@ -46,7 +46,8 @@ def run_status(run_dir: Path) -> dict[str, Any]:
 
 
 def _test_scores(run_dir: Path, kind: TaskKind) -> dict[str, Any] | None:
-    """A Hub dataset's test split, scored once after training, apart from validation (None without one)."""
+    """The test table's or a Hub dataset's test split's scores, once after training, apart from validation (None
+    without test rows)."""
     test = RunDir(run_dir).test_metrics()
     keys = [*(m.key for m in kind.metrics), "rows"]
     return {k: test.get(k) for k in keys} if test is not None else None
@@ -56,7 +57,7 @@ def _test_scores(run_dir: Path, kind: TaskKind) -> dict[str, Any] | None:
 # a new TrainConfig setting is appended after these (and before `request`, which Gradio fills in).
 PUBLIC_ORDER = ("data_file", "text_column", "label_column", "model", "epochs", "learning_rate", "batch_size",
                 "max_length", "val_share", "early_stopping_patience", "class_weights", "seed", "run_name", "key",
-                "warm_start_head", "hub_dataset", "dataset_config", "dataset_split", "report_to")
+                "warm_start_head", "hub_dataset", "dataset_config", "dataset_split", "report_to", "test_file")
 # The parameters that are not TrainConfig settings: (type, default, description).
 _OWN = {
     "data_file": (FileData | None, None, "the table of texts and labels (leave it empty when giving hub_dataset)"),
@@ -67,6 +68,9 @@ _OWN = {
     "dataset_config": (str, "", "the dataset's config; empty for its default (else its first)"),
     "dataset_split": (str, "", "the dataset split to train on; empty for 'train' (its validation and test splits are "
                                "used as such)"),
+    "test_file": (FileData | None, None, "an optional test table with the same columns: scored once after training "
+                                         "and reported apart from validation (`test` in the answer and in /status); "
+                                         "for a Hub dataset it replaces the dataset's test split"),
 }
 # The API page's words for the settings it has always had (shorter than TrainConfig's help, which describes the rest).
 _WORDS = {
@@ -119,7 +123,9 @@ def _start(values: dict[str, Any]) -> dict[str, Any]:
         # Files only from the upload folder (session.uploaded_file); a dataset is a Hub id, which core.data.hub_datasets
         # checks on a shared server (no folder of the server's disk is read as one).
         data_path = hub_path(hub_dataset) if hub_dataset else session.uploaded_file(data_file)
+        test_path = session.uploaded_file(values["test_file"]) if values["test_file"] else None
         config = settings.config_from_ui(data_path, values["text_column"], values["label_column"],
+                                         test_data_path=test_path,
                                          data_config=values["dataset_config"], data_split=values["dataset_split"],
                                          run_name=values["run_name"], **{n: values[n] for n in settings.NAMES})
         root = session.runs_root()

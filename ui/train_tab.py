@@ -66,6 +66,7 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, c
     try:
         options = data_options(extra)
         config = settings.config_from_ui(data_path, text_col, label_col, val_data_path=options["val_data_path"] or None,
+                                         test_data_path=options["test_data_path"] or None,
                                          data_config=options["data_config"], data_split=options["data_split"],
                                          **dict(zip(settings.NAMES, values, strict=True)))
         new_dir = start_training(config, caller, session.runs_root())

@@ -24,7 +24,8 @@ class Checked:
 def prepare(config: TrainConfig) -> PreparedData:
     return prepared_data(config.data_path, config.text_column, config.label_column, config.val_data_path,
                          config.val_share, config.seed, data_config=config.data_config, data_split=config.data_split,
-                         task=config.task, label_separator=config.label_separator)
+                         task=config.task, label_separator=config.label_separator,
+                         test_data_path=config.test_data_path)
 
 
 def check(config: TrainConfig, with_baseline: bool = True) -> Checked:

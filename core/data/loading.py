@@ -1,5 +1,5 @@
 """Prepare the data for training: read a table file or a dataset (core/data/hub_datasets.py), pick and check the columns,
-clean, and split into train / validation (and a dataset's own test split).
+clean, and split into train / validation (and a test table or a dataset's own test split).
 
 """
 from __future__ import annotations
@@ -30,7 +30,8 @@ DETECT_SAMPLE = 20_000
 class PreparedData:
     """Clean train/validation (and optional test) tables with exactly the columns "text" and "label" (label names as
     strings). `validation_source`: "split" (a stratified split of the data), "file" (a validation table) or
-    "dataset" (the dataset's own validation split)."""
+    "dataset" (the dataset's own validation split); `test_source`: "file" (a test table), "dataset" (the dataset's
+    own test split) or "" (no test rows)."""
 
     train: pd.DataFrame
     validation: pd.DataFrame
@@ -45,6 +46,7 @@ class PreparedData:
     test: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"text": [], "label": []}, dtype=str))
     kind: tasks.TaskKind = tasks.DEFAULT  # what the label column holds (core/tasks/)
     label_separator: str = ""  # a multi-label column's separator as found or given ("" for JSON lists)
+    test_source: str = ""
 
     @property
     def validation_share(self) -> float:
@@ -130,10 +132,12 @@ def load_training_data(
     data_split: str | None = None,
     task: str = "auto",
     label_separator: str = "",
+    test_data_path: str | Path | None = None,
 ) -> PreparedData:
     """Read, pick/validate columns, clean, and split (or take the validation file / the dataset's validation split)
-    into a PreparedData. A dataset's test split is cleaned alongside, for one evaluation at the end. `task`: the
-    kind of target (config.TASKS; "auto" detects it), `label_separator`: a multi-label cell's ("" finds it)."""
+    into a PreparedData. A test table (else a dataset's test split) is cleaned alongside, for one evaluation at the
+    end. `task`: the kind of target (config.TASKS; "auto" detects it), `label_separator`: a multi-label cell's (""
+    finds it)."""
     text_column = (text_column or "").strip() or None  # the UI sends "" for "guess it"
     label_column = (label_column or "").strip() or None
     df, dataset_val, dataset_test, hint, read_warnings = _read(data_path, data_config, data_split)
@@ -179,12 +183,17 @@ def load_training_data(
             raise DataError(f"The validation share must be between 0 and 1 (for example 0.2), not {val_share}.")
         train, validation, source = data, data.iloc[0:0], "split"
 
-    test = _test_split(dataset_test, text_column, label_column, read_warnings, kind, separator)
     train_labels = kind.label_names(train["label"].unique())
     if len(train_labels) < 2:
         raise DataError(
             f"The file has only one label ('{train_labels[0]}'). A classifier needs at least two different labels."
         )
+    if test_data_path:  # the user's own test table wins over a dataset's test split, as a validation table does
+        test, test_source = _test_file(test_data_path, text_column, label_column, read_warnings, kind, separator,
+                                       train_labels), "file"
+    else:
+        test = _test_split(dataset_test, text_column, label_column, read_warnings, kind, separator)
+        test_source = "dataset" if len(test) else ""
     if source == "split" and kind is tasks.MULTI_LABEL:
         train, validation, warnings = _random_split(data, val_share, seed)
     elif source == "split":
@@ -201,6 +210,7 @@ def load_training_data(
         text_column=text_column, label_column=label_column,
         rows_read=rows_read, rows_kept=len(train) + len(validation), dropped=dropped,
         warnings=warnings, validation_source=source, test=test, kind=kind, label_separator=separator,
+        test_source=test_source,
     )
 
 
@@ -249,6 +259,35 @@ def _test_split(dataset_test: pd.DataFrame | None, text_column: str, label_colum
     if test.empty:
         # GLUE-style test splits hide their labels (-1): nothing to score against.
         warnings.append("The dataset's test split has no labels, so it is not evaluated.")
+    return test
+
+
+UNSEEN_TEST_LISTED = 5  # labels a refused test table names before "and N more"
+
+
+def _test_file(path: str | Path, text_column: str, label_column: str, warnings: list[str], kind: tasks.TaskKind,
+               separator: str, train_labels: list[str]) -> pd.DataFrame:
+    """A test table, read and cleaned like a validation table. Unlike a validation table, a label the training rows
+    never show is refused rather than warned about: every such row would count as a mistake in the one score the
+    user reads as honest, and it is most often a typo or another label column."""
+    df = read_table(path)
+    warnings += df.attrs.get("read_warnings", [])
+    for column in (text_column, label_column):
+        _check_column(df, column, where="the test file")
+    df = _settled(kind, tasks.LabelColumn(label_column, df[label_column], separator=separator), df)
+    test = _clean(df, text_column, label_column, {})
+    if test.empty:
+        raise DataError(f"The test file has no usable rows: each has an empty '{text_column}' or a missing "
+                        f"'{label_column}'.")
+    unseen = order_labels(set(kind.each_label(test["label"])) - set(train_labels))
+    if len(unseen) == 1:
+        raise DataError(f"Label '{unseen[0]}' appears only in the test file, so the model can never predict it. "
+                        "Remove its rows from the test file or add training examples of it.")
+    if unseen:
+        named = ", ".join(f"'{label}'" for label in unseen[:UNSEEN_TEST_LISTED])
+        more = f" and {len(unseen) - UNSEEN_TEST_LISTED:,} more" if len(unseen) > UNSEEN_TEST_LISTED else ""
+        raise DataError(f"Labels {named}{more} appear only in the test file, so the model can never predict them. "
+                        "Remove their rows from the test file or add training examples of them.")
     return test
 
 

@@ -18,8 +18,9 @@ from core.data.report import build_report, length_sample, text_lengths as measur
 
 def data_key(data_path: str | Path, text_column: str | None, label_column: str | None,
              val_data_path: str | Path | None, val_share: float, seed: int, data_config: str | None = None,
-             data_split: str | None = None, task: str = "auto", label_separator: str = "") -> tuple:
-    return file_key(data_path) + file_key(val_data_path) + (
+             data_split: str | None = None, task: str = "auto", label_separator: str = "",
+             test_data_path: str | Path | None = None) -> tuple:
+    return file_key(data_path) + file_key(val_data_path) + file_key(test_data_path) + (
         (text_column or "").strip() or None, (label_column or "").strip() or None, float(val_share), int(seed),
         (data_config or "").strip() or None, (data_split or "").strip() or None, task, label_separator)
 
@@ -27,14 +28,14 @@ def data_key(data_path: str | Path, text_column: str | None, label_column: str |
 def prepared_data(data_path: str | Path, text_column: str | None = None, label_column: str | None = None,
                   val_data_path: str | Path | None = None, val_share: float = 0.2, seed: int = 42,
                   data_config: str | None = None, data_split: str | None = None, task: str = "auto",
-                  label_separator: str = "") -> PreparedData:
+                  label_separator: str = "", test_data_path: str | Path | None = None) -> PreparedData:
     """core.data.loading.load_training_data, cached. Callers must not modify the frames."""
 
     key = ("prepared",) + data_key(data_path, text_column, label_column, val_data_path, val_share, seed,
-                                   data_config, data_split, task, label_separator)
+                                   data_config, data_split, task, label_separator, test_data_path)
     return cached(key, lambda: load_training_data(data_path, text_column, label_column, val_data_path, val_share, seed,
                                                   data_config=data_config, data_split=data_split, task=task,
-                                                  label_separator=label_separator))
+                                                  label_separator=label_separator, test_data_path=test_data_path))
 
 
 def _tokenizer_name(tokenizer: Any) -> str:

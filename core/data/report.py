@@ -147,6 +147,7 @@ def build_report(
         num_train=len(train),
         num_validation=len(val),
         num_test=len(data.test),
+        test_source=data.test_source or None,
         labels=list(data.labels),
         class_counts={"train": _counts(data.labels, each(train["label"])),
                       "validation": _counts(data.labels, each(val["label"])), "total": total},
@@ -285,7 +286,7 @@ def report_sentences(report: DataReport) -> list[str]:
         report.validation_source, "from the validation file")
     lines.append(f"{report.num_train:,} rows for training and {report.num_validation:,} for validation ({source}).")
     if report.num_test:
-        lines.append(f"{report.num_test:,} rows in the dataset's test split, scored once after training and "
+        lines.append(f"{report.num_test:,} rows in {report.test_name}, scored once after training and "
                      "reported apart from validation.")
     if report.multi_label:
         multi = report.multi_label

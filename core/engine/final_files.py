@@ -79,10 +79,10 @@ def save_model_atomically(run: RunDir, trainer: Any, tokenizer: Any) -> None:
 
 def write_test_metrics(run: RunDir, trainer: Any, tokenizer: Any, kind: TaskKind, labels: list[str],
                        max_length: int) -> dict | None:
-    """A dataset's own test split, scored once with the final model and kept apart from validation
-    (test_metrics.json); None when the run has no test split. Test rows whose label the model never saw are left
-    out (the model cannot predict them) and counted."""
-    from core.engine.token_store import encode_splits  # torch: only when a test split is scored
+    """The test rows (a test table or a dataset's own test split), scored once with the final model and kept apart
+    from validation (test_metrics.json); None when the run has none. Test rows whose label the model never saw are
+    left out (the model cannot predict them) and counted: a test table never has any (core/data/loading.py refuses it)."""
+    from core.engine.token_store import encode_splits  # torch: only when test rows are scored
 
     path = run.test_data
     if not path.exists():

@@ -204,15 +204,17 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     final_step = trainer.state.global_step if best.step is None else best.step
     write_final_metrics(run, trainer, val_set, val_order, val_df, kind, labels, final_step,
                         eval_logits.get(final_step), best_step=best.step)
+    report = run.report()
+    tested = "test file" if report is not None and report.test_source == "file" else "test split"
     if run.test_data.exists():
-        run.append_event("status", message="Scoring the test split")
+        run.append_event("status", message=f"Scoring the {tested}")
     test = write_test_metrics(run, trainer, tokenizer, kind, labels, max_length)
     save_model_atomically(run, trainer, tokenizer)
     shutil.rmtree(run.checkpoints_dir, ignore_errors=True)  # a finished run needs no resume state
     metrics = run.metrics() or {}
     message = _finished_message(kind, metrics, trainer.state, total_steps, config, best.step)
-    if test:  # reported apart: the test split never chose the model, so it is the honest score
-        message += f" Test split: {kind.scores_words(test)}."
+    if test:  # reported apart: the test rows never chose the model, so theirs is the honest score
+        message += f" {tested.capitalize()}: {kind.scores_words(test)}."
     return _end(run, RunState.FINISHED, message)
 
 

@@ -116,7 +116,7 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
         run.write_config(config)
         run.write_json(RunDir.LABELS, data.kind.labels_json(data.labels))
         frames = [(data.train, RunDir.TRAIN_DATA), (data.validation, RunDir.VALIDATION_DATA)]
-        if len(data.test):  # a dataset's own test split: scored once, after training (core/engine/job.py)
+        if len(data.test):  # a test table or a dataset's own test split: scored once, after training (core/engine/job.py)
             frames.append((data.test, RunDir.TEST_DATA))
         for frame, file_name in frames:  # not `name`: that is the run's name, written to run.json below
             run.write_parquet(file_name, frame)

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from core import tasks
+from core.artefacts import DataReport
 from core.runs.rundir import RunDir
 from core.tasks.baseline import METHOD
 from core.errors import UserError
@@ -86,7 +87,8 @@ def load_evaluation(run_dir: Path | str | None) -> Evaluation:
     return Evaluation(
         run_dir=run_dir, labels=labels, metrics=metrics, baseline=ensure_baseline(run_dir), predictions=predictions,
         name=run.display_name(),
-        extra={"test": run.test_metrics()},  # a Hub dataset's test split, if any
+        # A test table's or a Hub dataset's test split's scores, if any, and what the headline calls those rows.
+        extra={"test": run.test_metrics(), "test_name": (run.report() or DataReport()).test_name},
         kind=kind,
     )
 
@@ -114,7 +116,7 @@ def _confusion(predictions: pd.DataFrame, labels: list[str]) -> list[list[int]]:
 
 
 def headline_table(ev: Evaluation) -> pd.DataFrame:
-    """Fine-tuned model vs. baseline on the same validation split (and the model on a dataset's own test split)."""
+    """Fine-tuned model vs. baseline on the same validation split (and the model on the test rows, if any)."""
     def scores(found: dict[str, Any]) -> dict[str, Any]:  # the kind's metrics (single-label: accuracy, macro-F1)
         return {m.label: found.get(m.key) for m in ev.kind.metrics}
 
@@ -123,7 +125,8 @@ def headline_table(ev: Evaluation) -> pd.DataFrame:
         rows.append({"model": f"Baseline: {ev.baseline.get('method', METHOD)}", **scores(ev.baseline)})
     test = ev.extra.get("test")
     if isinstance(test, dict):  # scored once after training, apart from the validation rows that chose the model
-        rows.append({"model": f"Fine-tuned transformer on the dataset's test split ({test.get('rows', 0):,} texts)",
+        name = ev.extra.get("test_name") or DataReport().test_name
+        rows.append({"model": f"Fine-tuned transformer on {name} ({test.get('rows', 0):,} texts)",
                      **scores(test)})
     return pd.DataFrame(rows).round(4)
 
