@@ -92,7 +92,7 @@ def _cli_lines(polls: list[list[dict]], monkeypatch) -> list[str]:
     from core.runs import launcher
 
     views = iter([fold(events) for events in polls])
-    monkeypatch.setattr(runs, "view", lambda run_dir: next(views))
+    monkeypatch.setattr(launcher, "view", lambda run_dir: next(views))
     monkeypatch.setattr(cli.time, "sleep", lambda seconds: None)
     out = io.StringIO()
     assert cli.follow("unused", out) == "finished"

@@ -87,7 +87,7 @@ def test_an_unknown_or_unreachable_hub_id(raised, message, monkeypatch):
             raise exc("no such repo", response=_FakeResponse())
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(hub_data, "_offline", lambda: False)
+    monkeypatch.setattr(hub_datasets, "_offline", lambda: False)
     monkeypatch.setattr(huggingface_hub, "dataset_info", dataset_info)
     with pytest.raises(DataError) as err:
         load_training_data("hf://someone/nothing")
@@ -102,7 +102,7 @@ def test_a_shared_server_refuses_a_hub_dataset_over_the_size_limit_before_downlo
     files = [SimpleNamespace(rfilename="data/train-0000.parquet", size=400_000_000),
              SimpleNamespace(rfilename="data/test-0000.parquet", size=200_000_000),
              SimpleNamespace(rfilename="README.md", size=9_000_000_000)]  # not data: not counted
-    monkeypatch.setattr(hub_data, "_offline", lambda: False)
+    monkeypatch.setattr(hub_datasets, "_offline", lambda: False)
     monkeypatch.setattr(huggingface_hub, "dataset_info",
                         lambda repo_id, timeout=None, files_metadata=False: SimpleNamespace(siblings=files))
     monkeypatch.setenv("SPACE_ID", "someone/studio")

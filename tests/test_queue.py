@@ -21,7 +21,7 @@ def test_one_holder_per_device_and_a_waiter_can_give_up(tmp_path):
 
 
 def test_a_lock_held_by_another_process_is_freed_when_it_dies(tmp_path):
-    code = ("import sys, time; sys.path.insert(0, '.'); from core import queue\n"
+    code = ("import sys, time; sys.path.insert(0, '.'); from core.runs import device_lock\n"
             f"with device_lock.device_slot({str(tmp_path)!r}, 'cpu', lambda: False):\n"
             "    print('held', flush=True); time.sleep(60)\n")
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

@@ -157,7 +157,7 @@ def test_cli_a_second_ctrl_c_stops_waiting_without_a_traceback(tmp_path, monkeyp
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "follow", follow)
-    monkeypatch.setattr(runs, "cancel", lambda run_dir: None)
+    monkeypatch.setattr(launcher, "cancel", lambda run_dir: None)
     assert cli._follow_with_ctrl_c(tmp_path) == 3
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"The run is still stopping in the background. Continue it later with: python -m core resume {tmp_path}")
@@ -229,7 +229,7 @@ def test_view_of_a_resumed_run_follows_the_live_status_not_the_old_ending(tmp_pa
     append_event(tmp_path, "started", total_steps=10)
     append_event(tmp_path, "cancelled", message="Stopped at step 3 of 10. Resume continues from there.")
     RunDir(tmp_path).write_status("running", pid=12345)  # the resumed child, before its first event
-    monkeypatch.setattr(runs, "_alive", lambda pid, run_dir, pid_started=None: True)
+    monkeypatch.setattr(launcher, "_alive", lambda pid, run_dir, pid_started=None: True)
     view = launcher.view(tmp_path)
     assert (view.state, view.message) == ("running", "")
 
@@ -285,7 +285,7 @@ def test_a_space_with_persistent_storage_keeps_runs_and_the_hub_cache_in_data(tm
 
     data = tmp_path / "data"
     data.mkdir()
-    monkeypatch.setattr(runs, "PERSISTENT_STORAGE", data)
+    monkeypatch.setattr(launcher, "PERSISTENT_STORAGE", data)
     for name in ("TEXTCLF_RUNS_DIR", "HF_HOME", "SPACE_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

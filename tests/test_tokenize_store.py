@@ -93,7 +93,7 @@ def test_big_data_uses_the_length_the_report_suggests_and_cuts_exactly(tokenizer
     """Past LENGTH_SAMPLE texts the report measures a sample; training picks its length from the same sample and
     tokenises once at that length (the tokenizer's own truncation: the closing special token stays)."""
     monkeypatch.setattr(data_report, "LENGTH_SAMPLE", 60)
-    monkeypatch.setattr(tokenize, "CHUNK_TEXTS", 64)
+    monkeypatch.setattr(token_store, "CHUNK_TEXTS", 64)
     every = frames[0]["text"].tolist() + frames[1]["text"].tolist()
     suggested = data_report.suggest_max_length(
         data_report.text_lengths(data_report.length_sample(every), tokenizer), 512)

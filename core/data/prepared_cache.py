@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from core.artefacts import DataReport
-from core.data.loading import PreparedData, load_training_data
+from core.data import loading, report  # called through the module, so a test can count the calls
+from core.data.loading import PreparedData
 from core.data.table_cache import cached, file_key, peek
-from core.data.report import build_report, length_sample, text_lengths as measure
 
 
 def data_key(data_path: str | Path, text_column: str | None, label_column: str | None,
@@ -33,7 +33,7 @@ def prepared_data(data_path: str | Path, text_column: str | None = None, label_c
 
     key = ("prepared",) + data_key(data_path, text_column, label_column, val_data_path, val_share, seed,
                                    data_config, data_split, task, label_separator, test_data_path)
-    return cached(key, lambda: load_training_data(data_path, text_column, label_column, val_data_path, val_share, seed,
+    return cached(key, lambda: loading.load_training_data(data_path, text_column, label_column, val_data_path, val_share, seed,
                                                   data_config=data_config, data_split=data_split, task=task,
                                                   label_separator=label_separator, test_data_path=test_data_path))
 
@@ -47,15 +47,15 @@ def text_lengths(data: PreparedData, tokenizer: Any) -> list[int]:
     tokenizer: the report and the Data step's histogram share one tokenisation."""
 
     key = ("lengths", id(data), _tokenizer_name(tokenizer))
-    texts = lambda: length_sample(list(data.train["text"]) + list(data.validation["text"]))  # noqa: E731
-    return cached(key, lambda: (data, measure(texts(), tokenizer)))[1]
+    texts = lambda: report.length_sample(list(data.train["text"]) + list(data.validation["text"]))  # noqa: E731
+    return cached(key, lambda: (data, report.text_lengths(texts(), tokenizer)))[1]
 
 
 def data_report(data: PreparedData, tokenizer: Any, max_length: int | None, model_max_length: int) -> DataReport:
     """core.data.report.build_report, cached per prepared data (by identity), tokenizer and length settings."""
 
     key = ("report", id(data), _tokenizer_name(tokenizer), max_length, model_max_length)
-    return cached(key, lambda: (data, build_report(data, tokenizer, max_length, model_max_length,
+    return cached(key, lambda: (data, report.build_report(data, tokenizer, max_length, model_max_length,
                                                    lengths=text_lengths(data, tokenizer))))[1]
 
 
