@@ -94,8 +94,10 @@ def _detect_label(df: pd.DataFrame, text_column: str) -> str:
         lowered = col.lower()
         name_rank = LABEL_NAMES.index(lowered) if lowered in LABEL_NAMES else len(LABEL_NAMES)
         # "Few distinct values relative to rows": ids and free text repeat rarely, labels repeat a lot.
-        # A column named like a label is taken anyway: loading then explains what is wrong with it.
-        if distinct == 0 or (distinct > max(2, 0.5 * len(values)) and name_rank == len(LABEL_NAMES)):
+        # A column named like a label is taken anyway: loading then explains what is wrong with it. So is a column
+        # of decimal numbers (a score to predict: regression); whole numbers that hardly repeat are more likely ids.
+        if distinct == 0 or (distinct > max(2, 0.5 * len(values)) and name_rank == len(LABEL_NAMES)
+                             and not _decimals(values)):
             continue
         scored.append(((name_rank, distinct < 2, distinct / len(values), position), col))
     if not scored:
@@ -104,6 +106,12 @@ def _detect_label(df: pd.DataFrame, text_column: str) -> str:
             f"Columns: {_names(df)}."
         )
     return min(scored)[1]
+
+
+def _decimals(names: pd.Series) -> bool:
+    """Label names that are all numbers, some of them not whole."""
+    distinct = names.unique()
+    return all(_NUMBER_RE.match(n) for n in distinct) and not all(_INT_RE.match(n) for n in distinct)
 
 
 def detect_columns(df: pd.DataFrame) -> tuple[str, str]:
