@@ -111,3 +111,98 @@ def test_what_regression_refuses_in_one_sentence(tmp_path, ratings_csv):
                                   "holds 'n/a'.")
     assert TrainConfig(data_path="a.csv", task="both").validate() == [
         "Task must be one of: auto, single, multi, regression."]
+
+
+def test_targets_are_standardised_with_the_training_scale_and_scored_back_on_the_users():
+    kind = REGRESSION.fitted("rating", pd.Series(["1", "3", "5"]))
+    assert (kind.mean, kind.std) == (3.0, pytest.approx(np.sqrt(8 / 3)))
+    assert kind.targets(["3", "5"], ["rating"]) == [0.0, pytest.approx(2 / np.sqrt(8 / 3))]
+    assert kind.model_settings(["rating"]) == {"num_labels": 1, "id2label": {0: "rating"}, "label2id": {"rating": 0},
+                                               "problem_type": "regression"}
+    stored = kind.labels_json(["rating"])
+    assert stored == {"task": "regression", "labels": ["rating"], "target_mean": 3.0, "target_std": kind.std}
+    assert tasks.read_labels(json.loads(json.dumps(stored))) == (kind, ["rating"])
+    logits = np.array([[0.0], [1.0], [-1.0]], dtype=np.float32)
+    assert kind.probabilities(logits).reshape(-1).tolist() == pytest.approx([3.0, 3 + kind.std, 3 - kind.std])
+    assert kind.predicted(kind.probabilities(logits), ["rating"])[0] == ["3", "4.633", "1.367"]
+    targets = kind.targets(["3", "5", "1"], ["rating"])
+    scores = kind.eval_scores(logits, targets)
+    # Predictions 3, 4.63, 1.37 for 3, 5, 1: the same order (Spearman 1), errors 0, 0.37, 0.37 on the user's scale.
+    assert scores["spearman"] == pytest.approx(1.0) and scores["mae"] == pytest.approx(2 * (2 - kind.std) / 3)
+    assert scores["selection"] < scores["spearman"]
+    full = kind.scores(targets, kind.decisions(kind.probabilities(logits)).tolist(), ["rating"])
+    assert {k: full[k] for k in ("spearman", "rmse", "mae", "r2")} == pytest.approx(
+        {k: scores[k] for k in ("spearman", "rmse", "mae", "r2")})
+    assert measures([1, 2, 3], [2, 2, 2])["spearman"] == 0.0  # one number for every text orders nothing
+    assert measures([1, 2, 3], [1, 2, 3])["r2"] == 1.0
+    loss = kind.loss(["1", "3", "5"], ["rating"])
+    assert loss({"logits": torch.tensor([[0.5], [1.0]])}, torch.tensor([0.0, 2.0])).item() == pytest.approx(
+        (0.25 + 1.0) / 2)
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, tiny_model_dir, ratings_csv) -> tuple[Path, str]:
+    runs_dir = tmp_path_factory.mktemp("runs")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TEXTCLF_PRECISION": "fp32"}
+    out = subprocess.run([sys.executable, "-m", "core", "--runs-dir", str(runs_dir), "train", "--data",
+                          str(ratings_csv), "--model", tiny_model_dir, "--epochs", "2", "--lr", "5e-3",
+                          "--batch-size", "16"], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (run_dir,) = [p for p in runs_dir.iterdir() if not p.name.startswith(".")]
+    return run_dir, out.stdout
+
+
+def test_a_cli_run_trains_a_regression_model_to_the_end(cli_run):
+    run_dir, printed = cli_run
+    assert "  numeric target (regression): range 1 … 5, mean 3.057 (41 different values).\n" in printed
+    assert "epoch | train loss | val loss | Spearman | R² | RMSE | MAE\n" in printed
+    assert "Baseline (TF-IDF + ridge regression): Spearman " in printed
+    assert "FINISHED: Validation Spearman " in printed
+    run = RunDir(run_dir)
+    stored = run.stored_labels()
+    train = pd.read_parquet(run.train_data)["label"].astype(float)
+    assert stored == {"task": "regression", "labels": ["rating"], "target_mean": pytest.approx(train.mean()),
+                      "target_std": pytest.approx(train.std(ddof=0))}
+    metrics = run.metrics()
+    assert {"spearman", "rmse", "mae", "r2"} <= set(metrics) and metrics["num_validation"] == 40
+    config = json.loads((run_dir / "model" / "config.json").read_text())
+    assert config["problem_type"] == "regression" and config["id2label"] == {"0": "rating"}
+    assert (config["target_mean"], config["target_std"]) == (stored["target_mean"], stored["target_std"])
+    predictions = pd.read_csv(run.predictions_file)
+    assert list(predictions.columns) == ["text", "label", "predicted"]
+    assert predictions["label"].tolist() == pd.read_parquet(run.validation_data)["label"].astype(float).tolist()
+    true, pred = predictions["label"].to_numpy(), predictions["predicted"].to_numpy()
+    assert metrics["mae"] == pytest.approx(np.abs(true - pred).mean(), abs=1e-5)
+    evals = [e for e in map(json.loads, (run_dir / "events.jsonl").read_text().splitlines()) if e["type"] == "eval"]
+    assert len(evals) == 2 and all({"spearman", "r2", "rmse", "mae"} <= set(e) for e in evals)
+    # The tiny random model's features hardly vary: the ridge probe would be huge, so it is skipped, and says why.
+    assert "Warm start skipped: the model's features hardly differ between texts" in run.log_file.read_text()
+
+
+def test_prediction_matches_pipeline_plus_the_saved_scale_in_a_new_process(cli_run, tmp_path):
+    from core import predict
+    from core.predict import Predictor
+
+    run_dir, _ = cli_run
+    texts = ["My new kettle - absolutely love it.", "The toaster: it broke on the first day."]
+    predictor = Predictor(run_dir / "model")
+    assert predictor.kind == tasks.read_labels(RunDir(run_dir).stored_labels())[0]
+    ours = predictor.predict(texts)
+    assert [list(p) for p in ours] == [["rating"], ["rating"]]
+    code = ("import json,sys; from transformers import AutoConfig, pipeline; "
+            "p = pipeline('text-classification', model=sys.argv[1], function_to_apply='none'); "
+            "c = AutoConfig.from_pretrained(sys.argv[1]); "
+            "print(json.dumps([r['score'] * c.target_std + c.target_mean for r in p(sys.argv[2:], truncation=True)]))")
+    out = subprocess.run([sys.executable, "-c", code, str(run_dir / "model"), *texts], capture_output=True, text=True,
+                         check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    assert theirs == pytest.approx([p["rating"] for p in ours], abs=1e-4)
+    assert predict.predict_one(run_dir, texts[0]) == pytest.approx(ours[0], abs=1e-5)
+    trace = predictor.trace(texts[0])
+    assert trace.task == "regression" and float(trace.predicted.replace("−", "-")) == pytest.approx(
+        ours[0]["rating"], rel=1e-3)
+    table = predict.predict_table(run_dir, pd.DataFrame({"review": [texts[0], "", texts[1]]}), "review",
+                                  tmp_path / "out.csv")
+    assert list(table.columns) == ["review", "predicted"]
+    written = pd.read_csv(tmp_path / "out.csv")
+    assert written["predicted"][0] == pytest.approx(ours[0]["rating"], abs=1e-5) and pd.isna(written["predicted"][1])

@@ -134,9 +134,9 @@ class TaskKind(ABC):
     @abstractmethod
     def warm_start_head(self, model: Any, new_parameter_names: Sequence[str], features: "EncodedDataset",
                         labels: list[str], pad_token_id: int, precision: str, balanced: bool, seed: int,
-                        progress: Callable[[int, int], None] | None = None) -> bool:
+                        progress: Callable[[int, int], None] | None = None) -> bool | str:
         """Fit a linear probe on the frozen model's features and copy it into the new output layer; False when the
-        head has no such layer (it then trains from where it is)."""
+        head has no such layer, or a sentence saying why the probe was not used (it then trains from where it is)."""
 
     @abstractmethod
     def baseline(self, train_df: "pd.DataFrame", val_df: "pd.DataFrame", labels: list[str]) -> dict[str, Any]:
@@ -168,6 +168,10 @@ class TaskKind(ABC):
     @abstractmethod
     def scores_words(self, scores: dict[str, Any]) -> str:
         """The headline scores in a sentence ("accuracy 84.5 %, macro-F1 83.9 %"), for the run's last message."""
+
+    def pipeline_note(self) -> str:
+        """What to do with pipeline()'s output to get the app's prediction, when it is not the prediction itself."""
+        return ""
 
     def metric_label(self, key: str) -> str:
         return next(m.label for m in self.metrics if m.key == key)
