@@ -169,6 +169,23 @@ class TaskKind(ABC):
     def scores_words(self, scores: dict[str, Any]) -> str:
         """The headline scores in a sentence ("accuracy 84.5 %, macro-F1 83.9 %"), for the run's last message."""
 
+    # ---- evaluation (None: core/evaluation.py's, which count texts right and list the wrong ones)
+    def verdict(self, metrics: dict[str, Any], baseline: dict[str, Any] | None) -> tuple[str, str] | None:
+        """(the Evaluate step's verdict, 'better' / 'same' / 'worse' than the baseline or '' without one)."""
+        return None
+
+    def mistakes(self, predictions: "pd.DataFrame") -> "pd.DataFrame | None":
+        """The validation rows the Evaluate step lists first, from validation_predictions.csv as read."""
+        return None
+
+    def pipeline_example(self, model_ref: str, example: str) -> list[str]:
+        """The model card's Python lines that load the model with pipeline() and print its answer for `example`
+        (both given as Python string literals)."""
+        # truncation=True: without it a text longer than the model reads raises an error instead of being cut.
+        return ["from transformers import pipeline", "",
+                f"classifier = pipeline(\"text-classification\", model={model_ref}{self.pipeline_options})",
+                f"print(classifier({example}, truncation=True))"]
+
     def pipeline_note(self) -> str:
         """What to do with pipeline()'s output to get the app's prediction, when it is not the prediction itself."""
         return ""

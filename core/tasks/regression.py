@@ -33,6 +33,7 @@ LOSS_TIE_BREAK = 1e-6  # at equal Spearman the lower RMSE (in standard deviation
 BASELINE_METHOD = "TF-IDF + ridge regression"
 BASELINE_MAX_ROWS = 100_000  # as core/baseline.py: past this the ridge is fitted on a random sample
 HISTOGRAM_BINS = 20
+ROUGH_BELOW = 30  # validation texts under which the verdict says the scores are rough (as core/evaluation.py)
 # The ridge probe's weight norm times the features' typical norm: how many standard deviations of the target a
 # change of the features by their own size moves the prediction. Unlike softmax or sigmoid, squared error does not
 # saturate: a probe that leans on feature differences fine-tuning then wipes out gives errors of thousands of
@@ -272,10 +273,54 @@ class Regression(TaskKind):
     def prediction_columns(self, probabilities: np.ndarray, labels: list[str]) -> dict[str, list[Any]]:
         return {"predicted": np.asarray(probabilities, dtype=np.float64).reshape(-1).round(6).tolist()}
 
+    # ---- evaluation
+    def verdict(self, metrics: dict[str, Any], baseline: dict[str, Any] | None) -> tuple[str, str]:
+        """Spearman against the baseline's Spearman, a gap within chance called a tie: two standard errors of the
+        difference of two Fisher-transformed rank correlations on n texts (1.06 / sqrt(n - 3) each, Fieller et al.
+        1957), conservative as both are measured on the same texts."""
+        n = int(metrics.get("num_validation") or 0)
+        texts = "1 validation text" if n == 1 else f"{n:,} validation texts"
+        words = self.scores_words(metrics)
+        head = f"{words} on {texts}."
+        if 0 < n < ROUGH_BELOW:
+            head += " With so few, the scores are rough."
+        if not baseline or baseline.get("spearman") is None:
+            return head + " (No baseline available for this run.)", ""
+        method = baseline.get("method", BASELINE_METHOD)
+        ours, theirs = float(metrics.get("spearman") or 0.0), float(baseline["spearman"])
+        scores = (f"(Spearman {ours:.3f} vs {theirs:.3f}, RMSE {float(metrics.get('rmse') or 0):.4g} vs "
+                  f"{float(baseline.get('rmse') or 0):.4g})")
+        margin = 2 * 1.06 * math.sqrt(2 / max(n - 3, 1))
+        gap = math.atanh(max(-0.999999, min(0.999999, ours))) - math.atanh(max(-0.999999, min(0.999999, theirs)))
+        if gap > margin:
+            return head + (f" The transformer orders the texts better than the {method} baseline {scores}: more "
+                           "than chance explains on a set this size."), "better"
+        if gap < -margin:
+            return head + (f" The {method} baseline orders the texts better {scores}: more epochs, more data or a "
+                           "larger model may help; or use the baseline."), "worse"
+        return head + (f" A tie with the {method} baseline {scores}: the gap is within what chance alone moves "
+                       "it by on a set this size."), "same"
+
+    def mistakes(self, predictions: pd.DataFrame) -> pd.DataFrame:
+        """The largest errors first: text, true value, predicted value, error (predicted - true)."""
+        true = pd.to_numeric(predictions["label"], errors="coerce")
+        predicted = pd.to_numeric(predictions["predicted"], errors="coerce")
+        out = pd.DataFrame({"text": predictions["text"].astype(str), "true value": true, "predicted": predicted,
+                            "error": predicted - true})
+        order = np.argsort(-out["error"].abs().fillna(-1).to_numpy(), kind="stable")
+        return out.iloc[order].round({"predicted": 4, "error": 4}).reset_index(drop=True)
+
     # ---- words
     def scores_words(self, scores: dict[str, Any]) -> str:
         return (f"Spearman {scores['spearman']:.3f}, RMSE {scores['rmse']:.4g}, MAE {scores['mae']:.4g}, "
                 f"R² {scores['r2']:.3f}")
+
+    def pipeline_example(self, model_ref: str, example: str) -> list[str]:
+        return ["from transformers import AutoConfig, pipeline", "",
+                f"regressor = pipeline(\"text-classification\", model={model_ref}{self.pipeline_options})",
+                f"config = AutoConfig.from_pretrained({model_ref})",
+                f"score = regressor({example}, truncation=True)[0][\"score\"]  # standardised",
+                f"print(score * config.target_std + config.target_mean)  # {self.target}"]
 
     def pipeline_note(self) -> str:
         return (f"pipeline() gives the standardised score: multiply it by target_std ({self.std:.6g}) and add "
