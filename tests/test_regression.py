@@ -248,3 +248,34 @@ def test_the_card_and_the_evaluate_step_follow_the_kind(cli_run):
                         {"spearman": 0.7, "rmse": 0.5, "method": "m"})[1] == "better"
     assert kind.verdict({"spearman": 0.72, "rmse": 0.3, "mae": 0.2, "r2": 0.8, "num_validation": 200},
                         {"spearman": 0.7, "rmse": 0.5, "method": "m"})[1] == "same"
+
+
+def test_the_data_step_draws_the_values_and_says_what_is_predicted(ratings_csv, tiny_model_dir):
+    from ui import data_charts, data_tab
+    from ui.data_check import check_data
+
+    check = check_data(str(ratings_csv), None, None, tiny_model_dir)
+    assert check.ok and check.target["distinct"] == 41
+    assert check.summary == "reviews.csv: 200 rows, a number to predict ('review' → 'rating')."
+    spec = data_charts.target_histogram_spec(check.target, "rating")
+    assert spec["title"]["text"] == "Values of rating" and sum(r["rows"] for r in spec["data"]["values"]) == 200
+    assert data_tab.baseline_markdown({"spearman": 0.9123, "rmse": 0.4391, "method": "TF-IDF + ridge regression",
+                                       "seconds": 0.21}) == (
+        "**A classic baseline** (TF-IDF + ridge regression, 0.2 s) reaches **Spearman 0.912** (RMSE 0.4391) on the "
+        "same validation rows. Fine-tuning has to beat this to be worth its cost.")
+
+
+def test_the_live_chart_and_epoch_table_show_the_kinds_scores(cli_run):
+    from core import runs
+    from ui import charts, live_charts
+
+    run_dir, _ = cli_run
+    view = runs.view(run_dir)
+    table = charts.epoch_frame(view)
+    assert list(table.columns) == ["epoch", "train loss", "val loss", "Spearman", "R²", "RMSE", "MAE"]
+    last = view.epochs[-1].scores
+    assert table["Spearman"].iloc[-1] == f"{last['spearman']:.4f}" and "%" not in table["RMSE"].iloc[-1]
+    spec = live_charts.scores_spec(view)
+    assert {row["series"] for row in spec["data"]["values"]} == {"Spearman", "R²"}
+    assert spec["layer"][0]["encoding"]["y"]["axis"] == {"format": ".2f"}  # scores below 0 are no percentages
+    assert [s.name for s in live_charts.score_series(view.kind)] == ["Spearman", "R²"]  # RMSE is on the target's scale
