@@ -198,6 +198,10 @@ def test_prediction_matches_pipeline_plus_the_saved_scale_in_a_new_process(cli_r
     theirs = json.loads(out.stdout.strip().splitlines()[-1])
     assert theirs == pytest.approx([p["rating"] for p in ours], abs=1e-4)
     assert predict.predict_one(run_dir, texts[0]) == pytest.approx(ours[0], abs=1e-5)
+    # What /predict answers: {"rating": 4.1}, the number on the user's scale under the target column's name.
+    import asyncio
+
+    assert asyncio.run(predict.predict_one_async(run_dir, texts[1])) == pytest.approx(ours[1], abs=1e-5)
     trace = predictor.trace(texts[0])
     assert trace.task == "regression" and float(trace.predicted.replace("−", "-")) == pytest.approx(
         ours[0]["rating"], rel=1e-3)
@@ -279,3 +283,14 @@ def test_the_live_chart_and_epoch_table_show_the_kinds_scores(cli_run):
     assert {row["series"] for row in spec["data"]["values"]} == {"Spearman", "R²"}
     assert spec["layer"][0]["encoding"]["y"]["axis"] == {"format": ".2f"}  # scores below 0 are no percentages
     assert [s.name for s in live_charts.score_series(view.kind)] == ["Spearman", "R²"]  # RMSE is on the target's scale
+
+
+def test_train_takes_the_kind_as_the_cli_does():
+    from ui import settings, train_api
+
+    assert "task" in train_api.SIGNATURE.parameters and "regression" in train_api._SPECS["task"][2]
+    assert settings.config_from_ui("a.csv", task="Regression").task == "regression"
+    assert settings.config_from_ui("a.csv", task="").task == "auto"
+    out = subprocess.run([sys.executable, "-m", "core", "train", "-h"], capture_output=True, text=True, cwd=ROOT,
+                         check=True).stdout
+    assert "regression" in out
