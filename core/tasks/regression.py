@@ -112,18 +112,19 @@ class Regression(TaskKind):
 
     # ---- data
     def refusal(self, column: LabelColumn) -> str | None:
-        for position, value in enumerate(column.values):
-            if _is_missing(value):
-                continue
-            name = _label_name(value)
-            if name is not None and not _NUMBER_RE.match(name):
-                if not column.chosen:
-                    return f"Column '{column.name}' holds texts, not numbers."
-                return (f"Column '{column.name}' must hold a number in every row to train a regression, but row "
-                        f"{position + 1:,} holds '{name[:40]}'.")
+        # Judged on the distinct cleaned values (asked of every label column: a 1M-row column has a few of them);
+        # the row is looked up only for the sentence.
+        names = column.labels if column.labels is not None else column.values.map(_label_name).dropna()
+        distinct = pd.unique(names.astype(str))
+        bad = next((n for n in distinct if not _NUMBER_RE.match(n)), None)
+        if bad is not None:
+            if not column.chosen:
+                return f"Column '{column.name}' holds texts, not numbers."
+            row = next(i for i, v in enumerate(column.values) if not _is_missing(v) and _label_name(v) == bad)
+            return (f"Column '{column.name}' must hold a number in every row to train a regression, but row "
+                    f"{row + 1:,} holds '{bad[:40]}'.")
         if column.labels is None:  # a validation or test table: numbers are all it needs
             return None
-        distinct = column.labels.unique()
         if len(distinct) < 2:
             shown = number_text(float(distinct[0])) if len(distinct) else "nothing"
             return (f"Column '{column.name}' has the same value ({shown}) in every row, so there is nothing to "
