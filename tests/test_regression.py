@@ -198,10 +198,14 @@ def test_prediction_matches_pipeline_plus_the_saved_scale_in_a_new_process(cli_r
     theirs = json.loads(out.stdout.strip().splitlines()[-1])
     assert theirs == pytest.approx([p["rating"] for p in ours], abs=1e-4)
     assert predict.predict_one(run_dir, texts[0]) == pytest.approx(ours[0], abs=1e-5)
-    # What /predict answers: {"rating": 4.1}, the number on the user's scale under the target column's name.
+    # What /predict answers: {"rating": 4.1}, the number on the user's scale under the target column's name. In a
+    # thread of its own: another test's event loop may be running in this one.
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
-    assert asyncio.run(predict.predict_one_async(run_dir, texts[1])) == pytest.approx(ours[1], abs=1e-5)
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(asyncio.run, predict.predict_one_async(run_dir, texts[1])).result()
+    assert answer == pytest.approx(ours[1], abs=1e-5)
     trace = predictor.trace(texts[0])
     assert trace.task == "regression" and float(trace.predicted.replace("−", "-")) == pytest.approx(
         ours[0]["rating"], rel=1e-3)
