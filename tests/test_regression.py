@@ -14,11 +14,13 @@ import pandas as pd
 import pytest
 import torch
 
-from core import data_report, tasks
+from core.data import report as data_report
+
+from core import tasks
 from core.config import TrainConfig
-from core.data import DataError
-from core.loading import load_training_data
-from core.rundir import RunDir
+from core.data.columns import DataError
+from core.data.loading import load_training_data
+from core.runs.rundir import RunDir
 from core.tasks import REGRESSION, SINGLE_LABEL
 from core.tasks.regression import Regression, measures, offer
 from tests.ratings_data import rating_rows, write_ratings_csv
@@ -180,8 +182,8 @@ def test_a_cli_run_trains_a_regression_model_to_the_end(cli_run):
 
 
 def test_prediction_matches_pipeline_plus_the_saved_scale_in_a_new_process(cli_run, tmp_path):
-    from core import predict
-    from core.predict import Predictor
+    from core.serving import predict
+    from core.serving.predict import Predictor
 
     run_dir, _ = cli_run
     texts = ["My new kettle - absolutely love it.", "The toaster: it broke on the first day."]
@@ -217,7 +219,8 @@ def test_prediction_matches_pipeline_plus_the_saved_scale_in_a_new_process(cli_r
 
 
 def test_the_card_and_the_evaluate_step_follow_the_kind(cli_run):
-    from core import evaluation, modelcard
+    from core.serving import evaluation
+    from core.publish import modelcard
     from ui import evaluate_tab
     from ui.context import RunOnScreen
 
@@ -274,11 +277,11 @@ def test_the_data_step_draws_the_values_and_says_what_is_predicted(ratings_csv, 
 
 
 def test_the_live_chart_and_epoch_table_show_the_kinds_scores(cli_run):
-    from core import runs
+    from core.runs import launcher
     from ui import charts, live_charts
 
     run_dir, _ = cli_run
-    view = runs.view(run_dir)
+    view = launcher.view(run_dir)
     table = charts.epoch_frame(view)
     assert list(table.columns) == ["epoch", "train loss", "val loss", "Spearman", "R²", "RMSE", "MAE"]
     last = view.epochs[-1].scores

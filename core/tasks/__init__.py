@@ -79,7 +79,7 @@ class TaskKind(ABC):
 
     def label_names(self, cleaned: Iterable[str]) -> list[str]:
         """The label vocabulary, in id order, of a cleaned label column."""
-        from core.data import order_labels
+        from core.data.columns import order_labels
 
         return order_labels(cleaned)
 
@@ -169,7 +169,7 @@ class TaskKind(ABC):
     def scores_words(self, scores: dict[str, Any]) -> str:
         """The headline scores in a sentence ("accuracy 84.5 %, macro-F1 83.9 %"), for the run's last message."""
 
-    # ---- evaluation (None: core/evaluation.py's, which count texts right and list the wrong ones)
+    # ---- evaluation (None: core/serving/evaluation.py's, which count texts right and list the wrong ones)
     def verdict(self, metrics: dict[str, Any], baseline: dict[str, Any] | None) -> tuple[str, str] | None:
         """(the Evaluate step's verdict, 'better' / 'same' / 'worse' than the baseline or '' without one)."""
         return None

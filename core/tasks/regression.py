@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from core.data import _INT_RE, _NUMBER_RE, _label_name, _is_missing
+from core.data.columns import _INT_RE, _NUMBER_RE, _label_name, _is_missing
 from core.tasks import LabelColumn, Metric, TaskKind
 
 if TYPE_CHECKING:
@@ -31,9 +31,9 @@ MANY_VALUES = 20
 MIN_VALUES = 3
 LOSS_TIE_BREAK = 1e-6  # at equal Spearman the lower RMSE (in standard deviations) wins
 BASELINE_METHOD = "TF-IDF + ridge regression"
-BASELINE_MAX_ROWS = 100_000  # as core/baseline.py: past this the ridge is fitted on a random sample
+BASELINE_MAX_ROWS = 100_000  # as core/tasks/baseline.py: past this the ridge is fitted on a random sample
 HISTOGRAM_BINS = 20
-ROUGH_BELOW = 30  # validation texts under which the verdict says the scores are rough (as core/evaluation.py)
+ROUGH_BELOW = 30  # validation texts under which the verdict says the scores are rough (as core/serving/evaluation.py)
 # The ridge probe's weight norm times the features' typical norm: how many standard deviations of the target a
 # change of the features by their own size moves the prediction. Unlike softmax or sigmoid, squared error does not
 # saturate: a probe that leans on feature differences fine-tuning then wipes out gives errors of thousands of
@@ -213,16 +213,16 @@ class Regression(TaskKind):
         (with the reason) when its weights would be huge, see MAX_PROBE_GAIN."""
         import torch
 
-        from core import head_init
+        from core.tasks import probe
 
-        layer = head_init.output_layer(model, new_parameter_names, 1)
+        layer = probe.output_layer(model, new_parameter_names, 1)
         if layer is None:
             return False
         targets = np.asarray(features.label_ids, dtype=np.float64).reshape(-1)
         rows = np.arange(len(targets))
-        if len(rows) > head_init.PROBE_ROWS:
-            rows = np.sort(np.random.default_rng(seed).choice(rows, head_init.PROBE_ROWS, replace=False))
-        x = head_init.head_features(model, layer, [head_init.shortened(features[i], head_init.PROBE_MAX_TOKENS)
+        if len(rows) > probe.PROBE_ROWS:
+            rows = np.sort(np.random.default_rng(seed).choice(rows, probe.PROBE_ROWS, replace=False))
+        x = probe.head_features(model, layer, [probe.shortened(features[i], probe.PROBE_MAX_TOKENS)
                                                    for i in rows], pad_token_id, precision, progress)
         weight, bias = fit_ridge_probe(x, targets[rows])
         gain = float(np.linalg.norm(weight)) * math.sqrt(float((x.astype(np.float64) ** 2).sum(axis=1).mean()))
@@ -334,7 +334,7 @@ class Regression(TaskKind):
 
 def fit_ridge_probe(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(weight [1, dim], bias [1]) of a ridge regression of y on the features, centred and scaled as
-    core/head_init.py does; its strength chosen by efficient leave-one-out among a few values."""
+    core/tasks/probe.py does; its strength chosen by efficient leave-one-out among a few values."""
     from sklearn.linear_model import RidgeCV
 
     centre = x.mean(axis=0)
