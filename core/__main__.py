@@ -122,8 +122,14 @@ def _follow_with_ctrl_c(run_dir: Path) -> int:
             return 3
     print(f"Run directory: {run_dir}")
     if state == RunState.FINISHED:
+        from core import tasks
+
+        kind, _ = tasks.read_labels(RunDir(run_dir).stored_labels())
+        options = kind.pipeline_options.replace('"', "'")
         print(f"Try it: python -c \"from transformers import pipeline; "
-              f"print(pipeline('text-classification', model='{RunDir(run_dir).model_dir}')('your text here', truncation=True))\"")
+              f"print(pipeline('text-classification', model='{RunDir(run_dir).model_dir}'{options})('your text here', truncation=True))\"")
+        if kind.pipeline_note():
+            print(kind.pipeline_note())
     elif state in RESUMABLE_STATES:
         print(f"Continue it with: python -m core resume {run_dir}")
     return {RunState.FINISHED: 0, RunState.CANCELLED: 3}.get(state, 1)

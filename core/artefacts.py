@@ -39,11 +39,13 @@ class DataReport:
     unknown_token_share: float | None = None
     # multi-label data only: labels, per_text (mean labels a text), separator, pairs [[a, b, n]] given together most
     multi_label: dict[str, Any] | None = None
+    # a numeric target (regression) only: min, max, mean, std, distinct, histogram {edges, counts}
+    regression: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for key in ("multi_label", "test_source"):  # reports without them keep the keys they always had
+        for key in ("multi_label", "regression", "test_source"):  # reports without them keep the keys they always had
             if values[key] is None:
                 del values[key]
         return {**values, "warnings": [str(w) for w in self.warnings]}

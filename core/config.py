@@ -14,7 +14,7 @@ MAX_SEED = 2**32 - 1  # numpy's random generators take no larger seed
 # Experiment trackers a run can also log to (Trainer's report_to), and the package each needs.
 TRACKER_PACKAGES = {"trackio": "trackio", "tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
 REPORT_TO = ("none", *TRACKER_PACKAGES)
-TASKS = ("auto", "single", "multi")  # core/tasks.CHOSEN names the kinds behind single and multi
+TASKS = ("auto", "single", "multi", "regression")  # core/tasks.CHOSEN names the kinds behind these words
 
 
 def tracker_problem(report_to: str) -> str | None:
@@ -53,8 +53,9 @@ class TrainConfig:
     label_column: str | None = field(default=None, metadata=_help("Column with the labels; guessed when empty."))
     task: str = field(
         default="auto",
-        metadata=_help("What the label column holds: auto (detected), single (one label per text) or multi (several "
-                       "labels per text, like 'sports;politics' or a JSON list).", choices=TASKS),
+        metadata=_help("What the label column holds: auto (detected), single (one label per text), multi (several "
+                       "labels per text, like 'sports;politics' or a JSON list) or regression (a number per text, "
+                       "like a 1-5 rating).", choices=TASKS),
     )
     label_separator: str = field(
         default="", metadata=_help("What separates the labels of a multi-label cell (; | or ,); detected when empty.")

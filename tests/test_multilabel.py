@@ -139,7 +139,7 @@ def test_the_collators_batch_multi_hot_rows_as_floats(tiny_model_dir):
 
 
 def test_the_cli_and_settings_offer_the_kind_and_the_separator():
-    assert TrainConfig(data_path="a.csv", task="both").validate() == ["Task must be one of: auto, single, multi."]
+    assert TrainConfig(data_path="a.csv", task="both").validate() == ["Task must be one of: auto, single, multi, regression."]
     assert TrainConfig(data_path="a.csv", label_separator=";;").validate() == [
         "The label separator must be one character, such as ; or |."]
     out = subprocess.run([sys.executable, "-m", "core", "train", "-h"], capture_output=True, text=True, cwd=ROOT,

@@ -42,7 +42,9 @@ def test_single_label_detection_accepts_classes_and_refuses_lists_scores_and_ids
     assert tasks.detect(LabelColumn("tags", lists), "single") == (
         "Column 'tags' holds lists of labels (several per text). This app learns one label per text: give each row "
         "a single label.")
-    assert tasks.detect(column([f"{i / 37:.4f}" for i in range(40)], "score")) == (
+    scores = column([f"{i / 37:.4f}" for i in range(40)], "score")
+    assert tasks.detect(scores).name == "regression"  # decimals that hardly repeat: a number to predict
+    assert tasks.detect(scores, "single") == (
         "Column 'score' holds 40 different numbers in 40 rows, so it looks like a score, not a label. A classifier "
         "needs a column of a few repeated labels.")
     assert tasks.detect(column(["1001", "1002", "1003", "1004"], "id")) == (

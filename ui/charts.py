@@ -45,10 +45,11 @@ def epoch_columns(view: RunView) -> list[str]:
 
 
 def epoch_frame(view: RunView) -> pd.DataFrame:
-    """The epoch table: one format per column (whole epochs, losses to 4 decimals, scores as percentages)."""
+    """The epoch table: one format per column (whole epochs, losses to 4 decimals, scores as percentages; a
+    regression's scores, which are no shares, to 4 decimals)."""
     metrics = view.kind.metrics
     rows = [(str(r.epoch), fmt_loss(r.train_loss), fmt_loss(r.val_loss),
-             *(fmt_pct(r.scores.get(m.key)) for m in metrics)) for r in view.epochs]
+             *((fmt_pct if m.percent else fmt_loss)(r.scores.get(m.key)) for m in metrics)) for r in view.epochs]
     columns = epoch_columns(view)
     return _frame(rows, columns, ["str"] * len(columns))
 

@@ -1,4 +1,5 @@
-"""The Data step's two charts (examples per label, text length in tokens) as Vega-Lite specs for gr.Plot.
+"""The Data step's two charts (examples per label, or a numeric target's values; text length in tokens) as
+Vega-Lite specs for gr.Plot.
 
 They were matplotlib images: an image is drawn at one width and scaled to the column, so on a 390 px phone its
 titles and numbers shrank to ~6 px. The page's Vega renderer lays a spec out at the column's real width with
@@ -66,6 +67,22 @@ def class_counts_spec(counts: dict[str, int] | None, empty_note: str = COUNTS_EM
     })
 
 
+def target_histogram_spec(target: dict[str, Any], name: str) -> dict[str, Any]:
+    """A numeric target's values (regression) as a histogram: the data report's bins."""
+    edges, counts = target["histogram"]["edges"], target["histogram"]["counts"]
+    rows = [{"start": a, "end": b, "rows": int(n)} for a, b, n in zip(edges, edges[1:], counts)]
+    x = {"field": "start", "type": "quantitative", "title": name or "value", "bin": {"binned": True},
+         "scale": {"domain": [edges[0], edges[-1]], "nice": False, "zero": False}, "axis": {"tickCount": 6}}
+    y = {"field": "rows", "type": "quantitative", "title": "rows", "axis": {"format": "d", "tickMinStep": 1}}
+    return _spec(f"Values of {name}" if name else "Values", {
+        "data": {"values": rows}, "mark": {"type": "bar", "color": BAR_COLOR, "binSpacing": 1},
+        "encoding": {"x": x, "x2": {"field": "end"}, "y": y,
+                     "tooltip": [{"field": "start", "type": "quantitative", "title": "from"},
+                                 {"field": "end", "type": "quantitative", "title": "to"},
+                                 {"field": "rows", "type": "quantitative"}]},
+    })
+
+
 def histogram_rows(values: Sequence[int], max_length: int | None) -> tuple[list[dict[str, Any]], int, int]:
     """Bins of whole tokens -> rows {start, end, texts, part}, and the axis' [low, top]. Bins span the max-length
     line too: with every text past a short max length, bins over the texts alone would be slivers beside it."""
@@ -130,3 +147,7 @@ def class_counts_plot(counts: dict[str, int] | None, *empty_note: str) -> Any:
 def token_histogram_plot(lengths: Sequence[int], max_length: int | None, automatic: bool = True,
                          *empty_note: str) -> Any:
     return plot_value(token_histogram_spec(lengths, max_length, automatic, *empty_note))
+
+
+def target_histogram_plot(target: dict[str, Any], name: str) -> Any:
+    return plot_value(target_histogram_spec(target, name))

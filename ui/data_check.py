@@ -55,13 +55,15 @@ class DataCheck:
     # The validation rows' share of all rows when a validation table or the dataset's own split fixes them (the
     # share setting then does not apply); None while the data is split by the share.
     fixed_val_share: float | None = None
+    target: dict[str, Any] | None = None  # a numeric target (regression): the report's range, mean and histogram
 
     @property
     def summary(self) -> str:
         if not self.ok:
             return self.reason
         rows = self.rows or sum(self.class_counts.values())
-        return f"{self.file_name}: {rows:,} rows, {len(self.class_counts)} labels ('{self.text_column}' → '{self.label_column}')."
+        what = "a number to predict" if self.target else f"{len(self.class_counts)} labels"
+        return f"{self.file_name}: {rows:,} rows, {what} ('{self.text_column}' → '{self.label_column}')."
 
     def status(self) -> dict[str, Any]:
         """The small dict other steps read (Train enables Start when ok)."""
@@ -162,6 +164,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         check.warnings = list(report.warnings)
         check.sentences = [s for s in check.sentences if s not in check.warnings]
         check.class_counts = dict(report.class_counts["total"])
+        check.target = report.regression
         check.rows = int(report.rows_kept)
         check.suggested_max_length = int(report.suggested_max_length)
         check.marked_max_length = int(report.effective_max_length)  # never beyond what the model reads

@@ -31,6 +31,11 @@ BASELINE_PENDING = "*Fitting a classic baseline (TF-IDF + linear SVM) on the sam
 
 
 def baseline_markdown(baseline: dict[str, Any] | None) -> str:
+    if baseline and baseline.get("spearman") is not None:  # a number to predict (regression)
+        sample = f", {baseline['sample_note']}" if baseline.get("sample_note") else ""
+        return (f"**A classic baseline** ({baseline.get('method')}{sample}, {baseline.get('seconds', 0):.1f} s) "
+                f"reaches **Spearman {baseline['spearman']:.3f}** (RMSE {baseline.get('rmse', 0):.4g}) on the same "
+                "validation rows. Fine-tuning has to beat this to be worth its cost.")
     if not baseline or baseline.get("accuracy") is None:
         return ""
     perfect = float(baseline["accuracy"]) >= 1.0
@@ -68,7 +73,8 @@ def check_outputs(check: DataCheck) -> dict[str, Any]:
         "sentences": charts.sentences_markdown(check.sentences + ([check.note] if check.note else [])),
         "warnings": charts.warnings_html(check.warnings) if check.ok else "",
         "baseline": BASELINE_PENDING if check.ok and check.baseline is None else baseline_markdown(check.baseline),
-        "counts_plot": data_charts.class_counts_plot(check.class_counts, *_blocked_note(check)),
+        "counts_plot": (data_charts.target_histogram_plot(check.target, check.label_column or "") if check.target
+                        else data_charts.class_counts_plot(check.class_counts, *_blocked_note(check))),
         "length_plot": length_plot_update(check),
         "next": gr.Button(interactive=check.ok),
         "data_status": check.status(),

@@ -66,18 +66,21 @@ def show(shown: RunOnScreen | None) -> dict[str, Any]:
     except UserError as exc:
         return {"note": note(exc.message), **hidden}
     mistakes = evaluation.misclassified(ev)
-    choices = [ALL] + ev.labels
+    number = not ev.kind.classes  # regression: a scatter instead of the confusion matrix, errors instead of mistakes
+    choices = [ALL] + ([] if number else ev.labels)
     return {
         "note": note(f"{ev.name}: {evaluation.verdict(ev)}",
                      "warn" if evaluation.outcome(ev) in ("worse", "same") else "ok"),
         "content": gr.Column(visible=True),
         "headline": as_percentages(evaluation.headline_table(ev)),
         "per_class": as_percentages(evaluation.per_class_table(ev)),
-        "confusion": evaluation.confusion_figure(ev) if ev.confusion else None,  # none for several labels a text
+        "confusion": (evaluation.prediction_figure(ev) if number  # none for several labels a text
+                      else evaluation.confusion_figure(ev) if ev.confusion else None),
         "true_filter": gr.Dropdown(choices=choices, value=ALL),
         "pred_filter": gr.Dropdown(choices=choices, value=ALL),
         "mistakes": mistakes,
-        "count": _mistakes_note(len(mistakes), len(mistakes)),
+        "count": (f"All {len(mistakes):,} validation texts, the largest errors first." if number
+                  else _mistakes_note(len(mistakes), len(mistakes))),
     }
 
 

@@ -144,10 +144,23 @@ def epoch_ticks(view: RunView, epochs: list[float]) -> list[int]:
     return list(range(0, max(1, last) + 1))
 
 
+def charted(kind: TaskKind) -> list[Any]:
+    """The kind's metrics the score chart draws: all but those on the target's own scale (a regression's RMSE)."""
+    return [m for m in kind.metrics if m.charted]
+
+
 def score_series(kind: TaskKind) -> list[Series]:
-    """One series per metric of the kind, named as the kind names it."""
+    """One series per charted metric of the kind, named as the kind names it."""
     return [Series(m.label, style.color, style.dash, style.shape, style.filled, style.size)
-            for m, style in zip(kind.metrics, SCORE_STYLES)]
+            for m, style in zip(charted(kind), SCORE_STYLES)]
+
+
+def _score_axis(metrics: list[Any], values: list[float]) -> tuple[list[float], dict[str, Any]]:
+    """(domain, axis) for shares as percentages (0-100 %), or for unitless scores that can fall below 0 (a
+    regression's Spearman and R²) as plain numbers."""
+    if all(m.percent for m in metrics):
+        return _padded(values, share=0.15, floor=0.0, ceiling=1.0), percent_axis(values)
+    return _padded(values, share=0.15, ceiling=1.0), {"format": ".2f"}
 
 
 def scores_spec(view: RunView) -> dict[str, Any]:
@@ -157,16 +170,16 @@ def scores_spec(view: RunView) -> dict[str, Any]:
     series = score_series(view.kind)
     for e in view.evals:
         epoch = round(float(e.epoch or 0.0), 3)
-        for metric, line in zip(view.kind.metrics, series):
+        for metric, line in zip(charted(view.kind), series):
             if e.scores.get(metric.key) is not None:
                 rows.append({"epoch": epoch, "value": float(e.scores[metric.key]), "series": line.name})
     ticks = epoch_ticks(view, [r["epoch"] for r in rows])
     x = {"field": "epoch", "type": "quantitative", "title": "epoch",
          "scale": {"domain": [0, ticks[-1]], "nice": False}, "axis": {"values": ticks, "format": "d"}}
     values = [r["value"] for r in rows] or [0.0, 1.0]
+    domain, axis = _score_axis(charted(view.kind), values)
     y = {"field": "value", "type": "quantitative", "title": "validation score",
-         "scale": {"domain": _padded(values, share=0.15, floor=0.0, ceiling=1.0), "nice": False, "zero": False},
-         "axis": percent_axis(values)}
+         "scale": {"domain": domain, "nice": False, "zero": False}, "axis": axis}
     return chart_spec(rows, series, x, y, "Validation scores by epoch", CHART_HEIGHT["scores"])
 
 
@@ -249,9 +262,9 @@ def compare_scores_spec(views: list[RunView], labels: list[str]) -> dict[str, An
     x = {"field": "epoch", "type": "quantitative", "title": "epoch", "scale": {"domain": [0, ticks[-1]], "nice": False},
          "axis": {"values": ticks, "format": "d"}}
     values = [r["value"] for r in rows] or [0.0, 1.0]
+    domain, axis = _score_axis([m for m in main.metrics if m.key == main.main_metric], values)
     y = {"field": "value", "type": "quantitative", "title": f"validation {name}",
-         "scale": {"domain": _padded(values, share=0.15, floor=0.0, ceiling=1.0), "nice": False, "zero": False},
-         "axis": percent_axis(values)}
+         "scale": {"domain": domain, "nice": False, "zero": False}, "axis": axis}
     return _wide_legend(chart_spec(rows, series, x, y, f"Validation {name} by epoch", CHART_HEIGHT["scores"] + 30))
 
 

@@ -112,7 +112,7 @@ def readable_log_line(line: str) -> str:
         # The log line does not say the run's kind: every kind's metric names are looked for.
         for metric in dict.fromkeys(m for kind in tasks.KINDS.values() for m in kind.metrics):
             if f"eval_{metric.key}" in d:
-                parts.append(f"{metric.label} {_fmt(d[f'eval_{metric.key}'], 'pct')}")
+                parts.append(f"{metric.label} {_fmt(d[f'eval_{metric.key}'], 'pct' if metric.percent else 'loss')}")
         if "eval_runtime" in d:
             parts.append(f"took {_fmt(d['eval_runtime'], 's')}")
         return " · ".join(p for p in parts if p)

@@ -52,8 +52,8 @@ def on_run(shown: RunOnScreen | None) -> dict[str, Any]:
         examples = predict.example_texts(run_dir, 6)
     except UserError as exc:
         return _cleared(note(exc.message))
-    return _cleared(note(f"Model of run {Path(run_dir).name} is ready. {labels_phrase(predictor.labels)}.", "ok"),
-                    examples)
+    what = labels_phrase(predictor.labels) if predictor.kind.classes else f"It predicts {predictor.labels[0]}, a number"
+    return _cleared(note(f"Model of run {Path(run_dir).name} is ready. {what}.", "ok"), examples)
 
 
 def labels_phrase(labels: list[str]) -> str:
@@ -69,6 +69,8 @@ def trace_tables(trace: predict.Trace) -> tuple[str, pd.DataFrame, pd.DataFrame]
     """The trace as (summary, tokens table, scores table)."""
     tokens = pd.DataFrame({"#": range(len(trace.tokens)), "token": trace.tokens,
                            "input id": trace.input_ids, "attention mask": trace.attention_mask})
+    if trace.task == "regression":
+        return _number_trace(trace, tokens)
     multi = trace.task == "multi_label"  # each label scored on its own: no shared probability, no one winner
     scores = pd.DataFrame({"label": list(trace.logits),
                            "logit": [round(v, 4) for v in trace.logits.values()],
@@ -83,6 +85,20 @@ def trace_tables(trace: predict.Trace) -> tuple[str, pd.DataFrame, pd.DataFrame]
                f"{len(trace.tokens)} tokens, including the special [CLS]/[SEP]-style markers. "
                "Text → tokenizer (word pieces → ids, attention mask 1 = real token) → model → one logit per "
                f"label → {then}")
+    if trace.truncated:
+        summary += f"\n\n⚠ The text is longer than {trace.max_length} tokens: only the beginning was read."
+    return summary, tokens, scores
+
+
+def _number_trace(trace: predict.Trace, tokens: pd.DataFrame) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """A regression model's trace: one output, the standardised score, mapped back to the target's scale."""
+    (target, logit), = trace.logits.items()
+    scores = pd.DataFrame({"label": [target], "logit": [round(logit, 4)],
+                           f"{target} (× std + mean)": [round(trace.probs[target], 4)]})
+    summary = (f"**Predicted {html.escape(target)}:** {html.escape(trace.predicted)} · "
+               f"{len(trace.tokens)} tokens, including the special [CLS]/[SEP]-style markers. "
+               "Text → tokenizer (word pieces → ids, attention mask 1 = real token) → model → one output, the "
+               f"standardised score → × the training values' standard deviation + their mean → {html.escape(target)}.")
     if trace.truncated:
         summary += f"\n\n⚠ The text is longer than {trace.max_length} tokens: only the beginning was read."
     return summary, tokens, scores
@@ -103,7 +119,8 @@ def on_predict(text: str | None, shown: RunOnScreen | None) -> dict[str, Any]:
         gr.Warning(exc.message)
         return {}
     summary, tokens, scores = trace_tables(trace)
-    return {"label": trace.probs, "summary": summary, "tokens": tokens, "scores": scores}
+    shown_value = trace.predicted if trace.task == "regression" else trace.probs  # a number has no label bars
+    return {"label": shown_value, "summary": summary, "tokens": tokens, "scores": scores}
 
 
 UPLOAD_OUTPUTS = ("column", "batch_note", "preview", "download")
@@ -147,7 +164,7 @@ def on_predict_file(file_path: str | None, column: str | None, shown: RunOnScree
     except UserError as exc:
         gr.Warning(exc.message)
         return _empty_preview(), None, html.escape(exc.message)
-    empty = int((result["predicted"] == "").sum())
+    empty = int((result["predicted"].isna() | (result["predicted"].astype(str) == "")).sum())  # a number: blank
     skipped = f" {empty:,} rows with no text were left without a prediction." if empty > 1 else (
         " 1 row with no text was left without a prediction." if empty else "")
     return (result.head(PREVIEW_ROWS), str(out),
@@ -156,7 +173,8 @@ def on_predict_file(file_path: str | None, column: str | None, shown: RunOnScree
 
 
 async def api_predict(text: str, run_id: str, key: str = "", request: gr.Request = None) -> dict[str, float]:
-    """Classify one text with a finished run's model: the probability of every label.
+    """Classify one text with a finished run's model: the probability of every label ({label: probability}); for a
+    regression model, the predicted number ({target column: value}).
 
     Args:
         text: the text to classify

@@ -24,10 +24,12 @@ DATA_FIELDS = ("data_path", "val_data_path", "test_data_path", "data_config", "d
 # test_file, hub_dataset, dataset_config, dataset_split).
 CLI_ONLY = ("warmup_ratio", "weight_decay", "eval_steps", "keep_best", "checkpoint_every_minutes",
             "fused_attention_long_batches")  # expert knobs the page and /train have never offered: the CLI has them
-API_ONLY = ("run_name",)  # /train names a run; the page names it from the data file (renamed on the Runs step)
-# How the label column is read: the Data step will offer these next to the label column (issue 21's UI step); until
-# then the page and /train detect the kind, and the CLI can override it.
-NOT_ON_PAGE_YET = ("task", "label_separator")
+# /train names a run (the page names it from the data file, renamed on the Runs step), and may name the kind of
+# target (auto, single, multi, regression) where detection guesses wrong.
+API_ONLY = ("run_name", "task")
+# How the label column is read: the Data step will offer this and the kind next to the label column (issue 21's UI
+# step); until then the page detects both, and the CLI (and /train, for the kind) can override them.
+NOT_ON_PAGE_YET = ("label_separator",)
 NOT_SETTINGS = DATA_FIELDS + CLI_ONLY + API_ONLY + NOT_ON_PAGE_YET
 
 # How a setting is shown, where its type and metadata alone would not say it: the two settings above Start ("main"),
@@ -127,7 +129,8 @@ def render(place: str) -> dict[str, gr.components.Component]:
 
 def config_from_ui(data_path: str | None, text_column: str | None = None, label_column: str | None = None, *,
                    val_data_path: str | None = None, test_data_path: str | None = None, data_config: str | None = "",
-                   data_split: str | None = "", run_name: str | None = "", **values: Any) -> TrainConfig:
+                   data_split: str | None = "", run_name: str | None = "", task: str | None = "auto",
+                   **values: Any) -> TrainConfig:
     """UI or API values (strings, floats from sliders, None from empty boxes) -> TrainConfig, each setting converted
     to its field's type (an empty one is its default). Validation is separate."""
     unknown = sorted(set(values) - set(BY_NAME))
@@ -142,6 +145,7 @@ def config_from_ui(data_path: str | None, text_column: str | None = None, label_
         text_column=(text_column or "").strip() or None,
         label_column=(label_column or "").strip() or None,
         run_name=(run_name or "").strip(),
+        task=(task or "").strip().lower() or "auto",
         **{name: BY_NAME[name].convert(value) for name, value in values.items()},
     )
 

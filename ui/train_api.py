@@ -86,6 +86,8 @@ _WORDS = {
     "run_name": "a name for the run; made from the file name when empty",
     "warm_start_head": "start the classification head from a logistic regression on the base model's features",
     "report_to": "also log to an experiment tracker: none (default), trackio, tensorboard, wandb or mlflow",
+    "task": "what the label column holds: auto (detected), single, multi (several labels per text) or regression (a "
+            "number per text)",
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
@@ -93,7 +95,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 def _parameter_specs() -> dict[str, tuple[Any, Any, str]]:
     """name -> (type, default, description) for every /train parameter, in order."""
     kinds = {s.name: s for s in settings.SETTINGS}
-    names = list(PUBLIC_ORDER) + [n for n in settings.NAMES if n not in PUBLIC_ORDER]
+    names = list(PUBLIC_ORDER) + [n for n in settings.NAMES + settings.API_ONLY if n not in PUBLIC_ORDER]
     specs = {}
     for name in names:
         if name in _OWN:
@@ -127,7 +129,8 @@ def _start(values: dict[str, Any]) -> dict[str, Any]:
         config = settings.config_from_ui(data_path, values["text_column"], values["label_column"],
                                          test_data_path=test_path,
                                          data_config=values["dataset_config"], data_split=values["dataset_split"],
-                                         run_name=values["run_name"], **{n: values[n] for n in settings.NAMES})
+                                         run_name=values["run_name"], task=values["task"],
+                                         **{n: values[n] for n in settings.NAMES})
         root = session.runs_root()
         caller = session.api_caller(values["key"] or "", root, values["request"], mint=True)
         run_dir = start_training(config, caller, root)

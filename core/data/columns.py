@@ -13,7 +13,7 @@ import pandas as pd
 
 from core.errors import DataError
 from core.data.tables import read_table
-from core.tasks.label_values import NUMBER_RE, is_missing, is_nested, label_name
+from core.tasks.label_values import INT_RE, NUMBER_RE, is_missing, is_nested, label_name
 
 __all__ = ["DataError", "read_table", "detect_columns", "guess_text_column"]
 
@@ -85,8 +85,10 @@ def _detect_label(df: pd.DataFrame, text_column: str) -> str:
         lowered = col.lower()
         name_rank = LABEL_NAMES.index(lowered) if lowered in LABEL_NAMES else len(LABEL_NAMES)
         # "Few distinct values relative to rows": ids and free text repeat rarely, labels repeat a lot.
-        # A column named like a label is taken anyway: loading then explains what is wrong with it.
-        if distinct == 0 or (distinct > max(2, 0.5 * len(values)) and name_rank == len(LABEL_NAMES)):
+        # A column named like a label is taken anyway: loading then explains what is wrong with it. So is a column
+        # of decimal numbers (a score to predict: regression); whole numbers that hardly repeat are more likely ids.
+        if distinct == 0 or (distinct > max(2, 0.5 * len(values)) and name_rank == len(LABEL_NAMES)
+                             and not _decimals(values)):
             continue
         scored.append(((name_rank, distinct < 2, distinct / len(values), position), col))
     if not scored:
@@ -95,6 +97,12 @@ def _detect_label(df: pd.DataFrame, text_column: str) -> str:
             f"Columns: {_names(df)}."
         )
     return min(scored)[1]
+
+
+def _decimals(names: pd.Series) -> bool:
+    """Label names that are all numbers, some of them not whole."""
+    distinct = names.unique()
+    return all(NUMBER_RE.match(n) for n in distinct) and not all(INT_RE.match(n) for n in distinct)
 
 
 def detect_columns(df: pd.DataFrame) -> tuple[str, str]:

@@ -184,7 +184,7 @@ def load_training_data(
         train, validation, source = data, data.iloc[0:0], "split"
 
     train_labels = kind.label_names(train["label"].unique())
-    if len(train_labels) < 2:
+    if kind.classes and len(train_labels) < 2:  # a number that never varies is the kind's refusal
         raise DataError(
             f"The file has only one label ('{train_labels[0]}'). A classifier needs at least two different labels."
         )
@@ -194,16 +194,17 @@ def load_training_data(
     else:
         test = _test_split(dataset_test, text_column, label_column, read_warnings, kind, separator)
         test_source = "dataset" if len(test) else ""
-    if source == "split" and kind is tasks.MULTI_LABEL:
+    if source == "split" and not kind.stratified:
         train, validation, warnings = _random_split(data, val_share, seed)
     elif source == "split":
         train, validation, warnings = _split(data, val_share, seed)
-    else:
+    elif kind.classes:
         warnings = _validation_warnings(kind.each_label(train["label"]), kind.each_label(validation["label"]),
                                         train_labels)
+    kind = kind.fitted(label_column, train["label"])  # from the training rows alone, as the model learns them
 
     labels = kind.label_names(np.concatenate([train["label"].unique(), validation["label"].unique()]))
-    warnings = read_warnings + label_warnings(labels, label_column) + warnings
+    warnings = read_warnings + (label_warnings(labels, label_column) if kind.classes else []) + warnings
     return PreparedData(
         train=train, validation=validation,
         labels=labels,
@@ -233,8 +234,9 @@ def _settled(kind: tasks.TaskKind, column: tasks.LabelColumn, df: pd.DataFrame) 
 
 
 def _random_split(df: pd.DataFrame, val_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """A seeded random split for label lists: stratifying by the combination of labels, as `_split` would, keeps
-    every rare combination out of validation (most combinations are rare)."""
+    """A seeded random split for label lists and numbers: stratifying by the combination of labels, as `_split`
+    would, keeps every rare combination out of validation (most combinations are rare), and a number of its own is
+    no class to keep a share of."""
     rng = np.random.default_rng(seed)
     n_val = min(len(df) - 1, max(1, round(len(df) * val_share)))
     if n_val < 1:

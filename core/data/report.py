@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from core.artefacts import DataReport
+from core.tasks.regression import number_text, offer
 from core.data.report_warnings import SINGLE_EXAMPLE_LISTED, about_single_example, single_example_warning, single_examples_warning
 
 if TYPE_CHECKING:  # only the annotation: the report reads prepared data, it never prepares any
@@ -157,7 +158,7 @@ def build_report(
         duplicates={"rows": len(texts) - len(distinct), "texts": len(repeated),
                     "examples": [{"text": distinct[c], "count": int(counts[c])} for c in repeated[:EXAMPLES]]},
         conflicts={"count": len(conflicting),
-                   "examples": [{"text": distinct[c], "labels": sorted(labels_of[c], key=data.labels.index)}
+                   "examples": [{"text": distinct[c], "labels": _in_order(labels_of[c], data)}
                                 for c in conflicting[:EXAMPLES].tolist()]},
         leakage={"count": len(leaked), "examples": [distinct[c] for c in leaked[:EXAMPLES]]},
         lengths=length_stats,
@@ -175,8 +176,16 @@ def build_report(
         report.multi_label = {"labels": len(data.labels), "per_text": round(sum(total.values()) / len(both), 4),
                               "separator": data.label_separator,
                               "pairs": [list(pair) for pair in label_pairs(both["label"], PAIRS_LISTED)]}
+    report.regression = data.kind.summary(both["label"])
     report.warnings = _warnings(report, data)
     return report
+
+
+def _in_order(names: set[str], data: "PreparedData") -> list[str]:
+    """A text's different labels in label order (numbers, the targets of a regression, from low to high)."""
+    if not data.kind.classes:
+        return sorted(names, key=float)
+    return sorted(names, key=data.labels.index)
 
 
 def _warnings(report: DataReport, data: "PreparedData") -> list[str]:
@@ -194,7 +203,7 @@ def _warnings(report: DataReport, data: "PreparedData") -> list[str]:
             f"{dup['rows']:,} rows repeat a text that appears earlier (exact duplicates of {dup['texts']:,} texts). "
             "Duplicates add nothing new and can make scores look better than they are."
         )
-    if report.conflicts["count"]:
+    if report.conflicts["count"] and not report.regression:  # a text scored twice differently is noise, no error
         warnings.append(
             f"{_texts(report.conflicts['count'])} with two or more different labels, for example "
             f"'{_short(report.conflicts['examples'][0]['text'])}'. Fix their labels so the model is not taught both."
@@ -257,6 +266,11 @@ def _labels_sentence(total: dict[str, int]) -> str:
     return f"{len(total)} labels, from {_rows(total[low])} ('{low}') to {total[high]:,} ('{high}')."
 
 
+def _numbers_sentence(target: dict[str, Any]) -> str:
+    return (f"numeric target (regression): range {number_text(target['min'])} … {number_text(target['max'])}, "
+            f"mean {number_text(target['mean'])} ({target['distinct']:,} different values).")
+
+
 def _rows(n: int) -> str:
     return "1 row" if n == 1 else f"{n:,} rows"
 
@@ -281,7 +295,8 @@ def report_sentences(report: DataReport) -> list[str]:
         lines = [f"{read:,} rows read, {kept:,} kept ({report.rows_dropped:,} dropped: {why})."]
     else:
         lines = [f"{read:,} rows read, all kept."]
-    split = "a random split of the file" if report.multi_label else "a stratified split of the file"
+    split = ("a random split of the file" if report.multi_label or report.regression
+             else "a stratified split of the file")
     source = {"split": split, "dataset": "the dataset's validation split"}.get(
         report.validation_source, "from the validation file")
     lines.append(f"{report.num_train:,} rows for training and {report.num_validation:,} for validation ({source}).")
@@ -291,7 +306,13 @@ def report_sentences(report: DataReport) -> list[str]:
     if report.multi_label:
         multi = report.multi_label
         lines.append(f"multi-label: {multi['labels']:,} labels, {multi['per_text']:.1f} per text on average.")
-    lines.append(_labels_sentence(report.class_counts["total"]))
+    if report.regression:
+        lines.append(_numbers_sentence(report.regression))
+    else:
+        lines.append(_labels_sentence(report.class_counts["total"]))
+        offered = None if report.multi_label else offer(report.labels)
+        if offered:
+            lines.append(offered)
     if (report.multi_label or {}).get("pairs"):
         lines.append("Given together most often: " + ", ".join(
             f"{a} + {b} {n:,}" for a, b, n in report.multi_label["pairs"]) + ".")

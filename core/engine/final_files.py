@@ -36,11 +36,13 @@ def write_final_metrics(run: RunDir, trainer: Any, val_set: Any, val_order: np.n
     metrics["loss"] = loss
     metrics["best_step"] = best_step
     run.write_json(RunDir.METRICS, metrics)
-    table = pd.DataFrame({
-        "text": val_df["text"].to_numpy(), "label": kind.written(val_df["label"]).to_numpy(),
-        "predicted": predicted, "confidence": np.round(confidence, 6),
-    })
-    for i, name in enumerate(labels):
+    table = pd.DataFrame({"text": val_df["text"].to_numpy(), "label": kind.written(val_df["label"]).to_numpy()})
+    own = kind.prediction_columns(probs, labels)  # a number (regression): just the predicted value
+    for name, values in (own or {}).items():
+        table[name] = values
+    if own is None:
+        table["predicted"], table["confidence"] = predicted, np.round(confidence, 6)
+    for i, name in enumerate(labels if own is None else []):
         if decided.ndim == 2:  # a decision per label (multi-label), as in a predicted file
             table[f"pred_{name}"] = decided[:, i]
         table[f"prob_{name}"] = probs[:, i].round(6)

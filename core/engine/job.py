@@ -116,10 +116,12 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     if config.warm_start_head and checkpoint is None:  # a resumed run loads its head from the checkpoint
         run.append_event("status", message="Fitting the classification head")
         _stop_before_training_if_asked(run, stop_flag)
-        if not kind.warm_start_head(model.to("cuda") if cuda else model, sorted(new_parameters), train_set,
-                                    labels, tokenizer.pad_token_id or 0, precision, config.class_weights,
-                                    config.seed, _probe_progress(run, stop_flag)):
-            print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
+        started = kind.warm_start_head(model.to("cuda") if cuda else model, sorted(new_parameters), train_set,
+                                       labels, tokenizer.pad_token_id or 0, precision, config.class_weights,
+                                       config.seed, _probe_progress(run, stop_flag))
+        if started is not True:
+            print("Warm start skipped: " + (started or "this model has no new linear output layer; its head trains "
+                                                      "from where it is."))
     batch_size = config.batch_size or auto_batch_size(
         train_set.lengths.tolist(), cuda, _gpu_memory() if cuda else 0, model.num_parameters())
     steps_per_epoch = math.ceil(len(train_set) / batch_size)

@@ -120,7 +120,9 @@ def _store_key(tokenizer: Any, frames: list[pd.DataFrame], labels: list[str], ma
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return None
-    digest = hashlib.sha256(json.dumps([_STORE_FORMAT, kind.name, labels, max_length, model_limit, CHUNK_TEXTS]).encode())
+    # A number's targets depend on the training rows' scale too, which labels.json keeps with the label names.
+    names = labels if kind.classes else kind.labels_json(labels)
+    digest = hashlib.sha256(json.dumps([_STORE_FORMAT, kind.name, names, max_length, model_limit, CHUNK_TEXTS]).encode())
     definition = json.loads(backend.to_str())
     for setting in ("truncation", "padding"):  # the last call's settings, not the tokenizer's definition
         definition.pop(setting, None)

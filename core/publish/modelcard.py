@@ -149,7 +149,14 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
         + (f"Fine-tuned from [{f['base_model']}](https://huggingface.co/{f['base_model']})" if f["base_model"] else "Fine-tuned")
         + " with a no-code text-classification app (transformers Trainer)."
     )
-    parts += ["", "## Labels", "", _table(["id", "label"], [[i, lab] for i, lab in enumerate(labels)]), ""]
+    kind = f["kind"]
+    if kind.classes:
+        parts += ["", "## Labels", "", _table(["id", "label"], [[i, lab] for i, lab in enumerate(labels)]), ""]
+    else:
+        target = report.regression or {}
+        spread = (f" In the data: {target['min']:.4g} to {target['max']:.4g}, mean {target['mean']:.4g}."
+                  if target else "")
+        parts += ["", "## Target", "", f"`{labels[0]}`, a number.{spread} {kind.pipeline_note()}", ""]
     parts += ["## Data", ""]
     if f["languages"]:
         parts += [f"Language: {', '.join(f['languages'])} (detected from the training texts).", ""]
@@ -160,7 +167,7 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     if facts:
         parts += [_table(["", "count"], [list(x) for x in facts]), ""]
     counts = report.class_counts
-    if counts.get("train"):
+    if counts.get("train") and kind.classes:
         # data_report.json: {"train": {label: n}, "validation": {...}, "total": {...}}
         splits = [s for s in ("train", "validation", "total") if isinstance(counts.get(s), dict)]
         rows = [[lab] + [counts[s].get(lab, 0) for s in splits] for lab in labels]
@@ -197,13 +204,15 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
         parts += ["No validation metrics were recorded for this run.", ""]
     example = f["examples"][0] if f["examples"] else "Type a text here"
     parts += [
-        "## How to use", "", "```python", "from transformers import pipeline", "",
-        f"classifier = pipeline(\"text-classification\", model={json.dumps(model_ref)}{f['kind'].pipeline_options})",
-        # truncation=True: without it a text longer than the model reads raises an error instead of being cut.
-        f"print(classifier({json.dumps(example, ensure_ascii=False)}, truncation=True))", "```", "",
+        "## How to use", "", "```python",
+        *kind.pipeline_example(json.dumps(model_ref), json.dumps(example, ensure_ascii=False)), "```", "",
+        *([] if kind.classes else [
+            "The Hub's widget shows pipeline()'s default for one output (a sigmoid of the standardised score), not "
+            f"`{labels[0]}`: use the code above.", ""]),
         "## Limitations", "",
-        "The model only knows the labels above and the kind of texts it was trained on; check its mistakes in the "
-        "validation set before relying on it.", "",
+        ("The model only knows the labels above" if kind.classes else "The model only knows the range of values "
+         "above") + " and the kind of texts it was trained on; check its mistakes in the validation set before "
+        "relying on it.", "",
     ]
     return "\n".join(parts)
 

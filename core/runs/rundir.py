@@ -238,7 +238,8 @@ class RunDir:
         # keep_default_na=False: a text or label such as "NA" or "None" stays a string.
         table = pd.read_csv(self.predictions_file, keep_default_na=False,
                             dtype={"text": str, "label": str, "predicted": str})
-        table["confidence"] = pd.to_numeric(table["confidence"], errors="coerce")
+        if "confidence" in table:  # a regression run's table has none: its `predicted` is a number
+            table["confidence"] = pd.to_numeric(table["confidence"], errors="coerce")
         return table
 
     def has_model(self) -> bool:

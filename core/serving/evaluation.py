@@ -181,6 +181,9 @@ def compare(ev: Evaluation) -> Comparison | None:
 def outcome(ev: Evaluation) -> str | None:
     """'better', 'same' or 'worse' than the baseline, in validation texts; None without a baseline. With few
     validation texts a text or two moves the scores a lot: a gap within chance is called a tie, not a win."""
+    own = ev.kind.verdict(ev.metrics, ev.baseline)
+    if own is not None:
+        return own[1] or None
     comparison = compare(ev)
     return comparison.outcome if comparison else None
 
@@ -197,6 +200,9 @@ def _texts(k: int) -> str:
 def verdict(ev: Evaluation) -> str:
     """Did the transformer earn its cost over the baseline? Said in validation texts, with a tie called a tie."""
     kind = ev.kind  # single-label: accuracy (texts right) and macro-F1; multi-label: subset accuracy and micro-F1
+    own = kind.verdict(ev.metrics, ev.baseline)  # regression: Spearman against the baseline's
+    if own is not None:
+        return own[0]
     right, main = kind.metric_label(kind.exact_metric), kind.metric_label(kind.main_metric)
     f1 = float(ev.metrics.get(kind.main_metric) or 0.0)
     acc = float(ev.metrics.get(kind.exact_metric) or 0.0)
@@ -241,7 +247,9 @@ def verdict(ev: Evaluation) -> str:
 def per_class_table(ev: Evaluation) -> pd.DataFrame:
     """precision / recall / F1 / support per label, plus the baseline's F1 when known. A label with no validation
     texts has no recall or F1 (blank, not 0, and left out of macro-F1), and no precision unless it was predicted."""
-    df = pd.DataFrame(ev.metrics["per_class"], columns=["label", "precision", "recall", "f1", "support"])
+    df = pd.DataFrame(ev.metrics.get("per_class", []), columns=["label", "precision", "recall", "f1", "support"])
+    if df.empty:  # a number per text (regression): no labels to score
+        return df
     predicted = [sum(row[j] for row in ev.confusion) for j in range(len(ev.labels))] if ev.confusion else None
     absent = df["support"] == 0
     df.loc[absent, ["recall", "f1"]] = float("nan")
@@ -256,6 +264,9 @@ def per_class_table(ev: Evaluation) -> pd.DataFrame:
 def misclassified(ev: Evaluation, true_label: str | None = None, predicted_label: str | None = None) -> pd.DataFrame:
     """Wrong validation predictions, most confident first; optionally only one true and/or predicted label."""
     df = ev.predictions
+    own = ev.kind.mistakes(df)  # regression: the largest errors, not wrong labels
+    if own is not None:
+        return own
     if ev.kind is not tasks.SINGLE_LABEL:  # several labels per text, "; "-joined: wrong unless every one is right
         return _misread_lists(df, true_label, predicted_label)
     wrong = df[df["label"] != df["predicted"]]
@@ -311,3 +322,11 @@ def confusion_figure(ev: Evaluation) -> Any:
                 ax.text(j, i, str(value), ha="center", va="center", color="white" if value > top / 2 else "black")
     fig.tight_layout()
     return fig
+
+
+def prediction_figure(ev: Evaluation) -> Any:
+    """A regression run's predicted against true values (validation) as a matplotlib Figure."""
+    from core.serving.plotting import true_predicted_scatter
+
+    errors = ev.kind.mistakes(ev.predictions)
+    return true_predicted_scatter(errors["true value"].to_numpy(), errors["predicted"].to_numpy(), ev.labels[0])

@@ -59,3 +59,23 @@ def axis_labels(names: Sequence[str]) -> list[str]:
     """Names for a chart's axis: shortened, and 'label #n' (its place in the label list) for one the fonts cannot
     draw, so two such labels never show as the same row of empty boxes."""
     return [short_label(name) if drawable(name) else f"label #{i + 1}" for i, name in enumerate(names)]
+
+
+def true_predicted_scatter(true: Sequence[float], predicted: Sequence[float], target: str) -> Any:
+    """Predicted against true values, one dot per text, with the diagonal a perfect model would lie on."""
+    import numpy as np
+
+    true, predicted = np.asarray(true, dtype=float), np.asarray(predicted, dtype=float)
+    fig = figure(figsize=(6.0, 5.2), dpi=100)
+    ax = fig.add_subplot(111)
+    ax.scatter(true, predicted, s=18, alpha=0.6, color="#6366f1", edgecolors="none")
+    both = np.concatenate([true, predicted])
+    low, high = (float(both.min()), float(both.max())) if len(both) else (0.0, 1.0)
+    ax.plot([low, high], [low, high], color="#9ca3af", linestyle="--", linewidth=1, label="perfect prediction")
+    name = short_label(target) if drawable(target) else "target"
+    ax.set_xlabel(f"True {name}")
+    ax.set_ylabel(f"Predicted {name}")
+    ax.set_title("Predicted vs. true (validation)")
+    ax.legend(loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig

@@ -62,7 +62,7 @@ class Predictor:
         self.model.eval()
         id2label = self.model.config.id2label
         self.labels: list[str] = [str(id2label[i]) for i in range(len(id2label))]
-        self.kind = tasks.for_problem_type(self.model.config.problem_type)
+        self.kind = tasks.for_model_config(self.model.config)  # a regression model's config keeps its scale
         limit = model_max_length(self.tokenizer, self.model.config)  # the rule training used (RoBERTa's offset too)
         # Predict with the length the model was trained with (longer inputs are truncated the same way).
         self.max_length = int(min(max_length or limit, limit))
@@ -319,7 +319,8 @@ def predict_table(
     progress: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:
     """Predict every row of `df`; write a CSV with the input, `predicted`, `confidence` and `prob_<label>` columns
-    (a multi-label model: `pred_<label>`, 1 when the label is predicted, before each `prob_<label>`).
+    (a multi-label model: `pred_<label>`, 1 when the label is predicted, before each `prob_<label>`; a regression
+    model: only `predicted`, the number on the target's scale).
 
     Empty text cells get no prediction (empty label, blank probabilities) rather than a guess.
     """
@@ -339,6 +340,11 @@ def predict_table(
     predicted = [""] * len(df)
     confidence: list[float | None] = [None] * len(df)
     prob_cols: dict[str, list[float | None]] = {f"prob_{lab}": [None] * len(df) for lab in labels}
+    own = predictor.kind.prediction_columns(np.asarray(probs).reshape(len(probs), len(labels)), labels)
+    if own is not None:  # a number (regression): its own columns, blank for a row without text
+        for name, values in own.items():
+            out[name] = _per_row(len(df), filled, list(values))
+        return _write_predictions(out, out_path)
     names, confidences = predictor.kind.predicted(np.asarray(probs).reshape(len(probs), len(labels)), labels)
     for row, p, name, sure in zip(filled, probs, names, confidences):
         predicted[row], confidence[row] = name, round(sure, 6)
@@ -352,6 +358,10 @@ def predict_table(
             # Int64: 0/1 with a blank for no text (a float column would write 1.0)
             out[f"pred_{lab}"] = pd.array(_per_row(len(df), filled, decided[:, i].tolist()), dtype="Int64")
         out[f"prob_{lab}"] = prob_cols[f"prob_{lab}"]
+    return _write_predictions(out, out_path)
+
+
+def _write_predictions(out: pd.DataFrame, out_path: Path | str) -> pd.DataFrame:
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     neutralise_frame(out).to_csv(out_path, index=False)

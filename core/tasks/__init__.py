@@ -3,15 +3,16 @@
 Everything that depends on the kind of target goes through the run's kind: the model's problem_type and label maps,
 what labels.json holds, the loss, the scores of each evaluation and which of them picks the best model, the
 warm-started head, the baseline, turning logits into predictions, the metric names the charts and epoch table show,
-and the model card's wording. Two kinds: single-label classification (core/tasks/single_label.py) and multi-label
-(core/tasks/multi_label.py); README "Adding a task kind" lists what another one implements.
+and the model card's wording. Three kinds: single-label classification (core/tasks/single_label.py), multi-label
+(core/tasks/multi_label.py) and regression, a number per text (core/tasks/regression.py); README "Adding a task kind"
+lists what another one implements.
 """
 from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +30,8 @@ class Metric:
     hub_type: str = ""  # the Hub's metric id in a model card's results (accuracy, f1, ...)
     hub_name: str = ""
     hub_average: str | None = None  # "macro", ... for metrics averaged over labels
+    percent: bool = True  # a share (0-1) written as '84.5 %'; else a number ('0.853', an RMSE on the user's scale)
+    charted: bool = True  # drawn on the live chart's score axis (a kind's shares, or its unitless scores)
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,8 @@ class LabelColumn:
 
 
 class TaskKind(ABC):
-    """One kind of target. Subclasses are stateless: one instance each, in KINDS."""
+    """One kind of target. The label kinds are stateless: one instance each, in KINDS. Regression's instance in KINDS
+    is unfitted; `fitted` and `restored` give one that carries the target's scale."""
 
     name: str  # stored with a run; never changes once runs exist
     problem_type: str  # transformers' config.problem_type: picks the loss a saved model is reloaded with
@@ -52,6 +56,17 @@ class TaskKind(ABC):
     greater_is_better: bool
     pipeline_options: str = ""  # more arguments of the model card's pipeline("text-classification", ...) example
     exact_metric: str = "accuracy"  # the share of texts wholly right: what the Evaluate verdict counts in texts
+    stratified: bool = True  # a split keeps each label's share of rows (label lists and numbers: a random split)
+    classes: bool = True  # the targets are label names (checked and warned about as labels); False: a number
+
+    def fitted(self, target: str, train_labels: "pd.Series") -> "TaskKind":
+        """The kind as it learns the `target` column from these training rows (regression: their mean and spread);
+        a label kind is the same for any data."""
+        return self
+
+    def restored(self, settings: Mapping[str, Any]) -> "TaskKind":
+        """The fitted kind back from what a run's labels.json or a saved model's config holds."""
+        return self
 
     # ---- data
     @abstractmethod
@@ -78,6 +93,10 @@ class TaskKind(ABC):
     def each_label(self, cleaned: "pd.Series") -> "pd.Series":
         """One entry per (row, label) of a cleaned label column: what label counts are counted from."""
         return cleaned
+
+    def summary(self, cleaned: "pd.Series") -> dict[str, Any] | None:
+        """What the data report says of the target beyond label counts (regression: range, mean, histogram)."""
+        return None
 
     # ---- label encoding
     @abstractmethod
@@ -114,9 +133,9 @@ class TaskKind(ABC):
     @abstractmethod
     def warm_start_head(self, model: Any, new_parameter_names: Sequence[str], features: "EncodedDataset",
                         labels: list[str], pad_token_id: int, precision: str, balanced: bool, seed: int,
-                        progress: Callable[[int, int], None] | None = None) -> bool:
+                        progress: Callable[[int, int], None] | None = None) -> bool | str:
         """Fit a linear probe on the frozen model's features and copy it into the new output layer; False when the
-        head has no such layer (it then trains from where it is)."""
+        head has no such layer, or a sentence saying why the probe was not used (it then trains from where it is)."""
 
     @abstractmethod
     def baseline(self, train_df: "pd.DataFrame", val_df: "pd.DataFrame", labels: list[str]) -> dict[str, Any]:
@@ -135,6 +154,11 @@ class TaskKind(ABC):
     def predicted(self, probabilities: "np.ndarray", labels: list[str]) -> tuple[list[str], list[float]]:
         """The prediction shown for each text and how confident it is."""
 
+    def prediction_columns(self, probabilities: "np.ndarray", labels: list[str]) -> dict[str, list[Any]] | None:
+        """The columns a prediction table (a predicted file, validation_predictions.csv) gets for these rows
+        instead of `predicted`, `confidence` and a score per label; None: those."""
+        return None
+
     # ---- words
     @abstractmethod
     def card_summary(self, labels: list[str]) -> str:
@@ -144,23 +168,48 @@ class TaskKind(ABC):
     def scores_words(self, scores: dict[str, Any]) -> str:
         """The headline scores in a sentence ("accuracy 84.5 %, macro-F1 83.9 %"), for the run's last message."""
 
+    # ---- evaluation (None: core/serving/evaluation.py's, which count texts right and list the wrong ones)
+    def verdict(self, metrics: dict[str, Any], baseline: dict[str, Any] | None) -> tuple[str, str] | None:
+        """(the Evaluate step's verdict, 'better' / 'same' / 'worse' than the baseline or '' without one)."""
+        return None
+
+    def mistakes(self, predictions: "pd.DataFrame") -> "pd.DataFrame | None":
+        """The validation rows the Evaluate step lists first, from validation_predictions.csv as read."""
+        return None
+
+    def pipeline_example(self, model_ref: str, example: str) -> list[str]:
+        """The model card's Python lines that load the model with pipeline() and print its answer for `example`
+        (both given as Python string literals)."""
+        # truncation=True: without it a text longer than the model reads raises an error instead of being cut.
+        return ["from transformers import pipeline", "",
+                f"classifier = pipeline(\"text-classification\", model={model_ref}{self.pipeline_options})",
+                f"print(classifier({example}, truncation=True))"]
+
+    def pipeline_note(self) -> str:
+        """What to do with pipeline()'s output to get the app's prediction, when it is not the prediction itself."""
+        return ""
+
     def metric_label(self, key: str) -> str:
         return next(m.label for m in self.metrics if m.key == key)
 
 
 from core.tasks.multi_label import MultiLabel  # noqa: E402  (these subclass TaskKind, defined above)
+from core.tasks.regression import Regression  # noqa: E402
 from core.tasks.single_label import SingleLabel  # noqa: E402
 
 from core.tasks.label_values import order_labels
 SINGLE_LABEL = SingleLabel()
 MULTI_LABEL = MultiLabel()
-KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (SINGLE_LABEL, MULTI_LABEL)}
+REGRESSION = Regression()
+KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (SINGLE_LABEL, MULTI_LABEL, REGRESSION)}
 DEFAULT = SINGLE_LABEL  # runs written before kinds existed, and models without a problem_type
 # What `--task` names (TrainConfig.task): "auto" detects.
-CHOSEN: dict[str, TaskKind] = {"single": SINGLE_LABEL, "multi": MULTI_LABEL}
+CHOSEN: dict[str, TaskKind] = {"single": SINGLE_LABEL, "multi": MULTI_LABEL, "regression": REGRESSION}
 # Detection asks multi-label first: it takes only columns that are clearly lists of labels, which single-label would
-# otherwise refuse (a JSON list) or learn as combinations, one class per combination ("sports;politics").
-DETECTION_ORDER = (MULTI_LABEL, SINGLE_LABEL)
+# otherwise refuse (a JSON list) or learn as combinations, one class per combination ("sports;politics"). Regression
+# next: it takes only numbers that read as a quantity (decimals, or many whole numbers), which single-label would
+# learn as hundreds of classes of one example each.
+DETECTION_ORDER = (MULTI_LABEL, REGRESSION, SINGLE_LABEL)
 
 
 def named(name: str | None) -> TaskKind:
@@ -170,7 +219,7 @@ def named(name: str | None) -> TaskKind:
 
 
 def detect(column: LabelColumn, task: str = "auto") -> TaskKind | str:
-    """The kind `task` names ("single", "multi") if it can learn the column, else why not; for "auto" the first
+    """The kind `task` names ("single", "multi", "regression") if it can learn the column, else why not; for "auto" the first
     kind of DETECTION_ORDER that can, or the reason single-label gives why it cannot (the sentences users had before
     there were other kinds)."""
     if task in CHOSEN:
@@ -187,9 +236,9 @@ def detect(column: LabelColumn, task: str = "auto") -> TaskKind | str:
 
 def read_labels(stored: Any) -> tuple[TaskKind, list[str]]:
     """(kind, label names in id order) from labels.json as read. A plain list is single-label (every run so far);
-    another kind stores {"task": name, "labels": [...], ...}."""
+    another kind stores {"task": name, "labels": [...], ...} (regression: with the target's scale)."""
     if isinstance(stored, dict):
-        return named(stored.get("task")), [str(x) for x in stored.get("labels") or []]
+        return named(stored.get("task")).restored(stored), [str(x) for x in stored.get("labels") or []]
     return DEFAULT, [str(x) for x in stored or []]
 
 
@@ -199,3 +248,8 @@ def for_problem_type(problem_type: str | None) -> TaskKind:
         if kind.problem_type == problem_type:
             return kind
     return DEFAULT
+
+
+def for_model_config(config: Any) -> TaskKind:
+    """The fitted kind of a saved model, from its config (a regression model's keeps the target's scale)."""
+    return for_problem_type(getattr(config, "problem_type", None)).restored(config.to_dict())

@@ -105,6 +105,7 @@ class MultiLabel(TaskKind):
     main_metric = "f1_micro"
     greater_is_better = True
     exact_metric = "subset_accuracy"
+    stratified = False  # most combinations of labels are rare: a random split (core/data/loading.py's _random_split)
     pipeline_options = ", top_k=None"  # every label's score: by default pipeline() returns only the highest
 
     # ---- data
