@@ -38,6 +38,7 @@ def card_facts(run_dir: Path | str) -> dict[str, Any]:
     metrics = run.metrics() or {}
     model_cfg = run.model_config()
     kind, stored_labels = tasks.read_labels(run.stored_labels())
+    kind = kind.at(kind.saved_threshold(model_cfg))  # the card says how the saved model decides
     labels = metrics.get("labels") or stored_labels
     if not labels and model_cfg.get("id2label"):
         labels = [model_cfg["id2label"][k] for k in sorted(model_cfg["id2label"], key=int)]

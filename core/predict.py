@@ -59,7 +59,9 @@ class Predictor:
         self.model.eval()
         id2label = self.model.config.id2label
         self.labels: list[str] = [str(id2label[i]) for i in range(len(id2label))]
-        self.kind = tasks.for_problem_type(self.model.config.problem_type)
+        kind = tasks.for_problem_type(self.model.config.problem_type)
+        # Deciding as the model's config says (multi-label: its threshold, tuned or chosen in the Evaluate step).
+        self.kind = kind.at(kind.saved_threshold(self.model.config.to_dict()))
         limit = model_max_length(self.tokenizer, self.model.config)  # the rule training used (RoBERTa's offset too)
         # Predict with the length the model was trained with (longer inputs are truncated the same way).
         self.max_length = int(min(max_length or limit, limit))

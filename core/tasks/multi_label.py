@@ -35,6 +35,11 @@ MIN_REPEATED_SHARE = 0.9  # of label occurrences whose label is seen at least tw
 LOSS_TIE_BREAK = 1e-6  # as core/metrics.py: at equal micro-F1 the lower validation loss wins
 JUDGED_ROWS = 20_000  # rows of a big column that detection judges (as core/loading.py guesses columns from a sample)
 POS_WEIGHT_CAP = 100.0  # a label in 1 of 10,000 texts must not outweigh all others 10,000 to 1
+# Per-label thresholds after training (`tuned`): tried on this grid, kept only when they lift micro-F1 on rows they
+# were not tuned on by more than a point, and never tuned on fewer validation rows than this (half of them each way).
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
+MIN_TUNING_GAIN = 0.01
+MIN_TUNING_ROWS = 50
 
 
 def _items(value: Any, separator: str) -> list[str] | None:
@@ -62,6 +67,14 @@ def canonical(items: Iterable[str] | None) -> str | None:
     """The cleaned form of a row's labels: a sorted JSON list; None (a missing label) for no label at all."""
     names = order_labels(set(items or ()))
     return json.dumps(names, ensure_ascii=False) if names else None
+
+
+def _none_of_them(value: Any) -> str | None:
+    """An explicitly empty list of labels (a list object, or the text `[]`: several 0/1 columns all 0) is a text
+    with none of the labels, kept as `[]`; any other empty cell is a missing label (None)."""
+    if isinstance(value, (list, tuple, np.ndarray)) or (isinstance(value, str) and value.strip() == "[]"):
+        return "[]"
+    return None
 
 
 def label_lists(cleaned: Iterable[str]) -> list[list[str]]:
@@ -104,7 +117,20 @@ class MultiLabel(TaskKind):
     main_metric = "f1_micro"
     greater_is_better = True
     exact_metric = "subset_accuracy"
+    f1_metric = "f1_micro"
     pipeline_options = ", top_k=None"  # every label's score: by default pipeline() returns only the highest
+    title = "multi-label"
+
+    def __init__(self, threshold: float | list[float] = THRESHOLD) -> None:
+        # One number for every label, or one per label (tuned on validation, or chosen in the Evaluate step).
+        self.threshold = threshold
+
+    def at(self, threshold: Any) -> "MultiLabel":
+        usable = readable_threshold(threshold, None)
+        return self if usable is None or usable == self.threshold else MultiLabel(usable)
+
+    def saved_threshold(self, model_config: dict[str, Any]) -> float | list[float]:
+        return readable_threshold(model_config.get("threshold"), None) or THRESHOLD
 
     # ---- data
     def cells(self, column: LabelColumn) -> list[list[str]]:
@@ -133,8 +159,8 @@ class MultiLabel(TaskKind):
 
     def normalised(self, column: LabelColumn) -> pd.Series:
         separator = column.separator or find_separator(column.values)
-        return pd.Series([canonical(_items(v, separator)) for v in column.values], index=column.values.index,
-                         dtype=object)
+        return pd.Series([canonical(_items(v, separator)) or _none_of_them(v) for v in column.values],
+                         index=column.values.index, dtype=object)
 
     def label_names(self, cleaned: Iterable[str]) -> list[str]:
         return order_labels({name for names in label_lists(cleaned) for name in names})
@@ -151,13 +177,13 @@ class MultiLabel(TaskKind):
 
     # ---- label encoding
     def labels_json(self, labels: list[str]) -> dict[str, Any]:
-        return {"task": "multi", "labels": list(labels), "threshold": THRESHOLD}
+        return {"task": "multi", "labels": list(labels), "threshold": self.threshold}
 
     def targets(self, labels_column: Sequence[str], labels: list[str]) -> list[list[float]]:
         return multi_hot(list(labels_column), labels).tolist()  # float: BCE's target, and what the collator batches
 
     def model_config(self) -> dict[str, Any]:
-        return {"threshold": THRESHOLD}
+        return {"threshold": self.threshold}
 
     # ---- training
     def loss(self, train_labels: Sequence[str], labels: list[str]) -> Callable[..., Any]:
@@ -201,7 +227,7 @@ class MultiLabel(TaskKind):
             "labels": list(labels),
             "per_class": [{"label": name, "precision": float(p), "recall": float(r), "f1": float(f),
                            "support": int(s)} for name, p, r, f, s in zip(labels, precision, recall, f1, support)],
-            "threshold": THRESHOLD,
+            "threshold": self.threshold,
             "num_validation": int(len(y_true)),
         }
 
@@ -256,18 +282,39 @@ class MultiLabel(TaskKind):
                       train_rows=len(train_df), validation_rows=len(val_df))
         return result
 
+    def tuned(self, probabilities: np.ndarray, targets: Sequence[Any],
+              labels: list[str]) -> tuple["MultiLabel", dict[str, float]] | None:
+        """Per-label thresholds that maximise validation F1, when they beat this threshold's micro-F1 by more than
+        MIN_TUNING_GAIN. Tuning and scoring on the same rows flatters the thresholds, so the gain is judged
+        cross-fitted: thresholds tuned on one random half of the validation rows decide the other half, and the
+        other way round ("estimated"). The thresholds kept are then tuned on all of them."""
+        probs = np.asarray(probabilities, dtype=np.float64)
+        truth = np.asarray(targets, dtype=int).reshape(probs.shape)
+        if len(probs) < MIN_TUNING_ROWS:
+            return None
+        half = np.random.default_rng(0).permutation(len(probs)) < len(probs) // 2
+        crossed = np.zeros_like(truth)
+        for part in (half, ~half):
+            crossed[part] = probs[part] >= best_thresholds(probs[~part], truth[~part])
+        before = _headline(truth, self.decisions(probs))["f1_micro"]
+        estimated = _headline(truth, crossed)["f1_micro"]
+        if estimated - before <= MIN_TUNING_GAIN:
+            return None
+        return MultiLabel([float(x) for x in best_thresholds(probs, truth)]), {"before": before, "estimated": estimated}
+
     # ---- prediction
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         return _sigmoid(logits)
 
     def decisions(self, probabilities: np.ndarray) -> np.ndarray:
-        return (np.asarray(probabilities) >= THRESHOLD).astype(int)
+        return (np.asarray(probabilities) >= np.asarray(self.threshold)).astype(int)
 
     def predicted(self, probabilities: np.ndarray, labels: list[str]) -> tuple[list[str], list[float]]:
         """The labels at or above the threshold ("; "-joined, most likely first; empty when none is), and how sure
         the least sure of the per-label decisions is."""
         probabilities = np.asarray(probabilities)
-        names = ["; ".join(labels[i] for i in np.argsort(-row, kind="stable") if row[i] >= THRESHOLD)
+        cut = np.broadcast_to(np.asarray(self.threshold, dtype=np.float64), (len(labels),))
+        names = ["; ".join(labels[i] for i in np.argsort(-row, kind="stable") if row[i] >= cut[i])
                  for row in probabilities]
         sure = np.maximum(probabilities, 1 - probabilities).min(axis=-1) if probabilities.size else np.zeros(0)
         return names, sure.tolist()
@@ -279,7 +326,8 @@ class MultiLabel(TaskKind):
 
     def card_summary(self, labels: list[str]) -> str:
         return (f"A multi-label text classifier that tags a text with any of {len(labels)} labels (each scored on "
-                f"its own, kept at {THRESHOLD:g} or more): " + ", ".join(f"`{lab}`" for lab in labels) + ". ")
+                f"its own, kept {threshold_words(self.threshold, labels)}): "
+                + ", ".join(f"`{lab}`" for lab in labels) + ". ")
 
 
 BASELINE_METHOD = "TF-IDF + one-vs-rest logistic regression"
@@ -323,3 +371,48 @@ def fit_probes(x: np.ndarray, targets: np.ndarray, balanced: bool) -> tuple[np.n
             coef = probe.coef_[0] / spread
             weight[j], bias[j] = coef, probe.intercept_[0] - coef @ centre
     return weight, bias
+
+
+def readable_threshold(value: Any, labels_count: int | None) -> float | list[float] | None:
+    """A stored threshold as a number in (0, 1), or a list of them (one per label, `labels_count` of them when
+    known); None when the value is none of these (a hand-edited config, a run from before thresholds)."""
+    def number(x: Any) -> float | None:
+        return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < float(x) < 1 else None
+
+    if isinstance(value, (list, tuple)):
+        numbers = [number(x) for x in value]
+        if not numbers or None in numbers or (labels_count is not None and len(numbers) != labels_count):
+            return None
+        return numbers  # type: ignore[return-value]
+    return number(value)
+
+
+def threshold_words(threshold: float | list[float], labels: list[str]) -> str:
+    """'at 0.5 or more', or for per-label thresholds 'at or above its own threshold (sports 0.35, politics 0.60)'."""
+    if isinstance(threshold, (list, tuple)):
+        return "at or above its own threshold (" + ", ".join(
+            f"{name} {cut:.2f}" for name, cut in zip(labels, threshold)) + ")"
+    return f"at {threshold:g} or more"
+
+
+def best_thresholds(probabilities: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """For each label, the THRESHOLD_GRID value with the best F1 on these rows (of equals, the nearest to THRESHOLD);
+    THRESHOLD for a label none of the rows holds."""
+    out = np.full(probabilities.shape[1], THRESHOLD)
+    for j in range(probabilities.shape[1]):
+        holds = truth[:, j].astype(bool)
+        if not holds.any():
+            continue
+        said = probabilities[:, j][None, :] >= THRESHOLD_GRID[:, None]  # grid x rows
+        tp, fp, fn = (said & holds).sum(1), (said & ~holds).sum(1), (~said & holds).sum(1)
+        f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+        best = THRESHOLD_GRID[f1 >= f1.max() - 1e-12]
+        out[j] = best[np.argmin(np.abs(best - THRESHOLD))]
+    return out
+
+
+def tuning_words(tuning: dict[str, float]) -> str:
+    """The sentence a run's last message and the Evaluate step say about thresholds tuned after training."""
+    return (f"Per-label thresholds tuned on validation: micro-F1 {100 * tuning['before']:.1f} % -> "
+            f"{100 * tuning['estimated']:.1f} % (measured on validation rows each threshold was not tuned on; the "
+            "validation scores shown use thresholds tuned on all of them, so they are a little optimistic).")
