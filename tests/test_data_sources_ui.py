@@ -34,7 +34,8 @@ def test_a_dataset_in_the_box_is_checked_like_a_file_and_offers_its_configs_and_
     config_dd, split_dd, options = out["hub_config"], out["hub_split"], out["data_extra"]
     assert ([c[0] for c in config_dd.choices], config_dd.value) == (["sentiment", "topics"], "sentiment")
     assert split_dd.value == "train" and [c[0] for c in split_dd.choices] == ["train", "validation", "test"]
-    assert options == {"val_data_path": "", "data_config": "", "data_split": ""}
+    assert options == {"val_data_path": "", "data_config": "", "data_split": "", "task": "auto", "label_separator": "",
+                       "label_columns": ""}
 
     out = data_tab.on_hub(str(hub_repo), {}, "", 0, 0.2, 42, "topics")
     assert "Ready to train." in out["status"] and "2 labels: politics 10, sport 10." in out["sentences"]

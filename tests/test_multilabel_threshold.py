@@ -160,3 +160,34 @@ def test_the_threshold_moves_in_evaluate_and_saved_reaches_every_prediction(colu
     table = predict.predict_table(run_dir, pd.DataFrame({"text": [text]}), "text", tmp_path / "out.csv")
     assert [table[f"pred_{n}"][0] for n in ev.labels] == [int(scores[n] >= 0.05) for n in ev.labels]
     assert "(each scored on its own, kept at 0.05 or more)" in modelcard.render_card(run_dir)
+
+
+def test_the_data_step_shows_the_kind_its_separator_and_takes_ticked_columns(tmp_path):
+    from tests.topics_data import write_topics_csv
+    from ui import data_tab
+
+    settings = ("", 0, 0.2, 42)
+    shown = data_tab.on_file(str(write_topics_csv(tmp_path / "topics.csv", separator="|")), *settings)
+    assert "multi-label: 8 labels, 1.5 per text on average." in shown["sentences"]
+    assert "Given together most often: " in shown["sentences"]
+    assert shown["label_separator"].visible and shown["label_separator"].info == (
+        "What separates the labels in a cell. Detected: '|'. Choose another if the labels are split wrongly.")
+    assert shown["data_extra"]["label_columns"] == ""
+    path, text, label = str(tmp_path / "topics.csv"), "text", "topics"
+    single = data_tab.on_kind("single", "", [], path, text, label, *settings, shown["data_extra"])
+    assert single["label_separator"].visible is False and single["data_extra"]["task"] == "single"
+    assert "multi-label" not in single["sentences"]
+
+    columns = str(write_columns_csv(tmp_path / "columns.csv"))
+    loaded = data_tab.on_file(columns, *settings)
+    assert [c[0] for c in loaded["label_columns"].choices] == ["text", "politics", "sports", "weather", "source"]
+    ticked = data_tab.on_kind("auto", "", ["politics", "sports", "weather"], columns, "text", "politics", *settings,
+                              loaded["data_extra"])
+    assert ticked["data_extra"]["label_columns"] == "politics,sports,weather"
+    assert "multi-label: 3 labels" in ticked["sentences"] and ticked["data_status"]["ok"]
+    assert ticked["label_separator"].info.endswith("None needed: the cells are lists. Choose another if the labels "
+                                                   "are split wrongly.")
+    wrong = data_tab.on_kind("auto", "", ["politics", "source"], columns, "text", "politics", *settings,
+                             loaded["data_extra"])
+    assert wrong["data_status"]["reason"] == ("Column 'source' holds 'wire' in row 1 of the file: each label column "
+                                              "ticked as a label must hold only 0 or 1.")

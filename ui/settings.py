@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from core import tasks
 from core.config import TrainConfig
 from core.errors import UserError
 from core.models import MODEL_CHOICES
@@ -24,15 +25,16 @@ DATA_FIELDS = ("data_path", "val_data_path", "data_config", "data_split", "text_
 CLI_ONLY = ("warmup_ratio", "weight_decay", "eval_steps", "keep_best", "checkpoint_every_minutes",
             "fused_attention_long_batches")  # expert knobs the page and /train have never offered: the CLI has them
 API_ONLY = ("run_name",)  # /train names a run; the page names it from the data file (renamed on the Runs step)
-# How the label column is read: the Data step will offer these next to the label column (issue 21's UI step); until
-# then the page and /train detect the kind, and the CLI can override it.
-NOT_ON_PAGE_YET = ("task", "label_separator")
-NOT_SETTINGS = DATA_FIELDS + CLI_ONLY + API_ONLY + NOT_ON_PAGE_YET
+NOT_SETTINGS = DATA_FIELDS + CLI_ONLY + API_ONLY
 
 # How a setting is shown, where its type and metadata alone would not say it: the two settings above Start ("main"),
 # sliders, labels that say what 0 means, the element ids the browser tests use. The Advanced box lists its settings in
 # this order; a field not named here comes after them, labelled from its name.
 LOOK: dict[str, dict[str, Any]] = {
+    # How the label column is read: shown on the Data step beside it ("data"), as they change its check.
+    "task": dict(place="data", label="Task", elem_id="tc-task"),
+    "label_separator": dict(place="data", label="Label separator", elem_id="tc-label-separator",
+                            info="What separates the labels in a cell of a multi-label column."),
     "model": dict(place="main", label="Base model", elem_id="tc-model",
                   info="Hub models need internet. You can also type any Hub id or a local folder."),
     "epochs": dict(place="main", slider=(1, 20, 1), label="Epochs", elem_id="tc-epochs"),
@@ -46,6 +48,19 @@ LOOK: dict[str, dict[str, Any]] = {
     "seed": dict(label="Seed"),
     "report_to": dict(label="Report to", elem_id="tc-report-to"),
 }
+
+
+def task_words() -> tuple[str, ...]:
+    """The Task control's values, from the registry of kinds (a kind registered there appears without UI edits)."""
+    return ("auto", *tasks.CHOSEN)
+
+
+def task_choices() -> list[tuple[str, str]]:
+    """(shown, value) for the Task control: "auto (detected)", then each kind by its title."""
+    return [("auto (detected)", "auto")] + [(kind.title or word, word) for word, kind in tasks.CHOSEN.items()]
+
+
+SEPARATOR_CHOICES = [("detected", ""), (";", ";"), ("|", "|"), (",", ",")]
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,7 @@ def describe(config_class: type = TrainConfig) -> tuple[Setting, ...]:
     for f in dataclasses.fields(config_class):
         if f.name in NOT_SETTINGS:
             continue
-        choices = f.metadata.get("choices")
+        choices = task_words() if f.name == "task" else f.metadata.get("choices")
         found[f.name] = Setting(f.name, hints[f.name], f.default, f.metadata.get("help", ""),
                                 tuple(choices) if choices else None, tuple(f.metadata.get("range", (None, None))))
     ordered = [n for n in LOOK if n in found] + [n for n in found if n not in LOOK]
@@ -105,6 +120,11 @@ def widget(setting: Setting) -> gr.components.Component:
                   elem_id=look.get("elem_id", "tc-" + setting.name.replace("_", "-")))
     if setting.name == "model":
         return gr.Dropdown(list(MODEL_CHOICES), value=setting.default, allow_custom_value=True, **common)
+    if setting.name == "task":
+        return gr.Dropdown(task_choices(), value=setting.default, **common)
+    if setting.name == "label_separator":  # shown once the data is multi-label (ui/data_tab.py)
+        return gr.Dropdown(SEPARATOR_CHOICES, value=setting.default, allow_custom_value=True, visible=False,
+                           **common)
     if setting.choices:
         return gr.Dropdown(list(setting.choices), value=setting.default, **common)
     if setting.kind is bool:
@@ -120,7 +140,8 @@ def widget(setting: Setting) -> gr.components.Component:
 
 
 def render(place: str) -> dict[str, gr.components.Component]:
-    """The widgets of the settings shown in `place` ("main" above Start, "advanced" in the Advanced box)."""
+    """The widgets of the settings shown in `place` ("main" above Start, "advanced" in the Advanced box, "data"
+    on the Data step)."""
     return {s.name: widget(s) for s in SETTINGS if LOOK.get(s.name, {}).get("place", "advanced") == place}
 
 
