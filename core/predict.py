@@ -40,6 +40,7 @@ class Trace:
     max_length: int
     truncated: bool  # the text had more tokens than max_length: only its beginning was read
     task: str = "single_label"  # the run's task kind (core/tasks/): how to read probs and predicted
+    threshold: Any = None  # the score a label needs to be predicted (a number, or one per label), for kinds with one
 
 
 class Predictor:
@@ -140,6 +141,7 @@ class Predictor:
             probs=dict(zip(self.labels, probs.tolist())),
             predicted=predicted,
             task=self.kind.name,
+            threshold=self.kind.saved_threshold(self.model.config.to_dict()),
             confidence=float(confidence),
             max_length=self.max_length,
             truncated=full_length > len(ids),

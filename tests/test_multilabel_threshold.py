@@ -191,3 +191,33 @@ def test_the_data_step_shows_the_kind_its_separator_and_takes_ticked_columns(tmp
                              loaded["data_extra"])
     assert wrong["data_status"]["reason"] == ("Column 'source' holds 'wire' in row 1 of the file: each label column "
                                               "ticked as a label must hold only 0 or 1.")
+
+
+def test_the_evaluate_slider_and_the_predict_step_show_the_threshold_and_every_label(columns_run):
+    from core import thresholds
+    from ui import evaluate_tab, predict_tab
+    from ui.context import RunOnScreen
+
+    run_dir, _ = columns_run
+    thresholds.save_threshold(run_dir, 0.5)
+    state = RunOnScreen(run_dir=str(run_dir), state="finished")
+    shown = evaluate_tab.show(state)
+    assert shown["threshold_box"].visible and shown["threshold"].value == 0.5
+    assert shown["threshold_note"].startswith("At this threshold: micro-F1 ") and shown["threshold_note"].endswith(
+        "The model keeps 0.5.")
+    moved = evaluate_tab.on_threshold(state, 0.2)
+    assert moved["threshold_note"].endswith("The model keeps 0.5.")
+    from core import evaluation
+
+    expected = thresholds.at_threshold(evaluation.load_evaluation(run_dir), 0.2)
+    assert moved["per_class"].equals(evaluate_tab.as_percentages(evaluation.per_class_table(expected)))
+    assert len(moved["mistakes"]) == len(evaluation.misclassified(expected))
+    saved = evaluate_tab.on_save_threshold(state, 0.2)
+    assert saved["threshold_note"].endswith("The model keeps 0.2.")
+    assert saved["headline"]["micro-F1"][0] == moved["headline"]["micro-F1"][0]
+    out = predict_tab.on_predict("Heavy rain flooded streets in the city.", state)
+    probs = out["label"].value["confidences"]
+    kept = [c["label"] for c in probs if c["confidence"] >= 0.2]
+    assert out["label"].label == "Labels: " + (", ".join(kept) or "none of the labels")
+    assert out["summary"].startswith("**Labels:** \u2068" + (", ".join(kept) or "none of the labels"))
+    assert "the labels at 20 % or more are predicted." in out["summary"]

@@ -75,17 +75,32 @@ def trace_tables(trace: predict.Trace) -> tuple[str, pd.DataFrame, pd.DataFrame]
                            "sigmoid score" if multi else "softmax probability":
                                [round(v, 4) for v in trace.probs.values()]})
     # First-strong isolate: a right-to-left label (Arabic, Hebrew) does not reorder the sentence around it.
-    predicted = f"\u2068{html.escape(trace.predicted) or 'no label'}\u2069" + (
+    predicted = f"\u2068{html.escape(predicted_labels(trace))}\u2069" + (
         "" if multi else f" ({100 * trace.confidence:.1f} %)")
-    then = ("sigmoid → a score per label on its own; the labels at 50 % or more are predicted." if multi
+    then = (f"sigmoid → a score per label on its own; the labels {_threshold_words(trace)} are predicted." if multi
             else "softmax → probabilities that sum to 1.")
-    summary = (f"**Predicted:** {predicted} · "
+    summary = (f"**{'Labels' if multi else 'Predicted'}:** {predicted} · "
                f"{len(trace.tokens)} tokens, including the special [CLS]/[SEP]-style markers. "
                "Text → tokenizer (word pieces → ids, attention mask 1 = real token) → model → one logit per "
                f"label → {then}")
     if trace.truncated:
         summary += f"\n\n⚠ The text is longer than {trace.max_length} tokens: only the beginning was read."
     return summary, tokens, scores
+
+
+def predicted_labels(trace: predict.Trace) -> str:
+    """The prediction as a person reads it: one label, or a multi-label model's labels comma-separated."""
+    if trace.task == "multi_label":
+        return ", ".join(filter(None, trace.predicted.split("; "))) or "none of the labels"
+    return trace.predicted or "no label"
+
+
+def _threshold_words(trace: predict.Trace) -> str:
+    cut = trace.threshold if trace.threshold is not None else 0.5
+    if isinstance(cut, list):
+        return "at or above their own thresholds (" + ", ".join(
+            f"{name} {100 * t:.0f} %" for name, t in zip(trace.probs, cut)) + ")"
+    return f"at {100 * cut:g} % or more"
 
 
 def on_predict(text: str | None, shown: RunOnScreen | None) -> dict[str, Any]:
@@ -103,7 +118,10 @@ def on_predict(text: str | None, shown: RunOnScreen | None) -> dict[str, Any]:
         gr.Warning(exc.message)
         return {}
     summary, tokens, scores = trace_tables(trace)
-    return {"label": trace.probs, "summary": summary, "tokens": tokens, "scores": scores}
+    # gr.Label heads its bars with the top label: for several labels a text, its title says which are predicted.
+    label = (gr.Label(trace.probs, label=f"Labels: {predicted_labels(trace)}") if trace.task == "multi_label"
+             else trace.probs)
+    return {"label": label, "summary": summary, "tokens": tokens, "scores": scores}
 
 
 UPLOAD_OUTPUTS = ("column", "batch_note", "preview", "download")
