@@ -205,6 +205,7 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
         f"classifier = pipeline(\"text-classification\", model={json.dumps(model_ref)}{f['kind'].pipeline_options})",
         # truncation=True: without it a text longer than the model reads raises an error instead of being cut.
         f"print(classifier({json.dumps(example, ensure_ascii=False)}, truncation=True))", "```", "",
+        *([f["kind"].usage_note(labels), ""] if f["kind"].usage_note(labels) else []),
         "## Limitations", "",
         "The model only knows the labels above and the kind of texts it was trained on; check its mistakes in the "
         "validation set before relying on it.", "",

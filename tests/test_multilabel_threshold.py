@@ -221,3 +221,27 @@ def test_the_evaluate_slider_and_the_predict_step_show_the_threshold_and_every_l
     assert out["label"].label == "Labels: " + (", ".join(kept) or "none of the labels")
     assert out["summary"].startswith("**Labels:** \u2068" + (", ".join(kept) or "none of the labels"))
     assert "the labels at 20 % or more are predicted." in out["summary"]
+
+
+def test_the_zip_and_the_hub_push_of_a_multi_label_run_carry_its_kind(columns_run, monkeypatch):
+    import zipfile
+
+    from core import hub, modelcard, thresholds
+    from tests.test_hub import FakeApi
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    run_dir, _ = columns_run
+    thresholds.save_threshold(run_dir, 0.35)
+    api = FakeApi()
+    hub.push_to_hub(run_dir, repo_id="team/topics", private=True, token="hf_token_for_the_fake", api=api)
+    with zipfile.ZipFile(modelcard.make_zip(run_dir)) as zf:
+        zipped = {n.split("/", 1)[1]: zf.read(n) for n in zf.namelist()}
+    assert zipped == api.uploaded
+    card = api.uploaded["README.md"].decode()
+    assert 'classifier = pipeline("text-classification", model="team/topics", top_k=None)' in card
+    assert "(each scored on its own, kept at 0.35 or more)" in card
+    assert ("`top_k=None` returns every label's score; the labels predicted are those scoring at 0.35 or more, the "
+            "`threshold` kept in config.json.") in card
+    config = json.loads(api.uploaded["config.json"])
+    assert config["problem_type"] == "multi_label_classification" and config["threshold"] == 0.35
+    assert [config["id2label"][str(i)] for i in range(3)] == ["politics", "sports", "weather"]

@@ -163,6 +163,10 @@ class TaskKind(ABC):
     def scores_words(self, scores: dict[str, Any]) -> str:
         """The headline scores in a sentence ("accuracy 84.5 %, macro-F1 83.9 %"), for the run's last message."""
 
+    def usage_note(self, labels: list[str]) -> str:
+        """The model card's words after its pipeline() example: how to read what it returns ("" for nothing)."""
+        return ""
+
     def metric_label(self, key: str) -> str:
         return next(m.label for m in self.metrics if m.key == key)
 

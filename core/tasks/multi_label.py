@@ -324,6 +324,10 @@ class MultiLabel(TaskKind):
         return (f"micro-F1 {100 * scores['f1_micro']:.1f} %, macro-F1 {100 * scores['f1_macro']:.1f} %, "
                 f"subset accuracy {100 * scores['subset_accuracy']:.1f} %")
 
+    def usage_note(self, labels: list[str]) -> str:
+        return ("`top_k=None` returns every label's score; the labels predicted are those scoring "
+                f"{threshold_words(self.threshold, labels)}, the `threshold` kept in config.json.")
+
     def card_summary(self, labels: list[str]) -> str:
         return (f"A multi-label text classifier that tags a text with any of {len(labels)} labels (each scored on "
                 f"its own, kept {threshold_words(self.threshold, labels)}): "
