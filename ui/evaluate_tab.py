@@ -50,7 +50,7 @@ def as_percentages(table: pd.DataFrame) -> pd.DataFrame:
 
 SHOW_OUTPUTS = ("note", "content", "headline", "per_class", "confusion", "true_filter", "pred_filter", "mistakes",
                 "count", "threshold_box", "threshold", "threshold_note")
-SCORED_OUTPUTS = ("headline", "per_class", "mistakes", "count", "threshold_note")
+SCORED_OUTPUTS = ("note", "headline", "per_class", "mistakes", "count", "threshold_note")
 
 
 def threshold_sentence(ev: evaluation.Evaluation, saved: evaluation.Evaluation | None = None) -> str:
@@ -63,6 +63,10 @@ def threshold_sentence(ev: evaluation.Evaluation, saved: evaluation.Evaluation |
     tuned = (saved or ev).metrics.get("tuning")
     then = f" {tuning_words(tuned)}" if tuned else ""
     return f"At this threshold: {scores}. The model keeps {kept_words}.{then}"
+
+
+def _verdict_note(ev: evaluation.Evaluation) -> str:
+    return note(f"{ev.name}: {evaluation.verdict(ev)}", "warn" if evaluation.outcome(ev) in ("worse", "same") else "ok")
 
 
 def show(shown: RunOnScreen | None) -> dict[str, Any]:
@@ -89,8 +93,7 @@ def show(shown: RunOnScreen | None) -> dict[str, Any]:
         "threshold_box": gr.Column(visible=adjustable),
         "threshold": gr.Slider(value=kept if isinstance(kept, float) else THRESHOLD_DEFAULT),
         "threshold_note": threshold_sentence(ev) if adjustable else "",
-        "note": note(f"{ev.name}: {evaluation.verdict(ev)}",
-                     "warn" if evaluation.outcome(ev) in ("worse", "same") else "ok"),
+        "note": _verdict_note(ev),
         "content": gr.Column(visible=True),
         "headline": as_percentages(evaluation.headline_table(ev)),
         "per_class": as_percentages(evaluation.per_class_table(ev)),
@@ -116,7 +119,7 @@ def filter_mistakes(shown: RunOnScreen | None, true_label: str | None, predicted
 
 def _scored(ev: evaluation.Evaluation, saved: evaluation.Evaluation) -> dict[str, Any]:
     mistakes = evaluation.misclassified(ev)
-    return {"headline": as_percentages(evaluation.headline_table(ev)),
+    return {"note": _verdict_note(ev), "headline": as_percentages(evaluation.headline_table(ev)),
             "per_class": as_percentages(evaluation.per_class_table(ev)), "mistakes": mistakes,
             "count": _mistakes_note(len(mistakes), len(mistakes)), "threshold_note": threshold_sentence(ev, saved)}
 

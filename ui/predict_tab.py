@@ -119,9 +119,10 @@ def on_predict(text: str | None, shown: RunOnScreen | None) -> dict[str, Any]:
         return {}
     summary, tokens, scores = trace_tables(trace)
     # gr.Label heads its bars with the top label: for several labels a text, its title says which are predicted.
-    label = (gr.Label(trace.probs, label=f"Labels: {predicted_labels(trace)}") if trace.task == "multi_label"
-             else trace.probs)
-    return {"label": label, "summary": summary, "tokens": tokens, "scores": scores}
+    if trace.task == "multi_label":
+        return {"label": gr.Label(trace.probs, label=f"Labels: {predicted_labels(trace)}"), "summary": summary,
+                "tokens": tokens, "scores": gr.Dataframe(scores, label="2 · Logits and sigmoid scores")}
+    return {"label": trace.probs, "summary": summary, "tokens": tokens, "scores": scores}
 
 
 UPLOAD_OUTPUTS = ("column", "batch_note", "preview", "download")
