@@ -252,6 +252,19 @@ async def predict_one_async(run_dir: Path | str, text: str) -> dict[str, float]:
     return await asyncio.wrap_future(predictor.batcher.submit_future(str(text)))
 
 
+def api_answer(run_dir: Path | str, scores: dict[str, float]) -> dict[str, Any]:
+    """What /predict returns for one text's scores, in the kind's shape: single-label {label: probability}; a kind
+    that decides at a threshold (multi-label) {"labels": the predicted ones, most likely first, "scores": {label:
+    score}, "threshold": the model's}."""
+    predictor = get_predictor(run_dir)
+    threshold = predictor.kind.saved_threshold(predictor.model.config.to_dict())
+    if threshold is None:
+        return scores
+    probs = np.asarray([[scores[name] for name in predictor.labels]])
+    (names,), _ = predictor.kind.predicted(probs, predictor.labels)
+    return {"labels": [name for name in names.split("; ") if name], "scores": scores, "threshold": threshold}
+
+
 def trained_max_length(run_dir: Path | str) -> int:
     """The max_length the run trained with: the "started" event, else the settings/data report (0 if unknown)."""
     run = RunDir(run_dir)

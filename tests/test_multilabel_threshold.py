@@ -160,6 +160,9 @@ def test_the_threshold_moves_in_evaluate_and_saved_reaches_every_prediction(colu
     table = predict.predict_table(run_dir, pd.DataFrame({"text": [text]}), "text", tmp_path / "out.csv")
     assert [table[f"pred_{n}"][0] for n in ev.labels] == [int(scores[n] >= 0.05) for n in ev.labels]
     assert "(each scored on its own, kept at 0.05 or more)" in modelcard.render_card(run_dir)
+    answer = predict.api_answer(run_dir, scores)  # what /predict returns
+    assert answer == {"labels": [n for n in sorted(scores, key=lambda n: -scores[n]) if scores[n] >= 0.05],
+                      "scores": scores, "threshold": 0.05}
 
 
 def test_the_data_step_shows_the_kind_its_separator_and_takes_ticked_columns(tmp_path):

@@ -174,8 +174,9 @@ def on_predict_file(file_path: str | None, column: str | None, shown: RunOnScree
             f"(first {PREVIEW_ROWS} rows shown).")
 
 
-async def api_predict(text: str, run_id: str, key: str = "", request: gr.Request = None) -> dict[str, float]:
-    """Classify one text with a finished run's model: the probability of every label.
+async def api_predict(text: str, run_id: str, key: str = "", request: gr.Request = None) -> dict[str, Any]:
+    """Classify one text with a finished run's model: the probability of every label ({label: probability}); for
+    a multi-label model {"labels": [the labels predicted], "scores": {label: score}, "threshold": the model's}.
 
     Args:
         text: the text to classify
@@ -187,7 +188,8 @@ async def api_predict(text: str, run_id: str, key: str = "", request: gr.Request
         run_dir = session.run_dir_for(run_id, session.api_caller(key or "", root, request), root)
         if not (text or "").strip():
             raise UserError(EMPTY_TEXT_MESSAGE)
-        return await predict.predict_one_async(run_dir, text)  # batched with concurrent callers' texts
+        scores = await predict.predict_one_async(run_dir, text)  # batched with concurrent callers' texts
+        return predict.api_answer(run_dir, scores)
     except UserError as exc:
         raise gr.Error(exc.message, print_exception=False)
 
