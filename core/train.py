@@ -223,7 +223,7 @@ def _finished_message(kind: tasks.TaskKind, metrics: dict[str, Any], state: Any,
     if best_step is not None and best_step != state.global_step:
         message += f" Kept the model of step {best_step}, the best evaluation."
     if metrics.get("tuning"):
-        from core.tasks.multi_label import tuning_words
+        from core.tasks.threshold import tuning_words
 
         message += " " + tuning_words(metrics["tuning"])
     return message

@@ -16,8 +16,9 @@ from core import tasks
 from core.data import DataError
 from core.loading import load_training_data
 from core.rundir import RunDir
-from core.tasks.multi_label import MultiLabel, best_thresholds, tuning_words
-from tests.topics_data import TOPICS, topic_rows
+from core.tasks.multi_label import MultiLabel
+from core.tasks.threshold import best_thresholds, tuning_words
+from tests.topics_data import topic_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from core import evaluation, thresholds
-from core.tasks.multi_label import tuning_words
+from core.tasks.threshold import tuning_words
 from core.errors import UserError
 from core.rundir import RunState
 from ui.context import AppContext, RunOnScreen

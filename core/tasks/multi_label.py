@@ -17,12 +17,14 @@ import pandas as pd
 
 from core.data import _is_missing, order_labels
 from core.tasks import LabelColumn, Metric, TaskKind
+from core.tasks.threshold import (
+    MIN_TUNING_GAIN, MIN_TUNING_ROWS, THRESHOLD, best_thresholds, readable_threshold, threshold_words,
+)
 
 if TYPE_CHECKING:
     from core.encoded import EncodedDataset
 
 SEPARATORS = (";", "|", ",")  # tried in this order; the one most cells hold wins
-THRESHOLD = 0.5  # a label is predicted when its sigmoid score reaches this; saved in the model's config
 # When a column is clearly a column of label lists (`refusal`, with `--task auto`), from what we measured:
 # the 150-row topics table of the tests (8 topics, 1.5 per text): 45 % of its cells hold two or more labels, 8 labels,
 # each seen 25+ times. The example support tickets' labels: no cell holds a separator. Their texts taken as labels:
@@ -35,11 +37,6 @@ MIN_REPEATED_SHARE = 0.9  # of label occurrences whose label is seen at least tw
 LOSS_TIE_BREAK = 1e-6  # as core/metrics.py: at equal micro-F1 the lower validation loss wins
 JUDGED_ROWS = 20_000  # rows of a big column that detection judges (as core/loading.py guesses columns from a sample)
 POS_WEIGHT_CAP = 100.0  # a label in 1 of 10,000 texts must not outweigh all others 10,000 to 1
-# Per-label thresholds after training (`tuned`): tried on this grid, kept only when they lift micro-F1 on rows they
-# were not tuned on by more than a point, and never tuned on fewer validation rows than this (half of them each way).
-THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
-MIN_TUNING_GAIN = 0.01
-MIN_TUNING_ROWS = 50
 
 
 def _items(value: Any, separator: str) -> list[str] | None:
@@ -375,48 +372,3 @@ def fit_probes(x: np.ndarray, targets: np.ndarray, balanced: bool) -> tuple[np.n
             coef = probe.coef_[0] / spread
             weight[j], bias[j] = coef, probe.intercept_[0] - coef @ centre
     return weight, bias
-
-
-def readable_threshold(value: Any, labels_count: int | None) -> float | list[float] | None:
-    """A stored threshold as a number in (0, 1), or a list of them (one per label, `labels_count` of them when
-    known); None when the value is none of these (a hand-edited config, a run from before thresholds)."""
-    def number(x: Any) -> float | None:
-        return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < float(x) < 1 else None
-
-    if isinstance(value, (list, tuple)):
-        numbers = [number(x) for x in value]
-        if not numbers or None in numbers or (labels_count is not None and len(numbers) != labels_count):
-            return None
-        return numbers  # type: ignore[return-value]
-    return number(value)
-
-
-def threshold_words(threshold: float | list[float], labels: list[str]) -> str:
-    """'at 0.5 or more', or for per-label thresholds 'at or above its own threshold (sports 0.35, politics 0.60)'."""
-    if isinstance(threshold, (list, tuple)):
-        return "at or above its own threshold (" + ", ".join(
-            f"{name} {cut:.2f}" for name, cut in zip(labels, threshold)) + ")"
-    return f"at {threshold:g} or more"
-
-
-def best_thresholds(probabilities: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """For each label, the THRESHOLD_GRID value with the best F1 on these rows (of equals, the nearest to THRESHOLD);
-    THRESHOLD for a label none of the rows holds."""
-    out = np.full(probabilities.shape[1], THRESHOLD)
-    for j in range(probabilities.shape[1]):
-        holds = truth[:, j].astype(bool)
-        if not holds.any():
-            continue
-        said = probabilities[:, j][None, :] >= THRESHOLD_GRID[:, None]  # grid x rows
-        tp, fp, fn = (said & holds).sum(1), (said & ~holds).sum(1), (~said & holds).sum(1)
-        f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-        best = THRESHOLD_GRID[f1 >= f1.max() - 1e-12]
-        out[j] = best[np.argmin(np.abs(best - THRESHOLD))]
-    return out
-
-
-def tuning_words(tuning: dict[str, float]) -> str:
-    """The sentence a run's last message and the Evaluate step say about thresholds tuned after training."""
-    return (f"Per-label thresholds tuned on validation: micro-F1 {100 * tuning['before']:.1f} % -> "
-            f"{100 * tuning['estimated']:.1f} % (measured on validation rows each threshold was not tuned on; the "
-            "validation scores shown use thresholds tuned on all of them, so they are a little optimistic).")
