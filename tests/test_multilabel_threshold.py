@@ -96,6 +96,9 @@ def test_a_threshold_binds_only_when_usable():
     assert kind.at(0.5) is kind and kind.at(None) is kind and kind.at(1.5) is kind and kind.at("x") is kind
     assert kind.at(0.3).threshold == 0.3 and kind.at([0.2, 0.6]).threshold == [0.2, 0.6]
     assert kind.saved_threshold({}) == 0.5 and kind.saved_threshold({"threshold": [0.2, 0.7]}) == [0.2, 0.7]
+    two_labels = {"id2label": {"0": "a", "1": "b"}}
+    assert kind.saved_threshold({**two_labels, "threshold": [0.2, 0.7, 0.4]}) == 0.5  # not one per label
+    assert kind.saved_threshold({**two_labels, "threshold": True}) == 0.5
     assert tasks.SINGLE_LABEL.at(0.3) is tasks.SINGLE_LABEL and tasks.SINGLE_LABEL.saved_threshold({}) is None
     assert kind.at([0.2, 0.6]).card_summary(["a", "b"]).startswith(
         "A multi-label text classifier that tags a text with any of 2 labels (each scored on its own, kept at or "

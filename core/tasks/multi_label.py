@@ -127,7 +127,9 @@ class MultiLabel(TaskKind):
         return self if usable is None or usable == self.threshold else MultiLabel(usable)
 
     def saved_threshold(self, model_config: dict[str, Any]) -> float | list[float]:
-        return readable_threshold(model_config.get("threshold"), None) or THRESHOLD
+        """The config's threshold; 0.5 when it has none, or one that is no number in (0, 1) or not one per label."""
+        labels = len(model_config.get("id2label") or {}) or None
+        return readable_threshold(model_config.get("threshold"), labels) or THRESHOLD
 
     # ---- data
     def cells(self, column: LabelColumn) -> list[list[str]]:
