@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.data import _is_missing, _names
+from core.data.columns import _is_missing, _names
 from core.errors import DataError
 
 ONES = frozenset({"1", "1.0", "true"})

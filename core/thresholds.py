@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import UserError
-from core.evaluation import Evaluation, load_evaluation
-from core.rundir import RunDir, write_json
+from core.serving.evaluation import Evaluation, load_evaluation
+from core.runs.rundir import RunDir, write_json
 
 # The keys of metrics.json about thresholds tuned after training: no longer true once the user picks one.
 TUNING_KEYS = ("tuning", "untuned")
@@ -75,7 +75,7 @@ def at_threshold(ev: Evaluation, threshold: Any) -> Evaluation:
 def save_threshold(run_dir: Path | str, threshold: Any) -> str:
     """Decide at `threshold` from now on: the model's config, labels.json, metrics.json and the validation
     predictions all rewritten. Returns the sentence that says so."""
-    from core.predict import neutralise_frame
+    from core.serving.predict import neutralise_frame
 
     value = checked_threshold(threshold)
     ev = load_evaluation(run_dir)

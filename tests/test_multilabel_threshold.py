@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from core import tasks
-from core.data import DataError
-from core.loading import load_training_data
-from core.rundir import RunDir
+from core.data.columns import DataError
+from core.data.loading import load_training_data
+from core.runs.rundir import RunDir
 from core.tasks.multi_label import MultiLabel
 from core.tasks.threshold import best_thresholds, tuning_words
 from tests.topics_data import topic_rows
@@ -121,7 +121,7 @@ def columns_run(tmp_path_factory, tiny_model_dir) -> tuple[Path, str]:
 
 
 def test_the_cli_trains_on_several_label_columns_and_status_reports_micro_f1(columns_run):
-    from core.runs import list_runs
+    from core.runs.launcher import list_runs
     from ui.train_api import run_status
 
     run_dir, printed = columns_run
@@ -135,7 +135,9 @@ def test_the_cli_trains_on_several_label_columns_and_status_reports_micro_f1(col
 
 
 def test_the_threshold_moves_in_evaluate_and_saved_reaches_every_prediction(columns_run, tmp_path):
-    from core import evaluation, modelcard, predict, thresholds
+    from core.serving import evaluation, predict
+    from core.publish import modelcard
+    from core import thresholds
 
     run_dir, _ = columns_run
     ev = evaluation.load_evaluation(run_dir)
@@ -214,7 +216,7 @@ def test_the_evaluate_slider_and_the_predict_step_show_the_threshold_and_every_l
         "The model keeps 0.5.")
     moved = evaluate_tab.on_threshold(state, 0.2)
     assert moved["threshold_note"].endswith("The model keeps 0.5.")
-    from core import evaluation
+    from core.serving import evaluation
 
     expected = thresholds.at_threshold(evaluation.load_evaluation(run_dir), 0.2)
     assert moved["per_class"].equals(evaluate_tab.as_percentages(evaluation.per_class_table(expected)))
@@ -233,7 +235,9 @@ def test_the_evaluate_slider_and_the_predict_step_show_the_threshold_and_every_l
 def test_the_zip_and_the_hub_push_of_a_multi_label_run_carry_its_kind(columns_run, monkeypatch):
     import zipfile
 
-    from core import hub, modelcard, thresholds
+    from core.publish import hub, modelcard
+
+    from core import thresholds
     from tests.test_hub import FakeApi
 
     monkeypatch.delenv("HF_TOKEN", raising=False)
