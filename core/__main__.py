@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             return _follow_with_ctrl_c(run_dir)
         summaries = launcher.list_runs(args.runs_dir)
         for summary in summaries:
-            score = f"macro-F1 {summary.best_f1:.3f}" if summary.best_f1 is not None else ""
+            score = f"{summary.best_f1_label} {summary.best_f1:.3f}" if summary.best_f1 is not None else ""
             print(f"{summary.run_id:<48} {summary.state:<12} {score}")
         if not summaries:
             print(f"No runs yet in {args.runs_dir or launcher.runs_root()}.")

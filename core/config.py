@@ -161,8 +161,10 @@ class TrainConfig:
             problems.append("Evaluate-every-N-steps must be 0 (once per epoch) or more.")
         if self.checkpoint_every_minutes < 0:
             problems.append("Checkpoint interval must be 0 (automatic) or more minutes.")
-        if self.task not in TASKS:
-            problems.append(f"Task must be one of: {', '.join(TASKS)}.")
+        from core.tasks import CHOSEN  # the registry of kinds: a kind added there is a valid task
+
+        if self.task not in ("auto", *CHOSEN):
+            problems.append(f"Task must be one of: {', '.join(('auto', *CHOSEN))}.")
         if len(self.label_separator) > 1 or self.label_separator.isspace():
             problems.append("The label separator must be one character, such as ; or |.")
         if self.report_to not in REPORT_TO:

@@ -34,7 +34,8 @@ def test_a_dataset_in_the_box_is_checked_like_a_file_and_offers_its_configs_and_
     config_dd, split_dd, options = out["hub_config"], out["hub_split"], out["data_extra"]
     assert ([c[0] for c in config_dd.choices], config_dd.value) == (["sentiment", "topics"], "sentiment")
     assert split_dd.value == "train" and [c[0] for c in split_dd.choices] == ["train", "validation", "test"]
-    assert options == {"val_data_path": "", "test_data_path": "", "data_config": "", "data_split": ""}
+    assert options == {"val_data_path": "", "test_data_path": "", "data_config": "", "data_split": "", "task": "auto",
+                       "label_separator": "", "label_columns": ""}
 
     out = data_tab.on_hub(str(hub_repo), {}, "", 0, 0.2, 42, "topics")
     assert "Ready to train." in out["status"] and "2 labels: politics 10, sport 10." in out["sentences"]
@@ -71,7 +72,7 @@ def test_a_test_table_is_checked_and_counted_and_a_bad_one_blocks_training(tmp_p
     val = {"val_data_path": "/kept/val.csv"}
     out = data_tab.on_test_file(str(test), val, str(example_data), "text", "label", "", 0, 0.2, 42)
     assert out["data_extra"] == {"val_data_path": "/kept/val.csv", "test_data_path": str(test), "data_config": "",
-                                 "data_split": ""}
+                                 "data_split": "", "task": "auto", "label_separator": "", "label_columns": ""}
     assert out["data_status"]["ok"] is False  # /kept/val.csv is not there: the check reads both tables
     out = data_tab.on_test_file(str(test), {}, str(example_data), "text", "label", "", 0, 0.2, 42)
     assert "Ready to train." in out["status"] and out["data_extra"]["test_data_path"] == str(test)

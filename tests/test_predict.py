@@ -205,8 +205,10 @@ def test_predict_tab_handlers(run_dir: Path, tmp_path: Path) -> None:
     assert "has not finished training yet" in unfinished["note"] and unfinished["batch_button"].interactive is False
 
     out = predict_tab.on_predict("refund my card", state)
-    assert list(out["label"]) == LABELS and out["summary"].startswith("**Predicted:** ")
-    assert out["tokens"]["token"].tolist()[0] == "[CLS]" and out["scores"]["label"].tolist() == LABELS
+    assert sorted(c["label"] for c in out["label"].value["confidences"]) == sorted(LABELS)
+    assert out["label"].label == "Prediction" and out["summary"].startswith("**Predicted:** ")
+    assert out["tokens"]["token"].tolist()[0] == "[CLS]" and [r[0] for r in out["scores"].value["data"]] == LABELS
+    assert out["scores"].label == "2 · Logits and softmax probabilities"
 
     upload = tmp_path / "in.tsv"
     upload.write_text("id\tbody\n1\trefund my card please\n2\t@SUM(1)\n\t\n")

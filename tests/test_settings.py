@@ -38,19 +38,34 @@ def demo(tmp_path_factory) -> gr.Blocks:
     return layout.build(tmp_path_factory.mktemp("runs"))
 
 
-def test_every_setting_is_a_widget_on_the_train_step_with_its_help(demo):
-    advanced = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "tc-advanced")
-    in_advanced, inside = set(), list(advanced.children)
+def _inside(demo, elem_id: str) -> set[int]:
+    top = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == elem_id)
+    found, inside = set(), list(top.children)
     while inside:
         block = inside.pop()
-        in_advanced.add(block._id)
+        found.add(block._id)
         inside.extend(getattr(block, "children", []))
+    return found
+
+
+def test_every_setting_is_a_widget_on_the_train_step_with_its_help(demo):
+    in_advanced, on_data_step = _inside(demo, "tc-advanced"), _inside(demo, "tc-tab-data")
     for name in settings.NAMES:
         widget = demo.train[name]
         assert widget.info == settings.LOOK.get(name, {}).get("info", HELP[name]), name
         assert widget.value == getattr(TrainConfig(), name), name  # the default, never re-typed
-        main = settings.LOOK.get(name, {}).get("place") == "main"
-        assert (widget._id in in_advanced) is not main, name
+        place = settings.LOOK.get(name, {}).get("place", "advanced")
+        assert (widget._id in in_advanced) is (place == "advanced"), name
+        assert (widget._id in on_data_step) is (place == "data"), name  # how the label column is read: by it
+
+
+def test_the_task_control_offers_each_registered_kind():
+    from core import tasks
+
+    assert settings.task_words() == ("auto", *tasks.CHOSEN)
+    assert settings.BY_NAME["task"].choices == settings.task_words()
+    assert settings.task_choices()[:3] == [("auto (detected)", "auto"), ("single label", "single"),
+                                           ("multi-label", "multi")]
 
 
 def test_every_setting_and_the_run_name_are_train_parameters_described_on_the_api_page():

@@ -279,7 +279,8 @@ def test_a_missing_piece_fails_the_build_instead_of_leaving_start_unwired(tmp_pa
     with gr.Blocks():
         state, dropdown = gr.State(), gr.Dropdown()
         with pytest.raises(ValueError, match="^DataPieces is missing text_column, extra$"):
-            DataPieces(path=state, status=state, text_column=None, label_column=dropdown, extra=None)
+            DataPieces(path=state, status=state, text_column=None, label_column=dropdown, extra=None,
+                       settings={})
         with pytest.raises(TypeError):  # every piece must be named
             DataPieces(path=state, status=state, label_column=dropdown, extra=state)  # type: ignore[call-arg]
         with pytest.raises(ValueError, match="^AppContext is missing tabs$"):

@@ -99,7 +99,7 @@ def banner_html(view: RunView | None, queue_position: int | None = None, run_nam
         )
     state = view.state
     name = f" <b>{html.escape(run_name)}</b>" if run_name else ""
-    best = f" Best macro-F1 {fmt_pct(view.best_f1)}." if view.best_f1 is not None else ""
+    best = f" Best {view.best_f1_label} {fmt_pct(view.best_f1)}." if view.best_f1 is not None else ""
     if state == RunState.QUEUED:
         if queue_position and queue_position > 1:
             text = (f"Queued{name}: another training job is using the machine. You are number {queue_position} "
@@ -156,6 +156,13 @@ def short_model(model: str) -> str:
     return model.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] or model
 
 
+def _best_f1(summary: Any) -> str:
+    """The run's best F1 in the "best macro-F1" column; a kind whose F1 is another says which (multi-label: micro)."""
+    text = fmt_pct(getattr(summary, "best_f1", None))
+    label = getattr(summary, "best_f1_label", "macro-F1")
+    return f"{text} ({label})" if getattr(summary, "best_f1", None) is not None and label != "macro-F1" else text
+
+
 def run_rows(summaries: Sequence[Any]) -> pd.DataFrame:
     """core.runs.launcher.RunSummary list -> the Runs table. No 'created' column: the id starts with the start time (and an
     unnamed run's name carries it), and without it the id, which the API takes, is not cut off."""
@@ -163,7 +170,7 @@ def run_rows(summaries: Sequence[Any]) -> pd.DataFrame:
     for s in summaries:
         rows.append((
             getattr(s, "name", "") or getattr(s, "run_id", ""), STATE_TEXT.get(s.state, s.state),
-            fmt_pct(getattr(s, "best_f1", None)), fmt_pct(getattr(s, "best_accuracy", None)),
+            _best_f1(s), fmt_pct(getattr(s, "best_accuracy", None)),
             short_model(str(getattr(s, "model", ""))), getattr(s, "run_id", ""),
         ))
     return pd.DataFrame(rows, columns=["run", "state", "best macro-F1", "best accuracy", "model", "id"])

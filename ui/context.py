@@ -68,7 +68,8 @@ class DataPieces:
     status: gr.State  # DataCheck.status(): ok, reason, summary, suggested_max_length, lengths
     text_column: gr.Dropdown
     label_column: gr.Dropdown
-    extra: gr.State  # data_options(): a validation table, a dataset's config and split
+    extra: gr.State  # data_options(): a validation table, a dataset's config and split, the kind, ticked columns
+    settings: dict  # the TrainConfig settings the Data step shows (Task, Label separator), by name
 
     def __post_init__(self) -> None:
         _require_all(self)

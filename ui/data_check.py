@@ -18,13 +18,23 @@ from core.errors import UserError
 
 HISTOGRAM_SAMPLE = 5000
 _DEFAULTS = TrainConfig()
-OPTION_NAMES = ("val_data_path", "test_data_path", "data_config", "data_split")  # data_extra's keys: TrainConfig fields
+# data_extra's keys: TrainConfig fields, except label_columns (the 0/1 columns ticked, read as the label column)
+OPTIONS = ("val_data_path", "test_data_path", "data_config", "data_split", "task", "label_separator", "label_columns")
 
 
 def data_options(extra: Any) -> dict[str, str]:
-    """The Data step's choices beside the main data: a validation and a test table, a dataset's config and split."""
+    """The Data step's choices beside the main data: a validation and a test table, a dataset's config and split,
+    what the label column holds (task, label_separator: the Task and Label separator controls) and several 0/1 label
+    columns ticked instead of one ("a,b,c"; empty: the label column)."""
     extra = extra if isinstance(extra, dict) else {}
-    return {name: str(extra.get(name) or "") for name in OPTION_NAMES}
+    options = {name: str(extra.get(name) or "") for name in OPTIONS}
+    options["task"] = options["task"] or _DEFAULTS.task
+    return options
+
+
+def label_choice(label_column: str | None, options: dict[str, str]) -> str | None:
+    """The label column the data is read with: the ticked 0/1 columns when there are several, else the one chosen."""
+    return options["label_columns"] or label_column
 
 
 def hub_path(name: str | None) -> str:
@@ -52,6 +62,8 @@ class DataCheck:
     suggested_max_length: int | None = None
     baseline: dict[str, Any] | None = None
     note: str = ""
+    kind: str = ""  # what the label column holds, as detected or chosen (core/tasks/ names: "multi_label", ...)
+    separator: str = ""  # a multi-label column's separator, as detected or given
     # The validation rows' share of all rows when a validation table or the dataset's own split fixes them (the
     # share setting then does not apply); None while the data is split by the share.
     fixed_val_share: float | None = None
@@ -147,12 +159,15 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         df, guessed_text, guessed_label = read_columns(path, options)
         check.columns = [str(c) for c in df.columns]
         check.text_column = text_column or guessed_text
-        check.label_column = label_column or guessed_label
+        check.label_column = label_choice(label_column, options) or guessed_label
         phase(0.3, "Cleaning and splitting the rows…")
         data = prepared_data(path, check.text_column, check.label_column, options["val_data_path"] or None,
                              val_share=float(val_share), seed=int(seed), data_config=options["data_config"],
-                             data_split=options["data_split"], test_data_path=options["test_data_path"] or None)
+                             data_split=options["data_split"], task=options["task"],
+                             label_separator=options["label_separator"],
+                             test_data_path=options["test_data_path"] or None)
         check.text_column, check.label_column = data.text_column, data.label_column
+        check.kind, check.separator = data.kind.name, data.label_separator
         if data.validation_source != "split":
             check.fixed_val_share = data.validation_share
         tokenizer, check.note = tokenizer_for(model)

@@ -13,10 +13,11 @@ import pandas as pd
 from core.data import hub_datasets
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
-from ui import charts, data_charts
+from ui import charts, data_charts, settings
 from ui.context import AppContext, DataPieces
 from ui.data_check import (  # noqa: F401 - re-exported: the Data step's handlers and tests use them from here
-    DataCheck, _tokenizer, check_data, data_options, histogram_sample, hub_path, read_columns, tokenizer_for,
+    DataCheck, _tokenizer, check_data, data_options, histogram_sample, hub_path, label_choice, read_columns,
+    tokenizer_for,
 )
 from ui.notes import note
 from ui.wiring import keyed, pick
@@ -36,6 +37,10 @@ def baseline_markdown(baseline: dict[str, Any] | None) -> str:
         return (f"**A classic baseline** ({baseline.get('method')}{sample}, {baseline.get('seconds', 0):.1f} s) "
                 f"reaches **Spearman {baseline['spearman']:.3f}** (RMSE {baseline.get('rmse', 0):.4g}) on the same "
                 "validation rows. Fine-tuning has to beat this to be worth its cost.")
+    if baseline and baseline.get("f1_micro") is not None:  # multi-label: its own scores
+        return (f"**A classic baseline** ({baseline.get('method')}, {baseline.get('seconds', 0):.1f} s) reaches "
+                f"**{100 * baseline['f1_micro']:.1f} % micro-F1** and **{100 * baseline.get('f1_macro', 0):.1f} % "
+                "macro-F1** on the same validation rows. Fine-tuning has to beat this to be worth its cost.")
     if not baseline or baseline.get("accuracy") is None:
         return ""
     perfect = float(baseline["accuracy"]) >= 1.0
@@ -63,7 +68,19 @@ def _blocked_note(check: DataCheck) -> list[str]:
     return [BLOCKED_CHART] if check.file_name and not check.ok else []
 
 
-CHECK_OUTPUTS = ("status", "sentences", "warnings", "baseline", "counts_plot", "length_plot", "next", "data_status")
+CHECK_OUTPUTS = ("status", "sentences", "warnings", "baseline", "counts_plot", "length_plot", "next", "data_status",
+                 "label_separator")
+MULTI_LABEL = "multi_label"
+
+
+def separator_update(check: DataCheck) -> Any:
+    """The Label separator control: shown for multi-label data, saying which separator it found."""
+    if check.kind != MULTI_LABEL:
+        return gr.Dropdown(visible=False)
+    found = (f"Detected: '{check.separator}'." if check.separator
+             else "None needed: the cells are lists.")
+    return gr.Dropdown(visible=True, info=f"What separates the labels in a cell. {found} Choose another if the labels "
+                                          "are split wrongly.")
 
 
 def check_outputs(check: DataCheck) -> dict[str, Any]:
@@ -78,6 +95,7 @@ def check_outputs(check: DataCheck) -> dict[str, Any]:
         "length_plot": length_plot_update(check),
         "next": gr.Button(interactive=check.ok),
         "data_status": check.status(),
+        "label_separator": separator_update(check),
     }
 
 
@@ -124,20 +142,26 @@ def _wanted_for(wanted: Any, path: str, columns: list[str]) -> tuple[str, str] |
     return (text_col, label_col) if text_col in columns and label_col in columns else None
 
 
-FILE_OUTPUTS = ("data_path", "preview", "text_column", "label_column") + CHECK_OUTPUTS
+FILE_OUTPUTS = ("data_path", "preview", "text_column", "label_column", "label_columns", "data_extra") + CHECK_OUTPUTS
 
 
-def _no_table(path: str, check: DataCheck) -> dict[str, Any]:
+def _label_columns(columns: list[str]) -> gr.Dropdown:
+    return gr.Dropdown(choices=columns, value=[], multiselect=True, interactive=bool(columns))
+
+
+def _no_table(path: str, check: DataCheck, extra: Any = None) -> dict[str, Any]:
     return {"data_path": path, "preview": empty_preview(), "text_column": _dropdown([], None),
-            "label_column": _dropdown([], None), **check_outputs(check)}
+            "label_column": _dropdown([], None), "label_columns": _label_columns([]),
+            "data_extra": {**data_options(extra), "label_columns": ""}, **check_outputs(check)}
 
 
 def on_file(path: str | None, model: str, max_length: float, val_share: float, seed: float,
             wanted: dict | None = None, extra: Any = None, phase: Any = None) -> dict[str, Any]:
     """A new file (upload, example or restored after a reload): preview, the wanted or guessed columns, full check.
     `phase(share_done, what)`: the step under way, shown over the outputs (a big file takes tens of seconds)."""
+    extra = {**data_options(extra), "label_columns": ""}  # the columns ticked were the last file's
     if not path:
-        return _no_table("", DataCheck())
+        return _no_table("", DataCheck(), extra)
     phase = phase or (lambda done, what: None)
     try:
         phase(0.0, "Reading the table…")
@@ -146,13 +170,14 @@ def on_file(path: str | None, model: str, max_length: float, val_share: float, s
         gr.Warning(exc.message)
         bad = DataCheck(file_name=hub_datasets.dataset_name(path) if hub_datasets.is_dataset(path) else Path(path).name,
                         reason=exc.message)
-        return _no_table(path, bad)
+        return _no_table(path, bad, extra)
     columns = [str(c) for c in df.columns]
     text_col, label_col = _wanted_for(wanted, path, columns) or (text_col, label_col)
     check = check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=extra, phase=phase)
     return {"data_path": path, "preview": preview_update(df, check.text_column or text_col),
             "text_column": _dropdown(columns, check.text_column or text_col),
-            "label_column": _dropdown(columns, check.label_column or label_col), **check_outputs(check)}
+            "label_column": _dropdown(columns, check.label_column or label_col),
+            "label_columns": _label_columns(columns), "data_extra": extra, **check_outputs(check)}
 
 
 def on_file_event(path: str | None, model: str, max_length: float, val_share: float, seed: float,
@@ -169,7 +194,7 @@ def on_hub(name: str | None, extra: Any, model: str, max_length: float, val_shar
            config: str | None = "", split: str | None = "", progress: gr.Progress = gr.Progress()) -> dict[str, Any]:
     """A Hub dataset typed (Enter), or its config or split chosen: the same preview and check as a file, and the
     configs and splits the dataset offers (hub_config, hub_split, data_extra)."""
-    options = {**data_options(extra), "data_config": config or "", "data_split": split or ""}
+    options = {**data_options(extra), "data_config": config or "", "data_split": split or "", "label_columns": ""}
     path = hub_path(name)
     result = on_file(path or None, model, max_length, val_share, seed, None, options, _shown(progress))
     offered: dict[str, Any] = {}
@@ -217,6 +242,21 @@ def on_columns(path: str, text_col: str, label_col: str, model: str, max_length:
     return check_outputs(check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=extra))
 
 
+def on_kind(task: str | None, separator: str | None, ticked: list[str] | None, path: str, text_col: str,
+            label_col: str, model: str, max_length: float, val_share: float, seed: float,
+            extra: Any = None) -> dict[str, Any]:
+    """The Task, the Label separator or the ticked 0/1 label columns changed: the check redone with them, and the
+    options now (data_extra). Ticked columns replace the label column: one is read as it is, two or more as one
+    multi-label target."""
+    ticked = [str(c) for c in ticked or []]
+    options = {**data_options(extra), "task": task or "auto", "label_separator": separator or "",
+               "label_columns": ",".join(ticked)}
+    if not path:
+        return {"data_extra": options}
+    check = check_data(path, text_col, label_col, model, max_length, val_share, seed, extra=options)
+    return {**check_outputs(check), "data_extra": options}
+
+
 def on_length_settings(path: str, text_col: str, label_col: str, model: str, max_length: float,
                        val_share: float, seed: float, extra: Any = None) -> dict[str, Any]:
     """Model or max length changed: redo the report and histogram (the baseline is cached)."""
@@ -235,8 +275,10 @@ def on_baseline(path: str | None, text_col: str | None, label_col: str | None, m
         return ""
     try:
         options = data_options(extra)
-        data = prepared_data(path, text_col, label_col, options["val_data_path"] or None, val_share=float(val_share),
-                             seed=int(seed), data_config=options["data_config"], data_split=options["data_split"],
+        data = prepared_data(path, text_col, label_choice(label_col, options), options["val_data_path"] or None,
+                             val_share=float(val_share), seed=int(seed), data_config=options["data_config"],
+                             data_split=options["data_split"], task=options["task"],
+                             label_separator=options["label_separator"],
                              test_data_path=options["test_data_path"] or None)
         return baseline_markdown(baseline(data))
     except UserError:  # the check above has already said what is wrong with the data
@@ -283,6 +325,10 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
             with gr.Row():
                 text_col = gr.Dropdown(label="Text column", choices=[], interactive=False, elem_id="tc-text-col")
                 label_col = gr.Dropdown(label="Label column", choices=[], interactive=False, elem_id="tc-label-col")
+            label_cols = gr.Dropdown(label="Or several 0/1 label columns (multi-label)", choices=[], value=[],
+                                     multiselect=True, interactive=False, elem_id="tc-label-cols")
+            with gr.Row():
+                kind_widgets = settings.render("data")  # Task and Label separator (ui/settings.py)
         with gr.Column(scale=3, min_width=320):
             preview = gr.Dataframe(empty_preview(), label=f"Preview (first {PREVIEW_ROWS} rows)", interactive=False,
                                    max_height=330, wrap=False, elem_id="tc-preview")
@@ -308,7 +354,7 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                  status=status, sentences=sentences, warnings=warnings, baseline=baseline, counts_plot=counts_plot,
                  length_plot=length_plot, next=next_btn, data_path=data_path, data_status=data_status,
                  wanted_columns=wanted, hub=hub, hub_config=hub_config, hub_split=hub_split, val_file=val_file,
-                 test_file=test_file, data_extra=data_extra)
+                 test_file=test_file, data_extra=data_extra, label_columns=label_cols, **kind_widgets)
     example.click(use_example, None, file, api_visibility="private")
     next_btn.click(lambda: gr.Tabs(selected="train"), None, ctx.tabs, api_visibility="private")
     return comps
@@ -317,7 +363,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
 def pieces(c: dict[str, gr.Component]) -> DataPieces:
     """What the Train step takes from this step."""
     return DataPieces(path=c["data_path"], status=c["data_status"], text_column=c["text_column"],
-                      label_column=c["label_column"], extra=c["data_extra"])
+                      label_column=c["label_column"], extra=c["data_extra"],
+                      settings={name: c[name] for name in settings.NAMES if name in c})
 
 
 def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Component,
@@ -346,6 +393,14 @@ def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Compone
                       list(table_outputs.values()), **events).then(**fit_baseline)
     for dd in (c["text_column"], c["label_column"]):
         dd.input(keyed(on_columns, checked), column_inputs, list(checked.values()), **events).then(**fit_baseline)
+    kind_outputs = pick(c, *CHECK_OUTPUTS, "data_extra")
+    kind_inputs = [c["task"], c["label_separator"], c["label_columns"]] + column_inputs
+    # change, not input: a setting restored after a reload (or from a run opened) must redo the check too.
+    for control in (c["task"], c["label_separator"]):
+        control.change(keyed(on_kind, kind_outputs), kind_inputs, list(kind_outputs.values()),
+                       **events).then(**fit_baseline)
+    c["label_columns"].input(keyed(on_kind, kind_outputs), kind_inputs, list(kind_outputs.values()),
+                             **events).then(**fit_baseline)
     for comp in (model, max_length, val_share, seed):
         comp.change(keyed(on_length_settings, checked), column_inputs, list(checked.values()), **events,
                     show_progress="hidden").then(**fit_baseline)

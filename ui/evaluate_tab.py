@@ -10,6 +10,9 @@ import gradio as gr
 import pandas as pd
 
 from core.serving import evaluation
+
+from core.serving import thresholds
+from core.tasks.threshold import tuning_words
 from core.errors import UserError
 from core.runs.rundir import RunState
 from ui.context import AppContext, RunOnScreen
@@ -17,6 +20,7 @@ from ui.notes import note
 from ui.wiring import keyed, pick
 
 ALL = "(all)"
+THRESHOLD_DEFAULT = 0.5
 _MISTAKE_COLUMNS = ["text", "true label", "predicted label", "confidence"]
 
 
@@ -47,7 +51,24 @@ def as_percentages(table: pd.DataFrame) -> pd.DataFrame:
 
 
 SHOW_OUTPUTS = ("note", "content", "headline", "per_class", "confusion", "true_filter", "pred_filter", "mistakes",
-                "count")
+                "count", "threshold_box", "threshold", "threshold_note")
+SCORED_OUTPUTS = ("note", "headline", "per_class", "mistakes", "count", "threshold_note")
+
+
+def threshold_sentence(ev: evaluation.Evaluation, saved: evaluation.Evaluation | None = None) -> str:
+    """What the threshold slider shows: the scores at this threshold, and what the model keeps."""
+    kind = ev.kind
+    scores = ", ".join(f"{m.label} {evaluation.pct(ev.metrics.get(m.key) or 0.0)}" for m in kind.metrics)
+    kept = thresholds.current_threshold(saved or ev)
+    kept_words = (f"per-label thresholds ({', '.join(f'{n} {t:.2f}' for n, t in zip(ev.labels, kept))})"
+                  if isinstance(kept, list) else f"{kept:g}")
+    tuned = (saved or ev).metrics.get("tuning")
+    then = f" {tuning_words(tuned)}" if tuned else ""
+    return f"At this threshold: {scores}. The model keeps {kept_words}.{then}"
+
+
+def _verdict_note(ev: evaluation.Evaluation) -> str:
+    return note(f"{ev.name}: {evaluation.verdict(ev)}", "warn" if evaluation.outcome(ev) in ("worse", "same") else "ok")
 
 
 def show(shown: RunOnScreen | None) -> dict[str, Any]:
@@ -56,7 +77,8 @@ def show(shown: RunOnScreen | None) -> dict[str, Any]:
     run_dir, state = shown.run_dir, shown.state
     hidden = {"content": gr.Column(visible=False), "true_filter": gr.Dropdown(choices=[ALL], value=ALL),
               "pred_filter": gr.Dropdown(choices=[ALL], value=ALL),
-              "mistakes": pd.DataFrame(columns=_MISTAKE_COLUMNS), "count": ""}
+              "mistakes": pd.DataFrame(columns=_MISTAKE_COLUMNS), "count": "",
+              "threshold_box": gr.Column(visible=False), "threshold": gr.Slider(), "threshold_note": ""}
     if not run_dir:
         return {"note": note(evaluation.NO_RUN_MESSAGE), **hidden}
     if state and state != RunState.FINISHED:
@@ -68,9 +90,13 @@ def show(shown: RunOnScreen | None) -> dict[str, Any]:
     mistakes = evaluation.misclassified(ev)
     number = not ev.kind.classes  # regression: a scatter instead of the confusion matrix, errors instead of mistakes
     choices = [ALL] + ([] if number else ev.labels)
+    adjustable = thresholds.adjustable(ev)
+    kept = thresholds.current_threshold(ev) if adjustable else None
     return {
-        "note": note(f"{ev.name}: {evaluation.verdict(ev)}",
-                     "warn" if evaluation.outcome(ev) in ("worse", "same") else "ok"),
+        "threshold_box": gr.Column(visible=adjustable),
+        "threshold": gr.Slider(value=kept if isinstance(kept, float) else THRESHOLD_DEFAULT),
+        "threshold_note": threshold_sentence(ev) if adjustable else "",
+        "note": _verdict_note(ev),
         "content": gr.Column(visible=True),
         "headline": as_percentages(evaluation.headline_table(ev)),
         "per_class": as_percentages(evaluation.per_class_table(ev)),
@@ -96,6 +122,35 @@ def filter_mistakes(shown: RunOnScreen | None, true_label: str | None, predicted
     return shown, _mistakes_note(len(shown), total)
 
 
+def _scored(ev: evaluation.Evaluation, saved: evaluation.Evaluation) -> dict[str, Any]:
+    mistakes = evaluation.misclassified(ev)
+    return {"note": _verdict_note(ev), "headline": as_percentages(evaluation.headline_table(ev)),
+            "per_class": as_percentages(evaluation.per_class_table(ev)), "mistakes": mistakes,
+            "count": _mistakes_note(len(mistakes), len(mistakes)), "threshold_note": threshold_sentence(ev, saved)}
+
+
+def on_threshold(shown: RunOnScreen | None, threshold: float) -> dict[str, Any]:
+    """The slider moved: the scores, per-label table and mistakes as if the model decided at this threshold."""
+    try:
+        ev = evaluation.load_evaluation((shown or RunOnScreen()).run_dir)
+        return _scored(thresholds.at_threshold(ev, threshold), ev)
+    except UserError as exc:
+        gr.Warning(exc.message)
+        return {}
+
+
+def on_save_threshold(shown: RunOnScreen | None, threshold: float) -> dict[str, Any]:
+    """Keep the slider's threshold in the model: Predict, files, the API, the card and pipeline() users get it."""
+    try:
+        said = thresholds.save_threshold((shown or RunOnScreen()).run_dir, threshold)
+        ev = evaluation.load_evaluation((shown or RunOnScreen()).run_dir)
+    except UserError as exc:
+        gr.Warning(exc.message)
+        return {}
+    gr.Info(said)
+    return _scored(ev, ev)
+
+
 def render(ctx: AppContext) -> dict[str, gr.Component]:
     gr.Markdown("### 3 · Evaluate\nHow good is the model on the validation texts it never trained on, and is it "
                 "better than a classic baseline trained in seconds?")
@@ -103,6 +158,14 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
     with gr.Column(visible=False) as content:
         headline = gr.Dataframe(label="Headline: fine-tuned model vs. TF-IDF + linear SVM baseline",
                                 interactive=False, elem_id="tc-eval-headline")
+        with gr.Column(visible=False) as threshold_box:  # kinds that decide at a threshold (multi-label)
+            with gr.Row():
+                threshold = gr.Slider(0.05, 0.95, value=THRESHOLD_DEFAULT, step=0.05, label="Decision threshold",
+                                      info="A label is predicted when its score reaches this. Lower finds more "
+                                           "labels (recall), higher makes fewer mistakes (precision).",
+                                      elem_id="tc-eval-threshold", scale=3)
+                save = gr.Button("Save this threshold into the model", elem_id="tc-eval-save-threshold", scale=1)
+            threshold_note = gr.Markdown(elem_id="tc-eval-threshold-note")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=320):
                 per_class = gr.Dataframe(label="Per label (validation)", interactive=False,
@@ -120,10 +183,16 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
                                 max_height=480, column_widths=["62%", "14%", "14%", "10%"], max_chars=500,
                                 elem_id="tc-eval-mistakes")
     comps = dict(note=message, content=content, headline=headline, per_class=per_class, confusion=confusion,
-                 true_filter=true_filter, pred_filter=pred_filter, mistakes=mistakes, count=count)
+                 true_filter=true_filter, pred_filter=pred_filter, mistakes=mistakes, count=count,
+                 threshold_box=threshold_box, threshold=threshold, threshold_note=threshold_note, save_threshold=save)
     shown = pick(comps, *SHOW_OUTPUTS)
     ctx.run_state.change(keyed(show, shown), [ctx.run_state], list(shown.values()), api_visibility="private",
                          show_progress="minimal", show_progress_on=[message], trigger_mode="always_last")
+    scored = pick(comps, *SCORED_OUTPUTS)
+    threshold.input(keyed(on_threshold, scored), [ctx.run_state, threshold], list(scored.values()),
+                      api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+    save.click(keyed(on_save_threshold, scored), [ctx.run_state, threshold], list(scored.values()),
+               api_visibility="private")
     for dropdown in (true_filter, pred_filter):
         dropdown.input(filter_mistakes, [ctx.run_state, true_filter, pred_filter], [mistakes, count],
                        api_visibility="private", show_progress="hidden")

@@ -77,11 +77,11 @@ def trace_tables(trace: predict.Trace) -> tuple[str, pd.DataFrame, pd.DataFrame]
                            "sigmoid score" if multi else "softmax probability":
                                [round(v, 4) for v in trace.probs.values()]})
     # First-strong isolate: a right-to-left label (Arabic, Hebrew) does not reorder the sentence around it.
-    predicted = f"\u2068{html.escape(trace.predicted) or 'no label'}\u2069" + (
+    predicted = f"\u2068{html.escape(predicted_labels(trace))}\u2069" + (
         "" if multi else f" ({100 * trace.confidence:.1f} %)")
-    then = ("sigmoid → a score per label on its own; the labels at 50 % or more are predicted." if multi
+    then = (f"sigmoid → a score per label on its own; the labels {_threshold_words(trace)} are predicted." if multi
             else "softmax → probabilities that sum to 1.")
-    summary = (f"**Predicted:** {predicted} · "
+    summary = (f"**{'Labels' if multi else 'Predicted'}:** {predicted} · "
                f"{len(trace.tokens)} tokens, including the special [CLS]/[SEP]-style markers. "
                "Text → tokenizer (word pieces → ids, attention mask 1 = real token) → model → one logit per "
                f"label → {then}")
@@ -104,6 +104,21 @@ def _number_trace(trace: predict.Trace, tokens: pd.DataFrame) -> tuple[str, pd.D
     return summary, tokens, scores
 
 
+def predicted_labels(trace: predict.Trace) -> str:
+    """The prediction as a person reads it: one label, or a multi-label model's labels comma-separated."""
+    if trace.task == "multi_label":
+        return ", ".join(filter(None, trace.predicted.split("; "))) or "none of the labels"
+    return trace.predicted or "no label"
+
+
+def _threshold_words(trace: predict.Trace) -> str:
+    cut = trace.threshold if trace.threshold is not None else 0.5
+    if isinstance(cut, list):
+        return "at or above their own thresholds (" + ", ".join(
+            f"{name} {100 * t:.0f} %" for name, t in zip(trace.probs, cut)) + ")"
+    return f"at {100 * cut:g} % or more"
+
+
 def on_predict(text: str | None, shown: RunOnScreen | None) -> dict[str, Any]:
     """The label probabilities and the trace of one sentence (PREDICT_OUTPUTS); nothing changes on a warning."""
     run_dir, problem = finished_run(shown)
@@ -119,8 +134,18 @@ def on_predict(text: str | None, shown: RunOnScreen | None) -> dict[str, Any]:
         gr.Warning(exc.message)
         return {}
     summary, tokens, scores = trace_tables(trace)
-    shown_value = trace.predicted if trace.task == "regression" else trace.probs  # a number has no label bars
-    return {"label": shown_value, "summary": summary, "tokens": tokens, "scores": scores}
+    # gr.Label heads its bars with the top label: for several labels a text, its title says which are predicted.
+    # Each kind names its own boxes, since the previous run shown may have been of another kind.
+    if trace.task == "multi_label":
+        label = gr.Label(trace.probs, label=f"Labels: {predicted_labels(trace)}")
+        scored = gr.Dataframe(scores, label="2 · Logits and sigmoid scores")
+    elif trace.task == "regression":  # a number has no label bars
+        label = gr.Label(trace.predicted, label="Prediction")
+        scored = gr.Dataframe(scores, label="2 · The output and the predicted number")
+    else:
+        label = gr.Label(trace.probs, label="Prediction")
+        scored = gr.Dataframe(scores, label="2 · Logits and softmax probabilities")
+    return {"label": label, "summary": summary, "tokens": tokens, "scores": scored}
 
 
 UPLOAD_OUTPUTS = ("column", "batch_note", "preview", "download")
@@ -172,8 +197,9 @@ def on_predict_file(file_path: str | None, column: str | None, shown: RunOnScree
             f"(first {PREVIEW_ROWS} rows shown).")
 
 
-async def api_predict(text: str, run_id: str, key: str = "", request: gr.Request = None) -> dict[str, float]:
-    """Classify one text with a finished run's model: the probability of every label ({label: probability}); for a
+async def api_predict(text: str, run_id: str, key: str = "", request: gr.Request = None) -> dict[str, Any]:
+    """Classify one text with a finished run's model: the probability of every label ({label: probability}); for
+    a multi-label model {"labels": [the labels predicted], "scores": {label: score}, "threshold": the model's}; for a
     regression model, the predicted number ({target column: value}).
 
     Args:
@@ -186,7 +212,8 @@ async def api_predict(text: str, run_id: str, key: str = "", request: gr.Request
         run_dir = session.run_dir_for(run_id, session.api_caller(key or "", root, request), root)
         if not (text or "").strip():
             raise UserError(EMPTY_TEXT_MESSAGE)
-        return await predict.predict_one_async(run_dir, text)  # batched with concurrent callers' texts
+        scores = await predict.predict_one_async(run_dir, text)  # batched with concurrent callers' texts
+        return predict.api_answer(run_dir, scores)
     except UserError as exc:
         raise gr.Error(exc.message, print_exception=False)
 

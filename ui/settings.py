@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from core import tasks
 from core.config import TrainConfig
 from core.errors import UserError
 from core.models import MODEL_CHOICES
@@ -24,18 +25,17 @@ DATA_FIELDS = ("data_path", "val_data_path", "test_data_path", "data_config", "d
 # test_file, hub_dataset, dataset_config, dataset_split).
 CLI_ONLY = ("warmup_ratio", "weight_decay", "eval_steps", "keep_best", "checkpoint_every_minutes",
             "fused_attention_long_batches")  # expert knobs the page and /train have never offered: the CLI has them
-# /train names a run (the page names it from the data file, renamed on the Runs step), and may name the kind of
-# target (auto, single, multi, regression) where detection guesses wrong.
-API_ONLY = ("run_name", "task")
-# How the label column is read: the Data step will offer this and the kind next to the label column (issue 21's UI
-# step); until then the page detects both, and the CLI (and /train, for the kind) can override them.
-NOT_ON_PAGE_YET = ("label_separator",)
-NOT_SETTINGS = DATA_FIELDS + CLI_ONLY + API_ONLY + NOT_ON_PAGE_YET
+API_ONLY = ("run_name",)  # /train names a run; the page names it from the data file (renamed on the Runs step)
+NOT_SETTINGS = DATA_FIELDS + CLI_ONLY + API_ONLY
 
 # How a setting is shown, where its type and metadata alone would not say it: the two settings above Start ("main"),
 # sliders, labels that say what 0 means, the element ids the browser tests use. The Advanced box lists its settings in
 # this order; a field not named here comes after them, labelled from its name.
 LOOK: dict[str, dict[str, Any]] = {
+    # How the label column is read: shown on the Data step beside it ("data"), as they change its check.
+    "task": dict(place="data", label="Task", elem_id="tc-task"),
+    "label_separator": dict(place="data", label="Label separator", elem_id="tc-label-separator",
+                            info="What separates the labels in a cell of a multi-label column."),
     "model": dict(place="main", label="Base model", elem_id="tc-model",
                   info="Hub models need internet. You can also type any Hub id or a local folder."),
     "epochs": dict(place="main", slider=(1, 20, 1), label="Epochs", elem_id="tc-epochs"),
@@ -49,6 +49,19 @@ LOOK: dict[str, dict[str, Any]] = {
     "seed": dict(label="Seed"),
     "report_to": dict(label="Report to", elem_id="tc-report-to"),
 }
+
+
+def task_words() -> tuple[str, ...]:
+    """The Task control's values, from the registry of kinds (a kind registered there appears without UI edits)."""
+    return ("auto", *tasks.CHOSEN)
+
+
+def task_choices() -> list[tuple[str, str]]:
+    """(shown, value) for the Task control: "auto (detected)", then each kind by its title."""
+    return [("auto (detected)", "auto")] + [(kind.title or word, word) for word, kind in tasks.CHOSEN.items()]
+
+
+SEPARATOR_CHOICES = [("detected", ""), (";", ";"), ("|", "|"), (",", ",")]
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,7 @@ def describe(config_class: type = TrainConfig) -> tuple[Setting, ...]:
     for f in dataclasses.fields(config_class):
         if f.name in NOT_SETTINGS:
             continue
-        choices = f.metadata.get("choices")
+        choices = task_words() if f.name == "task" else f.metadata.get("choices")
         found[f.name] = Setting(f.name, hints[f.name], f.default, f.metadata.get("help", ""),
                                 tuple(choices) if choices else None, tuple(f.metadata.get("range", (None, None))))
     ordered = [n for n in LOOK if n in found] + [n for n in found if n not in LOOK]
@@ -108,6 +121,11 @@ def widget(setting: Setting) -> gr.components.Component:
                   elem_id=look.get("elem_id", "tc-" + setting.name.replace("_", "-")))
     if setting.name == "model":
         return gr.Dropdown(list(MODEL_CHOICES), value=setting.default, allow_custom_value=True, **common)
+    if setting.name == "task":
+        return gr.Dropdown(task_choices(), value=setting.default, **common)
+    if setting.name == "label_separator":  # shown once the data is multi-label (ui/data_tab.py)
+        return gr.Dropdown(SEPARATOR_CHOICES, value=setting.default, allow_custom_value=True, visible=False,
+                           **common)
     if setting.choices:
         return gr.Dropdown(list(setting.choices), value=setting.default, **common)
     if setting.kind is bool:
@@ -123,14 +141,14 @@ def widget(setting: Setting) -> gr.components.Component:
 
 
 def render(place: str) -> dict[str, gr.components.Component]:
-    """The widgets of the settings shown in `place` ("main" above Start, "advanced" in the Advanced box)."""
+    """The widgets of the settings shown in `place` ("main" above Start, "advanced" in the Advanced box, "data"
+    on the Data step)."""
     return {s.name: widget(s) for s in SETTINGS if LOOK.get(s.name, {}).get("place", "advanced") == place}
 
 
 def config_from_ui(data_path: str | None, text_column: str | None = None, label_column: str | None = None, *,
                    val_data_path: str | None = None, test_data_path: str | None = None, data_config: str | None = "",
-                   data_split: str | None = "", run_name: str | None = "", task: str | None = "auto",
-                   **values: Any) -> TrainConfig:
+                   data_split: str | None = "", run_name: str | None = "", **values: Any) -> TrainConfig:
     """UI or API values (strings, floats from sliders, None from empty boxes) -> TrainConfig, each setting converted
     to its field's type (an empty one is its default). Validation is separate."""
     unknown = sorted(set(values) - set(BY_NAME))
@@ -145,7 +163,6 @@ def config_from_ui(data_path: str | None, text_column: str | None = None, label_
         text_column=(text_column or "").strip() or None,
         label_column=(label_column or "").strip() or None,
         run_name=(run_name or "").strip(),
-        task=(task or "").strip().lower() or "auto",
         **{name: BY_NAME[name].convert(value) for name, value in values.items()},
     )
 

@@ -33,7 +33,7 @@ def run_status(run_dir: Path) -> dict[str, Any]:
         "run_id": run_dir.name, "name": _run_name(str(run_dir)), "state": v.state, "message": v.message,
         "stage": v.stage if v.state == RunState.RUNNING else "", "step": v.step, "total_steps": v.total_steps, "epoch": v.epoch,
         "elapsed_seconds": round(v.elapsed_seconds, 1), "eta_seconds": v.eta_seconds,
-        "samples_per_second": v.samples_per_second, "best_f1": v.best_f1, "best_accuracy": v.best_accuracy,
+        "samples_per_second": v.samples_per_second, "best_f1": v.best_f1, "best_f1_metric": v.kind.f1_metric, "best_accuracy": v.best_accuracy,
         "queue_position": queue_position(run_dir) if v.state == RunState.QUEUED else None,
         # Each epoch's scores side by side with its losses: {"epoch", "train_loss", "val_loss", "accuracy", ...}.
         "epochs": [{"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss,
@@ -129,7 +129,7 @@ def _start(values: dict[str, Any]) -> dict[str, Any]:
         config = settings.config_from_ui(data_path, values["text_column"], values["label_column"],
                                          test_data_path=test_path,
                                          data_config=values["dataset_config"], data_split=values["dataset_split"],
-                                         run_name=values["run_name"], task=values["task"],
+                                         run_name=values["run_name"],
                                          **{n: values[n] for n in settings.NAMES})
         root = session.runs_root()
         caller = session.api_caller(values["key"] or "", root, values["request"], mint=True)

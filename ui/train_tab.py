@@ -17,7 +17,7 @@ from core.errors import UserError
 from core.runs.rundir import ACTIVE_STATES, RESUMABLE_STATES
 from ui import charts, live_charts, live_view, session, settings
 from ui.context import AppContext, DataPieces, RunOnScreen
-from ui.data_check import data_options
+from ui.data_check import data_options, label_choice
 from ui.notes import note
 
 POLL_SECONDS = 1.0
@@ -65,7 +65,8 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, c
         return gr.skip(), note(message, "blocked")
     try:
         options = data_options(extra)
-        config = settings.config_from_ui(data_path, text_col, label_col, val_data_path=options["val_data_path"] or None,
+        config = settings.config_from_ui(data_path, text_col, label_choice(label_col, options),
+                                         val_data_path=options["val_data_path"] or None,
                                          test_data_path=options["test_data_path"] or None,
                                          data_config=options["data_config"], data_split=options["data_split"],
                                          **dict(zip(settings.NAMES, values, strict=True)))
@@ -174,6 +175,7 @@ def render(ctx: AppContext, data: DataPieces) -> dict[str, gr.Component]:
                                        elem_id="tc-epoch-table")
             with gr.Accordion("Log", open=False, elem_id="tc-log-box") as log_box:
                 log = gr.Textbox(show_label=False, lines=10, max_lines=20, autoscroll=True, elem_id="tc-log")
+    widgets.update(data.settings)  # shown on the Data step; Start, /train and the saved settings take them too
     timer = gr.Timer(POLL_SECONDS, active=False)
     signature = gr.State("")
     lv = live_view.LiveView(banner=banner, progress=progress, loss_plot=loss_plot, score_plot=score_plot,

@@ -20,6 +20,7 @@ from core.data.columns import (
     DataError, _check_column, _clean, _detect_label, _detect_text, _looks_numeric, _not_texts, _rows_read,
     detect_columns, label_warnings, read_table,
 )
+from core.data.label_columns import with_label_columns
 from core.data.report_warnings import SINGLE_EXAMPLE_LISTED, single_example_warning, single_examples_warning
 from core.tasks.label_values import order_labels
 
@@ -141,6 +142,7 @@ def load_training_data(
     text_column = (text_column or "").strip() or None  # the UI sends "" for "guess it"
     label_column = (label_column or "").strip() or None
     df, dataset_val, dataset_test, hint, read_warnings = _read(data_path, data_config, data_split)
+    df, task = with_label_columns(df, label_column, task)  # several 0/1 columns: one multi-label target
     text_column, label_column = _columns(df, text_column, label_column, hint)
     numbers = df[text_column].dropna()
     if len(numbers) and numbers.head(10_000).map(_looks_numeric).all():  # chosen by hand too: numbers are no texts
@@ -170,6 +172,7 @@ def load_training_data(
             read_warnings += vdf.attrs.get("read_warnings", [])
         else:
             vdf, where, source = dataset_val, "the dataset's validation split", "dataset"
+        vdf, _ = with_label_columns(vdf, label_column, "multi", where)
         for column in (text_column, label_column):
             _check_column(vdf, column, where=where)
         rows_read += _rows_read(vdf, dropped)

@@ -15,9 +15,11 @@ from core.serving.predict import neutralise_frame
 
 def write_final_metrics(run: RunDir, trainer: Any, val_set: Any, val_order: np.ndarray, val_df: pd.DataFrame,
                         kind: TaskKind, labels: list[str], final_step: int, logits: np.ndarray | None,
-                        best_step: int | None) -> None:
+                        best_step: int | None) -> TaskKind:
     """metrics.json and the validation predictions table (in the data's original order), from the final model's
-    evaluation when training kept it (the best or the last one), else from a fresh prediction."""
+    evaluation when training kept it (the best or the last one), else from a fresh prediction. Returns the kind as
+    the saved model decides: with the thresholds tuned on validation when the kind tunes them and they are clearly
+    better (then kept in the model's config and labels.json too, and said in metrics.json's `tuning`)."""
 
     loss = eval_loss(trainer, final_step)
     if logits is None or loss is None:
@@ -29,10 +31,20 @@ def write_final_metrics(run: RunDir, trainer: Any, val_set: Any, val_order: np.n
     unsorted[val_order] = np.asarray(logits, dtype=np.float64)
     logits = unsorted
     probs = kind.probabilities(logits)
-    predicted, confidence = kind.predicted(probs, labels)
     targets = kind.targets(val_df["label"].astype(str).tolist(), labels)
+    untuned = kind.scores(targets, kind.decisions(probs).tolist(), labels)
+    tuned = kind.tuned(probs, targets, labels)
+    if tuned is not None:
+        kind, tuning = tuned
+        for key, value in kind.model_config().items():
+            setattr(trainer.model.config, key, value)
+        run.write_json(RunDir.LABELS, kind.labels_json(labels))
+    predicted, confidence = kind.predicted(probs, labels)
     decided = kind.decisions(probs)
     metrics = kind.scores(targets, decided.tolist(), labels)
+    if tuned is not None:
+        metrics["tuning"] = tuning
+        metrics["untuned"] = {m.key: untuned[m.key] for m in kind.metrics}
     metrics["loss"] = loss
     metrics["best_step"] = best_step
     run.write_json(RunDir.METRICS, metrics)
@@ -50,6 +62,7 @@ def write_final_metrics(run: RunDir, trainer: Any, val_set: Any, val_order: np.n
     # Evaluate tab shows the texts and labels as written, from data/validation.parquet (core/serving/evaluation.py).
     if run.writes:
         neutralise_frame(table).to_csv(run.predictions_file, index=False)
+    return kind
 
 
 def eval_loss(trainer: Any, step: int) -> float | None:

@@ -204,8 +204,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     if best.step is not None and best.step != trainer.state.global_step:
         best.restore(trainer.model)
     final_step = trainer.state.global_step if best.step is None else best.step
-    write_final_metrics(run, trainer, val_set, val_order, val_df, kind, labels, final_step,
-                        eval_logits.get(final_step), best_step=best.step)
+    kind = write_final_metrics(run, trainer, val_set, val_order, val_df, kind, labels, final_step,
+                               eval_logits.get(final_step), best_step=best.step)
     report = run.report()
     tested = "test file" if report is not None and report.test_source == "file" else "test split"
     if run.test_data.exists():
@@ -229,6 +229,10 @@ def _finished_message(kind: tasks.TaskKind, metrics: dict[str, Any], state: Any,
                    f"{kind.metric_label(kind.main_metric)} in {config.early_stopping_patience} evaluations. {message}")
     if best_step is not None and best_step != state.global_step:
         message += f" Kept the model of step {best_step}, the best evaluation."
+    if metrics.get("tuning"):
+        from core.tasks.threshold import tuning_words
+
+        message += " " + tuning_words(metrics["tuning"])
     return message
 
 

@@ -40,6 +40,7 @@ def card_facts(run_dir: Path | str) -> dict[str, Any]:
     metrics = run.metrics() or {}
     model_cfg = run.model_config()
     kind, stored_labels = tasks.read_labels(run.stored_labels())
+    kind = kind.at(kind.saved_threshold(model_cfg))  # the card says how the saved model decides
     labels = metrics.get("labels") or stored_labels
     if not labels and model_cfg.get("id2label"):
         labels = [model_cfg["id2label"][k] for k in sorted(model_cfg["id2label"], key=int)]
@@ -209,6 +210,7 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
         *([] if kind.classes else [
             "The Hub's widget shows pipeline()'s default for one output (a sigmoid of the standardised score), not "
             f"`{labels[0]}`: use the code above.", ""]),
+        *([kind.usage_note(labels), ""] if kind.usage_note(labels) else []),
         "## Limitations", "",
         ("The model only knows the labels above" if kind.classes else "The model only knows the range of values "
          "above") + " and the kind of texts it was trained on; check its mistakes in the validation set before "

@@ -82,7 +82,7 @@ def summary_rows(runs: Sequence[RunFacts]) -> list[dict[str, Any]]:
     for label, r in zip(unique_labels(runs), runs):
         last = r.view.evals[-1] if r.view.evals else None
         rows.append({"run": label, "state": r.state, "best accuracy": r.view.best_accuracy,
-                     "best macro-F1": r.view.best_f1, "final val loss": last and last.loss,
+                     "best macro-F1": r.view.best_score("f1_macro"), "final val loss": last and last.loss,
                      "duration": r.view.elapsed_seconds or None, "samples/s": r.view.samples_per_second,
                      "id": r.run_dir.name})
     return rows

@@ -97,8 +97,18 @@ class RunView:
 
     @property
     def best_f1(self) -> float | None:
-        scores = [e.f1_macro for e in self.evals if e.f1_macro is not None]
-        return max(scores) if scores else None
+        """The best of the kind's headline F1 (single-label: macro-F1; multi-label: micro-F1, what picks its model)."""
+        key = self.kind.f1_metric
+        scores = [e.scores.get(key) for e in self.evals if e.scores.get(key) is not None]
+        return max(scores) if scores else None  # type: ignore[type-var]
+
+    @property
+    def best_f1_label(self) -> str:
+        return self.kind.metric_label(self.kind.f1_metric)
+
+    def best_score(self, key: str) -> float | None:
+        scores = [e.scores[key] for e in self.evals if e.scores.get(key) is not None]
+        return max(scores) if scores else None  # type: ignore[type-var]
 
     @property
     def best_accuracy(self) -> float | None:

@@ -79,6 +79,7 @@ class RunSummary:
     model: str
     best_f1: float | None
     best_accuracy: float | None
+    best_f1_label: str = "macro-F1"  # which F1 best_f1 is: the run's kind's (multi-label: micro-F1)
 
 
 def _slug(text: str) -> str:
@@ -295,7 +296,7 @@ def list_runs(root: Path | None = None, owner: str | Collection[str] | None = No
         summaries.append(RunSummary(
             run_id=info.get("run_id", run_dir.name), run_dir=run_dir, name=info.get("name", run_dir.name),
             state=run_view.state, created=info.get("created", 0.0), model=config.get("model", ""),
-            best_f1=run_view.best_f1, best_accuracy=run_view.best_accuracy,
+            best_f1=run_view.best_f1, best_accuracy=run_view.best_accuracy, best_f1_label=run_view.best_f1_label,
         ))
     return sorted(summaries, key=lambda s: s.created, reverse=True)
 

@@ -76,7 +76,9 @@ def load_evaluation(run_dir: Path | str | None) -> Evaluation:
     metrics, predictions = run.metrics(), run.predictions()
     if metrics is None or predictions is None:
         raise UserError(NOT_FINISHED_MESSAGE)
-    kind, _ = tasks.read_labels(run.stored_labels())
+    stored = run.stored_labels()
+    kind, _ = tasks.read_labels(stored)
+    kind = kind.at(kind.saved_threshold(run.model_config() or (stored if isinstance(stored, dict) else {})))
     _restore_written_cells(run, predictions, kind)
     labels = metrics.get("labels") or run.labels() or sorted(set(predictions["label"]))
     labels = [str(x) for x in labels]

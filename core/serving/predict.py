@@ -44,6 +44,7 @@ class Trace:
     max_length: int
     truncated: bool  # the text had more tokens than max_length: only its beginning was read
     task: str = "single_label"  # the run's task kind (core/tasks/): how to read probs and predicted
+    threshold: Any = None  # the score a label needs to be predicted (a number, or one per label), for kinds with one
 
 
 class Predictor:
@@ -62,7 +63,9 @@ class Predictor:
         self.model.eval()
         id2label = self.model.config.id2label
         self.labels: list[str] = [str(id2label[i]) for i in range(len(id2label))]
-        self.kind = tasks.for_model_config(self.model.config)  # a regression model's config keeps its scale
+        # The kind as the model's config says: a regression model's scale, a multi-label model's threshold (tuned,
+        # or chosen in the Evaluate step).
+        self.kind = tasks.for_model_config(self.model.config)
         limit = model_max_length(self.tokenizer, self.model.config)  # the rule training used (RoBERTa's offset too)
         # Predict with the length the model was trained with (longer inputs are truncated the same way).
         self.max_length = int(min(max_length or limit, limit))
@@ -139,6 +142,7 @@ class Predictor:
             probs=dict(zip(self.labels, probs.tolist())),
             predicted=predicted,
             task=self.kind.name,
+            threshold=self.kind.saved_threshold(self.model.config.to_dict()),
             confidence=float(confidence),
             max_length=self.max_length,
             truncated=full_length > len(ids),
@@ -241,6 +245,19 @@ async def predict_one_async(run_dir: Path | str, text: str) -> dict[str, float]:
     if not enabled():
         return await asyncio.to_thread(lambda: predictor.predict([text])[0])
     return await asyncio.wrap_future(predictor.batcher.submit_future(str(text)))
+
+
+def api_answer(run_dir: Path | str, scores: dict[str, float]) -> dict[str, Any]:
+    """What /predict returns for one text's scores, in the kind's shape: single-label {label: probability}; a kind
+    that decides at a threshold (multi-label) {"labels": the predicted ones, most likely first, "scores": {label:
+    score}, "threshold": the model's}."""
+    predictor = get_predictor(run_dir)
+    threshold = predictor.kind.saved_threshold(predictor.model.config.to_dict())
+    if threshold is None:
+        return scores
+    probs = np.asarray([[scores[name] for name in predictor.labels]])
+    (names,), _ = predictor.kind.predicted(probs, predictor.labels)
+    return {"labels": [name for name in names.split("; ") if name], "scores": scores, "threshold": threshold}
 
 
 def trained_max_length(run_dir: Path | str) -> int:

@@ -68,6 +68,25 @@ class TaskKind(ABC):
         """The fitted kind back from what a run's labels.json or a saved model's config holds."""
         return self
 
+    f1_metric: str = "f1_macro"  # the F1 a run's list, /status and the banner call "best F1" (a key of `metrics`)
+    title: str = ""  # how the Data step's Task control names the kind (empty: the word --task uses)
+
+    # ---- a decision threshold (kinds that have one: multi-label)
+    def at(self, threshold: Any) -> "TaskKind":
+        """This kind deciding at `threshold` (as a model config or labels.json stores it); itself when the kind has
+        no threshold or the value is unusable."""
+        return self
+
+    def saved_threshold(self, model_config: dict[str, Any]) -> Any:
+        """The threshold a saved model's config holds (None: the kind has none)."""
+        return None
+
+    def tuned(self, probabilities: "np.ndarray", targets: Sequence[Any],
+              labels: list[str]) -> "tuple[TaskKind, dict[str, float]] | None":
+        """After training: this kind at a threshold fitted on the validation predictions, with the scores before
+        and after ({"before", "estimated"}), when that is clearly better; None to keep the threshold."""
+        return None
+
     # ---- data
     @abstractmethod
     def refusal(self, column: LabelColumn) -> str | None:
@@ -187,6 +206,10 @@ class TaskKind(ABC):
 
     def pipeline_note(self) -> str:
         """What to do with pipeline()'s output to get the app's prediction, when it is not the prediction itself."""
+        return ""
+
+    def usage_note(self, labels: list[str]) -> str:
+        """The model card's words after its pipeline() example: how to read what it returns ("" for nothing)."""
         return ""
 
     def metric_label(self, key: str) -> str:

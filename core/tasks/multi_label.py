@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,12 +18,14 @@ import pandas as pd
 from core.tasks.label_values import is_missing, order_labels
 from core.tasks import LabelColumn, Metric, TaskKind, probe
 from core.tasks.probe import PROBE_C
+from core.tasks.threshold import (
+    MIN_TUNING_GAIN, MIN_TUNING_ROWS, THRESHOLD, best_thresholds, readable_threshold, threshold_words,
+)
 
 if TYPE_CHECKING:
     from core.encoded import EncodedDataset
 
 SEPARATORS = (";", "|", ",")  # tried in this order; the one most cells hold wins
-THRESHOLD = 0.5  # a label is predicted when its sigmoid score reaches this; saved in the model's config
 # When a column is clearly a column of label lists (`refusal`, with `--task auto`), from what we measured:
 # the 150-row topics table of the tests (8 topics, 1.5 per text): 45 % of its cells hold two or more labels, 8 labels,
 # each seen 25+ times. The example support tickets' labels: no cell holds a separator. Their texts taken as labels:
@@ -63,6 +65,14 @@ def canonical(items: Iterable[str] | None) -> str | None:
     """The cleaned form of a row's labels: a sorted JSON list; None (a missing label) for no label at all."""
     names = order_labels(set(items or ()))
     return json.dumps(names, ensure_ascii=False) if names else None
+
+
+def _none_of_them(value: Any) -> str | None:
+    """An explicitly empty list of labels (a list object, or the text `[]`: several 0/1 columns all 0) is a text
+    with none of the labels, kept as `[]`; any other empty cell is a missing label (None)."""
+    if isinstance(value, (list, tuple, np.ndarray)) or (isinstance(value, str) and value.strip() == "[]"):
+        return "[]"
+    return None
 
 
 def label_lists(cleaned: Iterable[str]) -> list[list[str]]:
@@ -106,7 +116,25 @@ class MultiLabel(TaskKind):
     greater_is_better = True
     exact_metric = "subset_accuracy"
     stratified = False  # most combinations of labels are rare: a random split (core/data/loading.py's _random_split)
+    f1_metric = "f1_micro"
     pipeline_options = ", top_k=None"  # every label's score: by default pipeline() returns only the highest
+    title = "multi-label"
+
+    def __init__(self, threshold: float | list[float] = THRESHOLD) -> None:
+        # One number for every label, or one per label (tuned on validation, or chosen in the Evaluate step).
+        self.threshold = threshold
+
+    def at(self, threshold: Any) -> "MultiLabel":
+        usable = readable_threshold(threshold, None)
+        return self if usable is None or usable == self.threshold else MultiLabel(usable)
+
+    def restored(self, settings: Mapping[str, Any]) -> "MultiLabel":
+        return self.at(self.saved_threshold(settings))  # labels.json and a saved model's config both keep it
+
+    def saved_threshold(self, model_config: dict[str, Any]) -> float | list[float]:
+        """The config's threshold; 0.5 when it has none, or one that is no number in (0, 1) or not one per label."""
+        labels = len(model_config.get("id2label") or {}) or None
+        return readable_threshold(model_config.get("threshold"), labels) or THRESHOLD
 
     # ---- data
     def cells(self, column: LabelColumn) -> list[list[str]]:
@@ -135,8 +163,8 @@ class MultiLabel(TaskKind):
 
     def normalised(self, column: LabelColumn) -> pd.Series:
         separator = column.separator or find_separator(column.values)
-        return pd.Series([canonical(_items(v, separator)) for v in column.values], index=column.values.index,
-                         dtype=object)
+        return pd.Series([canonical(_items(v, separator)) or _none_of_them(v) for v in column.values],
+                         index=column.values.index, dtype=object)
 
     def label_names(self, cleaned: Iterable[str]) -> list[str]:
         return order_labels({name for names in label_lists(cleaned) for name in names})
@@ -153,13 +181,13 @@ class MultiLabel(TaskKind):
 
     # ---- label encoding
     def labels_json(self, labels: list[str]) -> dict[str, Any]:
-        return {"task": "multi", "labels": list(labels), "threshold": THRESHOLD}
+        return {"task": "multi", "labels": list(labels), "threshold": self.threshold}
 
     def targets(self, labels_column: Sequence[str], labels: list[str]) -> list[list[float]]:
         return multi_hot(list(labels_column), labels).tolist()  # float: BCE's target, and what the collator batches
 
     def model_config(self) -> dict[str, Any]:
-        return {"threshold": THRESHOLD}
+        return {"threshold": self.threshold}
 
     # ---- training
     def loss(self, train_labels: Sequence[str], labels: list[str]) -> Callable[..., Any]:
@@ -203,7 +231,7 @@ class MultiLabel(TaskKind):
             "labels": list(labels),
             "per_class": [{"label": name, "precision": float(p), "recall": float(r), "f1": float(f),
                            "support": int(s)} for name, p, r, f, s in zip(labels, precision, recall, f1, support)],
-            "threshold": THRESHOLD,
+            "threshold": self.threshold,
             "num_validation": int(len(y_true)),
         }
 
@@ -257,18 +285,39 @@ class MultiLabel(TaskKind):
                       train_rows=len(train_df), validation_rows=len(val_df))
         return result
 
+    def tuned(self, probabilities: np.ndarray, targets: Sequence[Any],
+              labels: list[str]) -> tuple["MultiLabel", dict[str, float]] | None:
+        """Per-label thresholds that maximise validation F1, when they beat this threshold's micro-F1 by more than
+        MIN_TUNING_GAIN. Tuning and scoring on the same rows flatters the thresholds, so the gain is judged
+        cross-fitted: thresholds tuned on one random half of the validation rows decide the other half, and the
+        other way round ("estimated"). The thresholds kept are then tuned on all of them."""
+        probs = np.asarray(probabilities, dtype=np.float64)
+        truth = np.asarray(targets, dtype=int).reshape(probs.shape)
+        if len(probs) < MIN_TUNING_ROWS:
+            return None
+        half = np.random.default_rng(0).permutation(len(probs)) < len(probs) // 2
+        crossed = np.zeros_like(truth)
+        for part in (half, ~half):
+            crossed[part] = probs[part] >= best_thresholds(probs[~part], truth[~part])
+        before = _headline(truth, self.decisions(probs))["f1_micro"]
+        estimated = _headline(truth, crossed)["f1_micro"]
+        if estimated - before <= MIN_TUNING_GAIN:
+            return None
+        return MultiLabel([float(x) for x in best_thresholds(probs, truth)]), {"before": before, "estimated": estimated}
+
     # ---- prediction
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         return _sigmoid(logits)
 
     def decisions(self, probabilities: np.ndarray) -> np.ndarray:
-        return (np.asarray(probabilities) >= THRESHOLD).astype(int)
+        return (np.asarray(probabilities) >= np.asarray(self.threshold)).astype(int)
 
     def predicted(self, probabilities: np.ndarray, labels: list[str]) -> tuple[list[str], list[float]]:
         """The labels at or above the threshold ("; "-joined, most likely first; empty when none is), and how sure
         the least sure of the per-label decisions is."""
         probabilities = np.asarray(probabilities)
-        names = ["; ".join(labels[i] for i in np.argsort(-row, kind="stable") if row[i] >= THRESHOLD)
+        cut = np.broadcast_to(np.asarray(self.threshold, dtype=np.float64), (len(labels),))
+        names = ["; ".join(labels[i] for i in np.argsort(-row, kind="stable") if row[i] >= cut[i])
                  for row in probabilities]
         sure = np.maximum(probabilities, 1 - probabilities).min(axis=-1) if probabilities.size else np.zeros(0)
         return names, sure.tolist()
@@ -278,9 +327,14 @@ class MultiLabel(TaskKind):
         return (f"micro-F1 {100 * scores['f1_micro']:.1f} %, macro-F1 {100 * scores['f1_macro']:.1f} %, "
                 f"subset accuracy {100 * scores['subset_accuracy']:.1f} %")
 
+    def usage_note(self, labels: list[str]) -> str:
+        return ("`top_k=None` returns every label's score; the labels predicted are those scoring "
+                f"{threshold_words(self.threshold, labels)}, the `threshold` kept in config.json.")
+
     def card_summary(self, labels: list[str]) -> str:
         return (f"A multi-label text classifier that tags a text with any of {len(labels)} labels (each scored on "
-                f"its own, kept at {THRESHOLD:g} or more): " + ", ".join(f"`{lab}`" for lab in labels) + ". ")
+                f"its own, kept {threshold_words(self.threshold, labels)}): "
+                + ", ".join(f"`{lab}`" for lab in labels) + ". ")
 
 
 BASELINE_METHOD = "TF-IDF + one-vs-rest logistic regression"

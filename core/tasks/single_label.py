@@ -30,6 +30,7 @@ class SingleLabel(TaskKind):
                Metric("f1_macro", "macro-F1", "f1", "Macro F1", hub_average="macro"))
     main_metric = "f1_macro"
     greater_is_better = True
+    title = "single label"
 
     def refusal(self, column: LabelColumn) -> str | None:
         """Lists of labels (several per text), or what is no label at all: an id (a new value in every row), or
