@@ -3,6 +3,7 @@ detection, the data report, refusals, targets and metrics, a whole CLI run of th
 card, and pipeline() in a new process."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -20,7 +21,7 @@ from core import tasks
 from core.config import TrainConfig
 from core.data.columns import DataError
 from core.data.loading import load_training_data
-from core.runs.rundir import RunDir
+from core.runs.rundir import RunDir, RunState
 from core.tasks import REGRESSION, SINGLE_LABEL
 from core.tasks.regression import Regression, measures, offer
 from tests.ratings_data import rating_rows, write_ratings_csv
@@ -290,6 +291,13 @@ def test_the_live_chart_and_epoch_table_show_the_kinds_scores(cli_run):
     assert {row["series"] for row in spec["data"]["values"]} == {"Spearman", "R²"}
     assert spec["layer"][0]["encoding"]["y"]["axis"] == {"format": ".2f"}  # scores below 0 are no percentages
     assert [s.name for s in live_charts.score_series(view.kind)] == ["Spearman", "R²"]  # RMSE is on the target's scale
+    # The runs list and the banner show the best Spearman as a number, where a classifier's show its F1.
+    (summary,) = [s for s in launcher.list_runs(run_dir.parent) if s.run_dir == run_dir]
+    best = max(e.scores["spearman"] for e in view.evals)
+    assert (summary.best_f1, summary.best_f1_label, summary.best_f1_percent) == (best, "Spearman", False)
+    assert charts.run_rows([summary])["best macro-F1"].iloc[0] == f"{best:.3f} (Spearman)"
+    stopped = dataclasses.replace(view, state=RunState.CANCELLED)
+    assert f"Best Spearman {best:.3f}." in charts.banner_html(stopped)
 
 
 def test_train_takes_the_kind_as_the_cli_does():

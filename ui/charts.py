@@ -39,6 +39,11 @@ def fmt_pct(x: float | None) -> str:
     return "–" if x is None or not math.isfinite(float(x)) else f"{100 * float(x):.1f} %"
 
 
+def fmt_score(x: float | None, percent: bool) -> str:
+    """A share as a percentage; another score (Spearman) as a number with three decimals."""
+    return fmt_pct(x) if percent or x is None or not math.isfinite(float(x)) else f"{float(x):.3f}"
+
+
 def epoch_columns(view: RunView) -> list[str]:
     """epoch, train loss, val loss, then the task kind's metrics (single-label: accuracy, macro-F1)."""
     return ["epoch", "train loss", "val loss", *(m.label for m in view.kind.metrics)]
@@ -99,7 +104,8 @@ def banner_html(view: RunView | None, queue_position: int | None = None, run_nam
         )
     state = view.state
     name = f" <b>{html.escape(run_name)}</b>" if run_name else ""
-    best = f" Best {view.best_f1_label} {fmt_pct(view.best_f1)}." if view.best_f1 is not None else ""
+    best = (f" Best {view.best_f1_label} {fmt_score(view.best_f1, view.best_f1_percent)}."
+            if view.best_f1 is not None else "")
     if state == RunState.QUEUED:
         if queue_position and queue_position > 1:
             text = (f"Queued{name}: another training job is using the machine. You are number {queue_position} "
@@ -157,8 +163,9 @@ def short_model(model: str) -> str:
 
 
 def _best_f1(summary: Any) -> str:
-    """The run's best F1 in the "best macro-F1" column; a kind whose F1 is another says which (multi-label: micro)."""
-    text = fmt_pct(getattr(summary, "best_f1", None))
+    """The run's best F1 in the "best macro-F1" column; a kind whose F1 is another says which (multi-label: micro;
+    regression: its Spearman, a number)."""
+    text = fmt_score(getattr(summary, "best_f1", None), getattr(summary, "best_f1_percent", True))
     label = getattr(summary, "best_f1_label", "macro-F1")
     return f"{text} ({label})" if getattr(summary, "best_f1", None) is not None and label != "macro-F1" else text
 

@@ -106,6 +106,10 @@ class RunView:
     def best_f1_label(self) -> str:
         return self.kind.metric_label(self.kind.f1_metric)
 
+    @property
+    def best_f1_percent(self) -> bool:
+        return self.kind.metric_is_percent(self.kind.f1_metric)
+
     def best_score(self, key: str) -> float | None:
         scores = [e.scores[key] for e in self.evals if e.scores.get(key) is not None]
         return max(scores) if scores else None  # type: ignore[type-var]

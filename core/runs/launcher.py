@@ -79,7 +79,9 @@ class RunSummary:
     model: str
     best_f1: float | None
     best_accuracy: float | None
-    best_f1_label: str = "macro-F1"  # which F1 best_f1 is: the run's kind's (multi-label: micro-F1)
+    best_f1_label: str = "macro-F1"  # which F1 best_f1 is: the run's kind's (multi-label: micro-F1; regression: none,
+    # its Spearman)
+    best_f1_percent: bool = True  # a share written as a percentage; False: a number (Spearman)
 
 
 def _slug(text: str) -> str:
@@ -297,6 +299,7 @@ def list_runs(root: Path | None = None, owner: str | Collection[str] | None = No
             run_id=info.get("run_id", run_dir.name), run_dir=run_dir, name=info.get("name", run_dir.name),
             state=run_view.state, created=info.get("created", 0.0), model=config.get("model", ""),
             best_f1=run_view.best_f1, best_accuracy=run_view.best_accuracy, best_f1_label=run_view.best_f1_label,
+            best_f1_percent=run_view.best_f1_percent,
         ))
     return sorted(summaries, key=lambda s: s.created, reverse=True)
 

@@ -68,7 +68,9 @@ class TaskKind(ABC):
         """The fitted kind back from what a run's labels.json or a saved model's config holds."""
         return self
 
-    f1_metric: str = "f1_macro"  # the F1 a run's list, /status and the banner call "best F1" (a key of `metrics`)
+    # The headline score a run's list, /status and the banner show as "best F1" (a key of `metrics`; regression has
+    # no F1: its main score, Spearman).
+    f1_metric: str = "f1_macro"
     title: str = ""  # how the Data step's Task control names the kind (empty: the word --task uses)
 
     # ---- a decision threshold (kinds that have one: multi-label)
@@ -214,6 +216,9 @@ class TaskKind(ABC):
 
     def metric_label(self, key: str) -> str:
         return next(m.label for m in self.metrics if m.key == key)
+
+    def metric_is_percent(self, key: str) -> bool:
+        return next(m.percent for m in self.metrics if m.key == key)
 
 
 from core.tasks.multi_label import MultiLabel  # noqa: E402  (these subclass TaskKind, defined above)

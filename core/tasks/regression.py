@@ -86,6 +86,7 @@ class Regression(TaskKind):
     problem_type = "regression"
     # Spearman first: the main metric, and with R² the charted ones (both unitless, up to 1); RMSE and MAE are on
     # the user's scale, so they are shown as numbers in the epoch table, never on the chart's score axis.
+    f1_metric = "spearman"  # no F1 for a number: the score that keeps the best model
     metrics = (Metric("spearman", "Spearman", "spearmanr", "Spearman correlation", percent=False),
                Metric("r2", "R²", "r_squared", "R²", percent=False),
                Metric("rmse", "RMSE", "rmse", "RMSE", percent=False, charted=False),
