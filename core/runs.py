@@ -97,6 +97,11 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
 
     if problem := tracker_problem(config.report_to):  # before any work, not when the training process starts
         raise UserError(problem)
+    if config.processes > 1:
+        from core.gpus import check_processes
+        from core.hardware import gpu_count
+
+        check_processes(config.processes, gpu_count())
     checked = check(config)
     data, report, fitted = checked.data, checked.report, checked.baseline
     name = config.run_name or Path(config.data_path.rstrip("/")).stem or "dataset"
@@ -146,9 +151,12 @@ def start(run_dir: Path, resume: bool = False) -> None:
     """Start the training child; it queues for the device by itself."""
     run_dir = Path(run_dir).resolve()
     run = RunDir(run_dir)
+    from core.gpus import launch_plan
+
+    command, extra_env = launch_plan(run_dir.parent, getattr(run.config(), "processes", 1))
     run.clear_stop()
     run.write_status(RunState.QUEUED, pid=None)
-    child = warm_child.start_training_child(run_dir, resume)
+    child = warm_child.start_training_child(run_dir, resume, command, extra_env)
     _children[str(run_dir)] = child
     # Reaped the moment it ends, whether or not anyone asks for its status (a closed tab never does): otherwise each
     # finished run stays a <defunct> process of the web server.
@@ -169,13 +177,22 @@ def cancel(run_dir: Path) -> None:
     RunDir(run_dir).request_stop()
 
 
-def resume(run_dir: Path) -> None:
+def resume(run_dir: Path, processes: int | None = None) -> None:
+    """Continue a run; `processes` changes how many data-parallel processes continue it (the batch size is the whole
+    step's, so the schedule continues unchanged)."""
     run_dir = Path(run_dir)
-    if not RunDir(run_dir).is_run():
+    run = RunDir(run_dir)
+    if not run.is_run():
         raise UserError(f"There is no run at '{run_dir}'.")
     state = status(run_dir)["state"]
     if state not in RESUMABLE_STATES:
         raise UserError(f"Only a stopped, interrupted or failed run can be resumed; this one is {state}.")
+    config = run.config()
+    if processes is not None and config is not None and processes != config.processes:
+        changed = config.replace(processes=processes)
+        if problems := changed.validate():
+            raise UserError(" ".join(problems))
+        run.write_config(changed)
     start(run_dir, resume=True)
 
 

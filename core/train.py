@@ -22,10 +22,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from core import tasks
+from core import distributed, tasks
 from core.config import TrainConfig, auto_learning_rate
 from core.errors import UserError, is_disk_full
-from core.hardware import choose_precision, cuda_available, device_key, device_name, use_fast_gpu_attention
+from core.gpus import job_devices
+from core.hardware import choose_precision, cuda_available, device_name, use_fast_gpu_attention
 from core.queue import device_slot
 from core.rundir import RunDir, RunState
 
@@ -40,15 +41,21 @@ class _StoppedBeforeTraining(Exception):
 
 def train(run_dir: Path, resume: bool = False) -> str:
     """Run the whole job in this process; returns the terminal state. Writes exactly one terminal event."""
-    run = RunDir.for_process(Path(run_dir).resolve())
+    run = RunDir.for_process(Path(run_dir).resolve())  # under torchrun: rank 0 writes, the other ranks read
     stop_flag = [False]
     _install_sigterm(stop_flag)
     try:
         run.write_status(RunState.QUEUED, pid=os.getpid())
-        with device_slot(run.path.parent, device_key(), should_give_up=run.stop_requested) as got:
+        distributed.join(cuda_available())
+
+        def take(while_waiting: Any) -> Any:
+            return device_slot(run.path.parent, job_devices(), should_give_up=run.stop_requested,
+                               while_waiting=while_waiting)
+
+        with distributed.job_slot(take) as got:
             if not got:
                 return _end(run, RunState.CANCELLED, "Cancelled before training started.")
-            run.write_status(RunState.RUNNING, pid=os.getpid())
+            run.write_status(RunState.RUNNING, pid=os.getpid(), world_size=distributed.world_size())
             return _run(run, resume, stop_flag)
     except _StoppedBeforeTraining:
         return _end(run, RunState.CANCELLED, STOPPED_BEFORE_TRAINING)
@@ -56,7 +63,13 @@ def train(run_dir: Path, resume: bool = False) -> str:
         return _end(run, RunState.FAILED, exc.message)
     except Exception as exc:  # the full traceback goes to train.log; the user gets one sentence
         traceback.print_exc()
+        if distributed.peer_lost(exc):
+            # Another rank died and took the group with it: no ending is written, so the run reads as interrupted
+            # (its status names this process, which is about to end) and Resume continues from the last checkpoint.
+            return RunState.INTERRUPTED
         return _end(run, RunState.FAILED, _explain(exc))
+    finally:
+        distributed.leave()
 
 
 def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
@@ -66,7 +79,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     from transformers.trainer_utils import get_last_checkpoint
 
     from core.attention import choose_kernel_per_batch
-    from core.batching import auto_batch_size
+    from core.batching import CPU_BATCH_SIZE, auto_batch_size
     from core.callback import EventCallback
     from core.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
     from core.final_files import save_model_atomically, write_final_metrics, write_test_metrics
@@ -99,9 +112,10 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     train_df = pd.read_parquet(run.train_data)
     val_df = pd.read_parquet(run.validation_data)
     limit = model_max_length(tokenizer, model.config)
-    (train_set, val_set), max_length = encode_splits(tokenizer, [train_df, val_df], labels, config.max_length, limit,
-                                                     lambda: _stop_before_training_if_asked(run, stop_flag),
-                                                     store=_token_store(run.path), kind=kind)
+    with distributed.main_rank_first():  # one rank tokenises into the store; the others map what it kept
+        (train_set, val_set), max_length = encode_splits(
+            tokenizer, [train_df, val_df], labels, config.max_length, limit,
+            lambda: _stop_before_training_if_asked(run, stop_flag), store=_token_store(run.path), kind=kind)
     # Validation is evaluated in order, longest first: batches are length-grouped, and every evaluation's
     # predictions line up with the texts, so the final report reuses them instead of predicting again.
     val_order = np.argsort(-val_set.lengths, kind="stable")
@@ -110,15 +124,25 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     checkpoint = None
     if resume and run.checkpoints_dir.is_dir():
         checkpoint = get_last_checkpoint(str(run.checkpoints_dir))
-    if config.warm_start_head and checkpoint is None:  # a resumed run loads its head from the checkpoint
+    # A resumed run loads its head from the checkpoint. Under torchrun only rank 0 fits the probe: the
+    # DistributedDataParallel wrapper broadcasts rank 0's weights to every rank when training starts, so the other
+    # ranks' heads would be overwritten anyway, and on shared cores their probes would only slow rank 0's down.
+    if config.warm_start_head and checkpoint is None and distributed.rank() == 0:
         run.append_event("status", message="Fitting the classification head")
         _stop_before_training_if_asked(run, stop_flag)
         if not kind.warm_start_head(model.to("cuda") if cuda else model, sorted(new_parameters), train_set,
                                     labels, tokenizer.pad_token_id or 0, precision, config.class_weights,
                                     config.seed, _probe_progress(run, stop_flag)):
             print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
-    batch_size = config.batch_size or auto_batch_size(
-        train_set.lengths.tolist(), cuda, _gpu_memory() if cuda else 0, model.num_parameters())
+    processes = distributed.world_size()
+    if config.batch_size:
+        device_batch = distributed.per_device_batch(config.batch_size, processes)
+    elif cuda:  # each GPU's batch from its share of the texts: still >= 100 steps per epoch over all of them
+        device_batch = auto_batch_size(train_set.lengths[::processes].tolist(), cuda, _gpu_memory(),
+                                       model.num_parameters())
+    else:
+        device_batch = distributed.per_device_batch(CPU_BATCH_SIZE, processes)
+    batch_size = device_batch * processes  # the whole step's texts, over every rank
     steps_per_epoch = math.ceil(len(train_set) / batch_size)
     total_steps = math.ceil(steps_per_epoch * config.epochs)
     evaluate_by_steps = config.eval_steps > 0
@@ -130,8 +154,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     args = TrainingArguments(
         output_dir=str(run.checkpoints_dir),
         num_train_epochs=config.epochs,
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=max(64, batch_size),
+        per_device_train_batch_size=device_batch,
+        per_device_eval_batch_size=max(64, device_batch),
         learning_rate=learning_rate,
         warmup_steps=config.warmup_ratio,  # a float below 1 is a share of all steps
         weight_decay=config.weight_decay,
@@ -176,6 +200,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         "num_train": len(train_set), "num_validation": len(val_set), "max_length": max_length,
         "device": device_name(), "precision": precision, "learning_rate": learning_rate,
         "batch_size": batch_size, "model": config.model, "labels": labels, "task": kind.name,
+        "world_size": processes,
     }
     events = EventCallback(run, batch_size, facts, stop_flag, kind)
     every = config.checkpoint_every_minutes * 60 or auto_checkpoint_seconds(model.num_parameters())
@@ -205,7 +230,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         run.append_event("status", message="Scoring the test split")
     test = write_test_metrics(run, trainer, tokenizer, kind, labels, max_length)
     save_model_atomically(run, trainer, tokenizer)
-    shutil.rmtree(run.checkpoints_dir, ignore_errors=True)  # a finished run needs no resume state
+    if run.writes:  # a finished run needs no resume state
+        shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
     metrics = run.metrics() or {}
     message = _finished_message(kind, metrics, trainer.state, total_steps, config, best.step)
     if test:  # reported apart: the test split never chose the model, so it is the honest score
