@@ -87,3 +87,14 @@ def launch_plan(runs_root: os.PathLike[str] | str, processes: int) -> tuple[list
         busy = {f"cuda:{g}" for g in ids if device_busy(runs_root, f"cuda:{g}")}
         chosen = choose_gpus(ids, busy, processes)
     return child_command(processes), child_environment(chosen, gpus, processes, os.environ)
+
+
+def default_processes(train_rows: int, gpus: int) -> int:
+    """The Train step's default on a machine with several GPUs: all of them when each still gets at least
+    MIN_STEPS_PER_EPOCH steps an epoch under the batch rule (core/batching.py: never fewer than 32 texts a step),
+    else one (fewer steps cost accuracy, and a small run gains little from more GPUs)."""
+    from core.batching import CPU_BATCH_SIZE, MIN_STEPS_PER_EPOCH
+
+    if gpus > 1 and train_rows >= MIN_STEPS_PER_EPOCH * CPU_BATCH_SIZE * gpus:
+        return gpus
+    return 1

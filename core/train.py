@@ -185,6 +185,11 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         # The NaN/inf loss filter reads the loss back every step: a GPU sync that stalls the CPU's run-ahead.
         logging_nan_inf_filter=not lean_gpu,
     )
+    if cuda and not distributed.is_distributed() and args.n_gpu > 1:
+        # One process that sees several GPUs (started by hand, not pinned by the launcher: core/gpus.py) would be
+        # wrapped in nn.DataParallel: the batch silently multiplied, samples/s and the time left wrong. It trains on
+        # its first GPU, the one it queued for.
+        args._n_gpu = 1
 
     eval_logits: dict[int, np.ndarray] = {}  # by step: the latest evaluation's and the best one's
 

@@ -1,0 +1,78 @@
+"""GPUs one at a time, with the machine's GPU count faked (no GPU here): which GPUs a run takes and queues for, the
+child's command and environment, and the Train step's default."""
+import sys
+
+import pytest
+
+from core import gpus, hardware, queue
+from core.errors import UserError
+
+
+@pytest.fixture
+def two_gpus(monkeypatch):
+    monkeypatch.setattr(hardware, "gpu_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+
+def test_a_one_gpu_run_is_pinned_to_a_free_gpu_never_sees_both(tmp_path, two_gpus):
+    command, env = gpus.launch_plan(tmp_path, 1)
+    assert command == [sys.executable, "-m", "core.train"] and env == {"CUDA_VISIBLE_DEVICES": "0"}
+    with queue.device_slot(tmp_path, "cuda:0", should_give_up=lambda: False):  # a run trains on GPU 0
+        assert gpus.launch_plan(tmp_path, 1)[1] == {"CUDA_VISIBLE_DEVICES": "1"}
+        with queue.device_slot(tmp_path, "cuda:1", should_give_up=lambda: False):  # and one on GPU 1: wait for 0
+            assert gpus.launch_plan(tmp_path, 1)[1] == {"CUDA_VISIBLE_DEVICES": "0"}
+
+
+def test_a_two_process_run_takes_both_gpus_through_torchrun(tmp_path, two_gpus):
+    command, env = gpus.launch_plan(tmp_path, 2)
+    assert command[1:4] == ["-m", "torch.distributed.run", "--standalone"]
+    assert command[-4:] == ["--nproc_per_node", "2", "-m", "core.train"]
+    assert env == {"CUDA_VISIBLE_DEVICES": "0,1"}
+    with pytest.raises(UserError) as error:
+        gpus.launch_plan(tmp_path, 3)
+    assert error.value.message == "This machine has 2 GPUs: choose at most 2 processes."
+
+
+def test_a_single_gpu_machine_is_left_as_it_is_and_cpu_processes_share_the_cores(tmp_path, monkeypatch):
+    monkeypatch.setattr(hardware, "gpu_count", lambda: 1)
+    assert gpus.launch_plan(tmp_path, 1)[1] == {}
+    monkeypatch.setattr(hardware, "gpu_count", lambda: 0)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert gpus.child_environment([], 0, 2, {}, cpu_count=8) == {"OMP_NUM_THREADS": "4"}
+    assert gpus.child_environment([], 0, 2, {"OMP_NUM_THREADS": "3"}, cpu_count=8) == {}
+    assert gpus.launch_plan(tmp_path, 1) == ([sys.executable, "-m", "core.train"], {})
+
+
+def test_the_job_queues_for_the_gpus_its_processes_use(monkeypatch):
+    assert gpus.queue_keys(None, 0, 2) == ["cpu"]
+    assert gpus.queue_keys(None, 4, 1) == ["cuda:0"]
+    assert gpus.queue_keys("2,3", 2, 2) == ["cuda:2", "cuda:3"]  # as the launcher pinned them
+    monkeypatch.setattr(hardware, "gpu_count", lambda: 1)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert gpus.job_devices() == ["cuda:1"]
+
+
+def test_several_devices_are_taken_all_or_none(tmp_path):
+    with queue.device_slot(tmp_path, "cuda:1", should_give_up=lambda: False):
+        polls = []
+        with queue.device_slot(tmp_path, ["cuda:0", "cuda:1"], should_give_up=lambda: len(polls) >= 2,
+                               while_waiting=lambda: polls.append(1)) as got:
+            assert not got
+        assert polls == [1, 1]
+        assert not queue.device_busy(tmp_path, "cuda:0")  # not held while it waited for the other one
+    with queue.device_slot(tmp_path, ["cuda:1", "cuda:0"], should_give_up=lambda: True) as got:
+        assert got and queue.device_busy(tmp_path, "cuda:0") and queue.device_busy(tmp_path, "cuda:1")
+    assert not queue.device_busy(tmp_path, "cuda:0") and not queue.device_busy(tmp_path, "cuda:1")
+
+
+@pytest.mark.parametrize("rows, machine_gpus, expected", [
+    (12_800, 4, 4),  # 3,200 texts a GPU: 100 steps of 32
+    (12_799, 4, 1),
+    (6_400, 2, 2),
+    (1_000_000, 1, 1),
+    (1_000_000, 0, 1),
+])
+def test_the_train_step_defaults_to_all_gpus_only_for_enough_data(rows, machine_gpus, expected):
+    assert gpus.default_processes(rows, machine_gpus) == expected
