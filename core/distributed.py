@@ -9,7 +9,6 @@ With one process (no WORLD_SIZE) every function here is a no-op, so the plain jo
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 from typing import Callable, Iterator
 
@@ -115,13 +114,6 @@ def main_rank_first() -> Iterator[None]:
     yield
     if rank() == 0:
         dist.barrier()
-
-
-def per_device_batch(global_batch: int, processes: int) -> int:
-    """Texts per step on each rank for a step of about `global_batch` texts in all: the batch size is the whole
-    step's, so a run's steps, learning-rate schedule and results mean the same on 1 or N processes, and a resume on
-    another number of processes continues the same schedule."""
-    return max(1, math.ceil(global_batch / max(1, processes)))
 
 
 def peer_lost(exc: BaseException) -> bool:

@@ -10,8 +10,22 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Collection, Mapping
+from pathlib import Path
 
 from core.errors import UserError
+
+
+NVIDIA_DRIVER_GPUS = Path("/proc/driver/nvidia/gpus")  # one folder per GPU while NVIDIA's driver is loaded
+
+
+def machine_gpus() -> int:
+    """The GPUs this process may use, for the web server and the launcher: without NVIDIA's driver none, known
+    without importing torch (which the server otherwise never loads: seconds and hundreds of MB)."""
+    if sys.platform.startswith("linux") and not NVIDIA_DRIVER_GPUS.is_dir():
+        return 0
+    from core.hardware import gpu_count
+
+    return gpu_count()
 
 
 def visible_gpu_ids(cuda_visible_devices: str | None, count: int) -> list[str]:
@@ -45,11 +59,14 @@ def choose_gpus(gpu_ids: list[str], busy: Collection[str], processes: int) -> li
     return (free + [g for g in gpu_ids if g not in free])[:processes]
 
 
-def check_processes(processes: int, gpus: int) -> None:
-    """One process per GPU on a GPU machine; any number on CPUs (each gets its share of the cores)."""
+def check_processes(processes: int, gpus: int, cpus: int | None = None) -> None:
+    """One process per GPU on a GPU machine; on CPUs at most one per core (each gets its share of the cores)."""
     if gpus and processes > gpus:
         raise UserError(f"This machine has {gpus} GPU{'s' if gpus > 1 else ''}: choose at most {gpus} "
                         f"process{'es' if gpus > 1 else ''}.")
+    cpus = cpus or os.cpu_count() or 1
+    if not gpus and processes > cpus:
+        raise UserError(f"This machine has {cpus} CPU cores and no GPU: choose at most {cpus} processes.")
 
 
 def child_command(processes: int) -> list[str]:
@@ -76,10 +93,9 @@ def child_environment(chosen: list[str], gpus: int, processes: int, environ: Map
 
 def launch_plan(runs_root: os.PathLike[str] | str, processes: int) -> tuple[list[str], dict[str, str]]:
     """The command and the environment additions for a run of `processes` processes started now on this machine."""
-    from core.hardware import gpu_count
     from core.queue import device_busy
 
-    gpus = gpu_count()
+    gpus = machine_gpus()
     check_processes(processes, gpus)
     chosen: list[str] = []
     if gpus >= 2:

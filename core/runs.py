@@ -98,10 +98,9 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
     if problem := tracker_problem(config.report_to):  # before any work, not when the training process starts
         raise UserError(problem)
     if config.processes > 1:
-        from core.gpus import check_processes
-        from core.hardware import gpu_count
+        from core.gpus import check_processes, machine_gpus
 
-        check_processes(config.processes, gpu_count())
+        check_processes(config.processes, machine_gpus())
     checked = check(config)
     data, report, fitted = checked.data, checked.report, checked.baseline
     name = config.run_name or Path(config.data_path.rstrip("/")).stem or "dataset"

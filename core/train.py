@@ -79,7 +79,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     from transformers.trainer_utils import get_last_checkpoint
 
     from core.attention import choose_kernel_per_batch
-    from core.batching import CPU_BATCH_SIZE, auto_batch_size
+    from core.batching import batch_per_process
     from core.callback import EventCallback
     from core.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
     from core.final_files import save_model_atomically, write_final_metrics, write_test_metrics
@@ -135,13 +135,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
                                     config.seed, _probe_progress(run, stop_flag)):
             print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
     processes = distributed.world_size()
-    if config.batch_size:
-        device_batch = distributed.per_device_batch(config.batch_size, processes)
-    elif cuda:  # each GPU's batch from its share of the texts: still >= 100 steps per epoch over all of them
-        device_batch = auto_batch_size(train_set.lengths[::processes].tolist(), cuda, _gpu_memory(),
-                                       model.num_parameters())
-    else:
-        device_batch = distributed.per_device_batch(CPU_BATCH_SIZE, processes)
+    device_batch = batch_per_process(config.batch_size, processes, train_set.lengths, cuda,
+                                     _gpu_memory() if cuda else 0, model.num_parameters())
     batch_size = device_batch * processes  # the whole step's texts, over every rank
     steps_per_epoch = math.ceil(len(train_set) / batch_size)
     total_steps = math.ceil(steps_per_epoch * config.epochs)

@@ -10,7 +10,7 @@ from core.errors import UserError
 
 @pytest.fixture
 def two_gpus(monkeypatch):
-    monkeypatch.setattr(hardware, "gpu_count", lambda: 2)
+    monkeypatch.setattr(gpus, "machine_gpus", lambda: 2)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
 
 
@@ -34,9 +34,9 @@ def test_a_two_process_run_takes_both_gpus_through_torchrun(tmp_path, two_gpus):
 
 
 def test_a_single_gpu_machine_is_left_as_it_is_and_cpu_processes_share_the_cores(tmp_path, monkeypatch):
-    monkeypatch.setattr(hardware, "gpu_count", lambda: 1)
+    monkeypatch.setattr(gpus, "machine_gpus", lambda: 1)
     assert gpus.launch_plan(tmp_path, 1)[1] == {}
-    monkeypatch.setattr(hardware, "gpu_count", lambda: 0)
+    monkeypatch.setattr(gpus, "machine_gpus", lambda: 0)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert gpus.child_environment([], 0, 2, {}, cpu_count=8) == {"OMP_NUM_THREADS": "4"}
     assert gpus.child_environment([], 0, 2, {"OMP_NUM_THREADS": "3"}, cpu_count=8) == {}
@@ -76,3 +76,39 @@ def test_several_devices_are_taken_all_or_none(tmp_path):
 ])
 def test_the_train_step_defaults_to_all_gpus_only_for_enough_data(rows, machine_gpus, expected):
     assert gpus.default_processes(rows, machine_gpus) == expected
+
+
+def test_the_server_counts_no_gpus_without_the_nvidia_driver(tmp_path, monkeypatch):
+    monkeypatch.setattr(hardware, "gpu_count", lambda: 3)
+    monkeypatch.setattr(gpus, "NVIDIA_DRIVER_GPUS", tmp_path / "absent")
+    if sys.platform.startswith("linux"):
+        assert gpus.machine_gpus() == 0  # known without asking torch
+    monkeypatch.setattr(gpus, "NVIDIA_DRIVER_GPUS", tmp_path)
+    assert gpus.machine_gpus() == 3
+
+
+def test_the_train_step_picks_the_default_from_the_checked_data(monkeypatch):
+    from ui import train_tab
+
+    monkeypatch.setattr(gpus, "machine_gpus", lambda: 2)
+    assert train_tab.gpu_default({"ok": True, "texts": 8_000}, 0.2) == 2  # 6,400 training texts
+    assert train_tab.gpu_default({"ok": True, "texts": 8_000, "fixed_val_share": 0.25}, 0.2) == 1
+    assert train_tab.gpu_default({"ok": True, "texts": 7_999}, 0.2) == 1
+
+
+def test_cpu_processes_are_at_most_one_a_core():
+    gpus.check_processes(2, 0, cpus=2)
+    with pytest.raises(UserError) as error:
+        gpus.check_processes(3, 0, cpus=2)
+    assert error.value.message == "This machine has 2 CPU cores and no GPU: choose at most 2 processes."
+    with pytest.raises(UserError) as error:
+        gpus.check_processes(2, 1, cpus=16)
+    assert error.value.message == "This machine has 1 GPU: choose at most 1 process."
+
+
+def test_the_cli_refuses_too_many_processes_in_one_sentence(tmp_path, example_data, capsys):
+    from core import __main__ as cli
+
+    code = cli.main(["--runs-dir", str(tmp_path), "train", "--data", str(example_data), "--processes", "65"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "Error: Processes must be a whole number from 1 to 64."

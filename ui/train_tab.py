@@ -133,6 +133,20 @@ def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: 
     return note(found.sentence(), "estimate", "tc-estimate-text") if found else ""
 
 
+def gpu_default(status: dict | None, val_share: Any) -> Any:
+    """On a machine with several GPUs: all of them when the data keeps each busy enough (core/gpus.py), else one."""
+    from core.gpus import default_processes, machine_gpus
+
+    status = status or {}
+    if not status.get("ok") or not status.get("texts"):
+        return gr.skip()
+    try:
+        share = status.get("fixed_val_share") or float(val_share or _DEFAULTS.val_share)
+    except (TypeError, ValueError):
+        share = _DEFAULTS.val_share
+    return default_processes(int(status["texts"] * (1 - share)), machine_gpus())
+
+
 def on_data_status(status: dict | None, shown: RunOnScreen | None = None) -> tuple:
     """Start is ready when the data is, unless the shown run is still queued or training."""
     ready = bool((status or {}).get("ok")) and not (shown or RunOnScreen()).active
@@ -203,6 +217,12 @@ def render(ctx: AppContext, data: DataPieces) -> dict[str, gr.Component]:
     for trigger in (data.status.change, model.change, epochs.change, max_len.change, val_share.change):
         trigger(estimate_html, estimate_inputs, [estimate], api_visibility="private", show_progress="hidden",
                 trigger_mode="always_last")
+    from core.gpus import machine_gpus
+
+    if machine_gpus() > 1:  # elsewhere the choice is hidden and stays at one process
+        for trigger in (data.status.change, val_share.change):
+            trigger(gpu_default, [data.status, val_share], [widgets["processes"]], api_visibility="private",
+                    show_progress="hidden")
     stop.click(on_stop, [ctx.run_dir], None, api_visibility="private", concurrency_limit=None)
     resume.click(on_resume, [ctx.run_dir, ctx.caller], None, api_visibility="private", concurrency_limit=None,
                  show_progress="hidden").then(on_show, [ctx.run_dir, data.status], live, api_visibility="private",
