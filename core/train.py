@@ -177,13 +177,14 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         dataloader_num_workers=0,  # workers would fight the model for the same few CPU cores
         dataloader_pin_memory=cuda,
         train_sampling_strategy="group_by_length",  # similar lengths per batch: far less padding
+        # Our losses are batch means; left on, the Trainer multiplies them by the number of processes (2x gradients).
+        average_tokens_across_devices=False,
         # The NaN/inf loss filter reads the loss back every step: a GPU sync that stalls the CPU's run-ahead.
         logging_nan_inf_filter=not lean_gpu,
     )
     if cuda and not distributed.is_distributed() and args.n_gpu > 1:
-        # One process that sees several GPUs (started by hand, not pinned by the launcher: core/gpus.py) would be
-        # wrapped in nn.DataParallel: the batch silently multiplied, samples/s and the time left wrong. It trains on
-        # its first GPU, the one it queued for.
+        # One process seeing several GPUs (started by hand, not pinned: core/gpus.py) would get nn.DataParallel (the
+        # batch silently multiplied, samples/s and the time left wrong): it trains on its first GPU, as it queued.
         args._n_gpu = 1
 
     eval_logits: dict[int, np.ndarray] = {}  # by step: the latest evaluation's and the best one's

@@ -73,6 +73,14 @@ def test_two_processes_write_one_event_stream_and_one_model(tmp_path, example_da
     classify = pipeline("text-classification", model=str(run.model_dir))
     assert classify("my card was charged twice")[0]["label"] in run.labels()
 
+    # The loss is each batch's mean on 1 or 2 processes: the Trainer once scaled it by the number of processes
+    # (twice the gradients and the logged loss).
+    alone = runs.launch(config.replace(processes=1), tmp_path / "runs")
+    assert runs.wait(alone, timeout=300) == RunState.FINISHED
+    mean_loss = [sum(losses) / len(losses) for losses in (
+        [e["loss"] for e in RunDir(r).events() if e["type"] == "log"] for r in (run_dir, alone))]
+    assert 0.67 < mean_loss[0] / mean_loss[1] < 1.5, mean_loss
+
 
 def test_two_processes_train_the_default_model(tmp_path, example_data, default_model_path):
     config = TrainConfig(data_path=str(example_data), model=default_model_path, epochs=0.5, max_length=32,
