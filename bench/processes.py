@@ -2,7 +2,7 @@
 data, seed and whole-step batch: validation accuracy and macro-F1 should agree within noise (the issue asks <= 2
 points), and the wall time says what the processes cost or gain on this machine.
 
-Each run is created and started through core.runs exactly as `python -m core train --processes N` does. Results go
+Each run is created and started through core.runs.launcher exactly as `python -m core train --processes N` does. Results go
 to bench_results/processes-<time>.{json,md}.
 """
 from __future__ import annotations
@@ -26,15 +26,15 @@ def _seconds_between(events: list[dict], first: str, last: str) -> float | None:
 
 
 def one_run(data: object, processes: int, epochs: float, seed: int, model: str, root: Path) -> dict:
-    from core import runs
+    from core.runs import launcher
     from core.config import TrainConfig
-    from core.rundir import RunDir
+    from core.runs.rundir import RunDir
 
     config = TrainConfig(data_path=str(data.train_csv), val_data_path=str(data.val_csv), model=model,
                          epochs=epochs, seed=seed, processes=processes)
     started = time.time()
-    run_dir = runs.launch(config, root)
-    state = runs.wait(run_dir, timeout=6 * 3600)
+    run_dir = launcher.launch(config, root)
+    state = launcher.wait(run_dir, timeout=6 * 3600)
     run = RunDir(run_dir)
     events = run.events()
     facts = next((e for e in events if e["type"] == "started"), {})

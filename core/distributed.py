@@ -1,6 +1,6 @@
 """The training job as one of N data-parallel processes (torchrun, `accelerate launch`, `--processes N`).
 
-Every rank runs the same job on the same run directory; only rank 0 writes (core/rundir.py `RunDir.for_process`).
+Every rank runs the same job on the same run directory; only rank 0 writes (core/runs/rundir.py `RunDir.for_process`).
 The Trainer does the data parallelism itself (DistributedDataParallel, evaluation gathered across ranks). What is
 ours: joining the process group before anything waits on the other ranks, the device queue held by rank 0 for the
 whole job, decisions every rank must take together (Stop), and one rank tokenising for all of them.
@@ -81,7 +81,7 @@ def any_rank(flag: bool) -> bool:
 
 @contextlib.contextmanager
 def job_slot(take: Callable[[Callable[[], object]], contextlib.AbstractContextManager[bool]]) -> Iterator[bool]:
-    """The device queue for the whole job: rank 0 waits in `take(while_waiting)` (core/queue.py `device_slot`) and
+    """The device queue for the whole job: rank 0 waits in `take(while_waiting)` (core/runs/device_lock.py `device_slot`) and
     holds the devices until the job ends; the other ranks learn the outcome. Rank 0 calls `while_waiting` at every
     poll of the queue and so tells them it still waits: no collective waits longer than one poll, whatever the
     process group's timeout and however long the queue."""

@@ -44,7 +44,7 @@ def queue_keys(cuda_visible_devices: str | None, count: int, local_processes: in
 
 
 def job_devices() -> list[str]:
-    """What this training job queues for (core/queue.py): "cpu", or each GPU its processes on this machine use, so
+    """What this training job queues for (core/runs/device_lock.py): "cpu", or each GPU its processes on this machine use, so
     two one-GPU runs train at once on a two-GPU machine."""
     from core.distributed import local_world_size
     from core.hardware import gpu_count
@@ -93,7 +93,7 @@ def child_environment(chosen: list[str], gpus: int, processes: int, environ: Map
 
 def launch_plan(runs_root: os.PathLike[str] | str, processes: int) -> tuple[list[str], dict[str, str]]:
     """The command and the environment additions for a run of `processes` processes started now on this machine."""
-    from core.queue import device_busy
+    from core.runs.device_lock import device_busy
 
     gpus = machine_gpus()
     check_processes(processes, gpus)

@@ -8,9 +8,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from core import runs
+from core.runs import launcher
 from core.config import TrainConfig
-from core.rundir import RunDir, RunState
+from core.runs.rundir import RunDir, RunState
 
 
 def _segments(events):
@@ -51,8 +51,8 @@ def test_two_processes_write_one_event_stream_and_one_model(tmp_path, example_da
     from transformers import pipeline
 
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=2, max_length=32, processes=2)
-    run_dir = runs.launch(config, tmp_path / "runs")
-    assert runs.wait(run_dir, timeout=300) == RunState.FINISHED, RunDir(run_dir).log_tail()
+    run_dir = launcher.launch(config, tmp_path / "runs")
+    assert launcher.wait(run_dir, timeout=300) == RunState.FINISHED, RunDir(run_dir).log_tail()
     run = RunDir(run_dir)
     events = run.events()
     started = [e for e in events if e["type"] == "started"]
@@ -75,8 +75,8 @@ def test_two_processes_write_one_event_stream_and_one_model(tmp_path, example_da
 
     # The loss is each batch's mean on 1 or 2 processes: the Trainer once scaled it by the number of processes
     # (twice the gradients and the logged loss).
-    alone = runs.launch(config.replace(processes=1), tmp_path / "runs")
-    assert runs.wait(alone, timeout=300) == RunState.FINISHED
+    alone = launcher.launch(config.replace(processes=1), tmp_path / "runs")
+    assert launcher.wait(alone, timeout=300) == RunState.FINISHED
     mean_loss = [sum(losses) / len(losses) for losses in (
         [e["loss"] for e in RunDir(r).events() if e["type"] == "log"] for r in (run_dir, alone))]
     assert 0.67 < mean_loss[0] / mean_loss[1] < 1.5, mean_loss
@@ -85,8 +85,8 @@ def test_two_processes_write_one_event_stream_and_one_model(tmp_path, example_da
 def test_two_processes_train_the_default_model(tmp_path, example_data, default_model_path):
     config = TrainConfig(data_path=str(example_data), model=default_model_path, epochs=0.5, max_length=32,
                          processes=2)
-    run_dir = runs.launch(config, tmp_path / "runs")
-    assert runs.wait(run_dir, timeout=600) == RunState.FINISHED, RunDir(run_dir).log_tail()
+    run_dir = launcher.launch(config, tmp_path / "runs")
+    assert launcher.wait(run_dir, timeout=600) == RunState.FINISHED, RunDir(run_dir).log_tail()
     events = RunDir(run_dir).events()
     started = next(e for e in events if e["type"] == "started")
     assert started["world_size"] == 2 and started["total_steps"] == 4
@@ -97,34 +97,34 @@ def test_two_processes_train_the_default_model(tmp_path, example_data, default_m
 
 def test_stop_then_a_killed_rank_then_resume_on_one_process(tmp_path, example_data, tiny_model_dir):
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=30, max_length=32, processes=2)
-    run_dir = runs.launch(config, tmp_path / "runs")
+    run_dir = launcher.launch(config, tmp_path / "runs")
     run = RunDir(run_dir)
     _wait_for(lambda: _trained_steps(run_dir) >= 2)
 
     asked = time.time()
-    runs.cancel(run_dir)
-    assert runs.wait(run_dir, timeout=60) == RunState.CANCELLED
+    launcher.cancel(run_dir)
+    assert launcher.wait(run_dir, timeout=60) == RunState.CANCELLED
     assert time.time() - asked < 30
     stopped_at = _trained_steps(run_dir)
     assert run.events()[-1]["message"] == f"Stopped at step {stopped_at} of 240. Resume continues from there."
     assert [p.name for p in run.checkpoints_dir.iterdir()] == [f"checkpoint-{stopped_at}"]
     assert not list((run.checkpoints_dir / f"checkpoint-{stopped_at}").glob("rng_state_1*"))  # one writer
 
-    runs.resume(run_dir)  # the same two processes
+    launcher.resume(run_dir)  # the same two processes
     resumed = time.time()
     _wait_for(lambda: _trained_steps(run_dir, after=resumed) > stopped_at + 1)
-    torchrun = psutil.Process(runs._children[str(Path(run_dir).resolve())].pid)
+    torchrun = psutil.Process(launcher._children[str(Path(run_dir).resolve())].pid)
     rank_zero = run.read_status()["pid"]
     other = [p for p in torchrun.children() if p.pid != rank_zero]
     assert len(other) == 1
     os.kill(other[0].pid, signal.SIGKILL)
-    assert runs.wait(run_dir, timeout=60) == RunState.INTERRUPTED
-    view = runs.view(run_dir)
+    assert launcher.wait(run_dir, timeout=60) == RunState.INTERRUPTED
+    view = launcher.view(run_dir)
     assert view.message == "The training process ended unexpectedly. Resume continues from the last checkpoint."
     assert run.events()[-1]["type"] != "failed"
 
-    runs.resume(run_dir, processes=1)
-    assert runs.wait(run_dir, timeout=300) == RunState.FINISHED, run.log_tail()
+    launcher.resume(run_dir, processes=1)
+    assert launcher.wait(run_dir, timeout=300) == RunState.FINISHED, run.log_tail()
     assert run.config().processes == 1
     last = _segments(run.events())[-1]
     assert last[0]["world_size"] == 1 and last[0]["resumed_from_step"] == stopped_at

@@ -4,7 +4,9 @@ import sys
 
 import pytest
 
-from core import gpus, hardware, queue
+from core import gpus, hardware
+
+from core.runs import device_lock
 from core.errors import UserError
 
 
@@ -17,9 +19,9 @@ def two_gpus(monkeypatch):
 def test_a_one_gpu_run_is_pinned_to_a_free_gpu_never_sees_both(tmp_path, two_gpus):
     command, env = gpus.launch_plan(tmp_path, 1)
     assert command == [sys.executable, "-m", "core.train"] and env == {"CUDA_VISIBLE_DEVICES": "0"}
-    with queue.device_slot(tmp_path, "cuda:0", should_give_up=lambda: False):  # a run trains on GPU 0
+    with device_lock.device_slot(tmp_path, "cuda:0", should_give_up=lambda: False):  # a run trains on GPU 0
         assert gpus.launch_plan(tmp_path, 1)[1] == {"CUDA_VISIBLE_DEVICES": "1"}
-        with queue.device_slot(tmp_path, "cuda:1", should_give_up=lambda: False):  # and one on GPU 1: wait for 0
+        with device_lock.device_slot(tmp_path, "cuda:1", should_give_up=lambda: False):  # and one on GPU 1: wait for 0
             assert gpus.launch_plan(tmp_path, 1)[1] == {"CUDA_VISIBLE_DEVICES": "0"}
 
 
@@ -55,16 +57,16 @@ def test_the_job_queues_for_the_gpus_its_processes_use(monkeypatch):
 
 
 def test_several_devices_are_taken_all_or_none(tmp_path):
-    with queue.device_slot(tmp_path, "cuda:1", should_give_up=lambda: False):
+    with device_lock.device_slot(tmp_path, "cuda:1", should_give_up=lambda: False):
         polls = []
-        with queue.device_slot(tmp_path, ["cuda:0", "cuda:1"], should_give_up=lambda: len(polls) >= 2,
+        with device_lock.device_slot(tmp_path, ["cuda:0", "cuda:1"], should_give_up=lambda: len(polls) >= 2,
                                while_waiting=lambda: polls.append(1)) as got:
             assert not got
         assert polls == [1, 1]
-        assert not queue.device_busy(tmp_path, "cuda:0")  # not held while it waited for the other one
-    with queue.device_slot(tmp_path, ["cuda:1", "cuda:0"], should_give_up=lambda: True) as got:
-        assert got and queue.device_busy(tmp_path, "cuda:0") and queue.device_busy(tmp_path, "cuda:1")
-    assert not queue.device_busy(tmp_path, "cuda:0") and not queue.device_busy(tmp_path, "cuda:1")
+        assert not device_lock.device_busy(tmp_path, "cuda:0")  # not held while it waited for the other one
+    with device_lock.device_slot(tmp_path, ["cuda:1", "cuda:0"], should_give_up=lambda: True) as got:
+        assert got and device_lock.device_busy(tmp_path, "cuda:0") and device_lock.device_busy(tmp_path, "cuda:1")
+    assert not device_lock.device_busy(tmp_path, "cuda:0") and not device_lock.device_busy(tmp_path, "cuda:1")
 
 
 @pytest.mark.parametrize("rows, machine_gpus, expected", [
