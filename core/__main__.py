@@ -153,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     _add_config_flags(check_parser)
     resume_parser = sub.add_parser("resume", help="continue a stopped or interrupted run")
     resume_parser.add_argument("run_dir", type=Path)
+    resume_parser.add_argument("--processes", type=int, default=None,
+                               help="continue with this many data-parallel processes (default: as the run started)")
     sub.add_parser("runs", help="list runs")
     args = parser.parse_args(argv)
 
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             return _follow_with_ctrl_c(run_dir)
         if args.command == "resume":
             run_dir = _run_dir(args.run_dir, args.runs_dir)
-            launcher.resume(run_dir)
+            launcher.resume(run_dir, args.processes)
             return _follow_with_ctrl_c(run_dir)
         summaries = launcher.list_runs(args.runs_dir)
         for summary in summaries:

@@ -6,6 +6,7 @@ Rounding each batch's length up to one of ~16 bucket lengths bounds the shapes a
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,17 @@ def auto_batch_size(lengths: list[int], cuda: bool, gpu_memory_bytes: int = 0, n
     rows = min(int(GPU_TOKENS_PER_STEP // mean), longest_allowed // bucket_length(max(lengths)), 256,
                len(lengths) // MIN_STEPS_PER_EPOCH)
     return max(CPU_BATCH_SIZE, rows // 8 * 8)
+
+
+def batch_per_process(configured: int, processes: int, lengths: Any, cuda: bool, gpu_memory_bytes: int = 0,
+                      num_parameters: int = 0) -> int:
+    """Texts per step on each of a job's processes. A batch size the user set, and the CPU's, is the whole step's,
+    split between the processes: a run's steps, schedule and results then mean the same on 1 or N processes, and a
+    resume on another number continues the same schedule. A GPU's own batch is sized from its share of the texts, so
+    the whole step still leaves >= MIN_STEPS_PER_EPOCH steps an epoch."""
+    if configured or not cuda:
+        return max(1, math.ceil((configured or CPU_BATCH_SIZE) / max(1, processes)))
+    return auto_batch_size(list(lengths[::processes]), cuda, gpu_memory_bytes, num_parameters)
 
 
 class BucketPaddingCollator:

@@ -14,6 +14,7 @@ MAX_SEED = 2**32 - 1  # numpy's random generators take no larger seed
 # Experiment trackers a run can also log to (Trainer's report_to), and the package each needs.
 TRACKER_PACKAGES = {"trackio": "trackio", "tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
 REPORT_TO = ("none", *TRACKER_PACKAGES)
+MAX_PROCESSES = 64
 TASKS = ("auto", "single", "multi", "regression")  # core/tasks.CHOSEN names the kinds behind these words
 
 
@@ -133,6 +134,12 @@ class TrainConfig:
                        choices=REPORT_TO),
     )
     run_name: str = field(default="", metadata=_help("A name for the run; made from the data file when empty."))
+    processes: int = field(
+        default=1,
+        metadata=_help("Data-parallel training processes (torchrun): one per GPU on a machine with several, or "
+                       "several CPU processes. The batch size stays the whole step's, split between them.",
+                       range=(1, MAX_PROCESSES)),
+    )
 
     def validate(self) -> list[str]:
         """Readable problems with the settings; an empty list means the config is usable."""
@@ -169,6 +176,9 @@ class TrainConfig:
             problems.append("The label separator must be one character, such as ; or |.")
         if self.report_to not in REPORT_TO:
             problems.append(f"Report to must be one of: {', '.join(REPORT_TO)}.")
+        if isinstance(self.processes, bool) or not isinstance(self.processes, int) or not (
+                1 <= self.processes <= MAX_PROCESSES):
+            problems.append(f"Processes must be a whole number from 1 to {MAX_PROCESSES}.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             problems.append(f"The seed must be a whole number from 0 to {MAX_SEED}.")
         return problems

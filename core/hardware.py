@@ -53,6 +53,9 @@ def device_name() -> str:
     return f"cpu ({os.cpu_count()} cores)"
 
 
-def device_key() -> str:
-    """One training job at a time per key: runs on the same device queue behind each other."""
-    return "cuda" if cuda_available() else "cpu"
+def gpu_count() -> int:
+    """The GPUs this process may use (CUDA_VISIBLE_DEVICES applied); 0 without CUDA."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+

@@ -98,3 +98,16 @@ def test_gpu_attention_leaves_cudnn_unless_asked_to_keep_it(monkeypatch) -> None
         assert torch.backends.cuda.flash_sdp_enabled() and torch.backends.cuda.mem_efficient_sdp_enabled()
     finally:
         torch.backends.cuda.enable_cudnn_sdp(original)
+
+
+def test_a_jobs_batch_is_the_whole_steps_split_between_its_processes():
+    from core.batching import batch_per_process
+
+    assert batch_per_process(0, 1, [20] * 1000, cuda=False) == 32
+    assert batch_per_process(0, 2, [20] * 1000, cuda=False) == 16  # 32 texts a step, as on one process
+    assert batch_per_process(48, 4, [20] * 1000, cuda=False) == 12
+    assert batch_per_process(10, 4, [20] * 1000, cuda=True) == 3  # never fewer texts a step than asked
+    # A GPU's own batch from its share of the texts: 51,200 texts on 2 GPUs keep 100 steps an epoch at 256 each.
+    assert batch_per_process(0, 1, [20] * 51_200, cuda=True, gpu_memory_bytes=80 * 2**30) == 256
+    assert batch_per_process(0, 2, [20] * 51_200, cuda=True, gpu_memory_bytes=80 * 2**30) == 256
+    assert batch_per_process(0, 4, [20] * 51_200, cuda=True, gpu_memory_bytes=80 * 2**30) == 128

@@ -86,7 +86,7 @@ def test_opening_a_run_shows_its_settings_but_not_a_strangers(space):
     assert "file" not in out  # the data file is gone from the server: the data step keeps its own
     assert out == dict(model="prajjwal1/bert-tiny", epochs=5.0, learning_rate=3e-5, batch_size=8, max_length=64,
                        val_share=0.3, early_stopping_patience=2, class_weights=False, warm_start_head=False, seed=7,
-                       report_to="none", task="auto", label_separator="")
+                       report_to="none", task="auto", label_separator="", processes=1)
     stranger = _run(space, "r-stranger", "b-" + "0" * 32, "finished", created=time.time())
     (stranger / "config.json").write_text((mine / "config.json").read_text())
     assert layout.settings_of_run(str(stranger), caller) == {}  # nothing changes

@@ -17,6 +17,7 @@ import gradio as gr
 from core import tasks
 from core.config import TrainConfig
 from core.errors import UserError
+from core.runs import gpus
 from core.models import MODEL_CHOICES
 
 # Fields that are not Train-step settings, each for a reason:
@@ -39,6 +40,9 @@ LOOK: dict[str, dict[str, Any]] = {
     "model": dict(place="main", label="Base model", elem_id="tc-model",
                   info="Hub models need internet. You can also type any Hub id or a local folder."),
     "epochs": dict(place="main", slider=(1, 20, 1), label="Epochs", elem_id="tc-epochs"),
+    # Shown only on a machine with several GPUs (gpu_choice), so elsewhere the page is as it was.
+    "processes": dict(place="main", label="GPUs", elem_id="tc-processes",
+                      info="All GPUs train one model together (data-parallel); one GPU leaves the others free."),
     "learning_rate": dict(label="Learning rate (0 = automatic)", minimum=0, step=1e-5),
     "batch_size": dict(label="Batch size (0 = automatic)", minimum=0),
     "max_length": dict(label="Max length in tokens (0 = automatic)", minimum=0, elem_id="tc-max-length"),
@@ -126,6 +130,8 @@ def widget(setting: Setting) -> gr.components.Component:
     if setting.name == "label_separator":  # shown once the data is multi-label (ui/data_tab.py)
         return gr.Dropdown(SEPARATOR_CHOICES, value=setting.default, allow_custom_value=True, visible=False,
                            **common)
+    if setting.name == "processes":
+        return gpu_choice(gpus.machine_gpus(), setting.default, common)
     if setting.choices:
         return gr.Dropdown(list(setting.choices), value=setting.default, **common)
     if setting.kind is bool:
@@ -138,6 +144,12 @@ def widget(setting: Setting) -> gr.components.Component:
         return gr.Number(setting.default, minimum=look.get("minimum", low), maximum=high, step=look.get("step", 1),
                          precision=0 if setting.kind is int else None, **common)
     return gr.Textbox(setting.default, **common)
+
+
+def gpu_choice(gpus: int, default: int, common: dict[str, Any]) -> gr.Radio:
+    """"1 GPU" or "All N GPUs" on a machine with N > 1 GPUs; elsewhere a hidden one-process choice."""
+    choices = [("1 GPU", 1)] + ([(f"All {gpus} GPUs", gpus)] if gpus > 1 else [])
+    return gr.Radio(choices, value=default, visible=gpus > 1, **common)
 
 
 def render(place: str) -> dict[str, gr.components.Component]:

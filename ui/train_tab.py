@@ -15,6 +15,7 @@ from core.runs.access import Caller
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 from core.runs.rundir import ACTIVE_STATES, RESUMABLE_STATES
+from core.runs import gpus
 from ui import charts, live_charts, live_view, session, settings
 from ui.context import AppContext, DataPieces, RunOnScreen
 from ui.data_check import data_options, label_choice
@@ -135,6 +136,18 @@ def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: 
     return note(found.sentence(), "estimate", "tc-estimate-text") if found else ""
 
 
+def gpu_default(status: dict | None, val_share: Any) -> Any:
+    """On a machine with several GPUs: all of them when the data keeps each busy enough (core/runs/gpus.py), else one."""
+    status = status or {}
+    if not status.get("ok") or not status.get("texts"):
+        return gr.skip()
+    try:
+        share = status.get("fixed_val_share") or float(val_share or _DEFAULTS.val_share)
+    except (TypeError, ValueError):
+        share = _DEFAULTS.val_share
+    return gpus.default_processes(int(status["texts"] * (1 - share)), gpus.machine_gpus())
+
+
 def on_data_status(status: dict | None, shown: RunOnScreen | None = None) -> tuple:
     """Start is ready when the data is, unless the shown run is still queued or training."""
     ready = bool((status or {}).get("ok")) and not (shown or RunOnScreen()).active
@@ -206,6 +219,10 @@ def render(ctx: AppContext, data: DataPieces) -> dict[str, gr.Component]:
     for trigger in (data.status.change, model.change, epochs.change, max_len.change, val_share.change):
         trigger(estimate_html, estimate_inputs, [estimate], api_visibility="private", show_progress="hidden",
                 trigger_mode="always_last")
+    if gpus.machine_gpus() > 1:  # elsewhere the choice is hidden and stays at one process
+        for trigger in (data.status.change, val_share.change):
+            trigger(gpu_default, [data.status, val_share], [widgets["processes"]], api_visibility="private",
+                    show_progress="hidden")
     stop.click(on_stop, [ctx.run_dir], None, api_visibility="private", concurrency_limit=None)
     resume.click(on_resume, [ctx.run_dir, ctx.caller], None, api_visibility="private", concurrency_limit=None,
                  show_progress="hidden").then(on_show, [ctx.run_dir, data.status], live, api_visibility="private",

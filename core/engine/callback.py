@@ -7,6 +7,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from core import distributed
 from core.runs.rundir import RunDir
 from core.tasks import DEFAULT, TaskKind
 
@@ -17,7 +18,7 @@ class EventCallback(TrainerCallback):
     def __init__(self, run: Path | RunDir, batch_size: int, facts: dict[str, Any], stop_flag: list[bool],
                  kind: TaskKind = DEFAULT) -> None:
         self.run = RunDir.of(run)  # every rank asks whether to stop; only the writer's events reach the file
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # the whole step's texts over every rank: samples/s is the job's, not a rank's
         self.facts = facts  # written into the "started" event
         self.stop_flag = stop_flag  # set by the SIGTERM handler
         self.kind = kind  # whose metrics each evaluation records
@@ -41,7 +42,7 @@ class EventCallback(TrainerCallback):
         now = time.perf_counter()
         self._train_seconds += now - self._step_started
         self._steps_timed += 1
-        stopping = self.stop_flag[0] or self.run.stop_requested()
+        stopping = distributed.any_rank(self.stop_flag[0] or self.run.stop_requested())
         if stopping:
             # Save a checkpoint at this very step so Resume loses nothing, and skip the evaluation that may be due:
             # on 20,000 validation texts it made Stop take most of a minute.

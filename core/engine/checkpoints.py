@@ -18,6 +18,8 @@ from typing import Any, Callable
 import torch
 from transformers import TrainerCallback
 
+from core import distributed
+
 BEST_WEIGHTS_FILE = "best_weights.safetensors"
 MIN_CHECKPOINT_SECONDS = 60.0
 CHECKPOINT_BYTES_PER_SECOND = 0.5e9  # a conservative disk (and GPU->CPU copy) speed for the estimate below
@@ -106,10 +108,15 @@ class CheckpointPolicy(TrainerCallback):
         if not control.should_save or self.stopping():
             return
         # The end of training needs no resume state: the model itself is saved next.
-        if state.global_step >= state.max_steps or time.monotonic() - self._last_save < self.every_seconds:
+        if state.global_step >= state.max_steps:
+            control.should_save = False
+        # Every rank must take the same decision (saving waits for all of them) and their clocks differ a little.
+        elif not distributed.any_rank(time.monotonic() - self._last_save >= self.every_seconds):
             control.should_save = False
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._last_save = time.monotonic()
+        if not state.is_world_process_zero:  # one writer (every rank keeps its copy for the end of training)
+            return
         if self.best is not None and self.best.step is not None and self.best.step != state.global_step:
             self.best.save(Path(args.output_dir) / f"checkpoint-{state.global_step}")

@@ -22,10 +22,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from core import tasks
+from core import distributed, tasks
 from core.config import TrainConfig, auto_learning_rate
 from core.errors import UserError, is_disk_full
-from core.hardware import choose_precision, cuda_available, device_key, device_name, use_fast_gpu_attention
+from core.runs.gpus import job_devices
+from core.hardware import choose_precision, cuda_available, device_name, use_fast_gpu_attention
 from core.runs.device_lock import device_slot
 from core.runs.rundir import RunDir, RunState
 from core.engine.attention import choose_kernel_per_batch
@@ -46,15 +47,21 @@ class _StoppedBeforeTraining(Exception):
 
 def train(run_dir: Path, resume: bool = False) -> str:
     """Run the whole job in this process; returns the terminal state. Writes exactly one terminal event."""
-    run = RunDir.for_process(Path(run_dir).resolve())
+    run = RunDir.for_process(Path(run_dir).resolve())  # under torchrun: rank 0 writes, the other ranks read
     stop_flag = [False]
     _install_sigterm(stop_flag)
     try:
         run.write_status(RunState.QUEUED, pid=os.getpid())
-        with device_slot(run.path.parent, device_key(), should_give_up=run.stop_requested) as got:
+        distributed.join(cuda_available())
+
+        def take(while_waiting: Any) -> Any:
+            return device_slot(run.path.parent, job_devices(), should_give_up=run.stop_requested,
+                               while_waiting=while_waiting)
+
+        with distributed.job_slot(take) as got:
             if not got:
                 return _end(run, RunState.CANCELLED, "Cancelled before training started.")
-            run.write_status(RunState.RUNNING, pid=os.getpid())
+            run.write_status(RunState.RUNNING, pid=os.getpid(), world_size=distributed.world_size())
             return _run(run, resume, stop_flag)
     except _StoppedBeforeTraining:
         return _end(run, RunState.CANCELLED, STOPPED_BEFORE_TRAINING)
@@ -62,7 +69,13 @@ def train(run_dir: Path, resume: bool = False) -> str:
         return _end(run, RunState.FAILED, exc.message)
     except Exception as exc:  # the full traceback goes to train.log; the user gets one sentence
         traceback.print_exc()
+        if distributed.peer_lost(exc):
+            # Another rank died and took the group with it: no ending is written, so the run reads as interrupted
+            # (its status names this process, which is about to end) and Resume continues from the last checkpoint.
+            return RunState.INTERRUPTED
         return _end(run, RunState.FAILED, _explain(exc))
+    finally:
+        distributed.leave()
 
 
 def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
@@ -72,7 +85,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     )
     from transformers.trainer_utils import get_last_checkpoint
 
-    from core.batching import auto_batch_size
+    from core.batching import batch_per_process
     from core.engine.callback import EventCallback
     from core.engine.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
     from core.engine.token_store import encode_splits
@@ -102,9 +115,10 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     train_df = pd.read_parquet(run.train_data)
     val_df = pd.read_parquet(run.validation_data)
     limit = model_max_length(tokenizer, model.config)
-    (train_set, val_set), max_length = encode_splits(tokenizer, [train_df, val_df], labels, config.max_length, limit,
-                                                     lambda: _stop_before_training_if_asked(run, stop_flag),
-                                                     store=_token_store(run.path), kind=kind)
+    with distributed.main_rank_first():  # one rank tokenises into the store; the others map what it kept
+        (train_set, val_set), max_length = encode_splits(
+            tokenizer, [train_df, val_df], labels, config.max_length, limit,
+            lambda: _stop_before_training_if_asked(run, stop_flag), store=_token_store(run.path), kind=kind)
     # Validation is evaluated in order, longest first: batches are length-grouped, and every evaluation's
     # predictions line up with the texts, so the final report reuses them instead of predicting again.
     val_order = np.argsort(-val_set.lengths, kind="stable")
@@ -113,7 +127,10 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     checkpoint = None
     if resume and run.checkpoints_dir.is_dir():
         checkpoint = get_last_checkpoint(str(run.checkpoints_dir))
-    if config.warm_start_head and checkpoint is None:  # a resumed run loads its head from the checkpoint
+    # A resumed run loads its head from the checkpoint. Only rank 0 fits the probe: DDP hands rank 0's weights to every
+    # rank when training starts, so the others' would be overwritten, and beside it they only take its cores (measured
+    # on 2 shared cores under load: a 2,000-sentence probe took 115 s alone, 166 s with a second one beside it).
+    if config.warm_start_head and checkpoint is None and distributed.rank() == 0:
         run.append_event("status", message="Fitting the classification head")
         _stop_before_training_if_asked(run, stop_flag)
         started = kind.warm_start_head(model.to("cuda") if cuda else model, sorted(new_parameters), train_set,
@@ -122,8 +139,10 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         if started is not True:
             print("Warm start skipped: " + (started or "this model has no new linear output layer; its head trains "
                                                       "from where it is."))
-    batch_size = config.batch_size or auto_batch_size(
-        train_set.lengths.tolist(), cuda, _gpu_memory() if cuda else 0, model.num_parameters())
+    processes = distributed.world_size()
+    device_batch = batch_per_process(config.batch_size, processes, train_set.lengths, cuda,
+                                     _gpu_memory() if cuda else 0, model.num_parameters())
+    batch_size = device_batch * processes  # the whole step's texts, over every rank
     steps_per_epoch = math.ceil(len(train_set) / batch_size)
     total_steps = math.ceil(steps_per_epoch * config.epochs)
     evaluate_by_steps = config.eval_steps > 0
@@ -135,8 +154,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     args = TrainingArguments(
         output_dir=str(run.checkpoints_dir),
         num_train_epochs=config.epochs,
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=max(64, batch_size),
+        per_device_train_batch_size=device_batch,
+        per_device_eval_batch_size=max(64, device_batch),
         learning_rate=learning_rate,
         warmup_steps=config.warmup_ratio,  # a float below 1 is a share of all steps
         weight_decay=config.weight_decay,
@@ -163,9 +182,15 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         dataloader_num_workers=0,  # workers would fight the model for the same few CPU cores
         dataloader_pin_memory=cuda,
         train_sampling_strategy="group_by_length",  # similar lengths per batch: far less padding
+        # Our losses are batch means; left on, the Trainer multiplies them by the number of processes (2x gradients).
+        average_tokens_across_devices=False,
         # The NaN/inf loss filter reads the loss back every step: a GPU sync that stalls the CPU's run-ahead.
         logging_nan_inf_filter=not lean_gpu,
     )
+    if cuda and not distributed.is_distributed() and args.n_gpu > 1:
+        # One process seeing several GPUs (started by hand, not pinned: core/gpus.py) would get nn.DataParallel (the
+        # batch silently multiplied, samples/s and the time left wrong): it trains on its first GPU, as it queued.
+        args._n_gpu = 1
 
     eval_logits: dict[int, np.ndarray] = {}  # by step: the latest evaluation's and the best one's
 
@@ -180,7 +205,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     facts = {
         "num_train": len(train_set), "num_validation": len(val_set), "max_length": max_length,
         "device": device_name(), "precision": precision, "learning_rate": learning_rate,
-        "batch_size": batch_size, "model": config.model, "labels": labels, "task": kind.name,
+        "batch_size": batch_size, "model": config.model, "labels": labels, "task": kind.name, "world_size": processes,
     }
     events = EventCallback(run, batch_size, facts, stop_flag, kind)
     every = config.checkpoint_every_minutes * 60 or auto_checkpoint_seconds(model.num_parameters())
@@ -212,7 +237,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         run.append_event("status", message=f"Scoring the {tested}")
     test = write_test_metrics(run, trainer, tokenizer, kind, labels, max_length)
     save_model_atomically(run, trainer, tokenizer)
-    shutil.rmtree(run.checkpoints_dir, ignore_errors=True)  # a finished run needs no resume state
+    if run.writes:  # a finished run needs no resume state
+        shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
     metrics = run.metrics() or {}
     message = _finished_message(kind, metrics, trainer.state, total_steps, config, best.step)
     if test:  # reported apart: the test rows never chose the model, so theirs is the honest score

@@ -48,6 +48,12 @@ def engine_trainer(best: Any) -> type:
             return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
                                         lengths=lengths.tolist())
 
+        def _save_rng_state(self, output_dir: str) -> None:
+            """Only rank 0 writes into a checkpoint; a resume on any number of processes reseeds the others (the
+            Trainer says so in the log), which changes only the order of later dropout masks."""
+            if self.is_world_process_zero():
+                super()._save_rng_state(output_dir)
+
         def _determine_best_metric(self, metrics: dict[str, float], trial: Any) -> bool:
             is_new_best = super()._determine_best_metric(metrics, trial)
             if is_new_best:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core import limits
-from core.runs import access, warm_child
+from core.runs import access, gpus, warm_child
 from core.config import TrainConfig, tracker_problem
 from core.errors import UserError, is_disk_full
 from core.runs.events import RunView, fold
@@ -100,6 +100,8 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
 
     if problem := tracker_problem(config.report_to):  # before any work, not when the training process starts
         raise UserError(problem)
+    if config.processes > 1:
+        gpus.check_processes(config.processes, gpus.machine_gpus())
     checked = check(config)
     data, report, fitted = checked.data, checked.report, checked.baseline
     name = config.run_name or Path(config.data_path.rstrip("/")).stem or "dataset"
@@ -149,9 +151,10 @@ def start(run_dir: Path, resume: bool = False) -> None:
     """Start the training child; it queues for the device by itself."""
     run_dir = Path(run_dir).resolve()
     run = RunDir(run_dir)
+    command, extra_env = gpus.launch_plan(run_dir.parent, getattr(run.config(), "processes", 1))
     run.clear_stop()
     run.write_status(RunState.QUEUED, pid=None)
-    child = warm_child.start_training_child(run_dir, resume)
+    child = warm_child.start_training_child(run_dir, resume, command, extra_env)
     _children[str(run_dir)] = child
     # Reaped the moment it ends, whether or not anyone asks for its status (a closed tab never does): otherwise each
     # finished run stays a <defunct> process of the web server.
@@ -172,13 +175,22 @@ def cancel(run_dir: Path) -> None:
     RunDir(run_dir).request_stop()
 
 
-def resume(run_dir: Path) -> None:
+def resume(run_dir: Path, processes: int | None = None) -> None:
+    """Continue a run; `processes` changes how many data-parallel processes continue it (the batch size is the whole
+    step's, so the schedule continues unchanged)."""
     run_dir = Path(run_dir)
-    if not RunDir(run_dir).is_run():
+    run = RunDir(run_dir)
+    if not run.is_run():
         raise UserError(f"There is no run at '{run_dir}'.")
     state = status(run_dir)["state"]
     if state not in RESUMABLE_STATES:
         raise UserError(f"Only a stopped, interrupted or failed run can be resumed; this one is {state}.")
+    config = run.config()
+    if processes is not None and config is not None and processes != config.processes:
+        changed = config.replace(processes=processes)
+        if problems := changed.validate():
+            raise UserError(" ".join(problems))
+        run.write_config(changed)
     start(run_dir, resume=True)
 
 

@@ -23,21 +23,26 @@ _waiting: subprocess.Popen | None = None  # the prepared child, not yet given a 
 _wanted = False  # whether a handed-over child is replaced when it ends (after the first prepare())
 
 
-def _popen(args: list[str], **streams: Any) -> subprocess.Popen:
-    """A training child. A new session: Ctrl-C in a terminal or a closed browser tab does not reach it."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(PROJECT_ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "core.train", *args], cwd=PROJECT_ROOT, env=env,
+def _popen(args: list[str], command: list[str] | None = None, extra_env: dict[str, str] | None = None,
+           **streams: Any) -> subprocess.Popen:
+    """A training child (or torchrun, which starts one per process). A new session: Ctrl-C in a terminal or a closed
+    browser tab does not reach it, and the whole job is one process group."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(PROJECT_ROOT), **(extra_env or {})}
+    return subprocess.Popen([*(command or [sys.executable, "-m", "core.train"]), *args], cwd=PROJECT_ROOT, env=env,
                             start_new_session=True, **streams)
 
 
-def start_training_child(run_dir: Path, resume: bool) -> subprocess.Popen:
-    """The process that trains this run: the prepared child when one waits, else a new one started cold."""
-    child = _hand_over(run_dir, resume)
+def start_training_child(run_dir: Path, resume: bool, command: list[str] | None = None,
+                         extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The process that trains this run: the prepared child when one waits and the run needs no other command or
+    environment (torchrun, a pinned GPU), else a new one started cold."""
+    plain = command in (None, [sys.executable, "-m", "core.train"]) and not extra_env
+    child = _hand_over(run_dir, resume) if plain else None
     if child is not None:
         return child
     with RunDir(run_dir).open_log() as log:
-        return _popen([str(run_dir)] + (["--resume"] if resume else []), stdout=log, stderr=subprocess.STDOUT,
-                      stdin=subprocess.DEVNULL)
+        return _popen([str(run_dir)] + (["--resume"] if resume else []), command, extra_env, stdout=log,
+                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
 def prepare() -> None:
