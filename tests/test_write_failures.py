@@ -81,7 +81,7 @@ def test_a_run_whose_status_cannot_be_written_still_ends_failed_with_the_reason(
             raise PermissionError(errno.EACCES, "Permission denied", str(run.status_file))
         real_write_status(run, state, pid=pid, **extra)
 
-    monkeypatch.setattr("core.engine.final_files.save_model_atomically", denied)
+    monkeypatch.setattr("core.engine.job.save_model_atomically", denied)
     monkeypatch.setattr(RunDir, "write_status", status_denied_at_the_end)
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
     run_dir = launcher.create_run(config, tmp_path)
