@@ -111,6 +111,13 @@ class TrainConfig:
                        "(one extra pass over up to 2,000 training texts) instead of random weights: learns far more "
                        "from few texts or many labels."),
     )
+    pair_training: bool = field(
+        default=True,
+        metadata=_help("With few texts (at most 64 per label on average, one label per text), first train the model "
+                       "on pairs of texts, pulling those of the same label together (SetFit's contrastive recipe), "
+                       "then warm-start the head: learns far more from 8-64 examples per label. Needs the warm "
+                       "start; larger data is unaffected."),
+    )
     fused_attention_long_batches: bool = field(
         default=True,
         metadata=_help("On a CPU, train batches longer than 256 tokens without attention dropout, so PyTorch's fused "

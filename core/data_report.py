@@ -12,6 +12,7 @@ import numpy as np
 
 from core.artefacts import DataReport
 from core.data_warnings import SINGLE_EXAMPLE_LISTED, about_single_example, single_example_warning, single_examples_warning
+from core.small_data import small_data_sentence, tiny_validation_sentence
 
 if TYPE_CHECKING:  # only the annotation: the report reads prepared data, it never prepares any
     from core.loading import PreparedData
@@ -291,6 +292,9 @@ def report_sentences(report: DataReport) -> list[str]:
         multi = report.multi_label
         lines.append(f"multi-label: {multi['labels']:,} labels, {multi['per_text']:.1f} per text on average.")
     lines.append(_labels_sentence(report.class_counts["total"]))
+    trained_labels = sum(1 for n in report.class_counts["train"].values() if n > 0)
+    small = None if report.multi_label else small_data_sentence(report.num_train, trained_labels)
+    lines += [s for s in (small, tiny_validation_sentence(report.num_validation)) if s]
     if (report.multi_label or {}).get("pairs"):
         lines.append("Given together most often: " + ", ".join(
             f"{a} + {b} {n:,}" for a, b, n in report.multi_label["pairs"]) + ".")

@@ -71,6 +71,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     from core.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
     from core.final_files import save_model_atomically, write_final_metrics, write_test_metrics
     from core.models import model_max_length, resolve_model
+    from core.pair_training import pair_phase
+    from core.small_data import selects_on_validation, tiny_validation_note
     from core.tokenize import encode_splits
     from core.trainer_setup import collator, early_stopping, engine_trainer
 
@@ -111,9 +113,17 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     if resume and run.checkpoints_dir.is_dir():
         checkpoint = get_last_checkpoint(str(run.checkpoints_dir))
     if config.warm_start_head and checkpoint is None:  # a resumed run loads its head from the checkpoint
+        if cuda:
+            model.to("cuda")
+        if config.pair_training:
+            pair_phase(model, sorted(new_parameters), train_set, labels, kind.name == tasks.SingleLabel.name,
+                       tokenizer.pad_token_id or 0, precision, config.seed,
+                       config.learning_rate or auto_learning_rate(model.num_parameters()),
+                       lambda message: run.append_event("status", message=message),
+                       lambda: _stop_before_training_if_asked(run, stop_flag))
         run.append_event("status", message="Fitting the classification head")
         _stop_before_training_if_asked(run, stop_flag)
-        if not kind.warm_start_head(model.to("cuda") if cuda else model, sorted(new_parameters), train_set,
+        if not kind.warm_start_head(model, sorted(new_parameters), train_set,
                                     labels, tokenizer.pad_token_id or 0, precision, config.class_weights,
                                     config.seed, _probe_progress(run, stop_flag)):
             print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
@@ -122,7 +132,9 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     steps_per_epoch = math.ceil(len(train_set) / batch_size)
     total_steps = math.ceil(steps_per_epoch * config.epochs)
     evaluate_by_steps = config.eval_steps > 0
-    keep_best = config.keep_best or config.early_stopping_patience > 0
+    # A tiny validation set chooses nothing (core/small_data.py): the last model is kept and its score reported.
+    selects = selects_on_validation(len(val_set))
+    keep_best = (config.keep_best or config.early_stopping_patience > 0) and selects
     best, best_is_resumed_model = BestWeights(), False  # stays empty without keep_best: nothing is ever "best"
     if keep_best and checkpoint is not None:
         best, best_is_resumed_model = best_weights_for_resume(Path(checkpoint))
@@ -180,7 +192,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     events = EventCallback(run, batch_size, facts, stop_flag, kind)
     every = config.checkpoint_every_minutes * 60 or auto_checkpoint_seconds(model.num_parameters())
     callbacks: list[Any] = [events, CheckpointPolicy(every, lambda: events.cancelled, best, best_is_resumed_model)]
-    if config.early_stopping_patience > 0:
+    if config.early_stopping_patience > 0 and selects:
         callbacks.append(early_stopping(config.early_stopping_patience))
     trainer = engine_trainer(best)(
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set, processing_class=tokenizer,
@@ -208,6 +220,9 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     shutil.rmtree(run.checkpoints_dir, ignore_errors=True)  # a finished run needs no resume state
     metrics = run.metrics() or {}
     message = _finished_message(kind, metrics, trainer.state, total_steps, config, best.step)
+    if not selects and metrics.get(kind.exact_metric) is not None:
+        message += " " + tiny_validation_note(kind, float(metrics[kind.exact_metric]), len(val_set),
+                                              config.keep_best or config.early_stopping_patience > 0)
     if test:  # reported apart: the test split never chose the model, so it is the honest score
         message += f" Test split: {kind.scores_words(test)}."
     return _end(run, RunState.FINISHED, message)

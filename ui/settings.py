@@ -43,6 +43,7 @@ LOOK: dict[str, dict[str, Any]] = {
     "early_stopping_patience": dict(label="Early stopping patience (0 = off)", minimum=0),
     "class_weights": dict(label="Class weights"),
     "warm_start_head": dict(label="Warm-start the classification head", elem_id="tc-warm-start"),
+    "pair_training": dict(label="Train on pairs of texts first when the data is small"),
     "seed": dict(label="Seed"),
     "report_to": dict(label="Report to", elem_id="tc-report-to"),
 }

@@ -1,0 +1,96 @@
+"""Small data: when the app trains differently because there are few texts, and what it says about it. Pure rules
+and sentences (no torch): the data report reads them too. The phase itself is core/pair_training.py.
+
+With 16 texts and batch 32, the three default epochs are three optimizer steps: the encoder hardly moves from where
+its pre-training left it, and the head only learns what a linear probe on those features can. A contrastive phase on
+pairs of texts first (SetFit's recipe) learns far more from the same rows (BENCHMARKS.md, Small data).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+# The phase runs while the training set has at most this many texts per label on average: from ~128 per label up,
+# fine-tuning alone has enough steps and the run is exactly as before (BENCHMARKS.md, Small data).
+SMALL_DATA_MAX_PER_LABEL = 64
+# SetFit 1.x draws every distinct pair once (8 texts per label, 2 labels: 128 pairs; 64 per label: 8,192), so its time
+# grows with the square of the data. A fixed number per text keeps the phase linear in the data and bounded.
+PAIRS_PER_TEXT = 10
+# ~63 steps at batch 16, whatever the number of labels: the shipped example (256 texts) must stay a quick first run.
+MAX_PAIRS = 1000
+
+
+@dataclass(frozen=True)
+class SmallDataPlan:
+    """What the app does differently for this training set: nothing when `active` is False."""
+
+    active: bool
+    num_pairs: int = 0
+    reason: str = ""
+
+
+def plan_for(label_counts: Sequence[int], single_label: bool, warm_start_head: bool) -> SmallDataPlan:
+    """Pure: whether the contrastive phase runs, and on how many pairs. It needs one label per text (pairs of the
+    same or of different labels), at least two labels, and the head warm start that reads what it tunes."""
+    counts = [int(c) for c in label_counts if c > 0]
+    total = sum(counts)
+    if not single_label or len(counts) < 2 or not warm_start_head:
+        return SmallDataPlan(False)
+    if total > SMALL_DATA_MAX_PER_LABEL * len(counts):
+        return SmallDataPlan(False)
+    pairs = min(MAX_PAIRS, PAIRS_PER_TEXT * total)
+    return SmallDataPlan(True, pairs, f"{total / len(counts):.0f} training texts per label on average")
+
+
+# Validation sets below this many texts are too small to choose a model on: one text moves accuracy by over 3 points,
+# so the best of several evaluations is mostly the luckiest, and reporting its score flatters the model. Such runs keep
+# the last evaluation's model (no keep-best, no early stopping) and say how uncertain the score is.
+TINY_VALIDATION = 30
+
+
+def selects_on_validation(num_validation: int) -> bool:
+    """Whether keep-best and early stopping may pick a model by its validation score."""
+    return num_validation >= TINY_VALIDATION
+
+
+def accuracy_interval(right: int, n: int) -> tuple[float, float]:
+    """Wilson's 95 % interval for a share of `right` out of `n` (sensible at 0 or n right, unlike the normal one)."""
+    if n <= 0:
+        return 0.0, 1.0
+    z = 1.959964
+    p = right / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def interval_sentence(accuracy: float, n: int, metric: str = "accuracy") -> str:
+    """'The 95 % interval for accuracy on these 6 texts is 30 to 90 %.'"""
+    low, high = accuracy_interval(round(accuracy * n), n)
+    texts = "1 text" if n == 1 else f"{n:,} texts"
+    return f"The 95 % interval for {metric} on these {texts} is {100 * low:.0f} to {100 * high:.0f} %."
+
+
+def tiny_validation_sentence(num_validation: int) -> str | None:
+    """The data report's sentence when the validation set is too small to choose a model on, else None."""
+    if selects_on_validation(num_validation) or num_validation == 0:
+        return None
+    return (f"Only {num_validation:,} validation texts: the app keeps the model of the last epoch instead of the "
+            "best-scoring one, since choosing on so few texts would flatter its score, which stays rough.")
+
+
+def small_data_sentence(num_train: int, num_labels: int) -> str | None:
+    """The data report's sentence when the phase will run, else None."""
+    if num_labels < 2 or num_train > SMALL_DATA_MAX_PER_LABEL * num_labels:
+        return None
+    return (f"Small data: {num_train:,} training texts for {num_labels} labels. Before fine-tuning, the app first "
+            f"trains the model on pairs of texts (same label or not), which learns far more from few examples.")
+
+
+def tiny_validation_note(kind: Any, exact: float, n: int, asked_to_select: bool) -> str:
+    """The finished message's words on a validation set too small to choose a model on: how uncertain the score is,
+    and that the last model was kept when keep-best or early stopping was asked for."""
+    note = interval_sentence(exact, n, kind.metric_label(kind.exact_metric))
+    if asked_to_select:
+        note += " Kept the last epoch's model: choosing the best on so few texts would flatter the score."
+    return note
