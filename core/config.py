@@ -112,11 +112,12 @@ class TrainConfig:
                        "from few texts or many labels."),
     )
     pair_training: bool = field(
-        default=True,
-        metadata=_help("With few texts (at most 64 per label on average, one label per text), first train the model "
-                       "on pairs of texts, pulling those of the same label together (SetFit's contrastive recipe), "
-                       "then warm-start the head: learns far more from 8-64 examples per label. Needs the warm "
-                       "start; larger data is unaffected."),
+        default=False,
+        metadata=_help("With few texts (fewer than 64 per label on average, one label per text), first train the "
+                       "model on pairs of texts, pulling those of the same label together (SetFit's contrastive "
+                       "recipe), then warm-start the head. Off by default: on the [CLS] features a classification "
+                       "model reads it did not beat plain fine-tuning (BENCHMARKS.md, Small data). Needs the warm "
+                       "start."),
     )
     fused_attention_long_batches: bool = field(
         default=True,

@@ -72,7 +72,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     from core.final_files import save_model_atomically, write_final_metrics, write_test_metrics
     from core.models import model_max_length, resolve_model
     from core.pair_training import pair_phase
-    from core.small_data import selects_on_validation, tiny_validation_note
+    from core.small_data import schedule_for, selects_on_validation, tiny_validation_note
     from core.tokenize import encode_splits
     from core.trainer_setup import collator, early_stopping, engine_trainer
 
@@ -127,13 +127,16 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
                                     labels, tokenizer.pad_token_id or 0, precision, config.class_weights,
                                     config.seed, _probe_progress(run, stop_flag)):
             print("Warm start skipped: this model has no new linear output layer; its head trains from where it is.")
-    batch_size = config.batch_size or auto_batch_size(
+    auto_batch = 0 if config.batch_size else auto_batch_size(
         train_set.lengths.tolist(), cuda, _gpu_memory() if cuda else 0, model.num_parameters())
+    schedule = schedule_for(len(train_set), len(labels), config.batch_size, config.epochs, auto_batch)
+    batch_size, epochs = schedule.batch_size, schedule.epochs
     steps_per_epoch = math.ceil(len(train_set) / batch_size)
-    total_steps = math.ceil(steps_per_epoch * config.epochs)
+    total_steps = math.ceil(steps_per_epoch * epochs)
     evaluate_by_steps = config.eval_steps > 0
-    # A tiny validation set chooses nothing (core/small_data.py): the last model is kept and its score reported.
-    selects = selects_on_validation(len(val_set))
+    # Neither a tiny validation set nor small data's fixed schedule chooses a model by its validation score
+    # (core/small_data.py): the last model is kept and its score reported.
+    selects = selects_on_validation(len(val_set)) and not schedule.small
     keep_best = (config.keep_best or config.early_stopping_patience > 0) and selects
     best, best_is_resumed_model = BestWeights(), False  # stays empty without keep_best: nothing is ever "best"
     if keep_best and checkpoint is not None:
@@ -141,7 +144,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     learning_rate = config.learning_rate or auto_learning_rate(model.num_parameters())
     args = TrainingArguments(
         output_dir=str(run.checkpoints_dir),
-        num_train_epochs=config.epochs,
+        num_train_epochs=epochs,
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=max(64, batch_size),
         learning_rate=learning_rate,
@@ -219,8 +222,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     save_model_atomically(run, trainer, tokenizer)
     shutil.rmtree(run.checkpoints_dir, ignore_errors=True)  # a finished run needs no resume state
     metrics = run.metrics() or {}
-    message = _finished_message(kind, metrics, trainer.state, total_steps, config, best.step)
-    if not selects and metrics.get(kind.exact_metric) is not None:
+    message = _finished_message(kind, metrics, trainer.state, total_steps, config.replace(epochs=epochs), best.step)
+    if not selects_on_validation(len(val_set)) and metrics.get(kind.exact_metric) is not None:
         message += " " + tiny_validation_note(kind, float(metrics[kind.exact_metric]), len(val_set),
                                               config.keep_best or config.early_stopping_patience > 0)
     if test:  # reported apart: the test split never chose the model, so it is the honest score

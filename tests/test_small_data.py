@@ -1,5 +1,5 @@
-"""Small data: the rule that turns the pair-training phase on, the phase itself on the tiny model, a real small run
-end to end, and what the data report, the finished message and Evaluate say about few texts."""
+"""Small data: the schedule's and the pair phase's rules, the phase itself on the tiny model, a real small run end to
+end, and what the data report, the finished message and Evaluate say about few texts."""
 from __future__ import annotations
 
 import json
@@ -15,14 +15,28 @@ from core.data_report import build_report, report_sentences
 from core.events import fold, read_events
 from core.loading import load_training_data
 from core.pair_training import pair_phase, sample_pairs
-from core.small_data import plan_for
+from core.small_data import Schedule, plan_for, schedule_for
 from core.train import train
+
+
+@pytest.mark.parametrize("num_train, labels, batch, epochs, expected", [
+    (16, 2, 0, 3.0, Schedule(16, 20.0, small=True)),    # 1 step per epoch: capped at 20 epochs
+    (64, 2, 0, 3.0, Schedule(16, 15.0, small=True)),    # 4 steps per epoch: 60 steps
+    (126, 2, 0, 3.0, Schedule(16, 8.0, small=True)),    # 63 per label, the largest small set
+    (128, 2, 0, 3.0, Schedule(32, 3.0)),                # 64 per label: exactly as before
+    (1024, 8, 0, 3.0, Schedule(32, 3.0)),
+    (16, 2, 8, 3.0, Schedule(8, 3.0)),                  # a batch size set by hand: the user's schedule
+    (16, 2, 0, 5.0, Schedule(16, 5.0, small=True)),     # epochs set by hand are kept
+    (16, 1, 0, 3.0, Schedule(32, 3.0)),                 # one label: nothing to learn
+])
+def test_the_schedule_trains_small_data_for_enough_steps(num_train, labels, batch, epochs, expected):
+    assert schedule_for(num_train, labels, batch, epochs, auto_batch=32) == expected
 
 
 @pytest.mark.parametrize("counts, single, warm, active, pairs", [
     ([8, 8], True, True, True, 160),            # 8 per label: 10 pairs per text
-    ([64, 64], True, True, True, 1000),         # the largest small set: capped
-    ([65, 64], True, True, False, 0),           # over 64 per label on average: exactly as before
+    ([63, 63], True, True, True, 1000),         # the largest small set: capped
+    ([64, 64], True, True, False, 0),           # 64 per label on average: exactly as before
     ([128, 128], True, True, False, 0),
     ([32] * 3, True, True, True, 960),
     ([60, 2, 0], True, True, True, 620),        # a label with no training text counts for nothing
@@ -95,8 +109,8 @@ def small_csv(tmp_path: Path, example_data: Path, per_label: int, labels: int = 
 def test_the_data_report_says_the_data_is_small_and_what_the_app_does(tmp_path, example_data):
     report = build_report(load_training_data(str(small_csv(tmp_path, example_data, 10))))
     sentences = report_sentences(report)
-    assert ("Small data: 16 training texts for 2 labels. Before fine-tuning, the app first trains the model on pairs "
-            "of texts (same label or not), which learns far more from few examples.") in sentences
+    assert ("Small data: 16 training texts for 2 labels. With the automatic batch size the app trains at batch 16 for "
+            "at least 60 steps (up to 20 epochs, when epochs are left at 3) and keeps the last epoch's model.") in sentences
     assert ("Only 4 validation texts: the app keeps the model of the last epoch instead of the best-scoring one, "
             "since choosing on so few texts would flatter its score, which stays rough.") in sentences
 
@@ -106,25 +120,21 @@ def test_the_report_of_larger_data_says_nothing_about_small_data(example_data):
     assert "Small data" not in sentences and "validation texts:" not in sentences
 
 
-def test_a_small_run_trains_on_pairs_keeps_the_last_model_and_reloads_with_its_labels(tmp_path, tiny_model_dir,
-                                                                                      example_data):
+def test_a_default_small_run_trains_enough_steps_keeps_the_last_model_and_reloads(tmp_path, tiny_model_dir,
+                                                                                   example_data):
     from transformers import pipeline
 
-    # Three labels: the tiny model was saved with two, so its output layer is new, as a base model's is.
     config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 10, labels=3)), model=tiny_model_dir,
-                         epochs=2, max_length=16, batch_size=4)
+                         max_length=16)
     run_dir = runs.create_run(config, tmp_path / "runs")
     assert train(run_dir) == "finished"
     events = read_events(run_dir)
-    statuses = [e["message"] for e in events if e["type"] == "status"]
-    assert statuses.index("Small data: training on 240 pairs of texts") < statuses.index(
-        "Fitting the classification head")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    evals = [e for e in events if e["type"] == "eval"]
-    assert metrics["best_step"] is None and [e["step"] for e in evals] == [6, 12]  # nothing chosen on 6 texts
     view = fold(events)
-    accuracy = metrics["accuracy"]
-    low, high = small_data.accuracy_interval(round(6 * accuracy), 6)
+    # 24 training texts: 2 steps per epoch at batch 16, so 20 epochs (the cap) instead of 3 epochs of 1 step.
+    assert (view.info["batch_size"], view.total_steps, len(view.evals)) == (16, 40, 20)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["best_step"] is None  # the last model: nothing chosen on 6 validation texts
+    low, high = small_data.accuracy_interval(round(6 * metrics["accuracy"]), 6)
     assert view.message.endswith(
         f"The 95 % interval for accuracy on these 6 texts is {100 * low:.0f} to {100 * high:.0f} %. Kept the last "
         "epoch's model: choosing the best on so few texts would flatter the score.")
@@ -133,11 +143,15 @@ def test_a_small_run_trains_on_pairs_keeps_the_last_model_and_reloads_with_its_l
     assert predicted[0]["label"] in labels
 
 
-def test_pair_training_off_trains_as_before(tmp_path, tiny_model_dir, example_data):
+def test_pair_training_runs_before_the_head_is_fitted_when_asked_for(tmp_path, tiny_model_dir, example_data):
     config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 10, labels=3)), model=tiny_model_dir,
-                         epochs=1, max_length=16, pair_training=False)
+                         epochs=1, max_length=16, pair_training=True)
     run_dir = runs.create_run(config, tmp_path / "runs")
     assert train(run_dir) == "finished"
     statuses = [e["message"] for e in read_events(run_dir) if e["type"] == "status"]
-    assert "Fitting the classification head" in statuses
-    assert not any(s.startswith("Small data") for s in statuses)
+    assert statuses.index("Small data: training on 240 pairs of texts") < statuses.index(
+        "Fitting the classification head")
+
+
+def test_pair_training_is_off_by_default():
+    assert TrainConfig().pair_training is False

@@ -22,7 +22,7 @@ from core.models import MODEL_CHOICES
 DATA_FIELDS = ("data_path", "val_data_path", "data_config", "data_split", "text_column", "label_column")  # the Data
 # step sets these (and /train has its own data parameters: data_file, hub_dataset, dataset_config, dataset_split).
 CLI_ONLY = ("warmup_ratio", "weight_decay", "eval_steps", "keep_best", "checkpoint_every_minutes",
-            "fused_attention_long_batches")  # expert knobs the page and /train have never offered: the CLI has them
+            "fused_attention_long_batches", "pair_training")  # expert knobs the page and /train have never offered: the CLI has them
 API_ONLY = ("run_name",)  # /train names a run; the page names it from the data file (renamed on the Runs step)
 # How the label column is read: the Data step will offer these next to the label column (issue 21's UI step); until
 # then the page and /train detect the kind, and the CLI can override it.
