@@ -22,8 +22,11 @@ from core.train import train
 @pytest.mark.parametrize("num_train, labels, batch, epochs, expected", [
     (16, 2, 0, 3.0, Schedule(16, 20.0, small=True)),    # 1 step per epoch: capped at 20 epochs
     (64, 2, 0, 3.0, Schedule(16, 15.0, small=True)),    # 4 steps per epoch: 60 steps
-    (126, 2, 0, 3.0, Schedule(16, 8.0, small=True)),    # 63 per label, the largest small set
-    (128, 2, 0, 3.0, Schedule(32, 3.0)),                # 64 per label: exactly as before
+    (99, 2, 0, 3.0, Schedule(16, 9.0, small=True)),     # 99 texts, the largest small set
+    (100, 2, 0, 3.0, Schedule(32, 3.0)),                # 100 texts: exactly as before
+    (126, 2, 0, 3.0, Schedule(32, 3.0)),
+    (127, 3, 0, 3.0, Schedule(32, 3.0)),                # 64 per label on average: as before
+    (60, 3, 0, 3.0, Schedule(16, 15.0, small=True)),
     (1024, 8, 0, 3.0, Schedule(32, 3.0)),
     (16, 2, 8, 3.0, Schedule(8, 3.0)),                  # a batch size set by hand: the user's schedule
     (16, 2, 0, 5.0, Schedule(16, 5.0, small=True)),     # epochs set by hand are kept
@@ -35,10 +38,10 @@ def test_the_schedule_trains_small_data_for_enough_steps(num_train, labels, batc
 
 @pytest.mark.parametrize("counts, single, warm, active, pairs", [
     ([8, 8], True, True, True, 160),            # 8 per label: 10 pairs per text
-    ([63, 63], True, True, True, 1000),         # the largest small set: capped
-    ([64, 64], True, True, False, 0),           # 64 per label on average: exactly as before
+    ([49, 50], True, True, True, 990),          # the largest small set
+    ([50, 50], True, True, False, 0),           # 100 texts: exactly as before
     ([128, 128], True, True, False, 0),
-    ([32] * 3, True, True, True, 960),
+    ([30] * 3, True, True, True, 900),
     ([60, 2, 0], True, True, True, 620),        # a label with no training text counts for nothing
     ([8, 8], False, True, False, 0),            # several labels per text: no same/different pairs
     ([16, 0], True, True, False, 0),            # one label: nothing to tell apart
