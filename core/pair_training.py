@@ -1,10 +1,11 @@
-"""The pair-training phase for small data (core/small_data.py decides when it runs): SetFit's contrastive recipe
-(Tunstall et al. 2022) inside the same AutoModelForSequenceClassification.
+"""The opt-in pair-training phase for small data (`--pair-training`; core/small_data.py decides when it may run):
+SetFit's contrastive recipe (Tunstall et al. 2022) inside the same AutoModelForSequenceClassification.
 
-Pairs of texts make far more training signal from the same few rows: K texts per label give ~K² pairs. The phase pulls
+Pairs of texts make more training signal from the same few rows: K texts per label give ~K² pairs. The phase pulls
 texts of the same label together and pushes the others apart in the very features the classification layer reads (its
 input, captured by a hook: the pooler for BERT-like models), so the probe fitted afterwards (core/head_init.py)
-separates the labels, and the saved model is the plain transformers folder every other step loads.
+separates the labels, and the saved model is the plain transformers folder every other step loads. It is off by
+default: [CLS] pooler features, unlike the mean-pooled ones SetFit classifies, hardly gain from it (BENCHMARKS.md).
 """
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """Small data: when the app trains differently because there are few texts, and what it says about it. Pure rules
-and sentences (no torch): the data report reads them too. The phase itself is core/pair_training.py.
+and sentences (no torch): the data report reads them too. The opt-in pair phase itself is core/pair_training.py.
 
 With 16 texts and batch 32, the three default epochs are three optimizer steps: the encoder hardly moves from where
-its pre-training left it, and the head only learns what a linear probe on those features can. A contrastive phase on
-pairs of texts first (SetFit's recipe) learns far more from the same rows (BENCHMARKS.md, Small data).
+its pre-training left it, and the head only learns what a linear probe on those features can. So small data gets a
+schedule of enough steps (schedule_for), and a validation set of a few texts is not used to choose a model
+(selects_on_validation), only reported with its uncertainty (BENCHMARKS.md, Small data).
 """
 from __future__ import annotations
 
