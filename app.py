@@ -14,12 +14,12 @@ import sys
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
-from core.runs import use_persistent_hub_cache  # noqa: E402
+from core.runs.launcher import use_persistent_hub_cache  # noqa: E402
 
 use_persistent_hub_cache()  # before anything imports huggingface_hub: on a Space with /data, models survive restarts
 
-from core import access  # noqa: E402
-from core.predict_batch import server_threads  # noqa: E402
+from core.runs import access  # noqa: E402
+from core.serving.batcher import server_threads  # noqa: E402
 from ui.layout import build  # noqa: E402
 from ui.theme import CSS, theme  # noqa: E402
 
@@ -44,7 +44,7 @@ def launch_options(argv: list[str] | None = None) -> dict:
         "show_error": False,
         # Uploads past this size are refused by Gradio before they reach the disk (shared servers; see README).
         "max_file_size": access.upload_limit(),
-        "max_threads": server_threads(),  # /predict's waiting callers each hold one (core/predict_batch.py)
+        "max_threads": server_threads(),  # /predict's waiting callers each hold one (core/serving/batcher.py)
         # The tools call the same endpoint functions, so they check the same keys (README, Security and limits).
         # None leaves Gradio's own GRADIO_MCP_SERVER switch working.
         "mcp_server": True if mcp_wanted(argv) else None,
@@ -55,7 +55,7 @@ if __name__ == "__main__":
     import threading
 
     os.umask(0o077)  # run folders, uploads and exports hold visitors' data: readable by this server's user only
-    from core import warm_child
+    from core.runs import warm_child
     from ui.data_tab import warm_up
 
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()

@@ -3,7 +3,7 @@
 Starts `python app.py` (loopback only) once per serving path, and for each measures N clients that each call
 /predict one text at a time for a fixed time, first on an idle server, then while a training run of the default
 model trains in a child process. "before" is the former path (TEXTCLF_PREDICT_BATCH=0: one forward pass per call,
-4 calls at a time), "after" the batched one (core/predict_batch.py). Reports predictions/s, p50 / p95 latency and
+4 calls at a time), "after" the batched one (core/serving/batcher.py). Reports predictions/s, p50 / p95 latency and
 errors side by side.
 
 Clients speak Gradio's plain HTTP API (POST /gradio_api/call/predict, then read the result's event stream) on one
@@ -35,11 +35,11 @@ MAX_REQUESTS_PER_CLIENT = 2000  # a bound on the load whatever the duration
 
 def train_quick_run(root: Path, data: Path = EXAMPLE_DATA, epochs: float = 1.0) -> Path:
     """A finished run of the default model to predict with (~15 s on 2 cores)."""
-    from core import runs
+    from core.runs import launcher
     from core.config import TrainConfig
 
-    run_dir = runs.launch(TrainConfig(data_path=str(data), epochs=epochs), root=root, owner="bench")
-    state = runs.wait(run_dir, timeout=900)
+    run_dir = launcher.launch(TrainConfig(data_path=str(data), epochs=epochs), root=root, owner="bench")
+    state = launcher.wait(run_dir, timeout=900)
     if state != "finished":
         raise RuntimeError(f"the run to predict with ended {state}; see {run_dir / 'train.log'}")
     return run_dir
@@ -142,11 +142,11 @@ def load(port: int, run_id: str, texts: list[str], clients: int, seconds: float)
 
 def start_training(runs_root: Path, data: Path = EXAMPLE_DATA) -> Path:
     """A long run of the default model in its own process (as Start does), returned once it is taking steps."""
-    from core import runs
+    from core.runs import launcher
     from core.config import TrainConfig
-    from core.events import read_events
+    from core.runs.events import read_events
 
-    run_dir = runs.launch(TrainConfig(data_path=str(data), epochs=100.0), root=runs_root, owner="bench-training")
+    run_dir = launcher.launch(TrainConfig(data_path=str(data), epochs=100.0), root=runs_root, owner="bench-training")
     deadline = time.perf_counter() + 300
     while time.perf_counter() < deadline:
         types = {e["type"] for e in read_events(run_dir)}
@@ -159,11 +159,11 @@ def start_training(runs_root: Path, data: Path = EXAMPLE_DATA) -> Path:
 
 
 def stop_training(run_dir: Path) -> str:
-    from core import runs
+    from core.runs import launcher
 
-    state = runs.status(run_dir)["state"]
-    runs.cancel(run_dir)
-    runs.wait(run_dir, timeout=120)
+    state = launcher.status(run_dir)["state"]
+    launcher.cancel(run_dir)
+    launcher.wait(run_dir, timeout=120)
     return state
 
 
@@ -204,7 +204,7 @@ def run_api_load(work: Path, run_dir: Path | None = None, clients: int = 50, sec
 
 def load_table(res: dict[str, Any]) -> str:
     names = {"before": "before (one forward pass per call, 4 at a time)",
-             "after": "after (concurrent calls batched, core/predict_batch.py)"}
+             "after": "after (concurrent calls batched, core/serving/batcher.py)"}
     lines = [f"| {res['clients']} clients, {res['seconds']:g} s each | predictions/s | p50 | p95 | max | errors | "
              "load average before |", "|---|---|---|---|---|---|---|"]
     for r in res["rows"]:

@@ -1,6 +1,6 @@
 """`python -m bench.attention`: one CPU training step per attention kernel, with and without attention dropout.
 
-The numbers behind core/attention.py's choice. Each cell is its own process (so peak RSS belongs to that cell alone):
+The numbers behind core/engine/attention.py's choice. Each cell is its own process (so peak RSS belongs to that cell alone):
 the default model, a batch of 32 random token ids at the given width with half of one row padded, forward + backward
 + AdamW under the engine's precision, timed after one warm-up step. `--inference` times a forward pass without
 gradients instead (evaluation, prediction, the warm-start probe), where dropout never applies.

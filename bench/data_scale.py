@@ -34,10 +34,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, os.getcwd())
 path, encode = sys.argv[1], sys.argv[2] == "1"
-from core.baseline import train_baseline
+from core.tasks.baseline import train_baseline
 from core.config import DEFAULT_MODEL
-from core.data_report import build_report
-from core.loading import load_training_data
+from core.data.report import build_report
+from core.data.loading import load_training_data
 from core.models import load_tokenizer, model_max_length
 tokenizer = load_tokenizer(DEFAULT_MODEL)
 limit = model_max_length(tokenizer)
@@ -54,7 +54,7 @@ out["suggested_max_length"] = report.suggested_max_length
 out["rows"] = {"train": len(data.train), "validation": len(data.validation)}
 if encode:
     import inspect, tempfile, psutil
-    from core.tokenize import encode_splits
+    from core.engine.token_store import encode_splits
     frames, rss = [data.train, data.validation], lambda: psutil.Process().memory_info().rss
     store = {"store": Path(tempfile.mkdtemp()) / "tokens"} if "store" in inspect.signature(encode_splits).parameters else {}
     before = rss()

@@ -65,7 +65,7 @@ def child(variant: str, model_path: str, train_csv: str, epochs: int, seed: int,
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 
     from core.batching import BucketPaddingCollator
-    from core.tokenize import encode_split
+    from core.engine.token_store import encode_split
 
     torch.manual_seed(seed)
     if variant.endswith("-nocudnn"):  # is the first epoch's warm-up cuDNN attention building a plan per shape?

@@ -59,9 +59,9 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     import transformers
 
     from bench.recipes import EpochClock
-    from core.events import fold, read_events
-    from core.runs import create_run
-    from core.train import main as train_main
+    from core.runs.events import fold, read_events
+    from core.runs.launcher import create_run
+    from core.engine.job import main as train_main
 
     clock = EpochClock()
     original_init = transformers.Trainer.__init__
@@ -135,8 +135,8 @@ def _run_app_start(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     prepared has imported its stack; the clock runs from handing it the run until it exits."""
     import time
 
-    from core import warm_child
-    from core.runs import create_run
+    from core.runs import warm_child
+    from core.runs.launcher import create_run
 
     run_dir = create_run(_ours_config(spec), root=out_dir / "runs", owner="bench")
     warm_child.prepare_one()
@@ -205,7 +205,7 @@ def child_main(recipe: str, spec_path: str, result_path: str) -> None:
     if recipe in ("ours", "app"):
         # As in the app's training child (`python -m core.train`), the engine's module code runs before torch loads
         # (it sets the OpenMP wait policy); the stock recipes get the plain environment.
-        import core.train  # noqa: F401
+        import core.engine.job  # noqa: F401
     import torch
 
     spec = json.loads(Path(spec_path).read_text())

@@ -38,8 +38,8 @@ def _latencies(call: Any, n: int, warmup: int = 5) -> dict[str, float]:
 
 
 def in_process(run_dir: Path, batch_texts: list[str]) -> dict[str, Any]:
-    """The app's own path: core.predict.get_predictor (cached model) -> predict([text])."""
-    from core.predict import get_predictor
+    """The app's own path: core.serving.predict.get_predictor (cached model) -> predict([text])."""
+    from core.serving.predict import get_predictor
 
     t = time.perf_counter()
     predictor = get_predictor(run_dir)
@@ -169,20 +169,20 @@ def stop_app(proc: subprocess.Popen) -> None:
 
 
 def first_loss_point(train_csv: Path, val_csv: Path, work: Path, prepared: bool = True) -> dict[str, Any]:
-    """What Start does in the app (core.runs.launch: create_run, then the training child), timed until the first
+    """What Start does in the app (core.runs.launcher.launch: create_run, then the training child), timed until the first
     "log" event (the first point of the live loss chart) lands in events.jsonl. Default model and settings.
-    `prepared`: as in the app, a training child was started ahead and has done its imports (core/warm_child.py);
+    `prepared`: as in the app, a training child was started ahead and has done its imports (core/runs/warm_child.py);
     without it, the child starts cold (the CLI, or a run started while another one's process is still alive)."""
     from core.config import TrainConfig
-    from core.events import read_events
-    from core import runs, warm_child
+    from core.runs.events import read_events
+    from core.runs import launcher, warm_child
 
     if prepared:
         warm_child.prepare()
         _wait_until_idle(warm_child.waiting_child().pid)
     t0 = time.perf_counter()
     config = TrainConfig(data_path=str(train_csv), val_data_path=str(val_csv), text_column="text", label_column="label")
-    run_dir = runs.launch(config, root=work / "first-loss-runs", owner="bench")
+    run_dir = launcher.launch(config, root=work / "first-loss-runs", owner="bench")
     launched = time.perf_counter() - t0
     first = started = None
     while time.perf_counter() - t0 < 300:
@@ -195,8 +195,8 @@ def first_loss_point(train_csv: Path, val_csv: Path, work: Path, prepared: bool 
         if any(e["type"] in ("failed", "cancelled") for e in events):
             break
         time.sleep(0.05)
-    runs.cancel(run_dir)
-    runs.wait(run_dir, timeout=120)
+    launcher.cancel(run_dir)
+    launcher.wait(run_dir, timeout=120)
     warm_child.discard()
     return {"create_run_seconds": launched, "training_started_seconds": started, "first_loss_seconds": first}
 

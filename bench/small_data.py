@@ -9,7 +9,7 @@ label drawn from the rest (all of a label's texts when it has fewer). Each cell 
   (core/small_data.py; a CPU's automatic batch size is 32, and a batch size set by hand turns the schedule off);
 - setfit: SetFit with the library's defaults (1 epoch) on the same MiniLM weights, in a child process.
 Seconds are each recipe's whole process (start to exit). Ours runs at the lower priority the app's training process
-gives itself (core/train.py), SetFit at the normal one: on a busy machine that favours SetFit's seconds. Nothing from
+gives itself (core/engine/job.py), SetFit at the normal one: on a busy machine that favours SetFit's seconds. Nothing from
 the corpora is written into the repository.
 """
 from __future__ import annotations
@@ -93,7 +93,7 @@ def _setfit_child(spec_path: str, result_path: str) -> None:
     from setfit import SetFitModel, Trainer, TrainingArguments
     from sklearn.metrics import accuracy_score, f1_score
 
-    import core.train  # noqa: F401  (as in ours' process: the OpenMP wait policy is set before torch loads)
+    import core.engine.job  # noqa: F401  (as in ours' process: the OpenMP wait policy is set before torch loads)
 
     spec = json.loads(Path(spec_path).read_text())
     train, val = (pd.read_csv(p, dtype=str, keep_default_na=False) for p in (spec["train_csv"], spec["val_csv"]))

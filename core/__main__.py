@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from core.artefacts import DataReport
 from core.config import TrainConfig
 from core.errors import UserError
-from core.rundir import ACTIVE_STATES, OVER_STATES, RESUMABLE_STATES, RunDir, RunState
+from core.runs.rundir import ACTIVE_STATES, OVER_STATES, RESUMABLE_STATES, RunDir, RunState
 
 if TYPE_CHECKING:
     from core.tasks import TaskKind
@@ -58,17 +58,17 @@ class _Printed:
 
 def follow(run_dir: Path, out=sys.stdout, printed: _Printed | None = None) -> str:
     """Print a live progress line and each epoch's validation numbers until the run ends; returns the final state."""
-    from core import runs
-    from core.events import epoch_table_header, format_epoch_row
+    from core.runs import launcher
+    from core.runs.events import epoch_table_header, format_epoch_row
 
     p = printed or _Printed()
     while True:
-        view = runs.view(run_dir)
+        view = launcher.view(run_dir)
         if view.settings and not p.settings:
             p.settings = True
             out.write(f"\rSettings: {view.settings}{' ' * 20}\n")
         if view.state == RunState.QUEUED:
-            position = runs.queue_position(run_dir)
+            position = launcher.queue_position(run_dir)
             line = f"Waiting in the queue: position {position}"
             if position and position > 1 and line != p.line:
                 p.line = line
@@ -102,14 +102,14 @@ def follow(run_dir: Path, out=sys.stdout, printed: _Printed | None = None) -> st
 
 
 def _follow_with_ctrl_c(run_dir: Path) -> int:
-    from core import runs
+    from core.runs import launcher
 
     printed = _Printed()
     try:
         state = follow(run_dir, printed=printed)
     except KeyboardInterrupt:
         print("\nStopping after the current step (a checkpoint is saved)...", flush=True)
-        runs.cancel(run_dir)
+        launcher.cancel(run_dir)
         try:
             state = follow(run_dir, printed=printed)
         except KeyboardInterrupt:  # a second Ctrl-C: stop waiting; the run still stops by itself
@@ -127,9 +127,9 @@ def _follow_with_ctrl_c(run_dir: Path) -> int:
 
 def _run_dir(given: Path, runs_dir: Path | None) -> Path:
     """A run folder as given, or a run id (as `runs` prints it) inside the runs folder."""
-    from core import runs
+    from core.runs import launcher
 
-    inside = (runs_dir or runs.runs_root()) / given
+    inside = (runs_dir or launcher.runs_root()) / given
     return inside if not RunDir(given).is_run() and RunDir(inside).is_run() else given
 
 
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("runs", help="list runs")
     args = parser.parse_args(argv)
 
-    from core import runs
+    from core.runs import launcher
 
     try:
         if args.runs_dir is not None and args.runs_dir.exists() and not args.runs_dir.is_dir():
@@ -158,11 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             config = _config_from_args(args)
             print("Checking the data...", flush=True)
-            from core import warm_child
+            from core.runs import warm_child
 
             warm_child.prepare_one()  # the training child imports torch and transformers meanwhile
             try:
-                run_dir = runs.create_run(config, args.runs_dir)
+                run_dir = launcher.create_run(config, args.runs_dir)
             except KeyboardInterrupt:
                 warm_child.discard()
                 print("\nCancelled: no run was created.", file=sys.stderr)
@@ -172,18 +172,18 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             _print_data_summary(run_dir, guessed=not (config.text_column and config.label_column))
             _print_estimate(config, run_dir)
-            runs.start(run_dir)
+            launcher.start(run_dir)
             return _follow_with_ctrl_c(run_dir)
         if args.command == "resume":
             run_dir = _run_dir(args.run_dir, args.runs_dir)
-            runs.resume(run_dir)
+            launcher.resume(run_dir)
             return _follow_with_ctrl_c(run_dir)
-        summaries = runs.list_runs(args.runs_dir)
+        summaries = launcher.list_runs(args.runs_dir)
         for summary in summaries:
             score = f"macro-F1 {summary.best_f1:.3f}" if summary.best_f1 is not None else ""
             print(f"{summary.run_id:<48} {summary.state:<12} {score}")
         if not summaries:
-            print(f"No runs yet in {args.runs_dir or runs.runs_root()}.")
+            print(f"No runs yet in {args.runs_dir or launcher.runs_root()}.")
         return 0
     except UserError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check(config: TrainConfig) -> int:
     """`python -m core check`: the report and the baseline, exactly as `train` would print them, and no run."""
-    from core.checking import check
+    from core.data.check import check
 
     problems = config.validate()
     if problems:
@@ -202,7 +202,7 @@ def _check(config: TrainConfig) -> int:
     checked = check(config, with_baseline=False)
     _print_report(checked.report, guessed=not (config.text_column and config.label_column))
     print("  Fitting the baseline...", flush=True)
-    from core.prepared import baseline
+    from core.data.prepared_cache import baseline
 
     _print_baseline(baseline(checked.data), checked.data.kind)
     print(f"Checked in {time.perf_counter() - start:.1f} s. Train with: python -m core train " + " ".join(sys.argv[2:]))
@@ -222,23 +222,23 @@ def _print_data_summary(run_dir: Path, guessed: bool) -> None:
 
 def _print_estimate(config: TrainConfig, run_dir: Path) -> None:
     """The Train step's "About N minutes on this machine" line, from the same lengths, settings and earlier runs."""
-    from core import estimate, runs
-    from core.checking import check
-    from core.prepared import text_lengths
+    from core.runs import estimate, launcher
+    from core.data.check import check
+    from core.data.prepared_cache import text_lengths
 
     checked = check(config, with_baseline=False)  # create_run's own check, from the in-process cache
     data = checked.data
     report = RunDir(run_dir).report()
     found = estimate.for_data(text_lengths(data, checked.tokenizer), data.validation_share, config.epochs,
                               config.max_length or (report.suggested_max_length if report else None), config.model,
-                              [r.run_dir for r in runs.list_runs(run_dir.parent)],
+                              [r.run_dir for r in launcher.list_runs(run_dir.parent)],
                               texts=len(data.train) + len(data.validation))
     if found is not None:
         print(f"  {found.sentence()}")
 
 
 def _print_report(report: DataReport, guessed: bool) -> None:
-    from core.data_report import report_sentences
+    from core.data.report import report_sentences
 
     hint = " (guessed; choose others with --text and --label)" if guessed else ""
     print(f"  Texts from column '{report.text_column}', labels from column '{report.label_column}'{hint}.")

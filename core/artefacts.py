@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass
 class DataReport:
-    """data_report.json: what the data check found (core/data_report.py builds it, the UI, CLI and card read it)."""
+    """data_report.json: what the data check found (core/data/report.py builds it, the UI, CLI and card read it)."""
 
     rows_read: int | None = None
     rows_kept: int | None = None

@@ -1,6 +1,6 @@
 """Tokenised texts as an Arrow table, read row by row or batch by batch as the collator wants them.
 
-Kept apart from core/tokenize.py (which makes these tables) so that the modules that only read them (the head's
+Kept apart from core/engine/token_store.py (which makes these tables) so that the modules that only read them (the head's
 warm start, the task kinds) depend on nothing else in core/.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@ SetFit's contrastive recipe (Tunstall et al. 2022) inside the same AutoModelForS
 
 Pairs of texts make more training signal from the same few rows: K texts per label give ~K² pairs. The phase pulls
 texts of the same label together and pushes the others apart in the very features the classification layer reads (its
-input, captured by a hook: the pooler for BERT-like models), so the probe fitted afterwards (core/head_init.py)
+input, captured by a hook: the pooler for BERT-like models), so the probe fitted afterwards (core/tasks/probe.py)
 separates the labels, and the saved model is the plain transformers folder every other step loads. It is off by
 default: [CLS] pooler features, unlike the mean-pooled ones SetFit classifies, hardly gain from it (BENCHMARKS.md).
 """
@@ -53,7 +53,7 @@ def contrastive_phase(model: Any, layer: Any, features: EncodedDataset, num_pair
     import torch
 
     from core.batching import BucketPaddingCollator
-    from core.head_init import shortened
+    from core.tasks.probe import shortened
 
     pairs = sample_pairs(features.label_ids, num_pairs, seed)
     rows = [shortened(features[i], CONTRASTIVE_MAX_TOKENS) for i in range(len(features))]
@@ -106,7 +106,7 @@ def pair_phase(model: Any, new_parameters: Sequence[str], train_set: EncodedData
     own progress. `check_stop` is called after every step and raises to end the run. Returns the plan followed."""
     import time
 
-    from core.head_init import output_layer
+    from core.tasks.probe import output_layer
 
     counts = np.bincount(train_set.label_ids, minlength=len(labels)).tolist() if single_label else []
     plan = plan_for(counts, single_label, warm_start_head=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core import access, runs
-from core.rundir import RunDir
-from core.access import Caller
+from core.runs import access, launcher
+from core.runs.rundir import RunDir
+from core.runs.access import Caller
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
 from tests import fake_runs
@@ -189,20 +189,20 @@ def test_limits_on_runs_per_visitor_in_total_and_on_names(space, monkeypatch):
     alice, bob = browser(space), browser(space)
     fake_run(space, "r-1", alice.owner, state="queued")
     fake_run(space, "r-2", alice.owner, state="finished")
-    runs.check_can_start(alice, space)  # one active run: under the default of two
+    launcher.check_can_start(alice, space)  # one active run: under the default of two
     for i in range(3):  # queued runs whose process is alive count; a dead one reads as interrupted
         run = fake_run(space, f"r-a{i}", alice.owner if i == 0 else bob.owner, state="running")
         RunDir(run).write_status("running", pid=os.getpid())
     with pytest.raises(UserError) as info:
-        runs.check_can_start(alice, space)
+        launcher.check_can_start(alice, space)
     assert info.value.message == ("You already have 2 runs queued or training: wait for one to finish or stop it, "
                                   "then start the next.")
     monkeypatch.setenv("TEXTCLF_MAX_ACTIVE_RUNS", "4")
     with pytest.raises(UserError) as info:
-        runs.check_can_start(Caller(owners=("b-" + "1" * 32,)), space)
+        launcher.check_can_start(Caller(owners=("b-" + "1" * 32,)), space)
     assert info.value.message == "The server is busy: 4 runs are queued or training. Try again when one has finished."
     with pytest.raises(UserError) as info:
-        runs.check_can_start(Caller(owners=("b-" + "1" * 32,)), space, run_name="n" * 101)
+        launcher.check_can_start(Caller(owners=("b-" + "1" * 32,)), space, run_name="n" * 101)
     assert info.value.message == "The run name is too long: use at most 100 characters."
 
 
@@ -210,7 +210,7 @@ def test_limits_and_upload_cap_are_off_on_your_own_machine(own_machine, monkeypa
     for i in range(4):
         run = fake_run(own_machine, f"r-{i}", "", state="running")
         RunDir(run).write_status("running", pid=os.getpid())
-    runs.check_can_start(Caller(), own_machine, run_name="n" * 500)
+    launcher.check_can_start(Caller(), own_machine, run_name="n" * 500)
     assert access.upload_limit() is None
     monkeypatch.setenv("TEXTCLF_MAX_UPLOAD_MB", "5")
     assert access.upload_limit() == "5mb"

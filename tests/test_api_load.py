@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.api_load import _Client, load, load_table
-from core import predict
+from core.serving import predict
 from tests.fixtures_app import start_app, stop_app
 from tests.test_predict_batch import TEXTS
 from tests.test_predict import make_run_dir

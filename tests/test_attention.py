@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from transformers import BertConfig, BertForSequenceClassification, DistilBertConfig, DistilBertForSequenceClassification
 
-from core.attention import EAGER_UP_TO, attention_dropouts, choose_kernel_per_batch
+from core.engine.attention import EAGER_UP_TO, attention_dropouts, choose_kernel_per_batch
 
 SHORT, LONG = EAGER_UP_TO, EAGER_UP_TO + 8
 

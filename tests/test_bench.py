@@ -161,7 +161,7 @@ def test_cli_command_asks_the_cli_for_the_settings_ours_trains_with(tiny_data: t
         seen.append(config)
         raise UserError("recorded")
 
-    monkeypatch.setattr("core.runs.create_run", record)
+    monkeypatch.setattr("core.runs.launcher.create_run", record)
     assert cli_main(command[3:]) == 2  # the stand-in's refusal, as the CLI reports any UserError
     assert seen == [_ours_config(spec)]
 
@@ -241,7 +241,7 @@ def test_data_scale_generates_its_csv_and_measures_every_phase(tmp_path: Path, m
     assert len(frame) == 2000 and frame["label"].nunique() == 10
     info = json.loads(next((tmp_path / "results").glob("data-scale-*.json")).read_text())
     result = info["results"]["2000"]
-    # encode_reused: the same data tokenised again, read back from the token store (core/tokenize.py)
+    # encode_reused: the same data tokenised again, read back from the token store (core/engine/token_store.py)
     assert set(result["phases"]) == {"read_detect_split", "report", "baseline", "check", "encode", "encode_reused"}
     assert result["peak_rss_bytes"] >= result["check_peak_rss_bytes"] > 0
     assert result["baseline"]["accuracy"] > 0.3  # the label words are learnable

@@ -8,13 +8,13 @@ import pytest
 import torch
 from transformers import TrainerControl, TrainerState
 
-from core import runs
-from core.checkpoints import (
+from core.runs import launcher
+from core.engine.checkpoints import (
     BEST_WEIGHTS_FILE, BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume,
 )
 from core.config import TrainConfig
-from core.events import read_events
-from core.train import train
+from core.runs.events import read_events
+from core.engine.job import train
 
 
 def _epoch_end(policy, step, max_steps=100):
@@ -25,7 +25,7 @@ def _epoch_end(policy, step, max_steps=100):
 
 def test_routine_saves_wait_for_the_interval_and_the_end_of_training_saves_none(monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr("core.checkpoints.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("core.engine.checkpoints.time.monotonic", lambda: clock[0])
     policy = CheckpointPolicy(every_seconds=60, stopping=lambda: False)
     policy.on_train_begin(None, TrainerState(), TrainerControl())
     clock[0] += 59
@@ -92,7 +92,7 @@ def _config(example_data, tiny_model_dir, **changes):
 def first_evaluation_scores_best(monkeypatch):
     """Real scores, but each evaluation's `selection` (what picks the best) lower than the one before: the best is
     the first evaluation (step 16 of 64) whatever the tiny model learns, so the last step's weights are never it."""
-    from core import metrics
+    from core.tasks import metrics
 
     calls = [0]
     real = metrics.eval_scores
@@ -129,7 +129,7 @@ def _assert_saved_model_made_the_table(run_dir):
 
 def test_the_saved_model_is_the_best_evaluations_not_the_last_steps(first_evaluation_scores_best, tmp_path,
                                                                     tiny_model_dir, example_data):
-    run_dir = runs.create_run(_config(example_data, tiny_model_dir), tmp_path)
+    run_dir = launcher.create_run(_config(example_data, tiny_model_dir), tmp_path)
     assert train(run_dir) == "finished"
     evals = _evals(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -141,7 +141,7 @@ def test_the_saved_model_is_the_best_evaluations_not_the_last_steps(first_evalua
     probs = _assert_saved_model_made_the_table(run_dir)
     assert not (run_dir / "checkpoints").exists()
 
-    last = runs.create_run(_config(example_data, tiny_model_dir, keep_best=False), tmp_path)
+    last = launcher.create_run(_config(example_data, tiny_model_dir, keep_best=False), tmp_path)
     assert train(last) == "finished"
     assert json.loads((last / "metrics.json").read_text())["best_step"] is None
     assert np.abs(_assert_saved_model_made_the_table(last) - probs).max() > 1e-3  # the last step's weights differ
@@ -149,10 +149,10 @@ def test_the_saved_model_is_the_best_evaluations_not_the_last_steps(first_evalua
 
 def test_a_resumed_run_still_saves_the_best_evaluation_from_before_the_stop(first_evaluation_scores_best, tmp_path,
                                                                              tiny_model_dir, example_data, monkeypatch):
-    from core.callback import EventCallback
-    from core.rundir import RunDir
+    from core.engine.callback import EventCallback
+    from core.runs.rundir import RunDir
 
-    run_dir = runs.create_run(_config(example_data, tiny_model_dir), tmp_path)
+    run_dir = launcher.create_run(_config(example_data, tiny_model_dir), tmp_path)
     step_end = EventCallback.on_step_end
 
     def stop_at_step_40(self, args, state, control, **kwargs):
@@ -180,7 +180,7 @@ def test_early_stopping_ends_the_run_and_keeps_the_best_evaluation(first_evaluat
                                                                    tiny_model_dir, example_data):
     from transformers.utils import logging
 
-    run_dir = runs.create_run(_config(example_data, tiny_model_dir, early_stopping_patience=2), tmp_path)
+    run_dir = launcher.create_run(_config(example_data, tiny_model_dir, early_stopping_patience=2), tmp_path)
     logging.enable_propagation()  # transformers' warnings reach caplog only this way
     try:
         assert train(run_dir) == "finished"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from core import access, compare
+from core.runs import access, compare
 from core.config import TrainConfig
 from core.errors import UserError
 from tests.fake_runs import fake_run

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.data import DataError, detect_columns, order_labels, read_table
-from core.loading import load_training_data
+from core.data.columns import DataError, detect_columns, order_labels, read_table
+from core.data.loading import load_training_data
 
 ROWS = [("I love this product, it works", "pos"), ("Terrible; broke after a day", "neg"),
         ("Great value for the money", "pos"), ("Would not buy again", "neg")]
@@ -328,7 +328,7 @@ def test_load_errors(tmp_path):
 
 def test_repeated_column_names_use_the_first_column_and_say_so(tmp_path):
     """pandas would read the second 'label' as 'label.1' without a word; a workbook keeps both under one name."""
-    from core.data_report import build_report
+    from core.data.report import build_report
 
     rows = [("I love it", "pos", "x"), ("Hate it", "neg", "y"), ("Great", "pos", "x"), ("Awful", "neg", "y")] * 3
     path = write(tmp_path, "dup.csv", table(",", rows, header=("text", "label", "label")))

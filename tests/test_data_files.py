@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 
-from core.data import read_table
-from core.loading import load_training_data
+from core.data.columns import read_table
+from core.data.loading import load_training_data
 from tests.test_data import ROWS, raises, same, write
 
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from core.artefacts import DataReport
-from core.data import order_labels
-from core.data_report import build_report, report_sentences, suggest_max_length
-from core.loading import PreparedData, load_training_data
+from core.data.columns import order_labels
+from core.data.report import build_report, report_sentences, suggest_max_length
+from core.data.loading import PreparedData, load_training_data
 from tests.test_data import write
 
 
@@ -106,7 +106,7 @@ def test_a_warning_keeps_its_kind_when_copied():
     import copy
     import pickle
 
-    from core.data_warnings import single_example_warning
+    from core.data.report_warnings import single_example_warning
 
     warning = single_example_warning("b")
     for copied in (copy.deepcopy(warning), pickle.loads(pickle.dumps(warning))):
@@ -266,9 +266,9 @@ def test_big_data_measures_lengths_on_a_sample_and_says_so(monkeypatch):
     """Past LENGTH_SAMPLE texts, token lengths come from a seeded random sample; counts scale to all texts."""
     import pandas as pd
 
-    from core import data_report
-    from core.data_report import build_report, report_sentences
-    from core.loading import PreparedData
+    from core.data import report as data_report
+    from core.data.report import build_report, report_sentences
+    from core.data.loading import PreparedData
 
     monkeypatch.setattr(data_report, "LENGTH_SAMPLE", 50)
     texts = [f"text number {i} " + "word " * (i % 7) for i in range(200)]
@@ -285,7 +285,7 @@ def test_big_data_measures_lengths_on_a_sample_and_says_so(monkeypatch):
 def test_the_baseline_is_fitted_on_a_stratified_sample_of_big_data(monkeypatch):
     import pandas as pd
 
-    from core import baseline
+    from core.tasks import baseline
 
     monkeypatch.setattr(baseline, "MAX_TRAIN_ROWS", 100)
     train = pd.DataFrame({"text": [f"good thing {i}" for i in range(300)] + [f"bad thing {i}" for i in range(100)]

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from core import estimate
+from core.runs import estimate
 from tests.fake_runs import fake_run
 
 DEVICE = "cpu (2 cores)"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import evaluation
+from core.serving import evaluation
 from core.errors import UserError
 from tests.test_predict import LABELS, synthetic_rows
 
@@ -140,7 +140,7 @@ def test_few_validation_texts_and_labels_without_any(tmp_path: Path) -> None:
     ev.metrics["per_class"][2]["support"] = 0
     table = evaluation.per_class_table(ev)
     assert table.iloc[2][["recall", "f1"]].isna().all() and not pd.isna(table.iloc[1]["f1"])
-    from core.plotting import short_label
+    from core.serving.plotting import short_label
 
     assert short_label("category_with_a_long_name_07") == "category_…_name_07"
     # Enough texts in all, but few per label: the per-label scores are the rough ones.
@@ -193,10 +193,10 @@ def test_confusion_figure_has_label_names(run: Path) -> None:
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: str, example_data: Path) -> Path:
-    """A real run: core.runs.create_run + core.train.train in-process on the example tickets, tiny model, 1 epoch."""
+    """A real run: core.runs.launcher.create_run + core.engine.job.train in-process on the example tickets, tiny model, 1 epoch."""
     from core.config import TrainConfig
-    from core.runs import create_run
-    from core.train import train
+    from core.runs.launcher import create_run
+    from core.engine.job import train
 
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, batch_size=32, run_name="tickets")
     run = create_run(config, root=tmp_path_factory.mktemp("real-runs"), owner="test")
@@ -206,7 +206,8 @@ def real_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: str, exam
 
 @pytest.mark.slow
 def test_a_real_run_evaluates_predicts_and_exports(real_run: Path, tmp_path: Path) -> None:
-    from core import modelcard, predict
+    from core.publish import modelcard
+    from core.serving import predict
 
     ev = evaluation.load_evaluation(real_run)
     labels = json.loads((real_run / "labels.json").read_text())
@@ -254,7 +255,7 @@ def test_evaluate_tab_handlers(tmp_path: Path) -> None:
 
 
 def test_chart_labels_no_font_can_draw_are_shown_by_position() -> None:
-    from core.plotting import axis_labels, drawable
+    from core.serving.plotting import axis_labels, drawable
 
     hieroglyphs = "\U00013000\U00013001"  # in no font that ships with matplotlib or a usual server
     assert drawable("café · naïve") and not drawable(hieroglyphs)

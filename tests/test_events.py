@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from core.events import append_event, epoch_table_header, fold, format_epoch_row, read_events
+from core.runs.events import append_event, epoch_table_header, fold, format_epoch_row, read_events
 from core.tasks import SINGLE_LABEL
 
 
@@ -87,7 +87,9 @@ def _cli_lines(polls: list[list[dict]], monkeypatch) -> list[str]:
     """What the CLI prints while following a run whose directory reads as each of `polls` in turn."""
     import io
 
-    from core import __main__ as cli, runs
+    from core import __main__ as cli
+
+    from core.runs import launcher
 
     views = iter([fold(events) for events in polls])
     monkeypatch.setattr(runs, "view", lambda run_dir: next(views))

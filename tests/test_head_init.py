@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 import torch
 
-from core.head_init import (
+from core.tasks.probe import (
     PROBE_C, fit_probe, head_features, init_head_from_probe, output_layer, probe_sample, shortened,
 )
 from core.encoded import EncodedDataset
-from core.tokenize import encode_split
+from core.engine.token_store import encode_split
 
 
 def test_probe_sample_keeps_every_class_and_respects_the_limit() -> None:
@@ -79,8 +79,8 @@ def test_long_texts_are_cut_for_the_probe_keeping_their_closing_token(tiny_model
 
     seen: list[int] = []
     real = head_features
-    monkeypatch.setattr("core.head_init.PROBE_MAX_TOKENS", 4)
-    monkeypatch.setattr("core.head_init.head_features",
+    monkeypatch.setattr("core.tasks.probe.PROBE_MAX_TOKENS", 4)
+    monkeypatch.setattr("core.tasks.probe.head_features",
                         lambda model, layer, features, *a: seen.extend(len(f["input_ids"]) for f in features)
                         or real(model, layer, features, *a))
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)

@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
 
-from core import hub, modelcard
+from core.publish import hub, modelcard
 from core.errors import UserError
 from tests.test_predict import make_run_dir
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import hub_data
-from core.data import DataError
-from core.loading import load_training_data
+from core.data import hub_datasets
+from core.data.columns import DataError
+from core.data.loading import load_training_data
 from tests.hub_repo import NEGATIVE, POSITIVE, make_hub_repo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,10 +111,10 @@ def test_a_shared_server_refuses_a_hub_dataset_over_the_size_limit_before_downlo
     assert err.value.message == ("The dataset 'someone/big' has 0.6 GB of data files, more than this shared server "
                                  "reads (500 MB): upload a smaller file, or run the app on your own machine.")
     monkeypatch.setenv("TEXTCLF_MAX_DATASET_MB", "1000")
-    hub_data.check_size("someone/big", SimpleNamespace(siblings=files))  # under a raised limit
+    hub_datasets.check_size("someone/big", SimpleNamespace(siblings=files))  # under a raised limit
     monkeypatch.delenv("SPACE_ID")
     monkeypatch.setenv("TEXTCLF_MAX_DATASET_MB", "1")
-    hub_data.check_size("someone/big", SimpleNamespace(siblings=files))  # your own machine: any size
+    hub_datasets.check_size("someone/big", SimpleNamespace(siblings=files))  # your own machine: any size
 
 
 class _FakeResponse:
@@ -174,23 +174,23 @@ def test_cli_check_of_unusable_data_exits_2_with_the_sentence(args, message, exa
 
 @pytest.mark.slow
 def test_a_run_on_a_dataset_scores_its_test_split_apart(hub_repo, tiny_model_dir, tmp_path):
-    from core import runs
-    from core.rundir import RunDir
+    from core.runs import launcher
+    from core.runs.rundir import RunDir
     from core.config import TrainConfig
-    from core.train import train
+    from core.engine.job import train
 
     config = TrainConfig(data_path=f"hf://{hub_repo}", data_config="sentiment", model=tiny_model_dir, epochs=1,
                          batch_size=16, warm_start_head=False)
-    run_dir = runs.create_run(config, tmp_path)
+    run_dir = launcher.create_run(config, tmp_path)
     assert "hub-dataset" in run_dir.name  # named after the dataset
     assert len(pd.read_parquet(RunDir(run_dir).test_data)) == 2
     assert train(run_dir) == "finished"
     test = RunDir(run_dir).test_metrics()
     assert test["rows"] == 2 and 0 <= test["accuracy"] <= 1
-    message = RunDir(run_dir).read_status().get("message") or runs.view(run_dir).message
+    message = RunDir(run_dir).read_status().get("message") or launcher.view(run_dir).message
     assert message.endswith(
         f"Test split: accuracy {100 * test['accuracy']:.1f} %, macro-F1 {100 * test['f1_macro']:.1f} %.")
-    from core.evaluation import headline_table, load_evaluation
+    from core.serving.evaluation import headline_table, load_evaluation
 
     table = headline_table(load_evaluation(run_dir))
     assert table["model"].tolist()[-1] == "Fine-tuned transformer on the dataset's test split (2 texts)"

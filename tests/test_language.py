@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.language import detect_languages, text_language
+from core.publish.language import detect_languages, text_language
 from tests.conftest import EXAMPLE_DATA
 
 SENTENCES = {

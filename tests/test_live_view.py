@@ -7,7 +7,7 @@ import time
 import gradio as gr
 import pytest
 
-from core.events import fold
+from core.runs.events import fold
 from tests.fake_runs import fake_run
 from ui import charts, layout, live_charts, live_view
 from ui.context import RunOnScreen

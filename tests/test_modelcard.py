@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core import modelcard
+from core.publish import modelcard
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
 from tests.test_predict import LABELS, make_run_dir

@@ -13,12 +13,14 @@ import pandas as pd
 import pytest
 import torch
 
-from core import data_report, tasks
+from core.data import report as data_report
+
+from core import tasks
 from core.batching import BucketPaddingCollator
 from core.config import TrainConfig
-from core.data import DataError
-from core.loading import load_training_data
-from core.rundir import RunDir
+from core.data.columns import DataError
+from core.data.loading import load_training_data
+from core.runs.rundir import RunDir
 from core.tasks import MULTI_LABEL, SINGLE_LABEL, LabelColumn
 from tests.topics_data import TOPICS, write_topics_csv
 
@@ -126,7 +128,7 @@ def test_the_loss_is_binary_cross_entropy_with_positive_weights():
 def test_the_collators_batch_multi_hot_rows_as_floats(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    from core.trainer_setup import collator
+    from core.engine.trainer_setup import collator
 
     features = [{"input_ids": [101, 7, 102], "attention_mask": [1, 1, 1], "labels": [1.0, 0.0, 1.0]},
                 {"input_ids": [101, 102], "attention_mask": [1, 1], "labels": [0.0, 1.0, 0.0]}]
@@ -181,7 +183,7 @@ def test_a_cli_run_trains_a_multi_label_model_to_the_end(cli_run):
 
 
 def test_prediction_matches_pipeline_in_a_new_process(cli_run):
-    from core.predict import Predictor
+    from core.serving.predict import Predictor
 
     run_dir, _ = cli_run
     text = "Heavy rain flooded streets in the city. The parliament passed the budget after a long debate."
@@ -202,7 +204,8 @@ def test_prediction_matches_pipeline_in_a_new_process(cli_run):
 
 
 def test_the_card_the_predict_step_and_the_evaluate_step_follow_the_kind(cli_run, tmp_path):
-    from core import evaluation, modelcard, predict
+    from core.serving import evaluation, predict
+    from core.publish import modelcard
     from ui import evaluate_tab, predict_tab
     from ui.context import RunOnScreen
 
@@ -249,8 +252,8 @@ def test_the_card_the_predict_step_and_the_evaluate_step_follow_the_kind(cli_run
 def test_a_dataset_of_label_lists_scores_its_test_split(tmp_path, tiny_model_dir):
     from datasets import Dataset
 
-    from core import runs
-    from core.train import train
+    from core.runs import launcher
+    from core.engine.job import train
     from tests.topics_data import topic_rows
 
     repo = tmp_path / "topics-dataset"
@@ -262,12 +265,12 @@ def test_a_dataset_of_label_lists_scores_its_test_split(tmp_path, tiny_model_dir
             str(repo / f"{split}.parquet"))
     config = TrainConfig(data_path=f"hf://{repo}", model=tiny_model_dir, epochs=1, batch_size=16,
                          warm_start_head=False)
-    run_dir = runs.create_run(config, tmp_path / "runs")
+    run_dir = launcher.create_run(config, tmp_path / "runs")
     assert train(run_dir) == "finished"
     test = RunDir(run_dir).test_metrics()
     # The row with a label training never saw cannot be scored: left out and counted.
     assert (test["rows"], test["unknown_label_rows"]) == (12, 1) and 0 <= test["f1_micro"] <= 1
-    message = RunDir(run_dir).read_status().get("message") or runs.view(run_dir).message
+    message = RunDir(run_dir).read_status().get("message") or launcher.view(run_dir).message
     assert message.endswith(
         f"Test split: micro-F1 {100 * test['f1_micro']:.1f} %, macro-F1 {100 * test['f1_macro']:.1f} %, "
         f"subset accuracy {100 * test['subset_accuracy']:.1f} %.")

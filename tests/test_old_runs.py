@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from core import runs
-from core.evaluation import load_evaluation
-from core.events import fold
-from core.modelcard import render_card
-from core.rundir import RunDir, RunState
+from core.runs import launcher
+from core.serving.evaluation import load_evaluation
+from core.runs.events import fold
+from core.publish.modelcard import render_card
+from core.runs.rundir import RunDir, RunState
 
 OLD_RUNS = Path(__file__).parent / "old_runs"
 RUN_ID = "20261130-165106-tickets-819c8e7b77b57470"
@@ -48,7 +48,7 @@ def test_a_run_from_commit_3d09c70_lists_folds_evaluates_and_gets_a_card(old_run
     view = fold(old_run.events())
     assert view.state is RunState.FINISHED and view.message == "Validation accuracy 75.0 %, macro-F1 74.2 %."
     assert [(r.epoch, r.scores["accuracy"]) for r in view.epochs] == [(1, 0.75)]
-    (listed,) = runs.list_runs(old_run.path.parent)
+    (listed,) = launcher.list_runs(old_run.path.parent)
     assert (listed.run_id, listed.state, listed.model) == (RUN_ID, "finished", "sentence-transformers/all-MiniLM-L6-v2")
     evaluation = load_evaluation(old_run.path)
     assert evaluation.labels == LABELS and evaluation.confusion[0] == [2, 0, 0, 0]

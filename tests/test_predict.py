@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import predict
+from core.serving import predict
 from core.errors import UserError
 
 LABELS = ["billing", "bug", "praise"]
@@ -60,7 +60,7 @@ def make_run_dir(root: Path, model_src: str, name: str = "support-tickets", pred
         for j, lab in enumerate(LABELS):
             out[f"prob_{lab}"] = [r[j] for r in p]
         out.to_csv(run / "validation_predictions.csv", index=False)
-        from core.evaluation import _scores
+        from core.serving.evaluation import _scores
 
         scores = _scores(list(out["label"]), list(out["predicted"]), LABELS)
         cm = [[int(((out["label"] == t) & (out["predicted"] == q)).sum()) for q in LABELS] for t in LABELS]
@@ -246,7 +246,7 @@ def test_cache_keeps_only_the_most_recent_models(run_dir: Path, tmp_path: Path, 
 
 
 def test_batch_prediction_uses_every_core_unless_a_run_trains_on_them(tmp_path, monkeypatch):
-    from core.queue import device_slot
+    from core.runs.device_lock import device_slot
 
     monkeypatch.setattr(predict.os, "cpu_count", lambda: 4)
     assert predict._batch_threads(tmp_path) == 4  # no run has ever trained here
@@ -258,7 +258,7 @@ def test_batch_prediction_uses_every_core_unless_a_run_trains_on_them(tmp_path, 
 
 
 def test_a_stopped_run_without_a_model_says_to_resume(tmp_path: Path) -> None:
-    from core.rundir import RunDir
+    from core.runs.rundir import RunDir
 
     RunDir(tmp_path).write_status("cancelled", pid=None)  # stopped early: waiting would never help
     with pytest.raises(UserError, match=r"^This run ended before it finished training, so it has no model: resume it "

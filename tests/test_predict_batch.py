@@ -15,9 +15,9 @@ from typing import Any, Callable, Sequence
 
 import pytest
 
-from core import predict
+from core.serving import predict
 from core.errors import UserError
-from core.predict_batch import Batcher, api_concurrency, enabled, server_threads
+from core.serving.batcher import Batcher, api_concurrency, enabled, server_threads
 from tests.test_predict import make_run_dir
 
 TEXTS = [

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import memo, runs
+from core.data import table_cache
+
+from core.runs import launcher
 from core.config import TrainConfig
 from ui import data_tab
 
@@ -26,34 +28,34 @@ def _count_calls(monkeypatch, module, name: str) -> list[int]:
 
 def test_start_after_the_data_step_reuses_report_and_baseline(tmp_path: Path, example_data: Path,
                                                               tiny_model_dir: str, monkeypatch) -> None:
-    import core.baseline
-    import core.data_report
-    import core.loading
+    import core.tasks.baseline
+    import core.data.report
+    import core.data.loading
 
     data_file = tmp_path / "tickets.csv"
     data_file.write_bytes(example_data.read_bytes())
-    reads = _count_calls(monkeypatch, core.loading, "load_training_data")
-    reports = _count_calls(monkeypatch, core.data_report, "build_report")
-    baselines = _count_calls(monkeypatch, core.baseline, "train_baseline")
-    tokenisations = _count_calls(monkeypatch, core.data_report, "text_lengths")
+    reads = _count_calls(monkeypatch, core.data.loading, "load_training_data")
+    reports = _count_calls(monkeypatch, core.data.report, "build_report")
+    baselines = _count_calls(monkeypatch, core.tasks.baseline, "train_baseline")
+    tokenisations = _count_calls(monkeypatch, core.data.report, "text_lengths")
 
     check = data_tab.check_data(str(data_file), "text", "label", tiny_model_dir, with_baseline=True)
     assert check.ok, check.reason
-    run_dir = runs.create_run(TrainConfig(data_path=str(data_file), text_column="text", label_column="label",
+    run_dir = launcher.create_run(TrainConfig(data_path=str(data_file), text_column="text", label_column="label",
                                           model=tiny_model_dir), tmp_path / "runs")
     assert (len(reads), len(reports), len(baselines)) == (1, 1, 1)
     assert len(tokenisations) == 1  # the report and the Data step's histogram share one measurement
     assert (run_dir / "baseline.json").exists() and (run_dir / "data_report.json").exists()
 
     # Another seed is another split: prepared again. An edited file is read again.
-    runs.create_run(TrainConfig(data_path=str(data_file), model=tiny_model_dir, text_column="text",
+    launcher.create_run(TrainConfig(data_path=str(data_file), model=tiny_model_dir, text_column="text",
                                 label_column="label", seed=7), tmp_path / "runs")
     assert (len(reads), len(reports), len(baselines)) == (2, 2, 2)
     df = pd.read_csv(data_file)
     df.iloc[: len(df) // 2].to_csv(data_file, index=False)
     later = time.time() + 5
     os.utime(data_file, (later, later))
-    again = runs.create_run(TrainConfig(data_path=str(data_file), model=tiny_model_dir, text_column="text",
+    again = launcher.create_run(TrainConfig(data_path=str(data_file), model=tiny_model_dir, text_column="text",
                                         label_column="label"), tmp_path / "runs")
     assert len(reads) == 3
     assert len(pd.read_parquet(again / "data" / "train.parquet")) < len(pd.read_parquet(run_dir / "data" / "train.parquet"))
@@ -61,8 +63,8 @@ def test_start_after_the_data_step_reuses_report_and_baseline(tmp_path: Path, ex
 
 def test_cache_keeps_a_bounded_number_of_entries_and_does_not_cache_errors() -> None:
     for i in range(100):
-        memo.cached(("test-entry", i), lambda i=i: i)
-    assert len(memo._cache) <= memo._ENTRIES
+        table_cache.cached(("test-entry", i), lambda i=i: i)
+    assert len(table_cache._cache) <= table_cache._ENTRIES
     attempts = []
 
     def failing():
@@ -71,7 +73,7 @@ def test_cache_keeps_a_bounded_number_of_entries_and_does_not_cache_errors() -> 
 
     for _ in range(2):
         try:
-            memo.cached(("test-failing",), failing)
+            table_cache.cached(("test-failing",), failing)
         except ValueError:
             pass
     assert len(attempts) == 2
@@ -88,10 +90,10 @@ def test_a_second_caller_waits_for_the_running_computation_instead_of_repeating_
         release.wait(10)
         return "fitted"
 
-    first = threading.Thread(target=lambda: results.append(memo.cached(("test-slow",), slow)))
+    first = threading.Thread(target=lambda: results.append(table_cache.cached(("test-slow",), slow)))
     first.start()
     assert started.wait(10)
-    second = threading.Thread(target=lambda: results.append(memo.cached(("test-slow",), slow)))
+    second = threading.Thread(target=lambda: results.append(table_cache.cached(("test-slow",), slow)))
     second.start()
     time.sleep(0.2)
     assert second.is_alive()  # waiting, not computing
@@ -113,14 +115,14 @@ def test_after_a_failed_computation_a_waiting_caller_tries_itself() -> None:
 
     def run_failing():
         try:
-            memo.cached(("test-retry",), failing)
+            table_cache.cached(("test-retry",), failing)
         except ValueError:
             results.append("failed")
 
     first = threading.Thread(target=run_failing)
     first.start()
     assert started.wait(10)
-    second = threading.Thread(target=lambda: results.append(memo.cached(("test-retry",), lambda: "second")))
+    second = threading.Thread(target=lambda: results.append(table_cache.cached(("test-retry",), lambda: "second")))
     second.start()
     time.sleep(0.2)
     release.set()

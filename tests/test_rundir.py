@@ -6,8 +6,8 @@ import stat
 import pytest
 
 from core.config import TrainConfig
-from core.events import fold
-from core.rundir import ENDINGS, OVER_STATES, RESUMABLE_STATES, RunDir, RunState
+from core.runs.events import fold
+from core.runs.rundir import ENDINGS, OVER_STATES, RESUMABLE_STATES, RunDir, RunState
 
 
 def _mode(path):

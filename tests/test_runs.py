@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core import rundir, runs
-from core.rundir import RunDir
+from core.runs import rundir, launcher
+from core.runs.rundir import RunDir
 from core.config import TrainConfig
-from core.events import read_events
+from core.runs.events import read_events
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,20 +33,20 @@ def _wait_for(predicate, timeout=120.0):
 
 
 def test_stop_keeps_a_checkpoint_and_resume_finishes(tmp_path, example_data, tiny_model_dir):
-    run_dir = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path, owner="bob")
-    _wait_for(lambda: runs.view(run_dir).step >= 70)  # past the first epoch's checkpoint
-    runs.cancel(run_dir)
-    assert runs.wait(run_dir, timeout=60) == "cancelled"
-    view = runs.view(run_dir)
+    run_dir = launcher.launch(_long_config(example_data, tiny_model_dir), tmp_path, owner="bob")
+    _wait_for(lambda: launcher.view(run_dir).step >= 70)  # past the first epoch's checkpoint
+    launcher.cancel(run_dir)
+    assert launcher.wait(run_dir, timeout=60) == "cancelled"
+    view = launcher.view(run_dir)
     stopped_at = view.step
     assert view.message == f"Stopped at step {stopped_at} of {view.total_steps}. Resume continues from there."
-    # Only the stop's checkpoint: a run this short writes no routine one (core/checkpoints.py).
+    # Only the stop's checkpoint: a run this short writes no routine one (core/engine/checkpoints.py).
     assert [p.name for p in (run_dir / "checkpoints").glob("checkpoint-*")] == [f"checkpoint-{stopped_at}"]
     assert not (run_dir / "model").exists()
 
-    runs.resume(run_dir)
-    assert runs.wait(run_dir, timeout=300) == "finished"
-    view = runs.view(run_dir)
+    launcher.resume(run_dir)
+    assert launcher.wait(run_dir, timeout=300) == "finished"
+    view = launcher.view(run_dir)
     started = [e for e in read_events(run_dir) if e["type"] == "started"]
     assert [e["resumed_from_step"] for e in started] == [0, stopped_at]
     fitted = [e for e in read_events(run_dir) if e["type"] == "status" and e["message"] == "Fitting the classification head"]
@@ -72,42 +72,42 @@ CRASHED_EARLY = ("The training process ended unexpectedly. Resume starts the run
 def test_killed_process_is_reported_interrupted_and_resumes(signal_number, checkpoint_minutes, message, tmp_path,
                                                             example_data, tiny_model_dir):
     config = _long_config(example_data, tiny_model_dir, checkpoint_every_minutes=checkpoint_minutes)
-    run_dir = runs.launch(config, tmp_path)
-    _wait_for(lambda: runs.view(run_dir).step >= 70)  # past the first epoch's evaluation
+    run_dir = launcher.launch(config, tmp_path)
+    _wait_for(lambda: launcher.view(run_dir).step >= 70)  # past the first epoch's evaluation
     os.kill(RunDir(run_dir).read_status()["pid"], signal_number)
-    _wait_for(lambda: runs.status(run_dir)["state"] == "interrupted", timeout=30)
-    view = runs.view(run_dir)
+    _wait_for(lambda: launcher.status(run_dir)["state"] == "interrupted", timeout=30)
+    view = launcher.view(run_dir)
     assert view.state == "interrupted"
     assert view.message == message
-    runs.resume(run_dir)
-    assert runs.wait(run_dir, timeout=300) == "finished"
+    launcher.resume(run_dir)
+    assert launcher.wait(run_dir, timeout=300) == "finished"
     resumed_from = [e["resumed_from_step"] for e in read_events(run_dir) if e["type"] == "started"][1]
     assert (resumed_from >= 64) if checkpoint_minutes else (resumed_from == 0)
 
 
 def test_runs_queue_for_the_device_and_stop_while_queued(tmp_path, example_data, tiny_model_dir):
-    first = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path, owner="a")
-    _wait_for(lambda: runs.status(first)["state"] == "running")
-    second = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path, owner="b")
+    first = launcher.launch(_long_config(example_data, tiny_model_dir), tmp_path, owner="a")
+    _wait_for(lambda: launcher.status(first)["state"] == "running")
+    second = launcher.launch(_long_config(example_data, tiny_model_dir), tmp_path, owner="b")
     _wait_for(lambda: RunDir(second).read_status().get("pid") is not None)
     time.sleep(1.0)
-    assert runs.status(second)["state"] == "queued"
-    assert runs.queue_position(second) == 2
-    assert runs.queue_position(first) is None
-    runs.cancel(second)
-    assert runs.wait(second, timeout=30) == "cancelled"
-    assert runs.view(second).message == "Cancelled before training started."
-    runs.cancel(first)
-    assert runs.wait(first, timeout=60) == "cancelled"
-    assert [s.run_dir for s in runs.list_runs(tmp_path, owner="a")] == [first]
-    assert {s.run_dir for s in runs.list_runs(tmp_path)} == {first, second}
+    assert launcher.status(second)["state"] == "queued"
+    assert launcher.queue_position(second) == 2
+    assert launcher.queue_position(first) is None
+    launcher.cancel(second)
+    assert launcher.wait(second, timeout=30) == "cancelled"
+    assert launcher.view(second).message == "Cancelled before training started."
+    launcher.cancel(first)
+    assert launcher.wait(first, timeout=60) == "cancelled"
+    assert [s.run_dir for s in launcher.list_runs(tmp_path, owner="a")] == [first]
+    assert {s.run_dir for s in launcher.list_runs(tmp_path)} == {first, second}
 
 
 def test_resume_of_a_finished_run_is_refused(tmp_path):
     RunDir(tmp_path).write_info({"run_id": "r"})
     RunDir(tmp_path).write_status("finished", pid=None)
-    with pytest.raises(runs.UserError) as err:
-        runs.resume(tmp_path)
+    with pytest.raises(launcher.UserError) as err:
+        launcher.resume(tmp_path)
     assert err.value.message == "Only a stopped, interrupted or failed run can be resumed; this one is finished."
 
 
@@ -146,7 +146,7 @@ def test_an_interrupted_create_run_leaves_no_half_made_run(tmp_path, example_dat
 
     monkeypatch.setattr(rundir, "write_json", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        runs.create_run(TrainConfig(data_path=str(example_data)), tmp_path)
+        launcher.create_run(TrainConfig(data_path=str(example_data)), tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -224,37 +224,37 @@ def test_cli_bad_input_exits_non_zero_with_one_clear_line(args, message, example
 
 
 def test_view_of_a_resumed_run_follows_the_live_status_not_the_old_ending(tmp_path, monkeypatch):
-    from core.events import append_event
+    from core.runs.events import append_event
 
     append_event(tmp_path, "started", total_steps=10)
     append_event(tmp_path, "cancelled", message="Stopped at step 3 of 10. Resume continues from there.")
     RunDir(tmp_path).write_status("running", pid=12345)  # the resumed child, before its first event
     monkeypatch.setattr(runs, "_alive", lambda pid, run_dir, pid_started=None: True)
-    view = runs.view(tmp_path)
+    view = launcher.view(tmp_path)
     assert (view.state, view.message) == ("running", "")
 
 
 def test_a_prepared_child_takes_the_next_run_and_is_replaced_when_it_ends(tmp_path, example_data, tiny_model_dir):
     """The app starts a training child ahead of time (imports done); Start hands it the run."""
-    from core import warm_child
+    from core.runs import warm_child
 
     warm_child.prepare()
     try:
         prepared = warm_child.waiting_child()
-        first = runs.launch(TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16),
+        first = launcher.launch(TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16),
                             tmp_path)
-        assert runs._children[str(first.resolve())] is prepared and warm_child.waiting_child() is None
-        assert runs.wait(first, timeout=120) == "finished"
+        assert launcher._children[str(first.resolve())] is prepared and warm_child.waiting_child() is None
+        assert launcher.wait(first, timeout=120) == "finished"
         assert "{'loss'" in (first / "train.log").read_text()  # its output went to the run's log
         _wait_for(lambda: warm_child.waiting_child() not in (None, prepared))  # a new one, once the run ended
 
-        second = runs.launch(_long_config(example_data, tiny_model_dir), tmp_path)
-        _wait_for(lambda: runs.view(second).step >= 5)
-        runs._children.clear()  # as after a server restart: the child is known only by its status file
+        second = launcher.launch(_long_config(example_data, tiny_model_dir), tmp_path)
+        _wait_for(lambda: launcher.view(second).step >= 5)
+        launcher._children.clear()  # as after a server restart: the child is known only by its status file
         assert str(second) not in " ".join(__import__("psutil").Process(RunDir(second).read_status()["pid"]).cmdline())
-        assert runs.status(second)["state"] == "running"
-        runs.cancel(second)
-        assert runs.wait(second, timeout=60) == "cancelled"
+        assert launcher.status(second)["state"] == "running"
+        launcher.cancel(second)
+        assert launcher.wait(second, timeout=60) == "cancelled"
     finally:
         warm_child.discard()
     assert warm_child.waiting_child() is None
@@ -264,14 +264,14 @@ def test_a_pid_now_used_by_another_process_is_not_the_run(tmp_path):
     """status.json keeps the child's pid and start time; a different process with that pid means the run died."""
     RunDir(tmp_path).write_info({"run_id": "r"})
     RunDir(tmp_path).write_status("running", pid=os.getpid())  # this very process: alive, same start time
-    assert runs.status(tmp_path)["state"] == "running"
+    assert launcher.status(tmp_path)["state"] == "running"
     status = RunDir(tmp_path).read_status()
     RunDir(tmp_path).write_json(RunDir.STATUS, {**status, "pid_started": status["pid_started"] - 3600})
-    assert runs.status(tmp_path)["state"] == "interrupted"  # same pid, but a process that started later
+    assert launcher.status(tmp_path)["state"] == "interrupted"  # same pid, but a process that started later
 
 
 def test_runs_on_the_same_file_get_told_apart_by_their_start_time():
-    from core.runs import display_name
+    from core.runs.launcher import display_name
 
     at = time.mktime((2026, 11, 30, 14, 31, 7, 0, 0, -1))
     config = TrainConfig(data_path="/data/support_tickets.csv", run_name="support_tickets")
@@ -281,7 +281,7 @@ def test_runs_on_the_same_file_get_told_apart_by_their_start_time():
 
 
 def test_a_space_with_persistent_storage_keeps_runs_and_the_hub_cache_in_data(tmp_path, monkeypatch):
-    from core import runs
+    from core.runs import launcher
 
     data = tmp_path / "data"
     data.mkdir()
@@ -289,11 +289,11 @@ def test_a_space_with_persistent_storage_keeps_runs_and_the_hub_cache_in_data(tm
     for name in ("TEXTCLF_RUNS_DIR", "HF_HOME", "SPACE_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    assert runs.runs_root() == (tmp_path / "runs").resolve()  # your own machine: ./runs, even with a /data folder
-    assert runs.use_persistent_hub_cache() is None
+    assert launcher.runs_root() == (tmp_path / "runs").resolve()  # your own machine: ./runs, even with a /data folder
+    assert launcher.use_persistent_hub_cache() is None
     monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")
-    assert runs.runs_root() == data / "runs"
-    assert runs.use_persistent_hub_cache() == data / ".huggingface"
+    assert launcher.runs_root() == data / "runs"
+    assert launcher.use_persistent_hub_cache() == data / ".huggingface"
     import os
 
     assert os.environ["HF_HOME"] == str(data / ".huggingface")
@@ -302,12 +302,12 @@ def test_a_space_with_persistent_storage_keeps_runs_and_the_hub_cache_in_data(tm
     assert runs_tab.storage_note() == (
         f" Runs are kept in {data / 'runs'}, this Space's persistent storage: they survive restarts.")
     monkeypatch.setenv("TEXTCLF_RUNS_DIR", str(tmp_path / "elsewhere"))  # an explicit folder wins
-    assert runs.runs_root() == (tmp_path / "elsewhere").resolve() and runs_tab.storage_note() == ""
+    assert launcher.runs_root() == (tmp_path / "elsewhere").resolve() and runs_tab.storage_note() == ""
     data.chmod(0o500)  # /data without write access (no persistent storage bought): not used
     try:
         monkeypatch.delenv("TEXTCLF_RUNS_DIR")
         if not os.access(data, os.W_OK):  # root ignores the mode
-            assert runs.runs_root() == (tmp_path / "runs").resolve()
+            assert launcher.runs_root() == (tmp_path / "runs").resolve()
     finally:
         data.chmod(0o700)
 
@@ -317,7 +317,7 @@ def test_a_run_in_its_own_session_yields_the_cpu_to_the_server_as_a_group():
     """A run starts in a session of its own; where the kernel schedules sessions as groups, a process's nice value
     only ranks it inside its group, so the group's own priority must drop too (BENCHMARKS.md: the server got one of
     two cores under load until it did)."""
-    code = ("from core.train import _yield_cpu_to_the_app; _yield_cpu_to_the_app(); import os; "
+    code = ("from core.engine.job import _yield_cpu_to_the_app; _yield_cpu_to_the_app(); import os; "
             "print(os.nice(0), open('/proc/self/autogroup').read().split()[-1])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          start_new_session=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}).stdout.split()

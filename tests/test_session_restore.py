@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 
-from core import access
+from core.runs import access
 from core.config import TrainConfig
 from tests.fake_runs import fake_run
 from tests.page import setting_values

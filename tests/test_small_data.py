@@ -9,14 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import runs, small_data
+from core.runs import launcher
+
+from core import small_data
 from core.config import TrainConfig
-from core.data_report import build_report, report_sentences
-from core.events import fold, read_events
-from core.loading import load_training_data
+from core.data.report import build_report, report_sentences
+from core.runs.events import fold, read_events
+from core.data.loading import load_training_data
 from core.pair_training import pair_phase, sample_pairs
 from core.small_data import Schedule, plan_for, schedule_for
-from core.train import train
+from core.engine.job import train
 
 
 @pytest.mark.parametrize("num_train, labels, batch, epochs, expected", [
@@ -129,7 +131,7 @@ def test_a_default_small_run_trains_enough_steps_keeps_the_last_model_and_reload
 
     config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 10, labels=3)), model=tiny_model_dir,
                          max_length=16)
-    run_dir = runs.create_run(config, tmp_path / "runs")
+    run_dir = launcher.create_run(config, tmp_path / "runs")
     assert train(run_dir) == "finished"
     events = read_events(run_dir)
     view = fold(events)
@@ -149,7 +151,7 @@ def test_a_default_small_run_trains_enough_steps_keeps_the_last_model_and_reload
 def test_pair_training_runs_before_the_head_is_fitted_when_asked_for(tmp_path, tiny_model_dir, example_data):
     config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 10, labels=3)), model=tiny_model_dir,
                          epochs=1, max_length=16, pair_training=True)
-    run_dir = runs.create_run(config, tmp_path / "runs")
+    run_dir = launcher.create_run(config, tmp_path / "runs")
     assert train(run_dir) == "finished"
     statuses = [e["message"] for e in read_events(run_dir) if e["type"] == "status"]
     assert statuses.index("Small data: training on 240 pairs of texts") < statuses.index(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core import access
+from core.runs import access
 from tests.fixtures_app import start_app, start_from_train_step, stop_app
 from ui import layout, session
 

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 from transformers import Trainer
 
-from core import runs
+from core.runs import launcher
 from core.config import TrainConfig
-from core.events import epoch_table_header, read_events
-from core.rundir import RunDir
+from core.runs.events import epoch_table_header, read_events
+from core.runs.rundir import RunDir
 from core.tasks import SINGLE_LABEL
-from core.train import STOPPED_BEFORE_TRAINING, train
+from core.engine.job import STOPPED_BEFORE_TRAINING, train
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_stop_saves_a_checkpoint_without_evaluating_and_resume_finishes(tmp_path
 
     config = TrainConfig(data_path=str(example_data), val_data_path=str(big_validation), model=tiny_model_dir,
                          epochs=1, max_length=16)
-    run_dir = runs.create_run(config, tmp_path / "runs")
+    run_dir = launcher.create_run(config, tmp_path / "runs")
     with monkeypatch.context() as patch:
         _stop_when(patch, lambda kind, fields: kind == "started")
         assert train(run_dir) == "cancelled"
@@ -77,9 +77,9 @@ def test_stop_saves_a_checkpoint_without_evaluating_and_resume_finishes(tmp_path
 def test_stop_while_the_head_is_fitted_ends_the_run_before_training(tmp_path, example_data, tiny_model_dir,
                                                                     evaluations, monkeypatch):
     fitted = []
-    monkeypatch.setattr("core.head_init.fit_probe", lambda *a, **k: fitted.append(1))
+    monkeypatch.setattr("core.tasks.probe.fit_probe", lambda *a, **k: fitted.append(1))
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
-    run_dir = runs.create_run(config, tmp_path)
+    run_dir = launcher.create_run(config, tmp_path)
     # The probe reads 256 texts in 4 batches; Stop comes after the first one.
     _stop_when(monkeypatch,
                lambda kind, fields: fields.get("message") == "Fitting the classification head (64 of 256 texts)")
@@ -95,15 +95,15 @@ def test_stop_while_the_head_is_fitted_ends_the_run_before_training(tmp_path, ex
 def test_stop_while_tokenising_ends_the_run_before_the_rest_is_tokenised(tmp_path, example_data, tiny_model_dir,
                                                                         evaluations, monkeypatch):
     """A million rows take about a minute to tokenise: Stop is seen between chunks, not after all of them."""
-    import core.tokenize
-    import core.train
+    import core.engine.token_store
+    import core.engine.job
 
-    monkeypatch.setattr(core.tokenize, "CHUNK_TEXTS", 10)
+    monkeypatch.setattr(core.engine.token_store, "CHUNK_TEXTS", 10)
     calls = []
-    original = core.train._stop_before_training_if_asked
-    monkeypatch.setattr(core.train, "_stop_before_training_if_asked", lambda *a: calls.append(1) or original(*a))
+    original = core.engine.job._stop_before_training_if_asked
+    monkeypatch.setattr(core.engine.job, "_stop_before_training_if_asked", lambda *a: calls.append(1) or original(*a))
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
-    run_dir = runs.create_run(config, tmp_path)
+    run_dir = launcher.create_run(config, tmp_path)
     _stop_when(monkeypatch, lambda kind, fields: fields.get("message") == "Tokenising")
     assert train(run_dir) == "cancelled"
     events = read_events(run_dir)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core import tasks
-from core.events import fold
+from core.runs.events import fold
 from core.tasks import SINGLE_LABEL, LabelColumn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +112,7 @@ def test_baseline_and_words(example_data):
 def test_warm_start_head_fits_the_new_output_layer(tiny_model_dir, example_data):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from core.tokenize import encode_split
+    from core.engine.token_store import encode_split
 
     df = pd.read_csv(example_data).astype(str)
     labels = sorted(df["label"].unique())
@@ -135,9 +135,9 @@ KIND_ONLY = {
     r"cross_entropy": set(),
     r"\.softmax\(": set(),
     r"class_weight_values": set(),
-    r"init_head_from_probe\(": {"core/head_init.py"},
-    r"train_baseline\(": {"core/baseline.py"},
-    r"from core\.metrics import": {"core/baseline.py"},
+    r"init_head_from_probe\(": {"core/tasks/probe.py"},
+    r"train_baseline\(": {"core/tasks/baseline.py"},
+    r"from core\.metrics import": {"core/tasks/baseline.py"},
     r"id2label=": set(),
 }
 
@@ -152,7 +152,7 @@ def test_every_place_that_depends_on_the_kind_goes_through_core_tasks():
 
 def test_a_run_directory_written_before_kinds_existed_still_reads_as_single_label(tmp_path):
     (tmp_path / "labels.json").write_text(json.dumps(["negative", "positive"]))
-    from core.rundir import RunDir
+    from core.runs.rundir import RunDir
 
     assert tasks.read_labels(RunDir(tmp_path).stored_labels()) == (SINGLE_LABEL, ["negative", "positive"])
     assert RunDir(tmp_path).labels() == ["negative", "positive"]

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 from transformers import AutoTokenizer
 
-from core import data_report, tokenize
+from core.data import report as data_report
+
+from core.engine import token_store
 from core.encoded import EncodedDataset
-from core.tokenize import STORE_ENTRIES, encode_splits
+from core.engine.token_store import STORE_ENTRIES, encode_splits
 
 
 @pytest.fixture
@@ -50,7 +52,7 @@ def test_rows_are_what_the_tokenizer_gives_with_their_label(tokenizer, frames):
 
 def test_a_second_run_on_the_same_data_reuses_the_tokenised_tables(tokenizer, frames, tmp_path, capsys):
     labels = _labels(frames)
-    store = tmp_path / tokenize.STORE_FOLDER
+    store = tmp_path / token_store.STORE_FOLDER
     (train, val), cap = encode_splits(tokenizer, frames, labels, 0, 512, store=store)
     assert "reused" not in capsys.readouterr().out
     (entry,) = [p for p in store.iterdir()]
@@ -104,10 +106,10 @@ def test_big_data_uses_the_length_the_report_suggests_and_cuts_exactly(tokenizer
 
 def test_a_shared_server_keeps_no_tokenised_data_beyond_the_run(tmp_path, monkeypatch):
     """A visitor who deletes their runs must not leave their texts in a cache."""
-    from core.train import _token_store
+    from core.engine.job import _token_store
 
     monkeypatch.delenv("SPACE_ID", raising=False)
     monkeypatch.delenv("TEXTCLF_PRIVATE_RUNS", raising=False)
-    assert _token_store(tmp_path / "run") == tmp_path / tokenize.STORE_FOLDER
+    assert _token_store(tmp_path / "run") == tmp_path / token_store.STORE_FOLDER
     monkeypatch.setenv("SPACE_ID", "someone/studio")
     assert _token_store(tmp_path / "run") is None

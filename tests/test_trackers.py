@@ -25,7 +25,7 @@ def test_a_missing_tracker_is_one_sentence_before_any_work(tmp_path, monkeypatch
     assert config_module.tracker_problem("none") is None
     assert config_module.tracker_problem("tensorboard") == (
         "tensorboard is not installed here: pip install tensorboard, or set Report to none.")
-    from core.runs import create_run
+    from core.runs.launcher import create_run
 
     with pytest.raises(UserError, match="^tensorboard is not installed here"):
         create_run(TrainConfig(data_path=str(tmp_path / "d.csv"), report_to="tensorboard"), root=tmp_path / "runs")
@@ -33,7 +33,7 @@ def test_a_missing_tracker_is_one_sentence_before_any_work(tmp_path, monkeypatch
 
 
 def test_trainer_gets_the_tracker_and_tensorboard_writes_into_the_run(tmp_path, monkeypatch):
-    from core.train import tracker_settings
+    from core.engine.job import tracker_settings
 
     monkeypatch.delenv("TENSORBOARD_LOGGING_DIR", raising=False)
     assert tracker_settings(TrainConfig(), tmp_path) == "none"
@@ -72,7 +72,7 @@ def test_a_real_run_logs_to_the_tracker_on_disk_and_never_the_token(tracker, tmp
     import subprocess
     import sys
 
-    from core.runs import create_run
+    from core.runs.launcher import create_run
 
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, batch_size=32, max_length=16,
                          report_to=tracker)

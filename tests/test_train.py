@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import runs
-from core.rundir import RunDir
+from core.runs import launcher
+from core.runs.rundir import RunDir
 from core.config import TrainConfig
-from core.events import read_events
-from core.train import train
+from core.runs.events import read_events
+from core.engine.job import train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def finished_run(tmp_path_factory, tiny_model_dir, example_data):
     root = tmp_path_factory.mktemp("runs")
     # A rate high enough that even the tiny model learns to tell the labels apart (probabilities differ per text).
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=3, batch_size=16, learning_rate=5e-3)
-    run_dir = runs.create_run(config, root, owner="alice")
+    run_dir = launcher.create_run(config, root, owner="alice")
     # fp32, so the prediction table can be checked against a fresh fp32 prediction of each text to 1e-4: bf16
     # rounding, amplified by the sharp warm-started head, moves some probabilities by a few hundredths.
     with pytest.MonkeyPatch.context() as patch:
@@ -41,10 +41,10 @@ def test_run_directory_has_every_file(finished_run):
 
 
 def _documented_event_fields() -> dict[str, set[str]]:
-    """The fields core/events.py's docstring lists for each event type (its "Event shapes" block)."""
+    """The fields core/runs/events.py's docstring lists for each event type (its "Event shapes" block)."""
     import re
 
-    from core import events
+    from core.runs import events
 
     shapes: dict[str, set[str]] = {}
     kinds: list[str] = []
@@ -151,7 +151,7 @@ def test_final_report_reuses_the_final_models_evaluation(changes, tmp_path, tiny
     monkeypatch.setattr(Trainer, "predict", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, batch_size=32, max_length=16,
                          **changes)
-    run_dir = runs.create_run(config, tmp_path)
+    run_dir = launcher.create_run(config, tmp_path)
     assert train(run_dir) == "finished"
     assert calls == []
     assert len(pd.read_csv(run_dir / "validation_predictions.csv")) == 64
@@ -177,7 +177,7 @@ def test_model_reloads_in_a_new_process_with_label_names(finished_run):
 def test_class_weights_and_step_evaluation(tmp_path, tiny_model_dir, example_data):
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, batch_size=32,
                          class_weights=True, eval_steps=4, max_length=16)
-    run_dir = runs.create_run(config, tmp_path)
+    run_dir = launcher.create_run(config, tmp_path)
     assert train(run_dir) == "finished"
     events = read_events(run_dir)
     assert [e["step"] for e in events if e["type"] == "eval"] == [4, 8]
@@ -194,7 +194,7 @@ def test_automatic_max_length_is_the_one_the_data_report_suggests(tmp_path, tiny
     (tmp_path / "v.csv").write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in val_rows))
     config = TrainConfig(data_path=str(tmp_path / "t.csv"), val_data_path=str(tmp_path / "v.csv"),
                          model=tiny_model_dir, epochs=1)
-    run_dir = runs.create_run(config, tmp_path / "runs")
+    run_dir = launcher.create_run(config, tmp_path / "runs")
     suggested = RunDir(run_dir).report().suggested_max_length
     assert suggested > 16
     assert train(run_dir) == "finished"
@@ -204,7 +204,7 @@ def test_automatic_max_length_is_the_one_the_data_report_suggests(tmp_path, tiny
 @pytest.mark.slow
 def test_default_model_trains_a_few_steps_and_reloads_through_pipeline(tmp_path, example_data):
     config = TrainConfig(data_path=str(example_data), epochs=0.5)
-    run_dir = runs.create_run(config, tmp_path)
+    run_dir = launcher.create_run(config, tmp_path)
     assert train(run_dir) == "finished"
     code = ("import sys; from transformers import pipeline; "
             "print(pipeline('text-classification', model=sys.argv[1])('My parcel never arrived')[0]['label'])")
@@ -214,7 +214,7 @@ def test_default_model_trains_a_few_steps_and_reloads_through_pipeline(tmp_path,
 
 
 def test_best_checkpoint_is_the_best_f1_then_the_lowest_loss():
-    from core.metrics import eval_scores
+    from core.tasks.metrics import eval_scores
 
     labels = [0, 1, 1]
     confident = eval_scores([[3.0, 0.0], [0.0, 3.0], [0.0, 3.0]], labels)
@@ -229,7 +229,7 @@ def test_best_checkpoint_is_the_best_f1_then_the_lowest_loss():
 def test_easy_data_keeps_the_trained_model_not_the_first_perfect_epoch(tmp_path, example_data):
     """The shipped example reaches macro-F1 1.0 after every epoch: the kept model must be the last, best-trained one.
     (With a random head, so the first epoch's predictions are still hesitant.)"""
-    run_dir = runs.create_run(TrainConfig(data_path=str(example_data), warm_start_head=False), tmp_path)
+    run_dir = launcher.create_run(TrainConfig(data_path=str(example_data), warm_start_head=False), tmp_path)
     assert train(run_dir) == "finished"
     evals = [e for e in read_events(run_dir) if e["type"] == "eval"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -244,7 +244,7 @@ def test_warm_started_head_is_confident_after_one_epoch_where_a_random_head_is_n
     """One epoch of the default model on the shipped example is 8 steps: too few for a random 4-way head."""
     medians = {}
     for warm in (True, False):
-        run_dir = runs.create_run(TrainConfig(data_path=str(example_data), epochs=1, warm_start_head=warm), tmp_path)
+        run_dir = launcher.create_run(TrainConfig(data_path=str(example_data), epochs=1, warm_start_head=warm), tmp_path)
         assert train(run_dir) == "finished"
         statuses = [e["message"] for e in read_events(run_dir) if e["type"] == "status"]
         assert ("Fitting the classification head" in statuses) == warm
@@ -256,7 +256,7 @@ def test_warm_started_head_is_confident_after_one_epoch_where_a_random_head_is_n
 def test_resume_without_a_checkpoint_starts_over_with_a_warm_head(tmp_path, tiny_model_dir, example_data):
     """Killed before the first checkpoint: Resume has nothing to load, so it is a fresh start, warm head included."""
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
-    run_dir = runs.create_run(config, tmp_path)
+    run_dir = launcher.create_run(config, tmp_path)
     assert train(run_dir, resume=True) == "finished"
     statuses = [e["message"] for e in read_events(run_dir) if e["type"] == "status"]
     assert "Fitting the classification head" in statuses
@@ -285,14 +285,14 @@ def test_class_weights_leave_balanced_data_alone_and_lift_rare_labels():
 def test_the_predictions_csv_is_safe_in_a_spreadsheet_and_evaluate_shows_the_texts_as_written(tmp_path,
                                                                                               tiny_model_dir,
                                                                                               example_data):
-    from core.evaluation import load_evaluation, misclassified
+    from core.serving.evaluation import load_evaluation, misclassified
 
     rows = pd.read_csv(example_data)
     rows["label"] = rows["label"].replace({"billing": "@billing"})
     rows["text"] = [("=", "+", "-", "@", "")[i % 5] + text for i, text in enumerate(rows["text"])]
     rows.to_csv(tmp_path / "formulas.csv", index=False)
     config = TrainConfig(data_path=str(tmp_path / "formulas.csv"), model=tiny_model_dir, epochs=1, max_length=16)
-    run_dir = runs.create_run(config, tmp_path / "runs")
+    run_dir = launcher.create_run(config, tmp_path / "runs")
     assert train(run_dir) == "finished"
 
     validation = pd.read_parquet(run_dir / "data" / "validation.parquet")

@@ -5,7 +5,7 @@ import pytest
 
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
-from core.events import fold
+from core.runs.events import fold
 from tests.page import setting_values
 from ui import charts, data_tab, layout, session, settings, train_tab
 
@@ -66,7 +66,7 @@ def test_on_start_refuses_while_data_is_unusable():
 
 
 def test_on_start_refuses_while_the_shown_run_is_active(tmp_path):
-    from core.rundir import RunDir
+    from core.runs.rundir import RunDir
 
     run_dir = tmp_path / "r1"
     run_dir.mkdir()

@@ -5,12 +5,12 @@ import io
 import pandas as pd
 import pytest
 
-from core import runs
-from core.rundir import ENDINGS, RunDir
+from core.runs import launcher
+from core.runs.rundir import ENDINGS, RunDir
 from core.config import TrainConfig
 from core.errors import UserError
-from core.events import read_events
-from core.train import train
+from core.runs.events import read_events
+from core.engine.job import train
 
 
 def _disk_full(*args, **kwargs):
@@ -20,13 +20,14 @@ def _disk_full(*args, **kwargs):
 def test_a_full_disk_while_the_run_is_created_says_so_and_leaves_no_run(tmp_path, example_data, monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_parquet", _disk_full)
     with pytest.raises(UserError) as err:
-        runs.create_run(TrainConfig(data_path=str(example_data)), tmp_path)
+        launcher.create_run(TrainConfig(data_path=str(example_data)), tmp_path)
     assert err.value.message == "The disk is full: free some space and start again."
     assert list(tmp_path.iterdir()) == []
 
 
 def test_the_cli_says_the_disk_is_full_and_exits_2(tmp_path, example_data, monkeypatch, capsys):
-    from core import __main__ as cli, warm_child
+    from core import __main__ as cli
+    from core.runs import warm_child
 
     monkeypatch.setattr(warm_child, "prepare_one", lambda: None)  # no training child for a run that never starts
     monkeypatch.setattr(pd.DataFrame, "to_parquet", _disk_full)
@@ -48,7 +49,7 @@ def test_a_full_disk_while_the_model_is_saved_fails_the_run_and_removes_the_part
 
     monkeypatch.setattr("transformers.modeling_utils.safe_save_file", full_after_a_few_bytes)
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
-    run_dir = runs.create_run(config, tmp_path)
+    run_dir = launcher.create_run(config, tmp_path)
     assert train(run_dir) == "failed"
     assert read_events(run_dir)[-1]["message"] == "The disk is full: free some space, then resume the run."
     assert RunDir(run_dir).read_status()["state"] == "failed"
@@ -80,17 +81,17 @@ def test_a_run_whose_status_cannot_be_written_still_ends_failed_with_the_reason(
             raise PermissionError(errno.EACCES, "Permission denied", str(run.status_file))
         real_write_status(run, state, pid=pid, **extra)
 
-    monkeypatch.setattr("core.final_files.save_model_atomically", denied)
+    monkeypatch.setattr("core.engine.final_files.save_model_atomically", denied)
     monkeypatch.setattr(RunDir, "write_status", status_denied_at_the_end)
     config = TrainConfig(data_path=str(example_data), model=tiny_model_dir, epochs=1, max_length=16)
-    run_dir = runs.create_run(config, tmp_path)
+    run_dir = launcher.create_run(config, tmp_path)
     assert train(run_dir) == "failed"
     assert RunDir(run_dir).read_status()["state"] == "running"  # as the child left it
     _as_if_the_child_had_exited(run_dir)
 
     message = (f"Permission denied when writing '{run_dir / '.model.tmp'}': make the runs folder writable, then "
                "resume the run.")
-    view = runs.view(run_dir)
+    view = launcher.view(run_dir)
     assert (view.state, view.message) == ("failed", message)
     assert [e["type"] for e in read_events(run_dir)].count("failed") == 1
     out = io.StringIO()
@@ -99,10 +100,10 @@ def test_a_run_whose_status_cannot_be_written_still_ends_failed_with_the_reason(
 
 
 def test_an_ending_from_before_a_resume_does_not_explain_a_dead_process(tmp_path):
-    from core.events import append_event
+    from core.runs.events import append_event
 
     append_event(tmp_path, "started", total_steps=10)
     append_event(tmp_path, "cancelled", message="Stopped at step 3 of 10. Resume continues from there.")
     RunDir(tmp_path).write_status("running", pid=None)  # resumed afterwards
     _as_if_the_child_had_exited(tmp_path)
-    assert runs.status(tmp_path)["state"] == "interrupted"
+    assert launcher.status(tmp_path)["state"] == "interrupted"

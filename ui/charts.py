@@ -1,4 +1,4 @@
-"""Pure conversions: a run's view (core.events.RunView) and a data report -> tables and text the UI draws.
+"""Pure conversions: a run's view (core.runs.events.RunView) and a data report -> tables and text the UI draws.
 
 No Gradio here, so tests call these directly.
 """
@@ -10,8 +10,8 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from core.events import RunView
-from core.rundir import RunState
+from core.runs.events import RunView
+from core.runs.rundir import RunState
 
 STATE_TEXT = {
     RunState.QUEUED: "Queued",
@@ -156,7 +156,7 @@ def short_model(model: str) -> str:
 
 
 def run_rows(summaries: Sequence[Any]) -> pd.DataFrame:
-    """core.runs.RunSummary list -> the Runs table. No 'created' column: the id starts with the start time (and an
+    """core.runs.launcher.RunSummary list -> the Runs table. No 'created' column: the id starts with the start time (and an
     unnamed run's name carries it), and without it the id, which the API takes, is not cut off."""
     rows = []
     for s in summaries:

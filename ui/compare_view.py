@@ -2,7 +2,7 @@
 speed) and the actions on one run: re-run with changes, rename, delete (with a confirmation; never while it trains).
 
 The choices carry run ids, never server paths. Every handler that takes runs resolves each id through this caller's
-ownership check (core.access.find_run); a run it may not open answers like a run that does not exist.
+ownership check (core.runs.access.find_run); a run it may not open answers like a run that does not exist.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from core import access, compare
-from core.access import Caller
+from core.runs import access, compare
+from core.runs.access import Caller
 from core.errors import UserError
 from ui import charts, live_charts, session
 from ui.notes import note

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
-from core.rundir import ACTIVE_STATES, RunDir, RunState
+from core.serving.evaluation import NO_RUN_MESSAGE, NOT_FINISHED_MESSAGE
+from core.runs.rundir import ACTIVE_STATES, RunDir, RunState
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class AppContext:
     runs_root: Path
     run_dir: gr.State  # str | None: the run on screen (an owned run folder)
     run_state: gr.State  # RunOnScreen
-    caller: gr.State  # core.access.Caller: who this browser session is (set on page load; it owns the runs it sees)
+    caller: gr.State  # core.runs.access.Caller: who this browser session is (set on page load; it owns the runs it sees)
     tabs: gr.Tabs  # return gr.Tabs(selected="train") etc. to switch step; ids: data, train, evaluate, predict, publish, runs
 
     def __post_init__(self) -> None:

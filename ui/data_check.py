@@ -9,7 +9,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from core import access, hub_data
+from core.runs import access
+
+from core.data import hub_datasets
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 
@@ -26,7 +28,7 @@ def data_options(extra: Any) -> dict[str, str]:
 def hub_path(name: str | None) -> str:
     """What the dataset box holds as a data path: `hf://<id>` ('' for an empty box)."""
     name = (name or "").strip()
-    return "" if not name else name if name.startswith(hub_data.PREFIX) else hub_data.PREFIX + name
+    return "" if not name else name if name.startswith(hub_datasets.PREFIX) else hub_datasets.PREFIX + name
 
 
 @dataclass
@@ -99,11 +101,11 @@ def histogram_sample(lengths: list[int]) -> list[int]:
 def read_columns(path: str, extra: Any = None) -> tuple[pd.DataFrame, str | None, str | None]:
     """The table (a dataset's training split), and the guessed text/label columns (None when they cannot be
     guessed). A dataset's own choices (configs, splits, the config used) ride along in df.attrs["dataset"]."""
-    from core.data import detect_columns, read_table
-    from core.loading import detection_sample
-    from core.memo import cached, dataset_tables, file_key
+    from core.data.columns import detect_columns, read_table
+    from core.data.loading import detection_sample
+    from core.data.table_cache import cached, dataset_tables, file_key
 
-    if hub_data.is_dataset(path):
+    if hub_datasets.is_dataset(path):
         options = data_options(extra)
         tables = dataset_tables(path, options["data_config"], options["data_split"])
         df = tables.train.head(1000).copy()  # enough to guess columns and preview; prepared_data reads it whole
@@ -128,15 +130,15 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
     """Read, prepare and report on the data exactly as training will; never raises for user mistakes. The baseline
     is included only when already fitted, unless `with_baseline` (the app fits it afterwards: on_baseline).
     `phase(share_done, what)` is told as each step starts: on a big file each takes seconds."""
-    from core.data_report import report_sentences
+    from core.data.report import report_sentences
     from core.models import model_max_length
-    from core.prepared import baseline, baseline_if_ready, data_report, prepared_data, text_lengths
+    from core.data.prepared_cache import baseline, baseline_if_ready, data_report, prepared_data, text_lengths
 
     check = DataCheck()
     if not path:
         return check
     options = data_options(extra)
-    check.file_name = hub_data.dataset_name(path) if hub_data.is_dataset(path) else Path(path).name
+    check.file_name = hub_datasets.dataset_name(path) if hub_datasets.is_dataset(path) else Path(path).name
     try:
         df, guessed_text, guessed_label = read_columns(path, options)
         check.columns = [str(c) for c in df.columns]

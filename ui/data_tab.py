@@ -1,6 +1,6 @@
 """Step 1, Data: upload a table (or use the example), pick the columns, read the report, see the charts.
 
-Handlers only turn UI values into core.data / core.baseline calls and their results into components.
+Handlers only turn UI values into core.data.columns / core.tasks.baseline calls and their results into components.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from core import hub_data
+from core.data import hub_datasets
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
 from ui import charts, data_charts
@@ -138,7 +138,7 @@ def on_file(path: str | None, model: str, max_length: float, val_share: float, s
         df, text_col, label_col = read_columns(path, extra)
     except UserError as exc:
         gr.Warning(exc.message)
-        bad = DataCheck(file_name=hub_data.dataset_name(path) if hub_data.is_dataset(path) else Path(path).name,
+        bad = DataCheck(file_name=hub_datasets.dataset_name(path) if hub_datasets.is_dataset(path) else Path(path).name,
                         reason=exc.message)
         return _no_table(path, bad)
     columns = [str(c) for c in df.columns]
@@ -210,7 +210,7 @@ def on_baseline(path: str | None, text_col: str | None, label_col: str | None, m
                 val_share: float, seed: float, extra: Any = None) -> str:
     """The baseline on the split just checked, after the report is on screen: fitting it takes seconds on big files.
     (Start asks for the same cached result, and waits for it if it is still being fitted.)"""
-    from core.prepared import baseline, prepared_data
+    from core.data.prepared_cache import baseline, prepared_data
 
     if not path:
         return ""
@@ -228,8 +228,8 @@ def warm_up() -> None:
     try:
         import sklearn.svm  # noqa: F401
 
-        import core.baseline  # noqa: F401
-        import core.data  # noqa: F401
+        import core.tasks.baseline  # noqa: F401
+        import core.data.columns  # noqa: F401
 
         _tokenizer(DEFAULT_MODEL)
     except Exception:  # noqa: BLE001 - a warm-up must never break the app

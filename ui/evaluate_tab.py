@@ -1,6 +1,6 @@
 """Step 3, Evaluate: headline vs. baseline, per-class table, confusion matrix, the most confident mistakes.
 
-Handlers only turn a run directory into core.evaluation calls and their results into components.
+Handlers only turn a run directory into core.serving.evaluation calls and their results into components.
 """
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from core import evaluation
+from core.serving import evaluation
 from core.errors import UserError
-from core.rundir import RunState
+from core.runs.rundir import RunState
 from ui.context import AppContext, RunOnScreen
 from ui.notes import note
 from ui.wiring import keyed, pick

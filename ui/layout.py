@@ -7,10 +7,10 @@ from typing import Any
 
 import gradio as gr
 
-from core import access
-from core.access import Caller
-from core.rundir import ACTIVE_STATES, RunDir
-from core.runs import list_runs
+from core.runs import access
+from core.runs.access import Caller
+from core.runs.rundir import ACTIVE_STATES, RunDir
+from core.runs.launcher import list_runs
 from ui import data_tab, evaluate_tab, predict_tab, publish_tab, runs_tab, session, train_api, train_tab
 from ui.context import AppContext, RunOnScreen
 from ui.wiring import keyed, pick
@@ -59,7 +59,7 @@ def _summary(run_dir: str | None) -> _Shown | None:
     """The state and creation time of the run on screen (an owned run folder), or None."""
     if not run_dir:
         return None
-    from core.runs import status
+    from core.runs.launcher import status
 
     info = RunDir(run_dir).info()
     return _Shown(state=status(Path(run_dir))["state"], created=float(info.get("created") or 0.0))

@@ -1,4 +1,4 @@
-"""The Train step's live charts as Vega-Lite specs: pure functions of a run's view (core.events.RunView).
+"""The Train step's live charts as Vega-Lite specs: pure functions of a run's view (core.runs.events.RunView).
 
 Why not gr.LinePlot / gr.ScatterPlot: Gradio's native plots draw either lines (a one-point series shows nothing)
 or points (no line), one style per series (accuracy equal to macro-F1 hides one), and pick their own "nice" axes
@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from core.events import RunView
-from core.rundir import ACTIVE_STATES
+from core.runs.events import RunView
+from core.runs.rundir import ACTIVE_STATES
 from core.tasks import DEFAULT, TaskKind
 
 

@@ -1,6 +1,6 @@
 """Drawing the run on screen in the Train step: banner, progress, the four live charts, the epoch table and the log.
 
-`draw` reads the run directory (core.runs.view) and returns {component: value}; the poller calls it once a second
+`draw` reads the run directory (core.runs.launcher.view) and returns {component: value}; the poller calls it once a second
 while the run is queued or running and skips everything when nothing drawn changed.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from core import tasks
-from core.rundir import ACTIVE_STATES, RESUMABLE_STATES, RunDir, RunState
+from core.runs.rundir import ACTIVE_STATES, RESUMABLE_STATES, RunDir, RunState
 from ui import charts, live_charts
 from ui.context import RunOnScreen
 
@@ -52,7 +52,7 @@ def run_name(run_dir: str) -> str:
 def read_view(run_dir: str | None) -> tuple[Any, int | None]:
     if not run_dir or not Path(run_dir).is_dir():
         return None, None
-    from core.runs import queue_position, view
+    from core.runs.launcher import queue_position, view
 
     v = view(Path(run_dir))  # its state comes from status.json, so a just-resumed run already reads as active
     return v, (queue_position(Path(run_dir)) if v.state == RunState.QUEUED else None)
@@ -133,7 +133,7 @@ def readable_log(text: str) -> str:
 def log_text(run_dir: str | None) -> str:
     if not run_dir:
         return ""
-    from core.runs import log_tail
+    from core.runs.launcher import log_tail
 
     return readable_log(log_tail(Path(run_dir), lines=LOG_LINES))
 

@@ -1,7 +1,7 @@
 """Step 4, Predict: type a sentence and see every class probability plus the pipeline trace; predict a whole file.
 
-Handlers only turn UI values into core.predict calls and their results into components. The model of the run on
-screen is loaded when the run is shown (core.predict keeps it), so the first prediction is already fast.
+Handlers only turn UI values into core.serving.predict calls and their results into components. The model of the run on
+screen is loaded when the run is shown (core.serving.predict keeps it), so the first prediction is already fast.
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from core import predict
+from core.serving import predict
 from core.errors import UserError
-from core.evaluation import NO_RUN_MESSAGE
-from core.predict_batch import api_concurrency
+from core.serving.evaluation import NO_RUN_MESSAGE
+from core.serving.batcher import api_concurrency
 from ui import session
 from ui.context import AppContext, RunOnScreen, finished_run
 from ui.downloads import fresh_folder
@@ -58,7 +58,7 @@ def on_run(shown: RunOnScreen | None) -> dict[str, Any]:
 
 def labels_phrase(labels: list[str]) -> str:
     """'Labels: a, b, c', or past a dozen the count, the first two and the last (the trace table lists every one)."""
-    from core.data_report import LABELS_LISTED
+    from core.data.report import LABELS_LISTED
 
     if len(labels) <= LABELS_LISTED:
         return "Labels: " + ", ".join(labels)

@@ -1,7 +1,7 @@
 """Step 5, Publish: download the trained model as a zip, or push it to the Hugging Face Hub.
 
 The token comes from the event (typed box, or the OAuth token of "Sign in with Hugging Face" on Spaces) or from
-HF_TOKEN; it is passed straight to core.hub and never kept in a State, a file or a log.
+HF_TOKEN; it is passed straight to core.publish.hub and never kept in a State, a file or a log.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import gradio as gr
 
-from core import hub, modelcard
+from core.publish import hub, modelcard
 from core.errors import UserError
-from core.evaluation import NO_RUN_MESSAGE
+from core.serving.evaluation import NO_RUN_MESSAGE
 from ui.context import AppContext, RunOnScreen, finished_run
 from ui.downloads import fresh_folder
 from ui.notes import note

@@ -7,9 +7,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from core import access
-from core.access import Caller
-from core.runs import list_runs
+from core.runs import access
+from core.runs.access import Caller
+from core.runs.launcher import list_runs
 from ui import charts, compare_view, session
 from ui.context import AppContext
 from ui.wiring import keyed, pick
@@ -72,7 +72,7 @@ def api_runs(key: str = "", request: gr.Request = None) -> list[dict[str, Any]]:
 
 def storage_note() -> str:
     """Said on the page: where runs are kept, when that is a Space's persistent storage."""
-    from core.runs import persistent_storage
+    from core.runs.launcher import persistent_storage
 
     root = session.runs_root()
     storage = persistent_storage()

@@ -1,6 +1,6 @@
 """Who is asking (a browser session or an API client), and which run it looked at last.
 
-Identity is established by the server (core/access.py): a browser keeps an owner key the server signed in its
+Identity is established by the server (core/runs/access.py): a browser keeps an owner key the server signed in its
 localStorage (gr.BrowserState); a visitor signed in with Hugging Face also owns the runs of `hf:<username>`; an API
 client passes back the key its first /train returned. On your own machine every run in the runs folder is yours.
 """
@@ -11,15 +11,15 @@ from typing import Any
 
 import gradio as gr
 
-from core import access
-from core.access import Caller
+from core.runs import access
+from core.runs.access import Caller
 from core.errors import UserError
-from core.runs import list_runs, runs_root as core_runs_root
+from core.runs.launcher import list_runs, runs_root as core_runs_root
 from ui import settings
 
 STORAGE_KEY = "textclf-session-v2"
 # gr.BrowserState encrypts in the page with this value, which Gradio sends to every visitor: it protects nothing and
-# is no secret. What makes a stored owner key trustworthy is the server's signature inside it (core/access.py).
+# is no secret. What makes a stored owner key trustworthy is the server's signature inside it (core/runs/access.py).
 BROWSER_STORAGE_PASSPHRASE = "text-classifier-studio"
 
 
@@ -64,7 +64,7 @@ def api_caller(key: str, root: Path, request: gr.Request | None = None, mint: bo
 
 
 def run_dir_for(run_id: str, caller: Caller, root: Path) -> Path:
-    """A run id from the outside -> its folder, only for its owner (core.access.find_run)."""
+    """A run id from the outside -> its folder, only for its owner (core.runs.access.find_run)."""
     return access.find_run(run_id, caller, root)
 
 
@@ -84,7 +84,7 @@ def visible_runs(caller: Caller | None, root: Path) -> list[Any]:
 
 def run_of_id(run_id: Any, caller: Caller | None, root: Path) -> str | None:
     """The folder of a run id the page sent (the Runs step's choices carry ids, never server paths), only for a run
-    this caller may open (core.access.find_run); else None."""
+    this caller may open (core.runs.access.find_run); else None."""
     if caller is None:
         return None
     try:

@@ -13,7 +13,7 @@ from gradio.data_classes import FileData
 
 from core.config import TrainConfig
 from core.errors import UserError
-from core.rundir import RunDir, RunState
+from core.runs.rundir import RunDir, RunState
 from core.tasks import TaskKind
 from ui import session, settings
 from ui.data_check import hub_path
@@ -26,7 +26,7 @@ def _api_error(exc: UserError) -> gr.Error:
 
 def run_status(run_dir: Path) -> dict[str, Any]:
     """A run as plain JSON: state, progress, scores, the epoch table and the curves."""
-    from core.runs import queue_position, view
+    from core.runs.launcher import queue_position, view
 
     v = view(run_dir)
     return {
@@ -116,7 +116,7 @@ def _start(values: dict[str, Any]) -> dict[str, Any]:
         data_file, hub_dataset = values["data_file"], (values["hub_dataset"] or "").strip()
         if hub_dataset and data_file:
             raise UserError("Give either a data file or a Hub dataset, not both.")
-        # Files only from the upload folder (session.uploaded_file); a dataset is a Hub id, which core.hub_data
+        # Files only from the upload folder (session.uploaded_file); a dataset is a Hub id, which core.data.hub_datasets
         # checks on a shared server (no folder of the server's disk is read as one).
         data_path = hub_path(hub_dataset) if hub_dataset else session.uploaded_file(data_file)
         config = settings.config_from_ui(data_path, values["text_column"], values["label_column"],
@@ -183,7 +183,7 @@ def api_stop(run_id: str, key: str = "", request: gr.Request = None) -> dict[str
         run_id: the id returned by /train
         key: the key returned by /train (needed on a shared server)
     """
-    from core.runs import cancel
+    from core.runs.launcher import cancel
 
     return _run_action(run_id, key, request, lambda run_dir, caller, root: cancel(run_dir))
 

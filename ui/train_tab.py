@@ -1,6 +1,6 @@
 """Step 2, Train: model and settings, Start / Stop / Resume, and the live view of the run on screen.
 
-The live view polls the run directory (core.runs.view) once a second while the run is queued or running, and
+The live view polls the run directory (core.runs.launcher.view) once a second while the run is queued or running, and
 re-draws only what changed. The same handlers back the API endpoints /train, /status, /stop and /resume.
 """
 from __future__ import annotations
@@ -10,11 +10,11 @@ from typing import Any
 
 import gradio as gr
 
-from core import access
-from core.access import Caller
+from core.runs import access
+from core.runs.access import Caller
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
-from core.rundir import ACTIVE_STATES, RESUMABLE_STATES
+from core.runs.rundir import ACTIVE_STATES, RESUMABLE_STATES
 from ui import charts, live_charts, live_view, session, settings
 from ui.context import AppContext, DataPieces, RunOnScreen
 from ui.data_check import data_options
@@ -27,7 +27,7 @@ _DEFAULTS = TrainConfig()
 def start_training(config: TrainConfig, caller: Caller | None, root: Path) -> str:
     """Validate, check what a shared server allows, prepare and start (queued when the device is busy); UserError
     carries the reason."""
-    from core.runs import check_can_start, launch
+    from core.runs.launcher import check_can_start, launch
 
     problems = config.validate()
     if problems:
@@ -77,7 +77,7 @@ def on_start(data_status: dict, data_path: str, text_col: str, label_col: str, c
 
 def resume_within_limits(run_dir: Path, caller: Caller, root: Path) -> None:
     """Resume starts a training process too: the same per-visitor and server limits as Start apply."""
-    from core.runs import check_can_start, resume, status
+    from core.runs.launcher import check_can_start, resume, status
 
     if status(run_dir)["state"] in RESUMABLE_STATES:
         check_can_start(caller, root)
@@ -87,7 +87,7 @@ def resume_within_limits(run_dir: Path, caller: Caller, root: Path) -> None:
 def on_stop(run_dir: str | None) -> None:
     if not run_dir:
         return
-    from core.runs import cancel
+    from core.runs.launcher import cancel
 
     try:
         cancel(Path(run_dir))
@@ -116,7 +116,7 @@ def start_note_html(status: dict | None) -> str:
 def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: Any, val_share: Any,
                   caller: Caller | None) -> str:
     """'About N minutes on this machine …' before Start, from the data's token lengths and this machine's speed."""
-    from core import estimate
+    from core.runs import estimate
 
     status = status or {}
     if not status.get("ok") or not status.get("lengths"):

@@ -64,7 +64,7 @@ class TaskKind(ABC):
 
     def label_names(self, cleaned: Iterable[str]) -> list[str]:
         """The label vocabulary, in id order, of a cleaned label column."""
-        from core.data import order_labels
+        from core.data.columns import order_labels
 
         return order_labels(cleaned)
 

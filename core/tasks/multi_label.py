@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from core.data import _is_missing, order_labels
+from core.data.columns import _is_missing, order_labels
 from core.tasks import LabelColumn, Metric, TaskKind
 
 if TYPE_CHECKING:
@@ -32,8 +32,8 @@ THRESHOLD = 0.5  # a label is predicted when its sigmoid score reaches this; sav
 MIN_LIST_SHARE = 0.1  # of cells holding two or more labels
 MAX_LABELS = 200  # a vocabulary past this is free text (or tags too many for one output layer of a small model)
 MIN_REPEATED_SHARE = 0.9  # of label occurrences whose label is seen at least twice
-LOSS_TIE_BREAK = 1e-6  # as core/metrics.py: at equal micro-F1 the lower validation loss wins
-JUDGED_ROWS = 20_000  # rows of a big column that detection judges (as core/loading.py guesses columns from a sample)
+LOSS_TIE_BREAK = 1e-6  # as core/tasks/metrics.py: at equal micro-F1 the lower validation loss wins
+JUDGED_ROWS = 20_000  # rows of a big column that detection judges (as core/data/loading.py guesses columns from a sample)
 POS_WEIGHT_CAP = 100.0  # a label in 1 of 10,000 texts must not outweigh all others 10,000 to 1
 
 
@@ -212,16 +212,16 @@ class MultiLabel(TaskKind):
         sigmoid output of the new layer."""
         import torch
 
-        from core import head_init
+        from core.tasks import probe
 
-        layer = head_init.output_layer(model, new_parameter_names, len(labels))
+        layer = probe.output_layer(model, new_parameter_names, len(labels))
         if layer is None:
             return False
         targets = np.asarray(features.label_ids).reshape(len(features), len(labels))
         rows = np.arange(len(targets))
-        if len(rows) > head_init.PROBE_ROWS:
-            rows = np.sort(np.random.default_rng(seed).choice(rows, head_init.PROBE_ROWS, replace=False))
-        x = head_init.head_features(model, layer, [head_init.shortened(features[i], head_init.PROBE_MAX_TOKENS)
+        if len(rows) > probe.PROBE_ROWS:
+            rows = np.sort(np.random.default_rng(seed).choice(rows, probe.PROBE_ROWS, replace=False))
+        x = probe.head_features(model, layer, [probe.shortened(features[i], probe.PROBE_MAX_TOKENS)
                                                    for i in rows], pad_token_id, precision, progress)
         weight, bias = fit_probes(x, targets[rows], balanced)
         with torch.no_grad():
@@ -301,19 +301,19 @@ def _headline(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 
 def fit_probes(x: np.ndarray, targets: np.ndarray, balanced: bool) -> tuple[np.ndarray, np.ndarray]:
     """(weight [labels, dim], bias [labels]) from one logistic regression per label on centred, scaled features
-    (core/head_init.py's regularisation); a label in every or no sampled row gets zero weight and a bias that says
+    (core/tasks/probe.py's regularisation); a label in every or no sampled row gets zero weight and a bias that says
     so."""
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    from core.head_init import PROBE_C
+    from core.tasks.probe import PROBE_C
 
     weight = np.zeros((targets.shape[1], x.shape[1]), dtype=np.float32)
     bias = np.where(targets.mean(axis=0) >= 0.5, 10.0, -10.0).astype(np.float32)
     centre = x.mean(axis=0)
     spread = float(x.std(axis=0).mean()) or 1.0
     z = (x - centre) / spread
-    with threadpool_limits(limits=1, user_api="blas"):  # as head_init.fit_probe: many small products
+    with threadpool_limits(limits=1, user_api="blas"):  # as probe.fit_probe: many small products
         for j in range(targets.shape[1]):
             y = targets[:, j].astype(int)
             if y.min() == y.max():

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from core import baseline, head_init, metrics
-from core.data import _INT_RE, _NUMBER_RE, _nested, order_labels
+from core.tasks import baseline, probe, metrics
+from core.data.columns import _INT_RE, _NUMBER_RE, _nested, order_labels
 from core.tasks import LabelColumn, Metric, TaskKind
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class SingleLabel(TaskKind):
     def warm_start_head(self, model: Any, new_parameter_names: Sequence[str], features: EncodedDataset,
                         labels: list[str], pad_token_id: int, precision: str, balanced: bool, seed: int,
                         progress: Callable[[int, int], None] | None = None) -> bool:
-        return head_init.init_head_from_probe(model, new_parameter_names, features, len(labels), pad_token_id,
+        return probe.init_head_from_probe(model, new_parameter_names, features, len(labels), pad_token_id,
                                               precision, balanced, seed, progress)
 
     def baseline(self, train_df: pd.DataFrame, val_df: pd.DataFrame, labels: list[str]) -> dict[str, Any]:

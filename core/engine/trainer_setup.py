@@ -1,5 +1,5 @@
 """The Hugging Face Trainer as the engine uses it: the collator, evaluation in dataset order with the best
-weights captured (core/checkpoints.py), and early stopping. The loss is the task kind's (core/tasks/)."""
+weights captured (core/engine/checkpoints.py), and early stopping. The loss is the task kind's (core/tasks/)."""
 from __future__ import annotations
 
 from typing import Any
@@ -21,14 +21,14 @@ def early_stopping(patience: int) -> Any:
 
     class EarlyStopping(EarlyStoppingCallback):
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            pass  # its warning that the best model will not be loaded: core/checkpoints.py puts the best weights back
+            pass  # its warning that the best model will not be loaded: core/engine/checkpoints.py puts the best weights back
 
     return EarlyStopping(early_stopping_patience=patience)
 
 
 def engine_trainer(best: Any) -> type:
     """The Trainer, evaluating in dataset order (transformers 5 length-groups evaluation batches by default), and
-    copying the weights of each new best evaluation into `best` (a core.checkpoints.BestWeights)."""
+    copying the weights of each new best evaluation into `best` (a core.engine.checkpoints.BestWeights)."""
     import torch
     from transformers import Trainer
 

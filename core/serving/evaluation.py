@@ -9,10 +9,10 @@ from typing import Any
 import pandas as pd
 
 from core import tasks
-from core.rundir import RunDir
-from core.baseline import METHOD
+from core.runs.rundir import RunDir
+from core.tasks.baseline import METHOD
 from core.errors import UserError
-from core.predict import neutralise
+from core.serving.predict import neutralise
 from core.small_data import TINY_VALIDATION, interval_sentence
 
 NO_RUN_MESSAGE = "Train a model or open a run from the Runs tab first."
@@ -289,7 +289,7 @@ def confusion_figure(ev: Evaluation) -> Any:
     """The confusion matrix as a matplotlib Figure with label names (rows true, columns predicted)."""
     from matplotlib.ticker import MaxNLocator
 
-    from core.plotting import axis_labels, figure
+    from core.serving.plotting import axis_labels, figure
 
     cm = ev.confusion
     n = len(ev.labels)

@@ -7,7 +7,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from core.rundir import RunDir
+from core.runs.rundir import RunDir
 from core.tasks import DEFAULT, TaskKind
 
 PROGRESS_EVERY_SECONDS = 0.5

@@ -1,5 +1,5 @@
-"""Comparing runs side by side, and renaming or deleting one. Pure reads of run directories (through core.rundir
-and the folded events), plus the two writes. Callers check ownership first (core.access.may_open / find_run)."""
+"""Comparing runs side by side, and renaming or deleting one. Pure reads of run directories (through core.runs.rundir
+and the folded events), plus the two writes. Callers check ownership first (core.runs.access.may_open / find_run)."""
 from __future__ import annotations
 
 import shutil
@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from core.rundir import ACTIVE_STATES, RunDir, RunState
+from core.runs.rundir import ACTIVE_STATES, RunDir, RunState
 from core.errors import UserError
-from core.events import RunView
+from core.runs.events import RunView
 
 MIN_RUNS, MAX_RUNS = 2, 5
 NAME_LENGTH = 100
@@ -29,7 +29,7 @@ class RunFacts:
 
 
 def facts(run_dir: Path) -> RunFacts:
-    from core.runs import view
+    from core.runs.launcher import view
 
     run_dir = Path(run_dir)
     run = RunDir(run_dir)
@@ -102,7 +102,7 @@ def rename(run_dir: Path, name: str) -> str:
 
 def delete(run_dir: Path) -> str:
     """Delete a run that is not queued or training; returns its name. A training run is refused, not stopped."""
-    from core.runs import status
+    from core.runs.launcher import status
 
     run_dir = Path(run_dir)
     name = RunDir(run_dir).display_name()

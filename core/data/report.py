@@ -1,6 +1,6 @@
 """The data report: what is in the prepared data, and what might hurt training. Pure and JSON-serialisable.
 
-Import these from core.data (re-exported there); this module exists only to keep each file short.
+Import these from core.data.columns (re-exported there); this module exists only to keep each file short.
 """
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from core.artefacts import DataReport
-from core.data_warnings import SINGLE_EXAMPLE_LISTED, about_single_example, single_example_warning, single_examples_warning
+from core.data.report_warnings import SINGLE_EXAMPLE_LISTED, about_single_example, single_example_warning, single_examples_warning
 from core.small_data import small_data_sentence, tiny_validation_sentence
 
 if TYPE_CHECKING:  # only the annotation: the report reads prepared data, it never prepares any
-    from core.loading import PreparedData
+    from core.data.loading import PreparedData
 
 IMBALANCE_WARN_RATIO = 5.0
 FEW_EXAMPLES = 10  # a label with fewer examples than this (but more than one) is learnt only roughly

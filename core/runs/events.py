@@ -1,6 +1,6 @@
 """The events a run appends to events.jsonl, and the pure fold that turns them into what the UI and CLI show.
 
-Event shapes (one JSON object per line), as core/callback.py and core/train.py write them:
+Event shapes (one JSON object per line), as core/engine/callback.py and core/engine/job.py write them:
   {"type": "started",  "time", "total_steps", "resumed_from_step", "num_train", "num_validation", "max_length",
                        "device", "precision", "learning_rate", "batch_size", "model", "labels",
                        "task"}   again on each resume; task: the task kind's name (absent: single-label)
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from core import tasks
-from core.rundir import ENDINGS, RunDir, RunState
+from core.runs.rundir import ENDINGS, RunDir, RunState
 
 
 def append_event(run_dir: Path | RunDir, event_type: str, **fields: Any) -> dict[str, Any]:

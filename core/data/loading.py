@@ -1,4 +1,4 @@
-"""Prepare the data for training: read a table file or a dataset (core/hub_data.py), pick and check the columns,
+"""Prepare the data for training: read a table file or a dataset (core/data/hub_datasets.py), pick and check the columns,
 clean, and split into train / validation (and a dataset's own test split).
 
 """
@@ -11,14 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core import hub_data, tasks
-from core.memo import dataset_tables
+from core.data import hub_datasets
+
+from core import tasks
+from core.data.table_cache import dataset_tables
 from core.tasks.multi_label import find_separator
-from core.data import (
+from core.data.columns import (
     DataError, _check_column, _clean, _detect_label, _detect_text, _looks_numeric, _not_texts, _rows_read,
     detect_columns, label_warnings, order_labels, read_table,
 )
-from core.data_warnings import SINGLE_EXAMPLE_LISTED, single_example_warning, single_examples_warning
+from core.data.report_warnings import SINGLE_EXAMPLE_LISTED, single_example_warning, single_examples_warning
 
 DETECT_SAMPLE = 20_000
 
@@ -82,7 +84,7 @@ def _split(df: pd.DataFrame, val_share: float, seed: int) -> tuple[pd.DataFrame,
 def _read(data_path: str | Path, data_config: str | None, data_split: str | None
           ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, str | None, list[str]]:
     """(training table, the dataset's validation and test tables or None, a ClassLabel column, warnings)."""
-    if hub_data.is_dataset(data_path):
+    if hub_datasets.is_dataset(data_path):
 
         tables = dataset_tables(str(data_path), data_config, data_split)
         return tables.train, tables.validation, tables.test, tables.label_column, list(tables.warnings)

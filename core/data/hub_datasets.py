@@ -1,6 +1,6 @@
 """Read a dataset laid out like a Hugging Face Hub dataset repo, by Hub id (`hf://ag_news`) or, on your own machine,
 from a local folder (Parquet/CSV/JSON files and a README whose YAML `configs:` name the data files), through
-`datasets.load_dataset`. Its splits become pandas tables for core.loading, with ClassLabel ids turned into names.
+`datasets.load_dataset`. Its splits become pandas tables for core.data.loading, with ClassLabel ids turned into names.
 
 A Hub id that cannot be used fails within seconds with one sentence (offline, unknown, gated, unreachable), as
 core/models.py does for base models. A shared server reads no folder of its own disk as a dataset.
@@ -68,7 +68,7 @@ def _offline() -> bool:
 
 def resolve(data_path: str) -> tuple[str, bool]:
     """(what load_dataset gets, whether it is a local folder). DataError when it cannot be one."""
-    from core.access import shared_server
+    from core.runs.access import shared_server
 
     name = dataset_name(data_path).strip()
     if not name:
@@ -114,7 +114,7 @@ _DATA_FILE = re.compile(r"\.(parquet|csv|tsv|jsonl?|arrow|txt)(\.(gz|bz2|xz|zst)
 def check_size(repo_id: str, info: Any) -> None:
     """On a shared server, refuse a dataset whose data files are over the limit before anything is downloaded (one
     visitor's download would fill the disk and memory everyone shares). Elsewhere any size is yours to try."""
-    from core.access import Limits, shared_server
+    from core.runs.access import Limits, shared_server
 
     if not shared_server():
         return

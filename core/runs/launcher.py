@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import access, warm_child
+from core.runs import access, warm_child
 from core.config import TrainConfig
 from core.errors import UserError, is_disk_full
-from core.events import RunView, fold
-from core.rundir import ACTIVE_STATES, ENDINGS, OVER_STATES, RESUMABLE_STATES, RunDir, RunState
+from core.runs.events import RunView, fold
+from core.runs.rundir import ACTIVE_STATES, ENDINGS, OVER_STATES, RESUMABLE_STATES, RunDir, RunState
 
 # A queued run whose child never wrote its pid within this time is treated as dead.
 SPAWN_GRACE_SECONDS = 120
@@ -29,7 +29,7 @@ _exit_codes: dict[str, int] = {}  # how this process's children ended, to explai
 
 def interrupted_message(killed: bool, has_checkpoint: bool) -> str:
     """Why a run's process is gone and what Resume will do. The kernel's out-of-memory killer ends a process with
-    SIGKILL, the usual way a too-large batch ends a CPU run; short runs write no checkpoint (core/checkpoints.py)."""
+    SIGKILL, the usual way a too-large batch ends a CPU run; short runs write no checkpoint (core/engine/checkpoints.py)."""
     resume = ("Resume continues from the last checkpoint" if has_checkpoint
               else "Resume starts the run again from the beginning (it ended before its first checkpoint)")
     if killed:
@@ -88,7 +88,7 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
 
     All problems surface here as UserError, before any process starts, so the user can fix them at once.
     """
-    from core.checking import check
+    from core.data.check import check
 
     problems = config.validate()
     if problems:
@@ -116,7 +116,7 @@ def create_run(config: TrainConfig, root: Path | None = None, owner: str = "") -
         run.write_config(config)
         run.write_json(RunDir.LABELS, data.kind.labels_json(data.labels))
         frames = [(data.train, RunDir.TRAIN_DATA), (data.validation, RunDir.VALIDATION_DATA)]
-        if len(data.test):  # a dataset's own test split: scored once, after training (core/train.py)
+        if len(data.test):  # a dataset's own test split: scored once, after training (core/engine/job.py)
             frames.append((data.test, RunDir.TEST_DATA))
         for frame, file_name in frames:  # not `name`: that is the run's name, written to run.json below
             run.write_parquet(file_name, frame)
@@ -262,7 +262,7 @@ def queue_position(run_dir: Path) -> int | None:
 def _run_dirs(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
-    # A name starting with "." is a run being deleted (core/compare.py), or no run at all.
+    # A name starting with "." is a run being deleted (core/runs/compare.py), or no run at all.
     return [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and RunDir(p).is_run()]
 
 

@@ -70,8 +70,8 @@ def file_key(path: str | Path | None) -> tuple:
 
 
 def dataset_tables(data_path: str, data_config: str | None = None, data_split: str | None = None) -> Any:
-    """core.hub_data.read_dataset, cached: the Data step's preview and the prepared data read a dataset once."""
-    from core.hub_data import read_dataset, resolve
+    """core.data.hub_datasets.read_dataset, cached: the Data step's preview and the prepared data read a dataset once."""
+    from core.data.hub_datasets import read_dataset, resolve
 
     resolve(str(data_path))  # before the cache: what a shared server refuses is refused every time
     config, split = (data_config or "").strip(), (data_split or "").strip()

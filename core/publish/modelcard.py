@@ -9,8 +9,8 @@ from typing import Any
 
 from core import tasks
 from core.artefacts import DataReport
-from core.rundir import RunDir
-from core.baseline import METHOD
+from core.runs.rundir import RunDir
+from core.tasks.baseline import METHOD
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
 
@@ -22,7 +22,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def _example_texts(run_dir: Path, n: int = 3) -> list[str]:
-    from core.predict import example_texts
+    from core.serving.predict import example_texts
 
     try:
         return [t[:300] for t in example_texts(run_dir, n)]
@@ -62,7 +62,7 @@ def card_facts(run_dir: Path | str) -> dict[str, Any]:
 
 def _languages(run_dir: Path) -> list[str]:
     """The training texts' language(s) for the card's `language` field; [] when the data does not tell."""
-    from core.language import SAMPLE, detect_languages
+    from core.publish.language import SAMPLE, detect_languages
 
     try:
         import pyarrow.parquet as pq
@@ -124,14 +124,14 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def _max_length(run_dir: Path) -> int:
-    from core.predict import trained_max_length
+    from core.serving.predict import trained_max_length
 
     return trained_max_length(run_dir)
 
 
 def _started_fact(run_dir: Path, key: str) -> Any:
     """What the run's training process reported when it started (the automatic batch size, the device), or None."""
-    from core.events import read_events
+    from core.runs.events import read_events
 
     started = [e for e in read_events(run_dir) if e.get("type") == "started"]
     return started[-1].get(key) if started else None
@@ -216,7 +216,7 @@ def prepare_export(run_dir: Path | str, repo_id: str | None = None) -> Path:
     run_dir = Path(run_dir)
     model_dir = RunDir(run_dir).model_dir
     if not RunDir(run_dir).has_model():
-        from core.predict import no_model_message
+        from core.serving.predict import no_model_message
 
         raise UserError(no_model_message(run_dir))
     card = render_card(run_dir, repo_id)

@@ -24,10 +24,10 @@ class RunState(StrEnum):
     FINISHED = "finished"
     CANCELLED = "cancelled"
     FAILED = "failed"
-    INTERRUPTED = "interrupted"  # never written: a dead process read back (core/runs.py)
+    INTERRUPTED = "interrupted"  # never written: a dead process read back (core/runs/launcher.py)
 
 
-# The endings a training process records: each is also the type of the run's last event (core/events.py).
+# The endings a training process records: each is also the type of the run's last event (core/runs/events.py).
 ENDINGS = frozenset({RunState.FINISHED, RunState.CANCELLED, RunState.FAILED})
 ACTIVE_STATES = frozenset({RunState.QUEUED, RunState.RUNNING})
 # Nothing more happens without the user: an ending, or a process that died.
@@ -166,7 +166,7 @@ class RunDir:
     tensorboard_dir = property(lambda self: self.file(self.TENSORBOARD))
     hub_file = property(lambda self: self.file(self.HUB))
     exports_dir = property(lambda self: self.file(self.EXPORTS))
-    # The model is written beside its final place and renamed into it (core/final_files.py).
+    # The model is written beside its final place and renamed into it (core/engine/final_files.py).
     model_tmp_dir = property(lambda self: self.path / ".model.tmp")
     model_old_dir = property(lambda self: self.path / ".model.old")
 

@@ -1,6 +1,6 @@
 """Check data as training will see it: read, columns, clean, split, the data report and the baseline. Shared by
 `python -m core check`, create_run (Start, `python -m core train`, /train) and the Data step, through the same
-cached core.prepared functions, so the numbers a user checked are the numbers the run records."""
+cached core.data.prepared_cache functions, so the numbers a user checked are the numbers the run records."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +8,7 @@ from typing import Any
 
 from core.artefacts import DataReport
 from core.config import TrainConfig
-from core.loading import PreparedData
+from core.data.loading import PreparedData
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Checked:
 
 
 def prepare(config: TrainConfig) -> PreparedData:
-    from core.prepared import prepared_data
+    from core.data.prepared_cache import prepared_data
 
     return prepared_data(config.data_path, config.text_column, config.label_column, config.val_data_path,
                          config.val_share, config.seed, data_config=config.data_config, data_split=config.data_split,
@@ -30,7 +30,7 @@ def prepare(config: TrainConfig) -> PreparedData:
 def check(config: TrainConfig, with_baseline: bool = True) -> Checked:
     """UserError (one sentence) when the settings, the model or the data cannot be used."""
     from core.models import load_tokenizer, model_max_length
-    from core.prepared import baseline, data_report
+    from core.data.prepared_cache import baseline, data_report
 
     tokenizer = load_tokenizer(config.model)  # first: fails fast for an unreachable Hub id or a broken folder
     data = prepare(config)  # the Data step usually prepared this already: reused, not recomputed

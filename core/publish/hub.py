@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from core.errors import UserError
-from core.modelcard import IGNORE_PATTERNS, export_name, prepare_export
-from core.rundir import RunDir
+from core.publish.modelcard import IGNORE_PATTERNS, export_name, prepare_export
+from core.runs.rundir import RunDir
 
 NO_TOKEN_MESSAGE = "No Hugging Face token: paste a token with write access, or set HF_TOKEN."
 # Only where the page shows a "Sign in with Hugging Face" button (a Space with OAuth); ui/publish_tab.py decides.

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from core.artefacts import DataReport
-from core.loading import PreparedData
-from core.memo import cached, file_key, peek
+from core.data.loading import PreparedData
+from core.data.table_cache import cached, file_key, peek
 
 
 def data_key(data_path: str | Path, text_column: str | None, label_column: str | None,
@@ -27,8 +27,8 @@ def prepared_data(data_path: str | Path, text_column: str | None = None, label_c
                   val_data_path: str | Path | None = None, val_share: float = 0.2, seed: int = 42,
                   data_config: str | None = None, data_split: str | None = None, task: str = "auto",
                   label_separator: str = "") -> PreparedData:
-    """core.loading.load_training_data, cached. Callers must not modify the frames."""
-    from core.loading import load_training_data
+    """core.data.loading.load_training_data, cached. Callers must not modify the frames."""
+    from core.data.loading import load_training_data
 
     key = ("prepared",) + data_key(data_path, text_column, label_column, val_data_path, val_share, seed,
                                    data_config, data_split, task, label_separator)
@@ -44,7 +44,7 @@ def _tokenizer_name(tokenizer: Any) -> str:
 def text_lengths(data: PreparedData, tokenizer: Any) -> list[int]:
     """Tokens per text of length_sample(training texts then validation texts), cached per prepared data and
     tokenizer: the report and the Data step's histogram share one tokenisation."""
-    from core.data_report import length_sample, text_lengths as measure
+    from core.data.report import length_sample, text_lengths as measure
 
     key = ("lengths", id(data), _tokenizer_name(tokenizer))
     texts = lambda: length_sample(list(data.train["text"]) + list(data.validation["text"]))  # noqa: E731
@@ -52,8 +52,8 @@ def text_lengths(data: PreparedData, tokenizer: Any) -> list[int]:
 
 
 def data_report(data: PreparedData, tokenizer: Any, max_length: int | None, model_max_length: int) -> DataReport:
-    """core.data_report.build_report, cached per prepared data (by identity), tokenizer and length settings."""
-    from core.data_report import build_report
+    """core.data.report.build_report, cached per prepared data (by identity), tokenizer and length settings."""
+    from core.data.report import build_report
 
     key = ("report", id(data), _tokenizer_name(tokenizer), max_length, model_max_length)
     return cached(key, lambda: (data, build_report(data, tokenizer, max_length, model_max_length,

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 
 from core import tasks
-from core.rundir import RESUMABLE_STATES, RunDir
+from core.runs.rundir import RESUMABLE_STATES, RunDir
 from core.errors import DataError, UserError
 
 if TYPE_CHECKING:
-    from core.predict_batch import Batcher
+    from core.serving.batcher import Batcher
 
 # Spreadsheet apps run a cell starting with one of these as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -113,10 +113,10 @@ class Predictor:
     @property
     def batcher(self) -> "Batcher[dict[str, float]]":
         """This model's queue for concurrent single texts: one worker, batches predicted like a file's rows
-        (core/predict_batch.py)."""
+        (core/serving/batcher.py)."""
         with self._batcher_lock:
             if self._batcher is None:
-                from core.predict_batch import Batcher
+                from core.serving.batcher import Batcher
 
                 self._batcher = Batcher(self.predict,
                                         name=f"predict-batcher-{self.model_dir.parent.name}")
@@ -165,7 +165,7 @@ def _cpu_bf16() -> bool:
 def _batch_threads(runs_root: Path) -> int:
     """Threads for batch prediction (at most 8): every core, or half of them while a run trains on this CPU, so
     training keeps its pace (on 2 cores: 420-530 sentences/s with both, ~300 with one)."""
-    from core.queue import device_busy
+    from core.runs.device_lock import device_busy
 
     cores = os.cpu_count() or 1
     return max(1, min(8, cores // 2 if device_busy(runs_root, "cpu") else cores))
@@ -173,7 +173,7 @@ def _batch_threads(runs_root: Path) -> int:
 
 def no_model_message(run_dir: Path) -> str:
     """Why a run has no model to use: still training (wait), or ended early (resume it)."""
-    from core.runs import status  # a dead training process reads as interrupted there
+    from core.runs.launcher import status  # a dead training process reads as interrupted there
 
     state = status(Path(run_dir))["state"] if RunDir(run_dir).status_file.exists() else None
     if state in RESUMABLE_STATES:
@@ -226,7 +226,7 @@ def get_predictor(run_dir: Path | str) -> Predictor:
 def predict_one(run_dir: Path | str, text: str) -> dict[str, float]:
     """{label: probability} for one text, computed in one forward pass with the other threads' texts for the same
     run that arrive at the same moment (the API's concurrent clients); the same figures as predicting it alone."""
-    from core.predict_batch import enabled
+    from core.serving.batcher import enabled
 
     predictor = get_predictor(run_dir)
     if not enabled():
@@ -240,7 +240,7 @@ async def predict_one_async(run_dir: Path | str, text: str) -> dict[str, float]:
     Loading a model, and the unbatched path, still run in a thread so the loop never blocks on them."""
     import asyncio
 
-    from core.predict_batch import enabled
+    from core.serving.batcher import enabled
 
     predictor = loaded_predictor(run_dir) or await asyncio.to_thread(get_predictor, run_dir)
     if not enabled():
@@ -294,7 +294,7 @@ def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def read_input_table(path: Path | str) -> pd.DataFrame:
     """Read an uploaded CSV/TSV/XLSX/... with the same reader as training data (DataError on failure)."""
-    from core.data import read_table
+    from core.data.columns import read_table
 
     df = read_table(Path(path), keep_blank_rows=True)
     if df.empty:
@@ -305,7 +305,7 @@ def read_input_table(path: Path | str) -> pd.DataFrame:
 def guess_text_column(df: pd.DataFrame) -> str:
     """The likely text column, guessed as for training data (longest texts, never a column of numbers); the first
     column when none holds texts, so the user still gets a choice to correct."""
-    from core import data
+    from core.data import columns as data
 
     return str(data.guess_text_column(df) or df.columns[0])
 

@@ -1,8 +1,8 @@
-"""The data layer: read a table (core/tables.py), guess the text and label columns, clean it, split it, and report on it.
+"""The data layer: read a table (core/data/tables.py), guess the text and label columns, clean it, split it, and report on it.
 
 Every problem a user can fix raises DataError with one plain sentence (shown verbatim in the UI and CLI).
-Preparing the data for training is core/loading.py, the report on it core/data_report.py, and the warnings both
-word core/data_warnings.py.
+Preparing the data for training is core/data/loading.py, the report on it core/data/report.py, and the warnings both
+word core/data/report_warnings.py.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DataError
-from core.tables import read_table
+from core.data.tables import read_table
 
 __all__ = ["DataError", "read_table", "detect_columns", "guess_text_column", "order_labels"]
 
@@ -175,7 +175,7 @@ def _check_column(df: pd.DataFrame, column: str, where: str = "the file") -> Non
 
 def _clean(df: pd.DataFrame, text_column: str, label_column: str, dropped: dict[str, int]) -> pd.DataFrame:
     """Strip texts, name labels, drop empty texts and missing labels (a row missing both counts as empty text).
-    Whether the labels can be learnt at all is the task kinds' call (core/tasks/, through core/loading.py)."""
+    Whether the labels can be learnt at all is the task kinds' call (core/tasks/, through core/data/loading.py)."""
     # Columns of strings (every delimited file) are cleaned column-wise: per value in Python, 1M rows took 10.3 s
     # of the 23 s read + detect + split, mostly iterating Arrow-backed strings one by one.
     text, label = df[text_column], df[label_column]

@@ -1,4 +1,4 @@
-"""The files a finished run leaves behind: metrics.json, validation_predictions.csv and model/ (core/train.py)."""
+"""The files a finished run leaves behind: metrics.json, validation_predictions.csv and model/ (core/engine/job.py)."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.rundir import RunDir
+from core.runs.rundir import RunDir
 from core.tasks import TaskKind
 
 
@@ -17,7 +17,7 @@ def write_final_metrics(run: RunDir, trainer: Any, val_set: Any, val_order: np.n
                         best_step: int | None) -> None:
     """metrics.json and the validation predictions table (in the data's original order), from the final model's
     evaluation when training kept it (the best or the last one), else from a fresh prediction."""
-    from core.predict import neutralise_frame
+    from core.serving.predict import neutralise_frame
 
     loss = eval_loss(trainer, final_step)
     if logits is None or loss is None:
@@ -45,7 +45,7 @@ def write_final_metrics(run: RunDir, trainer: Any, val_set: Any, val_order: np.n
             table[f"pred_{name}"] = decided[:, i]
         table[f"prob_{name}"] = probs[:, i].round(6)
     # The CSV is a download, opened in spreadsheets: formula-like cells are neutralised as in predicted files. The
-    # Evaluate tab shows the texts and labels as written, from data/validation.parquet (core/evaluation.py).
+    # Evaluate tab shows the texts and labels as written, from data/validation.parquet (core/serving/evaluation.py).
     if run.writes:
         neutralise_frame(table).to_csv(run.predictions_file, index=False)
 
@@ -82,7 +82,7 @@ def write_test_metrics(run: RunDir, trainer: Any, tokenizer: Any, kind: TaskKind
     """A dataset's own test split, scored once with the final model and kept apart from validation
     (test_metrics.json); None when the run has no test split. Test rows whose label the model never saw are left
     out (the model cannot predict them) and counted."""
-    from core.tokenize import encode_splits
+    from core.engine.token_store import encode_splits
 
     path = run.test_data
     if not path.exists():

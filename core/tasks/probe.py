@@ -113,7 +113,7 @@ def fit_probe(x: np.ndarray, y: np.ndarray, num_labels: int, balanced: bool) -> 
     spread = float(x.std(axis=0).mean()) or 1.0
     model = LogisticRegression(C=PROBE_C, max_iter=1000, class_weight="balanced" if balanced else None)
     # One BLAS thread: the solver makes thousands of small matrix products, and waking a pool of threads for each
-    # (which sleep between calls: core/train.py's OpenMP policy) made the fit 10x slower on 2 cores (1.3 vs 0.15 s
+    # (which sleep between calls: core/engine/job.py's OpenMP policy) made the fit 10x slower on 2 cores (1.3 vs 0.15 s
     # for 2,000 bert-base features) and took ~6 s on a 16-core GPU machine.
     with threadpool_limits(limits=1, user_api="blas"):
         model.fit((x - centre) / spread, y)

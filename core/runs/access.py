@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import rundir
-from core.rundir import RunDir
+from core.runs import rundir
+from core.runs.rundir import RunDir
 from core.config import DEFAULT_MODEL
 from core.errors import UserError
 
@@ -177,7 +177,7 @@ def upload_limit() -> str | None:
 
 def check_limits(caller: Caller, active: list[str], run_name: str = "", limits: Limits | None = None) -> None:
     """Refuse a new run past the limits, with one sentence; `active` holds the owner of each run queued or training
-    (core.runs.check_can_start counts them). Only on a shared server."""
+    (core.runs.launcher.check_can_start counts them). Only on a shared server."""
     if not shared_server():
         return
     limits = limits or Limits.from_env()

@@ -59,8 +59,8 @@ def guessed_rate(model: str, device: str) -> float:
 
 def measured_rate(run_dirs: Sequence[Path], model: str, device: str) -> float | None:
     """Units per second of the newest run of this model on this device that trained long enough to be timed."""
-    from core.events import fold
-    from core.rundir import RunDir
+    from core.runs.events import fold
+    from core.runs.rundir import RunDir
 
     for run_dir in run_dirs:
         view = fold(RunDir(run_dir).events())

@@ -1,6 +1,6 @@
 """One training job: `python -m core.train <run_dir> [--resume]` reads the run directory and fills it in.
 
-Runs as a child process (started by core/runs.py) so a crash or out-of-memory cannot take the web server down.
+Runs as a child process (started by core/runs/launcher.py) so a crash or out-of-memory cannot take the web server down.
 """
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ from core import tasks
 from core.config import TrainConfig, auto_learning_rate
 from core.errors import UserError, is_disk_full
 from core.hardware import choose_precision, cuda_available, device_key, device_name, use_fast_gpu_attention
-from core.queue import device_slot
-from core.rundir import RunDir, RunState
+from core.runs.device_lock import device_slot
+from core.runs.rundir import RunDir, RunState
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
@@ -65,16 +65,16 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     )
     from transformers.trainer_utils import get_last_checkpoint
 
-    from core.attention import choose_kernel_per_batch
+    from core.engine.attention import choose_kernel_per_batch
     from core.batching import auto_batch_size
-    from core.callback import EventCallback
-    from core.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
-    from core.final_files import save_model_atomically, write_final_metrics, write_test_metrics
+    from core.engine.callback import EventCallback
+    from core.engine.checkpoints import BestWeights, CheckpointPolicy, auto_checkpoint_seconds, best_weights_for_resume
+    from core.engine.final_files import save_model_atomically, write_final_metrics, write_test_metrics
     from core.models import model_max_length, resolve_model
     from core.pair_training import pair_phase
     from core.small_data import schedule_for, selects_on_validation, tiny_validation_note
-    from core.tokenize import encode_splits
-    from core.trainer_setup import collator, early_stopping, engine_trainer
+    from core.engine.token_store import encode_splits
+    from core.engine.trainer_setup import collator, early_stopping, engine_trainer
 
     config = TrainConfig.load(run.config_file)
     kind, labels = tasks.read_labels(run.stored_labels())
@@ -155,8 +155,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         save_strategy="steps" if evaluate_by_steps else "epoch",
         eval_steps=config.eval_steps or None,
         save_steps=config.eval_steps or None,
-        save_total_limit=1,  # only to resume: the best weights travel inside it (core/checkpoints.py)
-        # The best weights are kept in memory instead (core/checkpoints.py): no checkpoint per evaluation needed.
+        save_total_limit=1,  # only to resume: the best weights travel inside it (core/engine/checkpoints.py)
+        # The best weights are kept in memory instead (core/engine/checkpoints.py): no checkpoint per evaluation needed.
         load_best_model_at_end=False,
         metric_for_best_model="selection" if keep_best else None,  # the kind's main metric (core/tasks/)
         greater_is_better=True if keep_best else None,  # `selection` is made so that higher is better
@@ -263,8 +263,8 @@ def _probe_progress(run: RunDir, stop_flag: list[bool]) -> Any:
 def _token_store(run_dir: Path) -> Path | None:
     """Where tokenised data is kept for the next run on the same data: beside the runs on your own machine; nowhere on
     a shared server, where a visitor's texts must not outlive the runs they delete."""
-    from core.access import shared_server
-    from core.tokenize import STORE_FOLDER
+    from core.runs.access import shared_server
+    from core.engine.token_store import STORE_FOLDER
 
     return None if shared_server() else run_dir.parent / STORE_FOLDER
 
@@ -294,7 +294,7 @@ def tracker_settings(config: TrainConfig, run_dir: Path | RunDir) -> str | list[
 
 def _end(run: RunDir, state: RunState, message: str) -> str:
     """The terminal event, then the status. Each is tried whatever happens to the other: a dead process whose status
-    still says running reads as the ending its last event records (core/runs.py)."""
+    still says running reads as the ending its last event records (core/runs/launcher.py)."""
     for write in (lambda: run.append_event(state, message=message),
                   lambda: run.write_status(state, pid=os.getpid())):
         try:
@@ -348,14 +348,14 @@ def _yield_cpu_to_the_app() -> None:
 
 
 def _import_training_stack() -> None:
-    """What every run imports anyway, done while a prepared child waits (core/warm_child.py)."""
+    """What every run imports anyway, done while a prepared child waits (core/runs/warm_child.py)."""
     import sklearn.linear_model  # noqa: F401
     import sklearn.metrics  # noqa: F401
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer  # noqa: F401
 
-    import core.checkpoints  # noqa: F401
-    import core.head_init  # noqa: F401
+    import core.engine.checkpoints  # noqa: F401
+    import core.tasks.probe  # noqa: F401
 
     try:
         if torch.cuda.is_available():
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # checkpoints, the model and metrics hold the user's work: this user only (run folders are 0700)
     _yield_cpu_to_the_app()
     if args.warm:
-        from core.warm_child import wait_for_job
+        from core.runs.warm_child import wait_for_job
 
         _import_training_stack()
         job = wait_for_job()

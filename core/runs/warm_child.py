@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from core.rundir import RunDir
+from core.runs.rundir import RunDir
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _lock = threading.Lock()

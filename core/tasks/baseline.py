@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.metrics import compute_metrics
+from core.tasks.metrics import compute_metrics
 
 METHOD = "TF-IDF + linear SVM"
 # Past this many training rows the baseline is fitted on a stratified sample. On 1M short texts (10 labels, 800k

@@ -68,7 +68,7 @@ def encode_splits(
 
 def _encode_choosing_length(tokenizer: Any, texts: list[list[str]], ids: list[list[Any]], model_limit: int,
                             between_chunks: Callable[[], None]) -> tuple[list[pa.Table], int]:
-    from core.data_report import length_sample, suggest_max_length, text_lengths
+    from core.data.report import length_sample, suggest_max_length, text_lengths
 
     every = [t for frame_texts in texts for t in frame_texts]
     sample = length_sample(every)
@@ -147,7 +147,7 @@ def _load(entry: Path, splits: int, reused: bool = True) -> tuple[list[EncodedDa
 def _save(store: Path, key: str, tables: list[pa.Table], cap: int) -> tuple[list[EncodedDataset], int] | None:
     """Write the entry aside and rename it into place, then map it from disk; None when it cannot be kept (a full
     disk, a read-only folder): training goes on with the tables in memory."""
-    from core.rundir import DIR_MODE, write_text
+    from core.runs.rundir import DIR_MODE, write_text
 
     work = store / f".{key}.{os.getpid()}.tmp"
     try:

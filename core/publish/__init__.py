@@ -1,0 +1,1 @@
+"""Telling others about a model: the model card, the zip and the Hub push."""
