@@ -119,6 +119,14 @@ class TrainConfig:
                        "(one extra pass over up to 2,000 training texts) instead of random weights: learns far more "
                        "from few texts or many labels."),
     )
+    pair_training: bool = field(
+        default=False,
+        metadata=_help("With few texts (under 100, fewer than 64 per label on average, one label per text), first train "
+                       "the model on pairs of texts, pulling those of the same label together (SetFit's contrastive "
+                       "recipe), then warm-start the head. Off by default: on the [CLS] features a classification "
+                       "model reads it did not beat plain fine-tuning (BENCHMARKS.md, Small data). Needs the warm "
+                       "start."),
+    )
     fused_attention_long_batches: bool = field(
         default=True,
         metadata=_help("On a CPU, train batches longer than 256 tokens without attention dropout, so PyTorch's fused "

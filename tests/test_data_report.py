@@ -213,16 +213,20 @@ def test_suggest_max_length(lengths, cap, expected):
 def test_report_sentences(tiny):
     r = build_report(tiny, max_length=2)
     lines = report_sentences(r)
-    assert lines[:6] == [
+    assert lines[:8] == [
         "10 rows read, all kept.",
         "7 rows for training and 3 for validation (from the validation file).",
         "2 labels: neg 5, pos 5.",
+        "Small data: 7 training texts for 2 labels. With the automatic batch size the app trains at batch 16 for at "
+        "least 60 steps (up to 20 epochs, when epochs are left at 3) and keeps the last epoch's model.",
+        "Only 3 validation texts: the app keeps the model of the last epoch instead of the best-scoring one, since "
+        "choosing on so few texts would flatter its score, which stays rough.",
         "Texts are 1 to 5 words long (median 2; 99 % have at most 5).",
         "Lengths are counted in words because no tokenizer was given; models count tokens, usually more.",
         "Suggested max length: 16 tokens.",
     ]
-    assert lines[6] == "Max length 2 cuts 3 texts short (30.0 %)."
-    assert lines[7:] == r.warnings
+    assert lines[8] == "Max length 2 cuts 3 texts short (30.0 %)."
+    assert lines[9:] == r.warnings
     r = dataclasses.replace(r, rows_read=1204, rows_kept=1198, rows_dropped=6,
                             dropped={"empty text": 4, "missing label": 2})
     assert report_sentences(r)[0] == "1,204 rows read, 1,198 kept (6 dropped: 4 empty text, 2 missing label)."

@@ -76,7 +76,8 @@ def test_headline_and_verdict_compare_with_the_baseline(tmp_path: Path) -> None:
     # 2 of 6 right against 3 of 6: one text apart, well within chance on 6 texts.
     assert evaluation.verdict(ev) == (
         f"Accuracy 33.3 %, macro-F1 {100 * f1:.1f} % on 6 validation texts. With so few, one text moves accuracy "
-        "by 17 points: treat the scores as rough. A tie with the TF-IDF + linear SVM baseline: the transformer gets "
+        "by 17 points: treat the scores as rough. The 95 % interval for accuracy on these 6 texts is 10 to 70 %. "
+        "A tie with the TF-IDF + linear SVM baseline: the transformer gets "
         f"1 text fewer of the 6 right (33.3 % vs 50.0 % accuracy, macro-F1 {100 * f1:.1f} % vs 5.0 %), within the "
         "±3 texts that chance alone moves it on a set this size. About 68 validation texts would show whether a gap this "
         "size is real.")
@@ -132,8 +133,8 @@ def test_the_data_step_never_promises_to_beat_a_perfect_baseline() -> None:
 
 def test_few_validation_texts_and_labels_without_any(tmp_path: Path) -> None:
     ev = evaluation.load_evaluation(write_run(tmp_path, baseline_f1=0.05))
-    assert "on 6 validation texts. With so few, one text moves accuracy by 17 points: treat the scores as rough." in (
-        evaluation.verdict(ev))
+    assert ("on 6 validation texts. With so few, one text moves accuracy by 17 points: treat the scores as rough. "
+            "The 95 % interval for accuracy on these 6 texts is 10 to 70 %.") in evaluation.verdict(ev)
     assert evaluation.outcome(ev) == "same"
     # A label with no validation texts: blank recall and F1 (not 0, which macro-F1 leaves out too).
     ev.metrics["per_class"][2]["support"] = 0

@@ -25,7 +25,7 @@ DATA_FIELDS = ("data_path", "val_data_path", "test_data_path", "data_config", "d
                "label_column")  # the Data step sets these (and /train has its own data parameters: data_file,
 # test_file, hub_dataset, dataset_config, dataset_split).
 CLI_ONLY = ("warmup_ratio", "weight_decay", "eval_steps", "keep_best", "checkpoint_every_minutes",
-            "fused_attention_long_batches")  # expert knobs the page and /train have never offered: the CLI has them
+            "fused_attention_long_batches", "pair_training")  # expert knobs the page and /train have never offered: the CLI has them
 API_ONLY = ("run_name",)  # /train names a run; the page names it from the data file (renamed on the Runs step)
 NOT_SETTINGS = DATA_FIELDS + CLI_ONLY + API_ONLY
 
@@ -50,6 +50,7 @@ LOOK: dict[str, dict[str, Any]] = {
     "early_stopping_patience": dict(label="Early stopping patience (0 = off)", minimum=0),
     "class_weights": dict(label="Class weights"),
     "warm_start_head": dict(label="Warm-start the classification head", elem_id="tc-warm-start"),
+    "pair_training": dict(label="Train on pairs of texts first when the data is small"),
     "seed": dict(label="Seed"),
     "report_to": dict(label="Report to", elem_id="tc-report-to"),
 }

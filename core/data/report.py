@@ -13,6 +13,7 @@ import numpy as np
 from core.artefacts import DataReport
 from core.tasks.regression import number_text, offer
 from core.data.report_warnings import SINGLE_EXAMPLE_LISTED, about_single_example, single_example_warning, single_examples_warning
+from core.small_data import small_data_sentence, tiny_validation_sentence
 
 if TYPE_CHECKING:  # only the annotation: the report reads prepared data, it never prepares any
     from core.data.loading import PreparedData
@@ -311,8 +312,12 @@ def report_sentences(report: DataReport) -> list[str]:
     else:
         lines.append(_labels_sentence(report.class_counts["total"]))
         offered = None if report.multi_label else offer(report.labels)
-        if offered:
-            lines.append(offered)
+        trained_labels = sum(1 for n in report.class_counts["train"].values() if n > 0)
+        small = None if report.multi_label else small_data_sentence(report.num_train, trained_labels)
+        lines += [s for s in (offered, small) if s]
+    tiny = tiny_validation_sentence(report.num_validation)
+    if tiny:
+        lines.append(tiny)
     if (report.multi_label or {}).get("pairs"):
         lines.append("Given together most often: " + ", ".join(
             f"{a} + {b} {n:,}" for a, b, n in report.multi_label["pairs"]) + ".")

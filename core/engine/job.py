@@ -31,10 +31,12 @@ from core.runs.device_lock import device_slot
 from core.runs.rundir import RunDir, RunState
 from core.engine.attention import choose_kernel_per_batch
 from core.engine.final_files import save_model_atomically, write_final_metrics, write_test_metrics
+from core.engine.pair_training import pair_phase
 from core.engine.trainer_setup import collator, early_stopping, engine_trainer
 from core.limits import shared_server
 from core.models import model_max_length, resolve_model
 from core.runs.warm_child import wait_for_job
+from core.small_data import schedule_for, selects_on_validation, tiny_validation_note
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
@@ -127,13 +129,22 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     checkpoint = None
     if resume and run.checkpoints_dir.is_dir():
         checkpoint = get_last_checkpoint(str(run.checkpoints_dir))
-    # A resumed run loads its head from the checkpoint. Only rank 0 fits the probe: DDP hands rank 0's weights to every
-    # rank when training starts, so the others' would be overwritten, and beside it they only take its cores (measured
-    # on 2 shared cores under load: a 2,000-sentence probe took 115 s alone, 166 s with a second one beside it).
+    # A resumed run loads its head from the checkpoint. Only rank 0 fits the probe (and runs the pair phase before
+    # it): DDP hands rank 0's weights to every rank when training starts, so the others' would be overwritten, and
+    # beside it they only take its cores (measured on 2 shared cores under load: a 2,000-sentence probe took 115 s
+    # alone, 166 s with a second one beside it).
     if config.warm_start_head and checkpoint is None and distributed.rank() == 0:
+        if cuda:
+            model.to("cuda")
+        if config.pair_training:
+            pair_phase(model, sorted(new_parameters), train_set, labels, kind.name == tasks.SingleLabel.name,
+                       tokenizer.pad_token_id or 0, precision, config.seed,
+                       config.learning_rate or auto_learning_rate(model.num_parameters()),
+                       lambda message: run.append_event("status", message=message),
+                       lambda: _stop_before_training_if_asked(run, stop_flag))
         run.append_event("status", message="Fitting the classification head")
         _stop_before_training_if_asked(run, stop_flag)
-        started = kind.warm_start_head(model.to("cuda") if cuda else model, sorted(new_parameters), train_set,
+        started = kind.warm_start_head(model, sorted(new_parameters), train_set,
                                        labels, tokenizer.pad_token_id or 0, precision, config.class_weights,
                                        config.seed, _probe_progress(run, stop_flag))
         if started is not True:
@@ -142,18 +153,25 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     processes = distributed.world_size()
     device_batch = batch_per_process(config.batch_size, processes, train_set.lengths, cuda,
                                      _gpu_memory() if cuda else 0, model.num_parameters())
-    batch_size = device_batch * processes  # the whole step's texts, over every rank
+    schedule = schedule_for(len(train_set), len(labels), config.batch_size, config.epochs,
+                            0 if config.batch_size else device_batch * processes)
+    if schedule.small:  # the small-data batch is the whole step's, split between the processes like a batch set
+        device_batch = batch_per_process(schedule.batch_size, processes, train_set.lengths, cuda)
+    batch_size, epochs = device_batch * processes, schedule.epochs  # the whole step's texts, over every rank
     steps_per_epoch = math.ceil(len(train_set) / batch_size)
-    total_steps = math.ceil(steps_per_epoch * config.epochs)
+    total_steps = math.ceil(steps_per_epoch * epochs)
     evaluate_by_steps = config.eval_steps > 0
-    keep_best = config.keep_best or config.early_stopping_patience > 0
+    # Neither a tiny validation set nor small data's fixed schedule chooses a model by its validation score
+    # (core/small_data.py): the last model is kept and its score reported.
+    selects = selects_on_validation(len(val_set)) and not schedule.small
+    keep_best = (config.keep_best or config.early_stopping_patience > 0) and selects
     best, best_is_resumed_model = BestWeights(), False  # stays empty without keep_best: nothing is ever "best"
     if keep_best and checkpoint is not None:
         best, best_is_resumed_model = best_weights_for_resume(Path(checkpoint))
     learning_rate = config.learning_rate or auto_learning_rate(model.num_parameters())
     args = TrainingArguments(
         output_dir=str(run.checkpoints_dir),
-        num_train_epochs=config.epochs,
+        num_train_epochs=epochs,
         per_device_train_batch_size=device_batch,
         per_device_eval_batch_size=max(64, device_batch),
         learning_rate=learning_rate,
@@ -210,7 +228,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     events = EventCallback(run, batch_size, facts, stop_flag, kind)
     every = config.checkpoint_every_minutes * 60 or auto_checkpoint_seconds(model.num_parameters())
     callbacks: list[Any] = [events, CheckpointPolicy(every, lambda: events.cancelled, best, best_is_resumed_model)]
-    if config.early_stopping_patience > 0:
+    if config.early_stopping_patience > 0 and selects:
         callbacks.append(early_stopping(config.early_stopping_patience))
     trainer = engine_trainer(best)(
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set, processing_class=tokenizer,
@@ -240,7 +258,10 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     if run.writes:  # a finished run needs no resume state
         shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
     metrics = run.metrics() or {}
-    message = _finished_message(kind, metrics, trainer.state, total_steps, config, best.step)
+    message = _finished_message(kind, metrics, trainer.state, total_steps, config.replace(epochs=epochs), best.step)
+    if kind.classes and not selects_on_validation(len(val_set)) and metrics.get(kind.exact_metric) is not None:
+        message += " " + tiny_validation_note(kind, float(metrics[kind.exact_metric]), len(val_set),
+                                              config.keep_best or config.early_stopping_patience > 0)
     if test:  # reported apart: the test rows never chose the model, so theirs is the honest score
         message += f" {tested.capitalize()}: {kind.scores_words(test)}."
     return _end(run, RunState.FINISHED, message)

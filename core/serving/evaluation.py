@@ -15,6 +15,7 @@ from core.tasks.baseline import METHOD
 from core.errors import UserError
 from core.serving.predict import neutralise
 from core.serving.plotting import axis_labels, figure
+from core.small_data import TINY_VALIDATION, interval_sentence
 
 NO_RUN_MESSAGE = "Train a model or open a run from the Runs tab first."
 NOT_FINISHED_MESSAGE = "This run has not finished training yet: its evaluation appears when it finishes."
@@ -133,7 +134,9 @@ def headline_table(ev: Evaluation) -> pd.DataFrame:
     return pd.DataFrame(rows).round(4)
 
 
-ROUGH_BELOW = 30  # validation texts under which the verdict says the scores are rough
+# Validation texts under which the verdict says the scores are rough and gives accuracy's 95 % interval: the size
+# under which training keeps the last model instead of choosing one on validation (core/small_data.py).
+ROUGH_BELOW = TINY_VALIDATION
 ROUGH_PER_LABEL = 5  # ... and validation texts per label under which the per-label scores are
 
 
@@ -214,7 +217,8 @@ def verdict(ev: Evaluation) -> str:
     head = f"{words[0].upper()}{words[1:]} on {texts}."
     tested = sum(1 for row in ev.metrics.get("per_class", []) if row.get("support"))
     if 0 < n < ROUGH_BELOW:
-        head += f" With so few, one text moves {right} by {100 / n:.0f} points: treat the scores as rough."
+        head += (f" With so few, one text moves {right} by {100 / n:.0f} points: treat the scores as rough. "
+                 + interval_sentence(acc, n, right))
     elif tested and n < ROUGH_PER_LABEL * tested:
         head += f" That is about {n / tested:.0f} per label: treat the per-label scores as rough."
     c = compare(ev)

@@ -1,0 +1,133 @@
+"""Small data: when the app trains differently because there are few texts, and what it says about it. Pure rules
+and sentences (no torch): the data report reads them too. The opt-in pair phase itself is core/pair_training.py.
+
+With 16 texts and batch 32, the three default epochs are three optimizer steps: the encoder hardly moves from where
+its pre-training left it, and the head only learns what a linear probe on those features can. So small data gets a
+schedule of enough steps (schedule_for), and a validation set of a few texts is not used to choose a model
+(selects_on_validation), only reported with its uncertainty (BENCHMARKS.md, Small data).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+# Small data is fewer than this many training texts per label on average and fewer than SMALL_DATA_BELOW_TEXTS in all;
+# above either a run is exactly as before. The shipped example (256 training texts, 4 labels) keeps its quick 3-epoch
+# first run, and the corpora of the default-settings check (the smallest: 112 book excerpts; BENCHMARKS.md) keep the
+# defaults measured there: many labels of a few texts each get enough steps per epoch from their number.
+SMALL_DATA_BELOW_PER_LABEL = 64
+SMALL_DATA_BELOW_TEXTS = 100
+# SetFit 1.x draws every distinct pair once (8 texts per label, 2 labels: 128 pairs; 64 per label: 8,192), so its time
+# grows with the square of the data. A fixed number per text keeps the phase linear in the data (at most ~62 steps).
+PAIRS_PER_TEXT = 10
+
+
+@dataclass(frozen=True)
+class SmallDataPlan:
+    """What the app does differently for this training set: nothing when `active` is False."""
+
+    active: bool
+    num_pairs: int = 0
+    reason: str = ""
+
+
+# With small data and the automatic batch size and epochs, a run trains at least MIN_STEPS optimizer steps: batch 16
+# and as many epochs as that takes, at most MAX_EPOCHS. Three epochs of 16 texts at batch 32 are three steps, too few to
+# move the model; on Pang & Lee, 32 texts per label, 15 epochs at batch 16 scored 0.686 against 0.621 (issue #19).
+SMALL_BATCH = 16
+MIN_STEPS = 60
+MAX_EPOCHS = 20
+DEFAULT_EPOCHS = 3.0  # TrainConfig's: the schedule only replaces epochs left at the default
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The batch size and epochs a run trains with, and whether the small-data rule chose them."""
+
+    batch_size: int
+    epochs: float
+    small: bool = False
+
+
+def is_small(num_train: int, num_labels: int) -> bool:
+    return num_labels >= 2 and num_train < min(SMALL_DATA_BELOW_TEXTS, SMALL_DATA_BELOW_PER_LABEL * num_labels)
+
+
+def schedule_for(num_train: int, num_labels: int, batch_size: int, epochs: float, auto_batch: int) -> Schedule:
+    """Pure: the batch size (`batch_size` 0 = automatic, which is `auto_batch`) and epochs of a run. Small data with
+    the automatic batch size gets batch 16 and, with the default epochs, enough epochs for MIN_STEPS steps."""
+    if not is_small(num_train, num_labels) or batch_size:
+        return Schedule(batch_size or auto_batch, epochs)
+    if epochs != DEFAULT_EPOCHS:
+        return Schedule(SMALL_BATCH, epochs, small=True)
+    steps_per_epoch = -(-num_train // SMALL_BATCH)
+    wanted = min(MAX_EPOCHS, max(DEFAULT_EPOCHS, -(-MIN_STEPS // steps_per_epoch)))
+    return Schedule(SMALL_BATCH, float(wanted), small=True)
+
+
+def plan_for(label_counts: Sequence[int], single_label: bool, warm_start_head: bool) -> SmallDataPlan:
+    """Pure: whether the contrastive phase runs, and on how many pairs. It needs one label per text (pairs of the
+    same or of different labels), at least two labels, and the head warm start that reads what it tunes."""
+    counts = [int(c) for c in label_counts if c > 0]
+    total = sum(counts)
+    if not single_label or len(counts) < 2 or not warm_start_head:
+        return SmallDataPlan(False)
+    if not is_small(total, len(counts)):
+        return SmallDataPlan(False)
+    pairs = PAIRS_PER_TEXT * total
+    return SmallDataPlan(True, pairs, f"{total / len(counts):.0f} training texts per label on average")
+
+
+# Validation sets below this many texts are too small to choose a model on: one text moves accuracy by over 3 points,
+# so the best of several evaluations is mostly the luckiest, and reporting its score flatters the model. Such runs keep
+# the last evaluation's model (no keep-best, no early stopping) and say how uncertain the score is.
+TINY_VALIDATION = 30
+
+
+def selects_on_validation(num_validation: int) -> bool:
+    """Whether keep-best and early stopping may pick a model by its validation score."""
+    return num_validation >= TINY_VALIDATION
+
+
+def accuracy_interval(right: int, n: int) -> tuple[float, float]:
+    """Wilson's 95 % interval for a share of `right` out of `n` (sensible at 0 or n right, unlike the normal one)."""
+    if n <= 0:
+        return 0.0, 1.0
+    z = 1.959964
+    p = right / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def interval_sentence(accuracy: float, n: int, metric: str = "accuracy") -> str:
+    """'The 95 % interval for accuracy on these 6 texts is 30 to 90 %.'"""
+    low, high = accuracy_interval(round(accuracy * n), n)
+    texts = "1 text" if n == 1 else f"{n:,} texts"
+    return f"The 95 % interval for {metric} on these {texts} is {100 * low:.0f} to {100 * high:.0f} %."
+
+
+def tiny_validation_sentence(num_validation: int) -> str | None:
+    """The data report's sentence when the validation set is too small to choose a model on, else None."""
+    if selects_on_validation(num_validation) or num_validation == 0:
+        return None
+    return (f"Only {num_validation:,} validation texts: the app keeps the model of the last epoch instead of the "
+            "best-scoring one, since choosing on so few texts would flatter its score, which stays rough.")
+
+
+def small_data_sentence(num_train: int, num_labels: int) -> str | None:
+    """The data report's sentence when the small-data schedule applies, else None."""
+    if not is_small(num_train, num_labels):
+        return None
+    return (f"Small data: {num_train:,} training texts for {num_labels} labels. With the automatic batch size the app "
+            f"trains at batch {SMALL_BATCH} for at least {MIN_STEPS} steps (up to {MAX_EPOCHS} epochs, when epochs "
+            f"are left at {DEFAULT_EPOCHS:g}) and keeps the last epoch's model.")
+
+
+def tiny_validation_note(kind: Any, exact: float, n: int, asked_to_select: bool) -> str:
+    """The finished message's words on a validation set too small to choose a model on: how uncertain the score is,
+    and that the last model was kept when keep-best or early stopping was asked for."""
+    note = interval_sentence(exact, n, kind.metric_label(kind.exact_metric))
+    if asked_to_select:
+        note += " Kept the last epoch's model: choosing the best on so few texts would flatter the score."
+    return note

@@ -1,0 +1,162 @@
+"""Small data: the schedule's and the pair phase's rules, the phase itself on the tiny model, a real small run end to
+end, and what the data report, the finished message and Evaluate say about few texts."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.runs import launcher
+
+from core import small_data
+from core.config import TrainConfig
+from core.data.report import build_report, report_sentences
+from core.runs.events import fold, read_events
+from core.data.loading import load_training_data
+from core.engine.pair_training import pair_phase, sample_pairs
+from core.small_data import Schedule, plan_for, schedule_for
+from core.engine.job import train
+
+
+@pytest.mark.parametrize("num_train, labels, batch, epochs, expected", [
+    (16, 2, 0, 3.0, Schedule(16, 20.0, small=True)),    # 1 step per epoch: capped at 20 epochs
+    (64, 2, 0, 3.0, Schedule(16, 15.0, small=True)),    # 4 steps per epoch: 60 steps
+    (99, 2, 0, 3.0, Schedule(16, 9.0, small=True)),     # 99 texts, the largest small set
+    (100, 2, 0, 3.0, Schedule(32, 3.0)),                # 100 texts: exactly as before
+    (126, 2, 0, 3.0, Schedule(32, 3.0)),
+    (127, 3, 0, 3.0, Schedule(32, 3.0)),                # 64 per label on average: as before
+    (60, 3, 0, 3.0, Schedule(16, 15.0, small=True)),
+    (1024, 8, 0, 3.0, Schedule(32, 3.0)),
+    (16, 2, 8, 3.0, Schedule(8, 3.0)),                  # a batch size set by hand: the user's schedule
+    (16, 2, 0, 5.0, Schedule(16, 5.0, small=True)),     # epochs set by hand are kept
+    (16, 1, 0, 3.0, Schedule(32, 3.0)),                 # one label: nothing to learn
+])
+def test_the_schedule_trains_small_data_for_enough_steps(num_train, labels, batch, epochs, expected):
+    assert schedule_for(num_train, labels, batch, epochs, auto_batch=32) == expected
+
+
+@pytest.mark.parametrize("counts, single, warm, active, pairs", [
+    ([8, 8], True, True, True, 160),            # 8 per label: 10 pairs per text
+    ([49, 50], True, True, True, 990),          # the largest small set
+    ([50, 50], True, True, False, 0),           # 100 texts: exactly as before
+    ([128, 128], True, True, False, 0),
+    ([30] * 3, True, True, True, 900),
+    ([60, 2, 0], True, True, True, 620),        # a label with no training text counts for nothing
+    ([8, 8], False, True, False, 0),            # several labels per text: no same/different pairs
+    ([16, 0], True, True, False, 0),            # one label: nothing to tell apart
+    ([8, 8], True, False, False, 0),            # no warm start: nothing would read what the phase tunes
+])
+def test_the_rule_decides_from_the_label_counts(counts, single, warm, active, pairs):
+    plan = plan_for(counts, single, warm)
+    assert (plan.active, plan.num_pairs) == (active, pairs)
+
+
+def test_pairs_are_half_same_label_half_different_and_reproducible():
+    labels = [0] * 8 + [1] * 8 + [2] * 2
+    pairs = sample_pairs(labels, 400, seed=3)
+    same, different = pairs[pairs[:, 2] == 1], pairs[pairs[:, 2] == 0]
+    assert len(same) == len(different) == 200
+    assert all(labels[i] == labels[j] and i != j for i, j, _ in same)
+    assert all(labels[i] != labels[j] for i, j, _ in different)
+    # Labels are drawn evenly: the label with 2 texts is in about a third of the same-label pairs.
+    assert 40 < sum(labels[i] == 2 for i, _, _ in same) < 95
+    assert np.array_equal(pairs, sample_pairs(labels, 400, seed=3))
+
+
+def test_a_tiny_validation_set_chooses_nothing_and_says_how_uncertain_it_is():
+    assert not small_data.selects_on_validation(29) and small_data.selects_on_validation(30)
+    low, high = small_data.accuracy_interval(8, 10)
+    assert (round(low, 3), round(high, 3)) == (0.490, 0.943)  # Wilson's interval, as tabulated
+    assert small_data.accuracy_interval(5, 5)[1] == 1.0
+    assert small_data.interval_sentence(0.8, 10) == "The 95 % interval for accuracy on these 10 texts is 49 to 94 %."
+
+
+def test_the_pair_phase_tunes_the_encoder_not_the_output_layer_and_reports_its_steps(tiny_model_dir, monkeypatch):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from core.encoded import EncodedDataset
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
+    texts = [f"good film number {i}" for i in range(8)] + [f"bad film number {i}" for i in range(8)]
+    encoded = tokenizer(texts)
+    data = EncodedDataset.from_rows([{"input_ids": ids, "attention_mask": mask, "labels": i // 8}
+                                     for i, (ids, mask) in enumerate(zip(encoded["input_ids"],
+                                                                         encoded["attention_mask"]))])
+    encoder_before = model.bert.encoder.layer[0].attention.self.query.weight.detach().clone()
+    head_before = model.classifier.weight.detach().clone()
+    clock = iter(range(0, 1000, 2))
+    monkeypatch.setattr("time.monotonic", lambda: float(next(clock)))  # every step a second or more after the last
+    messages: list[str] = []
+    plan = pair_phase(model, ["classifier.weight", "classifier.bias"], data, ["pos", "neg"], True,
+                      tokenizer.pad_token_id, "fp32", 0, 1e-4, messages.append, lambda: None)
+    assert plan.num_pairs == 160
+    assert messages[0] == "Small data: training on 160 pairs of texts"
+    assert messages[1:] == [f"Small data: training on 160 pairs of texts: step {s} of 10" for s in range(1, 10)]
+    assert not torch.equal(encoder_before, model.bert.encoder.layer[0].attention.self.query.weight)
+    assert torch.equal(head_before, model.classifier.weight)
+
+
+def small_csv(tmp_path: Path, example_data: Path, per_label: int, labels: int = 2) -> Path:
+    """`per_label` texts of each of the first `labels` labels of the shipped example."""
+    table = pd.read_csv(example_data)
+    labels = sorted(table["label"].unique())[:labels]
+    rows = pd.concat([table[table["label"] == label].head(per_label) for label in labels])
+    path = tmp_path / "small.csv"
+    rows.to_csv(path, index=False)
+    return path
+
+
+def test_the_data_report_says_the_data_is_small_and_what_the_app_does(tmp_path, example_data):
+    report = build_report(load_training_data(str(small_csv(tmp_path, example_data, 10))))
+    sentences = report_sentences(report)
+    assert ("Small data: 16 training texts for 2 labels. With the automatic batch size the app trains at batch 16 for "
+            "at least 60 steps (up to 20 epochs, when epochs are left at 3) and keeps the last epoch's model.") in sentences
+    assert ("Only 4 validation texts: the app keeps the model of the last epoch instead of the best-scoring one, "
+            "since choosing on so few texts would flatter its score, which stays rough.") in sentences
+
+
+def test_the_report_of_larger_data_says_nothing_about_small_data(example_data):
+    sentences = " ".join(report_sentences(build_report(load_training_data(str(example_data), val_share=0.1))))
+    assert "Small data" not in sentences and "validation texts:" not in sentences
+
+
+def test_a_default_small_run_trains_enough_steps_keeps_the_last_model_and_reloads(tmp_path, tiny_model_dir,
+                                                                                   example_data):
+    from transformers import pipeline
+
+    config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 10, labels=3)), model=tiny_model_dir,
+                         max_length=16)
+    run_dir = launcher.create_run(config, tmp_path / "runs")
+    assert train(run_dir) == "finished"
+    events = read_events(run_dir)
+    view = fold(events)
+    # 24 training texts: 2 steps per epoch at batch 16, so 20 epochs (the cap) instead of 3 epochs of 1 step.
+    assert (view.info["batch_size"], view.total_steps, len(view.evals)) == (16, 40, 20)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["best_step"] is None  # the last model: nothing chosen on 6 validation texts
+    low, high = small_data.accuracy_interval(round(6 * metrics["accuracy"]), 6)
+    assert view.message.endswith(
+        f"The 95 % interval for accuracy on these 6 texts is {100 * low:.0f} to {100 * high:.0f} %. Kept the last "
+        "epoch's model: choosing the best on so few texts would flatter the score.")
+    labels = json.loads((run_dir / "labels.json").read_text())
+    predicted = pipeline("text-classification", model=str(run_dir / "model"))("where is my parcel")
+    assert predicted[0]["label"] in labels
+
+
+def test_pair_training_runs_before_the_head_is_fitted_when_asked_for(tmp_path, tiny_model_dir, example_data):
+    config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 10, labels=3)), model=tiny_model_dir,
+                         epochs=1, max_length=16, pair_training=True)
+    run_dir = launcher.create_run(config, tmp_path / "runs")
+    assert train(run_dir) == "finished"
+    statuses = [e["message"] for e in read_events(run_dir) if e["type"] == "status"]
+    assert statuses.index("Small data: training on 240 pairs of texts") < statuses.index(
+        "Fitting the classification head")
+
+
+def test_pair_training_is_off_by_default():
+    assert TrainConfig().pair_training is False
