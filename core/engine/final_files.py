@@ -8,9 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.config import TrainConfig
 from core.runs.rundir import RunDir
-from core.tasks import TaskKind
 from core.serving.predict import neutralise_frame
+from core.small_data import selects_on_validation, tiny_validation_note
+from core.tasks import TaskKind
+from core.tasks.threshold import tuning_words
 
 
 def write_final_metrics(run: RunDir, trainer: Any, val_set: Any, val_order: np.ndarray, val_df: pd.DataFrame,
@@ -115,3 +118,23 @@ def write_test_metrics(run: RunDir, trainer: Any, tokenizer: Any, kind: TaskKind
     metrics.update(loss=output.metrics.get("test_loss"), rows=len(test_df), unknown_label_rows=int((~known).sum()))
     run.write_json(RunDir.TEST_METRICS, metrics)
     return metrics
+
+
+def finished_message(kind: TaskKind, metrics: dict[str, Any], state: Any, total_steps: int, config: TrainConfig,
+                     best_step: int | None, num_validation: int, test: dict[str, Any] | None, tested: str) -> str:
+    """The scores; why the run ended before its last epoch or kept an earlier model, if it did; how uncertain a tiny
+    validation set's score is; and the test rows' scores, apart (`tested`: "test file" or "test split")."""
+    message = f"Validation {kind.scores_words(metrics)}."
+    if state.global_step < total_steps:  # not stopped by the user (that ends as cancelled): early stopping
+        message = (f"Stopped early at epoch {state.epoch:g} of {config.epochs:g}: no better validation "
+                   f"{kind.metric_label(kind.main_metric)} in {config.early_stopping_patience} evaluations. {message}")
+    if best_step is not None and best_step != state.global_step:
+        message += f" Kept the model of step {best_step}, the best evaluation."
+    if metrics.get("tuning"):
+        message += " " + tuning_words(metrics["tuning"])
+    if kind.classes and not selects_on_validation(num_validation) and metrics.get(kind.exact_metric) is not None:
+        message += " " + tiny_validation_note(kind, float(metrics[kind.exact_metric]), num_validation,
+                                              config.keep_best or config.early_stopping_patience > 0)
+    if test:  # reported apart: the test rows never chose the model, so theirs is the honest score
+        message += f" {tested.capitalize()}: {kind.scores_words(test)}."
+    return message

@@ -30,13 +30,13 @@ from core.hardware import choose_precision, cuda_available, device_name, use_fas
 from core.runs.device_lock import device_slot
 from core.runs.rundir import RunDir, RunState
 from core.engine.attention import choose_kernel_per_batch
-from core.engine.final_files import save_model_atomically, write_final_metrics, write_test_metrics
+from core.engine.final_files import finished_message, save_model_atomically, write_final_metrics, write_test_metrics
 from core.engine.pair_training import pair_phase
 from core.engine.trainer_setup import collator, early_stopping, engine_trainer
 from core.limits import shared_server
 from core.models import model_max_length, resolve_model
 from core.runs.warm_child import wait_for_job
-from core.small_data import schedule_for, selects_on_validation, tiny_validation_note
+from core.small_data import schedule_for, selects_on_validation
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
@@ -257,30 +257,9 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     save_model_atomically(run, trainer, tokenizer)
     if run.writes:  # a finished run needs no resume state
         shutil.rmtree(run.checkpoints_dir, ignore_errors=True)
-    metrics = run.metrics() or {}
-    message = _finished_message(kind, metrics, trainer.state, total_steps, config.replace(epochs=epochs), best.step)
-    if kind.classes and not selects_on_validation(len(val_set)) and metrics.get(kind.exact_metric) is not None:
-        message += " " + tiny_validation_note(kind, float(metrics[kind.exact_metric]), len(val_set),
-                                              config.keep_best or config.early_stopping_patience > 0)
-    if test:  # reported apart: the test rows never chose the model, so theirs is the honest score
-        message += f" {tested.capitalize()}: {kind.scores_words(test)}."
+    message = finished_message(kind, run.metrics() or {}, trainer.state, total_steps, config.replace(epochs=epochs),
+                               best.step, len(val_set), test, tested)
     return _end(run, RunState.FINISHED, message)
-
-
-def _finished_message(kind: tasks.TaskKind, metrics: dict[str, Any], state: Any, total_steps: int,
-                      config: TrainConfig, best_step: int | None) -> str:
-    """The scores, and why the run ended before its last epoch or kept an earlier model, if it did."""
-    message = f"Validation {kind.scores_words(metrics)}."
-    if state.global_step < total_steps:  # not stopped by the user (that ends as cancelled): early stopping
-        message = (f"Stopped early at epoch {state.epoch:g} of {config.epochs:g}: no better validation "
-                   f"{kind.metric_label(kind.main_metric)} in {config.early_stopping_patience} evaluations. {message}")
-    if best_step is not None and best_step != state.global_step:
-        message += f" Kept the model of step {best_step}, the best evaluation."
-    if metrics.get("tuning"):
-        from core.tasks.threshold import tuning_words
-
-        message += " " + tuning_words(metrics["tuning"])
-    return message
 
 
 def _probe_progress(run: RunDir, stop_flag: list[bool]) -> Any:
