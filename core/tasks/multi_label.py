@@ -240,23 +240,13 @@ class MultiLabel(TaskKind):
                         progress: Callable[[int, int], None] | None = None) -> bool:
         """One binary logistic regression per label on the frozen features (one-vs-rest): each is exactly a
         sigmoid output of the new layer."""
-        import torch
-
-
         layer = probe.output_layer(model, new_parameter_names, len(labels))
         if layer is None:
             return False
         targets = np.asarray(features.label_ids).reshape(len(features), len(labels))
-        rows = np.arange(len(targets))
-        if len(rows) > probe.PROBE_ROWS:
-            rows = np.sort(np.random.default_rng(seed).choice(rows, probe.PROBE_ROWS, replace=False))
-        x = probe.head_features(model, layer, [probe.shortened(features[i], probe.PROBE_MAX_TOKENS)
-                                                   for i in rows], pad_token_id, precision, progress)
-        weight, bias = fit_probes(x, targets[rows], balanced)
-        with torch.no_grad():
-            layer.weight.copy_(torch.from_numpy(weight))
-            if layer.bias is not None:
-                layer.bias.copy_(torch.from_numpy(bias))
+        rows = probe.random_rows(len(targets), seed)
+        x = probe.rows_features(model, layer, features, rows, pad_token_id, precision, progress)
+        probe.set_head(layer, *fit_probes(x, targets[rows], balanced))
         return True
 
     def baseline(self, train_df: pd.DataFrame, val_df: pd.DataFrame, labels: list[str]) -> dict[str, Any]:

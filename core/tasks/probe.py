@@ -132,18 +132,37 @@ def init_head_from_probe(model: Any, new_parameter_names: Sequence[str], feature
                          progress: Callable[[int, int], None] | None = None) -> bool:
     """Fit the probe and copy it into the output layer; False (head left as is) when the head is not a plain
     linear layer over features. `progress(done, total)` follows the forward pass over the texts."""
-    import torch
-
     layer = output_layer(model, new_parameter_names, num_labels)
     if layer is None:
         return False
     labels = features.label_ids
     rows = probe_sample(labels, PROBE_ROWS, seed)
-    x = head_features(model, layer, [shortened(features[i], PROBE_MAX_TOKENS) for i in rows], pad_token_id, precision,
-                      progress)
-    weight, bias = fit_probe(x, labels[rows], num_labels, balanced)
+    x = rows_features(model, layer, features, rows, pad_token_id, precision, progress)
+    set_head(layer, *fit_probe(x, labels[rows], num_labels, balanced))
+    return True
+
+
+def random_rows(n: int, seed: int) -> np.ndarray:
+    """The rows a probe reads when their labels cannot be stratified (lists of labels, numbers): all n, or a sorted
+    random PROBE_ROWS of them."""
+    rows = np.arange(n)
+    if n > PROBE_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, PROBE_ROWS, replace=False))
+    return rows
+
+
+def rows_features(model: Any, layer: Any, features: EncodedDataset, rows: np.ndarray, pad_token_id: int,
+                  precision: str, progress: Callable[[int, int], None] | None) -> np.ndarray:
+    """The frozen features the output layer sees for these rows, each text cut to PROBE_MAX_TOKENS."""
+    return head_features(model, layer, [shortened(features[i], PROBE_MAX_TOKENS) for i in rows], pad_token_id,
+                         precision, progress)
+
+
+def set_head(layer: Any, weight: np.ndarray, bias: np.ndarray) -> None:
+    """The fitted probe copied into the output layer."""
+    import torch
+
     with torch.no_grad():
         layer.weight.copy_(torch.from_numpy(weight))
         if layer.bias is not None:
             layer.bias.copy_(torch.from_numpy(bias))
-    return True

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from core.tasks.label_values import INT_RE, NUMBER_RE, is_missing, label_name
-from core.tasks import LabelColumn, Metric, TaskKind
+from core.tasks import LabelColumn, Metric, TaskKind, probe
 
 if TYPE_CHECKING:
     from core.encoded import EncodedDataset
@@ -212,28 +212,18 @@ class Regression(TaskKind):
                         progress: Callable[[int, int], None] | None = None) -> bool | str:
         """A ridge regression on the frozen features, its strength chosen by leave-one-out over a few values; skipped
         (with the reason) when its weights would be huge, see MAX_PROBE_GAIN."""
-        import torch
-
-        from core.tasks import probe
-
         layer = probe.output_layer(model, new_parameter_names, 1)
         if layer is None:
             return False
         targets = np.asarray(features.label_ids, dtype=np.float64).reshape(-1)
-        rows = np.arange(len(targets))
-        if len(rows) > probe.PROBE_ROWS:
-            rows = np.sort(np.random.default_rng(seed).choice(rows, probe.PROBE_ROWS, replace=False))
-        x = probe.head_features(model, layer, [probe.shortened(features[i], probe.PROBE_MAX_TOKENS)
-                                                   for i in rows], pad_token_id, precision, progress)
+        rows = probe.random_rows(len(targets), seed)
+        x = probe.rows_features(model, layer, features, rows, pad_token_id, precision, progress)
         weight, bias = fit_ridge_probe(x, targets[rows])
         gain = float(np.linalg.norm(weight)) * math.sqrt(float((x.astype(np.float64) ** 2).sum(axis=1).mean()))
         if gain > MAX_PROBE_GAIN:
             return (f"the model's features hardly differ between texts (a probe would move the prediction by "
                     f"{gain:,.0f} standard deviations for a change of their own size), so the head starts small.")
-        with torch.no_grad():
-            layer.weight.copy_(torch.from_numpy(weight))
-            if layer.bias is not None:
-                layer.bias.copy_(torch.from_numpy(bias))
+        probe.set_head(layer, weight, bias)
         return True
 
     def baseline(self, train_df: pd.DataFrame, val_df: pd.DataFrame, labels: list[str]) -> dict[str, Any]:
