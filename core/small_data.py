@@ -1,5 +1,5 @@
 """Small data: when the app trains differently because there are few texts, and what it says about it. Pure rules
-and sentences (no torch): the data report reads them too. The opt-in pair phase itself is core/pair_training.py.
+and sentences (no torch): the data report reads them too. The opt-in pair phase itself is core/engine/pair_training.py.
 
 With 16 texts and batch 32, the three default epochs are three optimizer steps: the encoder hardly moves from where
 its pre-training left it, and the head only learns what a linear probe on those features can. So small data gets a

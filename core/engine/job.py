@@ -206,7 +206,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         logging_nan_inf_filter=not lean_gpu,
     )
     if cuda and not distributed.is_distributed() and args.n_gpu > 1:
-        # One process seeing several GPUs (started by hand, not pinned: core/gpus.py) would get nn.DataParallel (the
+        # One process seeing several GPUs (started by hand, not pinned: core/runs/gpus.py) would get nn.DataParallel (the
         # batch silently multiplied, samples/s and the time left wrong): it trains on its first GPU, as it queued.
         args._n_gpu = 1
 
