@@ -72,8 +72,10 @@ def test_a_few_whole_numbers_stay_classes_and_the_report_offers_regression(tmp_p
     stars.to_csv(tmp_path / "stars.csv", index=False)
     data = load_training_data(tmp_path / "stars.csv")
     assert data.kind is SINGLE_LABEL and data.labels == ["1", "2", "3", "4", "5"]
-    assert ("The labels are whole numbers (1 … 5), learnt as 5 classes; or train as regression: --task regression / "
-            "the Task control.") in _report(data)
+    assert ("The labels are whole numbers (1 … 5), learnt as 5 classes; to predict them as a number instead, set Task "
+            "to 'regression (a number)' beside the label column (CLI: --task regression).") in _report(data)
+    from ui import settings
+    assert ("regression (a number)", "regression") in settings.task_choices()  # the words the sentence names
     chosen = load_training_data(tmp_path / "stars.csv", task="regression")
     assert isinstance(chosen.kind, Regression) and chosen.kind.target == "rating"
     # Asked for classes, decimal ratings are classes (a class per value), as before kinds existed.

@@ -78,12 +78,14 @@ def offer(labels: Sequence[str]) -> str | None:
         return None
     low, high = min(int(n) for n in labels), max(int(n) for n in labels)
     return (f"The labels are whole numbers ({number_text(low)} … {number_text(high)}), learnt as {len(labels)} classes; "
-            "or train as regression: --task regression / the Task control.")
+            "to predict them as a number instead, set Task to 'regression (a number)' beside the label column (CLI: "
+            "--task regression).")
 
 
 class Regression(TaskKind):
     name = "regression"
     problem_type = "regression"
+    title = "regression (a number)"
     # Spearman first: the main metric, and with R² the charted ones (both unitless, up to 1); RMSE and MAE are on
     # the user's scale, so they are shown as numbers in the epoch table, never on the chart's score axis.
     f1_metric = "spearman"  # no F1 for a number: the score that keeps the best model
