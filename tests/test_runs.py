@@ -85,6 +85,23 @@ def test_killed_process_is_reported_interrupted_and_resumes(signal_number, check
     assert (resumed_from >= 64) if checkpoint_minutes else (resumed_from == 0)
 
 
+def test_a_child_that_dies_before_it_starts_ends_the_run_interrupted_not_queued(tmp_path, example_data, tiny_model_dir,
+                                                                                 monkeypatch):
+    """A training child that exits before writing its pid (it could not even import) is seen as dead at once: the
+    run does not wait queued for ever, and Resume is offered."""
+    from core.runs import warm_child
+
+    def crashing_child(run_dir, resume, command=None, extra_env=None):
+        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+
+    monkeypatch.setattr(warm_child, "start_training_child", crashing_child)
+    run_dir = launcher.launch(_long_config(example_data, tiny_model_dir), tmp_path)
+    assert RunDir(run_dir).read_status()["pid"] is None  # the child never got as far as saying it started
+    _wait_for(lambda: launcher.status(run_dir)["state"] == "interrupted", timeout=30)
+    view = launcher.view(run_dir)
+    assert view.state == "interrupted" and view.message == launcher.interrupted_message(False, False)
+
+
 def test_runs_queue_for_the_device_and_stop_while_queued(tmp_path, example_data, tiny_model_dir):
     first = launcher.launch(_long_config(example_data, tiny_model_dir), tmp_path, owner="a")
     _wait_for(lambda: launcher.status(first)["state"] == "running")

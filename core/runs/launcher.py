@@ -153,6 +153,7 @@ def start(run_dir: Path, resume: bool = False) -> None:
     run = RunDir(run_dir)
     command, extra_env = gpus.launch_plan(run_dir.parent, getattr(run.config(), "processes", 1))
     run.clear_stop()
+    _exit_codes.pop(str(run_dir), None)  # how a previous child ended says nothing about this one
     run.write_status(RunState.QUEUED, pid=None)
     child = warm_child.start_training_child(run_dir, resume, command, extra_env)
     _children[str(run_dir)] = child
@@ -228,9 +229,11 @@ def status(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir).resolve()
     current = RunDir(run_dir).read_status()
     if current["state"] in ACTIVE_STATES:
-        pid = current.get("pid")
-        if pid is None:  # spawned, child not up yet; never started at all after the grace period
-            dead = str(run_dir) not in _children and time.time() - current.get("updated", 0) > SPAWN_GRACE_SECONDS
+        pid, child = current.get("pid"), _children.get(str(run_dir))
+        if pid is None and (child is not None or str(run_dir) in _exit_codes):  # our child, not up yet: dead once
+            dead = child is None or not _alive(child.pid, run_dir)  # it has exited (a crash at import, say)
+        elif pid is None:  # another process's child not up yet: never started at all after the grace period
+            dead = time.time() - current.get("updated", 0) > SPAWN_GRACE_SECONDS
         else:
             dead = not _alive(pid, run_dir, current.get("pid_started"))
         if dead:
