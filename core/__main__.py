@@ -244,7 +244,8 @@ def _print_estimate(config: TrainConfig, run_dir: Path) -> None:
     found = estimate.for_data(text_lengths(data, checked.tokenizer), data.validation_share, config.epochs,
                               config.max_length or (report.suggested_max_length if report else None), config.model,
                               [r.run_dir for r in launcher.list_runs(run_dir.parent)],
-                              texts=len(data.train) + len(data.validation))
+                              texts=len(data.train) + len(data.validation), num_labels=len(data.labels),
+                              batch_size=config.batch_size)
     if found is not None:
         print(f"  {found.sentence()}")
 

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from core.runs import estimate
+from core.small_data import schedule_for
 from tests.fake_runs import fake_run
 
 DEVICE = "cpu (2 cores)"
@@ -68,6 +69,12 @@ def test_the_train_step_shows_the_estimate_for_the_checked_data(tmp_path, monkey
     # A validation table fixes the validation rows: the share setting does not apply to them.
     given = train_tab.estimate_html({**status, "texts": 4_000, "fixed_val_share": 0.25}, MODEL, 3, 0, 0.2, None)
     assert ": 3,000 training texts of ~20 tokens" in given
+    # Small data trains for more epochs than the setting says (core/small_data.py): the estimate counts those.
+    small = {**status, "lengths": [20] * 40, "texts": 40, "labels": 4}
+    epochs = schedule_for(32, 4, 0, 3.0, auto_batch=1).epochs
+    assert epochs > 3 and f"32 training texts of ~20 tokens × {epochs:g} epochs" in train_tab.estimate_html(
+        small, MODEL, 3, 0, 0.2, None)
+    assert "× 3 epochs" in train_tab.estimate_html(small, MODEL, 3, 0, 0.2, None, 16)  # a batch set: as set
 
 
 def test_the_data_check_says_when_a_validation_table_fixes_the_share(tmp_path, example_data):

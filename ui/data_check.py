@@ -83,7 +83,7 @@ class DataCheck:
                 "suggested_max_length": self.suggested_max_length,
                 # server-side (gr.State): the Train step's time estimate reads them; `lengths` may be a sample
                 "lengths": list(self.lengths), "texts": sum(self.class_counts.values()),
-                "fixed_val_share": self.fixed_val_share}
+                "labels": len(self.class_counts), "fixed_val_share": self.fixed_val_share}
 
 
 @functools.lru_cache(maxsize=4)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from core.hardware import device_name
+from core.small_data import schedule_for
 from core.runs.rundir import RunDir
 
 ATTENTION_TOKENS = 384  # the length at which attention costs as much as the rest of the layer
@@ -136,10 +137,15 @@ def estimate(lengths: Sequence[int], val_share: float, epochs: float, max_length
 
 
 def for_data(lengths: Sequence[int], val_share: float, epochs: float, max_length: int | None, model: str,
-             run_dirs: Sequence[Path], device: str | None = None, texts: int | None = None) -> Estimate | None:
-    """The estimate the Train step and `python -m core train` show, or None without data."""
+             run_dirs: Sequence[Path], device: str | None = None, texts: int | None = None, num_labels: int = 0,
+             batch_size: int = 0) -> Estimate | None:
+    """The estimate the Train step and `python -m core train` show, or None without data. With `num_labels` and the
+    batch size setting (0: automatic) it counts the epochs small data trains for (core/small_data.py), not the
+    setting's."""
     if not lengths:
         return None
+    train_texts = round((texts or len(lengths)) * (1.0 - min(max(val_share, 0.0), 0.9)))
+    epochs = schedule_for(train_texts, num_labels, batch_size, epochs, auto_batch=1).epochs
     if device is None:
         device = device_name()
     rate = measured_rate(run_dirs, model, device)
