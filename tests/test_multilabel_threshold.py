@@ -230,6 +230,8 @@ def test_the_evaluate_slider_and_the_predict_step_show_the_threshold_and_every_l
     assert out["label"].label == "Labels: " + (", ".join(kept) or "none of the labels")
     assert out["summary"].startswith("**Labels:** \u2068" + (", ".join(kept) or "none of the labels"))
     assert "the labels at 20 % or more are predicted." in out["summary"]
+    preview = predict_tab.on_run(state)["preview"]  # what a predicted file will hold
+    assert list(preview.columns)[-1] == "pred_<label>, prob_<label> for each label"
 
 
 def test_the_zip_and_the_hub_push_of_a_multi_label_run_carry_its_kind(columns_run, monkeypatch):

@@ -198,6 +198,7 @@ def test_predict_tab_handlers(run_dir: Path, tmp_path: Path) -> None:
     assert set(shown) == set(predict_tab.RUN_OUTPUTS) and shown["button"].interactive is True
     note, examples = shown["note"], shown["examples"]
     assert "is ready. Labels: billing, bug, praise." in note
+    assert list(shown["preview"].columns) == ["your columns", "predicted", "confidence", "prob_<label> for each label"]
     assert predict_tab.labels_phrase([f"class_{i}" for i in range(50)]) == "50 labels: class_0, class_1, … class_49"
     assert len(examples.raw_samples) == 6 and all(len(s) == 1 for s in examples.raw_samples)
     assert "Train a model or open a run from the Runs tab first." in predict_tab.on_run(RunOnScreen())["note"]

@@ -29,17 +29,18 @@ _TOKEN_COLUMNS = ["#", "token", "input id", "attention mask"]
 _SCORE_COLUMNS = ["label", "logit", "softmax probability"]
 
 
-RUN_OUTPUTS = ("note", "examples", "label", "summary", "tokens", "scores", "button", "batch_button")
+RUN_OUTPUTS = ("note", "examples", "label", "summary", "tokens", "scores", "button", "batch_button", "preview")
 PREDICT_OUTPUTS = ("label", "summary", "tokens", "scores")
 
 
-def _cleared(note: str, examples: list[str] | None = None) -> dict[str, Any]:
-    """The run's note and examples, the last prediction cleared, Predict usable only with examples to show."""
+def _cleared(note: str, examples: list[str] | None = None, task: str = "") -> dict[str, Any]:
+    """The run's note and examples, the last prediction cleared, Predict usable only with examples to show; the
+    file preview shows the columns this run's kind (`task`) writes."""
     ready = examples is not None
     return {"note": note, "examples": gr.Dataset(samples=[[t] for t in examples or []]), "label": None,
             "summary": "", "tokens": pd.DataFrame(columns=_TOKEN_COLUMNS),
             "scores": pd.DataFrame(columns=_SCORE_COLUMNS), "button": gr.Button(interactive=ready),
-            "batch_button": gr.Button(interactive=ready)}
+            "batch_button": gr.Button(interactive=ready), "preview": _empty_preview(task)}
 
 
 def on_run(shown: RunOnScreen | None) -> dict[str, Any]:
@@ -53,7 +54,8 @@ def on_run(shown: RunOnScreen | None) -> dict[str, Any]:
     except UserError as exc:
         return _cleared(note(exc.message))
     what = labels_phrase(predictor.labels) if predictor.kind.classes else f"It predicts {predictor.labels[0]}, a number"
-    return _cleared(note(f"Model of run {Path(run_dir).name} is ready. {what}.", "ok"), examples)
+    return _cleared(note(f"Model of run {Path(run_dir).name} is ready. {what}.", "ok"), examples,
+                    predictor.kind.problem_type)
 
 
 def labels_phrase(labels: list[str]) -> str:
@@ -168,8 +170,13 @@ def on_upload(file_path: str | None) -> dict[str, Any]:
             **cleared}
 
 
-def _empty_preview() -> pd.DataFrame:
-    return pd.DataFrame(columns=["your columns", "predicted", "confidence", "prob_<label> for each label"])
+def _empty_preview(task: str = "") -> pd.DataFrame:
+    """The columns a predicted file gets, by the model's problem_type (core/serving/predict.py's predict_table)."""
+    if task == "regression":
+        return pd.DataFrame(columns=["your columns", "predicted"])
+    per_label = ("pred_<label>, prob_<label> for each label" if task == "multi_label_classification"
+                 else "prob_<label> for each label")
+    return pd.DataFrame(columns=["your columns", "predicted", "confidence", per_label])
 
 
 def on_predict_file(file_path: str | None, column: str | None, shown: RunOnScreen | None,
@@ -239,7 +246,8 @@ def render(ctx: AppContext) -> dict[str, gr.Component]:
             scores = gr.Dataframe(pd.DataFrame(columns=_SCORE_COLUMNS), label="2 · Logits and softmax probabilities",
                                   interactive=False, elem_id="tc-trace-scores")
     gr.Markdown("#### Predict a file\nUpload a table (CSV, TSV, JSONL, Parquet or Excel), pick the text column, and download the table "
-                "with the predicted label and one probability column per label.")
+                "with the predictions: the predicted label and one probability column per label (a number model: "
+                "the predicted number).")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
             upload = gr.File(label="Table to predict", file_types=FILE_TYPES, type="filepath",
