@@ -160,3 +160,69 @@ def test_pair_training_runs_before_the_head_is_fitted_when_asked_for(tmp_path, t
 
 def test_pair_training_is_off_by_default():
     assert TrainConfig().pair_training is False
+
+
+def _mean_pooled_copy(tiny_model_dir: str, tmp_path: Path) -> Path:
+    """The tiny model as a sentence-transformers folder that pools by the mean of its token states."""
+    import shutil
+
+    folder = Path(shutil.copytree(tiny_model_dir, tmp_path / "tiny-sentence-model"))
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}))
+    return folder
+
+
+def test_the_added_layer_hands_every_position_the_normalised_mean_of_the_real_tokens(tiny_model_dir, tmp_path):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from core.engine.mean_pooling import RESIDUAL_SWAMP, add_mean_pooling_layer, trained_with_mean_pooling
+
+    assert trained_with_mean_pooling(_mean_pooled_copy(tiny_model_dir, tmp_path))
+    assert not trained_with_mean_pooling(tiny_model_dir)  # no 1_Pooling: a plain model
+    assert not trained_with_mean_pooling("someone/not-in-the-cache")  # a Hub id: the cache only, never a download
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2).eval()
+    batch = tokenizer(["where is my parcel", "refund"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        before = model.base_model(**batch).last_hidden_state
+    layers = model.config.num_hidden_layers
+    assert add_mean_pooling_layer(model) and model.config.num_hidden_layers == layers + 1
+    with torch.no_grad():
+        after = model.base_model(**batch).last_hidden_state
+        alone = model.base_model(**tokenizer(["refund"], return_tensors="pt")).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    mean = (before * mask).sum(1) / mask.sum(1)  # over the real tokens only: padding stays masked
+    eps = model.config.layer_norm_eps
+    norm = lambda x: torch.nn.functional.layer_norm(x, x.shape[-1:], eps=eps)  # noqa: E731
+    expected = norm(norm(before[:, 0] + RESIDUAL_SWAMP * mean))  # [CLS] state + the swamping mean, both LayerNorms
+    assert torch.allclose(after[:, 0], expected, atol=1e-4)
+    assert torch.nn.functional.cosine_similarity(after[:, 0], norm(mean)).min() > 0.999
+    assert torch.allclose(after[1, 0], alone[0, 0], atol=1e-4)  # a padded text reads as it does alone
+
+
+def test_a_small_run_on_a_mean_pooled_model_saves_the_layer_and_reloads_with_pipeline(tmp_path, tiny_model_dir,
+                                                                                      example_data, capsys):
+    from transformers import AutoConfig, pipeline
+
+    from core.serving import predict
+
+    model = _mean_pooled_copy(tiny_model_dir, tmp_path)
+    config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 10, labels=3)), model=str(model),
+                         max_length=16, epochs=2)
+    run_dir = launcher.create_run(config, tmp_path / "runs")
+    assert train(run_dir) == "finished"
+    layers = AutoConfig.from_pretrained(tiny_model_dir).num_hidden_layers
+    assert AutoConfig.from_pretrained(run_dir / "model").num_hidden_layers == layers + 1
+    assert "the classifier reads the mean of the token states" in capsys.readouterr().out  # train.log in a child
+    text = "where is my parcel"
+    ours = predict.get_predictor(run_dir).trace(text).probs
+    theirs = {r["label"]: r["score"] for r in pipeline("text-classification", model=str(run_dir / "model"),
+                                                         top_k=None)([text])[0]}
+    assert ours == pytest.approx(theirs, abs=1e-5)
+
+    # Larger data is read as before: no layer added.
+    big = TrainConfig(data_path=str(example_data), model=str(model), max_length=16, epochs=1)
+    big_dir = launcher.create_run(big, tmp_path / "runs")
+    assert train(big_dir) == "finished"
+    assert AutoConfig.from_pretrained(big_dir / "model").num_hidden_layers == layers

@@ -30,13 +30,14 @@ from core.hardware import choose_precision, cuda_available, device_name, use_fas
 from core.runs.device_lock import device_slot
 from core.runs.rundir import RunDir, RunState
 from core.engine.attention import choose_kernel_per_batch
+from core.engine.mean_pooling import add_mean_pooling_layer, trained_with_mean_pooling
 from core.engine.final_files import finished_message, save_model_atomically, write_final_metrics, write_test_metrics
 from core.engine.pair_training import pair_phase
 from core.engine.trainer_setup import collator, early_stopping, engine_trainer
 from core.limits import shared_server
 from core.models import model_max_length, resolve_model
 from core.runs.warm_child import wait_for_job
-from core.small_data import schedule_for, selects_on_validation
+from core.small_data import is_small, schedule_for, selects_on_validation
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
@@ -109,12 +110,17 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     )
     for key, value in kind.model_config().items():  # kept in config.json: the app and pipeline() read the same
         setattr(model.config, key, value)
+    train_df = pd.read_parquet(run.train_data)
+    # Small data reads a sentence-embedding model through the mean of its token states (core/engine/mean_pooling.py);
+    # a resumed run decides the same way, so its checkpoint finds the layer it was saved with.
+    if (is_small(len(train_df), len(labels)) and trained_with_mean_pooling(source)
+            and add_mean_pooling_layer(model)):
+        print("Small data: the classifier reads the mean of the token states, as the base model was trained to.")
     if not cuda:
         choose_kernel_per_batch(model, config.fused_attention_long_batches)
     new_parameters = set(loading["missing_keys"]) | {k if isinstance(k, str) else k[0] for k in loading["mismatched_keys"]}
 
     run.append_event("status", message="Tokenising")
-    train_df = pd.read_parquet(run.train_data)
     val_df = pd.read_parquet(run.validation_data)
     limit = model_max_length(tokenizer, model.config)
     with distributed.main_rank_first():  # one rank tokenises into the store; the others map what it kept
