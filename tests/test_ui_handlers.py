@@ -163,7 +163,7 @@ def test_the_report_comes_first_and_the_baseline_follows(tmp_path, example_data)
     copy = tmp_path / "tickets.csv"
     copy.write_bytes(example_data.read_bytes())  # a file version no other test has fitted a baseline for
     out = data_tab.on_file(str(copy), DEFAULT_MODEL, 0, 0.2, 42)
-    assert out["baseline"] == "*Fitting a classic baseline (TF-IDF + linear SVM) on the same split…*"
+    assert out["baseline"] == "*Fitting a classic baseline (TF-IDF + a linear model) on the same split…*"
     fitted = data_tab.on_baseline(str(copy), "text", "label", DEFAULT_MODEL, 0, 0.2, 42)
     assert fitted.startswith("**A classic baseline** (TF-IDF + linear SVM, ") and "accuracy" in fitted
     again = data_tab.on_columns(str(copy), "text", "label", DEFAULT_MODEL, 0, 0.2, 42)

@@ -1,5 +1,6 @@
 """The Data step's check, without any component: read a table or a dataset, prepare and report on it exactly as
-training will (the same cached core functions Start uses). Pure data in, a DataCheck out: easy to test."""
+training will (the same cached core functions Start uses). Pure data in, a DataCheck out: easy to test. Also the
+words the step shows for it: the ready/blocked line and the baseline's sentence."""
 from __future__ import annotations
 
 import functools
@@ -15,6 +16,7 @@ from core.runs import access
 from core.data import hub_datasets
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
+from ui.notes import note
 
 HISTOGRAM_SAMPLE = 5000
 _DEFAULTS = TrainConfig()
@@ -191,3 +193,34 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
     return check
 
 
+# The baseline is the kind's (TF-IDF + linear SVM, one-vs-rest for several labels, ridge for a number): named once it ran.
+BASELINE_PENDING = "*Fitting a classic baseline (TF-IDF + a linear model) on the same split…*"
+
+
+def baseline_markdown(baseline: dict[str, Any] | None) -> str:
+    if baseline and baseline.get("spearman") is not None:  # a number to predict (regression)
+        sample = f", {baseline['sample_note']}" if baseline.get("sample_note") else ""
+        return (f"**A classic baseline** ({baseline.get('method')}{sample}, {baseline.get('seconds', 0):.1f} s) "
+                f"reaches **Spearman {baseline['spearman']:.3f}** (RMSE {baseline.get('rmse', 0):.4g}) on the same "
+                "validation rows. Fine-tuning has to beat this to be worth its cost.")
+    if baseline and baseline.get("f1_micro") is not None:  # multi-label: its own scores
+        return (f"**A classic baseline** ({baseline.get('method')}, {baseline.get('seconds', 0):.1f} s) reaches "
+                f"**{100 * baseline['f1_micro']:.1f} % micro-F1** and **{100 * baseline.get('f1_macro', 0):.1f} % "
+                "macro-F1** on the same validation rows. Fine-tuning has to beat this to be worth its cost.")
+    if not baseline or baseline.get("accuracy") is None:
+        return ""
+    perfect = float(baseline["accuracy"]) >= 1.0
+    then = (" It already gets every validation text right: fine-tuning can only tie it here, so the classic model "
+            "may be all you need." if perfect else " Fine-tuning has to beat this to be worth its cost.")
+    sample = f", {baseline['sample_note']}" if baseline.get("sample_note") else ""
+    return (f"**A classic baseline** ({baseline.get('method', 'TF-IDF + linear SVM')}{sample}, "
+            f"{baseline.get('seconds', 0):.1f} s) reaches **{100 * baseline['accuracy']:.1f} % accuracy** and "
+            f"**{100 * baseline.get('f1_macro', 0):.1f} % macro-F1** on the same validation rows.{then}")
+
+
+def status_html(check: DataCheck) -> str:
+    if check.ok:
+        return note(f"✓ Ready to train. {check.summary}", "ready", "tc-data-ready")
+    if not check.file_name:
+        return note(check.reason, "note", "tc-data-blocked")
+    return note(f"Training is blocked: {check.reason}", "blocked", "tc-data-blocked")

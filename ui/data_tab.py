@@ -16,48 +16,15 @@ from core.errors import UserError
 from ui import charts, data_charts, settings
 from ui.context import AppContext, DataPieces
 from ui.data_check import (  # noqa: F401 - re-exported: the Data step's handlers and tests use them from here
-    DataCheck, _tokenizer, check_data, data_options, histogram_sample, hub_path, label_choice, read_columns,
-    tokenizer_for,
+    BASELINE_PENDING, DataCheck, _tokenizer, baseline_markdown, check_data, data_options, histogram_sample, hub_path,
+    label_choice, read_columns, status_html, tokenizer_for,
 )
-from ui.notes import note
 from ui.wiring import keyed, pick
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DATA = ROOT / "examples" / "support_tickets.csv"
 FILE_TYPES = [".csv", ".tsv", ".txt", ".jsonl", ".json", ".parquet", ".xlsx"]
 PREVIEW_ROWS = 50
-
-
-BASELINE_PENDING = "*Fitting a classic baseline (TF-IDF + linear SVM) on the same split…*"
-
-
-def baseline_markdown(baseline: dict[str, Any] | None) -> str:
-    if baseline and baseline.get("spearman") is not None:  # a number to predict (regression)
-        sample = f", {baseline['sample_note']}" if baseline.get("sample_note") else ""
-        return (f"**A classic baseline** ({baseline.get('method')}{sample}, {baseline.get('seconds', 0):.1f} s) "
-                f"reaches **Spearman {baseline['spearman']:.3f}** (RMSE {baseline.get('rmse', 0):.4g}) on the same "
-                "validation rows. Fine-tuning has to beat this to be worth its cost.")
-    if baseline and baseline.get("f1_micro") is not None:  # multi-label: its own scores
-        return (f"**A classic baseline** ({baseline.get('method')}, {baseline.get('seconds', 0):.1f} s) reaches "
-                f"**{100 * baseline['f1_micro']:.1f} % micro-F1** and **{100 * baseline.get('f1_macro', 0):.1f} % "
-                "macro-F1** on the same validation rows. Fine-tuning has to beat this to be worth its cost.")
-    if not baseline or baseline.get("accuracy") is None:
-        return ""
-    perfect = float(baseline["accuracy"]) >= 1.0
-    then = (" It already gets every validation text right: fine-tuning can only tie it here, so the classic model "
-            "may be all you need." if perfect else " Fine-tuning has to beat this to be worth its cost.")
-    sample = f", {baseline['sample_note']}" if baseline.get("sample_note") else ""
-    return (f"**A classic baseline** ({baseline.get('method', 'TF-IDF + linear SVM')}{sample}, "
-            f"{baseline.get('seconds', 0):.1f} s) reaches **{100 * baseline['accuracy']:.1f} % accuracy** and "
-            f"**{100 * baseline.get('f1_macro', 0):.1f} % macro-F1** on the same validation rows.{then}")
-
-
-def status_html(check: DataCheck) -> str:
-    if check.ok:
-        return note(f"✓ Ready to train. {check.summary}", "ready", "tc-data-ready")
-    if not check.file_name:
-        return note(check.reason, "note", "tc-data-blocked")
-    return note(f"Training is blocked: {check.reason}", "blocked", "tc-data-blocked")
 
 
 BLOCKED_CHART = "No chart: this data cannot be used yet (see above)"
