@@ -29,15 +29,14 @@ from core.runs.gpus import job_devices
 from core.hardware import choose_precision, cuda_available, device_name, use_fast_gpu_attention
 from core.runs.device_lock import device_slot
 from core.runs.rundir import RunDir, RunState
-from core.engine.attention import choose_kernel_per_batch
-from core.engine.mean_pooling import add_mean_pooling_layer, trained_with_mean_pooling
 from core.engine.final_files import finished_message, save_model_atomically, write_final_metrics, write_test_metrics
+from core.engine.model_setup import load_starting_model
 from core.engine.pair_training import pair_phase
 from core.engine.trainer_setup import collator, early_stopping, engine_trainer
 from core.limits import shared_server
 from core.models import model_max_length, resolve_model
 from core.runs.warm_child import wait_for_job
-from core.small_data import is_small, schedule_for, selects_on_validation
+from core.small_data import schedule_for, selects_on_validation
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
@@ -83,9 +82,7 @@ def train(run_dir: Path, resume: bool = False) -> str:
 
 def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     # torch and transformers load here, not at import: the warm child imports them while it waits (main).
-    from transformers import (
-        AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed,
-    )
+    from transformers import TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
     from core.batching import batch_per_process
@@ -103,22 +100,10 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         use_fast_gpu_attention()
 
     run.append_event("status", message="Loading the model")
-    source = resolve_model(config.model)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model, loading = AutoModelForSequenceClassification.from_pretrained(
-        source, **kind.model_settings(labels), ignore_mismatched_sizes=True, output_loading_info=True,
-    )
-    for key, value in kind.model_config().items():  # kept in config.json: the app and pipeline() read the same
-        setattr(model.config, key, value)
     train_df = pd.read_parquet(run.train_data)
-    # Small data reads a sentence-embedding model through the mean of its token states (core/engine/mean_pooling.py);
-    # a resumed run decides the same way, so its checkpoint finds the layer it was saved with.
-    if (is_small(len(train_df), len(labels)) and trained_with_mean_pooling(source)
-            and add_mean_pooling_layer(model)):
-        print("Small data: the classifier reads the mean of the token states, as the base model was trained to.")
-    if not cuda:
-        choose_kernel_per_batch(model, config.fused_attention_long_batches)
-    new_parameters = set(loading["missing_keys"]) | {k if isinstance(k, str) else k[0] for k in loading["mismatched_keys"]}
+    start = load_starting_model(resolve_model(config.model), kind, labels, len(train_df), cuda,
+                                config.fused_attention_long_batches)
+    model, tokenizer, new_parameters = start.model, start.tokenizer, start.new_parameters
 
     run.append_event("status", message="Tokenising")
     val_df = pd.read_parquet(run.validation_data)
@@ -143,14 +128,14 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         if cuda:
             model.to("cuda")
         if config.pair_training:
-            pair_phase(model, sorted(new_parameters), train_set, labels, kind.name == tasks.SingleLabel.name,
+            pair_phase(model, new_parameters, train_set, labels, kind.name == tasks.SingleLabel.name,
                        tokenizer.pad_token_id or 0, precision, config.seed,
                        config.learning_rate or auto_learning_rate(model.num_parameters()),
                        lambda message: run.append_event("status", message=message),
                        lambda: _stop_before_training_if_asked(run, stop_flag))
         run.append_event("status", message="Fitting the classification head")
         _stop_before_training_if_asked(run, stop_flag)
-        started = kind.warm_start_head(model, sorted(new_parameters), train_set,
+        started = kind.warm_start_head(model, new_parameters, train_set,
                                        labels, tokenizer.pad_token_id or 0, precision, config.class_weights,
                                        config.seed, _probe_progress(run, stop_flag))
         if started is not True:
