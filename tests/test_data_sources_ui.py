@@ -124,7 +124,14 @@ def test_api_train_takes_an_uploaded_test_table_and_only_an_uploaded_one(monkeyp
     assert (seen["config"].data_path, seen["config"].test_data_path) == (str(data.resolve()), str(test.resolve()))
     with pytest.raises(gr.Error):  # no test table: none, as before
         train_api.api_train({"path": str(data)})
-    assert seen["config"].test_data_path is None
+    assert (seen["config"].test_data_path, seen["config"].val_data_path) == (None, None)
+    with pytest.raises(gr.Error):  # a validation table the same way
+        train_api.api_train({"path": str(data)}, validation_file={"path": str(test)})
+    assert (seen["config"].val_data_path, seen["config"].test_data_path) == (str(test.resolve()), None)
+    with pytest.raises(gr.Error) as err:  # and never a server path
+        train_api.api_train({"path": str(data)}, validation_file={"path": str(example_data)})
+    assert err.value.message == ("The data file was not uploaded to this server: send the table itself (handle_file in "
+                                 "gradio_client).")
     with pytest.raises(gr.Error) as err:  # a server path is never read as a test table
         train_api.api_train({"path": str(data)}, test_file={"path": str(example_data)})
     assert err.value.message == ("The data file was not uploaded to this server: send the table itself (handle_file in "

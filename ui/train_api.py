@@ -57,7 +57,8 @@ def _test_scores(run_dir: Path, kind: TaskKind) -> dict[str, Any] | None:
 # a new TrainConfig setting is appended after these (and before `request`, which Gradio fills in).
 PUBLIC_ORDER = ("data_file", "text_column", "label_column", "model", "epochs", "learning_rate", "batch_size",
                 "max_length", "val_share", "early_stopping_patience", "class_weights", "seed", "run_name", "key",
-                "warm_start_head", "hub_dataset", "dataset_config", "dataset_split", "report_to", "test_file")
+                "warm_start_head", "hub_dataset", "dataset_config", "dataset_split", "report_to", "test_file",
+                "validation_file")
 # The parameters that are not TrainConfig settings: (type, default, description).
 _OWN = {
     "data_file": (FileData | None, None, "the table of texts and labels (leave it empty when giving hub_dataset)"),
@@ -71,6 +72,9 @@ _OWN = {
     "test_file": (FileData | None, None, "an optional test table with the same columns: scored once after training "
                                          "and reported apart from validation (`test` in the answer and in /status); "
                                          "for a Hub dataset it replaces the dataset's test split"),
+    "validation_file": (FileData | None, None, "an optional validation table with the same columns: scored at each "
+                                               "evaluation instead of rows held out of data_file (val_share is then "
+                                               "unused); for a Hub dataset it replaces the dataset's validation split"),
 }
 # The API page's words for the settings it has always had (shorter than TrainConfig's help, which describes the rest).
 _WORDS = {
@@ -126,8 +130,9 @@ def _start(values: dict[str, Any]) -> dict[str, Any]:
         # checks on a shared server (no folder of the server's disk is read as one).
         data_path = hub_path(hub_dataset) if hub_dataset else session.uploaded_file(data_file)
         test_path = session.uploaded_file(values["test_file"]) if values["test_file"] else None
+        val_path = session.uploaded_file(values["validation_file"]) if values["validation_file"] else None
         config = settings.config_from_ui(data_path, values["text_column"], values["label_column"],
-                                         test_data_path=test_path,
+                                         val_data_path=val_path, test_data_path=test_path,
                                          data_config=values["dataset_config"], data_split=values["dataset_split"],
                                          run_name=values["run_name"],
                                          **{n: values[n] for n in settings.NAMES})
