@@ -121,11 +121,10 @@ class TrainConfig:
     )
     pair_training: bool = field(
         default=False,
-        metadata=_help("With few texts (under 100, fewer than 64 per label on average, one label per text), first train "
-                       "the model on pairs of texts, pulling those of the same label together (SetFit's contrastive "
-                       "recipe), then warm-start the head. Off by default: on the [CLS] features a classification "
-                       "model reads it did not beat plain fine-tuning (BENCHMARKS.md, Small data). Needs the warm "
-                       "start."),
+        metadata=_help("With few texts (under 200, at most 64 per label on average, one label per text), first "
+                       "train the model on pairs of texts, pulling those of the same label together (SetFit's "
+                       "contrastive recipe), then warm-start the head. Off by default: it did not beat plain "
+                       "fine-tuning (BENCHMARKS.md, Small data). Needs the warm start."),
     )
     fused_attention_long_batches: bool = field(
         default=True,

@@ -24,10 +24,10 @@ from core.engine.job import train
 @pytest.mark.parametrize("num_train, labels, batch, epochs, expected", [
     (16, 2, 0, 3.0, Schedule(16, 20.0, small=True)),    # 1 step per epoch: capped at 20 epochs
     (64, 2, 0, 3.0, Schedule(16, 15.0, small=True)),    # 4 steps per epoch: 60 steps
-    (99, 2, 0, 3.0, Schedule(16, 9.0, small=True)),     # 99 texts, the largest small set
-    (100, 2, 0, 3.0, Schedule(32, 3.0)),                # 100 texts: exactly as before
-    (126, 2, 0, 3.0, Schedule(32, 3.0)),
-    (127, 3, 0, 3.0, Schedule(32, 3.0)),                # 64 per label on average: as before
+    (128, 2, 0, 3.0, Schedule(16, 8.0, small=True)),    # 64 per label: 8 steps per epoch
+    (129, 2, 0, 3.0, Schedule(32, 3.0)),                # over 64 per label on average: exactly as before
+    (199, 4, 0, 3.0, Schedule(16, 5.0, small=True)),    # 199 texts, the largest small set
+    (200, 4, 0, 3.0, Schedule(32, 3.0)),                # 200 texts: as before, however many labels
     (60, 3, 0, 3.0, Schedule(16, 15.0, small=True)),
     (1024, 8, 0, 3.0, Schedule(32, 3.0)),
     (16, 2, 8, 3.0, Schedule(8, 3.0)),                  # a batch size set by hand: the user's schedule
@@ -40,8 +40,8 @@ def test_the_schedule_trains_small_data_for_enough_steps(num_train, labels, batc
 
 @pytest.mark.parametrize("counts, single, warm, active, pairs", [
     ([8, 8], True, True, True, 160),            # 8 per label: 10 pairs per text
-    ([49, 50], True, True, True, 990),          # the largest small set
-    ([50, 50], True, True, False, 0),           # 100 texts: exactly as before
+    ([64, 64], True, True, True, 1280),         # 64 per label
+    ([65, 64], True, True, False, 0),           # over 64 per label on average: exactly as before
     ([128, 128], True, True, False, 0),
     ([30] * 3, True, True, True, 900),
     ([60, 2, 0], True, True, True, 620),        # a label with no training text counts for nothing
@@ -135,8 +135,10 @@ def test_a_default_small_run_trains_enough_steps_keeps_the_last_model_and_reload
     assert train(run_dir) == "finished"
     events = read_events(run_dir)
     view = fold(events)
-    # 24 training texts: 2 steps per epoch at batch 16, so 20 epochs (the cap) instead of 3 epochs of 1 step.
-    assert (view.info["batch_size"], view.total_steps, len(view.evals)) == (16, 40, 20)
+    # 24 training texts: 2 steps per epoch at batch 16, so 20 epochs (the cap) instead of 3 epochs of 1 step,
+    # evaluated every 4 epochs, the last step's included.
+    assert (view.info["batch_size"], view.total_steps) == (16, 40)
+    assert [point.step for point in view.evals] == [8, 16, 24, 32, 40]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["best_step"] is None  # the last model: nothing chosen on 6 validation texts
     low, high = small_data.accuracy_interval(round(6 * metrics["accuracy"]), 6)

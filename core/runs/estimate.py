@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from core.hardware import device_name
-from core.small_data import schedule_for
+from core.small_data import evaluation_epochs, schedule_for
 from core.runs.rundir import RunDir
 
 ATTENTION_TOKENS = 384  # the length at which attention costs as much as the rest of the layer
@@ -112,17 +112,18 @@ def duration(seconds: float) -> str:
 
 
 def estimate(lengths: Sequence[int], val_share: float, epochs: float, max_length: int | None, rate: float,
-             measured: bool, texts: int | None = None) -> Estimate:
+             measured: bool, texts: int | None = None, evaluations: float | None = None) -> Estimate:
     """The run's wall time from its texts' token lengths (training and validation together) at `rate` units/s.
-    `texts`: how many texts there are when `lengths` is a sample of them (big data is measured on a sample)."""
+    `texts`: how many texts there are when `lengths` is a sample of them (big data is measured on a sample).
+    `evaluations`: how many times the validation texts are scored (None: once an epoch)."""
     n = texts or len(lengths)
     scale = n / len(lengths) if lengths else 0.0
     train_share = 1.0 - min(max(val_share, 0.0), 0.9)
 
     def seconds(cap: int | None) -> float:
         total = data_cost(lengths, cap) * scale
-        per_epoch = total * train_share + total * (1 - train_share) * EVAL_SHARE
-        return FIXED_SECONDS + epochs * per_epoch / max(rate, 1e-9)
+        evaluating = total * (1 - train_share) * EVAL_SHARE * (epochs if evaluations is None else evaluations)
+        return FIXED_SECONDS + (epochs * total * train_share + evaluating) / max(rate, 1e-9)
 
     cap = max_length or None
     mean = sum(min(x, cap or math.inf) for x in lengths) / len(lengths) if lengths else 0.0
@@ -145,9 +146,11 @@ def for_data(lengths: Sequence[int], val_share: float, epochs: float, max_length
     if not lengths:
         return None
     train_texts = round((texts or len(lengths)) * (1.0 - min(max(val_share, 0.0), 0.9)))
-    epochs = schedule_for(train_texts, num_labels, batch_size, epochs, auto_batch=1).epochs
+    schedule = schedule_for(train_texts, num_labels, batch_size, epochs, auto_batch=1)
+    epochs = schedule.epochs
+    evaluations = math.ceil(epochs / evaluation_epochs(epochs)) if schedule.small else None
     if device is None:
         device = device_name()
     rate = measured_rate(run_dirs, model, device)
     return estimate(lengths, val_share, epochs, max_length, rate or guessed_rate(model, device), rate is not None,
-                    texts=texts)
+                    texts=texts, evaluations=evaluations)
