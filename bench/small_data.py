@@ -5,8 +5,9 @@ label drawn from the rest (all of a label's texts when it has fewer). Each cell 
 - tfidf: TF-IDF + logistic regression (scikit-learn defaults), the floor a fine-tuned transformer must clear;
 - ours: the app's default settings through the path a user's run takes (bench.measure's "ours": create_run, then the
   training job, in a child process);
-- ours-before: the same with batch 32 set, which is what the defaults were before the small-data schedule
-  (core/small_data.py; a CPU's automatic batch size is 32, and a batch size set by hand turns the schedule off);
+- ours-before: the same with batch 32 set, which is the schedule the defaults had before the small-data one
+  (core/small_data.py; a CPU's automatic batch size is 32, and a batch size set by hand turns the schedule off; the
+  mean-pooling layer of small data still applies);
 - setfit: SetFit with the library's defaults (1 epoch) on the same MiniLM weights, in a child process.
 Seconds are each recipe's whole process (start to exit). Ours runs at the lower priority the app's training process
 gives itself (core/engine/job.py), SetFit at the normal one: on a busy machine that favours SetFit's seconds. Nothing from
@@ -31,7 +32,7 @@ from bench.datasets import CACHE, ORANGE_CORPORA, fetch_orange, fetch_polarity, 
 from bench.measure import ROOT, _child_env, run_recipe
 
 RECIPES = ("tfidf", "ours", "ours-before", "setfit")
-# The defaults before the small-data schedule: batch 32 (what the automatic batch size is on a CPU) turns it off.
+# The schedule before the small-data one: batch 32 (what the automatic batch size is on a CPU) turns it off.
 BEFORE = {"batch_size": 32}
 VALIDATION_ROWS = 1000
 VALIDATION_SEED = 42  # the held-out rows never change with the sampling seed
