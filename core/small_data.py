@@ -61,6 +61,14 @@ def evaluation_epochs(epochs: float) -> int:
     return max(1, math.ceil(epochs / SMALL_DATA_EVALUATIONS))
 
 
+def evaluation_steps(small: bool, eval_steps: int, steps_per_epoch: int, epochs: float) -> int:
+    """Pure: every how many steps a run evaluates; 0 = every epoch. Steps set by hand are kept; small data evaluates
+    every evaluation_epochs(epochs) epochs."""
+    if eval_steps or not small or evaluation_epochs(epochs) == 1:
+        return eval_steps
+    return steps_per_epoch * evaluation_epochs(epochs)
+
+
 def is_small(num_train: int, num_labels: int) -> bool:
     return num_labels >= 2 and num_train <= SMALL_DATA_MAX_PER_LABEL * num_labels and num_train < SMALL_DATA_BELOW_TEXTS
 

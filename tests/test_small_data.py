@@ -66,6 +66,17 @@ def test_pairs_are_half_same_label_half_different_and_reproducible():
     assert np.array_equal(pairs, sample_pairs(labels, 400, seed=3))
 
 
+@pytest.mark.parametrize("small, set_steps, steps_per_epoch, epochs, expected", [
+    (True, 0, 1, 20.0, 4),      # 20 epochs of 1 step: every 4 epochs, 5 evaluations
+    (True, 0, 8, 8.0, 16),      # K = 64 on two labels: every 2 epochs of 8 steps
+    (True, 0, 4, 5.0, 0),       # 5 epochs or fewer: every epoch
+    (True, 3, 1, 20.0, 3),      # steps set by hand are kept
+    (False, 0, 7, 3.0, 0),      # not small: every epoch, as before
+])
+def test_small_data_evaluates_about_five_times(small, set_steps, steps_per_epoch, epochs, expected):
+    assert small_data.evaluation_steps(small, set_steps, steps_per_epoch, epochs) == expected
+
+
 def test_a_tiny_validation_set_chooses_nothing_and_says_how_uncertain_it_is():
     assert not small_data.selects_on_validation(29) and small_data.selects_on_validation(30)
     low, high = small_data.accuracy_interval(8, 10)

@@ -36,7 +36,7 @@ from core.engine.trainer_setup import collator, early_stopping, engine_trainer
 from core.limits import shared_server
 from core.models import model_max_length, resolve_model
 from core.runs.warm_child import wait_for_job
-from core.small_data import evaluation_epochs, schedule_for, selects_on_validation
+from core.small_data import evaluation_steps, schedule_for, selects_on_validation
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
@@ -151,10 +151,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     batch_size, epochs = device_batch * processes, schedule.epochs  # the whole step's texts, over every rank
     steps_per_epoch = math.ceil(len(train_set) / batch_size)
     total_steps = math.ceil(steps_per_epoch * epochs)
-    eval_steps = config.eval_steps
-    # A few evaluations for small data; the Trainer adds one at the last step when it is not on the grid.
-    if schedule.small and not eval_steps and evaluation_epochs(epochs) > 1:
-        eval_steps = steps_per_epoch * evaluation_epochs(epochs)
+    # The Trainer adds an evaluation at the last step when it is not on the steps' grid.
+    eval_steps = evaluation_steps(schedule.small, config.eval_steps, steps_per_epoch, epochs)
     evaluate_by_steps = eval_steps > 0
     # Neither a tiny validation set nor small data's fixed schedule chooses a model by its validation score
     # (core/small_data.py): the last model is kept and its score reported.
