@@ -20,7 +20,7 @@ from typing import Any, Sequence
 SMALL_DATA_MAX_PER_LABEL = 64
 SMALL_DATA_BELOW_TEXTS = 200
 # SetFit 1.x draws every distinct pair once (8 texts per label, 2 labels: 128 pairs; 64 per label: 8,192), so its time
-# grows with the square of the data. A fixed number per text keeps the phase linear in the data (at most ~62 steps).
+# grows with the square of the data. A fixed number per text keeps the phase linear in the data (at most ~125 steps).
 PAIRS_PER_TEXT = 10
 
 
