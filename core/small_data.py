@@ -61,6 +61,11 @@ def evaluation_epochs(epochs: float) -> int:
     return max(1, math.ceil(epochs / SMALL_DATA_EVALUATIONS))
 
 
+def evaluation_count(epochs: float) -> int:
+    """Pure: how many times small data evaluates in `epochs` epochs (the last step's included)."""
+    return math.ceil(epochs / evaluation_epochs(epochs))
+
+
 def evaluation_steps(small: bool, eval_steps: int, steps_per_epoch: int, epochs: float) -> int:
     """Pure: every how many steps a run evaluates; 0 = every epoch. Steps set by hand are kept; small data evaluates
     every evaluation_epochs(epochs) epochs."""

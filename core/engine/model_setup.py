@@ -18,7 +18,6 @@ class StartingModel:
     model: Any
     tokenizer: Any
     new_parameters: list[str]  # the weights the base model did not have (the new head): the probe fits them
-    mean_pooled: bool  # the mean-pooling layer was added
 
 
 def load_starting_model(source: str | Path, kind: TaskKind, labels: list[str], num_train: int, cuda: bool,
@@ -33,11 +32,9 @@ def load_starting_model(source: str | Path, kind: TaskKind, labels: list[str], n
         setattr(model.config, key, value)
     # Small data reads a sentence-embedding model through the mean of its token states; a resumed run decides the
     # same way (the same training texts), so its checkpoint finds the layer it was saved with.
-    mean_pooled = (is_small(num_train, len(labels)) and trained_with_mean_pooling(source)
-                   and add_mean_pooling_layer(model))
-    if mean_pooled:
+    if is_small(num_train, len(labels)) and trained_with_mean_pooling(source) and add_mean_pooling_layer(model):
         print("Small data: the classifier reads the mean of the token states, as the base model was trained to.")
     if not cuda:
         choose_kernel_per_batch(model, fused_attention_long_batches)
     new = set(loading["missing_keys"]) | {k if isinstance(k, str) else k[0] for k in loading["mismatched_keys"]}
-    return StartingModel(model, tokenizer, sorted(new), mean_pooled)
+    return StartingModel(model, tokenizer, sorted(new))

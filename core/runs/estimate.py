@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from core.hardware import device_name
-from core.small_data import evaluation_epochs, schedule_for
+from core.small_data import evaluation_count, schedule_for
 from core.runs.rundir import RunDir
 
 ATTENTION_TOKENS = 384  # the length at which attention costs as much as the rest of the layer
@@ -148,7 +148,7 @@ def for_data(lengths: Sequence[int], val_share: float, epochs: float, max_length
     train_texts = round((texts or len(lengths)) * (1.0 - min(max(val_share, 0.0), 0.9)))
     schedule = schedule_for(train_texts, num_labels, batch_size, epochs, auto_batch=1)
     epochs = schedule.epochs
-    evaluations = math.ceil(epochs / evaluation_epochs(epochs)) if schedule.small else None
+    evaluations = evaluation_count(epochs) if schedule.small else None
     if device is None:
         device = device_name()
     rate = measured_rate(run_dirs, model, device)
