@@ -40,18 +40,18 @@ def test_lengths_measured_on_a_sample_count_every_text():
 
 
 def test_small_data_counts_its_few_evaluations_not_one_an_epoch():
-    # 40 texts, 8 of them for validation, 4 labels: 20 epochs of 2 steps, evaluated every 4 epochs (5 times).
+    # 40 texts, 8 of them for validation, 4 labels: 40 epochs of 2 steps, evaluated every 8 epochs (5 times).
     lengths, rate = [20] * 40, 100.0
     small = estimate.for_data(lengths, 0.2, 3, None, MODEL, [], device="cpu", num_labels=4)
     train_units = 32 * 20 * (1 + 20 / estimate.ATTENTION_TOKENS)
     evaluation_units = 8 * 20 * (1 + 20 / estimate.ATTENTION_TOKENS) * estimate.EVAL_SHARE
-    assert small.epochs == 20
+    assert small.epochs == 40
     assert small.seconds == pytest.approx(
-        estimate.estimate(lengths, 0.2, 20, None, estimate.guessed_rate(MODEL, "cpu"), False, evaluations=5).seconds)
-    every_epoch = estimate.estimate(lengths, 0.2, 20, None, rate, True).seconds
-    five = estimate.estimate(lengths, 0.2, 20, None, rate, True, evaluations=5).seconds
-    assert every_epoch - five == pytest.approx(15 * evaluation_units / rate)
-    assert five - estimate.FIXED_SECONDS == pytest.approx((20 * train_units + 5 * evaluation_units) / rate)
+        estimate.estimate(lengths, 0.2, 40, None, estimate.guessed_rate(MODEL, "cpu"), False, evaluations=5).seconds)
+    every_epoch = estimate.estimate(lengths, 0.2, 40, None, rate, True).seconds
+    five = estimate.estimate(lengths, 0.2, 40, None, rate, True, evaluations=5).seconds
+    assert every_epoch - five == pytest.approx(35 * evaluation_units / rate)
+    assert five - estimate.FIXED_SECONDS == pytest.approx((40 * train_units + 5 * evaluation_units) / rate)
 
 
 def test_the_speed_is_measured_from_an_earlier_run_of_the_same_model_here(tmp_path):

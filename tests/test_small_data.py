@@ -22,13 +22,13 @@ from core.engine.job import train
 
 
 @pytest.mark.parametrize("num_train, labels, batch, epochs, expected", [
-    (16, 2, 0, 3.0, Schedule(16, 20.0, small=True)),    # 1 step per epoch: capped at 20 epochs
-    (64, 2, 0, 3.0, Schedule(16, 15.0, small=True)),    # 4 steps per epoch: 60 steps
-    (128, 2, 0, 3.0, Schedule(16, 8.0, small=True)),    # 64 per label: 8 steps per epoch
+    (16, 2, 0, 3.0, Schedule(16, 40.0, small=True)),    # 1 step per epoch: capped at 40 epochs
+    (64, 2, 0, 3.0, Schedule(16, 30.0, small=True)),    # 4 steps per epoch: 120 steps
+    (128, 2, 0, 3.0, Schedule(16, 15.0, small=True)),   # 64 per label: 8 steps per epoch
     (129, 2, 0, 3.0, Schedule(32, 3.0)),                # over 64 per label on average: exactly as before
-    (199, 4, 0, 3.0, Schedule(16, 5.0, small=True)),    # 199 texts, the largest small set
+    (199, 4, 0, 3.0, Schedule(16, 10.0, small=True)),   # 199 texts, the largest small set: 13 steps per epoch
     (200, 4, 0, 3.0, Schedule(32, 3.0)),                # 200 texts: as before, however many labels
-    (60, 3, 0, 3.0, Schedule(16, 15.0, small=True)),
+    (60, 3, 0, 3.0, Schedule(16, 30.0, small=True)),
     (1024, 8, 0, 3.0, Schedule(32, 3.0)),
     (16, 2, 8, 3.0, Schedule(8, 3.0)),                  # a batch size set by hand: the user's schedule
     (16, 2, 0, 5.0, Schedule(16, 5.0, small=True)),     # epochs set by hand are kept
@@ -68,7 +68,8 @@ def test_pairs_are_half_same_label_half_different_and_reproducible():
 
 @pytest.mark.parametrize("small, set_steps, steps_per_epoch, epochs, expected", [
     (True, 0, 1, 20.0, 4),      # 20 epochs of 1 step: every 4 epochs, 5 evaluations
-    (True, 0, 8, 8.0, 16),      # K = 64 on two labels: every 2 epochs of 8 steps
+    (True, 0, 8, 8.0, 16),      # every 2 epochs of 8 steps
+    (True, 0, 8, 15.0, 24),     # K = 64 on two labels: 15 epochs, every 3 epochs of 8 steps
     (True, 0, 4, 5.0, 0),       # 5 epochs or fewer: every epoch
     (True, 3, 1, 20.0, 3),      # steps set by hand are kept
     (False, 0, 7, 3.0, 0),      # not small: every epoch, as before
@@ -125,8 +126,9 @@ def small_csv(tmp_path: Path, example_data: Path, per_label: int, labels: int = 
 def test_the_data_report_says_the_data_is_small_and_what_the_app_does(tmp_path, example_data):
     report = build_report(load_training_data(str(small_csv(tmp_path, example_data, 10))))
     sentences = report_sentences(report)
-    assert ("Small data: 16 training texts for 2 labels. With the automatic batch size the app trains at batch 16 for "
-            "at least 60 steps (up to 20 epochs, when epochs are left at 3) and keeps the last epoch's model.") in sentences
+    assert ("Small data: 16 training texts for 2 labels. With the automatic batch size the app trains at batch 16 and a "
+            "gentler learning rate for at least 120 steps (up to 40 epochs, when epochs are left at 3) and keeps the "
+            "last epoch's model.") in sentences
     assert ("Only 4 validation texts: the app keeps the model of the last epoch instead of the best-scoring one, "
             "since choosing on so few texts would flatter its score, which stays rough.") in sentences
 
@@ -146,10 +148,11 @@ def test_a_default_small_run_trains_enough_steps_keeps_the_last_model_and_reload
     assert train(run_dir) == "finished"
     events = read_events(run_dir)
     view = fold(events)
-    # 24 training texts: 2 steps per epoch at batch 16, so 20 epochs (the cap) instead of 3 epochs of 1 step,
-    # evaluated every 4 epochs, the last step's included.
-    assert (view.info["batch_size"], view.total_steps) == (16, 40)
-    assert [point.step for point in view.evals] == [8, 16, 24, 32, 40]
+    # 24 training texts: 2 steps per epoch at batch 16, so 40 epochs (the cap) instead of 3 epochs of 1 step,
+    # evaluated every 8 epochs, the last step's included, at 0.3 of the automatic rate (1e-4 for a small model).
+    assert (view.info["batch_size"], view.total_steps) == (16, 80)
+    assert [point.step for point in view.evals] == [16, 32, 48, 64, 80]
+    assert view.info["learning_rate"] == pytest.approx(3e-5)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["best_step"] is None  # the last model: nothing chosen on 6 validation texts
     low, high = small_data.accuracy_interval(round(6 * metrics["accuracy"]), 6)
@@ -239,3 +242,13 @@ def test_a_small_run_on_a_mean_pooled_model_saves_the_layer_and_reloads_with_pip
     big_dir = launcher.create_run(big, tmp_path / "runs")
     assert train(big_dir) == "finished"
     assert AutoConfig.from_pretrained(big_dir / "model").num_hidden_layers == layers
+
+
+@pytest.mark.parametrize("small, set_rate, automatic, expected", [
+    (True, 0.0, 1e-4, 3e-5),    # small data: a share of the automatic rate
+    (True, 5e-4, 1e-4, 5e-4),   # a rate set by hand is the user's
+    (False, 0.0, 1e-4, 1e-4),   # not small: the automatic rate
+    (False, 2e-5, 5e-5, 2e-5),
+])
+def test_small_data_trains_at_a_gentler_rate_unless_one_is_set(small, set_rate, automatic, expected):
+    assert small_data.learning_rate(small, set_rate, automatic) == pytest.approx(expected)

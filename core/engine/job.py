@@ -36,7 +36,7 @@ from core.engine.trainer_setup import collator, early_stopping, engine_trainer
 from core.limits import shared_server
 from core.models import model_max_length, resolve_model
 from core.runs.warm_child import wait_for_job
-from core.small_data import evaluation_steps, schedule_for, selects_on_validation
+from core.small_data import evaluation_steps, learning_rate as small_data_rate, schedule_for, selects_on_validation
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
@@ -161,7 +161,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     best, best_is_resumed_model = BestWeights(), False  # stays empty without keep_best: nothing is ever "best"
     if keep_best and checkpoint is not None:
         best, best_is_resumed_model = best_weights_for_resume(Path(checkpoint))
-    learning_rate = config.learning_rate or auto_learning_rate(model.num_parameters())
+    learning_rate = small_data_rate(schedule.small, config.learning_rate, auto_learning_rate(model.num_parameters()))
     args = TrainingArguments(
         output_dir=str(run.checkpoints_dir),
         num_train_epochs=epochs,
