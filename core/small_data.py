@@ -156,8 +156,8 @@ def small_data_sentence(num_train: int, num_labels: int) -> str | None:
     if not is_small(num_train, num_labels):
         return None
     return (f"Small data: {num_train:,} training texts for {num_labels} labels. With the automatic batch size the app "
-            f"trains at batch {SMALL_BATCH} and a gentler learning rate for at least {MIN_STEPS} steps (up to {MAX_EPOCHS} epochs, when epochs "
-            f"are left at {DEFAULT_EPOCHS:g}) and keeps the last epoch's model.")
+            f"trains at batch {SMALL_BATCH} and a gentler learning rate for at least {MIN_STEPS} steps (up to "
+            f"{MAX_EPOCHS} epochs, when epochs are left at {DEFAULT_EPOCHS:g}) and keeps the last epoch's model.")
 
 
 def tiny_validation_note(kind: Any, exact: float, n: int, asked_to_select: bool) -> str:
