@@ -119,15 +119,14 @@ def _run_ours(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
 
 def _ours_config(spec: dict[str, Any]) -> Any:
-    """The run's settings: core defaults plus the spec's data, model, epochs, seed and any overrides."""
+    """The run's settings: core defaults, the spec's data, model, epochs and seed, and its overrides over them."""
     from core.config import TrainConfig
 
     columns = {"text_column": "text", "label_column": "label"} if spec.get("val_csv") else {}  # else: guessed
-    return TrainConfig(
-        data_path=spec["train_csv"], val_data_path=spec.get("val_csv"), model=spec["model"], epochs=spec["epochs"],
-        seed=spec["seed"], **columns, **({"batch_size": spec["ours_batch_size"]} if spec.get("ours_batch_size") else {}),
-        **spec.get("overrides", {}),
-    )
+    settings = {"data_path": spec["train_csv"], "val_data_path": spec.get("val_csv"), "model": spec["model"],
+                "epochs": spec["epochs"], "seed": spec["seed"], **columns,
+                **({"batch_size": spec["ours_batch_size"]} if spec.get("ours_batch_size") else {})}
+    return TrainConfig(**{**settings, **spec.get("overrides", {})})  # an override (`--set epochs=30`) wins
 
 
 def _run_app_start(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:

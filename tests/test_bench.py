@@ -166,6 +166,16 @@ def test_cli_command_asks_the_cli_for_the_settings_ours_trains_with(tiny_data: t
     assert seen == [_ours_config(spec)]
 
 
+def test_an_override_wins_over_the_setting_the_spec_carries(tiny_data: tuple[Path, Path], tiny_model_dir: str) -> None:
+    """`python -m bench.small_data --set epochs=30` trains 30 epochs (it once failed on two values for epochs)."""
+    from bench.measure import _ours_config
+
+    spec = {"train_csv": str(tiny_data[0]), "val_csv": str(tiny_data[1]), "model": tiny_model_dir, "epochs": 3.0,
+            "seed": 7, "overrides": {"epochs": 30.0, "seed": 1}}
+    config = _ours_config(spec)
+    assert (config.epochs, config.seed, config.model) == (30.0, 1, tiny_model_dir)
+
+
 def test_whole_runs_as_the_cli_and_the_app_run_them(tiny_data: tuple[Path, Path], tiny_model_dir: str,
                                                     tmp_path: Path) -> None:
     """Both time a real run to its end and read its scores; the app's clock starts at handing over the run."""
