@@ -1,5 +1,5 @@
 """The real page in headless Chromium: example data -> short run -> live charts -> finished -> reload re-attaches;
-then a table whose columns the user picks by hand keeps that choice over a reload."""
+then a table whose columns the user picks by hand, and its validation table, come back after a reload."""
 from __future__ import annotations
 
 import re
@@ -194,8 +194,21 @@ def choose_columns_and_reload(page, url: str, table) -> None:
         pick(page, dropdown, value)
         page.wait_for_function(f"() => document.querySelector('#tc-data-status').innerText.includes(\"'{value}'\")",
                                timeout=60_000)
+    # A validation table of its own, with the same columns: the report says the split comes from it.
+    val_table = table.with_name("tickets-val.csv")
+    val_table.write_text("title,body,label,topic\n" + "".join(
+        f"Held-out {i} {w},Another body {i} about {w},{w[0]},{t}\n"
+        for i in range(2) for w, t in (("apples", "fruit"), ("carrots", "veg"))), encoding="utf-8")
+    page.set_input_files("#tc-val-file input[type=file]", str(val_table))
+    from_file = "36 rows for training and 4 for validation (from the validation file)."
+    page.wait_for_function("(s) => document.querySelector('#tc-data-report')?.innerText.includes(s)", arg=from_file,
+                           timeout=60_000)
     time.sleep(1.5)  # the choice is stored in the browser by its own event, beside the data check
     page.reload()
     page.wait_for_function(
         "() => document.querySelector('#tc-data-status')?.innerText.includes(\"'title' → 'topic'\")", timeout=90_000)
     assert (page.input_value("#tc-text-col input"), page.input_value("#tc-label-col input")) == ("title", "topic")
+    # The validation table came back with the file: shown in its box and read by the check.
+    page.wait_for_function("(s) => document.querySelector('#tc-data-report')?.innerText.includes(s)", arg=from_file,
+                           timeout=60_000)
+    assert "tickets-val.csv" in page.inner_text("#tc-val-file").replace("\n", "")  # the name wraps at the dot

@@ -57,7 +57,7 @@ def test_the_page_watches_for_a_run_that_a_start_before_the_reload_is_still_writ
 def test_a_model_folder_that_failed_to_start_is_not_restored(tmp_path, monkeypatch):
     for name in ("SPACE_ID", "TEXTCLF_PRIVATE_RUNS"):
         monkeypatch.delenv(name, raising=False)
-    saved = layout.remember_settings("", "", "", *setting_values(model="./no-such-folder", epochs=2.0))
+    saved = layout.remember_settings("", "", "", {}, *setting_values(model="./no-such-folder", epochs=2.0))
     restored = layout.restore_settings(saved)
     assert "model" not in restored and restored["epochs"] == 2.0  # the model is left as it is; the rest as shown
     folder = tmp_path / "my-model"
@@ -93,3 +93,23 @@ def test_opening_a_run_shows_its_settings_but_not_a_strangers(space):
     # Re-run with changes gets the Runs step's choice: a run id, checked the same way.
     assert layout.settings_of_choice("r-mine", caller) == out
     assert layout.settings_of_choice("r-stranger", caller) == layout.settings_of_choice(str(mine), None) == {}
+
+
+def test_opening_a_run_brings_back_its_validation_table_while_the_upload_is_there(space, tmp_path, monkeypatch):
+    uploads = tmp_path / "uploads"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
+    tables = {}
+    for name in ("data", "val"):
+        (uploads / name).mkdir(parents=True)
+        tables[name] = uploads / name / f"{name}.csv"
+        tables[name].write_text("text,label\nplenty of apples,a\nplenty of pears,b\n", encoding="utf-8")
+    caller = session.browser_caller(access.new_key(space, "b"), space)
+    mine = _run(space, "r-tables", caller.owner, "finished", created=time.time())
+    TrainConfig(data_path=str(tables["data"]), val_data_path=str(tables["val"])).save(mine / "config.json")
+    out = layout.settings_of_run(str(mine), caller)
+    assert (out["file"], out["val_file"], out["test_file"]) == (str(tables["data"].resolve()),
+                                                                str(tables["val"].resolve()), None)
+    assert (out["data_extra"]["val_data_path"], out["data_extra"]["test_data_path"]) == (str(tables["val"].resolve()), "")
+    tables["val"].unlink()  # the upload is gone from the server: the box is emptied and the split used again
+    out = layout.settings_of_run(str(mine), caller)
+    assert out["val_file"] is None and out["data_extra"]["val_data_path"] == ""

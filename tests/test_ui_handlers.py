@@ -183,11 +183,13 @@ def test_on_file_with_unreadable_file_keeps_the_page_usable(tmp_path):
 def test_settings_survive_a_reload_but_never_name_arbitrary_files(tmp_path, example_data):
     chosen = dict(epochs=2.0, batch_size=16, max_length=64, val_share=0.25, early_stopping_patience=1,
                   warm_start_head=False, seed=7, report_to="tensorboard")
-    saved = layout.remember_settings(str(example_data), "text", "label", *setting_values(**chosen))
+    saved = layout.remember_settings(str(example_data), "text", "label", {}, *setting_values(**chosen))
     restored = layout.restore_settings(saved)
     assert restored.pop("file") == str(example_data.resolve())  # the example folder is allowed
     assert restored.pop("wanted_columns") == {"file_name": "support_tickets.csv", "text_column": "text",
                                               "label_column": "label"}
+    assert (restored.pop("val_file"), restored.pop("test_file")) == (None, None)  # none was chosen
+    assert restored.pop("data_extra") == data_tab.data_options({})
     assert restored == dict(zip(settings.NAMES, setting_values(**chosen)))
     outside = tmp_path / "secret.csv"
     outside.write_text("text,label\n")
@@ -208,7 +210,7 @@ def test_a_reload_restores_the_chosen_columns_not_the_guessed_ones(tmp_path, mon
     guessed = data_tab.on_file_event(str(table), DEFAULT_MODEL, 0, 0.2, 42, {})
     assert (guessed["text_column"].value, guessed["label_column"].value) == ("body", "label")
 
-    saved = layout.remember_settings(str(table), "title", "topic", *setting_values(epochs=1.0))
+    saved = layout.remember_settings(str(table), "title", "topic", {}, *setting_values(epochs=1.0))
     restored = layout.restore_settings(saved)
     file, wanted = restored["file"], restored["wanted_columns"]
     out = data_tab.on_file_event(file, DEFAULT_MODEL, 0, 0.2, 42, wanted)
@@ -219,6 +221,37 @@ def test_a_reload_restores_the_chosen_columns_not_the_guessed_ones(tmp_path, mon
     for other in ({**wanted, "file_name": "other.csv"}, {**wanted, "label_column": "gone"}):
         out = data_tab.on_file_event(file, DEFAULT_MODEL, 0, 0.2, 42, other)
         assert (out["text_column"].value, out["label_column"].value) == ("body", "label")
+
+
+def test_a_reload_brings_back_the_validation_and_test_tables_but_only_uploaded_ones(tmp_path, monkeypatch):
+    uploads = tmp_path / "uploads"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
+    tables = {}
+    for name, rows in (("data", 40), ("val", 6), ("test", 6)):
+        folder = uploads / name
+        folder.mkdir(parents=True)
+        tables[name] = folder / f"{name}.csv"
+        tables[name].write_text("text,label\n" + "".join(f"text number {i} about {w},{w}\n" for i in range(rows // 2)
+                                                       for w in ("apples", "pears")), encoding="utf-8")
+    extra = data_tab.on_val_file(str(tables["val"]), {}, str(tables["data"]), "text", "label", DEFAULT_MODEL, 0, 0.2,
+                                 42)["data_extra"]
+    extra = data_tab.on_test_file(str(tables["test"]), extra, str(tables["data"]), "text", "label", DEFAULT_MODEL, 0,
+                                  0.2, 42)["data_extra"]
+    saved = layout.remember_settings(str(tables["data"]), "text", "label", extra, *setting_values(epochs=1.0))
+    assert (saved["val_data_path"], saved["test_data_path"]) == (str(tables["val"]), str(tables["test"]))
+    restored = layout.restore_settings(saved)
+    assert (restored["val_file"], restored["test_file"]) == (str(tables["val"].resolve()), str(tables["test"].resolve()))
+    # The file's own check (started by the restored file) reads both tables from the options restored with it.
+    out = data_tab.on_file_event(restored["file"], DEFAULT_MODEL, 0, 0.2, 42, restored["wanted_columns"],
+                                 restored["data_extra"])
+    assert "40 rows for training and 6 for validation (from the validation file)." in out["sentences"]
+    assert out["data_extra"]["test_data_path"] == str(tables["test"].resolve())
+    # A stored path outside the upload folder is not a table this browser uploaded: neither shown nor read.
+    outside = tmp_path / "secret.csv"
+    outside.write_text(tables["val"].read_text(encoding="utf-8"), encoding="utf-8")
+    forged = layout.restore_settings({**saved, "val_data_path": str(outside), "test_data_path": "/etc/passwd"})
+    assert (forged["val_file"], forged["test_file"]) == (None, None)
+    assert (forged["data_extra"]["val_data_path"], forged["data_extra"]["test_data_path"]) == ("", "")
 
 
 def test_sign_in_is_offered_only_on_a_real_space_with_oauth(monkeypatch):

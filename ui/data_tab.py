@@ -355,9 +355,12 @@ def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Compone
     c["hub_split"].input(keyed(on_hub, hub_outputs), hub_inputs + [c["hub_config"], c["hub_split"]],
                          list(hub_outputs.values()), **events).then(**fit_baseline)
     table_outputs = pick(c, *CHECK_OUTPUTS, "data_extra")
+    # upload and clear, not change: a table shown again after a reload (or from a run opened) is already in
+    # data_extra, and a change event would race the file's own check with an empty data path.
     for upload, handler in ((c["val_file"], on_val_file), (c["test_file"], on_test_file)):
-        upload.change(keyed(handler, table_outputs), [upload, c["data_extra"]] + column_inputs[:-1],
-                      list(table_outputs.values()), **events).then(**fit_baseline)
+        for event in (upload.upload, upload.clear):
+            event(keyed(handler, table_outputs), [upload, c["data_extra"]] + column_inputs[:-1],
+                  list(table_outputs.values()), **events).then(**fit_baseline)
     for dd in (c["text_column"], c["label_column"]):
         dd.input(keyed(on_columns, checked), column_inputs, list(checked.values()), **events).then(**fit_baseline)
     kind_outputs = pick(c, *CHECK_OUTPUTS, "data_extra")

@@ -14,6 +14,7 @@ from core.runs.rundir import ACTIVE_STATES, RunDir
 from core.runs.launcher import list_runs
 from ui import data_tab, evaluate_tab, predict_tab, publish_tab, runs_tab, session, train_api, train_tab
 from ui.context import AppContext, RunOnScreen
+from ui.data_check import data_options
 from ui.wiring import keyed, pick
 
 TITLE = "Text Classifier Studio"
@@ -89,16 +90,23 @@ def remember_run(caller: Caller | None, run_dir: str | None) -> Any:
     return {"key": caller.key, "last_run": run_dir or ""}
 
 
-def remember_settings(data_path: str, text_column: str | None, label_column: str | None,
+# The tables beside the data file that a reload or an opened run brings back (uploaded files only, like the data file).
+SIDE_TABLES = {"val_data_path": "val_file", "test_data_path": "test_file"}
+
+
+def remember_settings(data_path: str, text_column: str | None, label_column: str | None, extra: Any,
                       *values: Any) -> dict[str, Any]:
-    """Everything the user chose on Data and Train, kept in the browser so a reload does not lose it."""
+    """Everything the user chose on Data and Train, kept in the browser so a reload does not lose it: the data file,
+    its columns, the validation and test tables (`extra`, the Data step's options) and every setting."""
+    options = data_options(extra)
     return {"data_path": data_path or "", "text_column": text_column or "", "label_column": label_column or "",
-            **dict(zip(session.SETTING_NAMES, values))}
+            **{name: options[name] for name in SIDE_TABLES}, **dict(zip(session.SETTING_NAMES, values))}
+
 
 
 def restore_settings(stored: Any) -> dict[str, Any]:
-    """The stored data file ("file"), the columns wanted for it ("wanted_columns") and each stored setting (by its
-    name); what is not stored stays as it is.
+    """The stored data file ("file"), the columns wanted for it ("wanted_columns"), its validation and test tables
+    (the upload boxes and "data_extra") and each stored setting (by its name); what is not stored stays as it is.
 
     The columns go to the Data step's "wanted" state, which its file handler uses instead of guessing (the file's
     change event would otherwise overwrite restored dropdowns with guesses)."""
@@ -109,7 +117,12 @@ def restore_settings(stored: Any) -> dict[str, Any]:
     if not path:
         return restored
     wanted = data_tab.wanted_columns(path, chosen.get("text_column"), chosen.get("label_column"))
-    return {"file": path, "wanted_columns": wanted, **restored}
+    # The validation and test tables go into the Data step's options in the same update as the file, so the check
+    # that the file starts reads them; their upload boxes only show them (their handlers listen to uploads alone).
+    tables = {name: session.restorable_file(stored.get(name)) or "" for name in SIDE_TABLES}
+    options = data_options({**tables, "task": restored.get("task"), "label_separator": restored.get("label_separator")})
+    shown = {box: tables[name] or None for name, box in SIDE_TABLES.items()}
+    return {"file": path, "wanted_columns": wanted, "data_extra": options, **shown, **restored}
 
 
 def usable_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +145,7 @@ def settings_of_run(run_dir: str | None, caller: Caller | None) -> dict[str, Any
     config = RunDir(owned).config_dict()
     stored = {name: config.get(name) for name in session.SETTING_NAMES}
     stored.update(data_path=config.get("data_path"), text_column=config.get("text_column"),
-                  label_column=config.get("label_column"))
+                  label_column=config.get("label_column"), **{name: config.get(name) for name in SIDE_TABLES})
     return restore_settings(stored)
 
 
@@ -198,14 +211,14 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         demo.load(on_load, [browser], [ctx.caller, browser, ctx.run_dir, tabs], api_visibility="private",
                   concurrency_limit=None)
         setting_inputs = [train[n] for n in session.SETTING_NAMES]
-        restored = {"file": data["file"], "wanted_columns": data["wanted_columns"],
-                    **{n: train[n] for n in session.SETTING_NAMES}}
+        restored = {"file": data["file"], "wanted_columns": data["wanted_columns"], "data_extra": data["data_extra"],
+                    **{box: data[box] for box in SIDE_TABLES.values()}, **{n: train[n] for n in session.SETTING_NAMES}}
         demo.load(keyed(restore_settings, restored), [saved_settings], list(restored.values()),
                   api_visibility="private", concurrency_limit=None)
-        remembered = [data["data_path"], data["text_column"], data["label_column"]] + setting_inputs
+        remembered = [data["data_path"], data["text_column"], data["label_column"], data["data_extra"]] + setting_inputs
         # Remembered as shown: on every edit of a setting, not only when Start is pressed.
         triggers = [train["start"].click, data["data_path"].change, data["text_column"].input,
-                    data["label_column"].input] + [c.input for c in setting_inputs]
+                    data["label_column"].input, data["data_extra"].change] + [c.input for c in setting_inputs]
         for trigger in triggers:
             trigger(remember_settings, remembered, [saved_settings], api_visibility="private",
                     concurrency_limit=None, show_progress="hidden")
