@@ -335,8 +335,9 @@ def pieces(c: dict[str, gr.Component]) -> DataPieces:
 
 
 def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Component,
-         val_share: gr.Component, seed: gr.Component) -> None:
-    """Events that need the Train step's settings (rendered later): called by ui/layout.py."""
+         val_share: gr.Component, seed: gr.Component) -> list[Any]:
+    """Events that need the Train step's settings (rendered later): called by ui/layout.py. Returns the events that
+    take a validation or test table (or take it away), for the page to remember the choice once data_extra holds it."""
     settings = [model, max_length, val_share, seed]
     column_inputs = [c["data_path"], c["text_column"], c["label_column"]] + settings + [c["data_extra"]]
     fit_baseline = dict(fn=on_baseline, inputs=column_inputs, outputs=[c["baseline"]], api_visibility="private",
@@ -357,10 +358,13 @@ def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Compone
     table_outputs = pick(c, *CHECK_OUTPUTS, "data_extra")
     # upload and clear, not change: a table shown again after a reload (or from a run opened) is already in
     # data_extra, and a change event would race the file's own check with an empty data path.
+    tables_chosen = []
     for upload, handler in ((c["val_file"], on_val_file), (c["test_file"], on_test_file)):
         for event in (upload.upload, upload.clear):
-            event(keyed(handler, table_outputs), [upload, c["data_extra"]] + column_inputs[:-1],
-                  list(table_outputs.values()), **events).then(**fit_baseline)
+            chosen = event(keyed(handler, table_outputs), [upload, c["data_extra"]] + column_inputs[:-1],
+                           list(table_outputs.values()), **events)
+            chosen.then(**fit_baseline)
+            tables_chosen.append(chosen)
     for dd in (c["text_column"], c["label_column"]):
         dd.input(keyed(on_columns, checked), column_inputs, list(checked.values()), **events).then(**fit_baseline)
     kind_outputs = pick(c, *CHECK_OUTPUTS, "data_extra")
@@ -374,3 +378,4 @@ def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Compone
     for comp in (model, max_length, val_share, seed):
         comp.change(keyed(on_length_settings, checked), column_inputs, list(checked.values()), **events,
                     show_progress="hidden").then(**fit_baseline)
+    return tables_chosen

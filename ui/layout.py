@@ -203,7 +203,7 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
                     module.render(ctx)
             with gr.Tab("Runs", id="runs", elem_id="tc-tab-runs") as runs_tab_item:
                 runs = runs_tab.render(ctx)
-        data_tab.wire(data, train["model"], train["max_length"], train["val_share"], train["seed"])
+        tables_chosen = data_tab.wire(data, train["model"], train["max_length"], train["val_share"], train["seed"])
         listed = pick(runs, *runs_tab.LIST_OUTPUTS)
         runs_tab_item.select(keyed(runs_tab.on_refresh, listed), [ctx.caller, runs["picks"]], list(listed.values()),
                              api_visibility="private", concurrency_limit=None)
@@ -216,9 +216,11 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         demo.load(keyed(restore_settings, restored), [saved_settings], list(restored.values()),
                   api_visibility="private", concurrency_limit=None)
         remembered = [data["data_path"], data["text_column"], data["label_column"], data["data_extra"]] + setting_inputs
-        # Remembered as shown: on every edit of a setting, not only when Start is pressed.
+        # Remembered as shown: on every edit of a setting, not only when Start is pressed; a validation or test table
+        # once its handler has put it in data_extra (not on data_extra's own change, which a reload's restore fires
+        # while the restored file's check is still filling in its path and columns).
         triggers = [train["start"].click, data["data_path"].change, data["text_column"].input,
-                    data["label_column"].input, data["data_extra"].change] + [c.input for c in setting_inputs]
+                    data["label_column"].input] + [c.input for c in setting_inputs] + [t.then for t in tables_chosen]
         for trigger in triggers:
             trigger(remember_settings, remembered, [saved_settings], api_visibility="private",
                     concurrency_limit=None, show_progress="hidden")
