@@ -103,7 +103,6 @@ def remember_settings(data_path: str, text_column: str | None, label_column: str
             **{name: options[name] for name in SIDE_TABLES}, **dict(zip(session.SETTING_NAMES, values))}
 
 
-
 def restore_settings(stored: Any) -> dict[str, Any]:
     """The stored data file ("file"), the columns wanted for it ("wanted_columns"), its validation and test tables
     (the upload boxes and "data_extra") and each stored setting (by its name); what is not stored stays as it is.
