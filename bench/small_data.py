@@ -8,7 +8,10 @@ label drawn from the rest (all of a label's texts when it has fewer). Each cell 
 - ours-before: the same with batch 32 set, which is the schedule the defaults had before the small-data one
   (core/small_data.py; a CPU's automatic batch size is 32, and a batch size set by hand turns the schedule off; the
   mean-pooling layer of small data still applies);
-- setfit: SetFit with the library's defaults (1 epoch) on the same MiniLM weights, in a child process.
+- setfit: SetFit with the library's defaults (1 epoch) on the same MiniLM weights, in a child process;
+- probe: the same weights frozen (sentence-transformers' mean-pooled embeddings) and a logistic regression on them
+  (scikit-learn defaults), in this process: SetFit's head without its contrastive training, and our fine-tuning's
+  starting point in spirit, so it says what training the encoder adds.
 Seconds are each recipe's whole process (start to exit). Ours runs at the lower priority the app's training process
 gives itself (core/engine/job.py), SetFit at the normal one: on a busy machine that favours SetFit's seconds. Nothing from
 the corpora is written into the repository.
@@ -31,7 +34,7 @@ import pandas as pd
 from bench.datasets import CACHE, ORANGE_CORPORA, fetch_orange, fetch_polarity, parse_orange, parse_polarity
 from bench.measure import ROOT, _child_env, run_recipe
 
-RECIPES = ("tfidf", "ours", "ours-before", "setfit")
+RECIPES = ("tfidf", "ours", "ours-before", "setfit", "probe")
 # The schedule before the small-data one: batch 32 (what the automatic batch size is on a CPU) turns it off.
 BEFORE = {"batch_size": 32}
 VALIDATION_ROWS = 1000
@@ -87,6 +90,21 @@ def tfidf_accuracy(train_csv: Path, val_csv: Path) -> dict[str, Any]:
             "process_seconds": time.perf_counter() - t0}
 
 
+def probe_accuracy(train_csv: Path, val_csv: Path, model: str) -> dict[str, Any]:
+    from sentence_transformers import SentenceTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+
+    t0 = time.perf_counter()
+    train, val = (pd.read_csv(p, dtype=str, keep_default_na=False) for p in (train_csv, val_csv))
+    encoder = SentenceTransformer(model, device="cpu")
+    features = [encoder.encode(frame["text"].tolist(), batch_size=64) for frame in (train, val)]
+    predicted = LogisticRegression(max_iter=2000).fit(features[0], train["label"]).predict(features[1])
+    return {"accuracy": float(accuracy_score(val["label"], predicted)),
+            "f1_macro": float(f1_score(val["label"], predicted, average="macro")),
+            "process_seconds": time.perf_counter() - t0}
+
+
 def _setfit_child(spec_path: str, result_path: str) -> None:
     """SetFit 1.x with its defaults: contrastive body training for 1 epoch on oversampled pairs, then a logistic
     regression head; the same all-MiniLM-L6-v2 weights the app trains."""
@@ -130,6 +148,8 @@ def run_cell(name: str, k: int, seed: int, recipe: str, model: str, work: Path, 
     train_csv, val_csv = prepare_cell(name, k, seed, validation_rows)
     if recipe == "tfidf":
         result = tfidf_accuracy(train_csv, val_csv)
+    elif recipe == "probe":
+        result = probe_accuracy(train_csv, val_csv, model)
     else:
         if recipe == "ours-before":
             overrides = {**overrides, **BEFORE}

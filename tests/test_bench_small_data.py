@@ -22,6 +22,20 @@ def test_tfidf_scores_the_held_out_rows(tmp_path):
     assert small_data.tfidf_accuracy(train, val)["accuracy"] == 1.0
 
 
+def test_the_probe_reads_the_frozen_default_model_and_scores_the_held_out_rows(tmp_path):
+    from core.config import TrainConfig
+    from core.models import resolve_model
+
+    train, val = tmp_path / "train.csv", tmp_path / "val.csv"
+    fruit = ["I ate a ripe banana", "fresh apples and pears", "a bowl of sweet cherries", "orange juice from oranges"]
+    cars = ["the engine of my car stalled", "new tyres for the truck", "a diesel van on the motorway",
+            "the bus broke down on the road"]
+    pd.DataFrame({"text": fruit[:3] + cars[:3], "label": ["fruit"] * 3 + ["vehicle"] * 3}).to_csv(train, index=False)
+    pd.DataFrame({"text": [fruit[3], cars[3]], "label": ["fruit", "vehicle"]}).to_csv(val, index=False)
+    result = small_data.probe_accuracy(train, val, resolve_model(TrainConfig().model))
+    assert (result["accuracy"], result["f1_macro"]) == (1.0, 1.0)
+
+
 def test_the_table_gives_mean_spread_seconds_and_missing_seeds():
     rows = [{"dataset": "polarity", "k": 8, "seed": s, "recipe": "ours", "accuracy": a, "process_seconds": 10.0}
             for s, a in ((0, 0.6), (1, 0.7), (2, 0.8))]
