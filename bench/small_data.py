@@ -10,8 +10,8 @@ label drawn from the rest (all of a label's texts when it has fewer). Each cell 
   mean-pooling layer of small data still applies);
 - setfit: SetFit with the library's defaults (1 epoch) on the same MiniLM weights, in a child process;
 - probe: the same weights frozen (sentence-transformers' mean-pooled embeddings) and a logistic regression on them
-  (scikit-learn defaults), in this process: SetFit's head without its contrastive training, and our fine-tuning's
-  starting point in spirit, so it says what training the encoder adds.
+  (scikit-learn defaults), in this process: SetFit's head without its contrastive training, near the head our
+  fine-tuning starts from (core/tasks/probe.py), so it says what training the encoder adds.
 Seconds are each recipe's whole process (start to exit). Ours runs at the lower priority the app's training process
 gives itself (core/engine/job.py), SetFit at the normal one: on a busy machine that favours SetFit's seconds. Nothing from
 the corpora is written into the repository.
@@ -78,31 +78,37 @@ def prepare_cell(name: str, k: int, seed: int, validation_rows: int = VALIDATION
 def tfidf_accuracy(train_csv: Path, val_csv: Path) -> dict[str, Any]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
 
     t0 = time.perf_counter()
-    train, val = (pd.read_csv(p, dtype=str, keep_default_na=False) for p in (train_csv, val_csv))
+    train, val = _tables(train_csv, val_csv)
     vectorizer = TfidfVectorizer()
     model = LogisticRegression(max_iter=1000).fit(vectorizer.fit_transform(train["text"]), train["label"])
     predicted = model.predict(vectorizer.transform(val["text"]))
-    return {"accuracy": float(accuracy_score(val["label"], predicted)),
-            "f1_macro": float(f1_score(val["label"], predicted, average="macro")),
-            "process_seconds": time.perf_counter() - t0}
+    return {**_scores(val["label"], predicted), "process_seconds": time.perf_counter() - t0}
 
 
 def probe_accuracy(train_csv: Path, val_csv: Path, model: str) -> dict[str, Any]:
     from sentence_transformers import SentenceTransformer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
 
     t0 = time.perf_counter()
-    train, val = (pd.read_csv(p, dtype=str, keep_default_na=False) for p in (train_csv, val_csv))
+    train, val = _tables(train_csv, val_csv)
     encoder = SentenceTransformer(model, device="cpu")
     features = [encoder.encode(frame["text"].tolist(), batch_size=64) for frame in (train, val)]
     predicted = LogisticRegression(max_iter=2000).fit(features[0], train["label"]).predict(features[1])
-    return {"accuracy": float(accuracy_score(val["label"], predicted)),
-            "f1_macro": float(f1_score(val["label"], predicted, average="macro")),
-            "process_seconds": time.perf_counter() - t0}
+    return {**_scores(val["label"], predicted), "process_seconds": time.perf_counter() - t0}
+
+
+def _tables(train_csv: Path, val_csv: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return tuple(pd.read_csv(p, dtype=str, keep_default_na=False) for p in (train_csv, val_csv))
+
+
+def _scores(truth: Any, predicted: Any) -> dict[str, float]:
+    """Every recipe's held-out scores, computed the same way."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    return {"accuracy": float(accuracy_score(truth, predicted)),
+            "f1_macro": float(f1_score(truth, predicted, average="macro"))}
 
 
 def _setfit_child(spec_path: str, result_path: str) -> None:
@@ -110,12 +116,11 @@ def _setfit_child(spec_path: str, result_path: str) -> None:
     regression head; the same all-MiniLM-L6-v2 weights the app trains."""
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
-    from sklearn.metrics import accuracy_score, f1_score
 
     import core.engine.job  # noqa: F401  (as in ours' process: the OpenMP wait policy is set before torch loads)
 
     spec = json.loads(Path(spec_path).read_text())
-    train, val = (pd.read_csv(p, dtype=str, keep_default_na=False) for p in (spec["train_csv"], spec["val_csv"]))
+    train, val = _tables(Path(spec["train_csv"]), Path(spec["val_csv"]))
     model = SetFitModel.from_pretrained(spec["model"])
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(model=model, args=TrainingArguments(output_dir=out, num_epochs=1, seed=spec["seed"],
@@ -123,8 +128,7 @@ def _setfit_child(spec_path: str, result_path: str) -> None:
                           train_dataset=Dataset.from_pandas(train[["text", "label"]]))
         trainer.train()
     predicted = [str(p) for p in model.predict(val["text"].tolist())]
-    Path(result_path).write_text(json.dumps({"accuracy": float(accuracy_score(val["label"], predicted)),
-                                             "f1_macro": float(f1_score(val["label"], predicted, average="macro"))}))
+    Path(result_path).write_text(json.dumps(_scores(val["label"], predicted)))
 
 
 def run_setfit(spec: dict[str, Any], timeout: float | None) -> dict[str, Any]:
