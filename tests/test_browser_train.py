@@ -1,5 +1,6 @@
 """The real page in headless Chromium: example data -> short run -> live charts -> finished -> reload re-attaches;
-then a table whose columns the user picks by hand, and its validation table, come back after a reload."""
+then a table whose columns the user picks by hand, and its validation table, come back after a reload; so does a
+dataset with its config."""
 from __future__ import annotations
 
 import re
@@ -212,3 +213,29 @@ def choose_columns_and_reload(page, url: str, table) -> None:
     page.wait_for_function("(s) => document.querySelector('#tc-data-report')?.innerText.includes(s)", arg=from_file,
                            timeout=60_000)
     assert "tickets-val.csv" in page.inner_text("#tc-val-file").replace("\n", "")  # the name wraps at the dot
+
+
+def test_a_dataset_and_its_config_come_back_after_a_reload(browser_page, tmp_path):
+    """A folder laid out like a Hub dataset repo (your own machine reads one as a dataset), typed in the dataset box
+    with a config chosen: a reload puts both back and checks the dataset again."""
+    from tests.hub_repo import make_hub_repo
+
+    repo = make_hub_repo(tmp_path / "hub-dataset")
+    page = browser_page
+    page.wait_for_selector("#tc-data-status", timeout=60_000)
+    box = page.locator("#tc-hub-dataset textarea, #tc-hub-dataset input").first
+    box.fill(str(repo))
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#tc-data-status')?.innerText.includes('Ready to train')",
+                           timeout=90_000)
+    pick(page, "#tc-hub-config", "topics")
+    topics = "2 labels: politics 10, sport 10."
+    page.wait_for_function("(s) => document.querySelector('#tc-data-report')?.innerText.includes(s)", arg=topics,
+                           timeout=60_000)
+    time.sleep(1.5)  # the choice is stored in the browser by its own event, beside the data check
+    page.reload()
+    page.wait_for_function("(s) => document.querySelector('#tc-data-report')?.innerText.includes(s)", arg=topics,
+                           timeout=90_000)
+    assert "Ready to train" in page.inner_text("#tc-data-status")
+    assert page.locator("#tc-hub-dataset textarea, #tc-hub-dataset input").first.input_value() == str(repo)
+    assert page.input_value("#tc-hub-config input") == "topics"

@@ -1,14 +1,17 @@
-"""The Data step's other sources: a Hub dataset typed in the box (configs and splits offered), a separate validation
-table, a test table, and /train's hub_dataset and test_file parameters (files still only from uploads; no server folder on a shared server)."""
+"""The Data step's other sources: a Hub dataset typed in the box (configs and splits offered, all brought back by a
+reload or a run opened), a separate validation table, a test table, and /train's hub_dataset and test_file parameters (files still only from uploads; no server folder on a shared server)."""
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 import pytest
 
+from core.config import TrainConfig
+from core.runs import access
+from tests.fake_runs import fake_run
 from tests.hub_repo import make_hub_repo
 from tests.page import setting_values
-from ui import data_tab, train_api
+from ui import data_tab, layout, session, train_api
 
 SHARED_DATASET = ("On this shared server a dataset must be a Hugging Face Hub id (like hf://ag_news); upload a file to "
                   "use your own data.")
@@ -183,3 +186,45 @@ def test_reading_a_table_says_each_step_as_it_starts(example_data, own_machine):
 
     for handler in (data_tab.on_file_event, data_tab.on_hub, data_tab.on_hub_config):  # Gradio fills these in
         assert isinstance(inspect.signature(handler).parameters["progress"].default, gr.Progress)
+
+
+def test_a_reload_brings_back_the_dataset_with_its_config_and_checks_it_again(hub_repo, own_machine):
+    out = data_tab.on_hub(str(hub_repo), {}, "", 0, 0.2, 42, "topics", "train")
+    saved = layout.remember_settings(out["data_path"], "text", "label", out["data_extra"], *setting_values(epochs=2.0))
+    restored = layout.restore_settings(saved)
+    assert (restored["hub"], restored["epochs"]) == (str(hub_repo), 2.0) and "file" not in restored
+    assert (restored["data_extra"]["data_config"], restored["data_extra"]["data_split"]) == ("topics", "train")
+    # The page runs the check once the restore has filled in the box and the options:
+    again = data_tab.on_hub_restored(restored["hub"], restored["data_extra"], "", 0, 0.2, 42,
+                                     restored["wanted_columns"])
+    assert again["data_path"] == f"hf://{hub_repo}" and "Ready to train." in again["status"]
+    assert "2 labels: politics 10, sport 10." in again["sentences"]
+    assert (again["hub_config"].value, again["data_extra"]["data_config"], again["wanted_columns"]) == (
+        "topics", "topics", {})
+    # A name typed in the box before, and no dataset restored (a file was): nothing is read again.
+    assert data_tab.on_hub_restored(str(hub_repo), restored["data_extra"], "", 0, 0.2, 42, {}) == {}
+
+
+def test_opening_a_run_on_a_dataset_puts_the_dataset_back_in_its_box(hub_repo, own_machine):
+    caller = session.browser_caller(access.new_key(own_machine, "b"), own_machine)
+    run = fake_run(own_machine, "r-hub", caller.owner, [], "finished")
+    TrainConfig(data_path=f"hf://{hub_repo}", data_config="topics", text_column="text",
+                label_column="label").save(run / "config.json")
+    out = layout.settings_of_run(str(run), caller)
+    assert (out["hub"], out["data_extra"]["data_config"]) == (str(hub_repo), "topics") and "file" not in out
+    assert out["wanted_columns"] == {"file_name": hub_repo.name, "text_column": "text", "label_column": "label",
+                                     "dataset": f"hf://{hub_repo}"}
+
+
+@pytest.mark.parametrize("stored", ["hf://REPO", "hf:///etc", "hf://../runs", "hf://a/b/c", "hf://" + "a" * 600,
+                                    "/etc/passwd", 42])
+def test_a_reload_on_a_shared_server_brings_back_hub_ids_only(stored, hub_repo, space):
+    stored = stored.replace("REPO", str(hub_repo)) if isinstance(stored, str) else stored
+    assert "hub" not in layout.restore_settings({"data_path": stored})  # forged storage names nothing on the server
+    restored = layout.restore_settings({"data_path": "hf://ag_news", "data_config": "default", "text_column": "text",
+                                        "label_column": "label"})  # nothing is downloaded until the check runs
+    assert (restored["hub"], restored["data_extra"]["data_config"]) == ("ag_news", "default")
+
+
+def test_a_dataset_folder_gone_from_your_machine_is_not_restored(tmp_path, own_machine):
+    assert "hub" not in layout.restore_settings({"data_path": f"hf://{tmp_path / 'gone'}"})

@@ -186,6 +186,7 @@ def test_settings_survive_a_reload_but_never_name_arbitrary_files(tmp_path, exam
     saved = layout.remember_settings(str(example_data), "text", "label", {}, *setting_values(**chosen))
     restored = layout.restore_settings(saved)
     assert restored.pop("file") == str(example_data.resolve())  # the example folder is allowed
+    assert restored.pop("hub") == ""  # a dataset typed in its box before is not the data any more
     assert restored.pop("wanted_columns") == {"file_name": "support_tickets.csv", "text_column": "text",
                                               "label_column": "label"}
     assert (restored.pop("val_file"), restored.pop("test_file")) == (None, None)  # none was chosen

@@ -158,12 +158,13 @@ def _shown(progress: gr.Progress) -> Any:
 
 
 def on_hub(name: str | None, extra: Any, model: str, max_length: float, val_share: float, seed: float,
-           config: str | None = "", split: str | None = "", progress: gr.Progress = gr.Progress()) -> dict[str, Any]:
+           config: str | None = "", split: str | None = "", progress: gr.Progress = gr.Progress(),
+           wanted: dict | None = None) -> dict[str, Any]:
     """A Hub dataset typed (Enter), or its config or split chosen: the same preview and check as a file, and the
     configs and splits the dataset offers (hub_config, hub_split, data_extra)."""
     options = {**data_options(extra), "data_config": config or "", "data_split": split or "", "label_columns": ""}
     path = hub_path(name)
-    result = on_file(path or None, model, max_length, val_share, seed, None, options, _shown(progress))
+    result = on_file(path or None, model, max_length, val_share, seed, wanted, options, _shown(progress))
     offered: dict[str, Any] = {}
     if path:
         try:
@@ -181,6 +182,17 @@ def on_hub_config(name: str | None, extra: Any, model: str, max_length: float, v
                   config: str | None, progress: gr.Progress = gr.Progress()) -> dict[str, Any]:
     """Another config of the dataset: its own splits, so the split chosen before no longer applies."""
     return on_hub(name, extra, model, max_length, val_share, seed, config, "", progress)
+
+
+def on_hub_restored(name: str | None, extra: Any, model: str, max_length: float, val_share: float, seed: float,
+                    wanted: dict | None, progress: gr.Progress = gr.Progress()) -> dict[str, Any]:
+    """After a reload or a run opened: the dataset put back in the box, checked with its config, split and columns
+    as stored (data_extra, wanted_columns). Nothing when no dataset was put back (`wanted` names the one it is for)."""
+    if not name or not isinstance(wanted, dict) or wanted.get("dataset") != hub_path(name):
+        return {}
+    options = data_options(extra)
+    return {**on_hub(name, extra, model, max_length, val_share, seed, options["data_config"], options["data_split"],
+                     progress, wanted), "wanted_columns": {}}
 
 
 def on_val_file(val_path: str | None, extra: Any, path: str, text_col: str, label_col: str, model: str,
@@ -332,50 +344,3 @@ def pieces(c: dict[str, gr.Component]) -> DataPieces:
     return DataPieces(path=c["data_path"], status=c["data_status"], text_column=c["text_column"],
                       label_column=c["label_column"], extra=c["data_extra"],
                       settings={name: c[name] for name in settings.NAMES if name in c})
-
-
-def wire(c: dict[str, gr.Component], model: gr.Component, max_length: gr.Component,
-         val_share: gr.Component, seed: gr.Component) -> list[Any]:
-    """Events that need the Train step's settings (rendered later): called by ui/layout.py. Returns the events that
-    take a validation or test table (or take it away), for the page to remember the choice once data_extra holds it."""
-    settings = [model, max_length, val_share, seed]
-    column_inputs = [c["data_path"], c["text_column"], c["label_column"]] + settings + [c["data_extra"]]
-    fit_baseline = dict(fn=on_baseline, inputs=column_inputs, outputs=[c["baseline"]], api_visibility="private",
-                        concurrency_limit=4, show_progress="hidden")
-    checked = pick(c, *CHECK_OUTPUTS)
-    loaded = pick(c, *FILE_OUTPUTS, "wanted_columns")
-    c["file"].change(keyed(on_file_event, loaded), [c["file"]] + settings + [c["wanted_columns"], c["data_extra"]],
-                     list(loaded.values()),
-                     api_visibility="private", concurrency_limit=4, trigger_mode="always_last").then(**fit_baseline)
-    hub_inputs = [c["hub"], c["data_extra"]] + settings
-    hub_outputs = pick(c, *FILE_OUTPUTS, "hub_config", "hub_split", "data_extra")
-    events = dict(api_visibility="private", concurrency_limit=4, trigger_mode="always_last")
-    c["hub"].submit(keyed(on_hub, hub_outputs), hub_inputs, list(hub_outputs.values()), **events).then(**fit_baseline)
-    c["hub_config"].input(keyed(on_hub_config, hub_outputs), hub_inputs + [c["hub_config"]],
-                          list(hub_outputs.values()), **events).then(**fit_baseline)
-    c["hub_split"].input(keyed(on_hub, hub_outputs), hub_inputs + [c["hub_config"], c["hub_split"]],
-                         list(hub_outputs.values()), **events).then(**fit_baseline)
-    table_outputs = pick(c, *CHECK_OUTPUTS, "data_extra")
-    # upload and clear, not change: a table shown again after a reload (or from a run opened) is already in
-    # data_extra, and a change event would race the file's own check with an empty data path.
-    tables_chosen = []
-    for upload, handler in ((c["val_file"], on_val_file), (c["test_file"], on_test_file)):
-        for event in (upload.upload, upload.clear):
-            chosen = event(keyed(handler, table_outputs), [upload, c["data_extra"]] + column_inputs[:-1],
-                           list(table_outputs.values()), **events)
-            chosen.then(**fit_baseline)
-            tables_chosen.append(chosen)
-    for dd in (c["text_column"], c["label_column"]):
-        dd.input(keyed(on_columns, checked), column_inputs, list(checked.values()), **events).then(**fit_baseline)
-    kind_outputs = pick(c, *CHECK_OUTPUTS, "data_extra")
-    kind_inputs = [c["task"], c["label_separator"], c["label_columns"]] + column_inputs
-    # change, not input: a setting restored after a reload (or from a run opened) must redo the check too.
-    for control in (c["task"], c["label_separator"]):
-        control.change(keyed(on_kind, kind_outputs), kind_inputs, list(kind_outputs.values()),
-                       **events).then(**fit_baseline)
-    c["label_columns"].input(keyed(on_kind, kind_outputs), kind_inputs, list(kind_outputs.values()),
-                             **events).then(**fit_baseline)
-    for comp in (model, max_length, val_share, seed):
-        comp.change(keyed(on_length_settings, checked), column_inputs, list(checked.values()), **events,
-                    show_progress="hidden").then(**fit_baseline)
-    return tables_chosen

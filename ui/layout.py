@@ -8,11 +8,12 @@ from typing import Any
 import gradio as gr
 
 from core import limits
+from core.data import hub_datasets
 from core.runs import access
 from core.runs.access import Caller
 from core.runs.rundir import ACTIVE_STATES, RunDir
 from core.runs.launcher import list_runs
-from ui import data_tab, evaluate_tab, predict_tab, publish_tab, runs_tab, session, train_api, train_tab
+from ui import data_tab, data_wiring, evaluate_tab, predict_tab, publish_tab, runs_tab, session, train_api, train_tab
 from ui.context import AppContext, RunOnScreen
 from ui.data_check import data_options
 from ui.wiring import keyed, pick
@@ -92,26 +93,34 @@ def remember_run(caller: Caller | None, run_dir: str | None) -> Any:
 
 # The tables beside the data file that a reload or an opened run brings back (uploaded files only, like the data file).
 SIDE_TABLES = {"val_data_path": "val_file", "test_data_path": "test_file"}
+# A Hub dataset's config and split, brought back with it.
+DATASET_CHOICES = ("data_config", "data_split")
 
 
 def remember_settings(data_path: str, text_column: str | None, label_column: str | None, extra: Any,
                       *values: Any) -> dict[str, Any]:
-    """Everything the user chose on Data and Train, kept in the browser so a reload does not lose it: the data file,
-    its columns, the validation and test tables (`extra`, the Data step's options) and every setting."""
+    """Everything the user chose on Data and Train, kept in the browser so a reload does not lose it: the data file
+    or Hub dataset, its columns, the validation and test tables or the dataset's config and split (`extra`, the Data
+    step's options) and every setting."""
     options = data_options(extra)
     return {"data_path": data_path or "", "text_column": text_column or "", "label_column": label_column or "",
-            **{name: options[name] for name in SIDE_TABLES}, **dict(zip(session.SETTING_NAMES, values))}
+            **{name: options[name] for name in (*SIDE_TABLES, *DATASET_CHOICES)},
+            **dict(zip(session.SETTING_NAMES, values))}
 
 
 def restore_settings(stored: Any) -> dict[str, Any]:
     """The stored data file ("file"), the columns wanted for it ("wanted_columns"), its validation and test tables
     (the upload boxes and "data_extra") and each stored setting (by its name); what is not stored stays as it is.
+    A Hub dataset instead goes back in its box ("hub"), its config and split in "data_extra".
 
     The columns go to the Data step's "wanted" state, which its file handler uses instead of guessing (the file's
     change event would otherwise overwrite restored dropdowns with guesses)."""
     stored = stored if isinstance(stored, dict) else {}
     chosen = usable_settings(session.clean_settings(stored))
     restored = {n: chosen[n] for n in session.SETTING_NAMES if n in chosen}
+    dataset = session.restorable_dataset(stored.get("data_path"))
+    if dataset:
+        return {**restored, **_dataset_restored(dataset, stored, chosen)}
     path = session.restorable_file(stored.get("data_path"), extra_roots=(data_tab.EXAMPLE_DATA.parent,))
     if not path:
         return restored
@@ -121,7 +130,17 @@ def restore_settings(stored: Any) -> dict[str, Any]:
     tables = {name: session.restorable_file(stored.get(name)) or "" for name in SIDE_TABLES}
     options = data_options({**tables, "task": restored.get("task"), "label_separator": restored.get("label_separator")})
     shown = {box: tables[name] or None for name, box in SIDE_TABLES.items()}
-    return {"file": path, "wanted_columns": wanted, "data_extra": options, **shown, **restored}
+    return {"file": path, "hub": "", "wanted_columns": wanted, "data_extra": options, **shown, **restored}
+
+
+def _dataset_restored(dataset: str, stored: dict[str, Any], chosen: dict[str, Any]) -> dict[str, Any]:
+    """A Hub dataset in its box, with its config, split and columns for the check that runs after the restore
+    (data_tab.on_hub_restored: `wanted_columns` names the dataset)."""
+    options = data_options({**{name: str(stored.get(name) or "")[:200] for name in DATASET_CHOICES},
+                            "task": chosen.get("task"), "label_separator": chosen.get("label_separator")})
+    wanted = {**data_tab.wanted_columns(dataset, chosen.get("text_column"), chosen.get("label_column")),
+              "dataset": dataset}
+    return {"hub": hub_datasets.dataset_name(dataset), "wanted_columns": wanted, "data_extra": options}
 
 
 def usable_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +163,8 @@ def settings_of_run(run_dir: str | None, caller: Caller | None) -> dict[str, Any
     config = RunDir(owned).config_dict()
     stored = {name: config.get(name) for name in session.SETTING_NAMES}
     stored.update(data_path=config.get("data_path"), text_column=config.get("text_column"),
-                  label_column=config.get("label_column"), **{name: config.get(name) for name in SIDE_TABLES})
+                  label_column=config.get("label_column"),
+                  **{name: config.get(name) for name in (*SIDE_TABLES, *DATASET_CHOICES)})
     return restore_settings(stored)
 
 
@@ -202,7 +222,7 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
                     module.render(ctx)
             with gr.Tab("Runs", id="runs", elem_id="tc-tab-runs") as runs_tab_item:
                 runs = runs_tab.render(ctx)
-        tables_chosen = data_tab.wire(data, train["model"], train["max_length"], train["val_share"], train["seed"])
+        wired = data_wiring.wire(data, train["model"], train["max_length"], train["val_share"], train["seed"])
         listed = pick(runs, *runs_tab.LIST_OUTPUTS)
         runs_tab_item.select(keyed(runs_tab.on_refresh, listed), [ctx.caller, runs["picks"]], list(listed.values()),
                              api_visibility="private", concurrency_limit=None)
@@ -210,30 +230,34 @@ def build(runs_root: Path | None = None) -> gr.Blocks:
         demo.load(on_load, [browser], [ctx.caller, browser, ctx.run_dir, tabs], api_visibility="private",
                   concurrency_limit=None)
         setting_inputs = [train[n] for n in session.SETTING_NAMES]
-        restored = {"file": data["file"], "wanted_columns": data["wanted_columns"], "data_extra": data["data_extra"],
-                    **{box: data[box] for box in SIDE_TABLES.values()}, **{n: train[n] for n in session.SETTING_NAMES}}
-        demo.load(keyed(restore_settings, restored), [saved_settings], list(restored.values()),
-                  api_visibility="private", concurrency_limit=None)
+        restored = {"file": data["file"], "hub": data["hub"], "wanted_columns": data["wanted_columns"],
+                    "data_extra": data["data_extra"], **{box: data[box] for box in SIDE_TABLES.values()},
+                    **{n: train[n] for n in session.SETTING_NAMES}}
+        wired.restore_dataset(demo.load(keyed(restore_settings, restored), [saved_settings], list(restored.values()),
+                                        api_visibility="private", concurrency_limit=None))
         remembered = [data["data_path"], data["text_column"], data["label_column"], data["data_extra"]] + setting_inputs
         # Remembered as shown: on every edit of a setting, not only when Start is pressed; a validation or test table
         # once its handler has put it in data_extra (not on data_extra's own change, which a reload's restore fires
         # while the restored file's check is still filling in its path and columns).
         triggers = [train["start"].click, data["data_path"].change, data["text_column"].input,
-                    data["label_column"].input] + [c.input for c in setting_inputs] + [t.then for t in tables_chosen]
+                    data["label_column"].input] + [c.input for c in setting_inputs] + [
+                        e.then for e in wired.options_chosen]
         for trigger in triggers:
             trigger(remember_settings, remembered, [saved_settings], api_visibility="private",
                     concurrency_limit=None, show_progress="hidden")
         watch, ticks = gr.Timer(2.0, active=True), gr.State(0)
         for opened in runs["opened"]:
             opened.then(lambda: gr.Timer(active=False), None, [watch], api_visibility="private")  # the user chose
-            opened.then(keyed(settings_of_run, restored), [ctx.run_dir, ctx.caller], list(restored.values()),
-                        api_visibility="private", concurrency_limit=None).then(
-                remember_settings, remembered, [saved_settings], api_visibility="private", concurrency_limit=None,
-                show_progress="hidden")
+            shown = opened.then(keyed(settings_of_run, restored), [ctx.run_dir, ctx.caller], list(restored.values()),
+                                api_visibility="private", concurrency_limit=None)
+            shown.then(remember_settings, remembered, [saved_settings], api_visibility="private",
+                       concurrency_limit=None, show_progress="hidden")
+            wired.restore_dataset(shown)
         # Re-run with changes: the Train step filled in from the chosen run (its data file and settings).
-        runs["rerun"].click(keyed(settings_of_choice, restored), [runs["choice"], ctx.caller], list(restored.values()),
-                            api_visibility="private", concurrency_limit=None).then(
-            lambda: gr.Tabs(selected="train"), None, [tabs], api_visibility="private")
+        chosen = runs["rerun"].click(keyed(settings_of_choice, restored), [runs["choice"], ctx.caller],
+                                     list(restored.values()), api_visibility="private", concurrency_limit=None)
+        chosen.then(lambda: gr.Tabs(selected="train"), None, [tabs], api_visibility="private")
+        wired.restore_dataset(chosen)
         watch.tick(on_watch, [ctx.caller, ctx.run_dir, ticks], [ctx.run_dir, watch, ticks], api_visibility="private",
                    concurrency_limit=None, show_progress="hidden")
         ctx.run_dir.change(remember_run, [ctx.caller, ctx.run_dir], [browser], api_visibility="private",

@@ -140,6 +140,21 @@ def restorable_file(path: Any, extra_roots: tuple[Path, ...] = ()) -> str | None
     return str(p) if p.is_file() and any(p.is_relative_to(r) for r in roots) else None
 
 
+def restorable_dataset(path: Any) -> str | None:
+    """A stored `hf://` dataset is given back only if it could be typed in the dataset box now: on a shared server a
+    Hub id (never a folder), on your own machine an id or a folder that is there. Nothing is downloaded here."""
+    from core.data import hub_datasets
+    from core.errors import DataError
+
+    if not isinstance(path, str) or not path.startswith(hub_datasets.PREFIX) or len(path) > 500:
+        return None
+    try:
+        hub_datasets.resolve(path)
+    except DataError:
+        return None
+    return path
+
+
 def clean_settings(stored: Any) -> dict[str, Any]:
     """Stored settings with the right types; unknown or broken entries are dropped."""
     out: dict[str, Any] = {}
