@@ -234,6 +234,7 @@ def _print_data_summary(run_dir: Path, guessed: bool) -> None:
 
 def _print_estimate(config: TrainConfig, run_dir: Path) -> None:
     """The Train step's "About N minutes on this machine" line, from the same lengths, settings and earlier runs."""
+    from core import tasks
     from core.runs import estimate, launcher
     from core.data.check import check
     from core.data.prepared_cache import text_lengths
@@ -245,7 +246,8 @@ def _print_estimate(config: TrainConfig, run_dir: Path) -> None:
                               config.max_length or (report.suggested_max_length if report else None), config.model,
                               [r.run_dir for r in launcher.list_runs(run_dir.parent)],
                               texts=len(data.train) + len(data.validation), num_labels=len(data.labels),
-                              batch_size=config.batch_size)
+                              batch_size=config.batch_size, pair_training=config.pair_training
+                              and config.warm_start_head and data.kind is tasks.SINGLE_LABEL)
     if found is not None:
         print(f"  {found.sentence()}")
 

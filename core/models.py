@@ -1,6 +1,7 @@
 """Resolve a base-model choice (offline default, Hub id, local folder) to something from_pretrained loads."""
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -44,6 +45,40 @@ def _local_folder(name: str) -> Path | None:
         return Path(default_model_path())
     path = Path(name).expanduser()
     return path if path.exists() else None
+
+
+def trained_with_mean_pooling(source: str | Path, look_at_folders: bool = True) -> bool:
+    """Whether the base model is a sentence-transformers model that pools by the mean of its token states (its
+    1_Pooling/config.json says so). A Hub id is looked up in the local cache only: never a download for this;
+    `look_at_folders` False looks nowhere else."""
+    path = Path(source) / "1_Pooling" / "config.json"
+    if not (look_at_folders and path.is_file()):
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(str(source), "1_Pooling/config.json")
+        except Exception:  # an id the hub library refuses, a damaged cache: simply not known as mean-pooled
+            return False
+        if not isinstance(cached, str):
+            return False
+        path = Path(cached)
+    try:
+        return bool(json.loads(path.read_text("utf-8")).get("pooling_mode_mean_tokens"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def sentence_encoder(name: str) -> bool:
+    """trained_with_mean_pooling for a model as the user names it: the bundled default, a local folder (not on a shared
+    server, where a visitor's path is never looked at) or a Hub id in the local cache. Nothing is downloaded."""
+    from core.limits import shared_server
+
+    name = (name or "").strip()
+    if not name or name in _DEFAULT_ALIASES:
+        return trained_with_mean_pooling(default_model_path())
+    if shared_server():
+        return trained_with_mean_pooling(name, look_at_folders=False)
+    return trained_with_mean_pooling(Path(name).expanduser())
 
 
 def resolve_model(name: str) -> str:

@@ -54,6 +54,20 @@ def test_small_data_counts_its_few_evaluations_not_one_an_epoch():
     assert five - estimate.FIXED_SECONDS == pytest.approx((40 * train_units + 5 * evaluation_units) / rate)
 
 
+def test_small_data_on_a_sentence_encoder_counts_the_pair_phase_first(tiny_model_dir):
+    lengths = [200] * 80  # 64 training texts of 2 labels: 32 per label, enough for the pair phase
+    plain = estimate.for_data(lengths, 0.2, 3, None, MODEL, [], device="cpu", num_labels=2)
+    paired = estimate.for_data(lengths, 0.2, 3, None, MODEL, [], device="cpu", num_labels=2, pair_training=True)
+    pair_units = 2 * 2560 * estimate.text_cost(128)  # 40 pairs per training text, both texts cut at 128 tokens
+    assert paired.seconds - plain.seconds == pytest.approx(pair_units / estimate.guessed_rate(MODEL, "cpu"))
+    assert (plain.pairs, paired.pairs) == (0, 2560)
+    assert "64 training texts of ~200 tokens × 30 epochs, after 2,560 pairs of texts (a rough guess" in paired.sentence()
+    # No phase for a plain model (its [CLS] features, no mean pooling), under 32 texts per label, or beyond small data.
+    for texts, labels, model in ((80, 2, tiny_model_dir), (80, 4, MODEL), (1000, 2, MODEL)):
+        assert estimate.for_data([200] * texts, 0.2, 3, None, model, [], device="cpu", num_labels=labels,
+                                 pair_training=True).pairs == 0
+
+
 def test_the_speed_is_measured_from_an_earlier_run_of_the_same_model_here(tmp_path):
     events = [{"type": "started", "time": 1.0, "total_steps": 30, "model": MODEL, "device": DEVICE},
               {"type": "progress", "time": 2.0, "step": 10, "total_steps": 30, "epoch": 1.0,
@@ -90,6 +104,11 @@ def test_the_train_step_shows_the_estimate_for_the_checked_data(tmp_path, monkey
     assert epochs > 3 and f"32 training texts of ~20 tokens × {epochs:g} epochs" in train_tab.estimate_html(
         small, MODEL, 3, 0, 0.2, None)
     assert "× 3 epochs" in train_tab.estimate_html(small, MODEL, 3, 0, 0.2, None, 16)  # a batch set: as set
+    # One label per text on the default model: the pair phase comes first, unless the head is not warm-started.
+    single = {**status, "lengths": [20] * 80, "texts": 80, "labels": 2, "single_label": True}
+    assert "× 30 epochs, after 2,560 pairs of texts (" in train_tab.estimate_html(single, MODEL, 3, 0, 0.2, None)
+    assert "pairs" not in train_tab.estimate_html(single, MODEL, 3, 0, 0.2, None, 0, False)
+    assert "pairs" not in train_tab.estimate_html({**single, "single_label": False}, MODEL, 3, 0, 0.2, None)
 
 
 def test_the_data_check_says_when_a_validation_table_fixes_the_share(tmp_path, example_data):

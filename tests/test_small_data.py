@@ -39,15 +39,17 @@ def test_the_schedule_trains_small_data_for_enough_steps(num_train, labels, batc
 
 
 @pytest.mark.parametrize("counts, single, warm, active, pairs", [
-    ([8, 8], True, True, True, 160),            # 8 per label: 10 pairs per text
-    ([64, 64], True, True, True, 1280),         # 64 per label
+    ([32, 32], True, True, True, 2560),         # 32 per label: 40 pairs per text
+    ([64, 64], True, True, True, 5120),         # 64 per label
+    ([31, 31], True, True, False, 0),           # under 32 per label on average: no phase (it lost on the tweets)
+    ([8, 8], True, True, False, 0),
     ([65, 64], True, True, False, 0),           # over 64 per label on average: exactly as before
     ([128, 128], True, True, False, 0),
-    ([30] * 3, True, True, True, 900),
-    ([60, 2, 0], True, True, True, 620),        # a label with no training text counts for nothing
-    ([8, 8], False, True, False, 0),            # several labels per text: no same/different pairs
-    ([16, 0], True, True, False, 0),            # one label: nothing to tell apart
-    ([8, 8], True, False, False, 0),            # no warm start: nothing would read what the phase tunes
+    ([40] * 3, True, True, True, 4800),
+    ([70, 2, 0], True, True, True, 2880),       # a label with no training text counts for nothing
+    ([40, 40], False, True, False, 0),          # several labels per text: no same/different pairs
+    ([40, 0], True, True, False, 0),            # one label: nothing to tell apart
+    ([40, 40], True, False, False, 0),          # no warm start: nothing would read what the phase tunes
 ])
 def test_the_rule_decides_from_the_label_counts(counts, single, warm, active, pairs):
     plan = plan_for(counts, single, warm)
@@ -94,9 +96,9 @@ def test_the_pair_phase_tunes_the_encoder_not_the_output_layer_and_reports_its_s
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
-    texts = [f"good film number {i}" for i in range(8)] + [f"bad film number {i}" for i in range(8)]
+    texts = [f"good film number {i}" for i in range(32)] + [f"bad film number {i}" for i in range(32)]
     encoded = tokenizer(texts)
-    data = EncodedDataset.from_rows([{"input_ids": ids, "attention_mask": mask, "labels": i // 8}
+    data = EncodedDataset.from_rows([{"input_ids": ids, "attention_mask": mask, "labels": i // 32}
                                      for i, (ids, mask) in enumerate(zip(encoded["input_ids"],
                                                                          encoded["attention_mask"]))])
     encoder_before = model.bert.encoder.layer[0].attention.self.query.weight.detach().clone()
@@ -106,9 +108,9 @@ def test_the_pair_phase_tunes_the_encoder_not_the_output_layer_and_reports_its_s
     messages: list[str] = []
     plan = pair_phase(model, ["classifier.weight", "classifier.bias"], data, ["pos", "neg"], True,
                       tokenizer.pad_token_id, "fp32", 0, 1e-4, messages.append, lambda: None)
-    assert plan.num_pairs == 160
-    assert messages[0] == "Small data: training on 160 pairs of texts"
-    assert messages[1:] == [f"Small data: training on 160 pairs of texts: step {s} of 10" for s in range(1, 10)]
+    assert plan.num_pairs == 2560
+    assert messages[0] == "Small data: training on 2,560 pairs of texts"
+    assert messages[1:] == [f"Small data: training on 2,560 pairs of texts: step {s} of 160" for s in range(1, 160)]
     assert not torch.equal(encoder_before, model.bert.encoder.layer[0].attention.self.query.weight)
     assert torch.equal(head_before, model.classifier.weight)
 
@@ -131,6 +133,12 @@ def test_the_data_report_says_the_data_is_small_and_what_the_app_does(tmp_path, 
             "last epoch's model.") in sentences
     assert ("Only 4 validation texts: the app keeps the model of the last epoch instead of the best-scoring one, "
             "since choosing on so few texts would flatter its score, which stays rough.") in sentences
+    # From 32 texts per label on average the pair phase comes first, and the report says so.
+    sentences = report_sentences(build_report(load_training_data(str(small_csv(tmp_path, example_data, 40)))))
+    assert ("Small data: 64 training texts for 2 labels. With the automatic batch size the app trains at batch 16 and a "
+            "gentler learning rate for at least 120 steps (up to 40 epochs, when epochs are left at 3) and keeps the "
+            "last epoch's model. A sentence-embedding base model (like the default) first trains on 2,560 pairs of "
+            "texts, pulling those of the same label together, as SetFit does.") in sentences
 
 
 def test_the_report_of_larger_data_says_nothing_about_small_data(example_data):
@@ -164,18 +172,24 @@ def test_a_default_small_run_trains_enough_steps_keeps_the_last_model_and_reload
     assert predicted[0]["label"] in labels
 
 
-def test_pair_training_runs_before_the_head_is_fitted_when_asked_for(tmp_path, tiny_model_dir, example_data):
-    config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 10, labels=3)), model=tiny_model_dir,
-                         epochs=1, max_length=16, pair_training=True)
+@pytest.mark.parametrize("sentence_encoder, asked, runs", [
+    (True, None, True),     # the defaults, on a sentence encoder
+    (True, False, False),   # --no-pair-training
+    (False, None, False),   # a plain model: its [CLS] features gained nothing from pairs
+])
+def test_pair_training_runs_before_the_head_is_fitted_on_a_sentence_encoder(sentence_encoder, asked, runs, tmp_path,
+                                                                           tiny_model_dir, example_data):
+    model = _mean_pooled_copy(tiny_model_dir, tmp_path) if sentence_encoder else tiny_model_dir
+    chosen = {} if asked is None else {"pair_training": asked}
+    config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 40, labels=3)), model=str(model), epochs=1,
+                         max_length=16, **chosen)
     run_dir = launcher.create_run(config, tmp_path / "runs")
     assert train(run_dir) == "finished"
     statuses = [e["message"] for e in read_events(run_dir) if e["type"] == "status"]
-    assert statuses.index("Small data: training on 240 pairs of texts") < statuses.index(
-        "Fitting the classification head")
-
-
-def test_pair_training_is_off_by_default():
-    assert TrainConfig().pair_training is False
+    stage = "Small data: training on 3,840 pairs of texts"  # 96 training texts of 3 labels (a new head), 40 each
+    assert (stage in statuses) == runs
+    if runs:
+        assert statuses.index(stage) < statuses.index("Fitting the classification head")
 
 
 def _mean_pooled_copy(tiny_model_dir: str, tmp_path: Path) -> Path:
@@ -192,7 +206,8 @@ def test_the_added_layer_hands_every_position_the_normalised_mean_of_the_real_to
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from core.engine.mean_pooling import RESIDUAL_SWAMP, add_mean_pooling_layer, trained_with_mean_pooling
+    from core.engine.mean_pooling import RESIDUAL_SWAMP, add_mean_pooling_layer
+    from core.models import trained_with_mean_pooling
 
     assert trained_with_mean_pooling(_mean_pooled_copy(tiny_model_dir, tmp_path))
     assert not trained_with_mean_pooling(tiny_model_dir)  # no 1_Pooling: a plain model

@@ -16,6 +16,7 @@ from core.runs import access
 from core.data import hub_datasets
 from core.config import DEFAULT_MODEL, TrainConfig
 from core.errors import UserError
+from core.tasks import SINGLE_LABEL
 from ui.notes import note
 
 HISTOGRAM_SAMPLE = 5000
@@ -85,7 +86,8 @@ class DataCheck:
                 "suggested_max_length": self.suggested_max_length,
                 # server-side (gr.State): the Train step's time estimate reads them; `lengths` may be a sample
                 "lengths": list(self.lengths), "texts": sum(self.class_counts.values()),
-                "labels": len(self.class_counts), "fixed_val_share": self.fixed_val_share}
+                "labels": len(self.class_counts), "fixed_val_share": self.fixed_val_share,
+                "single_label": self.kind == SINGLE_LABEL.name}
 
 
 @functools.lru_cache(maxsize=4)

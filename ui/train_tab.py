@@ -117,7 +117,7 @@ def start_note_html(status: dict | None) -> str:
 
 
 def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: Any, val_share: Any,
-                  caller: Caller | None, batch_size: Any = 0) -> str:
+                  caller: Caller | None, batch_size: Any = 0, warm_start_head: Any = True) -> str:
     """'About N minutes on this machine …' before Start, from the data's token lengths and this machine's speed."""
     from core.runs import estimate
 
@@ -134,7 +134,8 @@ def estimate_html(status: dict | None, model: str | None, epochs: Any, max_len: 
     runs = [r.run_dir for r in session.visible_runs(caller, session.runs_root())] if caller is not None else []
     found = estimate.for_data(status["lengths"], share, epochs_value, max_length,
                               (model or "").strip() or DEFAULT_MODEL, runs, texts=status.get("texts"),
-                              num_labels=status.get("labels") or 0, batch_size=batch)
+                              num_labels=status.get("labels") or 0, batch_size=batch,
+                              pair_training=bool(status.get("single_label") and warm_start_head))
     return note(found.sentence(), "estimate", "tc-estimate-text") if found else ""
 
 
@@ -216,10 +217,11 @@ def render(ctx: AppContext, data: DataPieces) -> dict[str, gr.Component]:
                 show_progress="minimal", show_progress_on=[banner])
     data.status.change(on_data_status, [data.status, ctx.run_state], [start, start_note], api_visibility="private",
                        show_progress="hidden")
-    model, epochs, max_len, val_share, batch = (widgets[n] for n in ("model", "epochs", "max_length", "val_share",
-                                                                      "batch_size"))
-    estimate_inputs = [data.status, model, epochs, max_len, val_share, ctx.caller, batch]
-    for trigger in (data.status.change, model.change, epochs.change, max_len.change, val_share.change, batch.change):
+    model, epochs, max_len, val_share, batch, warm = (widgets[n] for n in (
+        "model", "epochs", "max_length", "val_share", "batch_size", "warm_start_head"))
+    estimate_inputs = [data.status, model, epochs, max_len, val_share, ctx.caller, batch, warm]
+    for trigger in (data.status.change, model.change, epochs.change, max_len.change, val_share.change, batch.change,
+                    warm.change):
         trigger(estimate_html, estimate_inputs, [estimate], api_visibility="private", show_progress="hidden",
                 trigger_mode="always_last")
     if gpus.machine_gpus() > 1:  # elsewhere the choice is hidden and stays at one process

@@ -36,7 +36,9 @@ from core.engine.trainer_setup import collator, early_stopping, engine_trainer
 from core.limits import shared_server
 from core.models import model_max_length, resolve_model
 from core.runs.warm_child import wait_for_job
-from core.small_data import evaluation_steps, learning_rate as small_data_rate, schedule_for, selects_on_validation
+from core.small_data import (
+    PAIR_LEARNING_RATE, evaluation_steps, learning_rate as small_data_rate, schedule_for, selects_on_validation,
+)
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
@@ -127,10 +129,11 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     if config.warm_start_head and checkpoint is None and distributed.rank() == 0:
         if cuda:
             model.to("cuda")
-        if config.pair_training:
+        # SetFit's pair phase on the sentence encoders it was made for (their mean-pooled features); a plain
+        # model's [CLS] pooler gained nothing from it (BENCHMARKS.md, Small data).
+        if config.pair_training and start.mean_pooled:
             pair_phase(model, new_parameters, train_set, labels, kind.name == tasks.SingleLabel.name,
-                       tokenizer.pad_token_id or 0, precision, config.seed,
-                       config.learning_rate or auto_learning_rate(model.num_parameters()),
+                       tokenizer.pad_token_id or 0, precision, config.seed, PAIR_LEARNING_RATE,
                        lambda message: run.append_event("status", message=message),
                        lambda: _stop_before_training_if_asked(run, stop_flag))
         run.append_event("status", message="Fitting the classification head")

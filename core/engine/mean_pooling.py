@@ -16,31 +16,9 @@ standard `AutoModelForSequenceClassification` that `pipeline()` loads, and fine-
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 RESIDUAL_SWAMP = 100.0  # the mean's weight against the [CLS] state it is added to; LayerNorm removes the scale
-
-
-def trained_with_mean_pooling(source: str | Path) -> bool:
-    """Whether the base model is a sentence-transformers model that pools by the mean of its token states (its
-    1_Pooling/config.json says so). A Hub id is looked up in the local cache only: never a download for this."""
-    path = Path(source) / "1_Pooling" / "config.json"
-    if not path.is_file():
-        try:
-            from huggingface_hub import try_to_load_from_cache
-
-            cached = try_to_load_from_cache(str(source), "1_Pooling/config.json")
-        except Exception:  # an id the hub library refuses, a damaged cache: simply not known as mean-pooled
-            return False
-        if not isinstance(cached, str):
-            return False
-        path = Path(cached)
-    try:
-        return bool(json.loads(path.read_text("utf-8")).get("pooling_mode_mean_tokens"))
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def _last_layer(model: Any) -> Any | None:

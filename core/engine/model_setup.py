@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from core.engine.attention import choose_kernel_per_batch
-from core.engine.mean_pooling import add_mean_pooling_layer, trained_with_mean_pooling
+from core.engine.mean_pooling import add_mean_pooling_layer
+from core.models import trained_with_mean_pooling
 from core.small_data import is_small
 from core.tasks import TaskKind
 
@@ -18,6 +19,7 @@ class StartingModel:
     model: Any
     tokenizer: Any
     new_parameters: list[str]  # the weights the base model did not have (the new head): the probe fits them
+    mean_pooled: bool = False  # small data on a sentence encoder: the classifier reads the mean of the token states
 
 
 def load_starting_model(source: str | Path, kind: TaskKind, labels: list[str], num_train: int, cuda: bool,
@@ -32,9 +34,11 @@ def load_starting_model(source: str | Path, kind: TaskKind, labels: list[str], n
         setattr(model.config, key, value)
     # Small data reads a sentence-embedding model through the mean of its token states; a resumed run decides the
     # same way (the same training texts), so its checkpoint finds the layer it was saved with.
-    if is_small(num_train, len(labels)) and trained_with_mean_pooling(source) and add_mean_pooling_layer(model):
+    mean_pooled = (is_small(num_train, len(labels)) and trained_with_mean_pooling(source)
+                   and add_mean_pooling_layer(model))
+    if mean_pooled:
         print("Small data: the classifier reads the mean of the token states, as the base model was trained to.")
     if not cuda:
         choose_kernel_per_batch(model, fused_attention_long_batches)
     new = set(loading["missing_keys"]) | {k if isinstance(k, str) else k[0] for k in loading["mismatched_keys"]}
-    return StartingModel(model, tokenizer, sorted(new))
+    return StartingModel(model, tokenizer, sorted(new), mean_pooled)

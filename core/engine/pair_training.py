@@ -1,11 +1,13 @@
-"""The opt-in pair-training phase for small data (`--pair-training`; core/small_data.py decides when it may run):
-SetFit's contrastive recipe (Tunstall et al. 2022) inside the same AutoModelForSequenceClassification.
+"""The pair-training phase for small data on a sentence-embedding base model (core/small_data.py decides when it may
+run; `--no-pair-training` turns it off): SetFit's contrastive recipe (Tunstall et al. 2022) inside the same
+AutoModelForSequenceClassification.
 
 Pairs of texts make more training signal from the same few rows: K texts per label give ~K² pairs. The phase pulls
 texts of the same label together and pushes the others apart in the very features the classification layer reads (its
 input, captured by a hook: the pooler for BERT-like models), so the probe fitted afterwards (core/tasks/probe.py)
-separates the labels, and the saved model is the plain transformers folder every other step loads. It is off by
-default: [CLS] pooler features, unlike the mean-pooled ones SetFit classifies, hardly gain from it (BENCHMARKS.md).
+separates the labels, and the saved model is the plain transformers folder every other step loads. It runs only on
+the mean-pooled features of a sentence encoder (core/engine/mean_pooling.py), which SetFit tunes too: a plain model's
+[CLS] pooler features hardly gained from it (BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -13,13 +15,12 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from core.small_data import SmallDataPlan, plan_for
+from core.small_data import PAIR_MAX_TOKENS, SmallDataPlan, plan_for
 
 if TYPE_CHECKING:
     from core.encoded import EncodedDataset
 
 PAIR_BATCH = 16  # pairs per step, SetFit's default
-CONTRASTIVE_MAX_TOKENS = 256  # as the probe: long texts are cut, the phase only needs their gist
 
 
 def sample_pairs(label_ids: Sequence[int], num_pairs: int, seed: int) -> np.ndarray:
@@ -45,18 +46,16 @@ def contrastive_phase(model: Any, layer: Any, features: EncodedDataset, num_pair
                       precision: str, seed: int, learning_rate: float,
                       progress: Callable[[int, int], None] | None = None) -> None:
     """Fine-tune the encoder so the output layer's inputs of two texts have cosine 1 when they share a label and 0
-    otherwise (mean squared error, SetFit's CosineSimilarityLoss): AdamW, 10 % warm-up then linear decay. The rate is
-    the run's fine-tuning rate, not SetFit's 2e-5: SetFit tunes mean-pooled embeddings that already separate sentences,
-    while these features (BERT's [CLS] pooler) start far from it; on Pang & Lee, 8 texts per label, 160 pairs, a
-    probe on them scored 52 % after 2e-5 and 56.5 % after 1e-4 (53.8 % with no phase; BENCHMARKS.md, Small data).
-    `progress(step, total)` is called after each step. The output layer itself is not touched."""
+    otherwise (mean squared error, SetFit's CosineSimilarityLoss): AdamW at `learning_rate` (the job passes SetFit's
+    2e-5), 10 % warm-up then linear decay. `progress(step, total)` is called after each step. The output layer itself
+    is not touched."""
     import torch
 
     from core.batching import BucketPaddingCollator
     from core.tasks.probe import shortened
 
     pairs = sample_pairs(features.label_ids, num_pairs, seed)
-    rows = [shortened(features[i], CONTRASTIVE_MAX_TOKENS) for i in range(len(features))]
+    rows = [shortened(features[i], PAIR_MAX_TOKENS) for i in range(len(features))]
     for row in rows:
         row.pop("labels", None)
     collate = BucketPaddingCollator(pad_token_id, limit=max(len(r["input_ids"]) for r in rows))

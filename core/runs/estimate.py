@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Sequence
 
 from core.hardware import device_name
-from core.small_data import evaluation_count, schedule_for
+from core.models import sentence_encoder
+from core.small_data import PAIR_MAX_TOKENS, evaluation_count, pairs_for, schedule_for
 from core.runs.rundir import RunDir
 
 ATTENTION_TOKENS = 384  # the length at which attention costs as much as the rest of the layer
@@ -88,12 +89,15 @@ class Estimate:
     epochs: float
     faster_seconds: float | None = None  # the same run with texts cut to SHORTER tokens
     cut_share: float = 0.0  # share of texts the shorter cut would shorten
+    pairs: int = 0  # small data on a sentence encoder: the pairs of texts it first trains on
 
     def sentence(self) -> str:
         how = ("measured on this machine's earlier runs of this model" if self.measured
                else "a rough guess: no run of this model has been timed on this machine yet")
+        pairs = f", after {self.pairs:,} pairs of texts" if self.pairs else ""
         text = (f"{duration(self.seconds).capitalize()} on this machine: {self.train_texts:,} training texts of "
-                f"~{self.mean_tokens:,.0f} tokens × {self.epochs:g} epoch{'s' if self.epochs != 1 else ''} ({how}).")
+                f"~{self.mean_tokens:,.0f} tokens × {self.epochs:g} epoch{'s' if self.epochs != 1 else ''}{pairs} "
+                f"({how}).")
         if self.faster_seconds is not None:
             text += (f" Faster: Max length {SHORTER} under Advanced takes {duration(self.faster_seconds)}; it "
                      f"cuts {100 * self.cut_share:.0f} % of the texts to their first {SHORTER} tokens, which may cost some "
@@ -112,10 +116,12 @@ def duration(seconds: float) -> str:
 
 
 def estimate(lengths: Sequence[int], val_share: float, epochs: float, max_length: int | None, rate: float,
-             measured: bool, texts: int | None = None, evaluations: float | None = None) -> Estimate:
+             measured: bool, texts: int | None = None, evaluations: float | None = None,
+             pairs: int = 0) -> Estimate:
     """The run's wall time from its texts' token lengths (training and validation together) at `rate` units/s.
     `texts`: how many texts there are when `lengths` is a sample of them (big data is measured on a sample).
-    `evaluations`: how many times the validation texts are scored (None: once an epoch)."""
+    `evaluations`: how many times the validation texts are scored (None: once an epoch). `pairs`: the pair phase
+    first, a training pass over both texts of each pair (texts of the average cost, cut at PAIR_MAX_TOKENS)."""
     n = texts or len(lengths)
     scale = n / len(lengths) if lengths else 0.0
     train_share = 1.0 - min(max(val_share, 0.0), 0.9)
@@ -123,7 +129,8 @@ def estimate(lengths: Sequence[int], val_share: float, epochs: float, max_length
     def seconds(cap: int | None) -> float:
         total = data_cost(lengths, cap) * scale
         evaluating = total * (1 - train_share) * EVAL_SHARE * (epochs if evaluations is None else evaluations)
-        return FIXED_SECONDS + (epochs * total * train_share + evaluating) / max(rate, 1e-9)
+        pairing = 2 * pairs * data_cost(lengths, min(cap or PAIR_MAX_TOKENS, PAIR_MAX_TOKENS)) / max(len(lengths), 1)
+        return FIXED_SECONDS + (epochs * total * train_share + pairing + evaluating) / max(rate, 1e-9)
 
     cap = max_length or None
     mean = sum(min(x, cap or math.inf) for x in lengths) / len(lengths) if lengths else 0.0
@@ -134,15 +141,17 @@ def estimate(lengths: Sequence[int], val_share: float, epochs: float, max_length
         if faster > 0.8 * seconds(cap):  # saves too little to mention
             faster = None
     return Estimate(seconds=seconds(cap), measured=measured, train_texts=round(n * train_share), mean_tokens=mean,
-                    epochs=epochs, faster_seconds=faster, cut_share=longer / len(lengths) if lengths else 0.0)
+                    epochs=epochs, faster_seconds=faster, cut_share=longer / len(lengths) if lengths else 0.0,
+                    pairs=pairs)
 
 
 def for_data(lengths: Sequence[int], val_share: float, epochs: float, max_length: int | None, model: str,
              run_dirs: Sequence[Path], device: str | None = None, texts: int | None = None, num_labels: int = 0,
-             batch_size: int = 0) -> Estimate | None:
+             batch_size: int = 0, pair_training: bool = False) -> Estimate | None:
     """The estimate the Train step and `python -m core train` show, or None without data. With `num_labels` and the
     batch size setting (0: automatic) it counts the epochs small data trains for (core/small_data.py), not the
-    setting's."""
+    setting's; with `pair_training` (one label per text, the head warm-started, the phase not turned off) also the
+    pair phase that small data on a sentence encoder starts with."""
     if not lengths:
         return None
     train_texts = round((texts or len(lengths)) * (1.0 - min(max(val_share, 0.0), 0.9)))
@@ -152,5 +161,6 @@ def for_data(lengths: Sequence[int], val_share: float, epochs: float, max_length
     if device is None:
         device = device_name()
     rate = measured_rate(run_dirs, model, device)
+    pairs = pairs_for(train_texts, num_labels) if pair_training and sentence_encoder(model) else 0
     return estimate(lengths, val_share, epochs, max_length, rate or guessed_rate(model, device), rate is not None,
-                    texts=texts, evaluations=evaluations)
+                    texts=texts, evaluations=evaluations, pairs=pairs)
