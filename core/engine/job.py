@@ -31,14 +31,12 @@ from core.runs.device_lock import device_slot
 from core.runs.rundir import RunDir, RunState
 from core.engine.final_files import finished_message, save_model_atomically, write_final_metrics, write_test_metrics
 from core.engine.model_setup import load_starting_model
-from core.engine.pair_training import pair_phase
+from core.engine.head_start import start_head
 from core.engine.trainer_setup import collator, early_stopping, engine_trainer
 from core.limits import shared_server
 from core.models import model_max_length, resolve_model
 from core.runs.warm_child import wait_for_job
-from core.small_data import (
-    PAIR_LEARNING_RATE, evaluation_steps, learning_rate as small_data_rate, schedule_for, selects_on_validation,
-)
+from core.small_data import evaluation_steps, learning_rate as small_data_rate, schedule_for, selects_on_validation
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
@@ -105,7 +103,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     train_df = pd.read_parquet(run.train_data)
     start = load_starting_model(resolve_model(config.model), kind, labels, len(train_df), cuda,
                                 config.fused_attention_long_batches)
-    model, tokenizer, new_parameters = start.model, start.tokenizer, start.new_parameters
+    model, tokenizer = start.model, start.tokenizer
 
     run.append_event("status", message="Tokenising")
     val_df = pd.read_parquet(run.validation_data)
@@ -129,21 +127,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     if config.warm_start_head and checkpoint is None and distributed.rank() == 0:
         if cuda:
             model.to("cuda")
-        # SetFit's pair phase on the sentence encoders it was made for (their mean-pooled features); a plain
-        # model's [CLS] pooler gained nothing from it (BENCHMARKS.md, Small data).
-        if config.pair_training and start.mean_pooled:
-            pair_phase(model, new_parameters, train_set, labels, kind.name == tasks.SingleLabel.name,
-                       tokenizer.pad_token_id or 0, precision, config.seed, PAIR_LEARNING_RATE,
-                       lambda message: run.append_event("status", message=message),
-                       lambda: _stop_before_training_if_asked(run, stop_flag))
-        run.append_event("status", message="Fitting the classification head")
-        _stop_before_training_if_asked(run, stop_flag)
-        started = kind.warm_start_head(model, new_parameters, train_set,
-                                       labels, tokenizer.pad_token_id or 0, precision, config.class_weights,
-                                       config.seed, _probe_progress(run, stop_flag))
-        if started is not True:
-            print("Warm start skipped: " + (started or "this model has no new linear output layer; its head trains "
-                                                      "from where it is."))
+        start_head(run, config, start, train_set, labels, kind, precision,
+                   lambda: _stop_before_training_if_asked(run, stop_flag))
     processes = distributed.world_size()
     device_batch = batch_per_process(config.batch_size, processes, train_set.lengths, cuda,
                                      _gpu_memory() if cuda else 0, model.num_parameters())
@@ -256,23 +241,6 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     message = finished_message(kind, run.metrics() or {}, trainer.state, total_steps, config.replace(epochs=epochs),
                                best.step, len(val_set), test, tested)
     return _end(run, RunState.FINISHED, message)
-
-
-def _probe_progress(run: RunDir, stop_flag: list[bool]) -> Any:
-    """Status events while the probe reads the texts (it can take many seconds on long ones), at most one a second;
-    a stop asked for meanwhile ends the run after the current batch."""
-    import time
-
-    last = [0.0]
-
-    def report(done: int, total: int) -> None:
-        _stop_before_training_if_asked(run, stop_flag)
-        now = time.monotonic()
-        if done < total and now - last[0] >= 1.0:
-            last[0] = now
-            run.append_event("status", message=f"Fitting the classification head ({done:,} of {total:,} texts)")
-
-    return report
 
 
 def _token_store(run_dir: Path) -> Path | None:

@@ -1,0 +1,51 @@
+"""Before the fine-tuning of a new run (rank 0 only: core/engine/job.py says why): small data's pair phase on a
+sentence encoder (core/engine/pair_training.py), then the new output layer fitted by a linear probe (the kind's
+warm_start_head), each shown in the live view as its own stage."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from core import tasks
+from core.config import TrainConfig
+from core.engine.model_setup import StartingModel
+from core.engine.pair_training import pair_phase
+from core.runs.rundir import RunDir
+from core.small_data import PAIR_LEARNING_RATE
+
+if TYPE_CHECKING:
+    from core.encoded import EncodedDataset
+
+
+def start_head(run: RunDir, config: TrainConfig, start: StartingModel, train_set: EncodedDataset, labels: list[str],
+               kind: tasks.TaskKind, precision: str, check_stop: Callable[[], None]) -> None:
+    """`check_stop` raises to end the run when a stop was asked for; it is called between and during the stages."""
+    model, pad_token_id = start.model, start.tokenizer.pad_token_id or 0
+    # SetFit's pair phase on the sentence encoders it was made for (their mean-pooled features); a plain model's [CLS]
+    # pooler gained nothing from it (BENCHMARKS.md, Small data).
+    if config.pair_training and start.mean_pooled:
+        pair_phase(model, start.new_parameters, train_set, labels, kind.name == tasks.SingleLabel.name, pad_token_id,
+                   precision, config.seed, PAIR_LEARNING_RATE,
+                   lambda message: run.append_event("status", message=message), check_stop)
+    run.append_event("status", message="Fitting the classification head")
+    check_stop()
+    started = kind.warm_start_head(model, start.new_parameters, train_set, labels, pad_token_id, precision,
+                                   config.class_weights, config.seed, _probe_progress(run, check_stop))
+    if started is not True:
+        print("Warm start skipped: " + (started or "this model has no new linear output layer; its head trains "
+                                                  "from where it is."))
+
+
+def _probe_progress(run: RunDir, check_stop: Callable[[], None]) -> Any:
+    """Status events while the probe reads the texts (it can take many seconds on long ones), at most one a second;
+    a stop asked for meanwhile ends the run after the current batch."""
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        check_stop()
+        now = time.monotonic()
+        if done < total and now - last[0] >= 1.0:
+            last[0] = now
+            run.append_event("status", message=f"Fitting the classification head ({done:,} of {total:,} texts)")
+
+    return report
