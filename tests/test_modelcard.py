@@ -78,12 +78,18 @@ def test_card_body(run_dir: Path) -> None:
     assert 'classifier = pipeline("text-classification", model="alice/support-tickets")' in text
 
 
-def test_card_gives_the_batch_size_the_run_chose(run_dir: Path) -> None:
+def test_card_gives_the_batch_size_epochs_and_rate_the_run_trained_with(run_dir: Path) -> None:
     assert "| batch size | automatic |" in card_of(run_dir)[1]  # batch size 0 and no training events
     events = run_dir / "events.jsonl"
     events.write_text(json.dumps({"type": "started", "time": 1.0, "total_steps": 6, "batch_size": 96}) + "\n")
     try:
         assert "| batch size | 96 |" in card_of(run_dir)[1]
+        # Small data trains with its own epochs and rate, and from 32 texts per label starts with pairs of texts.
+        events.write_text(json.dumps({"type": "started", "time": 1.0, "total_steps": 240, "batch_size": 16,
+                                      "epochs": 30.0, "learning_rate": 3e-05, "pairs": 2560}) + "\n")
+        text = card_of(run_dir)[1]
+        assert "| epochs | 30.0 |" in text and "| learning rate | 3e-05 |" in text
+        assert "| pairs of texts trained on first (small data: SetFit's contrastive phase) | 2560 |" in text
     finally:
         events.unlink()
 

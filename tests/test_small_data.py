@@ -188,6 +188,8 @@ def test_pair_training_runs_before_the_head_is_fitted_on_a_sentence_encoder(sent
     statuses = [e["message"] for e in read_events(run_dir) if e["type"] == "status"]
     stage = "Small data: training on 3,840 pairs of texts"  # 96 training texts of 3 labels (a new head), 40 each
     assert (stage in statuses) == runs
+    started = next(e for e in read_events(run_dir) if e["type"] == "started")
+    assert started["pairs"] == (3840 if runs else 0)  # the model card names them
     if runs:
         assert statuses.index(stage) < statuses.index("Fitting the classification head")
 

@@ -18,15 +18,17 @@ if TYPE_CHECKING:
 
 
 def start_head(run: RunDir, config: TrainConfig, start: StartingModel, train_set: EncodedDataset, labels: list[str],
-               kind: tasks.TaskKind, precision: str, check_stop: Callable[[], None]) -> None:
-    """`check_stop` raises to end the run when a stop was asked for; it is called between and during the stages."""
+               kind: tasks.TaskKind, precision: str, check_stop: Callable[[], None]) -> int:
+    """The number of pairs the pair phase trained on (0: it did not run). `check_stop` raises to end the run when a
+    stop was asked for; it is called between and during the stages."""
     model, pad_token_id = start.model, start.tokenizer.pad_token_id or 0
+    pairs = 0
     # SetFit's pair phase on the sentence encoders it was made for (their mean-pooled features); a plain model's [CLS]
     # pooler gained nothing from it (BENCHMARKS.md, Small data).
     if config.pair_training and start.mean_pooled:
-        pair_phase(model, start.new_parameters, train_set, labels, kind.name == tasks.SingleLabel.name, pad_token_id,
-                   precision, config.seed, PAIR_LEARNING_RATE,
-                   lambda message: run.append_event("status", message=message), check_stop)
+        pairs = pair_phase(model, start.new_parameters, train_set, labels, kind.name == tasks.SingleLabel.name,
+                           pad_token_id, precision, config.seed, PAIR_LEARNING_RATE,
+                           lambda message: run.append_event("status", message=message), check_stop).num_pairs
     run.append_event("status", message="Fitting the classification head")
     check_stop()
     started = kind.warm_start_head(model, start.new_parameters, train_set, labels, pad_token_id, precision,
@@ -34,6 +36,7 @@ def start_head(run: RunDir, config: TrainConfig, start: StartingModel, train_set
     if started is not True:
         print("Warm start skipped: " + (started or "this model has no new linear output layer; its head trains "
                                                   "from where it is."))
+    return pairs
 
 
 def _probe_progress(run: RunDir, check_stop: Callable[[], None]) -> Any:

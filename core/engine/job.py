@@ -124,11 +124,12 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     # it): DDP hands rank 0's weights to every rank when training starts, so the others' would be overwritten, and
     # beside it they only take its cores (measured on 2 shared cores under load: a 2,000-sentence probe took 115 s
     # alone, 166 s with a second one beside it).
+    pairs = 0  # the pair phase's, for the "started" event (the model card names them)
     if config.warm_start_head and checkpoint is None and distributed.rank() == 0:
         if cuda:
             model.to("cuda")
-        start_head(run, config, start, train_set, labels, kind, precision,
-                   lambda: _stop_before_training_if_asked(run, stop_flag))
+        pairs = start_head(run, config, start, train_set, labels, kind, precision,
+                           lambda: _stop_before_training_if_asked(run, stop_flag))
     processes = distributed.world_size()
     device_batch = batch_per_process(config.batch_size, processes, train_set.lengths, cuda,
                                      _gpu_memory() if cuda else 0, model.num_parameters())
@@ -205,6 +206,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         "num_train": len(train_set), "num_validation": len(val_set), "max_length": max_length,
         "device": device_name(), "precision": precision, "learning_rate": learning_rate,
         "batch_size": batch_size, "model": config.model, "labels": labels, "task": kind.name, "world_size": processes,
+        "epochs": epochs, "pairs": pairs,
     }
     events = EventCallback(run, batch_size, facts, stop_flag, kind)
     every = config.checkpoint_every_minutes * 60 or auto_checkpoint_seconds(model.num_parameters())

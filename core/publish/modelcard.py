@@ -1,6 +1,7 @@
 """The model card (README.md with Hub metadata) and the export folder that both the zip and the Hub push use."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 import zipfile
@@ -176,8 +177,9 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     for warning in report.warnings:
         parts.append(f"- Note: {warning}")
     parts += ["", "## Training settings", ""]
-    settings = [("base model", f["base_model"] or "local model"), ("epochs", cfg.epochs),
-                ("learning rate", cfg.learning_rate or "automatic"), ("batch size", cfg.batch_size or _started_fact(Path(run_dir), "batch_size") or "automatic"),
+    started = functools.partial(_started_fact, Path(run_dir))  # what the run trained with (small data: its own)
+    settings = [("base model", f["base_model"] or "local model"), ("epochs", started("epochs") or cfg.epochs),
+                ("learning rate", cfg.learning_rate or started("learning_rate") or "automatic"), ("batch size", cfg.batch_size or _started_fact(Path(run_dir), "batch_size") or "automatic"),
                 ("max length (tokens)", _max_length(Path(run_dir)) or "automatic"),
                 ("warm-up ratio", cfg.warmup_ratio), ("weight decay", cfg.weight_decay),
                 ("seed", cfg.seed),
@@ -185,6 +187,8 @@ def render_card(run_dir: Path | str, repo_id: str | None = None) -> str:
     if str(_started_fact(Path(run_dir), "device") or "cpu").startswith("cpu"):  # the setting does nothing on a GPU
         settings.append(("CPU: batches over 256 tokens without attention dropout (fused kernel)",
                          cfg.fused_attention_long_batches))
+    if started("pairs"):
+        settings.append(("pairs of texts trained on first (small data: SetFit's contrastive phase)", started("pairs")))
     if m.get("best_step") is not None:
         settings.append(("model kept: the best evaluation, at step", m["best_step"]))
     parts += [_table(["setting", "value"], [[k, str(v)] for k, v in settings]), ""]  # str: no 4-decimal rounding
