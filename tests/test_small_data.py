@@ -204,6 +204,18 @@ def _mean_pooled_copy(tiny_model_dir: str, tmp_path: Path) -> Path:
     return folder
 
 
+def test_a_model_named_by_the_user_is_a_sentence_encoder_only_from_what_may_be_looked_at(tiny_model_dir, tmp_path,
+                                                                                        monkeypatch):
+    from core.models import sentence_encoder
+
+    folder = str(_mean_pooled_copy(tiny_model_dir, tmp_path))
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("TEXTCLF_PRIVATE_RUNS", raising=False)
+    assert sentence_encoder("") and sentence_encoder(folder) and not sentence_encoder(tiny_model_dir)
+    monkeypatch.setenv("SPACE_ID", "someone/classifier-studio")  # a shared server: a visitor's path is never read
+    assert sentence_encoder("") and not sentence_encoder(folder) and not sentence_encoder("../" + folder)
+
+
 def test_the_added_layer_hands_every_position_the_normalised_mean_of_the_real_tokens(tiny_model_dir, tmp_path):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
