@@ -3,8 +3,9 @@
 Event shapes (one JSON object per line), as core/engine/callback.py and core/engine/job.py write them:
   {"type": "started",  "time", "total_steps", "resumed_from_step", "num_train", "num_validation", "max_length",
                        "device", "precision", "learning_rate", "batch_size", "model", "labels",
-                       "task", "world_size"}   again on each resume; task: the task kind's name (absent:
-                       single-label); world_size: the job's processes (absent: 1); batch_size: the whole step's
+                       "task", "world_size", "epochs", "pairs"}   again on each resume; task: the task kind's name
+                       (absent: single-label); world_size: the job's processes (absent: 1); batch_size: the whole
+                       step's; epochs: those trained (small data: its own); pairs: the pair phase's (0: none)
   {"type": "log",      "time", "step", "epoch", "loss", "learning_rate", "grad_norm"}
   {"type": "progress", "time", "step", "total_steps", "epoch", "samples_per_second", "eta_seconds", "elapsed_seconds"}
   {"type": "eval",     "time", "step", "epoch", "loss", "accuracy", "f1_macro"}   after loss: the task kind's
