@@ -26,7 +26,10 @@ def default_model_path() -> str:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, default_model_path: str) -> str:
-    """A 2-layer, 32-wide BERT with the default model's tokenizer: trains in seconds, loads like any saved model."""
+    """A 2-layer, 32-wide BERT with the default model's tokenizer: trains in seconds, loads like any saved model. Its
+    weights come from a fixed seed, so every session tests the same model: a random one made some numerical tolerances
+    (bf16 prediction, tests/test_predict_batch.py) pass or fail by the draw."""
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     out = tmp_path_factory.mktemp("tiny-bert")
@@ -35,7 +38,10 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, default_model_path:
         vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=128, num_labels=2,
     )
-    BertForSequenceClassification(config).save_pretrained(out)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = BertForSequenceClassification(config)
+    model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return str(out)
 

@@ -161,6 +161,9 @@ def test_predict_one_from_many_threads_equals_predicting_alone(sharp_run: Path, 
         if precision == "fp32":
             assert probs == pytest.approx(want, abs=1e-5)  # float noise from padding only
         else:
+            # bf16 keeps 8 bits: the head above is scaled x5 to x25 (by the draw of the model) to make the outputs
+            # uneven, and so is the rounding. Over ten tiny models and 100 batch compositions each the largest move
+            # was 0.017 (a scale of 25); the seeded fixture's model (scale 22) moved 0.011 at most.
             assert probs == pytest.approx(want, abs=2e-2)
             top, second = sorted(want.values(), reverse=True)[:2]
             if top - second > 0.1:
