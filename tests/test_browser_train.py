@@ -156,10 +156,14 @@ def test_example_data_to_finished_run(browser_page, tiny_model_dir, artifacts_di
     page.wait_for_function("() => (document.querySelector('#tc-runs-table')?.innerText || '').includes('Stopped')"
                            " || (document.querySelector('#tc-runs-table')?.innerText || '').split('Finished').length > 2",
                            timeout=30_000)
-    for _ in range(2):
+    for picked in (1, 2):
         page.click("#tc-compare-pick input")
+        # Keys pressed before the list has opened choose nothing (seen on a busy machine): wait for its options.
+        page.wait_for_selector("#tc-compare-pick [role='option']", timeout=30_000)
         page.keyboard.press("ArrowDown")
         page.keyboard.press("Enter")
+        page.wait_for_function("(n) => document.querySelectorAll('#tc-compare-pick .token').length === n",
+                               arg=picked, timeout=10_000)
     page.keyboard.press("Escape")
     page.click("#tc-compare")
     page.wait_for_selector("#tc-compare-results", state="visible", timeout=30_000)
