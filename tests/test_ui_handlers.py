@@ -101,6 +101,11 @@ def test_progress_shows_what_the_automatic_settings_resolved_to():
     assert view.settings == (
         "cpu (2 cores) · bf16 · batch 32 · learning rate 0.0001 · max length 56 · training texts 256")
     assert '<div class="tc-settings">cpu (2 cores) · bf16 · batch 32' in charts.progress_html(view)
+    small = fold([{**started, "batch_size": 16, "learning_rate": 3e-05, "num_train": 1280, "epochs": 30.0,
+                   "pairs": 2560}] + EVENTS[1:])
+    assert small.settings == ("cpu (2 cores) · bf16 · batch 16 · learning rate 3e-05 · max length 56 · "
+                              "training texts 1,280 · epochs 30 · pairs of texts 2,560")
+    assert fold([{**started, "epochs": 3.0, "pairs": 0}] + EVENTS[1:]).settings.endswith("texts 256 · epochs 3")
     failed = fold(EVENTS + [{"type": "failed", "time": 110.0, "message": "CUDA out of memory.\nTraceback ..."}])
     banner = charts.banner_html(failed)
     assert "CUDA out of memory." in banner and "Traceback" not in banner
