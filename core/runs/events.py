@@ -124,14 +124,15 @@ class RunView:
     @property
     def settings(self) -> str:
         """What the automatic settings resolved to: 'cpu (2 cores) · bf16 · batch 32 · learning rate 0.0001 · ...',
-        with the epochs and the pair phase's pairs where small data chose them."""
+        with the epochs the run trains (small data chooses its own) and the pairs when the pair phase ran."""
         info = self.info
         parts = [str(info[key]) for key in ("device", "precision") if info.get(key)]
         for key, label in (("batch_size", "batch"), ("learning_rate", "learning rate"), ("max_length", "max length"),
                            ("num_train", "training texts"), ("epochs", "epochs"), ("pairs", "pairs of texts")):
             value = info.get(key)
-            if value is not None and not (key == "pairs" and not value):
-                parts.append(f"{label} {value:g}" if isinstance(value, float) else f"{label} {value:,}")
+            if value is None or (key == "pairs" and not value):  # 0 pairs: the phase did not run
+                continue
+            parts.append(f"{label} {value:g}" if isinstance(value, float) else f"{label} {value:,}")
         return " · ".join(parts)
 
 
