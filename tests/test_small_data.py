@@ -38,6 +38,18 @@ def test_the_schedule_trains_small_data_for_enough_steps(num_train, labels, batc
     assert schedule_for(num_train, labels, batch, epochs, auto_batch=32) == expected
 
 
+@pytest.mark.parametrize("num_train, labels, batch, epochs, expected", [
+    (64, 2, 0, 3.0, Schedule(16, 10.0, small=True)),    # 4 steps per epoch: 40 steps after the pairs, not 120
+    (128, 2, 0, 3.0, Schedule(16, 10.0, small=True)),   # 8 steps per epoch: 80, not 120
+    (199, 4, 0, 3.0, Schedule(16, 10.0, small=True)),   # 13 steps per epoch: 130, as without the pairs
+    (64, 2, 0, 6.0, Schedule(16, 6.0, small=True)),     # epochs set by hand are kept
+    (64, 2, 8, 3.0, Schedule(8, 3.0)),                  # a batch size set by hand: the user's schedule
+    (256, 2, 0, 3.0, Schedule(32, 3.0)),                # not small: exactly as before
+])
+def test_after_the_pair_phase_small_data_trains_fewer_steps(num_train, labels, batch, epochs, expected):
+    assert schedule_for(num_train, labels, batch, epochs, auto_batch=32, after_pairs=True) == expected
+
+
 @pytest.mark.parametrize("counts, single, warm, active, pairs", [
     ([32, 32], True, True, True, 2560),         # 32 per label: 40 pairs per text
     ([64, 64], True, True, True, 5120),         # 64 per label
@@ -138,7 +150,7 @@ def test_the_data_report_says_the_data_is_small_and_what_the_app_does(tmp_path, 
     assert ("Small data: 64 training texts for 2 labels. With the automatic batch size the app trains at batch 16 and a "
             "gentler learning rate for at least 120 steps (up to 40 epochs, when epochs are left at 3) and keeps the "
             "last epoch's model. A sentence-embedding base model (like the default) first trains on 2,560 pairs of "
-            "texts, pulling those of the same label together, as SetFit does.") in sentences
+            "texts, pulling those of the same label together, as SetFit does, and then for 10 epochs.") in sentences
 
 
 def test_the_report_of_larger_data_says_nothing_about_small_data(example_data):
@@ -181,7 +193,7 @@ def test_pair_training_runs_before_the_head_is_fitted_on_a_sentence_encoder(sent
                                                                            tiny_model_dir, example_data):
     model = _mean_pooled_copy(tiny_model_dir, tmp_path) if sentence_encoder else tiny_model_dir
     chosen = {} if asked is None else {"pair_training": asked}
-    config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 40, labels=3)), model=str(model), epochs=1,
+    config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 40, labels=3)), model=str(model),
                          max_length=16, **chosen)
     run_dir = launcher.create_run(config, tmp_path / "runs")
     assert train(run_dir) == "finished"
@@ -190,6 +202,8 @@ def test_pair_training_runs_before_the_head_is_fitted_on_a_sentence_encoder(sent
     assert (stage in statuses) == runs
     started = next(e for e in read_events(run_dir) if e["type"] == "started")
     assert started["pairs"] == (3840 if runs else 0)  # the model card names them
+    # 6 steps an epoch at batch 16: 10 epochs after the pairs, else as many as 120 steps take (20).
+    assert started["total_steps"] == (60 if runs else 120)
     if runs:
         assert statuses.index(stage) < statuses.index("Fitting the classification head")
 

@@ -9,12 +9,23 @@ from typing import TYPE_CHECKING, Any, Callable
 from core import tasks
 from core.config import TrainConfig
 from core.engine.model_setup import StartingModel
-from core.engine.pair_training import pair_phase
+from core.engine.pair_training import pair_phase, phase_plan
 from core.runs.rundir import RunDir
-from core.small_data import PAIR_LEARNING_RATE
+from core.small_data import PAIR_LEARNING_RATE, SmallDataPlan
 
 if TYPE_CHECKING:
     from core.encoded import EncodedDataset
+
+
+def planned_pairs(config: TrainConfig, start: StartingModel, train_set: EncodedDataset, labels: list[str],
+                  kind: tasks.TaskKind) -> SmallDataPlan:
+    """The pair phase start_head runs for this run, decided alike by every process and by a resumed run (the schedule
+    after it depends on it), though only rank 0 of a new run runs it."""
+    # SetFit's pair phase on the sentence encoders it was made for (their mean-pooled features); a plain model's [CLS]
+    # pooler gained nothing from it (BENCHMARKS.md, Small data).
+    if not (config.warm_start_head and config.pair_training and start.mean_pooled):
+        return SmallDataPlan(False)
+    return phase_plan(start.model, start.new_parameters, train_set, labels, kind.name == tasks.SingleLabel.name)
 
 
 def start_head(run: RunDir, config: TrainConfig, start: StartingModel, train_set: EncodedDataset, labels: list[str],
@@ -23,9 +34,7 @@ def start_head(run: RunDir, config: TrainConfig, start: StartingModel, train_set
     stop was asked for; it is called between and during the stages."""
     model, pad_token_id = start.model, start.tokenizer.pad_token_id or 0
     pairs = 0
-    # SetFit's pair phase on the sentence encoders it was made for (their mean-pooled features); a plain model's [CLS]
-    # pooler gained nothing from it (BENCHMARKS.md, Small data).
-    if config.pair_training and start.mean_pooled:
+    if planned_pairs(config, start, train_set, labels, kind).active:
         pairs = pair_phase(model, start.new_parameters, train_set, labels, kind.name == tasks.SingleLabel.name,
                            pad_token_id, precision, config.seed, PAIR_LEARNING_RATE,
                            lambda message: run.append_event("status", message=message), check_stop).num_pairs

@@ -31,7 +31,7 @@ from core.runs.device_lock import device_slot
 from core.runs.rundir import RunDir, RunState
 from core.engine.final_files import finished_message, save_model_atomically, write_final_metrics, write_test_metrics
 from core.engine.model_setup import load_starting_model
-from core.engine.head_start import start_head
+from core.engine.head_start import planned_pairs, start_head
 from core.engine.trainer_setup import collator, early_stopping, engine_trainer
 from core.limits import shared_server
 from core.models import model_max_length, resolve_model
@@ -134,7 +134,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     device_batch = batch_per_process(config.batch_size, processes, train_set.lengths, cuda,
                                      _gpu_memory() if cuda else 0, model.num_parameters())
     schedule = schedule_for(len(train_set), len(labels), config.batch_size, config.epochs,
-                            0 if config.batch_size else device_batch * processes)
+                            0 if config.batch_size else device_batch * processes,
+                            after_pairs=planned_pairs(config, start, train_set, labels, kind).active)
     if schedule.small:  # the small-data batch is the whole step's, split between the processes like a batch set
         device_batch = batch_per_process(schedule.batch_size, processes, train_set.lengths, cuda)
     batch_size, epochs = device_batch * processes, schedule.epochs  # the whole step's texts, over every rank

@@ -99,21 +99,33 @@ def contrastive_phase(model: Any, layer: Any, features: EncodedDataset, num_pair
 PAIR_STAGE = "Small data: training on {pairs:,} pairs of texts"
 
 
-def pair_phase(model: Any, new_parameters: Sequence[str], train_set: EncodedDataset, labels: list[str],
-               single_label: bool, pad_token_id: int, precision: str, seed: int, learning_rate: float,
-               status: Callable[[str], None], check_stop: Callable[[], None]) -> SmallDataPlan:
-    """The training job's phase before the head's warm start: runs the contrastive phase when plan_for says so, with
-    a `status` message at its start and then at most one a second ("...: step 40 of 125"), so the live view shows its
-    own progress. `check_stop` is called after every step and raises to end the run. Returns the plan followed."""
-    import time
-
+def phase_plan(model: Any, new_parameters: Sequence[str], train_set: EncodedDataset, labels: list[str],
+               single_label: bool) -> SmallDataPlan:
+    """Whether the phase runs on this training set (plan_for) and model (a new linear output layer to read the
+    features it tunes), and on how many pairs. It reads no weights, so every process of a run decides it alike."""
     from core.tasks.probe import output_layer
 
     counts = np.bincount(train_set.label_ids, minlength=len(labels)).tolist() if single_label else []
     plan = plan_for(counts, single_label, warm_start_head=True)
-    layer = output_layer(model, new_parameters, len(labels)) if plan.active else None
-    if layer is None:
+    if plan.active and output_layer(model, new_parameters, len(labels)) is None:
         return SmallDataPlan(False)
+    return plan
+
+
+def pair_phase(model: Any, new_parameters: Sequence[str], train_set: EncodedDataset, labels: list[str],
+               single_label: bool, pad_token_id: int, precision: str, seed: int, learning_rate: float,
+               status: Callable[[str], None], check_stop: Callable[[], None]) -> SmallDataPlan:
+    """The training job's phase before the head's warm start: runs the contrastive phase when phase_plan says so,
+    with a `status` message at its start and then at most one a second ("...: step 40 of 125"), so the live view shows
+    its own progress. `check_stop` is called after every step and raises to end the run. Returns the plan followed."""
+    import time
+
+    from core.tasks.probe import output_layer
+
+    plan = phase_plan(model, new_parameters, train_set, labels, single_label)
+    if not plan.active:
+        return plan
+    layer = output_layer(model, new_parameters, len(labels))
     stage = PAIR_STAGE.format(pairs=plan.num_pairs)
     status(stage)
     last = [time.monotonic()]

@@ -155,12 +155,12 @@ def for_data(lengths: Sequence[int], val_share: float, epochs: float, max_length
     if not lengths:
         return None
     train_texts = round((texts or len(lengths)) * (1.0 - min(max(val_share, 0.0), 0.9)))
-    schedule = schedule_for(train_texts, num_labels, batch_size, epochs, auto_batch=1)
+    pairs = pairs_for(train_texts, num_labels) if pair_training and sentence_encoder(model) else 0
+    schedule = schedule_for(train_texts, num_labels, batch_size, epochs, auto_batch=1, after_pairs=pairs > 0)
     epochs = schedule.epochs
     evaluations = evaluation_count(epochs) if schedule.small else None
     if device is None:
         device = device_name()
     rate = measured_rate(run_dirs, model, device)
-    pairs = pairs_for(train_texts, num_labels) if pair_training and sentence_encoder(model) else 0
     return estimate(lengths, val_share, epochs, max_length, rate or guessed_rate(model, device), rate is not None,
                     texts=texts, evaluations=evaluations, pairs=pairs)
