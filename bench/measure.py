@@ -17,6 +17,23 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
+def claim_stamp(kind: str, results: Path | None = None) -> tuple[str, Path]:
+    """A stamp for one invocation's results (`<kind>-<stamp>.json`) and its claimed work folder
+    (`<kind>-work-<stamp>`): two invocations started in the same second get different stamps ("-2" and on), where
+    the second's results file once replaced the first's."""
+    results = results or ROOT / "bench_results"
+    results.mkdir(parents=True, exist_ok=True)
+    base = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        stamp = base if n == 1 else f"{base}-{n}"
+        try:
+            (results / f"{kind}-work-{stamp}").mkdir()
+        except FileExistsError:
+            continue
+        return stamp, results / f"{kind}-work-{stamp}"
+    raise RuntimeError(f"no free stamp for {kind} at {base}")
+
 # Dense bf16 tensor-core peaks (FLOP/s) by device-name fragment; the first match wins. --peak-tflops overrides.
 GPU_PEAK_BF16 = [
     ("H200", 989e12), ("H100 PCIe", 756e12), ("H100", 989e12), ("GH200", 989e12), ("B200", 2250e12),

@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 from bench.datasets import CACHE, DATASETS, prepare
-from bench.measure import ROOT, run_recipe
+from bench.measure import ROOT, claim_stamp, run_recipe
 from core.config import TrainConfig
 
 EXAMPLE = ROOT / "examples" / "support_tickets.csv"
@@ -104,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = resolve_model(args.model or TrainConfig().model)
     overrides = dict(args.overrides)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    work = ROOT / "bench_results" / f"quality-work-{stamp}"
+    stamp, work = claim_stamp("quality")
     print(f"# Default-settings quality check ({stamp}), overrides {overrides or 'none'}, data cache {CACHE}", flush=True)
     results = []
     for name in args.cases.split(","):

@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from bench.datasets import CACHE, ORANGE_CORPORA, fetch_orange, fetch_polarity, parse_orange, parse_polarity
-from bench.measure import ROOT, _child_env, run_recipe
+from bench.measure import ROOT, _child_env, claim_stamp, run_recipe
 
 RECIPES = ("tfidf", "ours", "ours-before", "setfit", "probe")
 # The schedule before the small-data one: batch 32 (what the automatic batch size is on a CPU) turns it off.
@@ -212,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     model = resolve_model(TrainConfig().model)
     recipes = args.recipes.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    work = ROOT / "bench_results" / f"small-work-{stamp}"
+    stamp, work = claim_stamp("small")
     print(f"# Small data ({stamp}), {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
           f"{args.validation_rows} validation texts", flush=True)
     results = []

@@ -255,3 +255,13 @@ def test_data_scale_generates_its_csv_and_measures_every_phase(tmp_path: Path, m
     assert set(result["phases"]) == {"read_detect_split", "report", "baseline", "check", "encode", "encode_reused"}
     assert result["peak_rss_bytes"] >= result["check_peak_rss_bytes"] > 0
     assert result["baseline"]["accuracy"] > 0.3  # the label words are learnable
+
+
+def test_two_invocations_in_the_same_second_keep_their_own_results(tmp_path, monkeypatch):
+    from bench.measure import claim_stamp
+
+    monkeypatch.setattr("time.strftime", lambda fmt: "20261201-223845")
+    first, second, third = (claim_stamp("small", tmp_path) for _ in range(3))
+    assert [stamp for stamp, _ in (first, second, third)] == ["20261201-223845", "20261201-223845-2",
+                                                             "20261201-223845-3"]
+    assert all(work.is_dir() and work.name == f"small-work-{stamp}" for stamp, work in (first, second, third))
