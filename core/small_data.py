@@ -190,8 +190,8 @@ def small_data_sentence(num_train: int, num_labels: int) -> str | None:
             f"trains at batch {SMALL_BATCH} and a gentler learning rate for at least {MIN_STEPS} steps (up to "
             f"{MAX_EPOCHS} epochs, when epochs are left at {DEFAULT_EPOCHS:g}) and keeps the last epoch's model."
             + (f" A sentence-embedding base model (like the default) first trains on {pairs:,} pairs of texts, "
-               f"pulling those of the same label together, as SetFit does, and then for {EPOCHS_AFTER_PAIRS} "
-               "epochs." if pairs else ""))
+               f"pulling those of the same label together, as SetFit does, and then trains for {EPOCHS_AFTER_PAIRS} "
+               "epochs instead." if pairs else ""))
 
 
 def tiny_validation_note(kind: Any, exact: float, n: int, asked_to_select: bool) -> str:

@@ -150,7 +150,8 @@ def test_the_data_report_says_the_data_is_small_and_what_the_app_does(tmp_path, 
     assert ("Small data: 64 training texts for 2 labels. With the automatic batch size the app trains at batch 16 and a "
             "gentler learning rate for at least 120 steps (up to 40 epochs, when epochs are left at 3) and keeps the "
             "last epoch's model. A sentence-embedding base model (like the default) first trains on 2,560 pairs of "
-            "texts, pulling those of the same label together, as SetFit does, and then for 10 epochs.") in sentences
+            "texts, pulling those of the same label together, as SetFit does, and then trains for 10 epochs instead."
+            ) in sentences
 
 
 def test_the_report_of_larger_data_says_nothing_about_small_data(example_data):
