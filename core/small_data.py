@@ -182,11 +182,12 @@ def tiny_validation_sentence(num_validation: int) -> str | None:
             "best-scoring one, since choosing on so few texts would flatter its score, which stays rough.")
 
 
-def small_data_sentence(num_train: int, num_labels: int) -> str | None:
-    """The data report's sentence when the small-data schedule applies, else None."""
+def small_data_sentence(num_train: int, num_labels: int, pairs_possible: bool = True) -> str | None:
+    """The data report's sentence when the small-data schedule applies, else None. `pairs_possible` False (several
+    labels per text): no pair phase to mention."""
     if not is_small(num_train, num_labels):
         return None
-    pairs = pairs_for(num_train, num_labels)
+    pairs = pairs_for(num_train, num_labels) if pairs_possible else 0
     return (f"Small data: {num_train:,} training texts for {num_labels} labels. With the automatic batch size the app "
             f"trains at batch {SMALL_BATCH} and a gentler learning rate for at least {MIN_STEPS} steps (up to "
             f"{MAX_EPOCHS} epochs, when epochs are left at {DEFAULT_EPOCHS:g}) and keeps the last epoch's model."

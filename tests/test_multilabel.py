@@ -41,10 +41,14 @@ def test_a_column_of_label_lists_is_multi_label_whatever_separates_them(tmp_path
     assert (len(data.train), len(data.validation)) == (120, 30)  # a random 20 %, not one class per combination
     assert data.train["label"].map(lambda cell: all(t in TOPICS for t in json.loads(cell))).all()
     lines = data_report.report_sentences(data_report.build_report(data))
-    assert lines[1:5] == [
+    assert lines[1:6] == [
         "120 rows for training and 30 for validation (a random split of the file).",
         "multi-label: 8 labels, 1.5 per text on average.",
         "8 labels: culture 39, economy 28, health 25, politics 25, science 33, sports 25, technology 26, weather 31.",
+        # 120 texts of 8 labels is small data for the training job too; no pairs with several labels per text.
+        "Small data: 120 training texts for 8 labels. With the automatic batch size the app trains at batch 16 and a "
+        "gentler learning rate for at least 120 steps (up to 40 epochs, when epochs are left at 3) and keeps the last "
+        "epoch's model.",
         "Given together most often: culture + politics 9, science + technology 7, science + sports 6.",
     ]
 

@@ -312,8 +312,13 @@ def report_sentences(report: DataReport) -> list[str]:
     else:
         lines.append(_labels_sentence(report.class_counts["total"]))
         offered = None if report.multi_label else offer(report.labels)
-        trained_labels = sum(1 for n in report.class_counts["train"].values() if n > 0)
-        small = None if report.multi_label else small_data_sentence(report.num_train, trained_labels)
+        # Small data applies to several labels per text too (the job counts every label: each is a yes or no the
+        # model learns), but only one label per text makes pairs of the same or of different labels.
+        if report.multi_label:
+            small = small_data_sentence(report.num_train, report.multi_label["labels"], pairs_possible=False)
+        else:
+            trained_labels = sum(1 for n in report.class_counts["train"].values() if n > 0)
+            small = small_data_sentence(report.num_train, trained_labels)
         lines += [s for s in (offered, small) if s]
     tiny = tiny_validation_sentence(report.num_validation)
     if tiny:
