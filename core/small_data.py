@@ -27,6 +27,10 @@ SMALL_DATA_BELOW_TEXTS = 200
 # seed as good or better) and 0.887 and 0.717 for SetFit; 10 pairs per text at 1e-4 had traded one corpus for the other
 # (0.885 and 0.688). It needs PAIR_MIN_PER_LABEL texts per label on average: on the tweets it gained 1.1 points at 32
 # per label (0.868 against 0.857) but lost 1.6 at 16 and 0.6 at 8 (0.814 against 0.830, 0.761 against 0.767).
+# Never more pairs than there are distinct pairs of texts (64 texts: 2,016; SetFit draws 2,048): more draws only
+# repeat pairs. At 32 per label on two labels the 126 steps scored as the 160 did (Pang & Lee 0.697 against 0.693 over
+# 6 seeds, tweets 0.861 against 0.859 over 3) in a fifth less time: on the quiet machine, seeds 9 and 11, 111 and 124 s
+# a run against 143 and 154 s, SetFit's 122 and 126 s measured between them (BENCHMARKS.md, Small data).
 PAIRS_PER_TEXT = 40
 PAIR_MIN_PER_LABEL = 32
 PAIR_LEARNING_RATE = 2e-5  # SetFit's body rate, for the same mean-pooled features
@@ -139,10 +143,11 @@ def plan_for(label_counts: Sequence[int], single_label: bool, warm_start_head: b
 
 
 def pairs_for(num_train: int, num_labels: int) -> int:
-    """Pure: how many pairs of texts the pair phase trains on for this much data (0: it does not run)."""
+    """Pure: how many pairs of texts the pair phase trains on for this much data (0: it does not run): PAIRS_PER_TEXT
+    a text, at most the number of distinct pairs."""
     if not is_small(num_train, num_labels) or num_train < PAIR_MIN_PER_LABEL * num_labels:
         return 0
-    return PAIRS_PER_TEXT * num_train
+    return min(PAIRS_PER_TEXT * num_train, num_train * (num_train - 1) // 2)
 
 
 # Validation sets below this many texts are too small to choose a model on: one text moves accuracy by over 3 points,

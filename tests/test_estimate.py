@@ -58,13 +58,13 @@ def test_small_data_on_a_sentence_encoder_counts_the_pair_phase_first(tiny_model
     lengths = [200] * 80  # 64 training texts of 2 labels: 32 per label, enough for the pair phase
     plain = estimate.for_data(lengths, 0.2, 3, None, MODEL, [], device="cpu", num_labels=2)
     paired = estimate.for_data(lengths, 0.2, 3, None, MODEL, [], device="cpu", num_labels=2, pair_training=True)
-    pair_units = 2 * 2560 * estimate.text_cost(128)  # 40 pairs per training text, both texts cut at 128 tokens
+    pair_units = 2 * 2016 * estimate.text_cost(128)  # every distinct pair's worth (64 x 63 / 2), both cut at 128 tokens
     rate = estimate.guessed_rate(MODEL, "cpu")
     # After the pairs 10 epochs (40 steps of 16 texts), against 30 (120 steps) without them.
     after = estimate.estimate(lengths, 0.2, 10, None, rate, False, evaluations=5).seconds
     assert paired.seconds - after == pytest.approx(pair_units / rate)
-    assert (plain.epochs, paired.epochs, plain.pairs, paired.pairs) == (30, 10, 0, 2560)
-    assert "64 training texts of ~200 tokens × 10 epochs, after 2,560 pairs of texts (a rough guess" in paired.sentence()
+    assert (plain.epochs, paired.epochs, plain.pairs, paired.pairs) == (30, 10, 0, 2016)
+    assert "64 training texts of ~200 tokens × 10 epochs, after 2,016 pairs of texts (a rough guess" in paired.sentence()
     # No phase for a plain model (its [CLS] features, no mean pooling), under 32 texts per label, or beyond small data.
     for texts, labels, model in ((80, 2, tiny_model_dir), (80, 4, MODEL), (1000, 2, MODEL)):
         assert estimate.for_data([200] * texts, 0.2, 3, None, model, [], device="cpu", num_labels=labels,
@@ -109,7 +109,7 @@ def test_the_train_step_shows_the_estimate_for_the_checked_data(tmp_path, monkey
     assert "× 3 epochs" in train_tab.estimate_html(small, MODEL, 3, 0, 0.2, None, 16)  # a batch set: as set
     # One label per text on the default model: the pair phase comes first, unless the head is not warm-started.
     single = {**status, "lengths": [20] * 80, "texts": 80, "labels": 2, "single_label": True}
-    assert "× 10 epochs, after 2,560 pairs of texts (" in train_tab.estimate_html(single, MODEL, 3, 0, 0.2, None)
+    assert "× 10 epochs, after 2,016 pairs of texts (" in train_tab.estimate_html(single, MODEL, 3, 0, 0.2, None)
     assert "pairs" not in train_tab.estimate_html(single, MODEL, 3, 0, 0.2, None, 0, False)
     assert "pairs" not in train_tab.estimate_html({**single, "single_label": False}, MODEL, 3, 0, 0.2, None)
 

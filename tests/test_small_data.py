@@ -51,14 +51,16 @@ def test_after_the_pair_phase_small_data_trains_fewer_steps(num_train, labels, b
 
 
 @pytest.mark.parametrize("counts, single, warm, active, pairs", [
-    ([32, 32], True, True, True, 2560),         # 32 per label: 40 pairs per text
+    ([32, 32], True, True, True, 2016),         # 32 per label: every distinct pair's worth (64 x 63 / 2), not 40 a text
+    ([40, 40], True, True, True, 3160),         # 80 x 79 / 2, still under 40 a text (3,200)
+    ([41, 41], True, True, True, 3280),         # from 82 texts on: 40 pairs per text
     ([64, 64], True, True, True, 5120),         # 64 per label
     ([31, 31], True, True, False, 0),           # under 32 per label on average: no phase (it lost on the tweets)
     ([8, 8], True, True, False, 0),
     ([65, 64], True, True, False, 0),           # over 64 per label on average: exactly as before
     ([128, 128], True, True, False, 0),
     ([40] * 3, True, True, True, 4800),
-    ([70, 2, 0], True, True, True, 2880),       # a label with no training text counts for nothing
+    ([70, 2, 0], True, True, True, 2556),       # a label with no training text counts for nothing (72 x 71 / 2)
     ([40, 40], False, True, False, 0),          # several labels per text: no same/different pairs
     ([40, 0], True, True, False, 0),            # one label: nothing to tell apart
     ([40, 40], True, False, False, 0),          # no warm start: nothing would read what the phase tunes
@@ -120,9 +122,9 @@ def test_the_pair_phase_tunes_the_encoder_not_the_output_layer_and_reports_its_s
     messages: list[str] = []
     plan = pair_phase(model, ["classifier.weight", "classifier.bias"], data, ["pos", "neg"], True,
                       tokenizer.pad_token_id, "fp32", 0, 1e-4, messages.append, lambda: None)
-    assert plan.num_pairs == 2560
-    assert messages[0] == "Small data: training on 2,560 pairs of texts"
-    assert messages[1:] == [f"Small data: training on 2,560 pairs of texts: step {s} of 160" for s in range(1, 160)]
+    assert plan.num_pairs == 2016
+    assert messages[0] == "Small data: training on 2,016 pairs of texts"
+    assert messages[1:] == [f"Small data: training on 2,016 pairs of texts: step {s} of 126" for s in range(1, 126)]
     assert not torch.equal(encoder_before, model.bert.encoder.layer[0].attention.self.query.weight)
     assert torch.equal(head_before, model.classifier.weight)
 
@@ -149,7 +151,7 @@ def test_the_data_report_says_the_data_is_small_and_what_the_app_does(tmp_path, 
     sentences = report_sentences(build_report(load_training_data(str(small_csv(tmp_path, example_data, 40)))))
     assert ("Small data: 64 training texts for 2 labels. With the automatic batch size the app trains at batch 16 and a "
             "gentler learning rate for at least 120 steps (up to 40 epochs, when epochs are left at 3) and keeps the "
-            "last epoch's model. A sentence-embedding base model (like the default) first trains on 2,560 pairs of "
+            "last epoch's model. A sentence-embedding base model (like the default) first trains on 2,016 pairs of "
             "texts, pulling those of the same label together, as SetFit does, and then trains for 10 epochs instead."
             ) in sentences
 
