@@ -16,7 +16,7 @@ from core.config import TrainConfig
 from core.data.report import build_report, report_sentences
 from core.runs.events import fold, read_events
 from core.data.loading import load_training_data
-from core.engine.pair_training import pair_phase, sample_pairs
+from core.engine.pair_training import pair_phase, phase_plan, sample_pairs
 from core.small_data import Schedule, plan_for, schedule_for
 from core.engine.job import train
 
@@ -120,8 +120,10 @@ def test_the_pair_phase_tunes_the_encoder_not_the_output_layer_and_reports_its_s
     clock = iter(range(0, 1000, 2))
     monkeypatch.setattr("time.monotonic", lambda: float(next(clock)))  # every step a second or more after the last
     messages: list[str] = []
-    plan = pair_phase(model, ["classifier.weight", "classifier.bias"], data, ["pos", "neg"], True,
-                      tokenizer.pad_token_id, "fp32", 0, 1e-4, messages.append, lambda: None)
+    new = ["classifier.weight", "classifier.bias"]
+    plan = phase_plan(model, new, data, ["pos", "neg"], True)
+    pair_phase(model, new, data, ["pos", "neg"], plan, tokenizer.pad_token_id, "fp32", 0, 1e-4, messages.append,
+               lambda: None)
     assert plan.num_pairs == 2016
     assert messages[0] == "Small data: training on 2,016 pairs of texts"
     assert messages[1:] == [f"Small data: training on 2,016 pairs of texts: step {s} of 126" for s in range(1, 126)]

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 def planned_pairs(config: TrainConfig, start: StartingModel, train_set: EncodedDataset, labels: list[str],
                   kind: tasks.TaskKind) -> SmallDataPlan:
-    """The pair phase start_head runs for this run, decided alike by every process and by a resumed run (the schedule
-    after it depends on it), though only rank 0 of a new run runs it."""
+    """The pair phase for this run, decided once by the job and alike by every process and by a resumed run (the
+    schedule after it depends on it), though only rank 0 of a new run runs it (start_head)."""
     # SetFit's pair phase on the sentence encoders it was made for (their mean-pooled features); a plain model's [CLS]
     # pooler gained nothing from it (BENCHMARKS.md, Small data).
     if not (config.warm_start_head and config.pair_training and start.mean_pooled):
@@ -29,15 +29,12 @@ def planned_pairs(config: TrainConfig, start: StartingModel, train_set: EncodedD
 
 
 def start_head(run: RunDir, config: TrainConfig, start: StartingModel, train_set: EncodedDataset, labels: list[str],
-               kind: tasks.TaskKind, precision: str, check_stop: Callable[[], None]) -> int:
-    """The number of pairs the pair phase trained on (0: it did not run). `check_stop` raises to end the run when a
-    stop was asked for; it is called between and during the stages."""
+               kind: tasks.TaskKind, precision: str, pairs: SmallDataPlan, check_stop: Callable[[], None]) -> None:
+    """The pair phase `pairs` (planned_pairs') plans, then the head's warm start. `check_stop` raises to end the run
+    when a stop was asked for; it is called between and during the stages."""
     model, pad_token_id = start.model, start.tokenizer.pad_token_id or 0
-    pairs = 0
-    if planned_pairs(config, start, train_set, labels, kind).active:
-        pairs = pair_phase(model, start.new_parameters, train_set, labels, kind.name == tasks.SingleLabel.name,
-                           pad_token_id, precision, config.seed, PAIR_LEARNING_RATE,
-                           lambda message: run.append_event("status", message=message), check_stop).num_pairs
+    pair_phase(model, start.new_parameters, train_set, labels, pairs, pad_token_id, precision, config.seed,
+               PAIR_LEARNING_RATE, lambda message: run.append_event("status", message=message), check_stop)
     run.append_event("status", message="Fitting the classification head")
     check_stop()
     started = kind.warm_start_head(model, start.new_parameters, train_set, labels, pad_token_id, precision,
@@ -45,7 +42,6 @@ def start_head(run: RunDir, config: TrainConfig, start: StartingModel, train_set
     if started is not True:
         print("Warm start skipped: " + (started or "this model has no new linear output layer; its head trains "
                                                   "from where it is."))
-    return pairs
 
 
 def _probe_progress(run: RunDir, check_stop: Callable[[], None]) -> Any:

@@ -124,18 +124,20 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     # it): DDP hands rank 0's weights to every rank when training starts, so the others' would be overwritten, and
     # beside it they only take its cores (measured on 2 shared cores under load: a 2,000-sentence probe took 115 s
     # alone, 166 s with a second one beside it).
-    pairs = 0  # the pair phase's, for the "started" event (the model card names them)
+    # The pair phase, decided once: rank 0 of a new run runs it, every rank and a resumed run count its schedule, and
+    # the "started" event names its pairs (the model card does).
+    pairs = planned_pairs(config, start, train_set, labels, kind)
     if config.warm_start_head and checkpoint is None and distributed.rank() == 0:
         if cuda:
             model.to("cuda")
-        pairs = start_head(run, config, start, train_set, labels, kind, precision,
-                           lambda: _stop_before_training_if_asked(run, stop_flag))
+        start_head(run, config, start, train_set, labels, kind, precision, pairs,
+                   lambda: _stop_before_training_if_asked(run, stop_flag))
     processes = distributed.world_size()
     device_batch = batch_per_process(config.batch_size, processes, train_set.lengths, cuda,
                                      _gpu_memory() if cuda else 0, model.num_parameters())
     schedule = schedule_for(len(train_set), len(labels), config.batch_size, config.epochs,
                             0 if config.batch_size else device_batch * processes,
-                            after_pairs=planned_pairs(config, start, train_set, labels, kind).active)
+                            after_pairs=pairs.active)
     if schedule.small:  # the small-data batch is the whole step's, split between the processes like a batch set
         device_batch = batch_per_process(schedule.batch_size, processes, train_set.lengths, cuda)
     batch_size, epochs = device_batch * processes, schedule.epochs  # the whole step's texts, over every rank
@@ -207,7 +209,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
         "num_train": len(train_set), "num_validation": len(val_set), "max_length": max_length,
         "device": device_name(), "precision": precision, "learning_rate": learning_rate,
         "batch_size": batch_size, "model": config.model, "labels": labels, "task": kind.name, "world_size": processes,
-        "epochs": epochs, "pairs": pairs,
+        "epochs": epochs, "pairs": pairs.num_pairs,
     }
     events = EventCallback(run, batch_size, facts, stop_flag, kind)
     every = config.checkpoint_every_minutes * 60 or auto_checkpoint_seconds(model.num_parameters())

@@ -113,18 +113,17 @@ def phase_plan(model: Any, new_parameters: Sequence[str], train_set: EncodedData
 
 
 def pair_phase(model: Any, new_parameters: Sequence[str], train_set: EncodedDataset, labels: list[str],
-               single_label: bool, pad_token_id: int, precision: str, seed: int, learning_rate: float,
-               status: Callable[[str], None], check_stop: Callable[[], None]) -> SmallDataPlan:
-    """The training job's phase before the head's warm start: runs the contrastive phase when phase_plan says so,
-    with a `status` message at its start and then at most one a second ("...: step 40 of 125"), so the live view shows
-    its own progress. `check_stop` is called after every step and raises to end the run. Returns the plan followed."""
+               plan: SmallDataPlan, pad_token_id: int, precision: str, seed: int, learning_rate: float,
+               status: Callable[[str], None], check_stop: Callable[[], None]) -> None:
+    """The training job's phase before the head's warm start, as `plan` (phase_plan's) says: the contrastive phase
+    on its pairs, with a `status` message at its start and then at most one a second ("...: step 40 of 125"), so the
+    live view shows its own progress. `check_stop` is called after every step and raises to end the run."""
     import time
 
     from core.tasks.probe import output_layer
 
-    plan = phase_plan(model, new_parameters, train_set, labels, single_label)
     if not plan.active:
-        return plan
+        return
     layer = output_layer(model, new_parameters, len(labels))
     stage = PAIR_STAGE.format(pairs=plan.num_pairs)
     status(stage)
@@ -138,7 +137,6 @@ def pair_phase(model: Any, new_parameters: Sequence[str], train_set: EncodedData
             status(f"{stage}: step {step:,} of {total:,}")
 
     contrastive_phase(model, layer, train_set, plan.num_pairs, pad_token_id, precision, seed, learning_rate, report)
-    return plan
 
 
 def _belongs_to(name: str, model: Any, layer: Any) -> bool:
