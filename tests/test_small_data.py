@@ -300,3 +300,43 @@ def test_a_small_run_on_a_mean_pooled_model_saves_the_layer_and_reloads_with_pip
 ])
 def test_small_data_trains_at_a_gentler_rate_unless_one_is_set(small, set_rate, automatic, expected):
     assert small_data.learning_rate(small, set_rate, automatic) == pytest.approx(expected)
+
+
+def test_a_label_only_in_validation_counts_for_no_small_data_rule(tmp_path, tiny_model_dir, example_data):
+    from ui.data_check import check_data
+
+    # 150 training texts of 2 labels, 75 each: over small data's 64 per label. The validation file adds a third label
+    # that has no training texts: counted, the texts would be 50 per label and small.
+    table = pd.read_csv(example_data)
+    names = sorted(table["label"].unique())
+    rest = table[table["label"] != names[3]].copy()
+    rest["label"] = [names[i % 2] for i in range(len(rest))]
+    rest.iloc[:150].to_csv(tmp_path / "train.csv", index=False)
+    pd.concat([rest.iloc[150:], table[table["label"] == names[3]].head(10)]).to_csv(tmp_path / "val.csv", index=False)
+    assert small_data.is_small(150, 3) and not small_data.is_small(150, 2)
+
+    data = load_training_data(str(tmp_path / "train.csv"), val_data_path=str(tmp_path / "val.csv"))
+    assert len(data.labels) == 3 and data.kind.taught_labels(data.train["label"]) == 2
+    assert f"Label '{names[3]}' appears only in the validation file, so the model can never predict it." in data.warnings
+    assert not any(s.startswith("Small data") for s in report_sentences(build_report(data)))
+    check = check_data(str(tmp_path / "train.csv"), None, None, tiny_model_dir,
+                       extra={"val_data_path": str(tmp_path / "val.csv")})
+    assert check.status()["labels"] == 2  # what the Train step's estimate counts per label
+
+    config = TrainConfig(data_path=str(tmp_path / "train.csv"), val_data_path=str(tmp_path / "val.csv"),
+                         model=tiny_model_dir, max_length=16)
+    run_dir = launcher.create_run(config, tmp_path / "runs")
+    assert train(run_dir) == "finished"
+    view = fold(read_events(run_dir))
+    # The defaults' 3 epochs at the automatic batch size and rate, not small data's batch 16 for 120 steps.
+    batch = view.info["batch_size"]
+    assert batch != 16 and view.total_steps == 3 * -(-150 // batch)
+    assert view.info["learning_rate"] == pytest.approx(1e-4)
+
+
+def test_each_kind_counts_the_labels_its_training_rows_teach():
+    from core import tasks
+
+    assert tasks.SINGLE_LABEL.taught_labels(pd.Series(["a", "b", "a"])) == 2
+    assert tasks.MULTI_LABEL.taught_labels(pd.Series(['["a", "b"]', '["b"]', '["c", "a"]'])) == 3
+    assert tasks.REGRESSION.fitted("score", pd.Series([1.5, 2.0, 3.0])).taught_labels(pd.Series(["1.5", "2", "3"])) == 1

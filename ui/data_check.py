@@ -59,6 +59,7 @@ class DataCheck:
     sentences: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     class_counts: dict[str, int] = field(default_factory=dict)
+    taught_labels: int = 0  # the labels with training rows: what small data's rules count per label
     rows: int = 0  # the texts kept (a multi-label text counts once in each of its labels' counts)
     lengths: list[int] = field(default_factory=list)
     marked_max_length: int | None = None
@@ -86,7 +87,7 @@ class DataCheck:
                 "suggested_max_length": self.suggested_max_length,
                 # server-side (gr.State): the Train step's time estimate reads them; `lengths` may be a sample
                 "lengths": list(self.lengths), "texts": sum(self.class_counts.values()),
-                "labels": len(self.class_counts), "fixed_val_share": self.fixed_val_share,
+                "labels": self.taught_labels, "fixed_val_share": self.fixed_val_share,
                 "single_label": self.kind == SINGLE_LABEL.name}
 
 
@@ -183,6 +184,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         check.warnings = list(report.warnings)
         check.sentences = [s for s in check.sentences if s not in check.warnings]
         check.class_counts = dict(report.class_counts["total"])
+        check.taught_labels = data.kind.taught_labels(data.train["label"])
         check.target = report.regression
         check.rows = int(report.rows_kept)
         check.suggested_max_length = int(report.suggested_max_length)

@@ -312,13 +312,10 @@ def report_sentences(report: DataReport) -> list[str]:
     else:
         lines.append(_labels_sentence(report.class_counts["total"]))
         offered = None if report.multi_label else offer(report.labels)
-        # Small data applies to several labels per text too (the job counts every label: each is a yes or no the
-        # model learns), but only one label per text makes pairs of the same or of different labels.
-        if report.multi_label:
-            small = small_data_sentence(report.num_train, report.multi_label["labels"], pairs_possible=False)
-        else:
-            trained_labels = sum(1 for n in report.class_counts["train"].values() if n > 0)
-            small = small_data_sentence(report.num_train, trained_labels)
+        # Small data counts the labels with training rows, as the job does (TaskKind.taught_labels); it applies to
+        # several labels per text too, but only one label per text makes pairs of the same or of different labels.
+        taught_labels = sum(1 for n in report.class_counts["train"].values() if n > 0)
+        small = small_data_sentence(report.num_train, taught_labels, pairs_possible=not report.multi_label)
         lines += [s for s in (offered, small) if s]
     tiny = tiny_validation_sentence(report.num_validation)
     if tiny:

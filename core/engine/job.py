@@ -36,7 +36,8 @@ from core.engine.trainer_setup import collator, early_stopping, engine_trainer
 from core.limits import shared_server
 from core.models import model_max_length, resolve_model
 from core.runs.warm_child import wait_for_job
-from core.small_data import evaluation_steps, learning_rate as small_data_rate, schedule_for, selects_on_validation
+from core.small_data import (evaluation_steps, is_small, learning_rate as small_data_rate, schedule_for,
+                              selects_on_validation)
 
 
 STOPPED_BEFORE_TRAINING = "Stopped before training started. Resume starts the run from the beginning."
@@ -101,8 +102,9 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
 
     run.append_event("status", message="Loading the model")
     train_df = pd.read_parquet(run.train_data)
-    start = load_starting_model(resolve_model(config.model), kind, labels, len(train_df), cuda,
-                                config.fused_attention_long_batches)
+    taught_labels = kind.taught_labels(train_df["label"])  # small data counts per label those it learns
+    start = load_starting_model(resolve_model(config.model), kind, labels, is_small(len(train_df), taught_labels),
+                                cuda, config.fused_attention_long_batches)
     model, tokenizer = start.model, start.tokenizer
 
     run.append_event("status", message="Tokenising")
@@ -135,7 +137,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     processes = distributed.world_size()
     device_batch = batch_per_process(config.batch_size, processes, train_set.lengths, cuda,
                                      _gpu_memory() if cuda else 0, model.num_parameters())
-    schedule = schedule_for(len(train_set), len(labels), config.batch_size, config.epochs,
+    schedule = schedule_for(len(train_set), taught_labels, config.batch_size, config.epochs,
                             0 if config.batch_size else device_batch * processes,
                             after_pairs=pairs.active)
     if schedule.small:  # the small-data batch is the whole step's, split between the processes like a batch set

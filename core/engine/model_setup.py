@@ -10,7 +10,6 @@ from typing import Any
 from core.engine.attention import choose_kernel_per_batch
 from core.engine.mean_pooling import add_mean_pooling_layer
 from core.models import trained_with_mean_pooling
-from core.small_data import is_small
 from core.tasks import TaskKind
 
 
@@ -22,7 +21,7 @@ class StartingModel:
     mean_pooled: bool = False  # small data on a sentence encoder: the classifier reads the mean of the token states
 
 
-def load_starting_model(source: str | Path, kind: TaskKind, labels: list[str], num_train: int, cuda: bool,
+def load_starting_model(source: str | Path, kind: TaskKind, labels: list[str], small_data: bool, cuda: bool,
                         fused_attention_long_batches: bool) -> StartingModel:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -34,7 +33,7 @@ def load_starting_model(source: str | Path, kind: TaskKind, labels: list[str], n
         setattr(model.config, key, value)
     # Small data reads a sentence-embedding model through the mean of its token states; a resumed run decides the
     # same way (the same training texts), so its checkpoint finds the layer it was saved with.
-    mean_pooled = (is_small(num_train, len(labels)) and trained_with_mean_pooling(source)
+    mean_pooled = (small_data and trained_with_mean_pooling(source)
                    and add_mean_pooling_layer(model))
     if mean_pooled:
         print("Small data: the classifier reads the mean of the token states, as the base model was trained to.")

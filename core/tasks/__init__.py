@@ -115,6 +115,11 @@ class TaskKind(ABC):
         """One entry per (row, label) of a cleaned label column: what label counts are counted from."""
         return cleaned
 
+    def taught_labels(self, train_labels: "pd.Series") -> int:
+        """How many labels the training rows teach (a label only in validation teaches nothing): what small data's
+        rules count texts per label against, alike in the data report, the time estimate and the training job."""
+        return int(self.each_label(train_labels).nunique())
+
     def summary(self, cleaned: "pd.Series") -> dict[str, Any] | None:
         """What the data report says of the target beyond label counts (regression: range, mean, histogram)."""
         return None
