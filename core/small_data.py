@@ -20,23 +20,19 @@ from typing import Any, Sequence
 SMALL_DATA_MAX_PER_LABEL = 64
 SMALL_DATA_BELOW_TEXTS = 200
 # The pair phase (core/engine/pair_training.py) before the head's warm start, for sentence encoders: SetFit 1.x draws
-# every distinct pair once (8 texts per label, 2 labels: 128 pairs; 64 per label: 8,192), so its time grows with the
-# square of the data. A fixed number per text keeps it linear: 40 per text are 320 steps of 16 pairs at 64 texts per
-# label on two labels (SetFit: 520), at most 500 steps. At SetFit's rate, then the fine-tuning below, 64 per label,
-# 500 held-out texts, seeds 0-2: tweets 0.884 and Pang & Lee 0.718, against 0.880 and 0.711 without the phase (every
-# seed as good or better) and 0.887 and 0.717 for SetFit; 10 pairs per text at 1e-4 had traded one corpus for the other
-# (0.885 and 0.688). It needs PAIR_MIN_PER_LABEL texts per label on average: on the tweets it gained 1.1 points at 32
-# per label (0.868 against 0.857) but lost 1.6 at 16 and 0.6 at 8 (0.814 against 0.830, 0.761 against 0.767).
-# Never more pairs than there are distinct pairs of texts (64 texts: 2,016; SetFit draws 2,048): more draws only
-# repeat pairs. At 32 per label on two labels the 126 steps scored as the 160 did (Pang & Lee 0.697 against 0.693 over
-# 6 seeds, tweets 0.861 against 0.859 over 3) in a fifth less time: on the quiet machine, seeds 9 and 11, 111 and 124 s
-# a run against 143 and 154 s, SetFit's 122 and 126 s measured between them (BENCHMARKS.md, Small data).
-PAIRS_PER_TEXT = 40
+# about as many pairs as there are distinct pairs of texts (8 texts per label, 2 labels: 128; 64 per label: 8,192).
+# So does the phase, half of them of the same label, at most MAX_PAIRS (512 steps of 16 pairs; small data's 199 texts
+# have 19,701 distinct pairs, some 13 minutes of pairs on 2 cores). It needs PAIR_MIN_PER_LABEL texts per label on
+# average: on the tweets it gained 1.1 points at 32 per label (0.868 against 0.857) but lost 1.6 at 16 and 0.6 at 8
+# (0.814 against 0.830, 0.761 against 0.767). Fewer pairs cost accuracy where the texts are hard: at 64 per label on
+# Pang & Lee (500 held-out texts, seeds 0-5), 40 pairs per text (5,120) scored 0.715, these 8,128 pairs 0.724 and
+# SetFit 0.725, in a run still shorter than SetFit's (BENCHMARKS.md, Small data).
+MAX_PAIRS = 8192
 PAIR_MIN_PER_LABEL = 32
 PAIR_LEARNING_RATE = 2e-5  # SetFit's body rate, for the same mean-pooled features
 # Texts are cut at 128 tokens for the phase, the length all-MiniLM-L6-v2 was trained on as a sentence encoder: the
-# phase only needs their gist, and 40 pairs per text would otherwise cost long texts several times the fine-tuning
-# (books, 112 texts of ~900 words: 280 steps of 32 texts).
+# phase only needs their gist, and thousands of pairs would otherwise cost long texts several times the fine-tuning
+# (books, 112 texts of ~900 words: 389 steps of 32 texts).
 PAIR_MAX_TOKENS = 128
 
 
@@ -144,11 +140,11 @@ def plan_for(label_counts: Sequence[int], single_label: bool, warm_start_head: b
 
 
 def pairs_for(num_train: int, num_labels: int) -> int:
-    """Pure: how many pairs of texts the pair phase trains on for this much data (0: it does not run): PAIRS_PER_TEXT
-    a text, at most the number of distinct pairs."""
+    """Pure: how many pairs of texts the pair phase trains on for this much data (0: it does not run): as many as
+    there are distinct pairs, at most MAX_PAIRS."""
     if not is_small(num_train, num_labels) or num_train < PAIR_MIN_PER_LABEL * num_labels:
         return 0
-    return min(PAIRS_PER_TEXT * num_train, num_train * (num_train - 1) // 2)
+    return min(MAX_PAIRS, num_train * (num_train - 1) // 2)
 
 
 # Validation sets below this many texts are too small to choose a model on: one text moves accuracy by over 3 points,

@@ -51,15 +51,15 @@ def test_after_the_pair_phase_small_data_trains_fewer_steps(num_train, labels, b
 
 
 @pytest.mark.parametrize("counts, single, warm, active, pairs", [
-    ([32, 32], True, True, True, 2016),         # 32 per label: every distinct pair's worth (64 x 63 / 2), not 40 a text
-    ([40, 40], True, True, True, 3160),         # 80 x 79 / 2, still under 40 a text (3,200)
-    ([41, 41], True, True, True, 3280),         # from 82 texts on: 40 pairs per text
-    ([64, 64], True, True, True, 5120),         # 64 per label
+    ([32, 32], True, True, True, 2016),         # 32 per label: as many as there are distinct pairs (64 x 63 / 2)
+    ([40, 40], True, True, True, 3160),         # 80 x 79 / 2
+    ([64, 64], True, True, True, 8128),         # 64 per label: 128 x 127 / 2, SetFit's 8,192 near enough
+    ([60, 60, 60], True, True, True, 8192),     # 180 texts' 16,110 distinct pairs: at most 8,192 (512 steps)
     ([31, 31], True, True, False, 0),           # under 32 per label on average: no phase (it lost on the tweets)
     ([8, 8], True, True, False, 0),
     ([65, 64], True, True, False, 0),           # over 64 per label on average: exactly as before
     ([128, 128], True, True, False, 0),
-    ([40] * 3, True, True, True, 4800),
+    ([40] * 3, True, True, True, 7140),
     ([70, 2, 0], True, True, True, 2556),       # a label with no training text counts for nothing (72 x 71 / 2)
     ([40, 40], False, True, False, 0),          # several labels per text: no same/different pairs
     ([40, 0], True, True, False, 0),            # one label: nothing to tell apart
@@ -203,10 +203,10 @@ def test_pair_training_runs_before_the_head_is_fitted_on_a_sentence_encoder(sent
     run_dir = launcher.create_run(config, tmp_path / "runs")
     assert train(run_dir) == "finished"
     statuses = [e["message"] for e in read_events(run_dir) if e["type"] == "status"]
-    stage = "Small data: training on 3,840 pairs of texts"  # 96 training texts of 3 labels (a new head), 40 each
+    stage = "Small data: training on 4,560 pairs of texts"  # 96 training texts of 3 labels (a new head): 96 x 95 / 2
     assert (stage in statuses) == runs
     started = next(e for e in read_events(run_dir) if e["type"] == "started")
-    assert started["pairs"] == (3840 if runs else 0)  # the model card names them
+    assert started["pairs"] == (4560 if runs else 0)  # the model card names them
     # 6 steps an epoch at batch 16: 10 epochs after the pairs, else as many as 120 steps take (20).
     assert started["total_steps"] == (60 if runs else 120)
     if runs:
