@@ -123,8 +123,9 @@ class TrainConfig:
         default=True,
         metadata=_help("With few texts (under 200, 32 to 64 per label on average, one label per text) and a "
                        "sentence-embedding base model (like the default), first train the model on pairs of texts "
-                       "(as many as there are distinct pairs, at most 8,192), pulling those of the same label together (SetFit's contrastive recipe), then "
-                       "warm-start the head and fine-tune. Needs the warm start."),
+                       "(as many as there are distinct pairs, at most 8,192), pulling those of the same label "
+                       "together (SetFit's contrastive recipe), then warm-start the head and fine-tune. Needs the "
+                       "warm start."),
     )
     fused_attention_long_batches: bool = field(
         default=True,
