@@ -56,6 +56,11 @@ class DataReport:
         return cls(**{key: value for key, value in stored.items() if key in known})
 
     @property
+    def taught_labels(self) -> int:
+        """The labels with training rows (TaskKind.taught_labels, from the counts): what small data counts per label."""
+        return sum(1 for n in self.class_counts.get("train", {}).values() if n > 0)
+
+    @property
     def test_name(self) -> str:
         """How sentences name the test rows (runs from before test tables only ever had a dataset's test split)."""
         return "the test file" if self.test_source == "file" else "the dataset's test split"

@@ -184,7 +184,7 @@ def check_data(path: str | None, text_column: str | None, label_column: str | No
         check.warnings = list(report.warnings)
         check.sentences = [s for s in check.sentences if s not in check.warnings]
         check.class_counts = dict(report.class_counts["total"])
-        check.taught_labels = data.kind.taught_labels(data.train["label"])
+        check.taught_labels = report.taught_labels
         check.target = report.regression
         check.rows = int(report.rows_kept)
         check.suggested_max_length = int(report.suggested_max_length)

@@ -314,8 +314,7 @@ def report_sentences(report: DataReport) -> list[str]:
         offered = None if report.multi_label else offer(report.labels)
         # Small data counts the labels with training rows, as the job does (TaskKind.taught_labels); it applies to
         # several labels per text too, but only one label per text makes pairs of the same or of different labels.
-        taught_labels = sum(1 for n in report.class_counts["train"].values() if n > 0)
-        small = small_data_sentence(report.num_train, taught_labels, pairs_possible=not report.multi_label)
+        small = small_data_sentence(report.num_train, report.taught_labels, pairs_possible=not report.multi_label)
         lines += [s for s in (offered, small) if s]
     tiny = tiny_validation_sentence(report.num_validation)
     if tiny:
