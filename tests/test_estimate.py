@@ -54,6 +54,16 @@ def test_small_data_counts_its_few_evaluations_not_one_an_epoch():
     assert five - estimate.FIXED_SECONDS == pytest.approx((40 * train_units + 5 * evaluation_units) / rate)
 
 
+def test_small_data_with_a_large_validation_set_counts_fewer_evaluations():
+    # 10 training texts of 2 labels and 90 held out: 40 one-step epochs, evaluated 3 times (core/small_data.py).
+    lengths = [20] * 100
+    small = estimate.for_data(lengths, 0.9, 3, None, MODEL, [], device="cpu", num_labels=2)
+    rate = estimate.guessed_rate(MODEL, "cpu")
+    assert (small.epochs, small.train_texts) == (40, 10)
+    assert small.seconds == pytest.approx(estimate.estimate(lengths, 0.9, 40, None, rate, False, evaluations=3).seconds)
+    assert small.seconds < estimate.estimate(lengths, 0.9, 40, None, rate, False, evaluations=5).seconds
+
+
 def test_small_data_on_a_sentence_encoder_counts_the_pair_phase_first(tiny_model_dir):
     lengths = [200] * 80  # 64 training texts of 2 labels: 32 per label, enough for the pair phase
     plain = estimate.for_data(lengths, 0.2, 3, None, MODEL, [], device="cpu", num_labels=2)

@@ -3,6 +3,7 @@ end, and what the data report, the finished message and Evaluate say about few t
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,23 @@ def test_pairs_are_half_same_label_half_different_and_reproducible():
 ])
 def test_small_data_evaluates_about_five_times(small, set_steps, steps_per_epoch, epochs, expected):
     assert small_data.evaluation_steps(small, set_steps, steps_per_epoch, epochs) == expected
+
+
+@pytest.mark.parametrize("epochs, num_train, num_validation, count, steps", [
+    (40.0, 16, 4, 5, 8),        # 16 texts and a fifth held out: five evaluations, every 8 epochs
+    (40.0, 16, 80, 5, 8),       # 80 validation texts: five passes are 12 % of 40 training passes over 16
+    (40.0, 16, 120, 4, 10),     # 120: four stay under a quarter of the work
+    (40.0, 16, 500, 1, 40),     # 500 held-out texts beside 16: once, at the last step
+    (10.0, 64, 500, 1, 40),     # after the pair phase, 10 epochs of 64 texts (4 steps each)
+    (3.0, 10, 10, 2, 2),        # as many validation as training texts: two passes of the three epochs'
+])
+def test_a_large_validation_set_is_evaluated_fewer_times(epochs, num_train, num_validation, count, steps):
+    steps_per_epoch = -(-num_train // small_data.SMALL_BATCH)
+    assert small_data.evaluation_count(epochs, num_train, num_validation) == count
+    every = small_data.evaluation_steps(True, 0, steps_per_epoch, epochs, num_train, num_validation)
+    assert every == steps
+    total = math.ceil(steps_per_epoch * epochs)
+    assert len({*range(every, total + 1, every), total} if every else range(math.ceil(epochs))) == count
 
 
 def test_a_tiny_validation_set_chooses_nothing_and_says_how_uncertain_it_is():
@@ -187,6 +205,23 @@ def test_a_default_small_run_trains_enough_steps_keeps_the_last_model_and_reload
     labels = json.loads((run_dir / "labels.json").read_text())
     predicted = pipeline("text-classification", model=str(run_dir / "model"))("where is my parcel")
     assert predicted[0]["label"] in labels
+
+
+def test_a_small_run_beside_a_large_validation_table_evaluates_fewer_times(tmp_path, tiny_model_dir, example_data):
+    table = pd.read_csv(example_data)
+    two = table[table["label"].isin(sorted(table["label"].unique())[:2])]
+    first = two.groupby("label").head(8)
+    two.drop(index=first.index).to_csv(tmp_path / "validation.csv", index=False)
+    config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 8)), model=tiny_model_dir, max_length=16,
+                         val_data_path=str(tmp_path / "validation.csv"))
+    run_dir = launcher.create_run(config, tmp_path / "runs")
+    assert train(run_dir) == "finished"
+    view = fold(read_events(run_dir))
+    # 16 training texts: 40 one-step epochs. Five passes over the validation texts would be over a quarter of the
+    # training's work, so three: every 14 epochs and at the last step.
+    assert (view.info["num_train"], view.total_steps) == (16, 40)
+    assert small_data.evaluation_count(40, 16, view.info["num_validation"]) == 3
+    assert [point.step for point in view.evals] == [14, 28, 40]
 
 
 @pytest.mark.parametrize("sentence_encoder, asked, runs", [

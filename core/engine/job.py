@@ -146,7 +146,8 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     steps_per_epoch = math.ceil(len(train_set) / batch_size)
     total_steps = math.ceil(steps_per_epoch * epochs)
     # The Trainer adds an evaluation at the last step when it is not on the steps' grid.
-    eval_steps = evaluation_steps(schedule.small, config.eval_steps, steps_per_epoch, epochs)
+    eval_steps = evaluation_steps(schedule.small, config.eval_steps, steps_per_epoch, epochs, len(train_set),
+                                  len(val_set))
     evaluate_by_steps = eval_steps > 0
     # Neither a tiny validation set nor small data's fixed schedule chooses a model by its validation score
     # (core/small_data.py): the last model is kept and its score reported.

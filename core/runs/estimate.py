@@ -158,7 +158,8 @@ def for_data(lengths: Sequence[int], val_share: float, epochs: float, max_length
     pairs = pairs_for(train_texts, num_labels) if pair_training and sentence_encoder(model) else 0
     schedule = schedule_for(train_texts, num_labels, batch_size, epochs, auto_batch=1, after_pairs=pairs > 0)
     epochs = schedule.epochs
-    evaluations = evaluation_count(epochs) if schedule.small else None
+    num_validation = round((texts or len(lengths)) - train_texts)
+    evaluations = evaluation_count(epochs, train_texts, num_validation) if schedule.small else None
     if device is None:
         device = device_name()
     rate = measured_rate(run_dirs, model, device)
