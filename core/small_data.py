@@ -45,9 +45,10 @@ class SmallDataPlan:
     reason: str = ""
 
 
-# With small data and the automatic batch size and epochs, a run trains at least MIN_STEPS optimizer steps: batch 16
-# and as many epochs as that takes, at most MAX_EPOCHS. Three epochs of 16 texts at batch 32 are three steps, too few to
-# move the model; on Pang & Lee, 32 texts per label, 15 epochs at batch 16 scored 0.686 against 0.621 (issue #19).
+# With small data and the automatic batch size and epochs, a run trains at batch 16, and from PAIR_MIN_PER_LABEL texts
+# per label without the pair phase (a plain model, several labels per text) at least MIN_STEPS optimizer steps: as many
+# epochs as that takes, at most MAX_EPOCHS. Three epochs of 16 texts at batch 32 are three steps, too few to move the
+# model; on Pang & Lee, 32 texts per label, 15 epochs at batch 16 scored 0.686 against 0.621 (issue #19).
 SMALL_BATCH = 16
 MIN_STEPS = 120
 MAX_EPOCHS = 40
@@ -65,16 +66,26 @@ EPOCHS_AFTER_PAIRS = 10
 # texts varies a lot from one training seed to the next (Pang & Lee, 32 texts per label, one data draw: 0.634 to 0.698
 # with the rate and 60 steps of before), and a gentler rate over twice the steps ends nearer the probe it started from.
 SMALL_DATA_RATE_SHARE = 0.3
+# Under PAIR_MIN_PER_LABEL texts per label on average (no pair phase) a run trains FEW_TEXTS_EPOCHS epochs at the
+# automatic rate instead: at 8 texts per label the 120 steps at the gentler rate were 40 passes over the texts and
+# made a run twice SetFit's time (Pang & Lee, 31 against 16 s on a quiet machine). Ten passes at the full rate scored
+# within a point of them, and at least SetFit's (500 held-out texts, seeds 0-5): Pang & Lee K = 8 0.616 (120 steps
+# 0.623, SetFit 0.616), K = 16 0.646 (0.646, 0.640); tweets K = 8 0.738 (0.743, 0.725), K = 16 0.804 (0.811, 0.771).
+# Ten at the gentler rate lost up to 3 points on the tweets (K = 8 0.726, K = 16 0.785 on five seeds), twenty at it
+# scored as ten at the full rate in twice the steps.
+FEW_TEXTS_EPOCHS = 10
 DEFAULT_EPOCHS = 3.0  # TrainConfig's: the schedule only replaces epochs left at the default
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """The batch size and epochs a run trains with, and whether the small-data rule chose them."""
+    """The batch size and epochs a run trains with, whether the small-data rule chose them, and the share of the
+    automatic learning rate it trains at when none is set."""
 
     batch_size: int
     epochs: float
     small: bool = False
+    rate_share: float = 1.0
 
 
 # Small data evaluates about this many times, every few epochs and at the end: it keeps its last model, so the
@@ -115,31 +126,39 @@ def evaluation_steps(small: bool, eval_steps: int, steps_per_epoch: int, epochs:
     return steps_per_epoch * every
 
 
-def learning_rate(small: bool, set_rate: float, automatic: float) -> float:
-    """Pure: the run's learning rate: the one set by hand, else the automatic one, a share of it for small data."""
-    if set_rate:
-        return set_rate
-    return automatic * SMALL_DATA_RATE_SHARE if small else automatic
+def learning_rate(schedule: Schedule, set_rate: float, automatic: float) -> float:
+    """Pure: the run's learning rate: the one set by hand, else the schedule's share of the automatic one."""
+    return set_rate or automatic * schedule.rate_share
 
 
 def is_small(num_train: int, num_labels: int) -> bool:
     return num_labels >= 2 and num_train <= SMALL_DATA_MAX_PER_LABEL * num_labels and num_train < SMALL_DATA_BELOW_TEXTS
 
 
+def is_few(num_train: int, num_labels: int) -> bool:
+    """Small data under PAIR_MIN_PER_LABEL texts per label on average: too few for the pair phase."""
+    return is_small(num_train, num_labels) and num_train < PAIR_MIN_PER_LABEL * num_labels
+
+
 def schedule_for(num_train: int, num_labels: int, batch_size: int, epochs: float, auto_batch: int,
                  after_pairs: bool = False) -> Schedule:
     """Pure: the batch size (`batch_size` 0 = automatic, which is `auto_batch`) and epochs of a run. Small data with
-    the automatic batch size gets batch 16 and, with the default epochs, enough epochs for MIN_STEPS steps, or
+    the automatic batch size gets batch 16 and, with the default epochs, FEW_TEXTS_EPOCHS at the automatic rate under
+    PAIR_MIN_PER_LABEL texts per label, else at a gentler rate enough epochs for MIN_STEPS steps, or
     EPOCHS_AFTER_PAIRS when the pair phase runs first (`after_pairs`)."""
     if not is_small(num_train, num_labels) or batch_size:
         return Schedule(batch_size or auto_batch, epochs)
+    few = is_few(num_train, num_labels) and not after_pairs
+    share = 1.0 if few else SMALL_DATA_RATE_SHARE
     if epochs != DEFAULT_EPOCHS:
-        return Schedule(SMALL_BATCH, epochs, small=True)
+        return Schedule(SMALL_BATCH, epochs, True, share)
+    if few:
+        return Schedule(SMALL_BATCH, float(FEW_TEXTS_EPOCHS), True, share)
     if after_pairs:
-        return Schedule(SMALL_BATCH, float(EPOCHS_AFTER_PAIRS), small=True)
+        return Schedule(SMALL_BATCH, float(EPOCHS_AFTER_PAIRS), True, share)
     steps_per_epoch = -(-num_train // SMALL_BATCH)
     wanted = min(MAX_EPOCHS, max(DEFAULT_EPOCHS, -(-MIN_STEPS // steps_per_epoch)))
-    return Schedule(SMALL_BATCH, float(wanted), small=True)
+    return Schedule(SMALL_BATCH, float(wanted), True, share)
 
 
 def plan_for(label_counts: Sequence[int], single_label: bool, warm_start_head: bool) -> SmallDataPlan:
@@ -205,6 +224,10 @@ def small_data_sentence(num_train: int, num_labels: int, pairs_possible: bool = 
     labels per text): no pair phase to mention."""
     if not is_small(num_train, num_labels):
         return None
+    if is_few(num_train, num_labels):
+        return (f"Small data: {num_train:,} training texts for {num_labels} labels. With the automatic batch size the "
+                f"app trains at batch {SMALL_BATCH} for {FEW_TEXTS_EPOCHS} epochs (when epochs are left at "
+                f"{DEFAULT_EPOCHS:g}) and keeps the last epoch's model.")
     pairs = pairs_for(num_train, num_labels) if pairs_possible else 0
     return (f"Small data: {num_train:,} training texts for {num_labels} labels. With the automatic batch size the app "
             f"trains at batch {SMALL_BATCH} and a gentler learning rate for at least {MIN_STEPS} steps (up to "

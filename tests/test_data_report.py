@@ -217,9 +217,8 @@ def test_report_sentences(tiny):
         "10 rows read, all kept.",
         "7 rows for training and 3 for validation (from the validation file).",
         "2 labels: neg 5, pos 5.",
-        "Small data: 7 training texts for 2 labels. With the automatic batch size the app trains at batch 16 and a "
-        "gentler learning rate for at least 120 steps (up to 40 epochs, when epochs are left at 3) and keeps the last "
-        "epoch's model.",
+        "Small data: 7 training texts for 2 labels. With the automatic batch size the app trains at batch 16 for 10 "
+        "epochs (when epochs are left at 3) and keeps the last epoch's model.",
         "Only 3 validation texts: the app keeps the model of the last epoch instead of the best-scoring one, since "
         "choosing on so few texts would flatter its score, which stays rough.",
         "Texts are 1 to 5 words long (median 2; 99 % have at most 5).",

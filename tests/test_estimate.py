@@ -40,28 +40,28 @@ def test_lengths_measured_on_a_sample_count_every_text():
 
 
 def test_small_data_counts_its_few_evaluations_not_one_an_epoch():
-    # 40 texts, 8 of them for validation, 4 labels: 40 epochs of 2 steps, evaluated every 8 epochs (5 times).
+    # 40 texts, 8 of them for validation, 4 labels: 10 epochs of 2 steps, evaluated every 2 epochs (5 times).
     lengths, rate = [20] * 40, 100.0
     small = estimate.for_data(lengths, 0.2, 3, None, MODEL, [], device="cpu", num_labels=4)
     train_units = 32 * 20 * (1 + 20 / estimate.ATTENTION_TOKENS)
     evaluation_units = 8 * 20 * (1 + 20 / estimate.ATTENTION_TOKENS) * estimate.EVAL_SHARE
-    assert small.epochs == 40
+    assert small.epochs == 10
     assert small.seconds == pytest.approx(
-        estimate.estimate(lengths, 0.2, 40, None, estimate.guessed_rate(MODEL, "cpu"), False, evaluations=5).seconds)
-    every_epoch = estimate.estimate(lengths, 0.2, 40, None, rate, True).seconds
-    five = estimate.estimate(lengths, 0.2, 40, None, rate, True, evaluations=5).seconds
-    assert every_epoch - five == pytest.approx(35 * evaluation_units / rate)
-    assert five - estimate.FIXED_SECONDS == pytest.approx((40 * train_units + 5 * evaluation_units) / rate)
+        estimate.estimate(lengths, 0.2, 10, None, estimate.guessed_rate(MODEL, "cpu"), False, evaluations=5).seconds)
+    every_epoch = estimate.estimate(lengths, 0.2, 10, None, rate, True).seconds
+    five = estimate.estimate(lengths, 0.2, 10, None, rate, True, evaluations=5).seconds
+    assert every_epoch - five == pytest.approx(5 * evaluation_units / rate)
+    assert five - estimate.FIXED_SECONDS == pytest.approx((10 * train_units + 5 * evaluation_units) / rate)
 
 
 def test_small_data_with_a_large_validation_set_counts_fewer_evaluations():
-    # 10 training texts of 2 labels and 90 held out: 40 one-step epochs, evaluated 3 times (core/small_data.py).
+    # 10 training texts of 2 labels and 90 held out: 10 one-step epochs, evaluated once (core/small_data.py).
     lengths = [20] * 100
     small = estimate.for_data(lengths, 0.9, 3, None, MODEL, [], device="cpu", num_labels=2)
     rate = estimate.guessed_rate(MODEL, "cpu")
-    assert (small.epochs, small.train_texts) == (40, 10)
-    assert small.seconds == pytest.approx(estimate.estimate(lengths, 0.9, 40, None, rate, False, evaluations=3).seconds)
-    assert small.seconds < estimate.estimate(lengths, 0.9, 40, None, rate, False, evaluations=5).seconds
+    assert (small.epochs, small.train_texts) == (10, 10)
+    assert small.seconds == pytest.approx(estimate.estimate(lengths, 0.9, 10, None, rate, False, evaluations=1).seconds)
+    assert small.seconds < estimate.estimate(lengths, 0.9, 10, None, rate, False, evaluations=5).seconds
 
 
 def test_small_data_on_a_sentence_encoder_counts_the_pair_phase_first(tiny_model_dir):

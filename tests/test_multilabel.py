@@ -46,9 +46,8 @@ def test_a_column_of_label_lists_is_multi_label_whatever_separates_them(tmp_path
         "multi-label: 8 labels, 1.5 per text on average.",
         "8 labels: culture 39, economy 28, health 25, politics 25, science 33, sports 25, technology 26, weather 31.",
         # 120 texts of 8 labels is small data for the training job too; no pairs with several labels per text.
-        "Small data: 120 training texts for 8 labels. With the automatic batch size the app trains at batch 16 and a "
-        "gentler learning rate for at least 120 steps (up to 40 epochs, when epochs are left at 3) and keeps the last "
-        "epoch's model.",
+        "Small data: 120 training texts for 8 labels. With the automatic batch size the app trains at batch 16 for 10 "
+        "epochs (when epochs are left at 3) and keeps the last epoch's model.",
         "Given together most often: culture + politics 9, science + technology 7, science + sports 6.",
     ]
 

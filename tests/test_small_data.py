@@ -23,16 +23,20 @@ from core.engine.job import train
 
 
 @pytest.mark.parametrize("num_train, labels, batch, epochs, expected", [
-    (16, 2, 0, 3.0, Schedule(16, 40.0, small=True)),    # 1 step per epoch: capped at 40 epochs
-    (64, 2, 0, 3.0, Schedule(16, 30.0, small=True)),    # 4 steps per epoch: 120 steps
-    (128, 2, 0, 3.0, Schedule(16, 15.0, small=True)),   # 64 per label: 8 steps per epoch
+    (16, 2, 0, 3.0, Schedule(16, 10.0, True, 1.0)),     # under 32 per label: 10 epochs at the automatic rate
+    (63, 2, 0, 3.0, Schedule(16, 10.0, True, 1.0)),
+    (60, 3, 0, 3.0, Schedule(16, 10.0, True, 1.0)),
+    (80, 10, 0, 3.0, Schedule(16, 10.0, True, 1.0)),    # 8 texts for each of 10 labels: 50 steps
+    (64, 2, 0, 3.0, Schedule(16, 30.0, True, 0.3)),     # from 32 per label, 4 steps per epoch: 120 gentler steps
+    (96, 3, 0, 3.0, Schedule(16, 20.0, True, 0.3)),
+    (128, 2, 0, 3.0, Schedule(16, 15.0, True, 0.3)),    # 64 per label: 8 steps per epoch
     (129, 2, 0, 3.0, Schedule(32, 3.0)),                # over 64 per label on average: exactly as before
-    (199, 4, 0, 3.0, Schedule(16, 10.0, small=True)),   # 199 texts, the largest small set: 13 steps per epoch
+    (199, 4, 0, 3.0, Schedule(16, 10.0, True, 0.3)),    # 199 texts, the largest small set: 13 steps per epoch
     (200, 4, 0, 3.0, Schedule(32, 3.0)),                # 200 texts: as before, however many labels
-    (60, 3, 0, 3.0, Schedule(16, 30.0, small=True)),
     (1024, 8, 0, 3.0, Schedule(32, 3.0)),
     (16, 2, 8, 3.0, Schedule(8, 3.0)),                  # a batch size set by hand: the user's schedule
-    (16, 2, 0, 5.0, Schedule(16, 5.0, small=True)),     # epochs set by hand are kept
+    (16, 2, 0, 5.0, Schedule(16, 5.0, True, 1.0)),      # epochs set by hand are kept
+    (64, 2, 0, 5.0, Schedule(16, 5.0, True, 0.3)),
     (16, 1, 0, 3.0, Schedule(32, 3.0)),                 # one label: nothing to learn
 ])
 def test_the_schedule_trains_small_data_for_enough_steps(num_train, labels, batch, epochs, expected):
@@ -40,10 +44,10 @@ def test_the_schedule_trains_small_data_for_enough_steps(num_train, labels, batc
 
 
 @pytest.mark.parametrize("num_train, labels, batch, epochs, expected", [
-    (64, 2, 0, 3.0, Schedule(16, 10.0, small=True)),    # 4 steps per epoch: 40 steps after the pairs, not 120
-    (128, 2, 0, 3.0, Schedule(16, 10.0, small=True)),   # 8 steps per epoch: 80, not 120
-    (199, 4, 0, 3.0, Schedule(16, 10.0, small=True)),   # 13 steps per epoch: 130, as without the pairs
-    (64, 2, 0, 6.0, Schedule(16, 6.0, small=True)),     # epochs set by hand are kept
+    (64, 2, 0, 3.0, Schedule(16, 10.0, True, 0.3)),     # 4 steps per epoch: 40 steps after the pairs, not 120
+    (128, 2, 0, 3.0, Schedule(16, 10.0, True, 0.3)),    # 8 steps per epoch: 80, not 120
+    (199, 4, 0, 3.0, Schedule(16, 10.0, True, 0.3)),    # 13 steps per epoch: 130, as without the pairs
+    (64, 2, 0, 6.0, Schedule(16, 6.0, True, 0.3)),      # epochs set by hand are kept
     (64, 2, 8, 3.0, Schedule(8, 3.0)),                  # a batch size set by hand: the user's schedule
     (256, 2, 0, 3.0, Schedule(32, 3.0)),                # not small: exactly as before
 ])
@@ -162,9 +166,8 @@ def small_csv(tmp_path: Path, example_data: Path, per_label: int, labels: int = 
 def test_the_data_report_says_the_data_is_small_and_what_the_app_does(tmp_path, example_data):
     report = build_report(load_training_data(str(small_csv(tmp_path, example_data, 10))))
     sentences = report_sentences(report)
-    assert ("Small data: 16 training texts for 2 labels. With the automatic batch size the app trains at batch 16 and a "
-            "gentler learning rate for at least 120 steps (up to 40 epochs, when epochs are left at 3) and keeps the "
-            "last epoch's model.") in sentences
+    assert ("Small data: 16 training texts for 2 labels. With the automatic batch size the app trains at batch 16 for "
+            "10 epochs (when epochs are left at 3) and keeps the last epoch's model.") in sentences
     assert ("Only 4 validation texts: the app keeps the model of the last epoch instead of the best-scoring one, "
             "since choosing on so few texts would flatter its score, which stays rough.") in sentences
     # From 32 texts per label on average the pair phase comes first, and the report says so.
@@ -191,11 +194,11 @@ def test_a_default_small_run_trains_enough_steps_keeps_the_last_model_and_reload
     assert train(run_dir) == "finished"
     events = read_events(run_dir)
     view = fold(events)
-    # 24 training texts: 2 steps per epoch at batch 16, so 40 epochs (the cap) instead of 3 epochs of 1 step,
-    # evaluated every 8 epochs, the last step's included, at 0.3 of the automatic rate (1e-4 for a small model).
-    assert (view.info["batch_size"], view.total_steps) == (16, 80)
-    assert [point.step for point in view.evals] == [16, 32, 48, 64, 80]
-    assert view.info["learning_rate"] == pytest.approx(3e-5)
+    # 24 training texts: 2 steps per epoch at batch 16, and 8 per label, so 10 epochs instead of 3 epochs of 1 step,
+    # evaluated every 2 epochs, the last step's included, at the automatic rate (1e-4 for a small model).
+    assert (view.info["batch_size"], view.total_steps) == (16, 20)
+    assert [point.step for point in view.evals] == [4, 8, 12, 16, 20]
+    assert view.info["learning_rate"] == pytest.approx(1e-4)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["best_step"] is None  # the last model: nothing chosen on 6 validation texts
     low, high = small_data.accuracy_interval(round(6 * metrics["accuracy"]), 6)
@@ -211,17 +214,16 @@ def test_a_small_run_beside_a_large_validation_table_evaluates_fewer_times(tmp_p
     table = pd.read_csv(example_data)
     two = table[table["label"].isin(sorted(table["label"].unique())[:2])]
     first = two.groupby("label").head(8)
-    two.drop(index=first.index).to_csv(tmp_path / "validation.csv", index=False)
+    two.drop(index=first.index).groupby("label").head(20).to_csv(tmp_path / "validation.csv", index=False)
     config = TrainConfig(data_path=str(small_csv(tmp_path, example_data, 8)), model=tiny_model_dir, max_length=16,
                          val_data_path=str(tmp_path / "validation.csv"))
     run_dir = launcher.create_run(config, tmp_path / "runs")
     assert train(run_dir) == "finished"
     view = fold(read_events(run_dir))
-    # 16 training texts: 40 one-step epochs. Five passes over the validation texts would be over a quarter of the
-    # training's work, so three: every 14 epochs and at the last step.
-    assert (view.info["num_train"], view.total_steps) == (16, 40)
-    assert small_data.evaluation_count(40, 16, view.info["num_validation"]) == 3
-    assert [point.step for point in view.evals] == [14, 28, 40]
+    # 16 training texts: 10 one-step epochs. Five passes over the 40 validation texts would be over a quarter of the
+    # training's work, so three: every 4 epochs and at the last step.
+    assert (view.info["num_train"], view.info["num_validation"], view.total_steps) == (16, 40, 10)
+    assert [point.step for point in view.evals] == [4, 8, 10]
 
 
 @pytest.mark.parametrize("sentence_encoder, asked, runs", [
@@ -242,8 +244,10 @@ def test_pair_training_runs_before_the_head_is_fitted_on_a_sentence_encoder(sent
     assert (stage in statuses) == runs
     started = next(e for e in read_events(run_dir) if e["type"] == "started")
     assert started["pairs"] == (4560 if runs else 0)  # the model card names them
-    # 6 steps an epoch at batch 16: 10 epochs after the pairs, else as many as 120 steps take (20).
+    # 6 steps an epoch at batch 16: 10 epochs after the pairs, else as many as 120 steps take (20), both at 0.3 of
+    # the automatic rate (32 texts per label: no longer the few texts' 10 epochs at the full rate).
     assert started["total_steps"] == (60 if runs else 120)
+    assert started["learning_rate"] == pytest.approx(3e-5)
     if runs:
         assert statuses.index(stage) < statuses.index("Fitting the classification head")
 
@@ -327,14 +331,17 @@ def test_a_small_run_on_a_mean_pooled_model_saves_the_layer_and_reloads_with_pip
     assert AutoConfig.from_pretrained(big_dir / "model").num_hidden_layers == layers
 
 
-@pytest.mark.parametrize("small, set_rate, automatic, expected", [
-    (True, 0.0, 1e-4, 3e-5),    # small data: a share of the automatic rate
-    (True, 5e-4, 1e-4, 5e-4),   # a rate set by hand is the user's
-    (False, 0.0, 1e-4, 1e-4),   # not small: the automatic rate
-    (False, 2e-5, 5e-5, 2e-5),
+@pytest.mark.parametrize("num_train, labels, set_rate, automatic, expected", [
+    (64, 2, 0.0, 1e-4, 3e-5),   # small data from 32 per label: a share of the automatic rate
+    (64, 2, 5e-4, 1e-4, 5e-4),  # a rate set by hand is the user's
+    (16, 2, 0.0, 1e-4, 1e-4),   # under 32 per label: the automatic rate, for fewer steps
+    (16, 2, 2e-5, 1e-4, 2e-5),
+    (256, 2, 0.0, 1e-4, 1e-4),  # not small: the automatic rate
+    (256, 2, 2e-5, 5e-5, 2e-5),
 ])
-def test_small_data_trains_at_a_gentler_rate_unless_one_is_set(small, set_rate, automatic, expected):
-    assert small_data.learning_rate(small, set_rate, automatic) == pytest.approx(expected)
+def test_small_data_trains_at_a_gentler_rate_unless_one_is_set(num_train, labels, set_rate, automatic, expected):
+    schedule = schedule_for(num_train, labels, 0, 3.0, auto_batch=32)
+    assert small_data.learning_rate(schedule, set_rate, automatic) == pytest.approx(expected)
 
 
 def test_a_label_only_in_validation_counts_for_no_small_data_rule(tmp_path, tiny_model_dir, example_data):

@@ -156,7 +156,7 @@ def _run(run: RunDir, resume: bool, stop_flag: list[bool]) -> str:
     best, best_is_resumed_model = BestWeights(), False  # stays empty without keep_best: nothing is ever "best"
     if keep_best and checkpoint is not None:
         best, best_is_resumed_model = best_weights_for_resume(Path(checkpoint))
-    learning_rate = small_data_rate(schedule.small, config.learning_rate, auto_learning_rate(model.num_parameters()))
+    learning_rate = small_data_rate(schedule, config.learning_rate, auto_learning_rate(model.num_parameters()))
     args = TrainingArguments(
         output_dir=str(run.checkpoints_dir),
         num_train_epochs=epochs,
