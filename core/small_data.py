@@ -71,8 +71,8 @@ SMALL_DATA_RATE_SHARE = 0.3
 # made a run twice SetFit's time (Pang & Lee, 31 against 16 s on a quiet machine). Ten passes at the full rate scored
 # within a point of them, and at least SetFit's (500 held-out texts, seeds 0-5): Pang & Lee K = 8 0.616 (120 steps
 # 0.623, SetFit 0.616), K = 16 0.646 (0.646, 0.640); tweets K = 8 0.738 (0.743, 0.725), K = 16 0.804 (0.811, 0.771).
-# Ten at the gentler rate lost up to 3 points on the tweets (K = 8 0.726, K = 16 0.785 on five seeds), twenty at it
-# scored as ten at the full rate in twice the steps.
+# Ten at the gentler rate lost on the tweets (K = 8 0.726, K = 16 0.781), twenty at it scored as ten at the full rate
+# in twice the steps (BENCHMARKS.md, Small data).
 FEW_TEXTS_EPOCHS = 10
 DEFAULT_EPOCHS = 3.0  # TrainConfig's: the schedule only replaces epochs left at the default
 
@@ -93,8 +93,8 @@ class Schedule:
 SMALL_DATA_EVALUATIONS = 5
 # ... and fewer when the validation set is large beside the training set: the evaluations may take at most this share
 # of the fine-tuning's work (an evaluation reads each validation text forward, a third of a training pass over it).
-# Pang & Lee at 8 per label (16 texts, 40 steps) with 500 held-out texts: five evaluations were 8 of the job's 22 s on
-# a quiet machine; it now evaluates once, at the end. A user's own split (a fifth of the texts held out) keeps five.
+# Pang & Lee at 8 per label with 500 held-out texts: five evaluations were 8 of the job's 22 s on a quiet machine (40
+# steps then); it now evaluates once, at the end. A user's own split (a fifth of the texts held out) keeps five.
 EVALUATION_WORK_SHARE = 0.25
 EVALUATION_PASS_SHARE = 1 / 3  # forward only
 

@@ -14,11 +14,11 @@ from typing import Sequence
 
 from core.hardware import device_name
 from core.models import sentence_encoder
-from core.small_data import PAIR_MAX_TOKENS, evaluation_count, pairs_for, schedule_for
+from core.small_data import EVALUATION_PASS_SHARE, PAIR_MAX_TOKENS, evaluation_count, pairs_for, schedule_for
 from core.runs.rundir import RunDir
 
 ATTENTION_TOKENS = 384  # the length at which attention costs as much as the rest of the layer
-EVAL_SHARE = 1 / 3  # forward only
+EVAL_SHARE = EVALUATION_PASS_SHARE  # forward only: a third of a training pass
 FIXED_SECONDS = 15.0  # loading the model, warm-starting the head, saving
 SHORTER = 256  # the "faster" suggestion: cut texts to this many tokens
 # A guess when nothing was measured here: the default MiniLM (22.7M parameters) trains ~3,000 units/s on 2 CPU cores.
