@@ -242,11 +242,12 @@ def _print_estimate(config: TrainConfig, run_dir: Path) -> None:
     checked = check(config, with_baseline=False)  # create_run's own check, from the in-process cache
     data = checked.data
     report = RunDir(run_dir).report()
+    taught = report.taught_labels if report else data.kind.taught_labels(data.train["label"])
     found = estimate.for_data(text_lengths(data, checked.tokenizer), data.validation_share, config.epochs,
                               config.max_length or (report.suggested_max_length if report else None), config.model,
                               [r.run_dir for r in launcher.list_runs(run_dir.parent)],
                               texts=len(data.train) + len(data.validation),
-                              num_labels=data.kind.taught_labels(data.train["label"]),
+                              num_labels=taught,
                               batch_size=config.batch_size, pair_training=config.pair_training
                               and config.warm_start_head and data.kind is tasks.SINGLE_LABEL)
     if found is not None:
