@@ -148,7 +148,7 @@ def schedule_for(num_train: int, num_labels: int, batch_size: int, epochs: float
     EPOCHS_AFTER_PAIRS when the pair phase runs first (`after_pairs`)."""
     if not is_small(num_train, num_labels) or batch_size:
         return Schedule(batch_size or auto_batch, epochs)
-    few = is_few(num_train, num_labels) and not after_pairs
+    few = is_few(num_train, num_labels)  # too few texts for the pair phase: never after it
     share = 1.0 if few else SMALL_DATA_RATE_SHARE
     if epochs != DEFAULT_EPOCHS:
         return Schedule(SMALL_BATCH, epochs, True, share)
